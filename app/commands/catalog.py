@@ -1,0 +1,59 @@
+"""``tickdeck catalog``: list datasets with their days, tick counts, first/last time."""
+
+from __future__ import annotations
+
+import json
+
+
+def register(sub) -> None:
+    p = sub.add_parser("catalog", help="list stored datasets")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--days", action="store_true", help="list every stored day")
+    p.add_argument("--rebuild", action="store_true", help="rebuild catalog rows from store metadata")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from app.wiring import open_context
+
+    ctx = open_context()
+    if args.rebuild:
+        infos = ctx.store.day_infos()
+        for sym in sorted({i.symbol for i in infos}):
+            if ctx.catalog.dataset(sym) is None:
+                ctx.catalog.upsert_dataset(sym, source=next(i.source for i in infos if i.symbol == sym))
+        print(f"rebuilt {ctx.catalog.upsert_tick_days(infos)} tick-day rows from the store")
+    datasets = ctx.catalog.datasets()
+    rows = ctx.catalog.tick_days()
+    by_sym: dict[str, list] = {}
+    for r in rows:
+        by_sym.setdefault(r.symbol, []).append(r)
+    if args.json:
+        out = []
+        for d in datasets:
+            days = by_sym.get(d.symbol, [])
+            out.append({
+                "symbol": d.symbol, "source": d.source, "venue": d.venue, "calendar": d.calendar,
+                "first_day": d.first_day and d.first_day.isoformat(),
+                "last_day": d.last_day and d.last_day.isoformat(), "days": d.days, "ticks": d.ticks,
+                "first_time": days[0].first.isoformat() if days and days[0].first is not None else None,
+                "last_time": days[-1].last.isoformat() if days and days[-1].last is not None else None,
+                "day_list": [{"day": r.day.isoformat(), "ticks": r.ticks,
+                              "first": r.first.isoformat() if r.first is not None else None,
+                              "last": r.last.isoformat() if r.last is not None else None} for r in days],
+            })
+        print(json.dumps(out, indent=2))
+        return 0
+    if not datasets:
+        print("no datasets stored yet (try: tickdeck generate AAPL --start 2024-07-01 --end 2024-07-05)")
+        return 0
+    print(f"{'symbol':<10} {'source':<12} {'days':>5} {'ticks':>14}  {'first':<26} {'last':<26}")
+    for d in datasets:
+        days = by_sym.get(d.symbol, [])
+        first = days[0].first.isoformat() if days and days[0].first is not None else "-"
+        last = days[-1].last.isoformat() if days and days[-1].last is not None else "-"
+        print(f"{d.symbol:<10} {d.source:<12} {d.days:>5} {d.ticks:>14,}  {first:<26} {last:<26}")
+        if args.days:
+            for r in days:
+                print(f"    {r.day}  {r.ticks:>12,} ticks  {r.first:%H:%M:%S} – {r.last:%H:%M:%S}")
+    return 0

@@ -1,0 +1,27 @@
+"""``tickdeck serve``: the Panel web app."""
+
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    p = sub.add_parser("serve", help="serve the web app")
+    p.add_argument("--port", type=int, default=5006)
+    p.add_argument("--address", default="127.0.0.1")
+    p.add_argument("--prefix", default="", help="URL prefix when served behind a proxy, e.g. /tickdeck")
+    p.add_argument("--num-procs", type=int, default=1, help="worker processes (0 = one per core)")
+    p.add_argument("--allow-websocket-origin", action="append", default=None, metavar="HOST[:PORT]")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from app.server import serve
+    from app.wiring import load_settings
+    from core.context import Context
+
+    settings = load_settings()
+    # Fail fast on bad settings (one line naming the variable) before the server starts.
+    Context.open(settings).close()
+    print(f"tickdeck serving on http://{args.address}:{args.port}{args.prefix or ''}/", flush=True)
+    serve(settings, port=args.port, address=args.address, prefix=args.prefix, num_procs=args.num_procs,
+          allow_websocket_origin=args.allow_websocket_origin)
+    return 0

@@ -1,0 +1,102 @@
+"""Settings: one immutable object built from ``TICKDECK_*`` environment variables.
+
+Defaults are the embedded deployment (ArcticDB on LMDB under the data directory, SQLite
+catalog, no Redis). The object is passed down explicitly; nothing reads the environment
+after start-up, so tests build their own ``Settings`` instead of patching globals.
+
+========================== ======================================= ==========================
+variable                   default                                 meaning
+========================== ======================================= ==========================
+TICKDECK_DATA_DIR          ./data                                  runtime data directory
+TICKDECK_ARCTIC_URI        lmdb://<data_dir>/arctic                ArcticDB URI (lmdb, s3, …)
+TICKDECK_SQL_URL           sqlite:///<data_dir>/tickdeck.db        SQLAlchemy URL
+TICKDECK_REDIS_URL         (empty: in-process bus)                 Redis URL for the bus
+TICKDECK_FEED_HOST         127.0.0.1                               IQFeed / emulator host
+TICKDECK_FEED_PORT_HISTORY 9100                                    lookup/history port
+TICKDECK_FEED_PORT_L1      5009                                    Level 1 streaming port
+TICKDECK_CALENDAR          XNYS                                    default exchange calendar
+TICKDECK_SECRET            (random per process)                    cookie-signing secret
+========================== ======================================= ==========================
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping
+
+from core.errors import ConfigError
+
+PREFIX = "TICKDECK_"
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(PREFIX + name, "")
+    if raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(PREFIX + name, f"expected a port number, got {raw!r}") from None
+    if not 0 < value < 65536:
+        raise ConfigError(PREFIX + name, f"port {value} is outside 1..65535")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All runtime settings. Build with :meth:`from_env` or directly in tests."""
+
+    data_dir: Path = Path("data")
+    arctic_uri: str = ""
+    sql_url: str = ""
+    redis_url: str = ""
+    feed_host: str = "127.0.0.1"
+    feed_port_history: int = 9100
+    feed_port_l1: int = 5009
+    calendar: str = "XNYS"
+    secret: str = field(default="", repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data_dir", Path(self.data_dir))
+        if not self.arctic_uri:
+            object.__setattr__(self, "arctic_uri", f"lmdb://{self.data_dir.resolve() / 'arctic'}")
+        if not self.sql_url:
+            object.__setattr__(self, "sql_url", f"sqlite:///{self.data_dir.resolve() / 'tickdeck.db'}")
+        if not self.secret:
+            object.__setattr__(self, "secret", os.urandom(24).hex())
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        """Read ``TICKDECK_*`` variables; raise :class:`ConfigError` naming a bad one."""
+        env = os.environ if env is None else env
+        data_dir = Path(env.get(PREFIX + "DATA_DIR", "") or "data")
+        arctic = env.get(PREFIX + "ARCTIC_URI", "")
+        if arctic and "://" not in arctic:
+            raise ConfigError(PREFIX + "ARCTIC_URI", f"not a URI: {arctic!r} (e.g. lmdb:///path)")
+        sql = env.get(PREFIX + "SQL_URL", "")
+        if sql and "://" not in sql:
+            raise ConfigError(PREFIX + "SQL_URL", f"not a SQLAlchemy URL: {sql!r}")
+        redis = env.get(PREFIX + "REDIS_URL", "")
+        if redis and not redis.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError(PREFIX + "REDIS_URL", f"not a redis:// URL: {redis!r}")
+        return cls(
+            data_dir=data_dir,
+            arctic_uri=arctic,
+            sql_url=sql,
+            redis_url=redis,
+            feed_host=env.get(PREFIX + "FEED_HOST", "") or "127.0.0.1",
+            feed_port_history=_port(env, "FEED_PORT_HISTORY", 9100),
+            feed_port_l1=_port(env, "FEED_PORT_L1", 5009),
+            calendar=env.get(PREFIX + "CALENDAR", "") or "XNYS",
+            secret=env.get(PREFIX + "SECRET", ""),
+        )
+
+    def with_(self, **changes) -> "Settings":
+        """A copy with some fields changed."""
+        return replace(self, **changes)
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.data_dir / "exports"

@@ -1,0 +1,298 @@
+"""SQL schema (SQLAlchemy 2) and engine set-up for the catalog, jobs, users and audit log.
+
+Works on SQLite (default, ``<data_dir>/tickdeck.db``) and PostgreSQL. The schema is created and
+upgraded only by Alembic migrations (``core/migrations``); :func:`open_engine` runs them to
+head. Timestamps of data (first/last tick) are stored as UTC epoch nanoseconds (exact, fast to
+compare); timestamps of events (created, started, …) as timezone-aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from sqlalchemy import (
+    JSON, BigInteger, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text,
+    TypeDecorator, UniqueConstraint, create_engine, event, text,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from core.errors import ConfigError
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(dt.timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict: JSON, dt.datetime: UTCDateTime}
+
+
+class Dataset(Base):
+    __tablename__ = "datasets"
+    symbol: Mapped[str] = mapped_column(String(32), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), default="")
+    venue: Mapped[str] = mapped_column(String(32), default="")
+    asset_class: Mapped[str] = mapped_column(String(16), default="equity")
+    calendar: Mapped[str] = mapped_column(String(16), default="XNYS")
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class TickDay(Base):
+    """Tier-1 row: one stored tick day (mirrors the ArcticDB version metadata)."""
+
+    __tablename__ = "tick_days"
+    __table_args__ = (UniqueConstraint("symbol", "day", name="uq_tick_days_symbol_day"),
+                      Index("ix_tick_days_day", "day"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    symbol: Mapped[str] = mapped_column(String(32))
+    day: Mapped[dt.date] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(String(64), default="")
+    ingest_id: Mapped[str] = mapped_column(String(64), default="")
+    ticks: Mapped[int] = mapped_column(BigInteger, default=0)
+    first_ns: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    last_ns: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    volume: Mapped[int] = mapped_column(BigInteger, default=0)
+    dollar_volume: Mapped[float] = mapped_column(Float, default=0.0)
+    vwap: Mapped[float | None] = mapped_column(Float, nullable=True)
+    open: Mapped[float | None] = mapped_column(Float, nullable=True)
+    high: Mapped[float | None] = mapped_column(Float, nullable=True)
+    low: Mapped[float | None] = mapped_column(Float, nullable=True)
+    close: Mapped[float | None] = mapped_column(Float, nullable=True)
+    avg_spread_bps: Mapped[float | None] = mapped_column(Float, nullable=True)
+    pre_ticks: Mapped[int] = mapped_column(BigInteger, default=0)
+    regular_ticks: Mapped[int] = mapped_column(BigInteger, default=0)
+    after_ticks: Mapped[int] = mapped_column(BigInteger, default=0)
+    outside_ticks: Mapped[int] = mapped_column(BigInteger, default=0)
+    quality_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    extra: Mapped[dict] = mapped_column(default=dict)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class BarSeries(Base):
+    """Tier-2 row: one stored bar series (symbol, day, family, spec)."""
+
+    __tablename__ = "bar_series"
+    __table_args__ = (UniqueConstraint("symbol", "day", "family", "spec", name="uq_bar_series"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    symbol: Mapped[str] = mapped_column(String(32))
+    day: Mapped[dt.date] = mapped_column(Date)
+    family: Mapped[str] = mapped_column(String(32))
+    spec: Mapped[str] = mapped_column(String(64))
+    bars: Mapped[int] = mapped_column(BigInteger, default=0)
+    first_ns: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    last_ns: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    stats: Mapped[dict] = mapped_column(default=dict)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ValidationResult(Base):
+    __tablename__ = "validation_results"
+    __table_args__ = (Index("ix_validation_symbol_day", "symbol", "day", "validator"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    symbol: Mapped[str] = mapped_column(String(32))
+    day: Mapped[dt.date] = mapped_column(Date)
+    validator: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(8))
+    issues: Mapped[dict] = mapped_column(default=dict)
+    metrics: Mapped[dict] = mapped_column(default=dict)
+    data_version: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class DataHealth(Base):
+    __tablename__ = "data_health"
+    __table_args__ = (UniqueConstraint("symbol", "day", name="uq_data_health"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    symbol: Mapped[str] = mapped_column(String(32))
+    day: Mapped[dt.date] = mapped_column(Date)
+    score: Mapped[float] = mapped_column(Float)
+    components: Mapped[dict] = mapped_column(default=dict)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_status_priority", "status", "priority"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    params: Mapped[dict] = mapped_column(default=dict)
+    priority: Mapped[int] = mapped_column(Integer, default=1)  # 0 high, 1 normal, 2 backfill
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    message: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    error: Mapped[str] = mapped_column(Text, default="")
+    retries: Mapped[int] = mapped_column(Integer, default=0)
+    max_retries: Mapped[int] = mapped_column(Integer, default=2)
+    requested_by: Mapped[str] = mapped_column(String(64), default="system")
+    worker: Mapped[str] = mapped_column(String(128), default="")
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    result: Mapped[dict] = mapped_column(default=dict)
+
+
+class DeadLetter(Base):
+    __tablename__ = "dead_letters"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(64))
+    symbol: Mapped[str] = mapped_column(String(32), default="")
+    raw: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    replayed_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="new")  # new | replayed | failed
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16), default="viewer")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64), default="")
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+
+
+class AlertConfig(Base):
+    __tablename__ = "alert_configs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(32))
+    symbol: Mapped[str] = mapped_column(String(32), default="")
+    condition: Mapped[dict] = mapped_column(default=dict)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class AlertHistory(Base):
+    __tablename__ = "alert_history"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    config_id: Mapped[int] = mapped_column(ForeignKey("alert_configs.id", ondelete="CASCADE"))
+    triggered_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    message: Mapped[str] = mapped_column(Text, default="")
+
+
+class SystemConfig(Base):
+    __tablename__ = "system_config"
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    value: Mapped[dict] = mapped_column(default=dict)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class AuditLog(Base):
+    """Append-only: the migration installs triggers that reject UPDATE and DELETE."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(256), default="")
+    details: Mapped[dict] = mapped_column(default=dict)
+
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def open_engine(url: str, *, migrate: bool = True, variable: str = "TICKDECK_SQL_URL") -> Engine:
+    """Create an engine, check it connects, and upgrade the schema to head.
+
+    Raises
+    ------
+    ConfigError
+        The URL is malformed or the database cannot be reached; names ``variable``.
+    """
+    try:
+        if url.startswith("sqlite:///"):
+            Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        kwargs = {"pool_pre_ping": True}
+        if url.startswith("postgresql"):
+            kwargs["connect_args"] = {"connect_timeout": 5}
+        engine = create_engine(url, **kwargs)
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+        with engine.connect() as c:
+            c.execute(text("SELECT 1"))
+    except Exception as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ConfigError(variable, f"cannot connect to {_redact(url)}: {first}") from None
+    if migrate:
+        upgrade(engine)
+    return engine
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparseable URL>"
+
+
+def alembic_config(engine: Engine):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["connection"] = None
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Run Alembic migrations up to ``revision`` on ``engine``."""
+    from alembic import command
+
+    cfg = alembic_config(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)

@@ -1,0 +1,107 @@
+"""Every library, symbol and storage-name string is built and parsed here.
+
+``parse_*(format_*(x)) == x`` holds for every valid input (tested).
+
+- tick day:   library ``ticks``,            symbol ``<SYMBOL>/<YYYY-MM-DD>``
+- bar series: library ``bars_<family>``,    symbol ``<SYMBOL>/<YYYY-MM-DD>/<spec>``
+- indicator:  library ``indicators``,       symbol ``<INDICATOR>/<YYYY-MM-DD>``
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import NamedTuple
+
+from core.errors import InvalidSymbol
+
+TICKS_LIBRARY = "ticks"
+INDICATORS_LIBRARY = "indicators"
+BARS_PREFIX = "bars_"
+
+# Tickers: letters, digits and the punctuation real feeds use (BRK.B, ES=F, ^SPX, JTNT.Z, BTC-USD).
+_TICKER = re.compile(r"^[A-Z0-9][A-Z0-9._^=\-]{0,31}$")
+_SPEC = re.compile(r"^[A-Za-z0-9._\-]{1,40}$")
+_FAMILY = re.compile(r"^[a-z][a-z_]{1,30}$")
+
+
+def normalize_ticker(ticker: str) -> str:
+    """Upper-case and check a ticker; raise :class:`InvalidSymbol` when it cannot be stored."""
+    t = (ticker or "").strip().upper()
+    if not _TICKER.match(t):
+        raise InvalidSymbol(
+            f"invalid ticker {ticker!r}: use 1-32 of A-Z 0-9 . _ ^ = - starting with a letter or digit"
+        )
+    return t
+
+
+def format_day(day: dt.date | str) -> str:
+    return as_date(day).isoformat()
+
+
+def as_date(day) -> dt.date:
+    """Accept a date, datetime, pandas Timestamp or ``YYYY-MM-DD`` string."""
+    if isinstance(day, dt.datetime):
+        return day.date()
+    if isinstance(day, dt.date):
+        return day
+    if hasattr(day, "date") and callable(day.date):  # pandas Timestamp
+        return day.date()
+    try:
+        return dt.date.fromisoformat(str(day))
+    except ValueError:
+        raise InvalidSymbol(f"invalid day {day!r}: expected YYYY-MM-DD") from None
+
+
+class TickKey(NamedTuple):
+    ticker: str
+    day: dt.date
+
+
+class BarKey(NamedTuple):
+    ticker: str
+    day: dt.date
+    spec: str
+
+
+def tick_symbol(ticker: str, day) -> str:
+    return f"{normalize_ticker(ticker)}/{format_day(day)}"
+
+
+def parse_tick_symbol(name: str) -> TickKey:
+    parts = name.split("/")
+    if len(parts) != 2:
+        raise InvalidSymbol(f"not a tick-day symbol: {name!r} (expected SYMBOL/YYYY-MM-DD)")
+    return TickKey(normalize_ticker(parts[0]), as_date(parts[1]))
+
+
+def bar_library(family: str) -> str:
+    if not _FAMILY.match(family):
+        raise InvalidSymbol(f"invalid bar family name {family!r}")
+    return BARS_PREFIX + family
+
+
+def parse_bar_library(name: str) -> str:
+    if not name.startswith(BARS_PREFIX):
+        raise InvalidSymbol(f"not a bar library: {name!r}")
+    return name[len(BARS_PREFIX):]
+
+
+def bar_symbol(ticker: str, day, spec_param: str) -> str:
+    if not _SPEC.match(spec_param):
+        raise InvalidSymbol(f"invalid bar spec parameter {spec_param!r} for storage")
+    return f"{normalize_ticker(ticker)}/{format_day(day)}/{spec_param}"
+
+
+def parse_bar_symbol(name: str) -> BarKey:
+    parts = name.split("/")
+    if len(parts) != 3:
+        raise InvalidSymbol(f"not a bar symbol: {name!r} (expected SYMBOL/YYYY-MM-DD/SPEC)")
+    return BarKey(normalize_ticker(parts[0]), as_date(parts[1]), parts[2])
+
+
+def indicator_symbol(indicator: str, day) -> str:
+    return tick_symbol(indicator, day)
+
+
+parse_indicator_symbol = parse_tick_symbol

@@ -1,0 +1,377 @@
+"""The time-series store over ArcticDB: tick days, bar series and indicators.
+
+Libraries ``ticks``, ``bars_<family>`` and ``indicators``; symbols are built in
+:mod:`core.naming`. A tick day is written whole with :meth:`Store.write_day` — ArcticDB
+publishes a new version atomically, so readers see the old day or the new one, never a mix.
+Tier-1 metadata (:class:`DayInfo`) is computed on write and kept as the version's metadata so
+listings never load a frame.
+
+Warnings
+--------
+One writer per ArcticDB symbol at a time (different days may be written in parallel).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import arcticdb as adb
+import numpy as np
+import pandas as pd
+
+from core import naming
+from core.errors import DayNotFound, NotFound, SchemaError, StorageError, SymbolNotFound
+from core.schema import SESSION_BY_NAME, STORED_COLUMNS, TZ, validate_frame
+
+SESSIONS = ("pre", "regular", "after", "all")
+
+
+@dataclass(frozen=True)
+class DayInfo:
+    """Tier-1 metadata of one stored tick day."""
+
+    symbol: str
+    day: dt.date
+    ticks: int
+    first: pd.Timestamp | None
+    last: pd.Timestamp | None
+    volume: int
+    dollar_volume: float
+    vwap: float | None
+    open: float | None
+    high: float | None
+    low: float | None
+    close: float | None
+    avg_spread_bps: float | None
+    pre_ticks: int
+    regular_ticks: int
+    after_ticks: int
+    outside_ticks: int
+    source: str = ""
+    ingest_id: str = ""
+    written_at: pd.Timestamp | None = None
+    extra: dict = dataclasses.field(default_factory=dict)  # ingest counters (duplicates dropped, …)
+
+    def to_meta(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["day"] = self.day.isoformat()
+        for k in ("first", "last", "written_at"):
+            d[k] = None if d[k] is None else int(pd.Timestamp(d[k]).value)
+        return d
+
+    @classmethod
+    def from_meta(cls, meta: dict) -> "DayInfo":
+        m = dict(meta)
+        m["day"] = dt.date.fromisoformat(m["day"])
+        for k in ("first", "last", "written_at"):
+            if m.get(k) is not None:
+                m[k] = pd.Timestamp(int(m[k]), tz="UTC").tz_convert(TZ)
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in m.items() if k in known})
+
+
+def _f(x) -> float | None:
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
+def compute_day_info(symbol: str, day, df: pd.DataFrame, extra: dict | None = None) -> DayInfo:
+    """Tier-1 statistics of a tick frame, vectorised."""
+    n = len(df)
+    if n == 0:
+        return DayInfo(symbol, naming.as_date(day), 0, None, None, 0, 0.0, None, None, None, None, None,
+                       None, 0, 0, 0, 0, written_at=pd.Timestamp.now(tz=TZ), extra=extra or {})
+    last = df["last"].to_numpy(np.float64)
+    size = df["last_sz"].to_numpy(np.int64)
+    vol = int(size.sum())
+    dollar = float(np.dot(last, size.astype(np.float64)))
+    counts = np.bincount(df["session"].to_numpy(np.int64) + 1, minlength=4)
+    bps = df["spread_bps"].to_numpy(np.float64)
+    ok = np.isfinite(bps)
+    return DayInfo(
+        symbol=symbol,
+        day=naming.as_date(day),
+        ticks=n,
+        first=df.index[0],
+        last=df.index[-1],
+        volume=vol,
+        dollar_volume=dollar,
+        vwap=dollar / vol if vol else None,
+        open=_f(last[0]),
+        high=_f(last.max()),
+        low=_f(last.min()),
+        close=_f(last[-1]),
+        avg_spread_bps=_f(bps[ok].mean()) if ok.any() else None,
+        pre_ticks=int(counts[1]),
+        regular_ticks=int(counts[2]),
+        after_ticks=int(counts[3]),
+        outside_ticks=int(counts[0]),
+        source=str(df["source"].iat[0]),
+        ingest_id=str(df["ingest_id"].iat[0]),
+        written_at=pd.Timestamp.now(tz=TZ),
+        extra=extra or {},
+    )
+
+
+def _session_query(session) -> adb.QueryBuilder | None:
+    if session in (None, "all"):
+        return None
+    names = [session] if isinstance(session, str) else list(session)
+    codes = []
+    for s in names:
+        if s not in SESSION_BY_NAME:
+            raise SchemaError("session", f"unknown session {s!r}; use one of {', '.join(SESSIONS)}")
+        codes.append(SESSION_BY_NAME[s])
+    q = adb.QueryBuilder()
+    return q[q.session.isin(codes)] if len(codes) > 1 else q[q.session == codes[0]]
+
+
+class Store:
+    """ArcticDB-backed storage of tick days, bar series and indicators.
+
+    Parameters
+    ----------
+    uri
+        Any ArcticDB URI; ``lmdb://`` paths are created when missing.
+    """
+
+    def __init__(self, uri: str):
+        self.uri = uri
+        if uri.startswith("lmdb://"):
+            Path(uri[len("lmdb://"):].split("?")[0]).mkdir(parents=True, exist_ok=True)
+        try:
+            self._ac = adb.Arctic(uri)
+        except Exception as e:
+            raise StorageError(uri, "open", str(e)) from e
+        self._libs: dict[str, adb.library.Library] = {}
+
+    # -- libraries ------------------------------------------------------------------------
+    def library(self, name: str, create: bool = True):
+        lib = self._libs.get(name)
+        if lib is None:
+            try:
+                if not create and not self._ac.has_library(name):
+                    raise NotFound(f"library {name!r} does not exist")
+                lib = self._ac.get_library(name, create_if_missing=create)
+            except NotFound:
+                raise
+            except Exception as e:
+                raise StorageError(name, "open library", str(e)) from e
+            self._libs[name] = lib
+        return lib
+
+    def library_names(self) -> list[str]:
+        return sorted(self._ac.list_libraries())
+
+    @property
+    def ticks(self):
+        return self.library(naming.TICKS_LIBRARY)
+
+    # -- tick days ------------------------------------------------------------------------
+    def write_day(self, ticker: str, day, df: pd.DataFrame, *, extra: dict | None = None) -> DayInfo:
+        """Validate and write one whole tick day, replacing any previous version.
+
+        Raises
+        ------
+        SchemaError
+            The frame does not match the schema; nothing is written.
+        StorageError
+            ArcticDB failed; the previous version (if any) is still the one readers see.
+        """
+        ticker = naming.normalize_ticker(ticker)
+        day = naming.as_date(day)
+        validate_frame(df)
+        info = compute_day_info(ticker, day, df, extra)
+        sym = naming.tick_symbol(ticker, day)
+        try:
+            self.ticks.write(sym, df[STORED_COLUMNS], metadata=info.to_meta(), prune_previous_versions=True)
+        except Exception as e:
+            raise StorageError(sym, "write", str(e)) from e
+        return info
+
+    def append_day(self, ticker: str, day, df: pd.DataFrame, *, extra: dict | None = None) -> DayInfo:
+        """Append later ticks to a stored day (live collection) and refresh its metadata.
+
+        The appended frame must start at or after the stored day's last timestamp.
+        """
+        ticker = naming.normalize_ticker(ticker)
+        sym = naming.tick_symbol(ticker, day)
+        validate_frame(df)
+        if not self.ticks.has_symbol(sym):
+            return self.write_day(ticker, day, df, extra=extra)
+        old = self.day_info(ticker, day)
+        if len(df) and old.last is not None and df.index[0] < old.last:
+            raise SchemaError("timestamp", f"append starts at {df.index[0]} before the stored last tick {old.last}", row=0)
+        merged = _merge_info(old, compute_day_info(ticker, day, df, extra)) if len(df) else old
+        try:
+            self.ticks.append(sym, df[STORED_COLUMNS], metadata=merged.to_meta(), prune_previous_versions=True)
+        except Exception as e:
+            raise StorageError(sym, "append", str(e)) from e
+        return merged
+
+    def has_day(self, ticker: str, day) -> bool:
+        return self.ticks.has_symbol(naming.tick_symbol(ticker, day))
+
+    def day_info(self, ticker: str, day) -> DayInfo:
+        """Tier-1 metadata of a stored day without reading its data."""
+        sym = naming.tick_symbol(ticker, day)
+        try:
+            meta = self.ticks.read_metadata(sym).metadata
+        except Exception as e:
+            if not self.ticks.has_symbol(sym):
+                raise DayNotFound(naming.normalize_ticker(ticker), naming.as_date(day)) from None
+            raise StorageError(sym, "read metadata", str(e)) from e
+        if meta is None:
+            raise DayNotFound(naming.normalize_ticker(ticker), naming.as_date(day))
+        return DayInfo.from_meta(meta)
+
+    def day_infos(self, ticker: str | None = None) -> list[DayInfo]:
+        """Tier-1 metadata of every stored day (of one ticker or all), metadata reads only."""
+        syms = self._tick_symbols(ticker)
+        if not syms:
+            return []
+        res = self.ticks.read_metadata_batch(syms)
+        return [DayInfo.from_meta(r.metadata) for r in res if getattr(r, "metadata", None)]
+
+    def read_day(self, ticker: str, day, *, columns: list[str] | None = None, session=None) -> pd.DataFrame:
+        """One stored day, optionally only some columns and sessions."""
+        sym = naming.tick_symbol(ticker, day)
+        if not self.ticks.has_symbol(sym):
+            raise DayNotFound(naming.normalize_ticker(ticker), naming.as_date(day))
+        try:
+            return self.ticks.read(sym, columns=columns, query_builder=_session_query(session)).data
+        except Exception as e:
+            raise StorageError(sym, "read", str(e)) from e
+
+    def read_range(self, ticker: str, start, end, *, columns: list[str] | None = None, session=None) -> pd.DataFrame:
+        """Stored days in ``[start, end]`` concatenated in time order."""
+        days = [d for d in self.list_days(ticker) if naming.as_date(start) <= d <= naming.as_date(end)]
+        if not days:
+            raise DayNotFound(naming.normalize_ticker(ticker), f"{naming.as_date(start)}..{naming.as_date(end)}")
+        q = _session_query(session)
+        reqs = [adb.ReadRequest(naming.tick_symbol(ticker, d), columns=columns, query_builder=q) for d in days]
+        res = self.ticks.read_batch(reqs)
+        frames = []
+        for r in res:
+            if not hasattr(r, "data"):
+                raise StorageError(getattr(r, "symbol", ticker), "read", str(getattr(r, "error_message", r)))
+            frames.append(r.data)
+        return pd.concat(frames) if len(frames) > 1 else frames[0]
+
+    def delete_day(self, ticker: str, day) -> None:
+        sym = naming.tick_symbol(ticker, day)
+        if not self.ticks.has_symbol(sym):
+            raise DayNotFound(naming.normalize_ticker(ticker), naming.as_date(day))
+        self.ticks.delete(sym)
+
+    def _tick_symbols(self, ticker: str | None) -> list[str]:
+        if ticker is None:
+            return sorted(self.ticks.list_symbols())
+        t = naming.normalize_ticker(ticker)
+        return sorted(self.ticks.list_symbols(regex="^" + _re_escape(t) + "/"))
+
+    def list_days(self, ticker: str) -> list[dt.date]:
+        """Days stored for a ticker, ascending (empty list when none)."""
+        return [naming.parse_tick_symbol(s).day for s in self._tick_symbols(ticker)]
+
+    def list_tickers(self) -> list[str]:
+        return sorted({naming.parse_tick_symbol(s).ticker for s in self._tick_symbols(None)})
+
+    def require_ticker(self, ticker: str) -> list[dt.date]:
+        days = self.list_days(ticker)
+        if not days:
+            raise SymbolNotFound(naming.normalize_ticker(ticker))
+        return days
+
+    # -- generic series (bars, indicators) -------------------------------------------------
+    def write_series(self, library: str, symbol: str, df: pd.DataFrame, metadata: dict | None = None) -> None:
+        try:
+            self.library(library).write(symbol, df, metadata=metadata, prune_previous_versions=True)
+        except Exception as e:
+            raise StorageError(symbol, f"write to {library}", str(e)) from e
+
+    def write_series_batch(self, library: str, items: Iterable[tuple[str, pd.DataFrame, dict | None]]) -> list:
+        """Write many series; returns per-item results (None or the error) instead of raising."""
+        payloads = [adb.WritePayload(s, df, metadata=m) for s, df, m in items]
+        if not payloads:
+            return []
+        res = self.library(library).write_batch(payloads, prune_previous_versions=True)
+        return [None if hasattr(r, "version") else r for r in res]
+
+    def read_series(self, library: str, symbol: str, columns: list[str] | None = None) -> tuple[pd.DataFrame, dict | None]:
+        lib = self.library(library)
+        if not lib.has_symbol(symbol):
+            raise NotFound(f"{symbol} is not stored in {library}")
+        r = lib.read(symbol, columns=columns)
+        return r.data, r.metadata
+
+    def series_metadata(self, library: str, symbol: str) -> dict | None:
+        return self.library(library).read_metadata(symbol).metadata
+
+    def list_series(self, library: str, prefix: str = "") -> list[str]:
+        if library not in self._ac.list_libraries():
+            return []
+        lib = self.library(library)
+        return sorted(lib.list_symbols(regex="^" + _re_escape(prefix)) if prefix else lib.list_symbols())
+
+    def delete_series(self, library: str, symbol: str) -> None:
+        self.library(library).delete(symbol)
+
+    # -- sizes ----------------------------------------------------------------------------
+    def sizes(self) -> dict[str, int]:
+        """Compressed bytes stored per library (ArcticDB admin tools)."""
+        out = {}
+        for name in self.library_names():
+            try:
+                sizes = self.library(name).admin_tools().get_sizes()
+                out[name] = int(sum(s.bytes_compressed for s in sizes.values()))
+            except Exception:  # older backends without admin tools: fall back to the LMDB dir
+                out[name] = _dir_size(self.uri, name)
+        return out
+
+
+def _merge_info(a: DayInfo, b: DayInfo) -> DayInfo:
+    vol = a.volume + b.volume
+    dollar = a.dollar_volume + b.dollar_volume
+    spreads = [(x.avg_spread_bps, x.ticks) for x in (a, b) if x.avg_spread_bps is not None]
+    avg = sum(s * n for s, n in spreads) / sum(n for _, n in spreads) if spreads else None
+    extra = dict(a.extra)
+    for k, v in b.extra.items():
+        extra[k] = extra.get(k, 0) + v if isinstance(v, (int, float)) else v
+    return dataclasses.replace(
+        a, ticks=a.ticks + b.ticks, last=b.last, volume=vol, dollar_volume=dollar,
+        vwap=dollar / vol if vol else None, high=max(a.high, b.high), low=min(a.low, b.low), close=b.close,
+        avg_spread_bps=avg, pre_ticks=a.pre_ticks + b.pre_ticks, regular_ticks=a.regular_ticks + b.regular_ticks,
+        after_ticks=a.after_ticks + b.after_ticks, outside_ticks=a.outside_ticks + b.outside_ticks,
+        ingest_id=b.ingest_id, written_at=b.written_at, extra=extra,
+    )
+
+
+def _re_escape(s: str) -> str:
+    import re
+
+    return re.escape(s)
+
+
+def _dir_size(uri: str, name: str) -> int:
+    if not uri.startswith("lmdb://"):
+        return 0
+    root = Path(uri[len("lmdb://"):].split("?")[0]) / name
+    return sum(f.stat().st_size for f in root.rglob("*") if f.is_file()) if root.exists() else 0
+
+
+def ensure_sorted(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Stable-sort a frame by its index; returns (frame, number of out-of-order rows fixed)."""
+    ns = df.index.asi8
+    disorder = int(np.count_nonzero(ns[1:] < ns[:-1]))
+    if disorder == 0:
+        return df, 0
+    order = np.argsort(ns, kind="stable")
+    return df.iloc[order], disorder
+
+
+__all__ = ["Store", "DayInfo", "compute_day_info", "ensure_sorted", "SESSIONS"]
