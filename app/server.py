@@ -21,7 +21,6 @@ _ctx: Context | None = None
 _ctx_lock = threading.Lock()
 _settings: Settings | None = None
 
-NAV = [("", "Home")]
 
 
 def context() -> Context:
@@ -33,7 +32,9 @@ def context() -> Context:
 
 
 def _template(title: str, page) -> pn.template.FastListTemplate:
-    links = "".join(f'<a href="./{slug}" style="margin-right:14px">{name}</a>' for slug, name in NAV)
+    from app.routes import ROUTES
+
+    links = "".join(f'<a href="./{r.slug}" style="display:block;margin:6px 0">{r.title}</a>' for r in ROUTES)
     tmpl = pn.template.FastListTemplate(
         title=f"tickdeck · {title}", header_background="#1f2937", accent_base_color="#2563eb",
         sidebar=[pn.pane.HTML(f"<nav aria-label='pages'>{links}</nav>")], collapsed_sidebar=False,
@@ -42,13 +43,18 @@ def _template(title: str, page) -> pn.template.FastListTemplate:
     return tmpl
 
 
-def home():
-    from pages.home import HomePage
+def _factory(route):
+    def make():
+        return _template(route.title, route.factory(context()))
 
-    return _template("Home", HomePage(catalog=context().catalog))
+    make.__name__ = f"page_{route.slug or 'home'}"
+    return make
 
 
-ROUTES = {"/": home}
+def routes() -> dict:
+    from app.routes import ROUTES
+
+    return {("/" + r.slug) if r.slug else "/": _factory(r) for r in ROUTES}
 
 
 def serve(settings: Settings, *, port: int = 5006, address: str = "127.0.0.1", prefix: str = "",
@@ -59,7 +65,7 @@ def serve(settings: Settings, *, port: int = 5006, address: str = "127.0.0.1", p
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     origins = allow_websocket_origin or [f"localhost:{port}", f"127.0.0.1:{port}", f"{address}:{port}"]
     pn.serve(
-        ROUTES, port=port, address=address, prefix=prefix or "", num_procs=num_procs,
+        routes(), port=port, address=address, prefix=prefix or "", num_procs=num_procs,
         websocket_origin=origins, show=show, title="tickdeck", start=True,
         use_xheaders=True, check_unused_sessions=10_000, unused_session_lifetime=60_000,
     )

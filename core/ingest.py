@@ -5,8 +5,13 @@ The day is replaced whole (idempotent); rows the ingest rules reject go to the d
 table with their reason; the catalog row mirrors the stored metadata; a ``collection`` event
 announces the write.
 
-Ingest rules are pluggable: ``ctx.extras["ingest_rules"]`` may hold a callable
-``rules(df) -> (kept_df, rejected: list[(index, reason)])``; without one, everything passes.
+Two extension points keep this module independent of later layers:
+
+* ``ctx.extras["ingest_rules"]``: a callable ``rules(df) -> (kept_df, rejects)`` where
+  ``rejects`` is a list of ``(raw_text, reason)``; without one, everything passes.
+* ``ctx.extras["after_write"]``: a list of callables ``hook(ctx, symbol, day)`` run after a
+  day is stored and catalogued (default bars, validation). A failing hook is logged and
+  published on the bus; it never undoes the write.
 """
 
 from __future__ import annotations
@@ -116,4 +121,18 @@ def ingest_day(ctx, symbol: str, day, raw: Mapping[str, np.ndarray] | pd.DataFra
     ctx.catalog.upsert_tick_day(info)
     ctx.bus.publish("collection", {"symbol": symbol, "day": day.isoformat(), "ticks": info.ticks,
                                    "source": source}, type_="day_written")
+    run_after_write(ctx, symbol, day)
     return IngestResult(info, dups, disorder, rejected, wrong_day)
+
+
+def run_after_write(ctx, symbol: str, day) -> None:
+    """Run the registered post-write hooks; failures are logged and published, not raised."""
+    import logging
+
+    for hook in ctx.extras.get("after_write", ()):
+        try:
+            hook(ctx, symbol, day)
+        except Exception as e:  # noqa: BLE001 - a hook must not undo a completed write
+            logging.getLogger(__name__).exception("after-write hook %r failed for %s %s", hook, symbol, day)
+            ctx.bus.publish("collection", {"symbol": symbol, "day": str(day), "hook": getattr(hook, "__name__", str(hook)),
+                                           "error": str(e)}, type_="hook_failed")

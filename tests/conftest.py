@@ -1,0 +1,117 @@
+"""Shared fixtures: settings/context on temporary storage, and real-service fixtures.
+
+Real services (PostgreSQL, Redis, Chromium) are used when reachable. When one is missing the
+test is skipped with a message — except under ``CI=true``, where it fails.
+Override the service locations with ``TICKDECK_TEST_PG_URL`` / ``TICKDECK_TEST_REDIS_URL``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+PG_URL = os.environ.get("TICKDECK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("TICKDECK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
+
+
+def missing_service(what: str) -> None:
+    """Fail under CI, skip otherwise."""
+    if CI:
+        pytest.fail(f"{what} is required under CI=true but is not available", pytrace=False)
+    pytest.skip(f"{what} not available")
+
+
+@pytest.fixture
+def settings(tmp_path):
+    from core.config import Settings
+
+    return Settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def ctx(settings):
+    from core.context import Context
+
+    c = Context.open(settings)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def pg_url():
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
+    import sqlalchemy as sa
+
+    try:
+        admin = sa.create_engine(PG_URL, connect_args={"connect_timeout": 3})
+        with admin.begin() as c:
+            schema = f"t_{uuid.uuid4().hex[:10]}"
+            c.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as e:  # noqa: BLE001
+        missing_service(f"PostgreSQL at {PG_URL} ({type(e).__name__})")
+    sep = "&" if "?" in PG_URL else "?"
+    yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    with admin.begin() as c:
+        c.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sql_url(request, tmp_path):
+    """Parametrises a test over both SQL backends."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'catalog.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def catalog(sql_url):
+    from core.catalog import Catalog
+
+    c = Catalog(sql_url)
+    yield c
+    c.engine.dispose()
+
+
+@pytest.fixture
+def redis_url():
+    try:
+        import redis
+
+        r = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+        r.ping()
+        r.close()
+    except Exception as e:  # noqa: BLE001
+        missing_service(f"Redis at {REDIS_URL} ({type(e).__name__})")
+    return REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def chromium_path():
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        missing_service("Debian chromium (run `make browser` as root)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def realdata():
+    if not REALDATA.exists():
+        missing_service(f"shared real-data files at {REALDATA}")
+    return REALDATA
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
