@@ -1,0 +1,217 @@
+"""Job kinds: plain functions ``fn(ctx, params, *, progress) -> dict`` registered by name.
+
+The runner looks a job's ``kind`` up in :data:`KINDS`, calls it with the job's params and a
+``progress`` callable (which raises :class:`jobs.queue.JobCancelled` once a cancel is
+requested) and stores the returned dict as the job's result. Services built elsewhere are
+imported lazily at their agreed signatures, so this module imports without them.
+
+========== ================================================================================
+kind       params
+========== ================================================================================
+collect    ``symbols``, ``days`` (list) or ``start``/``end``; ``mode="live"`` for live L1
+backfill   ``symbols`` (default: watchlist), ``start``, ``end``; queues collect jobs
+build-bars ``symbol``, ``days`` or ``start``/``end``
+validate   ``symbol``, ``days`` or ``start``/``end``
+finalize   ``symbols``, ``day``: collect the day, default bars, validate, configured exports
+export     see :class:`core.export.ExportRequest` (``symbols``, ``start``, ``end``, ``spec``, …)
+retention  ``dry_run`` (bool), optional ``policy`` overrides
+health     none
+generate   ``symbols``, ``start``, ``end``, ``seed``, ``ticks``, ``faults`` (synthetic market)
+========== ================================================================================
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from core.errors import JobError
+from core.naming import as_date, format_day
+from core.progress import Progress
+
+KindFn = Callable[..., dict]
+KINDS: dict[str, KindFn] = {}
+
+
+def register(name: str):
+    """Decorator: register ``fn(ctx, params, *, progress)`` as job kind ``name``."""
+
+    def deco(fn: KindFn) -> KindFn:
+        KINDS[name] = fn
+        return fn
+
+    return deco
+
+
+def get_kind(name: str) -> KindFn:
+    try:
+        return KINDS[name]
+    except KeyError:
+        raise JobError(f"unknown job kind {name!r}; choose one of {', '.join(sorted(KINDS))}") from None
+
+
+def _symbols(params: dict, ctx=None) -> list[str]:
+    syms = params.get("symbols") or ([params["symbol"]] if params.get("symbol") else [])
+    if isinstance(syms, str):
+        syms = [s for s in syms.replace(",", " ").split() if s]
+    if not syms and ctx is not None:
+        from core.backfill import watchlist
+
+        syms = watchlist(ctx)
+    if not syms:
+        raise JobError("job params need 'symbols' (a list) or 'symbol'")
+    return list(syms)
+
+
+def _days(ctx, params: dict, symbol: str | None = None) -> list:
+    if params.get("days"):
+        days = params["days"]
+        return [as_date(d) for d in (days.split(",") if isinstance(days, str) else days)]
+    if params.get("day"):
+        return [as_date(params["day"])]
+    if params.get("start") and params.get("end"):
+        cal = ctx.calendar_for(symbol) if symbol else ctx.calendar()
+        return cal.trading_days(params["start"], params["end"])
+    raise JobError("job params need 'days', 'day' or 'start' and 'end'")
+
+
+@register("collect")
+def collect(ctx, params: dict, *, progress) -> dict:
+    symbols = _symbols(params)
+    if params.get("mode") == "live":
+        from core import collect as collect_mod  # built by the collection service
+
+        live = getattr(collect_mod, "collect_live", None)
+        if live is None:
+            raise JobError("live collection is not available: core.collect.collect_live is missing")
+        out = live(ctx, symbols, progress=progress)
+        return {"mode": "live", "result": _jsonable(out)}
+    from core.collect import collect_days
+
+    days = _days(ctx, params)
+    out = collect_days(ctx, symbols, days, host=params.get("host"), port_history=params.get("port_history"),
+                       progress=progress)
+    return {"symbols": symbols, "days": [format_day(d) for d in days], "result": _jsonable(out)}
+
+
+@register("generate")
+def generate(ctx, params: dict, *, progress) -> dict:
+    from core.sources.synthetic import generate_into_store
+
+    res = generate_into_store(ctx, _symbols(params), params["start"], params["end"], seed=int(params.get("seed", 0)),
+                              faults=tuple(params.get("faults") or ()), ticks=params.get("ticks"), progress=progress)
+    return {"days": len(res), "ticks": int(sum(r.info.ticks for r in res))}
+
+
+@register("build-bars")
+def build_bars(ctx, params: dict, *, progress) -> dict:
+    from core.bars import build_default_bars
+
+    done = []
+    for sym in _symbols(params):
+        days = _days(ctx, params, sym)
+        for i, day in enumerate(days, 1):
+            build_default_bars(ctx, sym, day, progress=None)
+            done.append(f"{sym}/{format_day(day)}")
+            progress(Progress("build-bars", i, len(days), f"{sym} {day}"))
+    return {"built": done}
+
+
+@register("validate")
+def validate(ctx, params: dict, *, progress) -> dict:
+    from core.validation import validate_day
+
+    out = {}
+    for sym in _symbols(params):
+        days = _days(ctx, params, sym)
+        for i, day in enumerate(days, 1):
+            out[f"{sym}/{format_day(day)}"] = _jsonable(validate_day(ctx, sym, day))
+            progress(Progress("validate", i, len(days), f"{sym} {day}"))
+    return {"validated": out}
+
+
+@register("finalize")
+def finalize(ctx, params: dict, *, progress) -> dict:
+    """End-of-day pipeline: collect the whole day, build default bars, validate, export."""
+    from core.bars import build_default_bars
+    from core.collect import collect_days
+    from core.export import ExportRequest, export
+    from core.validation import validate_day
+
+    symbols, day = _symbols(params, ctx), as_date(params["day"])
+    steps = 3 * len(symbols) + 1
+    collect_days(ctx, symbols, [day], progress=None)
+    progress(Progress("finalize", len(symbols), steps, f"collected {day}"))
+    for i, sym in enumerate(symbols):
+        build_default_bars(ctx, sym, day, progress=None)
+        validate_day(ctx, sym, day)
+        progress(Progress("finalize", len(symbols) + 2 * (i + 1), steps, f"{sym} bars + validation"))
+    exports = []
+    for cfg in ctx.catalog.get_config("close_exports", []) or []:
+        req = ExportRequest.from_params({**cfg, "symbols": cfg.get("symbols") or symbols,
+                                         "start": format_day(day), "end": format_day(day)}, ctx.settings)
+        exports.append(export(ctx, req).to_dict())
+    progress(Progress("finalize", steps, steps, "done"))
+    return {"day": format_day(day), "symbols": symbols, "exports": exports}
+
+
+@register("export")
+def export_kind(ctx, params: dict, *, progress) -> dict:
+    from core.export import ExportRequest, export
+
+    return export(ctx, ExportRequest.from_params(params, ctx.settings), progress=progress).to_dict()
+
+
+@register("retention")
+def retention(ctx, params: dict, *, progress) -> dict:
+    from core.retention import RetentionPolicy, apply_retention
+
+    policy = RetentionPolicy.from_config(ctx, overrides=params.get("policy"))
+    return apply_retention(ctx, policy, dry_run=bool(params.get("dry_run", False)), progress=progress).to_dict()
+
+
+@register("health")
+def health(ctx, params: dict, *, progress) -> dict:
+    from core.health import check_health
+
+    rep = check_health(ctx, publish=True)
+    progress(Progress("health", 1, 1, rep.status))
+    return rep.to_dict()
+
+
+@register("backfill")
+def backfill(ctx, params: dict, *, progress) -> dict:
+    """Plan the gaps and queue one collect job per symbol (priority 2)."""
+    from core.backfill import plan_backfill, plan_stale, submit_plans
+    from jobs.queue import JobQueue
+
+    if params.get("start") and params.get("end"):
+        plans = [plan_backfill(ctx, s, params["start"], params["end"]) for s in _symbols(params, ctx)]
+    else:
+        plans = plan_stale(ctx)
+    q = JobQueue.for_context(ctx)
+    ids = submit_plans(plans, lambda kind, p, prio: q.submit(kind, p, priority=prio, requested_by="backfill"))
+    progress(Progress("backfill", 1, 1, f"queued {len(ids)} collect jobs"))
+    return {"queued": ids, "plans": [p.to_dict() for p in plans]}
+
+
+def _jsonable(x):
+    """Best-effort JSON form of a service's return value for the job's result column."""
+    import dataclasses
+    import datetime as dt
+
+    if x is None or isinstance(x, (bool, int, float, str)):
+        return x
+    if isinstance(x, (dt.date, dt.datetime)):
+        return x.isoformat()
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        return _jsonable(dataclasses.asdict(x))
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple, set)):
+        return [_jsonable(v) for v in x]
+    if hasattr(x, "to_dict"):
+        try:
+            return _jsonable(x.to_dict())
+        except Exception:  # noqa: BLE001 - fall through to repr
+            pass
+    return repr(x)[:500]
