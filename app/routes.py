@@ -25,4 +25,5 @@ def _home(ctx):
 
 ROUTES: list[Route] = [
     Route("", "Home", _home),
+    Route("monitor", "Collection monitor", lambda ctx: __import__("pages.monitor", fromlist=["_"]).MonitorPage(ctx=ctx)),
 ]
