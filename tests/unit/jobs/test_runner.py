@@ -1,0 +1,78 @@
+"""The runner and worker: outcomes, tracebacks, progress persistence and cooperative cancel."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from jobs.worker import Worker
+
+
+def _wait(pred, timeout=30.0, step=0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    raise AssertionError("condition not met in time")
+
+
+def test_generate_job_writes_days_and_records_result(jctx, queue):
+    jid = queue.submit("generate", {"symbols": ["AAPL"], "start": "2024-07-01", "end": "2024-07-03", "ticks": 300})
+    assert Worker(jctx).run(once=True) == 1
+    rec = queue.get(jid)
+    assert rec.status == "succeeded" and rec.progress == 100.0
+    assert rec.result["days"] == 3 and rec.result["ticks"] > 0
+    assert jctx.store.list_days("AAPL")[-1].isoformat() == "2024-07-03"
+
+
+def test_failing_job_keeps_its_traceback_and_the_queue_goes_on(jctx, queue):
+    bad = queue.submit("generate", {"symbols": ["not a ticker!"], "start": "2024-07-01", "end": "2024-07-01"})
+    good = queue.submit("health")
+    assert Worker(jctx).run(once=True) == 2
+    failed = queue.get(bad)
+    assert failed.status == "failed"
+    assert "Traceback" in failed.error and "InvalidSymbol" in failed.error
+    assert "invalid ticker" in failed.message
+    assert queue.get(good).status == "succeeded"
+
+
+def test_running_job_stops_within_two_seconds_of_cancel(jctx, queue):
+    jid = queue.submit("generate", {"symbols": ["MSFT"], "start": "2024-01-02", "end": "2024-12-31", "ticks": 200})
+    w = Worker(jctx)
+    t = threading.Thread(target=w.run, kwargs={"once": True})
+    t.start()
+    _wait(lambda: queue.get(jid).progress > 0)
+    asked = time.monotonic()
+    queue.cancel(jid)
+    _wait(lambda: queue.get(jid).status == "cancelled", timeout=10)
+    latency = time.monotonic() - asked
+    t.join(10)
+    assert latency < 2.0, f"cancel took {latency:.2f}s"
+    rec = queue.get(jid)
+    assert 0 < rec.progress < 100
+    assert len(jctx.store.list_days("MSFT")) < 250
+
+
+def test_progress_is_persisted_while_a_job_runs(jctx, queue):
+    seen = []
+    jctx.bus.listen("jobs", lambda m: seen.append(m) if m["type"] == "progress" else None)
+    jid = queue.submit("generate", {"symbols": ["SPY"], "start": "2024-07-01", "end": "2024-07-12", "ticks": 300})
+    Worker(jctx).run(once=True)
+    pcts = [m["data"]["progress"] for m in seen if m["data"]["id"] == jid]
+    assert pcts and pcts[-1] == 100.0 and pcts == sorted(pcts)
+    assert "generate" in queue.get(jid).message or queue.get(jid).message == "done"
+
+
+def test_embedded_worker_runs_submitted_jobs_until_stopped(jctx, queue):
+    from jobs.worker import start_embedded
+
+    h = start_embedded(jctx, scheduler=False)
+    try:
+        jid = queue.submit("health")
+        _wait(lambda: queue.get(jid).status == "succeeded", timeout=20)
+        assert queue.get(jid).result["status"] in ("healthy", "degraded", "unhealthy")
+    finally:
+        h.stop()
+    assert not h.alive
