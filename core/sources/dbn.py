@@ -1,0 +1,177 @@
+"""Databento DBN reader: ``trades``, ``tbbo``, ``mbp-1`` and ``mbo`` files → trades with quotes.
+
+Read with ``databento.DBNStore.from_file`` (``.dbn`` or ``.dbn.zst``) into a numpy record
+array. Prices are fixed-point integers of 1e-9; ``UNDEF_PRICE`` (int64 max) means no price.
+Trade time is ``ts_event`` (the matching-engine time, UTC ns).
+
+* ``trades``: every record is a trade; no quotes.
+* ``tbbo`` / ``mbp-1``: records with action ``T`` are trades; their ``bid_px_00`` /
+  ``ask_px_00`` are the best bid/ask prevailing at the trade.
+* ``mbo``: the order book is rebuilt from every add / cancel / modify / clear event (a numba
+  kernel over the arrays); each ``T`` record gets the best bid/ask of the book at that moment.
+  ``F`` (fill) records are the resting side of a trade already reported by ``T`` and are not
+  imported again.
+
+The dataset picks the calendar: ``GLBX.*`` (CME Globex) → ``CMES`` futures; equity datasets
+(``XNAS``, ``XNYS``, ``DBEQ``, ``EQUS``, …) → ``XNYS``; anything else leaves the choice to the
+importer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numba
+import numpy as np
+
+from core.errors import ImportFormatError
+from core.sources.files import MAX_DEAD_LETTERS, ParsedTicks
+
+UNDEF_PRICE = np.iinfo(np.int64).max  # databento's "no price" sentinel
+PRICE_SCALE = 1e9  # DBN fixed-point prices: integer / 1e9 (division is exact for tick multiples)
+SCHEMAS = ("trades", "tbbo", "mbp-1", "mbo")
+_EQUITY_DATASETS = ("XNAS", "XNYS", "DBEQ", "EQUS", "XBOS", "XPSX", "BATS", "BATY", "EDGA", "EDGX", "IEXG",
+                    "ARCX", "XCHI", "XCIS", "MEMX", "EPRL", "FINN", "FINY")
+_A, _C, _M, _R, _T = (ord(c) for c in "ACMRT")
+_BID = ord("B")
+
+
+def market_of_dataset(dataset: str) -> tuple[str | None, str | None]:
+    """(calendar, asset_class) a Databento dataset code implies, or (None, None)."""
+    head = dataset.split(".")[0].upper()
+    if head == "GLBX":
+        return "CMES", "futures"
+    if head in _EQUITY_DATASETS:
+        return "XNYS", "equity"
+    return None, None
+
+
+def _select_instruments(store, arr: np.ndarray, symbol: str, path: Path) -> np.ndarray:
+    """Mask of records for ``symbol``; a single-instrument file is taken whole."""
+    ids = np.unique(arr["instrument_id"])
+    if ids.size <= 1:
+        return np.ones(arr.shape[0], dtype=bool)
+    mapping = {k.upper(): v for k, v in (store.mappings or {}).items()}
+    if symbol.upper() not in mapping:
+        raise ImportFormatError(f"{path}: holds {ids.size} instruments; --symbol must be one of "
+                                f"{', '.join(sorted(mapping)) or '(no symbol mappings in the file)'}")
+    wanted = np.array(sorted({int(iv["symbol"]) for iv in mapping[symbol.upper()]}), dtype=arr["instrument_id"].dtype)
+    return np.isin(arr["instrument_id"], wanted)
+
+
+@numba.njit(cache=True)
+def _mbo_quotes(action, side, lvl, size, oid, n_levels, n_orders, level_px):  # pragma: no cover - compiled
+    """Best bid/ask (price, NaN when a side is empty) prevailing at each record."""
+    n = action.shape[0]
+    bid_out = np.empty(n)
+    ask_out = np.empty(n)
+    bid_sz = np.zeros(n_levels, dtype=np.int64)
+    ask_sz = np.zeros(n_levels, dtype=np.int64)
+    o_lvl = np.full(n_orders, -1, dtype=np.int64)
+    o_sz = np.zeros(n_orders, dtype=np.int64)
+    o_bid = np.zeros(n_orders, dtype=np.bool_)
+    best_bid = -1
+    best_ask = n_levels
+    for i in range(n):
+        bid_out[i] = level_px[best_bid] if best_bid >= 0 else np.nan
+        ask_out[i] = level_px[best_ask] if best_ask < n_levels else np.nan
+        a = action[i]
+        if a == _R:
+            bid_sz[:] = 0
+            ask_sz[:] = 0
+            o_lvl[:] = -1
+            o_sz[:] = 0
+            best_bid = -1
+            best_ask = n_levels
+            continue
+        if a != _A and a != _C and a != _M:
+            continue
+        o = oid[i]
+        # remove what the order currently rests (cancel: only the cancelled quantity)
+        if o_lvl[o] >= 0:
+            take = o_sz[o] if a != _C else min(size[i], o_sz[o])
+            if o_bid[o]:
+                bid_sz[o_lvl[o]] -= take
+            else:
+                ask_sz[o_lvl[o]] -= take
+            o_sz[o] -= take
+            if o_sz[o] <= 0:
+                o_lvl[o] = -1
+                o_sz[o] = 0
+        if (a == _A or a == _M) and lvl[i] >= 0 and size[i] > 0:
+            o_lvl[o] = lvl[i]
+            o_sz[o] = size[i]
+            o_bid[o] = side[i] == _BID
+            if o_bid[o]:
+                bid_sz[lvl[i]] += size[i]
+                if lvl[i] > best_bid:
+                    best_bid = lvl[i]
+            else:
+                ask_sz[lvl[i]] += size[i]
+                if lvl[i] < best_ask:
+                    best_ask = lvl[i]
+        while best_bid >= 0 and bid_sz[best_bid] <= 0:
+            best_bid -= 1
+        while best_ask < n_levels and ask_sz[best_ask] <= 0:
+            best_ask += 1
+    return bid_out, ask_out
+
+
+def mbo_prevailing_quotes(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Best bid and ask prices (float, NaN when empty) prevailing before each MBO record."""
+    px = arr["price"].astype(np.int64)
+    valid = px != UNDEF_PRICE
+    levels, inv = np.unique(np.where(valid, px, 0), return_inverse=True)
+    lvl = np.where(valid, inv, -1).astype(np.int64)
+    _, oid = np.unique(arr["order_id"], return_inverse=True)
+    action = arr["action"].view(np.uint8)
+    side = arr["side"].view(np.uint8)
+    bid, ask = _mbo_quotes(action, side, lvl, arr["size"].astype(np.int64), oid.astype(np.int64),
+                           levels.shape[0], int(oid.max()) + 1 if oid.size else 0, levels / PRICE_SCALE)
+    return bid, ask
+
+
+def read_dbn(path: str | Path, *, symbol: str) -> ParsedTicks:
+    """Trades (with prevailing quotes where the schema has them) from a DBN file.
+
+    Raises
+    ------
+    ImportFormatError
+        Not a DBN file, an unsupported schema, or a symbol the file does not hold.
+    """
+    import databento
+
+    path = Path(path)
+    try:
+        store = databento.DBNStore.from_file(path)
+        schema = str(store.schema)
+        arr = store.to_ndarray()
+    except ImportFormatError:
+        raise
+    except Exception as e:  # noqa: BLE001 - databento raises several types for a bad file
+        raise ImportFormatError(f"{path}: not a readable DBN file ({e})") from None
+    if schema not in SCHEMAS:
+        raise ImportFormatError(f"{path}: DBN schema {schema!r} is not supported; use one of {', '.join(SCHEMAS)}")
+    arr = arr[_select_instruments(store, arr, symbol, path)]
+    record_no = np.arange(1, arr.shape[0] + 1, dtype=np.int64)  # position in the file: deterministic id
+    if schema == "mbo":
+        bid, ask = mbo_prevailing_quotes(arr)
+    elif schema in ("mbp-1", "tbbo"):
+        bpx, apx = arr["bid_px_00"].astype(np.int64), arr["ask_px_00"].astype(np.int64)
+        bid = np.where(bpx == UNDEF_PRICE, np.nan, bpx / PRICE_SCALE)
+        ask = np.where(apx == UNDEF_PRICE, np.nan, apx / PRICE_SCALE)
+    else:
+        bid = ask = np.full(arr.shape[0], np.nan)
+    is_trade = arr["action"].view(np.uint8) == _T
+    px = arr["price"].astype(np.int64)
+    no_price = is_trade & (px == UNDEF_PRICE)
+    t = is_trade & ~no_price
+    bad = np.flatnonzero(no_price)
+    rejects = tuple((f"record={int(record_no[i])} ts_event={int(arr['ts_event'][i])} size={int(arr['size'][i])}",
+                     "DBN trade without a price (UNDEF_PRICE)") for i in bad[:MAX_DEAD_LETTERS])
+    cal, asset = market_of_dataset(str(store.dataset))
+    return ParsedTicks(
+        name=f"dbn-{schema}", ns=arr["ts_event"][t].astype(np.int64), price=px[t] / PRICE_SCALE,
+        size=arr["size"][t].astype(np.float64), bid=np.asarray(bid)[t], ask=np.asarray(ask)[t],
+        tick_id=record_no[t], rejects=rejects, rejected=int(bad.size), calendar=cal, asset_class=asset,
+        venue=str(store.dataset)[:32], description=f"Databento {store.dataset} {schema} ({path.name})")

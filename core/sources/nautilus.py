@@ -1,0 +1,162 @@
+"""NautilusTrader Parquet trade ticks: a catalog directory or a single file → trades.
+
+Supported layouts: a catalog root (``<root>/data/trade_tick/<instrument>/*.parquet``), its
+``data`` or ``trade_tick`` directory, one instrument directory, or one ``.parquet`` file.
+
+Columns ``price``, ``size``, ``ts_event`` (UTC ns, uint64), optional ``trade_id`` and
+``aggressor_side``. Prices and sizes are fixed-point; the encoding is read from the Arrow type:
+
+* ``fixed_size_binary(8)``: little-endian int64 raw values of 1e-9 (standard precision);
+* ``fixed_size_binary(16)``: little-endian int128 raw values of 1e-16 (high precision);
+* ``int64``: raw values of 1e-9 (older catalogs);
+* floating point: the value itself.
+
+The schema metadata (``instrument_id``, ``price_precision``, ``size_precision``) gives the
+instrument (its venue picks the calendar) and the decimals values are rounded to.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from core.errors import ImportFormatError
+from core.sources.files import MAX_DEAD_LETTERS, ParsedTicks
+
+FIXED_SCALE = {8: 1e9, 16: 1e16}  # bytes of the raw value → its scale (Nautilus FIXED_SCALAR)
+INT_SCALE = 1e9  # int64 price/size columns of older catalogs
+_TWO_64 = 18446744073709551616.0
+_CRYPTO_VENUES = {"BINANCE", "BYBIT", "COINBASE", "KRAKEN", "OKX", "BITMEX", "DERIBIT", "BITFINEX", "HYPERLIQUID", "DYDX"}
+_FX_VENUES = {"IDEALPRO", "OANDA", "FXCM", "SIM_FX", "DUKASCOPY", "TRUEFX"}
+_CME_VENUES = {"GLBX", "CME", "CBOT", "NYMEX", "COMEX", "XCME", "XCBT", "XNYM", "XCEC"}
+
+
+def is_nautilus_schema(schema: pa.Schema) -> bool:
+    """True for a Nautilus trade-tick schema (metadata with precisions, or binary fixed-point prices)."""
+    names = set(schema.names)
+    if not {"price", "size", "ts_event"} <= names:
+        return False
+    meta = schema.metadata or {}
+    return b"price_precision" in meta or pa.types.is_fixed_size_binary(schema.field("price").type)
+
+
+def market_of_venue(venue: str) -> tuple[str | None, str | None]:
+    """(calendar, asset_class) a Nautilus venue implies, or (None, None)."""
+    v = venue.upper()
+    if v in _CRYPTO_VENUES or v.startswith("BINANCE"):
+        return "24/7", "crypto"
+    if v in _FX_VENUES:
+        return "24/7", "fx"
+    if v in _CME_VENUES:
+        return "CMES", "futures"
+    if v in {"XNAS", "XNYS", "NASDAQ", "NYSE", "ARCA", "BATS", "IEX", "XASE"}:
+        return "XNYS", "equity"
+    return None, None
+
+
+def find_files(path: Path, symbol: str) -> list[Path]:
+    """The trade-tick Parquet files for ``symbol`` under ``path`` (see module docstring)."""
+    if path.is_file():
+        return [path]
+    base = path
+    for sub in ("data/trade_tick", "trade_tick"):
+        if (path / sub).is_dir():
+            base = path / sub
+            break
+    inst_dirs = sorted(d for d in base.iterdir() if d.is_dir())
+    if inst_dirs:
+        pick = [d for d in inst_dirs if d.name.upper() == symbol.upper()
+                or d.name.upper().split(".")[0].replace("-", "") == symbol.upper().replace("-", "")]
+        if not pick and len(inst_dirs) == 1:
+            pick = inst_dirs
+        if len(pick) != 1:
+            raise ImportFormatError(f"{base}: choose the instrument with --symbol; it holds "
+                                    f"{', '.join(d.name for d in inst_dirs)}")
+        base = pick[0]
+    files = sorted(base.rglob("*.parquet"))
+    if not files:
+        raise ImportFormatError(f"{base}: no trade-tick .parquet files found")
+    return files
+
+
+def decode_fixed(col: pa.ChunkedArray, column: str) -> np.ndarray:
+    """Float values of a Nautilus fixed-point (binary / int64) or floating column."""
+    t = col.type
+    arr = col.combine_chunks()
+    if arr.null_count:
+        raise ImportFormatError(f"column {column!r} has {arr.null_count} null values; Nautilus columns are non-null")
+    if pa.types.is_fixed_size_binary(t):
+        width = t.byte_width
+        if width not in FIXED_SCALE:
+            raise ImportFormatError(f"column {column!r}: fixed_size_binary({width}) is not a Nautilus fixed-point width")
+        buf = np.frombuffer(arr.buffers()[1], dtype=np.uint8)[arr.offset * width:(arr.offset + len(arr)) * width]
+        if width == 8:
+            return buf.view("<i8").astype(np.float64) / FIXED_SCALE[8]
+        lo = buf.view("<u8")[0::2].astype(np.float64)
+        hi = buf.view("<i8")[1::2].astype(np.float64)
+        return (hi * _TWO_64 + lo) / FIXED_SCALE[16]
+    if pa.types.is_integer(t):
+        return arr.to_numpy().astype(np.float64) / INT_SCALE
+    if pa.types.is_floating(t) or pa.types.is_decimal(t):
+        return arr.cast(pa.float64()).to_numpy()
+    raise ImportFormatError(f"column {column!r}: type {t} is not a Nautilus price/size encoding")
+
+
+def read_nautilus(path: str | Path, *, symbol: str) -> ParsedTicks:
+    """Trade ticks from a Nautilus catalog directory or file.
+
+    Raises
+    ------
+    ImportFormatError
+        No files, a missing column, an unknown encoding, or files with different metadata.
+    """
+    path = Path(path)
+    files = find_files(path, symbol)
+    tables = []
+    for f in files:
+        try:
+            tables.append(pq.read_table(f))
+        except (OSError, pa.ArrowException) as e:
+            raise ImportFormatError(f"{f}: not a readable Parquet file ({e})") from None
+    meta = {k.decode(): v.decode() for k, v in (tables[0].schema.metadata or {}).items() if k != b"pandas"}
+    for f, t in zip(files[1:], tables[1:]):
+        other = {k.decode(): v.decode() for k, v in (t.schema.metadata or {}).items() if k != b"pandas"}
+        if other.get("instrument_id") != meta.get("instrument_id"):
+            raise ImportFormatError(f"{f}: instrument {other.get('instrument_id')} differs from "
+                                    f"{meta.get('instrument_id')} in {files[0].name}")
+    for col in ("price", "size", "ts_event"):
+        if col not in tables[0].column_names:
+            raise ImportFormatError(f"{files[0]}: missing required column {col!r} of a Nautilus trade tick")
+    try:
+        table = pa.concat_tables(tables)
+    except pa.ArrowInvalid as e:
+        raise ImportFormatError(f"{path}: the files' schemas differ ({e})") from None
+    price = decode_fixed(table.column("price"), "price")
+    size = decode_fixed(table.column("size"), "size")
+    if "price_precision" in meta:
+        price = np.round(price, int(meta["price_precision"]))
+    if "size_precision" in meta:
+        size = np.round(size, int(meta["size_precision"]))
+    ns = table.column("ts_event").cast(pa.int64()).to_numpy()
+    n = table.num_rows
+    tick_id = np.arange(1, n + 1, dtype=np.int64)
+    if "trade_id" in table.column_names:
+        try:
+            tick_id = table.column("trade_id").cast(pa.int64()).to_numpy()
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass  # non-numeric trade ids: keep the row numbers
+    bad = ~(np.isfinite(price) & (price > 0) & np.isfinite(size) & (size >= 0))
+    idx = np.flatnonzero(bad)
+    rejects = tuple((f"trade_id={int(tick_id[i])} ts_event={int(ns[i])} price={price[i]} size={size[i]}",
+                     "Nautilus trade with price <= 0 or negative size") for i in idx[:MAX_DEAD_LETTERS])
+    instrument = meta.get("instrument_id", "")
+    venue = instrument.rsplit(".", 1)[-1] if "." in instrument else ""
+    cal, asset = market_of_venue(venue)
+    keep = ~bad
+    nan = np.full(int(keep.sum()), np.nan)
+    return ParsedTicks(name="nautilus", ns=ns[keep], price=price[keep], size=size[keep], bid=nan, ask=nan.copy(),
+                       tick_id=tick_id[keep], rejects=rejects, rejected=int(idx.size), calendar=cal, asset_class=asset,
+                       venue=venue[:32], description=f"NautilusTrader trade ticks {instrument} ({path.name})")
