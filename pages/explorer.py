@@ -1,0 +1,327 @@
+"""Explorer: one symbol over a day or a range — ticks or bars, chart, data grid and export.
+
+``ExplorerPage(ctx=ctx)`` renders in Jupyter; the server adds URL syncing
+(:meth:`ExplorerPage.sync_location`) so every selection is a bookmarkable link, and defers the
+first load to the browser's ``onload`` so the page shell appears at once. Loading runs in a
+worker thread; the page stays responsive and shows a spinner over the chart meanwhile.
+
+Bars come from the bars engine (``core.bars``), imported lazily: while it is not installed the
+bar view says so and the tick view keeps working.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import io
+from dataclasses import dataclass
+
+import pandas as pd
+import panel as pn
+import param
+
+from core.errors import InvalidBarSpec, NotFound, PermissionDenied, TickdeckError
+from core.naming import as_date, normalize_ticker
+from pages.components.actions import ui_action
+from pages.components.charts import candle_chart, tick_chart
+from pages.components.grid import TICK_GRID_COLUMNS, data_grid
+
+ROLE_RANK = {"viewer": 0, "researcher": 1, "admin": 2}
+FAMILY_NAMES = ("time", "tick", "volume", "dollar", "range", "renko", "heikin_ashi", "tick_imbalance",
+                "volume_imbalance", "dollar_imbalance", "tick_runs", "volume_runs", "dollar_runs")
+DEFAULT_SPECS = {  # what choosing a family in the menu fills in; any valid spec can be typed
+    "time": "time:60s", "tick": "tick:500", "volume": "volume:50000", "dollar": "dollar:5000000",
+    "range": "range:0.25", "renko": "renko:0.25", "heikin_ashi": "heikin_ashi:60s",
+    "tick_imbalance": "tick_imbalance:ewma20", "volume_imbalance": "volume_imbalance:ewma20",
+    "dollar_imbalance": "dollar_imbalance:ewma20", "tick_runs": "tick_runs:ewma20",
+    "volume_runs": "volume_runs:ewma20", "dollar_runs": "dollar_runs:ewma20",
+}
+CHART_COLUMNS = ["last", "bid", "ask", "last_sz"]
+EXPORT_MAX_ROWS = 5_000_000  # one in-memory download; larger selections: narrow the dates or session
+MAX_RANGE_DAYS = 31  # calendar days per selection: keeps a tick view within a few GB of RAM
+SELECTION = ("symbol", "start", "end", "session", "view", "bar_spec", "sma", "ema", "bollinger")
+
+
+class BarsUnavailable(TickdeckError):
+    """The bars engine (``core.bars``) is not installed yet."""
+
+
+def bars_engine():
+    """The ``core.bars`` module, or :class:`BarsUnavailable` with a readable reason."""
+    try:
+        import core.bars as bars  # noqa: PLC0415 - built concurrently; optional at import time
+
+        bars.get_bars, bars.parse_spec  # noqa: B018 - fail here, not mid-load
+    except (ImportError, AttributeError) as e:
+        raise BarsUnavailable(f"bar charts are not available yet: the bars engine (core.bars) is missing ({e})") from None
+    return bars
+
+
+def families() -> tuple[str, ...]:
+    try:
+        fams = bars_engine().FAMILIES
+        return tuple(fams) if not isinstance(fams, dict) else tuple(fams.keys())
+    except (BarsUnavailable, AttributeError):
+        return FAMILY_NAMES
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What a load produced: the frame on screen and its description."""
+
+    kind: str  # "ticks" | "bars"
+    frame: pd.DataFrame
+    summary: str
+    chart: object
+
+
+class ExplorerPage(pn.viewable.Viewer):
+    """Explore a symbol's ticks or bars. ``ExplorerPage(ctx=ctx, symbol="AAPL")`` in Jupyter."""
+
+    ctx = param.Parameter(doc="core.context.Context (store, catalog, bus) — injected service")
+    symbol = param.String(default="", doc="ticker shown (empty: the first dataset in the catalog)")
+    start = param.CalendarDate(default=None, allow_None=True, doc="first day (default: last stored day)")
+    end = param.CalendarDate(default=None, allow_None=True, doc="last day, inclusive (empty: same as start)")
+    session = param.Selector(objects=["all", "pre", "regular", "after"], default="all", doc="session filter")
+    view = param.Selector(objects=["ticks", "bars"], default="ticks", doc="raw ticks or bars")
+    bar_spec = param.String(default="time:60s", doc="bar spec, e.g. time:60s, volume:10000, renko:0.25")
+    sma = param.Integer(default=0, bounds=(0, 1000), doc="simple moving average window in bars (0: off)")
+    ema = param.Integer(default=0, bounds=(0, 1000), doc="exponential moving average span in bars (0: off)")
+    bollinger = param.Integer(default=0, bounds=(0, 1000), doc="Bollinger band window in bars, ±2σ (0: off)")
+    tab = param.Selector(objects=["chart", "table", "export"], default="chart", doc="visible tab")
+    export_format = param.Selector(objects=["csv", "parquet"], default="csv", doc="download format")
+    role = param.Selector(objects=list(ROLE_RANK), default="admin", doc="viewer's role: export needs researcher")
+    user = param.String(default="local", doc="who is viewing (audit log actor)")
+    defer_load = param.Boolean(default=False, doc="do not load in the constructor (the server loads on page load)")
+    summary = param.String(default="", doc="one line describing what is shown (read-only)")
+    last_error = param.String(default="", doc="last error shown to the user (read-only)")
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self.loaded: Loaded | None = None
+        self._generation = 0
+        self._ready = False
+        self._fill_defaults()
+        self._build_widgets()
+        if not self.defer_load:
+            self.refresh()
+
+    # -- selection ------------------------------------------------------------------------
+    def _fill_defaults(self) -> None:
+        if not self.symbol:
+            ds = self.ctx.catalog.datasets()
+            self.symbol = ds[0].symbol if ds else ""
+        if self.symbol and self.start is None:
+            days = self.ctx.catalog.stored_days(self.symbol)
+            self.start = days[-1] if days else None
+
+    def _range(self) -> tuple[dt.date, dt.date]:
+        if not self.symbol:
+            raise NotFound("no datasets yet: generate or collect data first (tickdeck generate AAPL --start … --end …)")
+        if self.start is None:
+            raise NotFound(f"no days stored for {self.symbol}")
+        start = as_date(self.start)
+        end = as_date(self.end) if self.end else start
+        if end < start:
+            raise TickdeckError(f"end {end} is before start {start}: pick a later end day")
+        if (end - start).days >= MAX_RANGE_DAYS:
+            raise TickdeckError(f"{start}..{end} spans more than {MAX_RANGE_DAYS} days: narrow the range")
+        return start, end
+
+    def export_filename(self) -> str:
+        start, end = (self.start, self.end or self.start)
+        what = "ticks" if self.view == "ticks" else self.bar_spec.replace(":", "-")
+        span = f"{start}" if str(start) == str(end) else f"{start}_{end}"
+        return f"{self.symbol or 'none'}_{span}_{self.session}_{what}.{self.export_format}"
+
+    # -- loading (runs in a worker thread when served) ---------------------------------------
+    def load(self) -> Loaded:
+        """Read the selection from core and build its chart. Safe to call from any thread.
+
+        Raises
+        ------
+        TickdeckError
+            Nothing stored for the selection, an invalid bar spec, or no bars engine.
+        """
+        start, end = self._range()
+        sym = normalize_ticker(self.symbol)
+        span = f"{start}" if start == end else f"{start} → {end}"
+        if self.view == "ticks":
+            df = self.ctx.store.read_range(sym, start, end, columns=CHART_COLUMNS + TICK_GRID_COLUMNS[4:],
+                                           session=self.session)
+            if df.empty:
+                raise NotFound(f"no {self.session}-session ticks for {sym} on {span}")
+            summary = f"{sym} · {span} · {self.session} session · {len(df):,} ticks"
+            return Loaded("ticks", df, summary, tick_chart(df, title=f"{sym} trades"))
+        bars = bars_engine()
+        try:
+            spec = bars.parse_spec(self.bar_spec)
+        except InvalidBarSpec:
+            raise
+        except (ValueError, TypeError) as e:
+            raise InvalidBarSpec(f"invalid bar spec {self.bar_spec!r}: {e}") from None
+        df = bars.get_bars(self.ctx, sym, start, end, spec, session=self.session)
+        if df is None or len(df) == 0:
+            raise NotFound(f"no {spec} bars for {sym} on {span} ({self.session} session)")
+        summary = f"{sym} · {span} · {self.session} session · {len(df):,} bars of {spec}"
+        chart = candle_chart(df, title=f"{sym} {spec}", sma=self.sma, ema=self.ema, bollinger=self.bollinger)
+        return Loaded("bars", df, summary, chart)
+
+    def _apply(self, loaded: Loaded) -> None:
+        self.loaded = loaded
+        self.summary = loaded.summary
+        self._chart.object = loaded.chart
+        self._grid_holder.objects = [data_grid(loaded.frame)]
+        self._status.object = f"**{loaded.summary}**"
+
+    def _show_failure(self, message: str) -> None:
+        self.loaded = None
+        self.summary = ""
+        self._chart.object = None
+        self._grid_holder.objects = []
+        self._status.object = f"⚠ {message}"
+
+    def refresh(self) -> None:
+        """Load synchronously (Jupyter, tests); errors are shown on the page, not raised."""
+        self._ready = True
+        try:
+            self._apply(self.load())
+            self.last_error = ""
+        except TickdeckError as e:
+            self.last_error = str(e)
+            self._show_failure(str(e))
+
+    @ui_action
+    async def refresh_async(self) -> None:
+        """Load in a worker thread, then swap the views in; only the newest request is applied."""
+        self._ready = True
+        self._generation += 1
+        gen = self._generation
+        self._chart_box.loading = True
+        try:
+            loaded = await asyncio.to_thread(self.load)
+        except TickdeckError as e:
+            if gen == self._generation:
+                self._show_failure(str(e))
+            raise
+        finally:
+            if gen == self._generation:
+                self._chart_box.loading = False
+        if gen == self._generation:
+            self._apply(loaded)
+
+    @param.depends(*SELECTION, watch=True)
+    async def _on_selection(self) -> None:
+        if not hasattr(self, "_download"):  # defaults being filled in the constructor
+            return
+        self._download.filename = self.export_filename()
+        if self._ready:
+            await self.refresh_async()
+
+    @param.depends("export_format", watch=True)
+    def _on_format(self) -> None:
+        self._download.filename = self.export_filename()
+        self._download.label = f"Download {self.export_format.upper()}"
+
+    # -- export ---------------------------------------------------------------------------
+    def can_export(self) -> bool:
+        return ROLE_RANK[self.role] >= ROLE_RANK["researcher"]
+
+    def export_bytes(self) -> io.BytesIO:
+        """The current selection as CSV or Parquet bytes (all stored columns for ticks).
+
+        Raises
+        ------
+        PermissionDenied
+            The viewer's role is below researcher.
+        TickdeckError
+            Nothing loaded, or more than :data:`EXPORT_MAX_ROWS` rows.
+        """
+        if not self.can_export():
+            raise PermissionDenied(f"export needs the researcher role; {self.user} is a {self.role}")
+        if self.loaded is None:
+            raise NotFound("nothing to export: the selection is empty")
+        start, end = self._range()
+        if self.loaded.kind == "ticks":
+            df = self.ctx.store.read_range(self.symbol, start, end, session=self.session)
+        else:
+            df = self.loaded.frame
+        if len(df) > EXPORT_MAX_ROWS:
+            raise TickdeckError(f"{len(df):,} rows is more than the {EXPORT_MAX_ROWS:,}-row download limit: "
+                                "narrow the dates or the session")
+        buf = io.BytesIO()
+        if self.export_format == "csv":
+            buf.write(df.to_csv(date_format="%Y-%m-%dT%H:%M:%S.%f%z").encode())
+        else:
+            df.to_parquet(buf)
+        buf.seek(0)
+        self.ctx.catalog.audit(self.user, "export", f"{self.symbol} {start}..{end}",
+                               {"rows": len(df), "format": self.export_format, "view": self.view,
+                                "session": self.session, "spec": self.bar_spec if self.view == "bars" else ""})
+        return buf
+
+    @ui_action
+    def _download_callback(self):
+        return self.export_bytes()
+
+    # -- widgets --------------------------------------------------------------------------
+    def _build_widgets(self) -> None:
+        symbols = [d.symbol for d in self.ctx.catalog.datasets()]
+        if self.symbol and self.symbol not in symbols:
+            symbols.append(self.symbol)
+        self._symbol = pn.widgets.Select.from_param(self.param.symbol, options=symbols, name="Symbol", width=160)
+        self._start = pn.widgets.DatePicker.from_param(self.param.start, name="Start day", width=150)
+        self._end = pn.widgets.DatePicker.from_param(self.param.end, name="End day (optional)", width=150)
+        self._session = pn.widgets.RadioButtonGroup.from_param(self.param.session, name="Session",
+                                                               button_type="light")
+        self._view = pn.widgets.RadioButtonGroup.from_param(self.param.view, name="Show", button_type="light")
+        fam = self.bar_spec.split(":", 1)[0]
+        self._family = pn.widgets.Select(name="Bar type", options=list(families()),
+                                         value=fam if fam in families() else "time", width=170)
+        self._family.param.watch(self._on_family, "value")
+        self._spec = pn.widgets.TextInput.from_param(self.param.bar_spec, name="Bar spec", width=190)
+        self._overlays = [pn.widgets.IntInput.from_param(self.param[p], name=label, width=90)
+                          for p, label in (("sma", "SMA"), ("ema", "EMA"), ("bollinger", "Bollinger"))]
+        self._status = pn.pane.Markdown("", css_classes=["td-summary"], sizing_mode="stretch_width")
+        self._chart = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=640)
+        self._chart_box = pn.Column(self._chart, sizing_mode="stretch_width")
+        self._grid_holder = pn.Column(sizing_mode="stretch_width")
+        self._download = pn.widgets.FileDownload(callback=self._download_callback, filename=self.export_filename(),
+                                                 label=f"Download {self.export_format.upper()}",
+                                                 button_type="primary", embed=False, width=220)
+        self._format = pn.widgets.RadioButtonGroup.from_param(self.param.export_format, name="Format")
+        self._tabs = pn.Tabs(("Chart", self._chart_box), ("Table", self._grid_holder), ("Export", self._export_view()),
+                             dynamic=False, sizing_mode="stretch_width")
+        self._tabs.active = ["chart", "table", "export"].index(self.tab)
+        self._tabs.param.watch(lambda e: setattr(self, "tab", ["chart", "table", "export"][e.new]), "active")
+        self.param.watch(lambda e: setattr(self._tabs, "active", ["chart", "table", "export"].index(e.new)), "tab")
+
+    def _export_view(self):
+        if not self.can_export():
+            return pn.pane.Markdown(
+                f"**Export needs the researcher role.** You are signed in as *{self.user}* ({self.role}). "
+                "Ask an admin to upgrade your role.", css_classes=["td-export-denied"])
+        return pn.Column(
+            pn.pane.Markdown("Download exactly what is selected above: every stored column for ticks, "
+                             "the bar rows for bars. The file name carries the symbol, days, session and spec."),
+            self._format, self._download)
+
+    def _on_family(self, event) -> None:
+        self.param.update(bar_spec=DEFAULT_SPECS.get(event.new, f"{event.new}:"), view="bars")
+
+    def sync_location(self) -> None:
+        """Mirror the selection in the URL query string (served pages only)."""
+        loc = pn.state.location
+        if loc is None:
+            return
+        loc.sync(self, {"symbol": "symbol", "start": "start", "end": "end", "session": "session", "view": "view",
+                        "bar_spec": "spec", "sma": "sma", "ema": "ema", "bollinger": "bollinger", "tab": "tab"})
+
+    def __panel__(self):
+        controls = pn.FlexBox(
+            self._symbol, self._start, self._end,
+            pn.Column(pn.pane.Markdown("Session", margin=(0, 5)), self._session),
+            pn.Column(pn.pane.Markdown("Show", margin=(0, 5)), self._view),
+            self._family, self._spec, *self._overlays, align_items="end", sizing_mode="stretch_width")
+        return pn.Column(pn.pane.Markdown("## Explorer"), controls, self._status, self._tabs,
+                         sizing_mode="stretch_width")
