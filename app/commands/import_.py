@@ -1,0 +1,45 @@
+"""``tickdeck import``: a CSV, Parquet, Databento DBN or NautilusTrader file into the tick store."""
+
+from __future__ import annotations
+
+from core.calendar import CALENDAR_NAMES
+from core.progress import TqdmProgress
+
+
+def register(sub) -> None:
+    from core.sources.files import FORMATS, TARGETS
+
+    p = sub.add_parser("import", help="import trades (or quotes) from a file, one session day at a time",
+                       description="Import a CSV, Parquet, Databento DBN (.dbn/.dbn.zst) file or a "
+                                   "NautilusTrader trade-tick catalog. See docs/importing.md.")
+    p.add_argument("file", metavar="FILE", help="file (or Nautilus catalog directory) to import")
+    p.add_argument("--symbol", required=True, help="ticker to store under (also picks the instrument in multi-instrument files)")
+    p.add_argument("--source", default=None, help="name recorded as import:NAME (default: the format)")
+    p.add_argument("--calendar", choices=CALENDAR_NAMES, default=None,
+                   help="session calendar (default: what the file says, else guessed from the symbol)")
+    p.add_argument("--map", dest="mapping", action="extend", nargs="+", default=[], metavar="TARGET=COLUMN",
+                   help=f"column mapping for CSV/Parquet; targets: {', '.join(TARGETS)}")
+    p.add_argument("--format", dest="fmt", choices=FORMATS, default=None, help="file format (default: from the name)")
+    p.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from app.wiring import open_context
+    from core.sources.files import import_file
+
+    ctx = open_context()
+    bar = TqdmProgress(disable=args.no_progress)
+    try:
+        report = import_file(ctx, args.file, symbol=args.symbol, source=args.source, calendar=args.calendar,
+                             mapping=args.mapping, fmt=args.fmt, progress=bar)
+    finally:
+        bar.close()
+        ctx.close()
+    for d in report.days:
+        print(f"{report.symbol} {d.day}  {d.ticks:>10,} ticks  {d.first} .. {d.last}"
+              + (f"  ({d.duplicates_dropped} duplicates dropped)" if d.duplicates_dropped else ""))
+    unit = "" if report.size_unit == 1 else f", sizes in units of {report.size_unit:g}"
+    print(f"imported {report.ticks:,} ticks into {report.days_written} {report.calendar} session day(s) as "
+          f"{report.source} ({report.asset_class}{unit}); {report.rejected:,} row(s) to dead letters")
+    return 0
