@@ -115,6 +115,8 @@ class Catalog:
         return self.engine.dialect.name
 
     def _upsert(self, session: Session, model, values: dict | list[dict], keys: list[str]) -> None:
+        if isinstance(values, list):  # one statement may not touch a row twice: last value wins
+            values = list({tuple(v[k] for k in keys): v for v in values}.values())
         ins = (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(model)
         stmt = ins.values(values)
         sample = values[0] if isinstance(values, list) else values

@@ -28,6 +28,23 @@ from core.errors import DayNotFound, NotFound, SchemaError, StorageError, Symbol
 from core.schema import SESSION_BY_NAME, STORED_COLUMNS, TZ, validate_frame
 
 SESSIONS = ("pre", "regular", "after", "all")
+# A reader that resolved a version just before a rewrite pruned it finds its keys gone; the
+# newer version is complete by then, so reading again returns it (old or new, never a mix).
+READ_RETRIES = 5
+
+
+def _pruned_under_us(e: Exception) -> bool:
+    text = f"{type(e).__name__} {e}"
+    return "KeyNotFound" in text or "Not found" in text or "NoSuchVersion" in text
+
+
+def _read_retrying(fn):
+    for attempt in range(READ_RETRIES):
+        try:
+            return fn()
+        except Exception as e:  # noqa: BLE001
+            if attempt == READ_RETRIES - 1 or not _pruned_under_us(e):
+                raise
 
 
 @dataclass(frozen=True)
@@ -140,6 +157,9 @@ class Store:
     """
 
     def __init__(self, uri: str):
+        # Resolve the latest version on every read (ArcticDB caches the version map for a few
+        # seconds by default): readers in other processes then never chase a pruned version.
+        adb.config.set_config_int("VersionMap.ReloadInterval", 0)
         self.uri = uri
         if uri.startswith("lmdb://"):
             Path(uri[len("lmdb://"):].split("?")[0]).mkdir(parents=True, exist_ok=True)
@@ -220,7 +240,7 @@ class Store:
         """Tier-1 metadata of a stored day without reading its data."""
         sym = naming.tick_symbol(ticker, day)
         try:
-            meta = self.ticks.read_metadata(sym).metadata
+            meta = _read_retrying(lambda: self.ticks.read_metadata(sym).metadata)
         except Exception as e:
             if not self.ticks.has_symbol(sym):
                 raise DayNotFound(naming.normalize_ticker(ticker), naming.as_date(day)) from None
@@ -242,8 +262,9 @@ class Store:
         sym = naming.tick_symbol(ticker, day)
         if not self.ticks.has_symbol(sym):
             raise DayNotFound(naming.normalize_ticker(ticker), naming.as_date(day))
+        q = _session_query(session)
         try:
-            return self.ticks.read(sym, columns=columns, query_builder=_session_query(session)).data
+            return _read_retrying(lambda: self.ticks.read(sym, columns=columns, query_builder=q).data)
         except Exception as e:
             raise StorageError(sym, "read", str(e)) from e
 
@@ -256,9 +277,12 @@ class Store:
         reqs = [adb.ReadRequest(naming.tick_symbol(ticker, d), columns=columns, query_builder=q) for d in days]
         res = self.ticks.read_batch(reqs)
         frames = []
-        for r in res:
-            if not hasattr(r, "data"):
-                raise StorageError(getattr(r, "symbol", ticker), "read", str(getattr(r, "error_message", r)))
+        for req, r in zip(reqs, res):
+            if not hasattr(r, "data"):  # e.g. a version pruned by a concurrent rewrite: read it alone
+                try:
+                    r = _read_retrying(lambda: self.ticks.read(req.symbol, columns=columns, query_builder=q))
+                except Exception as e:
+                    raise StorageError(req.symbol, "read", str(e)) from e
             frames.append(r.data)
         return pd.concat(frames) if len(frames) > 1 else frames[0]
 
@@ -306,7 +330,7 @@ class Store:
         lib = self.library(library)
         if not lib.has_symbol(symbol):
             raise NotFound(f"{symbol} is not stored in {library}")
-        r = lib.read(symbol, columns=columns)
+        r = _read_retrying(lambda: lib.read(symbol, columns=columns))
         return r.data, r.metadata
 
     def series_metadata(self, library: str, symbol: str) -> dict | None:
