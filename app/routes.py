@@ -25,5 +25,6 @@ def _home(ctx):
 
 ROUTES: list[Route] = [
     Route("", "Home", _home),
+    Route("validation", "Validation", lambda ctx: __import__("pages.validation_page", fromlist=["_"]).ValidationPage(ctx=ctx)),
     Route("monitor", "Collection monitor", lambda ctx: __import__("pages.monitor", fromlist=["_"]).MonitorPage(ctx=ctx)),
 ]

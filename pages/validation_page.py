@@ -1,0 +1,466 @@
+"""Validation page: run the four validators on a symbol-day (or range) and explain what they found.
+
+For the chosen day it shows one panel per validator (session, storage, timezone, continuity)
+with a PASS/WARN/FAIL badge that carries its meaning in text as well as colour, the issues
+(severity, code, the actionable message, where and how many rows), a timeline of the day with
+every located issue (gaps, bad prints, …) and any flagged ticks, the quality-score breakdown
+and the history of past validation runs. A date range validates every stored day in it and
+lists them with their status; pick a day to see its detail.
+
+The work runs on a thread (validating a day reads the whole day) and the result is delivered on
+the session's event loop, so the page never freezes. Calls go to :mod:`core.validation` only.
+URL: ``./validation?symbol=AAPL&day=2024-07-01`` pre-fills and runs.
+
+Renders in Jupyter: ``ValidationPage(ctx=ctx, symbol="AAPL", day=date(2024, 7, 1))``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import html
+import logging
+
+import pandas as pd
+import panel as pn
+import param
+
+from core.errors import NotFound, TickdeckError
+from pages.monitor import STATUS_CSS, badge, error_text, run_off_loop
+
+log = logging.getLogger(__name__)
+
+VALIDATORS = ("session", "storage", "timezone", "continuity", "rules")
+TITLES = {"session": "Session alignment", "storage": "Storage", "timezone": "Timezone", "continuity": "Continuity",
+          "rules": "Ingest rules (flagged ticks)"}
+_SERVICE_MODULES = ("core.validation", "core.validation.service", "core.validation.quality", "core.validation.rules")
+STATUS_BADGE = {"PASS": ("ok", "PASS — no problem found"), "WARN": ("warn", "WARN — worth a look"),
+                "FAIL": ("bad", "FAIL — needs fixing")}
+SEVERITY_COLOURS = {"CRITICAL": "#82071e", "HIGH": "#cf222e", "MEDIUM": "#bf8700", "LOW": "#57606a"}
+MAX_RANGE_DAYS = 31  # a range validates day by day on one thread: a month keeps the wait under a minute
+TIMELINE_FLAG_LIMIT = 5_000  # flagged ticks drawn as points; more would only hide the gaps
+TIMELINE_EXAMPLES = 5  # example rows per issue drawn as diamonds (they pinpoint wide-range issues)
+HISTORY_ROWS = 50  # past runs listed (newest first)
+
+_ISSUE_COLUMNS = ["severity", "code", "message", "where", "rows"]
+
+
+def _date(v) -> dt.date | None:
+    if v in (None, ""):
+        return None
+    if isinstance(v, dt.datetime):
+        return v.date()
+    if isinstance(v, dt.date):
+        return v
+    return dt.date.fromisoformat(str(v)[:10])
+
+
+def issues_frame(result) -> pd.DataFrame:
+    """A validator's issues as a table: severity, code, message, where (ET) and rows affected."""
+    rows = []
+    for i in getattr(result, "issues", ()):
+        where = ""
+        if i.start:
+            where = _clock(i.start) + (f" → {_clock(i.end)}" if i.end and i.end != i.start else "")
+        rows.append({"severity": i.severity, "code": i.code, "message": i.message, "where": where,
+                     "rows": int(i.rows or 0)})
+    return pd.DataFrame(rows, columns=_ISSUE_COLUMNS)
+
+
+def _clock(iso: str) -> str:
+    try:
+        return pd.Timestamp(iso).tz_convert("America/New_York").strftime("%H:%M:%S") if pd.Timestamp(iso).tzinfo \
+            else pd.Timestamp(iso).strftime("%H:%M:%S")
+    except (ValueError, TypeError):
+        return str(iso)
+
+
+def quality_rows(q) -> list[tuple[str, float | None, str]]:
+    """(component, value, note) rows of a quality score, whatever its dataclass looks like."""
+    if q is None:
+        return []
+    d = dataclasses.asdict(q) if dataclasses.is_dataclass(q) else dict(q)
+    out = []
+    comps = d.get("components")
+    if isinstance(comps, dict):
+        for k, v in comps.items():
+            out.append((k, float(v) if isinstance(v, (int, float)) else None, "" if isinstance(v, (int, float)) else str(v)))
+    for k, v in d.items():
+        if k in ("symbol", "day", "components", "score", "total") or isinstance(v, (dict, list, tuple)):
+            continue
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            out.append((k, float(v), ""))
+    return out
+
+
+def quality_total(q) -> float | None:
+    if q is None:
+        return None
+    for k in ("score", "total", "value"):
+        v = getattr(q, k, None) if not isinstance(q, dict) else q.get(k)
+        if isinstance(v, (int, float)):
+            return float(v)
+    return None
+
+
+def history_frame(items) -> pd.DataFrame:
+    """Past validation runs (newest first): when, validator, status, issues, data version."""
+    rows = []
+    for h in items or ():
+        d = h if isinstance(h, dict) else (dataclasses.asdict(h) if dataclasses.is_dataclass(h) else vars(h))
+        when = d.get("created_at")
+        issues = d.get("issues")
+        n = issues if isinstance(issues, int) else len(issues) if isinstance(issues, (list, tuple)) else (
+            len(issues.get("items", [])) if isinstance(issues, dict) else 0)
+        rows.append({"when": pd.Timestamp(when).strftime("%Y-%m-%d %H:%M:%S") if when else "",
+                     "validator": d.get("validator", ""), "status": d.get("status", ""), "issues": n,
+                     "data version": str(d.get("data_version", ""))[:24]})
+    df = pd.DataFrame(rows, columns=["when", "validator", "status", "issues", "data version"])
+    return df.sort_values("when", ascending=False).head(HISTORY_ROWS).reset_index(drop=True)
+
+
+def service(name: str):
+    """A function of the validation service by name (lazy: the package may be mid-install)."""
+    import importlib
+
+    for mod in _SERVICE_MODULES:
+        try:
+            f = getattr(importlib.import_module(mod), name, None)
+        except ImportError:
+            continue
+        if f is not None:
+            return f
+    raise TickdeckError(f"the validation service has no {name}() in this build")
+
+
+class ValidationPage(pn.viewable.Viewer):
+    """Validate a symbol-day and show each validator's verdict, issues, timeline, score and history."""
+
+    ctx = param.Parameter(doc="core.context.Context (store, catalog, calendar)")
+    symbol = param.String(default="", doc="ticker to validate")
+    day = param.CalendarDate(default=None, allow_None=True, doc="day to validate (first day of a range)")
+    end = param.CalendarDate(default=None, allow_None=True, doc="optional last day of a range")
+    use_cache = param.Boolean(default=True, doc="reuse stored results until the data changes (or 24 h)")
+    selected = param.CalendarDate(default=None, allow_None=True, doc="day whose detail is shown")
+    running = param.Boolean(default=False, doc="a validation is in progress")
+    message = param.String(default="", doc="last status or error shown to the user")
+    autorun = param.Boolean(default=True, doc="validate at once when symbol (and day) come from the URL")
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        if self.ctx is None:
+            raise TickdeckError("ValidationPage needs ctx=Context")
+        self.reports: dict[dt.date, object] = {}
+        self.quality = None
+        self.history = []
+        self.flags = None
+        args = getattr(pn.state, "session_args", None) or {}
+        from_url = False
+        if args.get("symbol") and not self.symbol:
+            self.symbol = args["symbol"][0].decode().upper()
+            from_url = True
+        if args.get("day") and self.day is None:
+            try:
+                self.day = _date(args["day"][0].decode())
+            except ValueError:
+                self.message = f"ignored day {args['day'][0].decode()!r} in the URL: expected YYYY-MM-DD"
+        symbols = sorted(d.symbol for d in self.ctx.catalog.datasets())
+        self.symbol_input = pn.widgets.AutocompleteInput.from_param(
+            self.param.symbol, label="Symbol", options=symbols, restrict=False, case_sensitive=False,
+            min_characters=1, placeholder="e.g. AAPL", width=160)
+        self.day_input = pn.widgets.DatePicker.from_param(self.param.day, label="Day (or first day)", width=160)
+        self.end_input = pn.widgets.DatePicker.from_param(self.param.end, label="Last day (optional)", width=160)
+        self.cache_input = pn.widgets.Checkbox.from_param(self.param.use_cache, label="Use cached results")
+        self.run_button = pn.widgets.Button(label="Validate", color="primary",
+                                            description="run session, storage, timezone and continuity checks")
+        self.run_button.on_click(lambda _e: self.run())
+        self.status_pane = pn.pane.HTML(stylesheets=[STATUS_CSS], sizing_mode="stretch_width")
+        self.days_table = pn.widgets.Tabulator(pd.DataFrame(columns=["day", "status", "issues"]), show_index=False,
+                                               disabled=True, selectable=1, height=200, visible=False,
+                                               sizing_mode="stretch_width")
+        self.days_table.on_click(self._on_day_click)
+        self.validator_cards = {v: pn.Column(sizing_mode="stretch_width", styles={"min-width": "420px"})
+                                for v in VALIDATORS}
+        self.timeline_pane = pn.pane.Bokeh(sizing_mode="stretch_width", height=220)
+        self.quality_pane = pn.pane.HTML(stylesheets=[STATUS_CSS], sizing_mode="stretch_width")
+        self.history_table = pn.widgets.Tabulator(history_frame([]), show_index=False, disabled=True,
+                                                  pagination="local", page_size=10, sizing_mode="stretch_width")
+        self.detail = pn.Column(visible=False, sizing_mode="stretch_width")
+        if self.symbol and self.day is None:
+            days = self.ctx.catalog.stored_days(self.symbol)
+            self.day = days[-1] if days else None
+        self._render_status()
+        if from_url and self.autorun and self.day is not None:
+            self.run()
+
+    # -- running --------------------------------------------------------------------------
+    def _days(self) -> list[dt.date]:
+        from core.naming import normalize_ticker
+
+        if not self.symbol.strip():
+            raise TickdeckError("enter a symbol to validate, e.g. AAPL")
+        if self.day is None:
+            raise TickdeckError("pick a day to validate")
+        sym = normalize_ticker(self.symbol)
+        end = self.end or self.day
+        if end < self.day:
+            raise TickdeckError(f"last day {end} is before the first day {self.day}")
+        stored = [d for d in self.ctx.catalog.stored_days(sym) if self.day <= d <= end]
+        if not stored:
+            raise NotFound(f"no tick days stored for {sym} between {self.day} and {end}; "
+                           f"collect or generate them first")
+        if len(stored) > MAX_RANGE_DAYS:
+            raise TickdeckError(f"{len(stored)} stored days in the range; validate at most {MAX_RANGE_DAYS} at a time")
+        return stored
+
+    def run(self, *, wait: bool = False) -> None:
+        """Validate the chosen day(s) off the event loop; ``wait=True`` blocks (tests, notebooks)."""
+        try:
+            days = self._days()
+        except TickdeckError as e:
+            self._show_error(e)
+            return
+        from core.naming import normalize_ticker
+
+        sym = normalize_ticker(self.symbol)
+        self.running = True
+        self.run_button.disabled = True
+        self.message = f"Validating {sym} on {len(days)} day{'s' if len(days) != 1 else ''}…"
+        self._render_status()
+        t = run_off_loop(lambda: self._work(sym, days, self.use_cache), self._on_result, self._show_error)
+        if wait:
+            t.join()
+
+    def _work(self, sym: str, days: list[dt.date], use_cache: bool):
+        validate_day = service("validate_day")
+        reports = {d: validate_day(self.ctx, sym, d, use_cache=use_cache) for d in days}
+        detail = self._detail_data(sym, days[-1] if len(days) > 1 else days[0], reports)
+        return sym, reports, detail
+
+    def _detail_data(self, sym: str, day: dt.date, reports: dict):
+        quality = history = flags = None
+        try:
+            quality = service("quality_score")(self.ctx, sym, day)
+        except Exception as e:  # noqa: BLE001 - a missing score must not hide the report
+            log.warning("quality score of %s %s unavailable: %s", sym, day, e)
+        try:
+            history = service("history")(self.ctx, sym, day)
+        except Exception as e:  # noqa: BLE001
+            log.warning("validation history of %s %s unavailable: %s", sym, day, e)
+        try:
+            flagged = service("flagged_ticks")
+        except TickdeckError:
+            flagged = None
+        if flagged is not None:
+            try:
+                flags = flagged(self.ctx, sym, day)
+            except Exception as e:  # noqa: BLE001
+                log.warning("flagged ticks of %s %s unavailable: %s", sym, day, e)
+        return day, quality, history, flags
+
+    def _on_result(self, out) -> None:
+        sym, reports, (day, quality, history, flags) = out
+        self.reports = reports
+        self.running = False
+        self.run_button.disabled = False
+        bad = sum(1 for r in reports.values() if r.status == "FAIL")
+        self.message = (f"Validated {sym}: {len(reports)} day{'s' if len(reports) != 1 else ''}, "
+                        f"{bad} failing")
+        self._show_day(day, quality, history, flags)
+
+    def _show_error(self, e: Exception) -> None:
+        self.running = False
+        self.run_button.disabled = False
+        self.message = error_text(e)
+        self._render_status(error=True)
+
+    def _on_day_click(self, event) -> None:
+        day = _date(self.days_table.value.iloc[event.row]["day"])
+        if day in self.reports and day != self.selected:
+            self.select_day(day)
+
+    def select_day(self, day: dt.date, *, wait: bool = False) -> None:
+        """Show the detail of one already-validated day (loads its score and history off-loop)."""
+        from core.naming import normalize_ticker
+
+        sym = normalize_ticker(self.symbol)
+        t = run_off_loop(lambda: self._detail_data(sym, day, self.reports),
+                         lambda d: self._show_day(*d), self._show_error)
+        if wait:
+            t.join()
+
+    # -- rendering ------------------------------------------------------------------------
+    def _render_status(self, error: bool = False) -> None:
+        if error:
+            self.status_pane.object = f"<div role='alert' data-testid='validation-message'>{badge('bad', 'Error')} " \
+                                      f"{html.escape(self.message)}</div>"
+        elif self.running:
+            self.status_pane.object = f"<div data-testid='validation-message'>{badge('idle', 'Running')} " \
+                                      f"{html.escape(self.message)}</div>"
+        elif self.message:
+            self.status_pane.object = f"<p class='td-muted' data-testid='validation-message'>{html.escape(self.message)}</p>"
+        else:
+            self.status_pane.object = ("<p class='td-muted' data-testid='validation-message'>Pick a symbol and a day "
+                                       "(or a range) and press Validate.</p>")
+
+    def _show_day(self, day: dt.date, quality, history, flags) -> None:
+        self.selected = day
+        self.quality, self.history, self.flags = quality, history or [], flags
+        report = self.reports[day]
+        self._render_status()
+        if len(self.reports) > 1:
+            self.days_table.value = pd.DataFrame(
+                [{"day": d.isoformat(), "status": r.status, "issues": len(r.issues)} for d, r in sorted(self.reports.items())],
+                columns=["day", "status", "issues"])
+            self.days_table.visible = True
+        else:
+            self.days_table.visible = False
+        kind, text = STATUS_BADGE.get(report.status, ("idle", report.status))
+        cached = " (cached result)" if getattr(report, "cached", False) else ""
+        header = pn.pane.HTML(
+            f"<h3 style='margin:4px 0'>{html.escape(report.symbol)} · {day.isoformat()} "
+            f"{badge(kind, 'Overall ' + text, testid='overall-status')}</h3>"
+            f"<p class='td-muted'>{len(report.issues)} issue(s){cached}. Severity: CRITICAL/HIGH fail the day, "
+            f"MEDIUM warns, LOW is informational.</p>", stylesheets=[STATUS_CSS], sizing_mode="stretch_width")
+        for v in VALIDATORS:
+            self.validator_cards[v].objects = self._validator_panel(v, report.result(v))
+        self.timeline_pane.object = self._timeline(report, flags)
+        self.quality_pane.object = self._quality_html(quality)
+        self.history_table.value = history_frame(self.history)
+        self.detail.objects = [
+            header,
+            pn.FlexBox(*[self.validator_cards[v] for v in VALIDATORS], flex_wrap="wrap", gap="12px",
+                       sizing_mode="stretch_width"),
+            pn.pane.Markdown("### Timeline of located issues (ET)"), self.timeline_pane,
+            pn.Row(pn.Column(pn.pane.Markdown("### Quality score"), self.quality_pane, width=420),
+                   pn.Column(pn.pane.Markdown("### History of past runs"), self.history_table,
+                             sizing_mode="stretch_width"), sizing_mode="stretch_width"),
+        ]
+        self.detail.visible = True
+
+    def _validator_panel(self, name: str, result) -> list:
+        title = TITLES[name]
+        if result is None:
+            return [pn.pane.HTML(f"<h4>{title}</h4>{badge('idle', 'not run')}", stylesheets=[STATUS_CSS])]
+        kind, text = STATUS_BADGE.get(result.status, ("idle", result.status))
+        checks = ", ".join(c.replace("_", " ") for c in result.checks)
+        head = pn.pane.HTML(
+            f"<section aria-label='{title} validator' data-validator='{name}' data-status='{result.status}'>"
+            f"<h4 style='margin:6px 0'>{title} {badge(kind, text, testid='status-' + name)}</h4>"
+            f"<p class='td-muted'>Checks: {html.escape(checks) or '—'}</p></section>",
+            stylesheets=[STATUS_CSS], sizing_mode="stretch_width")
+        df = issues_frame(result)
+        if df.empty:
+            body = pn.pane.HTML("<p class='td-muted'>No issues.</p>", stylesheets=[STATUS_CSS])
+        else:
+            body = pn.widgets.Tabulator(
+                df, show_index=False, disabled=True, layout="fit_data_stretch", sizing_mode="stretch_width",
+                widths={"message": 380}, formatters={"message": {"type": "textarea"}},
+                text_align={"rows": "right"}, max_height=320)
+        return [pn.Card(head, body, title=f"{title}: {result.status}", collapsible=False,
+                        sizing_mode="stretch_width", styles={"border-left": f"6px solid {_status_colour(result.status)}"})]
+
+    def _timeline(self, report, flags):
+        from bokeh.models import BoxAnnotation, ColumnDataSource, HoverTool
+        from bokeh.plotting import figure
+
+        cal = self.ctx.calendar_for(report.symbol)
+        try:
+            b = cal.bounds(report.day)
+            x0, x1 = b.pre_open.tz_localize(None), b.after_close.tz_localize(None)
+            reg = (b.open.tz_localize(None), b.close.tz_localize(None))
+        except NotFound:
+            x0 = pd.Timestamp(report.day)
+            x1, reg = x0 + pd.Timedelta(days=1), None
+        lanes = [TITLES[v] for v in VALIDATORS] + ["flagged ticks"]
+        fig = figure(x_axis_type="datetime", y_range=lanes[::-1], height=220, sizing_mode="stretch_width",
+                     x_range=(x0, x1), toolbar_location="right", tools="xpan,xwheel_zoom,reset",
+                     title="Located issues over the day (hover for details); shaded = regular session")
+        if reg:
+            fig.add_layout(BoxAnnotation(left=reg[0], right=reg[1], fill_color="#2563eb", fill_alpha=0.06))
+        rows, examples = [], []
+        for r in report.results:
+            for i in r.issues:
+                for ex in i.examples[:TIMELINE_EXAMPLES]:
+                    if isinstance(ex, dict) and ex.get("time"):
+                        examples.append({"time": _naive_et(ex["time"]), "lane": TITLES.get(r.validator, r.validator),
+                                         "code": i.code, "row": ", ".join(f"{k}={v}" for k, v in ex.items() if k != "time")})
+                if not i.start:
+                    continue
+                s = _naive_et(i.start)
+                e = _naive_et(i.end) if i.end else s
+                if e - s < pd.Timedelta(seconds=30):  # keep instant issues visible at full-day zoom
+                    e = s + pd.Timedelta(seconds=30)
+                rows.append({"lane": TITLES.get(r.validator, r.validator), "start": s, "end": e,
+                             "severity": i.severity, "code": i.code, "message": i.message[:160],
+                             "colour": SEVERITY_COLOURS.get(i.severity, "#57606a")})
+        if rows:
+            src = ColumnDataSource(pd.DataFrame(rows))
+            bars = fig.hbar(y="lane", left="start", right="end", height=0.6, color="colour", source=src)
+            fig.add_tools(HoverTool(renderers=[bars], tooltips=[("severity", "@severity"), ("code", "@code"),
+                                                               ("message", "@message")]))
+        if examples:
+            esrc = ColumnDataSource(pd.DataFrame(examples))
+            ex = fig.scatter(x="time", y="lane", source=esrc, size=9, marker="diamond", color="#1f2937")
+            fig.add_tools(HoverTool(renderers=[ex], tooltips=[("example", "@code"), ("time", "@time{%H:%M:%S}"),
+                                                             ("row", "@row")], formatters={"@time": "datetime"}))
+        fl = _flag_points(flags)
+        if fl is not None and len(fl):
+            fsrc = ColumnDataSource(fl)
+            pts = fig.scatter(x="time", y="lane", source=fsrc, size=7, marker="x", color="#cf222e")
+            fig.add_tools(HoverTool(renderers=[pts], tooltips=[("time", "@time{%H:%M:%S}"), ("flags", "@flags")],
+                                    formatters={"@time": "datetime"}))
+        fig.yaxis.major_label_text_font_size = "11pt"
+        return fig
+
+    def _quality_html(self, q) -> str:
+        total = quality_total(q)
+        if q is None or total is None:
+            return "<p class='td-muted' data-testid='quality'>No quality score for this day yet.</p>"
+        scale = 100.0 if total > 1.0 else 1.0
+        kind = "ok" if total / scale >= 0.9 else ("warn" if total / scale >= 0.7 else "bad")
+        label = "good" if kind == "ok" else ("fair" if kind == "warn" else "poor")
+        rows = "".join(
+            f"<dt>{html.escape(k.replace('_', ' '))}</dt><dd>"
+            + (f"<meter min='0' max='{scale:g}' value='{v:.3f}' aria-label='{html.escape(k)}'></meter> {v:.1f}"
+               if v is not None else html.escape(note)) + "</dd>"
+            for k, v, note in quality_rows(q))
+        return (f"<div data-testid='quality'>{badge(kind, f'Quality {total:.1f} / {scale:g} ({label})')}"
+                f"<dl class='td-kv'>{rows}</dl></div>")
+
+    def __panel__(self):
+        controls = pn.Row(self.symbol_input, self.day_input, self.end_input,
+                          pn.Column(pn.Spacer(height=18), self.cache_input), pn.Column(pn.Spacer(height=14), self.run_button))
+        return pn.Column(pn.pane.Markdown("## Validation"), controls, self.status_pane, self.days_table, self.detail,
+                         sizing_mode="stretch_width")
+
+
+def _naive_et(iso) -> pd.Timestamp:
+    t = pd.Timestamp(iso)
+    return t.tz_convert("America/New_York").tz_localize(None) if t.tzinfo else t
+
+
+def _status_colour(status: str) -> str:
+    return {"PASS": "#4ac26b", "WARN": "#d4a72c", "FAIL": "#cf222e"}.get(status, "#afb8c1")
+
+
+def _flag_points(flags) -> pd.DataFrame | None:
+    """Flagged ticks as (time naive ET, lane, flags text) points, capped for drawing."""
+    if flags is None:
+        return None
+    df = flags if isinstance(flags, pd.DataFrame) else pd.DataFrame(flags)
+    if df.empty:
+        return None
+    if "time" not in df.columns:
+        if isinstance(df.index, pd.DatetimeIndex):
+            df = df.reset_index(names="time")
+        elif "timestamp" in df.columns:
+            df = df.rename(columns={"timestamp": "time"})
+        else:
+            return None
+    t = pd.to_datetime(df["time"])
+    if getattr(t.dt, "tz", None) is not None:
+        t = t.dt.tz_convert("America/New_York").dt.tz_localize(None)
+    col = "names" if "names" in df.columns else "flags" if "flags" in df.columns else None
+    text = df[col].astype(str) if col else pd.Series(["flagged"] * len(df))
+    return pd.DataFrame({"time": t.to_numpy(), "lane": "flagged ticks", "flags": text.to_numpy()}).head(TIMELINE_FLAG_LIMIT)
