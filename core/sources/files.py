@@ -260,7 +260,11 @@ def parse_timestamps(col: pa.ChunkedArray, column: str) -> tuple[np.ndarray, np.
         vals = pc.fill_null(ns, 0).to_numpy(zero_copy_only=False).astype(np.int64)
     elif pa.types.is_date(t):
         raise ImportFormatError(f"column {column!r} holds dates without a time of day; map a timestamp column")
-    elif pa.types.is_integer(t) or pa.types.is_floating(t):
+    elif pa.types.is_integer(t):  # exact: never through float64 (ns epochs exceed 2**53)
+        ints = pc.cast(col, pa.int64())
+        bad = pc.is_null(ints).to_numpy(zero_copy_only=False)
+        vals = _epoch_to_ns(pc.fill_null(ints, 0).to_numpy(zero_copy_only=False).astype(np.int64), bad)
+    elif pa.types.is_floating(t):
         v = _numbers(col)
         bad = ~np.isfinite(v)
         vals = _epoch_to_ns(np.where(bad, 0, v), bad)
@@ -279,8 +283,9 @@ def _epoch_to_ns(v: np.ndarray, bad: np.ndarray) -> np.ndarray:
     good = v[~bad]
     mag = float(np.median(np.abs(good))) if good.size else 0.0
     mult = next((m for limit, m in EPOCH_LIMITS if mag < limit), 1)
-    if v.dtype.kind == "f":
-        return np.round(v * mult).astype(np.int64)
+    if v.dtype.kind == "f":  # whole and fractional parts apart: v * mult alone loses the last digits
+        whole = np.floor(v)
+        return whole.astype(np.int64) * mult + np.round((v - whole) * mult).astype(np.int64)
     return v.astype(np.int64) * mult
 
 
@@ -293,6 +298,12 @@ def _text_to_ns(text: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
         except pa.ArrowInvalid:
             continue
     try:  # pure epoch numbers written as text
+        ints = pc.cast(text, pa.int64())
+        bad = pc.is_null(ints).to_numpy(zero_copy_only=False)
+        return _epoch_to_ns(pc.fill_null(ints, 0).to_numpy(zero_copy_only=False).astype(np.int64), bad), bad
+    except pa.ArrowInvalid:
+        pass
+    try:
         v = pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False)
         bad = ~np.isfinite(v)
         return _epoch_to_ns(np.where(bad, 0, v), bad), bad
