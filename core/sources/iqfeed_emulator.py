@@ -1,0 +1,547 @@
+"""A protocol-faithful IQFeed (IQConnect) emulator over real TCP sockets, backed by the synthetic market.
+
+Lookup/history port (default 9100): ``S,SET PROTOCOL,6.2``, ``HTX``, ``HTD`` and ``HTT`` with
+filter times, max datapoints, direction, request ids and datapoints-per-send; replies end with
+``[RequestID,]!ENDMSG!,``; errors are ``E,!NO_DATA!,`` (no ticks: weekends, holidays, future)
+and ``E,Invalid symbol.,`` (outside ``symbols`` when a universe is given). Ticks come from
+:func:`core.sources.synthetic.generate_day` (same seed, same ticks); each symbol-day is
+serialised once, vectorised, and cached as bytes with a line-offset index, so a reply is
+byte slicing plus one ``bytes.replace`` for the request id.
+
+Level 1 port (default 5009): ``w``/``r`` watch, ``S,SELECT UPDATE FIELDS``, ``P`` summary on
+watch, ``Q`` per trade paced in emulated time (``now`` + wall time × ``speed``), ``T`` once per
+emulated second, ``n,SYM`` for unknown symbols, and the DTN statistic symbols of
+:data:`STAT_SYMBOLS`, computed from the emulator's own universe (:meth:`IQFeedEmulator.statistics`).
+
+The emulated clock also bounds history: ticks after ``now`` do not exist yet.
+Fault switches (:class:`EmulatorFaults`) drop connections, stall, corrupt lines and repeat or
+swap ticks so the client's error handling is tested over the wire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import datetime as dt
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from core.calendar import MarketCalendar, get_calendar
+from core.errors import InvalidSymbol, TickdeckError
+from core.naming import normalize_ticker
+from core.sources import iqfeed_parse as ip
+from core.sources.synthetic import KNOWN_PRICES, generate_day
+
+log = logging.getLogger(__name__)
+
+PROTOCOL = "6.2"
+CACHE_DAYS = 8  # serialised symbol-days kept in memory (a 2,000,000-tick day is ~200 MB)
+SEND_CHUNK_LINES = 50_000  # lines per write when the request gives no DatapointsPerSend
+LOOKBACK_TRADING_DAYS = 30  # HTX walks back at most this far; HTT without a begin date too
+L1_LOOP_S = 0.05  # Level 1 pacing period: trades go out within 50 ms of their emulated time
+DEFAULT_UNIVERSE = tuple(KNOWN_PRICES)  # statistics universe when ``symbols`` is not restricted
+STAT_SYMBOLS = {
+    "JTNT.Z": "net tick: universe symbols whose last trade was an uptick minus downticks",
+    "TINT.Z": "issues traded so far today",
+    "RINT.Z": "TRIN: (advancers / decliners) / (advancing volume / declining volume) vs the first trade",
+    "VINT.Z": "total volume of the universe",
+    "VCOET.Z": "call volume proxy: shares bought at or above the ask / 100",
+    "VPOET.Z": "put volume proxy: shares sold at or below the bid / 100",
+    "H1NH.Z": "symbols whose last trade is at the day's high",
+    "H1NL.Z": "symbols whose last trade is at the day's low",
+}
+
+
+@dataclass(frozen=True)
+class EmulatorFaults:
+    """Fault switches; zero disables each one."""
+
+    drop_every: float = 0.0  # abort every connection this many seconds after it opens
+    drop_after_lines: int = 0  # abort a history reply once this many tick lines were sent
+    drop_times: int = 1  # how many replies ``drop_after_lines`` hits (0 = every one)
+    stall_after_lines: int = 0  # stop sending a history reply after this many lines ...
+    stall_seconds: float = 3600.0  # ... for this long
+    stall_times: int = 1  # how many replies stall (0 = every one)
+    malformed_every: int = 0  # corrupt the price of every Nth tick line (e.g. ``190.25x``)
+    duplicate_every: int = 0  # send every Nth tick line twice
+    out_of_order_every: int = 0  # swap every Nth tick line with the next one
+
+
+@dataclass
+class _Day:
+    body: bytes  # "LH,..." lines
+    offsets: np.ndarray
+    times: np.ndarray  # µs since midnight, ascending
+    raw: dict
+    extra: dict  # running open/high/low and buy/sell volume for Level 1 and statistics
+
+
+def _parse_now(now) -> pd.Timestamp | None:
+    if now is None:
+        return None
+    ts = pd.Timestamp(now)
+    return ts.tz_convert("America/New_York").tz_localize(None) if ts.tzinfo else ts
+
+
+class IQFeedEmulator:
+    """The emulator service. ``await start()`` binds both ports (0 = any free port).
+
+    Parameters
+    ----------
+    symbols
+        The universe; other symbols get ``Invalid symbol.`` / ``n,SYM``. ``None`` = any ticker.
+    seed, ticks
+        Passed to :func:`generate_day` (``ticks`` overrides regular-session trades per day).
+    speed, now
+        Emulated clock: starts at ``now`` (naive ET; default the real ET time) and runs ``speed``×.
+    """
+
+    def __init__(self, *, symbols=None, seed: int = 0, speed: float = 1.0, now=None, host: str = "127.0.0.1",
+                 port_history: int = 9100, port_l1: int = 5009, faults: EmulatorFaults | None = None,
+                 calendar: MarketCalendar | None = None, ticks: int | None = None):
+        self.symbols = None if symbols is None else tuple(normalize_ticker(s) for s in symbols)
+        self.seed, self.ticks, self.speed = seed, ticks, float(speed)
+        self.host, self.port_history, self.port_l1 = host, port_history, port_l1
+        self.faults = faults or EmulatorFaults()
+        self.calendar = calendar or get_calendar("XNYS")
+        self._now0 = _parse_now(now)
+        self._mono0 = time.monotonic()
+        self._cache: collections.OrderedDict = collections.OrderedDict()
+        self._cache_lock = threading.Lock()
+        self._servers: list[asyncio.base_events.Server] = []
+        self._drops = self._stalls = 0
+        self._tasks: set = set()
+        self.connections = 0
+
+    # -- clock and data -----------------------------------------------------------------------
+    def sim_now(self) -> pd.Timestamp:
+        """Emulated wall-clock time (naive ET)."""
+        base = self._now0 if self._now0 is not None else pd.Timestamp.now(tz="America/New_York").tz_localize(None)
+        return base + pd.Timedelta(seconds=(time.monotonic() - self._mono0) * self.speed)
+
+    def known(self, symbol: str) -> bool:
+        try:
+            sym = normalize_ticker(symbol)
+        except InvalidSymbol:
+            return False
+        return sym in STAT_SYMBOLS or self.symbols is None or sym in self.symbols
+
+    def _day(self, symbol: str, day: dt.date) -> _Day:
+        key = (symbol, day)
+        with self._cache_lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                return hit
+        raw = generate_day(symbol, day, calendar=self.calendar, seed=self.seed, ticks=self.ticks)
+        body = ip.format_ticks(raw)
+        last, size = raw["last"], raw["last_sz"]
+        extra = {"_open": np.full(last.size, last[0] if last.size else np.nan),
+                 "_high": np.maximum.accumulate(last), "_low": np.minimum.accumulate(last),
+                 "_buy": np.cumsum(np.where(last >= raw["ask"], size, 0)),
+                 "_sell": np.cumsum(np.where(last <= raw["bid"], size, 0))}
+        entry = _Day(body, ip.line_offsets(body), raw["time"], raw, extra)
+        with self._cache_lock:
+            self._cache[key] = entry
+            while len(self._cache) > CACHE_DAYS:
+                self._cache.popitem(last=False)
+        return entry
+
+    def day_raw(self, symbol: str, day) -> dict:
+        """The source ticks of a whole day (what a full history reply contains)."""
+        return self._day(normalize_ticker(symbol), pd.Timestamp(day).date()).raw
+
+    def _available(self, day: dt.date, now: pd.Timestamp, times: np.ndarray) -> int:
+        """How many ticks of ``day`` exist at emulated time ``now``."""
+        if day < now.date():
+            return times.size
+        if day > now.date():
+            return 0
+        now_us = (now - now.normalize()).value // 1000
+        return int(np.searchsorted(times, now_us, side="right"))
+
+    def statistics(self, at: pd.Timestamp | None = None) -> dict[str, float | None]:
+        """The DTN statistic values at emulated time ``at`` (default now), from the universe."""
+        at = at if at is not None else self.sim_now()
+        day = at.date()
+        out = {k: 0.0 for k in STAT_SYMBOLS}
+        if not self.calendar.is_trading_day(day):
+            out["RINT.Z"] = None
+            return out
+        adv = dec = 0
+        adv_v = dec_v = 0.0
+        for sym in (s for s in (self.symbols or DEFAULT_UNIVERSE) if s not in STAT_SYMBOLS):
+            e = self._day(sym, day)
+            j = self._available(day, at, e.times)
+            if j == 0:
+                continue
+            last = e.raw["last"]
+            out["TINT.Z"] += 1
+            vol = float(e.raw["tot_vlm"][j - 1])
+            out["VINT.Z"] += vol
+            out["VCOET.Z"] += float(e.extra["_buy"][j - 1] // 100)
+            out["VPOET.Z"] += float(e.extra["_sell"][j - 1] // 100)
+            if j > 1:
+                out["JTNT.Z"] += float(np.sign(last[j - 1] - last[j - 2]))
+            if last[j - 1] > last[0]:
+                adv, adv_v = adv + 1, adv_v + vol
+            elif last[j - 1] < last[0]:
+                dec, dec_v = dec + 1, dec_v + vol
+            out["H1NH.Z"] += float(last[j - 1] >= e.extra["_high"][j - 1])
+            out["H1NL.Z"] += float(last[j - 1] <= e.extra["_low"][j - 1])
+        out["RINT.Z"] = (adv / dec) / (adv_v / dec_v) if adv and dec and adv_v and dec_v else None
+        return out
+
+    # -- server lifecycle -----------------------------------------------------------------------
+    async def start(self) -> "IQFeedEmulator":
+        h = await asyncio.start_server(self._history_conn, self.host, self.port_history, limit=1 << 20)
+        l1 = await asyncio.start_server(self._l1_conn, self.host, self.port_l1, limit=1 << 20)
+        self._servers = [h, l1]
+        self.port_history = h.sockets[0].getsockname()[1]
+        self.port_l1 = l1.sockets[0].getsockname()[1]
+        self._mono0 = time.monotonic()
+        return self
+
+    async def stop(self) -> None:
+        for s in self._servers:
+            s.close()
+        tasks = [t for t in self._tasks if not t.done()]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for s in self._servers:
+            try:
+                await asyncio.wait_for(s.wait_closed(), 1.0)
+            except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - closing anyway
+                pass
+        self._servers = []
+
+    async def serve_forever(self) -> None:
+        await self.start()
+        await asyncio.gather(*(s.serve_forever() for s in self._servers))
+
+    def _arm_drop(self, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        task = asyncio.current_task()
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        if self.faults.drop_every > 0:
+            asyncio.get_running_loop().call_later(self.faults.drop_every, writer.transport.abort)
+
+    # -- history port -------------------------------------------------------------------------
+    async def _history_conn(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._arm_drop(writer)
+        try:
+            while True:
+                line = await reader.readline()
+                if not line:
+                    break
+                text = line.decode("ascii", "replace").strip()
+                if not text:
+                    continue
+                if text.startswith("S,SET PROTOCOL"):
+                    writer.write(f"S,CURRENT PROTOCOL,{PROTOCOL}\r\n".encode())
+                elif text.split(",", 1)[0] in ("HTX", "HTD", "HTT"):
+                    if await self._history_request(text, writer) == "dropped":
+                        return
+                else:
+                    writer.write(b"E,!SYNTAX_ERROR!,\r\n")
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    def _segments(self, cmd: str, f: list[str], now: pd.Timestamp):
+        """(day entry, lo, hi) index ranges a request selects, oldest first; raises ValueError."""
+        sym = normalize_ticker(f[1])
+        if cmd == "HTX":
+            days = self.calendar.previous_trading_days(now.date(), LOOKBACK_TRADING_DAYS)
+            bf = ef = None
+        elif cmd == "HTD":
+            n = int(f[2]) if f[2] else 1
+            days = self.calendar.previous_trading_days(now.date(), max(1, n))
+            bf, ef = f[4], f[5]
+        else:
+            begin = pd.Timestamp(dt.datetime.strptime(f[2], "%Y%m%d %H%M%S")) if f[2] else None
+            end = pd.Timestamp(dt.datetime.strptime(f[3], "%Y%m%d %H%M%S")) if f[3] else now
+            start_day = begin.date() if begin is not None else \
+                self.calendar.previous_trading_days(end.date(), LOOKBACK_TRADING_DAYS)[0]
+            days = self.calendar.trading_days(start_day, min(end, now).date())
+            bf, ef = f[5], f[6]
+        segs = []
+        for day in days:
+            e = self._day(sym, day)
+            lo, hi = 0, self._available(day, now, e.times)
+            if cmd == "HTT":
+                if begin is not None and day == begin.date():
+                    lo = max(lo, int(np.searchsorted(e.times, _us(begin), "left")))
+                if day == end.date():
+                    hi = min(hi, int(np.searchsorted(e.times, _us(end) + 999_999, "right")))
+            if bf:
+                lo = max(lo, int(np.searchsorted(e.times, _hhmmss_us(bf), "left")))
+            if ef:
+                hi = min(hi, int(np.searchsorted(e.times, _hhmmss_us(ef) + 999_999, "right")))
+            if hi > lo:
+                segs.append([e, lo, hi])
+        return segs
+
+    async def _history_request(self, text: str, writer: asyncio.StreamWriter) -> str:
+        f = text.split(",")
+        cmd = f[0]
+        want = {"HTX": 6, "HTD": 9, "HTT": 10}[cmd]
+        f += [""] * (want - len(f))
+        i_max, i_dir, i_rid, i_dps = {"HTX": (2, 3, 4, 5), "HTD": (3, 6, 7, 8), "HTT": (4, 7, 8, 9)}[cmd]
+        rid = f[i_rid]
+        pre = f"{rid}," if rid else ""
+        if not self.known(f[1]):
+            writer.write(f"{pre}E,Invalid symbol.,\r\n".encode())
+            return "error"
+        try:
+            segs = [] if normalize_ticker(f[1]) in STAT_SYMBOLS else self._segments(cmd, f, self.sim_now())
+            max_n = int(f[i_max]) if f[i_max] else 0
+            direction = int(f[i_dir]) if f[i_dir] else 0
+            dps = int(f[i_dps]) if f[i_dps] else 0
+        except (ValueError, TickdeckError) as e:
+            writer.write(f"{pre}E,!SYNTAX_ERROR! {e},\r\n".encode())
+            return "error"
+        if max_n:  # keep the newest ``max_n`` datapoints
+            excess = sum(hi - lo for _, lo, hi in segs) - max_n
+            while excess > 0 and segs:
+                e, lo, hi = segs[0]
+                take = min(excess, hi - lo)
+                segs[0][1] += take
+                excess -= take
+                if segs[0][1] >= hi:
+                    segs.pop(0)
+        if not segs:
+            writer.write(f"{pre}E,!NO_DATA!,\r\n".encode())
+            return "error"
+        result = await self._send_ticks(writer, segs, rid, newest_first=direction == 0,
+                                        chunk=dps or SEND_CHUNK_LINES)
+        if result == "ok":
+            writer.write(f"{pre}!ENDMSG!,\r\n".encode())
+        return result
+
+    async def _send_ticks(self, writer, segs, rid: str, *, newest_first: bool, chunk: int) -> str:
+        flt = self.faults
+        prefix = f"{rid},LH,".encode() if rid else b""
+        sent = 0
+        stalled = False
+        for e, lo, hi in (reversed(segs) if newest_first else segs):
+            starts = range(hi, lo, -chunk) if newest_first else range(lo, hi, chunk)
+            for a in starts:
+                idx = np.arange(max(lo, a - chunk), a)[::-1] if newest_first else np.arange(a, min(hi, a + chunk))
+                data = self._render(e, idx, sent)
+                if prefix:
+                    data = data.replace(b"LH,", prefix)
+                writer.write(data)
+                await writer.drain()
+                sent += idx.size
+                if flt.drop_after_lines and sent >= flt.drop_after_lines and \
+                        (flt.drop_times == 0 or self._drops < flt.drop_times):
+                    self._drops += 1
+                    writer.transport.abort()
+                    return "dropped"
+                if flt.stall_after_lines and not stalled and sent >= flt.stall_after_lines and \
+                        (flt.stall_times == 0 or self._stalls < flt.stall_times):
+                    self._stalls += 1
+                    stalled = True
+                    await asyncio.sleep(flt.stall_seconds)
+        return "ok"
+
+    def _render(self, e: _Day, idx: np.ndarray, g0: int, price_field: int = 2) -> bytes:
+        """Lines ``idx`` of a cached day with the line-level faults applied."""
+        flt = self.faults
+        g = g0 + np.arange(idx.size)
+        plain = not (flt.duplicate_every or flt.out_of_order_every or flt.malformed_every)
+        if plain and (idx.size < 2 or idx[1] > idx[0]):
+            return e.body[e.offsets[idx[0]]:e.offsets[idx[-1] + 1]]
+        if flt.out_of_order_every:
+            n = flt.out_of_order_every
+            at = np.flatnonzero((g % n == n - 2)[:-1])
+            idx = idx.copy()
+            idx[at], idx[at + 1] = idx[at + 1], idx[at].copy()
+        if flt.duplicate_every:
+            idx = np.repeat(idx, np.where((g + 1) % flt.duplicate_every == 0, 2, 1))
+        data = ip.gather_lines(e.body, e.offsets, idx)
+        if flt.malformed_every:
+            bad = np.flatnonzero((g + 1) % flt.malformed_every == 0)
+            if bad.size:
+                data = _corrupt(data, bad, price_field)
+        return data
+
+    # -- Level 1 port ---------------------------------------------------------------------------
+    async def _l1_conn(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._arm_drop(writer)
+        state = {"fields": ip.L1_DEFAULT_FIELDS, "watch": {}, "stats": set()}
+        writer.write(b"S,SERVER CONNECTED\r\n")
+        pacer = asyncio.create_task(self._l1_pace(writer, state))
+        try:
+            while True:
+                line = await reader.readline()
+                if not line:
+                    break
+                text = line.decode("ascii", "replace").strip()
+                if text.startswith("S,SET PROTOCOL"):
+                    writer.write(f"S,CURRENT PROTOCOL,{PROTOCOL}\r\n".encode())
+                elif text.startswith("S,SELECT UPDATE FIELDS"):
+                    names = tuple(x for x in text.split(",")[2:] if x)
+                    unknown = [x for x in names if x not in ip.L1_KNOWN_FIELDS]
+                    if unknown:
+                        writer.write(f"E,Invalid field name: {unknown[0]}\r\n".encode())
+                    else:
+                        state["fields"] = names
+                        writer.write(("S,CURRENT UPDATE FIELDNAMES,Symbol," + ",".join(names) + "\r\n").encode())
+                elif text[:1] in ("w", "r") and len(text) > 1:
+                    self._l1_watch(writer, state, text[0], text[1:].strip())
+                elif text:
+                    writer.write(f"E,!SYNTAX_ERROR!,{text}\r\n".encode())
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            pacer.cancel()
+            await asyncio.gather(pacer, return_exceptions=True)
+            writer.close()
+
+    def _l1_watch(self, writer, state: dict, op: str, symbol: str) -> None:
+        if not self.known(symbol):
+            writer.write(f"n,{symbol}\r\n".encode())
+            return
+        sym = normalize_ticker(symbol)
+        if op == "r":
+            state["watch"].pop(sym, None)
+            state["stats"].discard(sym)
+            return
+        if sym in STAT_SYMBOLS:
+            state["stats"].add(sym)
+            writer.write(self._stat_lines(state, [sym], b"P"))
+            return
+        now = self.sim_now()
+        day = now.date()
+        if self.calendar.is_trading_day(day):
+            e = self._day(sym, day)
+            j = self._available(day, now, e.times)
+        else:
+            e, j = None, 0
+        state["watch"][sym] = [day, j]
+        if e is not None and j:
+            writer.write(self._l1_lines(b"P", sym, e, j - 1, j, state["fields"], 0))
+        else:
+            writer.write(f"P,{sym}".encode() + b"," * len(state["fields"]) + b"\r\n")
+
+    def _l1_lines(self, kind: bytes, sym: str, e: _Day, a: int, b: int, fields, g0: int) -> bytes:
+        part = {k: v[a:b] for k, v in e.raw.items()}
+        part.update({k: v[a:b] for k, v in e.extra.items()})
+        data = ip.format_level1(kind, sym, part, fields)
+        flt = self.faults
+        if kind == b"Q" and (flt.duplicate_every or flt.malformed_every or flt.out_of_order_every):
+            off = ip.line_offsets(data)
+            tmp = _Day(data, off, e.times[a:b], {}, {})
+            data = self._render(tmp, np.arange(b - a), g0, price_field=2)
+        return data
+
+    def _stat_lines(self, state: dict, syms, kind: bytes = b"Q") -> bytes:
+        now = self.sim_now()
+        vals = self.statistics(now)
+        fields = state["fields"]
+        out = []
+        for sym in syms:
+            v = vals[sym]
+            cells = {"Most Recent Trade": "" if v is None else f"{v:.4f}".rstrip("0").rstrip("."),
+                     "Most Recent Trade Time": now.strftime("%H:%M:%S.%f"),
+                     "Most Recent Trade Date": now.strftime("%m/%d/%Y")}
+            out.append(f"{kind.decode()},{sym}," + ",".join(cells.get(f, "") for f in fields) + "\r\n")
+        return "".join(out).encode()
+
+    async def _l1_pace(self, writer: asyncio.StreamWriter, state: dict) -> None:
+        last_second = None
+        sent = 0
+        try:
+            while not writer.is_closing():
+                now = self.sim_now()
+                day = now.date()
+                chunks = []
+                second = now.floor("s")
+                if second != last_second:
+                    last_second = second
+                    chunks.append(f"T,{second:%Y%m%d %H:%M:%S}\r\n".encode())
+                    if state["stats"]:
+                        chunks.append(self._stat_lines(state, sorted(state["stats"])))
+                for sym, pos in list(state["watch"].items()):
+                    if pos[0] != day:
+                        pos[0], pos[1] = day, 0
+                    if not self.calendar.is_trading_day(day):
+                        continue
+                    e = self._day(sym, day)
+                    j = self._available(day, now, e.times)
+                    if j > pos[1]:
+                        chunks.append(self._l1_lines(b"Q", sym, e, pos[1], j, state["fields"], sent))
+                        sent += j - pos[1]
+                        pos[1] = j
+                if chunks:
+                    writer.write(b"".join(chunks))
+                    await writer.drain()
+                await asyncio.sleep(L1_LOOP_S)
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        except Exception:  # noqa: BLE001 - a broken pacer must not kill the server
+            log.exception("level 1 pacer failed")
+            writer.transport.abort()
+
+
+def _us(ts: pd.Timestamp) -> int:
+    return (ts - ts.normalize()).value // 1000
+
+
+def _hhmmss_us(s: str) -> int:
+    if len(s) != 6 or not s.isdigit():
+        raise ValueError(f"filter time {s!r} is not HHmmSS")
+    return ((int(s[:2]) * 60 + int(s[2:4])) * 60 + int(s[4:])) * 1_000_000
+
+
+def _corrupt(data: bytes, lines: np.ndarray, field: int) -> bytes:
+    """Append ``x`` to field ``field`` (0-based after any request id) of the given lines."""
+    off = ip.line_offsets(data)
+    parts, pos = [], 0
+    for i in lines[lines < off.size - 1]:  # only the few corrupted lines are touched
+        a, b = int(off[i]), int(off[i + 1])
+        cells = data[a:b].split(b",")
+        k = field + (0 if cells[0] in (b"LH", b"Q", b"P") else 1)
+        cells[k] += b"x"
+        parts += [data[pos:a], b",".join(cells)]
+        pos = b
+    parts.append(data[pos:])
+    return b"".join(parts)
+
+
+class EmulatorThread:
+    """Run an :class:`IQFeedEmulator` on its own event loop in a daemon thread (tests, demos).
+
+    ``with EmulatorThread(IQFeedEmulator(port_history=0, port_l1=0)) as emu: emu.port_history``
+    """
+
+    def __init__(self, emulator: IQFeedEmulator):
+        self.emulator = emulator
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="iqfeed-emulator", daemon=True)
+
+    def __enter__(self) -> IQFeedEmulator:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.emulator.start(), self.loop).result(30)
+        return self.emulator
+
+    def __exit__(self, *exc) -> None:
+        try:
+            asyncio.run_coroutine_threadsafe(self.emulator.stop(), self.loop).result(5)
+        finally:
+            for task in asyncio.all_tasks(self.loop):
+                self.loop.call_soon_threadsafe(task.cancel)
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(5)
