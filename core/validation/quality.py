@@ -1,0 +1,135 @@
+"""Quality score per symbol-day (0–100) and its persistence in ``data_health`` and the catalog.
+
+Formula (components 0–100 each; weights are :data:`WEIGHTS`)::
+
+    score = 0.30·completeness + 0.30·accuracy + 0.10·timeliness + 0.30·consistency
+
+* completeness = 100 · min(1, ticks / expected) · coverage, where ``expected`` is the median tick
+  count of the symbol's previous (up to 20) stored days (the day itself when it has no history)
+  and ``coverage`` = (time from the first to the last regular trade − regular-session gap time)
+  / regular-session length, per the calendar (0 on a non-trading day).
+* accuracy = 100 · max(0, 1 − 20 · bad / (ticks + rejected)), ``bad`` = rows rejected at ingest
+  + ticks flagged crossed, outside the quote or as a price jump (a 5% bad share scores 0).
+* timeliness = max(0, 100 − 10 · trading days between the symbol's latest stored day and the
+  calendar's last completed trading day) — how fresh the dataset this day belongs to is.
+* consistency = max(0, 100 − Σ penalty) over the session/storage/timezone/continuity issues,
+  penalty CRITICAL 40, HIGH 20, MEDIUM 5, LOW 0.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+from sqlalchemy import delete
+
+from core import db
+from core.naming import as_date, normalize_ticker
+from core.validation.result import CRITICAL, HIGH, LOW, MEDIUM, DayReport
+
+WEIGHTS = {"completeness": 0.30, "accuracy": 0.30, "timeliness": 0.10, "consistency": 0.30}
+PENALTY = {CRITICAL: 40.0, HIGH: 20.0, MEDIUM: 5.0, LOW: 0.0}
+HISTORY_DAYS = 20  # previous days whose median tick count is the expected activity (~a month)
+ACCURACY_PENALTY = 20.0  # bad-row share multiplier: 5% bad rows → accuracy 0
+TIMELINESS_STEP = 10.0  # points lost per trading day the dataset lags behind
+BAD_FLAGS = ("crossed", "outside_quote", "price_jump")
+
+
+@dataclass(frozen=True)
+class QualityScore:
+    """The score of one symbol-day and its four components (0–100 each)."""
+
+    symbol: str
+    day: dt.date
+    score: float
+    completeness: float
+    accuracy: float
+    timeliness: float
+    consistency: float
+    details: dict = field(default_factory=dict)
+
+    def components(self) -> dict:
+        return {"completeness": self.completeness, "accuracy": self.accuracy, "timeliness": self.timeliness,
+                "consistency": self.consistency, **self.details}
+
+
+def _completeness(ctx, symbol, day, report: DayReport, details: dict) -> float:
+    rows = ctx.catalog.tick_days(symbol, end=day - dt.timedelta(days=1))[-HISTORY_DAYS:]
+    ticks = report.result("session").metrics.get("ticks", 0) if report.result("session") else 0
+    expected = float(np.median([r.ticks for r in rows])) if rows else float(ticks)
+    details["expected_ticks"] = expected
+    ratio = min(1.0, ticks / expected) if expected > 0 else 0.0
+    cal = ctx.calendar_for(symbol)
+    if not cal.is_trading_day(day):
+        details["coverage"] = 0.0
+        return 0.0
+    b = cal.bounds(day)
+    sess = report.result("session").metrics if report.result("session") else {}
+    cont = report.result("continuity").metrics if report.result("continuity") else {}
+    if "first_regular" not in sess:
+        details["coverage"] = 0.0
+        return 0.0
+    import pandas as pd
+
+    span = (pd.Timestamp(sess["last_regular"]) - pd.Timestamp(sess["first_regular"])).total_seconds()
+    length = (b.close - b.open).total_seconds()
+    coverage = max(0.0, min(1.0, (span - cont.get("gap_seconds_regular", 0.0)) / length))
+    details["coverage"] = round(coverage, 4)
+    return 100.0 * ratio * coverage
+
+
+def _accuracy(report: DayReport, details: dict) -> float:
+    r = report.result("rules")
+    ticks = report.result("session").metrics.get("ticks", 0) if report.result("session") else 0
+    if r is None:
+        return 100.0
+    bad = int(r.metrics.get("rejected", 0)) + sum(int(r.metrics.get(k, 0)) for k in BAD_FLAGS)
+    details["bad_rows"] = bad
+    total = ticks + int(r.metrics.get("rejected", 0))
+    return 100.0 * max(0.0, 1.0 - ACCURACY_PENALTY * bad / total) if total else 0.0
+
+
+def _timeliness(ctx, symbol, details: dict) -> float:
+    cal = ctx.calendar_for(symbol)
+    days = ctx.catalog.stored_days(symbol)
+    if not days:
+        return 0.0
+    latest, target = days[-1], cal.last_completed_trading_day()
+    behind = len([d for d in cal.trading_days(latest, target) if d > latest]) if latest < target else 0
+    details["days_behind"] = behind
+    return max(0.0, 100.0 - TIMELINESS_STEP * behind)
+
+
+def _consistency(report: DayReport) -> float:
+    pen = sum(PENALTY[i.severity] for i in report.issues if i.validator != "rules")
+    return max(0.0, 100.0 - pen)
+
+
+def quality_score(ctx, symbol: str, day, *, report: DayReport | None = None, persist: bool = True) -> QualityScore:
+    """Score a stored symbol-day from its validation report (validated now unless given/cached).
+
+    Persists the score in ``data_health`` (components as JSON) and the catalog's tier-1 row
+    (``quality_score``, averaged by the home cards) unless ``persist`` is False.
+
+    Raises
+    ------
+    DayNotFound
+        The day is not stored.
+    """
+    from core.validation.service import validate_day
+
+    symbol, day = normalize_ticker(symbol), as_date(day)
+    report = report or validate_day(ctx, symbol, day)
+    details: dict = {}
+    comp = {"completeness": _completeness(ctx, symbol, day, report, details), "accuracy": _accuracy(report, details),
+            "timeliness": _timeliness(ctx, symbol, details), "consistency": _consistency(report)}
+    score = round(sum(WEIGHTS[k] * v for k, v in comp.items()), 2)
+    q = QualityScore(symbol, day, score, *(round(comp[k], 2) for k in WEIGHTS), details=details)
+    if persist:
+        with ctx.catalog.Session.begin() as s:
+            s.execute(delete(db.DataHealth).where(db.DataHealth.symbol == symbol, db.DataHealth.day == day))
+            s.add(db.DataHealth(symbol=symbol, day=day, score=score, components=q.components(), updated_at=db.utcnow()))
+        ctx.catalog.set_quality(symbol, day, score)
+        ctx.bus.publish("health", {"symbol": symbol, "day": day.isoformat(), "score": score}, type_="quality")
+    return q
