@@ -1,0 +1,100 @@
+"""AdminPage without a browser: real ctx, real job queue and runner, real health probes."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from builders import store_synthetic
+
+from pages.admin import AdminPage, freshness, retention_is_empty, retention_summary
+
+
+def _page(ctx):
+    return AdminPage(ctx=ctx, autostart=False, actor="ops")
+
+
+def _run_next(ctx):
+    from jobs.worker import Worker
+
+    return Worker(ctx).run_once()
+
+
+def test_stale_dataset_is_listed_behind_with_text_badge(ctx):
+    store_synthetic(ctx, "AAPL", "2024-07-01", "2024-07-02", ticks=2000)
+    [row] = freshness(ctx)
+    assert row.symbol == "AAPL" and row.last_day == dt.date(2024, 7, 2) and row.days_behind > 3
+    page = _page(ctx)
+    html = page.freshness_box.objects[1].objects[0].object
+    assert "Outdated" in html and "trading days behind" in html and "data-level='red'" in html
+    assert "1 stale" in page.freshness_box.objects[0].object
+
+
+def test_backfill_row_queues_backfill_job_and_audits(ctx):
+    from jobs.queue import JobQueue
+
+    store_synthetic(ctx, "AAPL", "2024-07-01", "2024-07-02", ticks=2000)
+    page = _page(ctx)
+    job_id = page.backfill("AAPL")
+    job = JobQueue.for_context(ctx).get(job_id)
+    assert job.kind == "backfill" and job.priority == 2 and job.params["symbols"] == ["AAPL"]
+    assert job.params["start"] == "2024-07-03"
+    entry = ctx.catalog.audit_log()[0]
+    assert (entry.actor, entry.action, entry.target) == ("ops", "backfill", "AAPL")
+    assert "Pending · backfill</dt><dd>1" in page.queue_pane.object
+    assert "backfill" in set(page.audit_table.value["action"])
+
+
+def test_backfill_all_with_nothing_stale_explains_why(ctx):
+    page = _page(ctx)
+    assert page.backfill_all() is None
+    assert "nothing is stale" in page.message
+
+
+def test_failed_job_shows_error_and_retry_requeues_it(ctx):
+    from jobs.queue import JobQueue
+
+    q = JobQueue.for_context(ctx)
+    job_id = q.submit("generate", {"symbols": ["AAPL"], "start": "2024-07-06", "end": "2024-07-07"})
+    assert _run_next(ctx).status == "failed"  # a weekend has no trading days
+    page = _page(ctx)
+    text = page.failed_box.objects[0].objects[0].object
+    assert f"#{job_id} generate" in text and "no XNYS trading days" in text and "Failed" in text
+    page.retry_job(job_id)
+    assert q.get(job_id).status == "pending" and q.get(job_id).retries == 1
+    assert ctx.catalog.audit_log()[0].action == "job_retry"
+    assert "No failed jobs" in page.failed_box.objects[0].object
+
+
+def test_retry_all_failed(ctx):
+    from jobs.queue import JobQueue
+
+    q = JobQueue.for_context(ctx)
+    ids = [q.submit("generate", {"symbols": ["X"], "start": "2024-07-06", "end": "2024-07-06"}) for _ in range(2)]
+    _run_next(ctx), _run_next(ctx)
+    page = _page(ctx)
+    page.retry_all()
+    assert {q.get(i).status for i in ids} == {"pending"}
+    assert "Queued 2 failed job(s)" in page.message
+
+
+def test_health_cards_name_each_service_with_status_text(ctx):
+    page = _page(ctx)
+    page.refresh_health(wait=True)
+    html = page.health_pane.object
+    for name in ("feed", "arcticdb", "sql", "redis", "disk", "memory", "cpu"):
+        assert f"data-check='{name}'" in html
+    assert "System " in html and ("OK" in html)
+
+
+def test_retention_summary_formats_reports():
+    rep = {"dry_run": True, "tick_days": [("AAPL", "2020-01-02")], "bytes_freed": 4096}
+    assert retention_summary(rep) == "would delete: 1 tick days; bytes freed: 4.0 KB"
+    assert not retention_is_empty(rep)
+    assert retention_is_empty({"dry_run": True, "tick_days": [], "bytes_freed": 0})
+
+
+def test_renders_bare_layout(ctx):
+    import panel as pn
+
+    assert isinstance(_page(ctx).__panel__(), pn.Column)
