@@ -54,5 +54,5 @@ ROUTES: list[Route] = [
     Route("catalog", "Catalog", _catalog),
     Route("validation", "Validation", lambda ctx: __import__("pages.validation_page", fromlist=["_"]).ValidationPage(ctx=ctx)),
     Route("monitor", "Collection monitor", lambda ctx: __import__("pages.monitor", fromlist=["_"]).MonitorPage(ctx=ctx)),
-    Route("admin", "Admin", lambda ctx: __import__("pages.admin", fromlist=["_"]).AdminPage(ctx=ctx)),
+    Route("admin", "Admin", lambda ctx: __import__("pages.admin", fromlist=["_"]).AdminPage(ctx=ctx), role="admin"),
 ]

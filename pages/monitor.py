@@ -398,6 +398,16 @@ class MonitorPage(pn.viewable.Viewer):
             raise TickdeckError("enter at least one symbol to collect, e.g. AAPL, MSFT")
         return syms
 
+    def _check_operator(self) -> None:
+        """Starting and stopping jobs is an admin action when auth is on (``app.auth``)."""
+        try:
+            from app.auth import require_role
+        except ImportError:
+            return
+        user = require_role("admin")
+        if self.actor == "monitor" and getattr(user, "name", ""):
+            self.actor = user.name
+
     def _notify(self, text: str, kind: str = "info") -> None:
         self.message = text
         self.message_pane.object = text
@@ -407,6 +417,7 @@ class MonitorPage(pn.viewable.Viewer):
     def start_collection(self) -> None:
         """Queue (or start) collection for the symbol list; reports the outcome on the page."""
         try:
+            self._check_operator()
             syms = self._symbols()
         except TickdeckError as e:
             self._notify(str(e), "danger")
@@ -452,6 +463,11 @@ class MonitorPage(pn.viewable.Viewer):
 
     def stop_collection(self) -> None:
         """Stop collections started here (local runs) or cancel running collect jobs."""
+        try:
+            self._check_operator()
+        except TickdeckError as e:
+            self._notify(str(e), "danger")
+            return
         stopped = 0
         for key, ev in list(self._local_runs.items()):
             ev.set()
