@@ -1,0 +1,199 @@
+"""Bars as a service over the store: build and store the default set, read or compute on demand.
+
+* :func:`build_default_bars` reads a tick day once, builds every spec, writes each family's
+  series in one ``write_series_batch`` into ``bars_<family>`` (tier-2 metadata on each version)
+  and mirrors them as catalog rows.
+* :func:`get_bars` answers bars for a day range: the stored series when it was built from the
+  day's current ingest, otherwise computed from the ticks; answers are cached in-process keyed by
+  the day's ``ingest_id`` (a re-ingested day is never served stale).
+* :func:`install` registers default-bar building as an ``after_write`` hook of the ingest path.
+
+Stateful families (imbalance/runs EWMAs, renko reference, Heikin-Ashi recursion) start afresh on
+each stored day.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+import numpy as np
+import pandas as pd
+
+from core import naming
+from core.bars.aggregate import bars_frame
+from core.bars.arrays import COLUMNS, tick_arrays
+from core.bars.builder import compute_columns
+from core.bars.registry import default_specs
+from core.bars.spec import BarSpec, parse_spec
+from core.catalog import BarSeriesRow
+from core.errors import DayNotFound, NotFound, SchemaError, StorageError
+from core.progress import Progress
+from core.schema import SESSION_BY_NAME
+
+CACHE_ENTRIES = 512  # ~40 KB per 1m bar day: a few hundred symbol-day-specs stay well under 50 MB
+_cache: OrderedDict = OrderedDict()
+_lock = threading.Lock()
+
+
+def cache_clear() -> None:
+    with _lock:
+        _cache.clear()
+
+
+def _cache_get(key):
+    with _lock:
+        df = _cache.get(key)
+        if df is not None:
+            _cache.move_to_end(key)
+        return df
+
+
+def _cache_put(key, df: pd.DataFrame) -> None:
+    with _lock:
+        _cache[key] = df
+        _cache.move_to_end(key)
+        while len(_cache) > CACHE_ENTRIES:
+            _cache.popitem(last=False)
+
+
+def _stats(df: pd.DataFrame) -> dict:
+    if not len(df):
+        return {"mean_volume": None, "mean_trades": None, "mean_seconds": None}
+    secs = (df["end"].to_numpy().astype("datetime64[ns]").astype(np.int64) - df.index.asi8) / 1e9
+    return {"mean_volume": float(df["volume"].mean()), "mean_trades": float(df["trade_count"].mean()),
+            "mean_seconds": float(secs.mean())}
+
+
+def _series_meta(symbol, day, spec: BarSpec, df: pd.DataFrame, info) -> dict:
+    return {"symbol": symbol, "day": day.isoformat(), "family": spec.family, "spec": str(spec), "bars": len(df),
+            "first_ns": int(df.index.asi8[0]) if len(df) else None,
+            "last_ns": int(df.index.asi8[-1]) if len(df) else None,
+            "ticks": info.ticks, "ingest_id": info.ingest_id, "stats": _stats(df)}
+
+
+def build_default_bars(ctx, symbol: str, day, *, specs=None, progress=None) -> list[BarSeriesRow]:
+    """Build ``specs`` (default: the day's 39 default specs) for one stored day and store them.
+
+    Returns
+    -------
+    The catalog rows written, one per spec.
+
+    Raises
+    ------
+    DayNotFound
+        No ticks stored for ``symbol`` on ``day``.
+    InvalidBarSpec
+        A spec does not parse.
+    BarInputError
+        The stored ticks hold a non-finite price or size; nothing is written.
+    StorageError
+        Some series could not be written; the others are stored and catalogued.
+    """
+    symbol = naming.normalize_ticker(symbol)
+    day = naming.as_date(day)
+    info = ctx.store.day_info(symbol, day)
+    specs = [parse_spec(s) for s in specs] if specs else default_specs(info)
+    x = tick_arrays(ctx.store.read_day(symbol, day, columns=COLUMNS))
+    cal = ctx.calendar_for(symbol).name
+    built: dict[str, list] = {}
+    for k, spec in enumerate(specs):  # compute everything before writing anything
+        df = bars_frame(compute_columns(x, spec, calendar=cal), str(spec))
+        built.setdefault(spec.family, []).append((spec, df))
+        if progress:
+            progress(Progress("bars", k + 1, len(specs), f"{symbol} {day} {spec}"))
+    rows, failed = [], []
+    for family, items in built.items():
+        payload = [(naming.bar_symbol(symbol, day, s.storage_name), df, _series_meta(symbol, day, s, df, info))
+                   for s, df in items]
+        results = ctx.store.write_series_batch(naming.bar_library(family), payload)
+        for (spec, df), (_, _, meta), err in zip(items, payload, results):
+            if err is not None:
+                failed.append(f"{spec}: {err}")
+                continue
+            first = df.index[0] if len(df) else None
+            last = df.index[-1] if len(df) else None
+            rows.append(BarSeriesRow(symbol, day, family, str(spec), len(df), first, last, meta["stats"]))
+            _cache_put((ctx.store.uri, symbol, day, str(spec), info.ingest_id), df)
+    ctx.catalog.upsert_bar_series(rows)
+    for r in rows:
+        ctx.bus.publish(f"bars.{symbol}.{r.family}.{parse_spec(r.spec).storage_name}",
+                        {"symbol": symbol, "day": day.isoformat(), "spec": r.spec, "bars": r.bars}, type_="bars_built")
+    if failed:
+        raise StorageError(f"{symbol}/{day}", "write bars", "; ".join(failed[:5]))
+    return rows
+
+
+def _stored(ctx, symbol, day, spec: BarSpec, ingest_id: str) -> pd.DataFrame | None:
+    lib_name = naming.bar_library(spec.family)
+    try:
+        lib = ctx.store.library(lib_name, create=False)
+    except NotFound:
+        return None
+    sym = naming.bar_symbol(symbol, day, spec.storage_name)
+    if not lib.has_symbol(sym):
+        return None
+    r = lib.read(sym)
+    if (r.metadata or {}).get("ingest_id") != ingest_id:
+        return None  # built from an older ingest of the day: recompute
+    return r.data
+
+
+def day_bars(ctx, symbol: str, day, spec: BarSpec | str) -> pd.DataFrame:
+    """Bars of one stored day: cached, else stored (same ingest), else computed from its ticks."""
+    spec = parse_spec(spec)
+    symbol = naming.normalize_ticker(symbol)
+    day = naming.as_date(day)
+    info = ctx.store.day_info(symbol, day)
+    key = (ctx.store.uri, symbol, day, str(spec), info.ingest_id)
+    df = _cache_get(key)
+    if df is None:
+        df = _stored(ctx, symbol, day, spec, info.ingest_id)
+        if df is None:
+            x = tick_arrays(ctx.store.read_day(symbol, day, columns=COLUMNS))
+            df = bars_frame(compute_columns(x, spec, calendar=ctx.calendar_for(symbol).name), str(spec))
+        _cache_put(key, df)
+    return df
+
+
+def get_bars(ctx, symbol: str, start, end=None, spec: BarSpec | str = "time:1m", *, session: str = "all") -> pd.DataFrame:
+    """Bars of ``spec`` for the stored days in ``[start, end]`` (``end`` defaults to ``start``).
+
+    ``session`` keeps bars whose first trade is in that session (``regular``, ``pre``,
+    ``after`` or ``all``). The frame is a copy; each day is built independently.
+
+    Raises
+    ------
+    DayNotFound
+        No stored day of ``symbol`` in the range.
+    InvalidBarSpec
+        ``spec`` does not parse.
+    SchemaError
+        Unknown session name.
+    """
+    spec = parse_spec(spec)
+    symbol = naming.normalize_ticker(symbol)
+    lo = naming.as_date(start)
+    hi = naming.as_date(end) if end is not None else lo
+    if session != "all" and session not in SESSION_BY_NAME:
+        raise SchemaError("session", f"unknown session {session!r}; use regular, pre, after or all")
+    days = [d for d in ctx.store.list_days(symbol) if lo <= d <= hi]
+    if not days:
+        raise DayNotFound(symbol, f"{lo}..{hi}" if hi != lo else lo)
+    frames = [day_bars(ctx, symbol, d, spec) for d in days]
+    df = pd.concat(frames) if len(frames) > 1 else frames[0]
+    if session != "all":
+        df = df[df["session"].to_numpy() == SESSION_BY_NAME[session]]
+    return df.copy()
+
+
+def _after_write(ctx, symbol, day) -> None:
+    """``after_write`` hook: build the default bar set of the day just written."""
+    build_default_bars(ctx, symbol, day)
+
+
+def install(ctx) -> None:
+    """Build default bars after every day the ingest path writes (idempotent)."""
+    hooks = ctx.extras.setdefault("after_write", [])
+    if _after_write not in hooks:
+        hooks.append(_after_write)
