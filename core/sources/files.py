@@ -315,6 +315,23 @@ def _text_to_ns(text: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     return np.where(bad, 0, s.to_numpy(dtype="datetime64[ns]").astype(np.int64)), bad
 
 
+def _csv_lines(path: Path, idx: np.ndarray) -> list[str]:
+    """The file's own text of data rows ``idx`` (one line per row after the header)."""
+    import io
+
+    want = {int(i) + 1: k for k, i in enumerate(idx)}
+    out = [""] * len(idx)
+    last = max(want) if want else -1
+    with pa.input_stream(str(path), compression="detect") as raw, io.TextIOWrapper(raw, encoding="utf-8",
+                                                                                  errors="replace") as f:
+        for n, line in enumerate(f):
+            if n in want:
+                out[want[n]] = line.rstrip("\r\n")
+            if n >= last:
+                break
+    return out
+
+
 def _row_texts(table: pa.Table, idx: np.ndarray) -> list[str]:
     rows = table.take(pa.array(idx[:MAX_DEAD_LETTERS])).to_pylist()
     return [",".join("" if v is None else str(v) for v in r.values()) for r in rows]
@@ -360,7 +377,8 @@ def read_tabular(path: str | Path, *, fmt: str, mapping: dict[str, str] | None =
         tick_id = np.arange(1, n + 1, dtype=np.int64)  # row number in the file: deterministic
     bad = reasons != ""
     bad_idx = np.flatnonzero(bad)
-    rejects = tuple(zip(_row_texts(table, bad_idx), reasons[bad_idx[:MAX_DEAD_LETTERS]].tolist()))
+    texts = _csv_lines(path, bad_idx[:MAX_DEAD_LETTERS]) if fmt == "csv" else _row_texts(table, bad_idx)
+    rejects = tuple(zip(texts, reasons[bad_idx[:MAX_DEAD_LETTERS]].tolist()))
     keep = ~bad
     return ParsedTicks(name=fmt, ns=ns[keep], price=price[keep], size=size[keep], bid=bid[keep], ask=ask[keep],
                        tick_id=tick_id[keep], quote_only=quote_only, rejects=rejects, rejected=int(bad_idx.size),
