@@ -1,0 +1,124 @@
+"""Dead letters: lines a source could not use, kept with their reason, fixable and replayable.
+
+Collectors store every bad line (raw text + reason) with ``catalog.add_dead_letters``. After a
+line is corrected (``catalog.update_dead_letter(id, raw)``, or ``tickdeck deadletters --fix``),
+:func:`replay` parses it again and merges the tick into its stored day: the day is rewritten
+whole through :func:`core.ingest.ingest_day`, stored ticks first, so a tick id already stored
+wins and nothing is duplicated. Replayed rows are marked ``replayed``; rows that still do not
+parse are marked ``failed`` and keep their text for another fix.
+
+Replayable lines: IQFeed history lines (``[RequestID,]LH,...``) and Level 1 trade lines
+(``Q,SYM,...`` with the collector's field selection).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.errors import DayNotFound, FeedError, NotFound, TickdeckError
+from core.naming import normalize_ticker
+from core.schema import RAW_COLUMNS
+from core.sources import iqfeed_parse as ip
+
+REPLAY_LIMIT = 100_000  # dead letters considered per replay (the table is a work queue, not an archive)
+REPLAYABLE_STATUSES = ("new", "failed")
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    replayed: tuple  # ids merged into their day
+    failed: tuple  # (id, reason)
+    days: tuple  # (symbol, day) rewritten
+
+
+def _parse_one(symbol: str, raw: str) -> tuple[str, dict]:
+    """(symbol, raw columns) of one dead-letter line; raises TickdeckError when it still fails."""
+    text = raw.strip()
+    if text.startswith(("Q,", "P,")):
+        p = ip.parse_level1(text.encode() + b"\r\n")
+        if p.bad:
+            raise FeedError(p.bad[0][1])
+        if not p.symbol_names:
+            raise FeedError("not a trade line")
+        return p.symbol_names[0], p.raw
+    cells = text.split(",")
+    if len(cells) > 1 and cells[1] == "LH":
+        text = ",".join(cells[1:])  # drop the request id
+    if not text.startswith("LH,"):
+        raise FeedError("not an IQFeed tick line (expected [RequestID,]LH,... or Q,SYM,...)")
+    p = ip.parse_ticks(text.encode() + b"\r\n")
+    if p.bad:
+        raise FeedError(p.bad[0][1])
+    if not symbol:
+        raise FeedError("dead letter has no symbol")
+    return symbol, p.raw
+
+
+def replay(ctx, ids=None, *, source_prefix: str = "iqfeed") -> ReplayResult:
+    """Re-parse dead letters (all replayable ones of ``source_prefix*``, or ``ids``) and merge them.
+
+    Raises
+    ------
+    NotFound
+        An id in ``ids`` does not exist.
+    """
+    from core.ingest import ingest_day
+
+    rows = ctx.catalog.dead_letters(status=None, limit=REPLAY_LIMIT)
+    if ids is not None:
+        want = {int(i) for i in ids}
+        rows = [r for r in rows if r.id in want]
+        missing = want - {r.id for r in rows}
+        if missing:
+            raise NotFound(f"no dead letter with id {sorted(missing)[0]}")
+    else:
+        rows = [r for r in rows if r.status in REPLAYABLE_STATUSES and r.source.startswith(source_prefix)]
+    groups: dict[tuple[str, object], list] = {}
+    failed: list[tuple[int, str]] = []
+    for r in sorted(rows, key=lambda r: r.id):  # dead letters are few; one parse call each
+        try:
+            sym, raw = _parse_one(r.symbol, r.raw)
+            sym = normalize_ticker(sym)
+        except TickdeckError as e:
+            failed.append((r.id, str(e)))
+            continue
+        for d in np.unique(raw["date"]):
+            day = f"{d // 10000:04d}-{d // 100 % 100:02d}-{d % 100:02d}"
+            sel = raw["date"] == d
+            groups.setdefault((sym, day), []).append((r.id, {k: v[sel] for k, v in raw.items()}))
+    replayed, days = [], []
+    for (sym, day), items in sorted(groups.items()):
+        parts = []
+        try:
+            stored = ctx.store.read_day(sym, day, columns=RAW_COLUMNS).reset_index(drop=True)
+            parts.append({c: stored[c].to_numpy() for c in RAW_COLUMNS})
+        except DayNotFound:
+            pass
+        parts += [raw for _, raw in items]
+        merged = {c: np.concatenate([p[c] for p in parts]) for c in RAW_COLUMNS}
+        try:
+            ingest_day(ctx, sym, day, merged, source="iqfeed")
+        except TickdeckError as e:
+            failed += [(i, f"re-ingest of {sym} {day} failed: {e}") for i, _ in items]
+            continue
+        replayed += [i for i, _ in items]
+        days.append((sym, day))
+    ctx.catalog.mark_dead_letters(replayed, "replayed")
+    ctx.catalog.mark_dead_letters([i for i, _ in failed], "failed")
+    ctx.bus.publish("collection", {"replayed": len(replayed), "failed": len(failed)}, type_="dead_letters_replayed")
+    return ReplayResult(tuple(replayed), tuple(failed), tuple(days))
+
+
+def fix(ctx, id_: int, line: str) -> None:
+    """Replace the raw text of dead letter ``id_`` (then :func:`replay` it).
+
+    Raises
+    ------
+    NotFound
+        No dead letter has that id.
+    """
+    if not any(r.id == id_ for r in ctx.catalog.dead_letters(status=None, limit=REPLAY_LIMIT)):
+        raise NotFound(f"no dead letter with id {id_}")
+    ctx.catalog.update_dead_letter(id_, line)

@@ -1,0 +1,465 @@
+"""IQFeed protocol client: history requests, Level 1 watcher, reconnects, circuit breaker, status.
+
+* :class:`HistoryClient` — ``HTT`` (a day or a time range), ``HTD`` (last N days) and ``HTX``
+  (last N ticks) on the lookup port. A reply is read whole into one buffer and parsed in bulk
+  (:func:`core.sources.iqfeed_parse.parse_ticks`); nothing is returned until ``!ENDMSG!``
+  arrived, so a dropped or stalled reply is retried, never half-used. Failures are retried with
+  exponential backoff behind a :class:`CircuitBreaker`.
+* :class:`Level1Client` — watches symbols on the Level 1 port and yields :class:`L1Batch` every
+  ``batch_seconds``; ``Q``/``P`` lines are picked out of the byte stream and parsed in bulk. On
+  a disconnect it reconnects with backoff, re-watches, and flags the next batch ``reconnected``
+  so the collector can backfill the gap from history.
+* :class:`FeedStatus` — a frozen snapshot of counters (lines, ticks, errors, reconnects,
+  latency), published on the bus topic ``collection`` with ``type_="feed_status"``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import itertools
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import numpy as np
+
+from core.errors import FeedError
+from core.naming import as_date, normalize_ticker
+from core.sources import iqfeed_parse as ip
+from core.sources.iqfeed_parse import ParsedLevel1, ParsedTicks
+
+PROTOCOL = "6.2"
+CONNECT_TIMEOUT_S = 5.0
+READ_TIMEOUT_S = 30.0  # a server silent this long mid-reply (or L1 without its 1 s heartbeat) is stalled
+RECV_BYTES = 4 << 20  # one recv; a 2M-tick reply (~200 MB) arrives in ~50 reads
+MAX_ATTEMPTS = 4  # tries per history request before giving up
+BACKOFF_BASE_S = 0.5  # first retry delay; doubles per attempt
+BACKOFF_MAX_S = 30.0  # cap so a long outage is polled at least twice a minute
+BREAKER_FAILURES = 5  # consecutive failures that open the circuit
+BREAKER_RESET_S = 30.0  # open circuit waits this long before one half-open trial
+
+
+class FeedTimeout(FeedError, TimeoutError):
+    """The server sent nothing for the read timeout (stalled)."""
+
+
+class FeedDisconnected(FeedError, ConnectionError):
+    """The connection closed before the reply was complete."""
+
+
+class NoData(FeedError):
+    """The server answered ``E,!NO_DATA!`` (weekend, holiday, no ticks in range)."""
+
+
+class InvalidFeedSymbol(FeedError, ValueError):
+    """The server does not know the symbol (``E,Invalid symbol.`` / ``n,SYM``)."""
+
+
+class CircuitOpen(FeedError):
+    """Too many consecutive failures; requests are refused until the reset timeout passes."""
+
+
+def backoff_delay(attempt: int, base: float = BACKOFF_BASE_S, cap: float = BACKOFF_MAX_S) -> float:
+    """Delay before retry ``attempt`` (1-based): ``base × 2^(attempt-1)``, capped."""
+    return min(cap, base * 2 ** max(0, attempt - 1))
+
+
+class CircuitBreaker:
+    """closed → (``failure_threshold`` consecutive failures) → open → (``reset_timeout``) →
+    half-open → one trial: success closes, failure re-opens."""
+
+    CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
+
+    def __init__(self, failure_threshold: int = BREAKER_FAILURES, reset_timeout: float = BREAKER_RESET_S,
+                 clock: Callable[[], float] = time.monotonic):
+        self.failure_threshold, self.reset_timeout, self.clock = failure_threshold, reset_timeout, clock
+        self._state, self._failures, self._opened_at = self.CLOSED, 0, 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def state(self) -> str:
+        with self._lock:
+            if self._state == self.OPEN and self.clock() - self._opened_at >= self.reset_timeout:
+                self._state = self.HALF_OPEN
+            return self._state
+
+    def before_call(self) -> None:
+        """Raise :class:`CircuitOpen` while the circuit is open."""
+        if self.state == self.OPEN:
+            wait = self.reset_timeout - (self.clock() - self._opened_at)
+            raise CircuitOpen(f"feed circuit is open after {self._failures} failures; retry in {wait:.1f}s")
+
+    def record_success(self) -> None:
+        with self._lock:
+            self._state, self._failures = self.CLOSED, 0
+
+    def record_failure(self) -> None:
+        with self._lock:
+            self._failures += 1
+            if self._state == self.HALF_OPEN or self._failures >= self.failure_threshold:
+                self._state, self._opened_at = self.OPEN, self.clock()
+
+
+@dataclass(frozen=True)
+class FeedStatus:
+    """Snapshot of a client's connection state and counters."""
+
+    host: str
+    port: int
+    kind: str  # "history" | "level1"
+    connected: bool
+    breaker: str
+    lines: int
+    ticks: int
+    bad_lines: int
+    errors: int
+    reconnects: int
+    last_latency_ms: float | None
+    last_error: str
+    updated_at: float
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+class _Status:
+    """Mutable counters behind :class:`FeedStatus` (one per client)."""
+
+    def __init__(self, host: str, port: int, kind: str, breaker: CircuitBreaker, bus=None):
+        self.host, self.port, self.kind, self.breaker, self.bus = host, port, kind, breaker, bus
+        self.connected = False
+        self.lines = self.ticks = self.bad_lines = self.errors = self.reconnects = 0
+        self.latency_ms: float | None = None
+        self.last_error = ""
+
+    def snapshot(self) -> FeedStatus:
+        return FeedStatus(self.host, self.port, self.kind, self.connected, self.breaker.state, self.lines,
+                          self.ticks, self.bad_lines, self.errors, self.reconnects, self.latency_ms,
+                          self.last_error, time.time())
+
+    def publish(self) -> FeedStatus:
+        s = self.snapshot()
+        if self.bus is not None:
+            self.bus.publish("collection", s.to_dict(), type_="feed_status")
+        return s
+
+
+def _connect(host: str, port: int, timeout: float) -> socket.socket:
+    try:
+        sock = socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S)
+    except OSError as e:
+        raise FeedDisconnected(f"cannot connect to IQFeed at {host}:{port}: {e}") from None
+    sock.settimeout(timeout)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def _readline(sock: socket.socket, where: str) -> bytes:
+    buf = bytearray()
+    while not buf.endswith(b"\n"):
+        try:
+            b = sock.recv(1)
+        except socket.timeout:
+            raise FeedTimeout(f"{where}: no answer") from None
+        if not b:
+            raise FeedDisconnected(f"{where}: connection closed")
+        buf += b
+    return bytes(buf)
+
+
+class HistoryClient:
+    """Requests on the lookup/history port (one socket, one request at a time).
+
+    Raises (from the fetch methods)
+    ------
+    NoData, InvalidFeedSymbol
+        The server answered with that error (not retried).
+    FeedTimeout, FeedDisconnected
+        Every attempt stalled or was cut off.
+    CircuitOpen
+        The breaker is open.
+    """
+
+    def __init__(self, host: str, port: int, *, timeout: float = READ_TIMEOUT_S, max_attempts: int = MAX_ATTEMPTS,
+                 backoff: float = BACKOFF_BASE_S, breaker: CircuitBreaker | None = None, bus=None,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.host, self.port, self.timeout = host, port, timeout
+        self.max_attempts, self.backoff, self.sleep = max_attempts, backoff, sleep
+        self.breaker = breaker or CircuitBreaker()
+        self._status = _Status(host, port, "history", self.breaker, bus)
+        self._sock: socket.socket | None = None
+        self._ids = itertools.count(1)
+
+    def __enter__(self) -> "HistoryClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def status(self) -> FeedStatus:
+        return self._status.snapshot()
+
+    def close(self) -> None:
+        if self._sock is not None:
+            try:
+                self._sock.close()
+            finally:
+                self._sock = None
+                self._status.connected = False
+
+    def _ensure(self) -> socket.socket:
+        if self._sock is None:
+            sock = _connect(self.host, self.port, self.timeout)
+            try:
+                sock.sendall(f"S,SET PROTOCOL,{PROTOCOL}\r\n".encode())
+                reply = _readline(sock, f"{self.host}:{self.port} protocol handshake")
+            except BaseException:
+                sock.close()
+                raise
+            if not reply.startswith(f"S,CURRENT PROTOCOL,{PROTOCOL}".encode()):
+                sock.close()
+                raise FeedError(f"{self.host}:{self.port} refused protocol {PROTOCOL}: {reply.strip()!r}")
+            self._sock = sock
+            self._status.connected = True
+        return self._sock
+
+    # -- one request ----------------------------------------------------------------------------
+    def _request_once(self, command: str, rid: str) -> bytes:
+        sock = self._ensure()
+        where = f"{command.split(',', 2)[0]} {command.split(',', 2)[1]} from {self.host}:{self.port}"
+        term, err = f"{rid},!ENDMSG!,\r\n".encode(), f"{rid},E,".encode()
+        t0 = time.perf_counter()
+        sock.sendall(command.encode() + b"\r\n")
+        buf = bytearray()
+        chunk = bytearray(RECV_BYTES)
+        view = memoryview(chunk)
+        first = True
+        while True:
+            try:
+                n = sock.recv_into(view)
+            except socket.timeout:
+                raise FeedTimeout(f"{where}: server stalled (nothing for {self.timeout:g}s, "
+                                  f"{len(buf):,} bytes received; reply discarded)") from None
+            except OSError as e:
+                raise FeedDisconnected(f"{where}: {e}") from None
+            if n == 0:
+                raise FeedDisconnected(f"{where}: connection closed after {len(buf):,} bytes (reply discarded)")
+            if first:
+                self._status.latency_ms = (time.perf_counter() - t0) * 1000
+                first = False
+            buf += view[:n]
+            if buf.endswith(term):
+                return bytes(buf[:-len(term)])
+            if buf.startswith(err) and buf.endswith(b"\r\n") and buf.count(b"\n") == 1:
+                text = buf[len(err):].decode("ascii", "replace").strip().rstrip(",")
+                sym = command.split(",")[1]
+                if "NO_DATA" in text:
+                    raise NoData(f"no ticks for {sym} ({command.split(',')[0]}): {text}")
+                if "Invalid symbol" in text:
+                    raise InvalidFeedSymbol(f"IQFeed does not know symbol {sym!r}: {text}")
+                raise FeedError(f"{where}: server error {text!r}")
+
+    def request(self, command: str, rid: str) -> ParsedTicks:
+        """Send one history command (its RequestID field must be ``rid``) with retries; parse it."""
+        last: Exception | None = None
+        for attempt in range(1, self.max_attempts + 1):
+            self.breaker.before_call()
+            try:
+                body = self._request_once(command, rid)
+            except (NoData, InvalidFeedSymbol):
+                self.breaker.record_success()  # the server answered properly
+                self._status.publish()
+                raise
+            except (FeedTimeout, FeedDisconnected) as e:
+                last = e
+                self.close()
+                self.breaker.record_failure()
+                self._status.errors += 1
+                self._status.last_error = str(e)
+                self._status.publish()
+                if attempt < self.max_attempts:
+                    self._status.reconnects += 1
+                    self.sleep(backoff_delay(attempt, self.backoff))
+                continue
+            self.breaker.record_success()
+            parsed = ip.parse_ticks(body, rid)
+            st = self._status
+            st.lines += parsed.lines
+            st.ticks += parsed.ticks
+            st.bad_lines += len(parsed.bad)
+            st.publish()
+            return parsed
+        raise last  # type: ignore[misc]
+
+    def _rid(self) -> str:
+        return f"T{next(self._ids):06d}"
+
+    # -- commands -------------------------------------------------------------------------------
+    def ticks_between(self, symbol: str, start: dt.datetime | None, end: dt.datetime | None, *,
+                      max_points: int | None = None, begin_filter: str = "", end_filter: str = "",
+                      newest_first: bool = False, per_send: int | None = None) -> ParsedTicks:
+        """``HTT``: ticks with ``start <= time <= end`` (ET wall clock; None = open)."""
+        rid = self._rid()
+        fmt = (lambda t: "" if t is None else t.strftime("%Y%m%d %H%M%S"))
+        cmd = (f"HTT,{normalize_ticker(symbol)},{fmt(start)},{fmt(end)},{max_points or ''},{begin_filter},"
+               f"{end_filter},{0 if newest_first else 1},{rid},{per_send or ''}")
+        return self.request(cmd, rid)
+
+    def fetch_day(self, symbol: str, day) -> ParsedTicks:
+        """Every tick of one trading day, oldest first."""
+        d = as_date(day)
+        start = dt.datetime.combine(d, dt.time(0, 0, 0))
+        return self.ticks_between(symbol, start, start.replace(hour=23, minute=59, second=59))
+
+    def ticks_days(self, symbol: str, days: int, *, max_points: int | None = None, begin_filter: str = "",
+                   end_filter: str = "", newest_first: bool = False) -> ParsedTicks:
+        """``HTD``: the last ``days`` trading days."""
+        rid = self._rid()
+        cmd = (f"HTD,{normalize_ticker(symbol)},{days},{max_points or ''},{begin_filter},{end_filter},"
+               f"{0 if newest_first else 1},{rid},")
+        return self.request(cmd, rid)
+
+    def last_ticks(self, symbol: str, n: int, *, newest_first: bool = False) -> ParsedTicks:
+        """``HTX``: the newest ``n`` ticks."""
+        rid = self._rid()
+        return self.request(f"HTX,{normalize_ticker(symbol)},{n},{0 if newest_first else 1},{rid},", rid)
+
+
+@dataclass(frozen=True)
+class L1Batch:
+    """What the Level 1 watcher received in one batch window."""
+
+    parsed: ParsedLevel1
+    server_time: dt.datetime | None  # latest ``T`` heartbeat (ET wall clock)
+    unknown: tuple  # symbols answered with ``n,SYM``
+    reconnected: bool  # a reconnect happened since the previous batch (backfill the gap)
+    received_at: float  # time.perf_counter() when the batch's first bytes arrived
+
+
+class Level1Client:
+    """Watch symbols on the Level 1 port and yield parsed trade batches."""
+
+    def __init__(self, host: str, port: int, *, timeout: float = READ_TIMEOUT_S, backoff: float = BACKOFF_BASE_S,
+                 breaker: CircuitBreaker | None = None, bus=None, sleep: Callable[[float], None] = time.sleep):
+        self.host, self.port, self.timeout, self.backoff, self.sleep = host, port, timeout, backoff, sleep
+        self.breaker = breaker or CircuitBreaker()
+        self._status = _Status(host, port, "level1", self.breaker, bus)
+        self._sock: socket.socket | None = None
+        self.symbols: tuple[str, ...] = ()
+
+    def status(self) -> FeedStatus:
+        return self._status.snapshot()
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+            self._status.connected = False
+
+    def connect(self, symbols) -> None:
+        """Connect, set the protocol and update fields, and watch ``symbols``."""
+        self.symbols = tuple(normalize_ticker(s) for s in symbols)
+        self.breaker.before_call()
+        sock = _connect(self.host, self.port, 0.2)
+        msg = [f"S,SET PROTOCOL,{PROTOCOL}", "S,SELECT UPDATE FIELDS," + ",".join(ip.L1_COLLECT_FIELDS)]
+        msg += [f"w{s}" for s in self.symbols]
+        sock.sendall(("\r\n".join(msg) + "\r\n").encode())
+        self._sock = sock
+        self._status.connected = True
+
+    def _reconnect(self, stop: threading.Event) -> None:
+        self.close()
+        attempt = 0
+        while not stop.is_set():
+            attempt += 1
+            self._status.reconnects += 1
+            try:
+                self.connect(self.symbols)
+                self.breaker.record_success()
+                self._status.publish()
+                return
+            except (FeedDisconnected, CircuitOpen) as e:
+                self.breaker.record_failure() if isinstance(e, FeedDisconnected) else None
+                self._status.errors += 1
+                self._status.last_error = str(e)
+                self._status.publish()
+                stop.wait(backoff_delay(attempt, self.backoff))
+
+    def batches(self, *, batch_seconds: float, stop_event: threading.Event) -> Iterator[L1Batch]:
+        """Yield one :class:`L1Batch` per ``batch_seconds`` until ``stop_event`` is set.
+
+        A server silent for the read timeout (no ``T`` heartbeat) counts as stalled: the
+        client reconnects and the next batch is flagged ``reconnected``.
+        """
+        pending = b""
+        server_time: dt.datetime | None = None
+        reconnected = False
+        last_rx = time.monotonic()
+        while not stop_event.is_set():
+            deadline = time.monotonic() + batch_seconds
+            data, t_first, unknown = [], None, []
+            while time.monotonic() < deadline and not stop_event.is_set():
+                try:
+                    b = self._sock.recv(RECV_BYTES)
+                except socket.timeout:
+                    if time.monotonic() - last_rx > self.timeout:
+                        self._fail(f"no data for {self.timeout:g}s (stalled)", stop_event)
+                        reconnected, pending = True, b""
+                    continue
+                except OSError as e:
+                    b = b""
+                    self._status.last_error = str(e)
+                if not b:
+                    self._fail("connection closed", stop_event)
+                    reconnected, pending = True, b""
+                    continue
+                last_rx = time.monotonic()
+                t_first = t_first or time.perf_counter()
+                data.append(b)
+            buf = pending + b"".join(data)
+            cut = buf.rfind(b"\n") + 1
+            buf, pending = buf[:cut], buf[cut:]
+            parsed, server_time, unknown = self._digest(buf, server_time)
+            st = self._status
+            st.ticks += parsed.raw["tick_id"].size
+            st.bad_lines += len(parsed.bad)
+            if t_first is not None:
+                st.latency_ms = (time.perf_counter() - t_first) * 1000
+            yield L1Batch(parsed, server_time, tuple(unknown), reconnected, t_first or time.perf_counter())
+            reconnected = False
+            st.publish()
+
+    def _fail(self, why: str, stop: threading.Event) -> None:
+        self._status.errors += 1
+        self._status.last_error = f"level 1 {self.host}:{self.port}: {why}"
+        self.breaker.record_failure()
+        self._reconnect(stop)
+
+    def _digest(self, buf: bytes, server_time):
+        """Pick ``Q``/``P`` lines out of ``buf`` (vectorised) and parse them; read T/n lines."""
+        if not buf:
+            return ip.parse_level1(b""), server_time, []
+        off = ip.line_offsets(buf)
+        if off[-1] != len(buf):
+            off = np.append(off, len(buf))
+        starts = off[:-1]
+        self._status.lines += starts.size
+        arr = np.frombuffer(buf, dtype=np.uint8)
+        kind = arr[starts]
+        trades = np.flatnonzero((kind == ord("Q")) | (kind == ord("P")))
+        parsed = ip.parse_level1(ip.gather_lines(buf, off, trades))
+        unknown = []
+        for i in np.flatnonzero(kind == ord("n")):  # rare: one per unknown watched symbol
+            unknown.append(buf[off[i] + 2:off[i + 1]].decode("ascii", "replace").strip())
+        t_lines = np.flatnonzero(kind == ord("T"))
+        if t_lines.size:
+            i = t_lines[-1]
+            text = buf[off[i] + 2:off[i + 1]].decode("ascii", "replace").strip()
+            try:
+                server_time = dt.datetime.strptime(text, "%Y%m%d %H:%M:%S")
+            except ValueError:
+                self._status.bad_lines += 1
+        return parsed, server_time, unknown
