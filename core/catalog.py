@@ -26,12 +26,15 @@ TZ = "America/New_York"
 
 @dataclass(frozen=True)
 class TickDayRow:
+    """Tier-1 row. ``first``/``last`` are derived lazily from the stored nanoseconds so listing
+    thousands of rows costs no timestamp construction."""
+
     symbol: str
     day: dt.date
     source: str
     ticks: int
-    first: pd.Timestamp | None
-    last: pd.Timestamp | None
+    first_ns: int | None
+    last_ns: int | None
     volume: int
     dollar_volume: float
     vwap: float | None
@@ -45,6 +48,14 @@ class TickDayRow:
     after_ticks: int
     quality_score: float | None
     updated_at: dt.datetime
+
+    @property
+    def first(self) -> pd.Timestamp | None:
+        return _ts(self.first_ns)
+
+    @property
+    def last(self) -> pd.Timestamp | None:
+        return _ts(self.last_ns)
 
 
 @dataclass(frozen=True)
@@ -210,9 +221,9 @@ class Catalog:
             stmt = stmt.where(t.day <= as_date(end))
         with self.engine.connect() as c:
             rows = c.execute(stmt).all()
-        conv = db.UTCDateTime().process_result_value
-        return [TickDayRow(r[0], _date(r[1]), r[2], r[3], _ts(r[4]), _ts(r[5]), *r[6:18],
-                           conv(r[18], self.engine.dialect) if isinstance(r[18], dt.datetime) else r[18])
+        utc = dt.timezone.utc
+        return [TickDayRow(r[0], _date(r[1]), *r[2:18],
+                           r[18].replace(tzinfo=utc) if r[18] is not None and r[18].tzinfo is None else r[18])
                 for r in rows]
 
     def stored_days(self, symbol: str) -> list[dt.date]:
