@@ -15,7 +15,8 @@
   1     crossed        bid > ask
   2     locked         bid == ask
   4     outside_quote  last above ask (below bid) by more than ``outside_quote_tolerance_bps``
-  8     price_jump     \|log return\| > ``jump_sigma`` · σ of the previous ``window`` returns, the
+  8     price_jump     \|log return\| > max(``jump_sigma`` · σ of the previous ``window`` returns,
+                       ``jump_min_bps``), the
                        trade's size is below ``jump_volume_confirm`` × the recent mean size (no
                        volume confirmation), and either the next trade reverts it (an isolated
                        print) or it came within ``jump_max_pause_s`` of the previous trade (a jump
@@ -68,6 +69,7 @@ class ValidationConfig:
     window: int = 500  # trades in the rolling window for σ of returns and mean size (~a few minutes of a liquid name)
     min_window: int = 30  # fewer prior trades than this: too little history to judge jumps or spikes
     jump_sigma: float = 10.0  # a print 10σ from the last trade is not noise
+    jump_min_bps: float = 50.0  # and at least 0.5%: in a quiet tape 10σ can be a few bps, which is no bad print
     jump_volume_confirm: float = 2.0  # a jump on ≥ 2× the recent mean size is a real move
     jump_max_pause_s: float = 60.0  # a non-reverting jump is only suspect if it follows the last trade within 60 s
     volume_spike_multiple: float = 100.0  # size beyond 100× the recent average
@@ -156,7 +158,7 @@ def compute_flags(ns: np.ndarray, last: np.ndarray, size: np.ndarray, bid: np.nd
         floor = max(1.4826 * float(np.median(nz)) if nz.size else 0.0, 1e-6)
         sigma = np.where(c >= config.min_window, np.sqrt(np.maximum(var, 0.0)), np.nan)
         sigma = np.where(np.isfinite(sigma), np.maximum(sigma, floor), floor)
-        lim = config.jump_sigma * sigma
+        lim = np.maximum(config.jump_sigma * sigma, config.jump_min_bps * 1e-4)
         jump = ok & (c >= config.min_window) & (np.abs(r) > lim)  # no verdict without a history
         nxt = np.zeros(n, dtype=bool)
         nxt[:-1] = jump[1:] & (np.sign(r[1:]) == -np.sign(r[:-1]))
