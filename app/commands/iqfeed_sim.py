@@ -46,7 +46,7 @@ def run(args) -> int:
             raise TickdeckError(f"cannot listen on {args.host}:{args.port_history}/{args.port_l1}: {e}") from None
         print(f"iqfeed-sim listening: history {args.host}:{emu.port_history}, level1 {args.host}:{emu.port_l1}, "
               f"emulated now {emu.sim_now():%Y-%m-%d %H:%M:%S} ET", flush=True)
-        await asyncio.gather(*(s.serve_forever() for s in emu._servers))
+        await emu.serve_forever()
 
     try:
         asyncio.run(main())

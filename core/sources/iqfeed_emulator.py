@@ -222,7 +222,9 @@ class IQFeedEmulator:
         self._servers = []
 
     async def serve_forever(self) -> None:
-        await self.start()
+        """Serve until cancelled (starts the servers when not started yet)."""
+        if not self._servers:
+            await self.start()
         await asyncio.gather(*(s.serve_forever() for s in self._servers))
 
     def _arm_drop(self, writer: asyncio.StreamWriter) -> None:
