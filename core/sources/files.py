@@ -399,6 +399,8 @@ def read_file(path: str | Path, *, symbol: str, mapping=None, fmt: str | None = 
     fmt = fmt or detect_format(path)
     if fmt not in FORMATS:
         raise ImportFormatError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+    if mapping and fmt in ("dbn", "nautilus"):
+        raise ImportFormatError(f"column mappings apply to CSV and Parquet files, not {fmt}")
     if fmt == "dbn":
         from core.sources.dbn import read_dbn
 
