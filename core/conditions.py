@@ -65,6 +65,17 @@ FLAG_TABLES = {
 }
 
 
+FLAG_BITS = {attr: np.uint8(1 << i) for i, attr in enumerate(FLAG_TABLES)}
+_BITMASK = np.zeros(256, dtype=np.uint8)
+for _attr, _table in FLAG_TABLES.items():
+    _BITMASK[_table] |= FLAG_BITS[_attr]
+
+
+def flag_bits(cond1, cond2, cond3, cond4) -> np.ndarray:
+    """OR of the flag bitmasks of the four condition codes (test with ``FLAG_BITS``)."""
+    return _BITMASK[cond1] | _BITMASK[cond2] | _BITMASK[cond3] | _BITMASK[cond4]
+
+
 def any_flag(attr: str, cond1, cond2, cond3, cond4) -> np.ndarray:
     """True where any of the four condition codes carries ``attr``."""
     t = FLAG_TABLES[attr]
