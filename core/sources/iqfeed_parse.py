@@ -286,7 +286,7 @@ def parse_ticks(body: bytes, request_id: str | None = None) -> ParsedTicks:
         table = None
     if table is None:
         bad.clear()
-        strings = _read(body, names, {k: pa.string() for k in names if k in _USED}, on_invalid)
+        strings = _read(body, names, {k: pa.string() for k in names}, on_invalid, include=names)
         table, more = _validate_strings(strings, request_id)
         bad.extend(more)
         memo = {}
@@ -297,12 +297,12 @@ def parse_ticks(body: bytes, request_id: str | None = None) -> ParsedTicks:
     return ParsedTicks(raw, tuple(bad), lines)
 
 
-def _read(body: bytes, names: list[str], types: dict, on_invalid) -> pa.Table:
+def _read(body: bytes, names: list[str], types: dict, on_invalid, include: list[str] | None = None) -> pa.Table:
     return pacsv.read_csv(
         io.BytesIO(body),
         read_options=pacsv.ReadOptions(column_names=names, block_size=PARSE_BLOCK_BYTES),
         parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, quote_char=False),
-        convert_options=pacsv.ConvertOptions(column_types=types, include_columns=[n for n in names if n in _USED],
+        convert_options=pacsv.ConvertOptions(column_types=types, include_columns=include or [n for n in names if n in _USED],
                                              strings_can_be_null=False, quoted_strings_can_be_null=False),
     )
 
@@ -361,7 +361,7 @@ def _validate_strings(t: pa.Table, request_id: str | None) -> tuple[pa.Table, li
     texts = [",".join(t[c][int(i)].as_py() or "" for c in cols) for i in idx]  # bad lines only
     bad = [(txt, reason[i]) for txt, i in zip(texts, idx)]
     good = t.filter(pa.array(ok))
-    typed = pa.table({c: _cast(good[c], _TYPED[c]) for c in good.column_names})
+    typed = pa.table({c: _cast(good[c], _TYPED[c]) for c in good.column_names if c in _TYPED})
     return typed, bad
 
 

@@ -1,0 +1,139 @@
+"""Live collection, Level 1 statistics, dead-letter fix/replay, and the CLI verbs."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+
+from app.cli import main
+from core.collect import collect_days, collect_live
+from core.deadletters import fix, replay
+from core.schema import RAW_COLUMNS
+
+DAY = "2024-07-01"
+
+
+def _ids(ctx, sym, day):
+    return ctx.store.read_day(sym, day, columns=["tick_id"])["tick_id"].to_numpy()
+
+
+def _run_live(ctx, emu, seconds, symbols=("AAPL", "MSFT")):
+    stop = threading.Event()
+    timer = threading.Timer(seconds, stop.set)
+    timer.start()
+    try:
+        return collect_live(ctx, list(symbols), batch_seconds=0.3, stop_event=stop, port_history=emu.port_history,
+                            port_l1=emu.port_l1)
+    finally:
+        timer.cancel()
+
+
+def _assert_prefix_of_source(ctx, emu, sym, day):
+    ids = _ids(ctx, sym, day)
+    src = emu.day_raw(sym, day)["tick_id"]
+    assert ids.size > 0 and np.array_equal(ids, src[:ids.size]), "stored ticks must be the source's, in order, once"
+
+
+def test_live_appends_dedupes_and_resumes_without_gaps(ctx, emulator_factory):
+    emu = emulator_factory(now="2024-07-03 10:00:00", speed=20, faults={"duplicate_every": 5})
+    s1 = _run_live(ctx, emu, 2.0)
+    assert s1.appended["AAPL"] > 0 and s1.duplicates > 0 and s1.batches >= 1
+    _assert_prefix_of_source(ctx, emu, "AAPL", "2024-07-03")
+    n1 = _ids(ctx, "AAPL", "2024-07-03").size
+    time.sleep(0.5)  # ticks happen while nothing collects: the resume backfills them from history
+    s2 = _run_live(ctx, emu, 1.5)
+    assert s2.backfills >= 1
+    for sym in ("AAPL", "MSFT"):
+        _assert_prefix_of_source(ctx, emu, sym, "2024-07-03")
+    assert _ids(ctx, "AAPL", "2024-07-03").size > n1
+    assert ctx.catalog.tick_days("AAPL")[0].ticks == _ids(ctx, "AAPL", "2024-07-03").size
+
+
+def test_live_survives_dropped_connections_without_loss(ctx, emulator_factory):
+    emu = emulator_factory(now="2024-07-03 11:00:00", speed=20, faults={"drop_every": 1.0})
+    s = _run_live(ctx, emu, 3.0, symbols=("AAPL",))
+    assert s.backfills >= 2  # the start plus at least one reconnect
+    _assert_prefix_of_source(ctx, emu, "AAPL", "2024-07-03")
+
+
+def test_live_finalises_the_day_at_session_end(ctx, emulator_factory):
+    emu = emulator_factory(now="2024-07-03 16:59:58", speed=2)  # early close: after-hours end 17:00
+    s = _run_live(ctx, emu, 2.0, symbols=("AAPL",))
+    assert ("AAPL", pd.Timestamp("2024-07-03").date()) in s.finalized
+    src = emu.day_raw("AAPL", "2024-07-03")
+    assert np.array_equal(_ids(ctx, "AAPL", "2024-07-03"), src["tick_id"])
+
+
+def test_level1_conversation_unknown_symbol_and_statistics(emulator):
+    with socket.create_connection(("127.0.0.1", emulator.port_l1), timeout=10) as s:
+        f = s.makefile("rb")
+        s.sendall(b"S,SET PROTOCOL,6.2\r\nS,SELECT UPDATE FIELDS,Most Recent Trade,TickID\r\nwZZZZ\r\nwJTNT.Z\r\nwTINT.Z\r\n")
+        seen = []
+        while not (any(x.startswith("T,") for x in seen) and sum(x.startswith("Q,TINT.Z") for x in seen) >= 1):
+            seen.append(f.readline().decode().strip())
+    assert seen[0] == "S,SERVER CONNECTED"
+    assert "S,CURRENT PROTOCOL,6.2" in seen and "S,CURRENT UPDATE FIELDNAMES,Symbol,Most Recent Trade,TickID" in seen
+    assert "n,ZZZZ" in seen
+    stats = emulator.statistics(pd.Timestamp("2024-07-03 10:00:00"))
+    # recompute breadth from the universe's own ticks
+    adv = dec = ticks = 0
+    for sym in ("AAPL", "MSFT"):
+        raw = emulator.day_raw(sym, "2024-07-03")
+        j = np.searchsorted(raw["time"], 10 * 3600e6, "right")
+        ticks += int(np.sign(raw["last"][j - 1] - raw["last"][j - 2]))
+        adv += raw["last"][j - 1] > raw["last"][0]
+        dec += raw["last"][j - 1] < raw["last"][0]
+    assert stats["TINT.Z"] == 2 and stats["JTNT.Z"] == ticks
+    assert stats["VINT.Z"] == sum(emulator.day_raw(s, "2024-07-03")["tot_vlm"][
+        np.searchsorted(emulator.day_raw(s, "2024-07-03")["time"], 10 * 3600e6, "right") - 1] for s in ("AAPL", "MSFT"))
+    assert stats["VCOET.Z"] > 0 and stats["VPOET.Z"] > 0
+    assert (stats["RINT.Z"] is None) == (adv == 0 or dec == 0)
+
+
+def test_malformed_lines_become_dead_letters_and_fix_then_replay_restores_the_day(ctx, emulator_factory):
+    emu = emulator_factory(faults={"malformed_every": 400})
+    res = collect_days(ctx, ["AAPL"], [DAY], port_history=emu.port_history)
+    src = emu.day_raw("AAPL", DAY)
+    rows = ctx.catalog.dead_letters(status="new")
+    assert len(rows) == src["tick_id"].size // 400 == src["tick_id"].size - res[0].info.ticks
+    assert all(r.reason.startswith("last") and r.symbol == "AAPL" for r in rows)
+    collect_days(ctx, ["AAPL"], [DAY], port_history=emu.port_history)  # again: no new dead letters
+    assert len(ctx.catalog.dead_letters(status=None)) == len(rows)
+    first = rows[-1]
+    unfixed = replay(ctx, [first.id])
+    assert unfixed.failed and unfixed.failed[0][0] == first.id
+    for r in rows:
+        cells = r.raw.split(",")
+        cells[3] = cells[3].rstrip("x")
+        fix(ctx, r.id, ",".join(cells))
+    out = replay(ctx)
+    assert not out.failed, out.failed[:2]
+    assert sorted(out.replayed) == sorted(r.id for r in rows)
+    stored = ctx.store.read_day("AAPL", DAY, columns=RAW_COLUMNS)
+    for k in RAW_COLUMNS:
+        assert np.array_equal(stored[k].to_numpy(), src[k], equal_nan=True), k
+    assert {r.status for r in ctx.catalog.dead_letters(status=None)} == {"replayed"}
+    assert replay(ctx).replayed == ()  # nothing left to replay, nothing duplicated
+
+
+def test_cli_collect_and_deadletters(settings, emulator_factory, monkeypatch, capsys):
+    emu = emulator_factory(faults={"malformed_every": 1000})
+    monkeypatch.setenv("TICKDECK_DATA_DIR", str(settings.data_dir))
+    assert main(["collect", "AAPL", "--start", DAY, "--end", "2024-07-02", "--port-history",
+                 str(emu.port_history)]) == 0
+    assert "collected 2 symbol-days" in capsys.readouterr().out
+    assert main(["deadletters", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows and rows[0]["status"] == "new" and rows[0]["raw"].split(",")[3].endswith("x")
+    line = rows[0]["raw"].split(",")
+    line[3] = line[3].rstrip("x")
+    assert main(["deadletters", "--fix", str(rows[0]["id"]), ",".join(line)]) == 0
+    assert main(["deadletters", "--replay", str(rows[0]["id"])]) == 0
+    assert "replayed 1 line(s)" in capsys.readouterr().out
+    assert main(["collect", "ZZZZ", "--days", "1", "--port-history", str(emu.port_history)]) == 1
+    assert "does not know symbol" in capsys.readouterr().err
