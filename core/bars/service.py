@@ -31,6 +31,7 @@ from core.errors import DayNotFound, NotFound, SchemaError, StorageError
 from core.progress import Progress
 from core.schema import SESSION_BY_NAME
 
+ET = "America/New_York"
 CACHE_ENTRIES = 512  # ~40 KB per 1m bar day: a few hundred symbol-day-specs stay well under 50 MB
 _cache: OrderedDict = OrderedDict()
 _lock = threading.Lock()
@@ -60,7 +61,7 @@ def _cache_put(key, df: pd.DataFrame) -> None:
 def _stats(df: pd.DataFrame) -> dict:
     if not len(df):
         return {"mean_volume": None, "mean_trades": None, "mean_seconds": None}
-    secs = (df["end"].to_numpy().astype("datetime64[ns]").astype(np.int64) - df.index.asi8) / 1e9
+    secs = (pd.DatetimeIndex(df["end"]).asi8 - df.index.asi8) / 1e9
     return {"mean_volume": float(df["volume"].mean()), "mean_trades": float(df["trade_count"].mean()),
             "mean_seconds": float(secs.mean())}
 
@@ -136,7 +137,17 @@ def _stored(ctx, symbol, day, spec: BarSpec, ingest_id: str) -> pd.DataFrame | N
     r = lib.read(sym)
     if (r.metadata or {}).get("ingest_id") != ingest_id:
         return None  # built from an older ingest of the day: recompute
-    return r.data
+    return restore_frame(r.data)
+
+
+def restore_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """ArcticDB keeps the index timezone but returns other datetime columns as naive UTC."""
+    end = pd.DatetimeIndex(df["end"])
+    if end.tz is None:
+        df = df.assign(end=end.tz_localize("UTC").tz_convert(ET))
+    if df.index.tz is None:
+        df.index = df.index.tz_localize("UTC").tz_convert(ET)
+    return df
 
 
 def day_bars(ctx, symbol: str, day, spec: BarSpec | str) -> pd.DataFrame:

@@ -1,0 +1,78 @@
+"""``tickdeck bars``: build stored bar series, or show one day's bars (computed on demand if not stored)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.naming import as_date
+from core.progress import Progress, TqdmProgress
+
+
+def register(sub) -> None:
+    p = sub.add_parser("bars", help="build or show bars (13 families)")
+    verbs = p.add_subparsers(dest="bars_command", metavar="VERB")
+    verbs.required = True
+    b = verbs.add_parser("build", help="build and store bars for stored tick days")
+    b.add_argument("symbols", nargs="+", metavar="SYMBOL")
+    b.add_argument("--start", required=True, help="first day YYYY-MM-DD")
+    b.add_argument("--end", required=True, help="last day YYYY-MM-DD")
+    b.add_argument("--spec", action="append", default=None, metavar="SPEC",
+                   help="bar spec such as time:60s or volume:10000:split (repeatable; default: the default set)")
+    b.set_defaults(func=run)
+    s = verbs.add_parser("show", help="print or export one day's bars")
+    s.add_argument("symbol", metavar="SYMBOL")
+    s.add_argument("day", metavar="YYYY-MM-DD")
+    s.add_argument("spec", metavar="SPEC")
+    s.add_argument("--session", choices=["regular", "pre", "after", "all"], default="all")
+    s.add_argument("--out", default=None, metavar="FILE", help="write .csv or .parquet instead of printing")
+    s.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from app.wiring import open_context
+    from core.bars import get_bars, parse_spec
+    from core.bars.service import build_default_bars
+    from core.errors import DayNotFound, TickdeckError
+
+    if args.bars_command == "show":
+        spec = parse_spec(args.spec)
+        out = Path(args.out) if args.out else None
+        if out is not None and out.suffix not in (".csv", ".parquet"):
+            raise TickdeckError(f"--out {out}: use a .csv or .parquet file name")
+        ctx = open_context()
+        try:
+            df = get_bars(ctx, args.symbol, args.day, None, spec, session=args.session)
+        finally:
+            ctx.close()
+        if out is None:
+            import pandas as pd
+
+            with pd.option_context("display.max_rows", 60, "display.width", 200):
+                print(df)
+        elif out.suffix == ".csv":
+            df.to_csv(out)
+        else:
+            df.to_parquet(out)
+        if out is not None:
+            print(f"wrote {len(df)} bars to {out}")
+        return 0
+
+    specs = [parse_spec(s) for s in args.spec] if args.spec else None
+    start, end = as_date(args.start), as_date(args.end)
+    if end < start:
+        raise TickdeckError(f"--end {end} is before --start {start}")
+    ctx = open_context()
+    bar = TqdmProgress()
+    try:
+        todo = [(sym, d) for sym in args.symbols for d in ctx.store.list_days(sym) if start <= d <= end]
+        if not todo:
+            raise DayNotFound(", ".join(args.symbols), f"{start}..{end}")
+        series = 0
+        for k, (sym, day) in enumerate(todo):
+            series += len(build_default_bars(ctx, sym, day, specs=specs))
+            bar(Progress("bars", k + 1, len(todo), f"{sym} {day}"))
+    finally:
+        bar.close()
+        ctx.close()
+    print(f"built {series} bar series over {len(todo)} symbol-days")
+    return 0
