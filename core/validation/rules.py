@@ -39,6 +39,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import pandas as pd
 
@@ -114,69 +115,97 @@ def load_config(catalog) -> ValidationConfig:
     return ValidationConfig(**changes)
 
 
-def _rolling_prev(x: np.ndarray, valid: np.ndarray, w: int):
-    """Sum, sum of squares and count of ``x`` over the ``w`` previous positions (excluding i)."""
-    xv = np.where(valid, x, 0.0)
-    s1 = np.concatenate(([0.0], np.cumsum(xv)))
-    s2 = np.concatenate(([0.0], np.cumsum(xv * xv)))
-    c = np.concatenate(([0], np.cumsum(valid, dtype=np.int64)))
-    i = np.arange(x.size)
-    lo = np.maximum(i - w, 0)
-    return s1[i] - s1[lo], s2[i] - s2[lo], c[i] - c[lo]
+@numba.njit(cache=True, nogil=True)
+def _flags_kernel(ns, last, size, bid, ask, session, floor, w, min_window, k, min_jump, confirm, spike_mult,
+                  pause_ns, tol, stale_ns):  # pragma: no cover - compiled
+    n = last.shape[0]
+    flags = np.zeros(n, dtype=np.uint8)
+    r = np.zeros(n)
+    ok = np.zeros(n, dtype=np.bool_)
+    jump = np.zeros(n, dtype=np.bool_)
+    unconf = np.zeros(n, dtype=np.bool_)
+    ssum = 0.0  # sizes of the previous w trades
+    s1 = 0.0  # returns of the previous w positions (valid ones)
+    s2 = 0.0
+    c = 0
+    last_change = 0
+    for i in range(n):
+        b, a, p = bid[i], ask[i], last[i]
+        have_q = np.isfinite(b) and np.isfinite(a) and b > 0 and a > 0
+        if have_q:
+            if b > a:
+                flags[i] |= 1
+            elif b == a:
+                flags[i] |= 2
+            if b <= a and (p > a * (1 + tol) or p < b * (1 - tol)):
+                flags[i] |= 4
+        if i > 0 and (bid[i] != bid[i - 1] or ask[i] != ask[i - 1]):
+            last_change = i
+        if have_q and session[i] == 1 and ns[i] - ns[last_change] > stale_ns:
+            flags[i] |= 32
+        cnt = min(i, w)
+        mean = ssum / cnt if cnt > 0 else np.inf
+        sz = float(size[i])
+        if cnt >= min_window and sz > spike_mult * mean:
+            flags[i] |= 16
+        if i > 0 and p > 0 and last[i - 1] > 0 and np.isfinite(p) and np.isfinite(last[i - 1]):
+            r[i] = np.log(p / last[i - 1])
+            ok[i] = True
+        if ok[i] and c >= min_window:
+            var = s2 / c - (s1 / c) ** 2
+            sig = np.sqrt(var) if var > 0 else 0.0
+            if sig < floor:
+                sig = floor
+            lim = k * sig
+            if lim < min_jump:
+                lim = min_jump
+            if abs(r[i]) > lim:
+                jump[i] = True
+                unconf[i] = not (sz >= confirm * mean)
+        # slide the windows to cover [i-w+1, i] for the next trade
+        ssum += sz
+        if ok[i]:
+            s1 += r[i]
+            s2 += r[i] * r[i]
+            c += 1
+        j = i - w
+        if j >= 0:
+            ssum -= float(size[j])
+            if ok[j]:
+                s1 -= r[j]
+                s2 -= r[j] * r[j]
+                c -= 1
+    prev_spike = False
+    for i in range(n):
+        spike = jump[i] and i + 1 < n and jump[i + 1] and r[i + 1] * r[i] < 0
+        quick = i > 0 and ns[i] - ns[i - 1] < pause_ns
+        if unconf[i] and (spike or quick) and not prev_spike:
+            flags[i] |= 8
+        prev_spike = spike
+    return flags
 
 
 def compute_flags(ns: np.ndarray, last: np.ndarray, size: np.ndarray, bid: np.ndarray, ask: np.ndarray,
-                  session: np.ndarray, config: ValidationConfig) -> np.ndarray:
-    """Flag bitmask (uint8) per tick; vectorised (see the module docstring for the rules)."""
+                  session: np.ndarray | None, config: ValidationConfig) -> np.ndarray:
+    """Flag bitmask (uint8) per tick; one compiled pass (see the module docstring for the rules)."""
     n = last.size
-    flags = np.zeros(n, dtype=np.uint8)
     if n == 0:
-        return flags
-    have_q = np.isfinite(bid) & np.isfinite(ask) & (bid > 0) & (ask > 0)
-    flags[have_q & (bid > ask)] |= CROSSED
-    flags[have_q & (bid == ask)] |= LOCKED
-    tol = config.outside_quote_tolerance_bps * 1e-4
-    flags[have_q & (bid <= ask) & ((last > ask * (1 + tol)) | (last < bid * (1 - tol)))] |= OUTSIDE_QUOTE
-
-    size_f = size.astype(np.float64)
-    w = config.window
-    ssum, _, scnt = _rolling_prev(size_f, np.ones(n, dtype=bool), w)
-    mean_size = np.where(scnt > 0, ssum / np.maximum(scnt, 1), np.nan)
-    flags[(scnt >= config.min_window) & (size_f > config.volume_spike_multiple * mean_size)] |= VOLUME_SPIKE
-
-    if n >= 3:
-        r = np.empty(n)
-        r[0] = np.nan
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r[1:] = np.log(last[1:] / last[:-1])
-        ok = np.isfinite(r)
-        s1, s2, c = _rolling_prev(r, ok, w)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            var = s2 / c - (s1 / c) ** 2
-        sample = np.abs(r[ok][:: max(1, int(ok.sum()) // ROBUST_SAMPLE)])
-        nz = sample[sample > 0]
-        floor = max(1.4826 * float(np.median(nz)) if nz.size else 0.0, 1e-6)
-        sigma = np.where(c >= config.min_window, np.sqrt(np.maximum(var, 0.0)), np.nan)
-        sigma = np.where(np.isfinite(sigma), np.maximum(sigma, floor), floor)
-        lim = np.maximum(config.jump_sigma * sigma, config.jump_min_bps * 1e-4)
-        jump = ok & (c >= config.min_window) & (np.abs(r) > lim)  # no verdict without a history
-        nxt = np.zeros(n, dtype=bool)
-        nxt[:-1] = jump[1:] & (np.sign(r[1:]) == -np.sign(r[:-1]))
-        spike = jump & nxt  # the next trade comes straight back: an isolated print
-        unconfirmed = jump & ~(size_f >= config.jump_volume_confirm * np.nan_to_num(mean_size, nan=np.inf))
-        after_spike = np.zeros(n, dtype=bool)
-        after_spike[1:] = spike[:-1]
-        quick = np.zeros(n, dtype=bool)  # a jump after a long pause (a halt, a gap) is news, not a bad print
-        quick[1:] = (ns[1:] - ns[:-1]) < config.jump_max_pause_s * 1e9
-        flags[unconfirmed & (spike | quick) & ~after_spike] |= PRICE_JUMP
-
-    if session is not None:
-        qchange = np.ones(n, dtype=bool)
-        qchange[1:] = (bid[1:] != bid[:-1]) | (ask[1:] != ask[:-1])
-        last_change = np.maximum.accumulate(np.where(qchange, np.arange(n), 0))
-        age = (ns - ns[last_change]) / 1e9
-        flags[have_q & (session == 1) & (age > config.stale_quote_s)] |= STALE_QUOTE
-    return flags
+        return np.zeros(0, dtype=np.uint8)
+    last = np.ascontiguousarray(last, dtype=np.float64)
+    step = max(1, n // ROBUST_SAMPLE)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sample = np.abs(np.log(last[step::step] / last[step - 1:-1:step][: last[step::step].size]))
+    sample = sample[np.isfinite(sample) & (sample > 0)]
+    floor = max(1.4826 * float(np.median(sample)) if sample.size else 0.0, 1e-6)
+    sess = np.ones(n, np.int8) if session is None else np.ascontiguousarray(session, dtype=np.int8)
+    if session is None:
+        sess[:] = 0  # no session labels: no stale-quote verdict
+    return _flags_kernel(np.ascontiguousarray(ns, dtype=np.int64), last, np.ascontiguousarray(size, dtype=np.int64),
+                         np.ascontiguousarray(bid, dtype=np.float64), np.ascontiguousarray(ask, dtype=np.float64),
+                         sess, floor, int(config.window), int(config.min_window), float(config.jump_sigma),
+                         config.jump_min_bps * 1e-4, float(config.jump_volume_confirm),
+                         float(config.volume_spike_multiple), int(config.jump_max_pause_s * 1e9),
+                         config.outside_quote_tolerance_bps * 1e-4, int(config.stale_quote_s * 1e9))
 
 
 def flag_names(mask: int) -> list[str]:
