@@ -47,7 +47,7 @@ def run(args) -> int:
         if out is None:
             import pandas as pd
 
-            with pd.option_context("display.max_rows", 60, "display.width", 200):
+            with pd.option_context("display.max_rows", 60, "display.max_columns", None, "display.width", 250):
                 print(df)
         elif out.suffix == ".csv":
             df.to_csv(out)
