@@ -283,7 +283,7 @@ class ExplorerPage(pn.viewable.Viewer):
         self._overlays = [pn.widgets.IntInput.from_param(self.param[p], name=label, width=90)
                           for p, label in (("sma", "SMA"), ("ema", "EMA"), ("bollinger", "Bollinger"))]
         self._status = pn.pane.Markdown("", css_classes=["td-summary"], sizing_mode="stretch_width")
-        self._chart = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=640)
+        self._chart = pn.pane.HoloViews(None, sizing_mode="stretch_width")
         self._chart_box = pn.Column(self._chart, sizing_mode="stretch_width")
         self._grid_holder = pn.Column(sizing_mode="stretch_width")
         self._download = pn.widgets.FileDownload(callback=self._download_callback, filename=self.export_filename(),

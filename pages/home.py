@@ -1,27 +1,45 @@
-"""Home: the dataset marketplace — one card per stored dataset, read from the catalog."""
+"""Home: the dataset marketplace — one card per stored dataset, read from the catalog.
+
+Each card shows a status badge (colour *and* a text label) from freshness against the
+calendar's last completed trading day and the catalog's quality score, data points, date
+range, update frequency and quality, with View data / Validate / Export actions. Cards are
+filtered by symbol/source/venue text, source, venue, date coverage and minimum quality, and
+update live: ``collection``/``day_written`` bus events are collected on the bus thread and
+applied in one batch every :data:`LIVE_BATCH_MS` on the session's event loop.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import html
+import threading
+from urllib.parse import quote
 
 import panel as pn
 import param
 
+from core.calendar import MarketCalendar, get_calendar
 from core.catalog import Catalog, DatasetSummary
+from pages.components.actions import ui_action
+from pages.components.status import Status, badge_html, dataset_status
+
+LIVE_BATCH_MS = 500  # bus events are applied at most twice a second: smooth without flicker
+ALL = "(all)"
 
 CARD_CSS = """
-.td-grid { display: grid; gap: 14px; grid-template-columns: repeat(auto-fill, minmax(230px, 1fr)); }
+.td-grid { display: grid; gap: 14px; grid-template-columns: repeat(auto-fill, minmax(240px, 1fr)); }
 @media (min-width: 1500px) { .td-grid { grid-template-columns: repeat(5, 1fr); } }
 @media (max-width: 600px) { .td-grid { grid-template-columns: 1fr; } }
 .td-card { border: 1px solid #d0d7de; border-radius: 8px; padding: 12px 14px; background: #fff;
            font-family: system-ui, sans-serif; }
-.td-card h3 { margin: 0 0 2px 0; font-size: 1.25em; }
-.td-card .td-sub { color: #57606a; font-size: .85em; margin-bottom: 8px; }
+.td-card header { display: flex; justify-content: space-between; align-items: center; gap: 8px; }
+.td-card h3 { margin: 0; font-size: 1.25em; }
+.td-card .td-sub { color: #57606a; font-size: .85em; margin: 2px 0 8px 0; }
 .td-card dl { display: grid; grid-template-columns: auto 1fr; gap: 2px 10px; margin: 0; font-size: .9em; }
 .td-card dt { color: #57606a; } .td-card dd { margin: 0; text-align: right; font-variant-numeric: tabular-nums; }
-.td-card .td-actions { margin-top: 10px; display: flex; gap: 8px; font-size: .9em; }
-.td-card .td-actions a { color: #0969da; text-decoration: none; }
+.td-card .td-actions { margin-top: 10px; display: flex; gap: 12px; font-size: .9em; flex-wrap: wrap; }
+.td-card .td-actions a { color: #0969da; text-decoration: none; font-weight: 600; }
+.td-card .td-actions a:hover, .td-card .td-actions a:focus { text-decoration: underline; }
 .td-empty { color: #57606a; font-family: system-ui, sans-serif; }
 """
 
@@ -36,51 +54,162 @@ def _ago(t: dt.datetime | None) -> str:
     return "just now"
 
 
-def card_html(d: DatasetSummary) -> str:
+def quality_fraction(score: float | None) -> float | None:
+    """Catalog quality as 0–1 (validators may store 0–100)."""
+    if score is None:
+        return None
+    return score / 100.0 if score > 1.0 else score
+
+
+def update_frequency(d: DatasetSummary, calendar: MarketCalendar) -> str:
+    """How often a dataset gains days: live feeds, daily collection, or on demand."""
+    if "live" in (d.source or "").lower():
+        return "live (streaming)"
+    if d.first_day and d.last_day and d.days >= 2:
+        expected = len(calendar.trading_days(d.first_day, d.last_day))
+        if expected and d.days / expected >= 0.8:
+            return "daily"
+    return "on demand"
+
+
+def card_html(d: DatasetSummary, status: Status, frequency: str) -> str:
     e = html.escape
     rng = f"{d.first_day} → {d.last_day}" if d.first_day else "no days yet"
     sym = e(d.symbol)
+    q = quality_fraction(d.quality_score)
+    quality = f"<dt>Quality</dt><dd>{q:.0%}</dd>" if q is not None else "<dt>Quality</dt><dd>not validated</dd>"
+    url = quote(d.symbol)
     return (
-        f'<article class="td-card" data-symbol="{sym}" aria-label="dataset {sym}">'
-        f"<h3>{sym}</h3>"
+        f'<article class="td-card" data-symbol="{sym}" data-status="{status.level}" aria-label="dataset {sym}">'
+        f"<header><h3>{sym}</h3>{badge_html(status)}</header>"
         f'<div class="td-sub">{e(d.source or "unknown source")} · {e(d.venue or d.calendar)} · {e(d.asset_class)}</div>'
         f"<dl><dt>Date range</dt><dd>{e(rng)}</dd>"
         f"<dt>Tick days</dt><dd>{d.days:,}</dd>"
         f"<dt>Data points</dt><dd>{d.ticks:,}</dd>"
-        f"<dt>Last update</dt><dd>{e(_ago(d.last_update))}</dd></dl>"
+        f"<dt>Updates</dt><dd>{e(frequency)}</dd>"
+        f"{quality}"
+        f"<dt>Last write</dt><dd>{e(_ago(d.last_update))}</dd></dl>"
+        f'<nav class="td-actions" aria-label="actions for {sym}">'
+        f'<a class="td-view" href="./explorer?symbol={url}">View data</a>'
+        f'<a class="td-validate" href="./validation?symbol={url}">Validate</a>'
+        f'<a class="td-export" href="./explorer?symbol={url}&amp;tab=export">Export</a></nav>'
         "</article>"
     )
 
 
 class HomePage(pn.viewable.Viewer):
-    """Dataset cards with a search box. Renders in Jupyter: ``HomePage(catalog=ctx.catalog)``."""
+    """Dataset cards with search and filters. Renders in Jupyter: ``HomePage(ctx=ctx)``."""
 
-    catalog = param.ClassSelector(class_=Catalog, doc="catalog service the cards are read from")
+    ctx = param.Parameter(default=None, doc="core.context.Context; gives catalog, calendar and the live bus")
+    catalog = param.ClassSelector(class_=Catalog, doc="catalog service (taken from ctx when not given)")
     search = param.String(default="", doc="case-insensitive filter on symbol, source and venue")
+    source = param.Selector(default=ALL, objects=[ALL], doc="only datasets from this source")
+    venue = param.Selector(default=ALL, objects=[ALL], doc="only datasets on this venue")
+    covers_from = param.CalendarDate(default=None, allow_None=True, doc="only datasets with days on/after this")
+    covers_to = param.CalendarDate(default=None, allow_None=True, doc="only datasets with days on/before this")
+    min_quality = param.Integer(default=0, bounds=(0, 100), doc="minimum quality score in percent (0: any)")
+    revision = param.Integer(default=0, doc="bumped when live events changed the catalog (read-only)")
 
     def __init__(self, **params):
         super().__init__(**params)
+        if self.catalog is None and self.ctx is not None:
+            self.catalog = self.ctx.catalog
+        self._pending: set[str] = set()
+        self._lock = threading.Lock()
+        self._stop_listening = None
+        self._update_choices()
         self._search = pn.widgets.TextInput.from_param(
-            self.param.search, name="Search datasets", placeholder="symbol, source or venue…",
-            width=320)
+            self.param.search, name="Search datasets", placeholder="symbol, source or venue…", width=260)
+        self._widgets = [
+            self._search,
+            pn.widgets.Select.from_param(self.param.source, name="Source", width=150),
+            pn.widgets.Select.from_param(self.param.venue, name="Venue", width=130),
+            pn.widgets.DatePicker.from_param(self.param.covers_from, name="Has data from", width=150),
+            pn.widgets.DatePicker.from_param(self.param.covers_to, name="Has data to", width=150),
+            pn.widgets.IntSlider.from_param(self.param.min_quality, name="Min quality %", width=170, step=5),
+        ]
+
+    @property
+    def calendar(self) -> MarketCalendar:
+        return self.ctx.calendar() if self.ctx is not None else get_calendar()
+
+    def _update_choices(self) -> None:
+        items = self.catalog.datasets()
+        self.param.source.objects = [ALL, *sorted({d.source for d in items if d.source})]
+        self.param.venue.objects = [ALL, *sorted({d.venue for d in items if d.venue})]
 
     def datasets(self) -> list[DatasetSummary]:
+        """The datasets passing every filter (one catalog query)."""
         q = self.search.strip().lower()
-        items = self.catalog.datasets()
-        if q:
-            items = [d for d in items if q in d.symbol.lower() or q in d.source.lower() or q in d.venue.lower()]
-        return items
+        out = []
+        lo = self.covers_from
+        hi = self.covers_to
+        for d in self.catalog.datasets():
+            if q and q not in d.symbol.lower() and q not in d.source.lower() and q not in d.venue.lower():
+                continue
+            if self.source != ALL and d.source != self.source:
+                continue
+            if self.venue != ALL and d.venue != self.venue:
+                continue
+            if (lo or hi) and d.first_day is None:
+                continue
+            if lo and d.last_day < lo or hi and d.first_day > hi:
+                continue
+            qf = quality_fraction(d.quality_score)
+            if self.min_quality and (qf is None or qf * 100 < self.min_quality):
+                continue
+            out.append(d)
+        return out
 
-    @param.depends("search")
+    def cards(self) -> list[tuple[DatasetSummary, Status]]:
+        cal = self.calendar
+        done = cal.last_completed_trading_day()
+        return [(d, dataset_status(d.last_day, quality_fraction(d.quality_score), cal, done))
+                for d in self.datasets()]
+
+    @param.depends("search", "source", "venue", "covers_from", "covers_to", "min_quality", "revision")
     def _cards(self):
-        items = self.datasets()
+        cal = self.calendar
+        items = self.cards()
         if not items:
-            body = '<p class="td-empty">No datasets match. Generate or collect data first.</p>'
+            body = '<p class="td-empty">No datasets match. Clear the filters, or generate or collect data first.</p>'
         else:
-            body = '<div class="td-grid">' + "".join(card_html(d) for d in items) + "</div>"
+            body = '<div class="td-grid">' + "".join(card_html(d, s, update_frequency(d, cal)) for d, s in items) + "</div>"
         summary = f"{len(items)} dataset{'s' if len(items) != 1 else ''}"
-        return pn.pane.HTML(f'<p class="td-empty" id="td-count">{summary}</p>' + body,
+        return pn.pane.HTML(f'<p class="td-empty" id="td-count" aria-live="polite">{summary}</p>' + body,
                             stylesheets=[CARD_CSS], sizing_mode="stretch_width")
 
+    # -- live updates ---------------------------------------------------------------------
+    def _on_event(self, msg: dict) -> None:
+        """Bus thread: remember which symbols changed; never touch the UI here."""
+        if msg.get("type") == "day_written":
+            with self._lock:
+                self._pending.add(str((msg.get("data") or {}).get("symbol", "")))
+
+    @ui_action
+    def flush(self) -> int:
+        """Apply pending live events in one batch; returns how many symbols changed."""
+        with self._lock:
+            changed, self._pending = self._pending, set()
+        if changed:
+            self._update_choices()
+            self.revision += 1
+        return len(changed)
+
+    def start_live(self) -> None:
+        """Follow ``collection`` events on ``ctx.bus`` (served sessions; stops with the session)."""
+        if self.ctx is None or self._stop_listening is not None:
+            return
+        self._stop_listening = self.ctx.bus.listen("collection", self._on_event)
+        if pn.state.curdoc is not None:
+            pn.state.add_periodic_callback(self.flush, period=LIVE_BATCH_MS)
+            pn.state.on_session_destroyed(lambda _ctx: self.stop_live())
+
+    def stop_live(self) -> None:
+        if self._stop_listening is not None:
+            self._stop_listening()
+            self._stop_listening = None
+
     def __panel__(self):
-        return pn.Column(pn.pane.Markdown("## Datasets"), self._search, self._cards, sizing_mode="stretch_width")
+        return pn.Column(pn.pane.Markdown("## Datasets"), pn.FlexBox(*self._widgets, align_items="end"), self._cards,
+                         sizing_mode="stretch_width")

@@ -1,0 +1,62 @@
+"""``tickdeck users``: add web users with a role, change roles, list them.
+
+Auth turns on as soon as one user exists (see :mod:`app.auth`).
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+
+
+def register(sub) -> None:
+    p = sub.add_parser("users", help="manage web users and roles")
+    verbs = p.add_subparsers(dest="users_command", metavar="VERB")
+    verbs.required = True
+    add = verbs.add_parser("add", help="create a user (prompts for the password unless --password)")
+    add.add_argument("name")
+    add.add_argument("--role", default="viewer", choices=["viewer", "researcher", "admin"])
+    add.add_argument("--password", default=None, help="password (default: prompt; env TICKDECK_NEW_PASSWORD)")
+    role = verbs.add_parser("set-role", help="change a user's role")
+    role.add_argument("name")
+    role.add_argument("role", choices=["viewer", "researcher", "admin"])
+    verbs.add_parser("list", help="list users and roles")
+    p.set_defaults(func=run)
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # noqa: BLE001 - no login name in some containers
+        return "cli"
+
+
+def run(args) -> int:
+    from app.auth import AuthError, add_user, list_users, set_role
+    from app.wiring import open_context
+
+    ctx = open_context()
+    try:
+        if args.users_command == "add":
+            password = args.password or os.environ.get("TICKDECK_NEW_PASSWORD")
+            if password is None:
+                if not sys.stdin.isatty():
+                    raise AuthError("no password given: pass --password or set TICKDECK_NEW_PASSWORD")
+                password = getpass.getpass(f"password for {args.name}: ")
+                if getpass.getpass("again: ") != password:
+                    raise AuthError("the two passwords differ")
+            u = add_user(ctx.catalog, args.name, args.role, password, actor=_actor())
+            print(f"added {u.name} ({u.role}); web login is now required")
+        elif args.users_command == "set-role":
+            set_role(ctx.catalog, args.name, args.role, actor=_actor())
+            print(f"{args.name} is now {args.role}")
+        else:
+            users = list_users(ctx.catalog)
+            if not users:
+                print("no users: the web app is open to everyone as the local admin")
+            for u in users:
+                print(f"{u.name:<24} {u.role:<11} {'active' if u.active else 'disabled'}")
+    finally:
+        ctx.close()
+    return 0

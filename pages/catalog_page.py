@@ -1,0 +1,119 @@
+"""Catalog: what is stored, as a tree venue → instrument → data type, and a gap calendar.
+
+The tree is built from catalog rows only (tier-1 tick days and tier-2 bar series; no frames
+read): per instrument its tick days, ticks and date coverage, then each bar family with its
+specs, bar counts and days. Selecting an instrument draws its gap calendar: days stored, trading
+days missing against the exchange calendar, and days failing validation.
+"""
+
+from __future__ import annotations
+
+import html
+from collections import defaultdict
+from urllib.parse import quote
+
+import panel as pn
+import param
+
+from pages.components.coverage import CAL_CSS, calendar_html, day_states, failing_days
+
+TREE_CSS = """
+.td-tree { font-family: system-ui, sans-serif; font-size: .95em; }
+.td-tree details { margin-left: 14px; } .td-tree > details { margin-left: 0; }
+.td-tree summary { cursor: pointer; padding: 2px 0; }
+.td-tree .td-meta { color: #57606a; font-size: .9em; margin-left: 6px; }
+.td-tree ul { margin: 2px 0 6px 18px; padding: 0; }
+.td-tree a { color: #0969da; }
+"""
+
+
+class CatalogPage(pn.viewable.Viewer):
+    """Tree of stored data and a gap calendar. ``CatalogPage(ctx=ctx, symbol="AAPL")`` in Jupyter."""
+
+    ctx = param.Parameter(doc="core.context.Context — injected service")
+    symbol = param.String(default="", doc="instrument whose gap calendar is shown (empty: the first)")
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self._datasets = self.ctx.catalog.datasets()
+        if not self.symbol and self._datasets:
+            self.symbol = self._datasets[0].symbol
+        self._select = pn.widgets.Select.from_param(
+            self.param.symbol, options=[d.symbol for d in self._datasets] or [""], name="Instrument", width=180)
+
+    def tree(self) -> dict:
+        """``{venue: {symbol: {"ticks": (days, ticks, first, last), "bars": {family: {spec: (series, bars)}}}}}``."""
+        bars: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(lambda: [0, 0])))
+        for r in self.ctx.catalog.bar_series():
+            cell = bars[r.symbol][r.family][r.spec]
+            cell[0] += 1
+            cell[1] += int(r.bars or 0)
+        out: dict = defaultdict(dict)
+        for d in self._datasets:
+            out[d.venue or d.calendar or "unknown venue"][d.symbol] = {
+                "ticks": (d.days, d.ticks, d.first_day, d.last_day),
+                "bars": {f: {s: tuple(v) for s, v in specs.items()} for f, specs in sorted(bars[d.symbol].items())},
+            }
+        return dict(sorted(out.items()))
+
+    def tree_html(self) -> str:
+        e = html.escape
+        parts = ['<div class="td-tree" role="tree">']
+        for venue, instruments in self.tree().items():
+            parts.append(f'<details open role="treeitem"><summary><b>{e(venue)}</b>'
+                         f'<span class="td-meta">{len(instruments)} instrument(s)</span></summary>')
+            for sym, info in instruments.items():
+                days, ticks, first, last = info["ticks"]
+                url = quote(sym)
+                parts.append(
+                    f'<details role="treeitem" data-symbol="{e(sym)}"><summary>{e(sym)}'
+                    f'<span class="td-meta">{days:,} days · {first or "—"} → {last or "—"}</span></summary><ul>'
+                    f'<li>ticks: {ticks:,} in {days:,} days <a href="./explorer?symbol={url}">view</a></li>')
+                if not info["bars"]:
+                    parts.append("<li>bars: none stored (computed on demand in the explorer)</li>")
+                for fam, specs in info["bars"].items():
+                    spec_txt = ", ".join(f"{e(s)}: {n:,} bars in {k} day(s)" for s, (k, n) in specs.items())
+                    parts.append(f"<li>bars {e(fam)} — {spec_txt}</li>")
+                parts.append("</ul></details>")
+            parts.append("</details>")
+        if not self._datasets:
+            parts.append('<p class="td-empty">Nothing stored yet. Generate or collect data first.</p>')
+        parts.append("</div>")
+        return "".join(parts)
+
+    def day_states(self) -> dict:
+        """State of every calendar day between the symbol's first and last stored day."""
+        if not self.symbol:
+            return {}
+        stored = set(self.ctx.catalog.stored_days(self.symbol))
+        if not stored:
+            return {}
+        cal = self.ctx.calendar_for(self.symbol)
+        return day_states(stored, failing_days(self.ctx.catalog, self.symbol), cal, min(stored), max(stored))
+
+    @param.depends("symbol")
+    def _calendar(self):
+        states = self.day_states()
+        lag = ""
+        if states:
+            cal = self.ctx.calendar_for(self.symbol)
+            done = cal.last_completed_trading_day()
+            last = max(states)
+            behind = len(cal.trading_days(last, done)) - 1 if last < done else 0
+            lag = f"<p>Last stored day {last}; {behind} trading day(s) behind {done}.</p>" if behind > 0 else \
+                f"<p>Up to date with {done}.</p>"
+        return pn.pane.HTML(f"<h3>Coverage of {html.escape(self.symbol)}</h3>{lag}{calendar_html(states)}",
+                            stylesheets=[CAL_CSS], sizing_mode="stretch_width")
+
+    def __panel__(self):
+        tree = pn.pane.HTML(self.tree_html(), stylesheets=[TREE_CSS], sizing_mode="stretch_width")
+        return pn.Column(
+            pn.pane.Markdown("## Catalog"),
+            pn.Row(pn.Column(pn.pane.Markdown("### Venue → instrument → data"), tree, width=520),
+                   pn.Column(self._select, self._calendar, sizing_mode="stretch_width"),
+                   sizing_mode="stretch_width"),
+            sizing_mode="stretch_width")
+
+    def sync_location(self) -> None:
+        if pn.state.location is not None:
+            pn.state.location.sync(self, {"symbol": "symbol"})

@@ -1,0 +1,152 @@
+"""Browser fixtures: a real ``tickdeck serve`` subprocess on a free port with a fresh data dir,
+and Playwright pages driving Debian Chromium.
+
+* ``demo_data`` — synthetic AAPL and MSFT days written once per session with ``tickdeck generate``.
+* ``app_server(...)`` — a factory: copies ``demo_data`` (or an empty dir) to a fresh data dir,
+  optionally adds users, starts ``tickdeck serve`` and waits until it answers; stopped after the test.
+* ``page`` — a new browser context/page per test (downloads allowed).
+* ``shot(page, name)`` — saves ``test-output/screenshots/<name>.png``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+
+ROOT = Path(__file__).resolve().parents[2]
+TICKDECK = [sys.executable, "-m", "app.cli"]
+SCREENSHOTS = ROOT / "test-output" / "screenshots"
+DEMO_SYMBOLS = ("AAPL", "MSFT")
+DEMO_START, DEMO_END = "2024-07-01", "2024-07-03"
+DEMO_TICKS = 20_000  # regular-session trades per day: enough for a datashaded chart, fast to write
+START_TIMEOUT_S = 90  # a loaded 2-core machine imports panel/holoviews slowly
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_cli(data_dir: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    e = {**os.environ, "TICKDECK_DATA_DIR": str(data_dir), **(env or {})}
+    return subprocess.run([*TICKDECK, *args], cwd=ROOT, env=e, capture_output=True, text=True, timeout=300,
+                          check=True)
+
+
+@pytest.fixture(scope="session")
+def demo_data(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("demo") / "data"
+    run_cli(d, "generate", *DEMO_SYMBOLS, "--start", DEMO_START, "--end", DEMO_END, "--ticks", str(DEMO_TICKS))
+    return d
+
+
+@dataclass
+class Served:
+    url: str  # base URL including the prefix, ending in "/"
+    data_dir: Path
+    proc: subprocess.Popen
+    log: Path
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        return run_cli(self.data_dir, *args)
+
+
+def _wait_ready(url: str, proc: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"tickdeck serve exited {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url + "login", timeout=2) as r:  # answers with or without auth
+                if r.status < 500:
+                    return
+        except urllib.error.HTTPError as e:
+            if e.code < 500:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)  # polling interval while the server boots, not a wait for a condition
+    raise RuntimeError(f"tickdeck serve did not answer within {START_TIMEOUT_S}s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture
+def app_server(tmp_path, demo_data, chromium_path):
+    started: list[Served] = []
+
+    def start(*, prefix: str = "", num_procs: int = 1, users: tuple = (), data: bool = True,
+              env: dict | None = None) -> Served:
+        data_dir = tmp_path / f"data{len(started)}"
+        if data:
+            shutil.copytree(demo_data, data_dir)
+        else:
+            data_dir.mkdir()
+        for name, role, password in users:
+            run_cli(data_dir, "users", "add", name, "--role", role, "--password", password)
+        port = free_port()
+        log = tmp_path / f"serve{len(started)}.log"
+        args = [*TICKDECK, "serve", "--port", str(port), "--num-procs", str(num_procs)]
+        if prefix:
+            args += ["--prefix", prefix]
+        fh = open(log, "w")
+        proc = subprocess.Popen(args, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT,
+                                env={**os.environ, "TICKDECK_DATA_DIR": str(data_dir),
+                                     "TICKDECK_SECRET": "browser-test-secret", **(env or {})},
+                                start_new_session=True)
+        url = f"http://127.0.0.1:{port}{prefix}/"
+        s = Served(url, data_dir, proc, log)
+        started.append(s)
+        _wait_ready(url, proc, log)
+        return s
+
+    yield start
+    for s in started:
+        if s.proc.poll() is None:
+            os.killpg(s.proc.pid, 15)
+            try:
+                s.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(s.proc.pid, 9)
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1400, "height": 950})
+    context.set_default_timeout(60_000)  # a cold Panel session on a loaded 2-core box
+    p = context.new_page()
+    yield p
+    context.close()
+
+
+def shot(page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+@pytest.fixture(name="shot")
+def shot_fixture():
+    return shot

@@ -1,0 +1,55 @@
+"""Login, roles and prefix / multi-process serving in Chromium against a real ``tickdeck serve``."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+USERS = (("alice", "viewer", "alice-password"), ("bob", "researcher", "bob-password"))
+
+
+def _login(page, url: str, name: str, password: str) -> None:
+    page.goto(url)
+    page.locator("input[name=username]").fill(name)
+    page.locator("input[name=password]").fill(password)
+    page.locator("form.login-form button, form.login-form input[type=submit]").first.click()
+
+
+def test_wrong_password_is_rejected_and_viewer_cannot_export(app_server, page, shot):
+    app = app_server(users=USERS)
+    page.goto(app.url)
+    page.wait_for_url(re.compile(r"/login"))
+    shot(page, "login")
+    _login(page, app.url + "login", "alice", "not-her-password")
+    page.get_by_text("Invalid username or password").wait_for()
+    assert page.locator("article.td-card").count() == 0
+
+    _login(page, app.url + "login", "alice", "alice-password")
+    page.locator('article.td-card[data-symbol="AAPL"]').wait_for()
+    assert "alice · viewer" in page.locator("#td-user").inner_text()
+    page.goto(app.url + "explorer?symbol=AAPL&tab=export")
+    page.get_by_text("Export needs the researcher role").wait_for()
+    assert page.get_by_role("button", name="Download CSV").count() == 0
+    shot(page, "explorer-export-denied")
+    audit = app.cli("catalog", "--json")  # the CLI still works against the same store
+    assert '"AAPL"' in audit.stdout
+
+
+def test_researcher_can_export_under_prefix_with_two_processes(app_server, page, shot):
+    app = app_server(users=USERS, prefix="/tickdeck", num_procs=2)
+    assert app.url.endswith("/tickdeck/")
+    _login(page, app.url + "login", "bob", "bob-password")
+    page.locator('article.td-card[data-symbol="MSFT"]').wait_for()
+    page.locator('article.td-card[data-symbol="MSFT"] a.td-export').click()
+    page.wait_for_url(re.compile(r"/tickdeck/explorer\?symbol=MSFT"))
+    with page.expect_download() as dl_info:
+        page.get_by_role("button", name="Download CSV").click()
+    assert dl_info.value.suggested_filename.startswith("MSFT_")
+    # Every page of a fresh load (new session, possibly the other process) still knows bob.
+    for _ in range(3):
+        page.goto(app.url + "catalog")
+        page.locator('details[data-symbol="MSFT"]').wait_for()
+        assert "bob · researcher" in page.locator("#td-user").inner_text()
