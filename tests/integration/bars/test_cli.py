@@ -31,7 +31,7 @@ def test_show_computes_on_demand_and_prints(env, capsys):
     assert main(["bars", "show", "AAPL", DAY, "renko:0.2"]) == 0
     assert "close" in capsys.readouterr().out
     pq = env / "r.parquet"
-    assert main(["bars", "show", "AAPL", DAY, "tick:100", "--out", str(pq)]) == 0
+    assert main(["bars", "show", "AAPL", DAY, "tick:100", "--session", "regular", "--out", str(pq)]) == 0
     assert pd.read_parquet(pq)["trade_count"].iloc[0] == 100
 
 
