@@ -254,8 +254,8 @@ class IQFeedEmulator:
                 else:
                     writer.write(b"E,!SYNTAX_ERROR!,\r\n")
                 await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            pass  # client went away, or the server is stopping: end this connection quietly
         finally:
             writer.close()
 
@@ -405,7 +405,7 @@ class IQFeedEmulator:
                 elif text:
                     writer.write(f"E,!SYNTAX_ERROR!,{text}\r\n".encode())
                 await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
             pass
         finally:
             pacer.cancel()
