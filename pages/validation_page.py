@@ -67,6 +67,28 @@ def issues_frame(result) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=_ISSUE_COLUMNS)
 
 
+_ISSUE_CSS = """
+.td-issues { width:100%; border-collapse:collapse; font-family:system-ui, sans-serif; font-size:.9em; }
+.td-issues th { text-align:left; color:#57606a; font-weight:600; border-bottom:2px solid #d0d7de; padding:3px 6px; }
+.td-issues td { padding:3px 6px; vertical-align:top; }
+.td-issues tr.td-msg td { border-bottom:1px solid #eaeef2; padding-bottom:8px; color:#1f2328; }
+.td-sev { font-weight:700; }
+"""
+
+
+def issues_html(df: pd.DataFrame) -> str:
+    """Issues as an HTML table: severity, code, where, rows; the actionable message on its own line."""
+    rows = []
+    for r in df.itertuples(index=False):  # a handful of issues per validator, not ticks
+        colour = SEVERITY_COLOURS.get(r.severity, "#57606a")
+        rows.append(f"<tr class='td-issue' data-code='{html.escape(r.code)}'><td class='td-sev' style='color:{colour}'>"
+                    f"{html.escape(r.severity)}</td><td><code>{html.escape(r.code)}</code></td>"
+                    f"<td>{html.escape(r.where) or '—'}</td><td style='text-align:right'>{r.rows:,}</td></tr>"
+                    f"<tr class='td-msg'><td colspan='4'>{html.escape(r.message)}</td></tr>")
+    return ("<table class='td-issues'><thead><tr><th>Severity</th><th>Code</th><th>Where (ET)</th>"
+            f"<th style='text-align:right'>Rows</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
+
+
 def _clock(iso: str) -> str:
     try:
         return pd.Timestamp(iso).tz_convert("America/New_York").strftime("%H:%M:%S") if pd.Timestamp(iso).tzinfo \
@@ -179,8 +201,7 @@ class ValidationPage(pn.viewable.Viewer):
                                                disabled=True, selectable=1, height=200, visible=False,
                                                sizing_mode="stretch_width")
         self.days_table.on_click(self._on_day_click)
-        self.validator_cards = {v: pn.Column(sizing_mode="stretch_width", styles={"min-width": "420px"})
-                                for v in VALIDATORS}
+        self.validator_cards = {v: pn.Column(sizing_mode="stretch_width") for v in VALIDATORS}
         self.timeline_pane = pn.pane.Bokeh(sizing_mode="stretch_width", height=220)
         self.quality_pane = pn.pane.HTML(stylesheets=[STATUS_CSS], sizing_mode="stretch_width")
         self.history_table = pn.widgets.Tabulator(history_frame([]), show_index=False, disabled=True,
@@ -324,13 +345,19 @@ class ValidationPage(pn.viewable.Viewer):
             f"MEDIUM warns, LOW is informational.</p>", stylesheets=[STATUS_CSS], sizing_mode="stretch_width")
         for v in VALIDATORS:
             self.validator_cards[v].objects = self._validator_panel(v, report.result(v))
+        order = sorted(VALIDATORS, key=lambda v: -_STATUS_ORDER.get(getattr(report.result(v), "status", ""), -1))
+        strip = " ".join(
+            f"<span style='margin-right:12px'>{html.escape(TITLES[v])} "
+            f"{badge(*STATUS_BADGE.get(r.status, ('idle', r.status))[:1], r.status)}</span>"
+            for v in order if (r := report.result(v)) is not None)
+        overview = pn.pane.HTML(f"<div data-testid='validator-overview' class='td-muted'>{strip}</div>",
+                                stylesheets=[STATUS_CSS], sizing_mode="stretch_width")
         self.timeline_pane.object = self._timeline(report, flags)
         self.quality_pane.object = self._quality_html(quality)
         self.history_table.value = history_frame(self.history)
         self.detail.objects = [
-            header,
-            pn.FlexBox(*[self.validator_cards[v] for v in VALIDATORS], flex_wrap="wrap", gap="12px",
-                       sizing_mode="stretch_width"),
+            header, overview,
+            pn.GridBox(*[self.validator_cards[v] for v in order], ncols=2, sizing_mode="stretch_width"),
             pn.pane.Markdown("### Timeline of located issues (ET)"), self.timeline_pane,
             pn.Row(pn.Column(pn.pane.Markdown("### Quality score"), self.quality_pane, width=420),
                    pn.Column(pn.pane.Markdown("### History of past runs"), self.history_table,
@@ -353,12 +380,10 @@ class ValidationPage(pn.viewable.Viewer):
         if df.empty:
             body = pn.pane.HTML("<p class='td-muted'>No issues.</p>", stylesheets=[STATUS_CSS])
         else:
-            body = pn.widgets.Tabulator(
-                df, show_index=False, disabled=True, layout="fit_data_stretch", sizing_mode="stretch_width",
-                widths={"message": 380}, formatters={"message": {"type": "textarea"}},
-                text_align={"rows": "right"}, max_height=320)
-        return [pn.Card(head, body, title=f"{title}: {result.status}", collapsible=False,
-                        sizing_mode="stretch_width", styles={"border-left": f"6px solid {_status_colour(result.status)}"})]
+            body = pn.pane.HTML(issues_html(df), stylesheets=[STATUS_CSS, _ISSUE_CSS], sizing_mode="stretch_width")
+        return [pn.Column(head, body, sizing_mode="stretch_width", margin=(6, 8),
+                          styles={"border": "1px solid #d0d7de", "border-left": f"6px solid {_status_colour(result.status)}",
+                                  "border-radius": "6px", "padding": "4px 10px", "background": "#fff"})]
 
     def _timeline(self, report, flags):
         from bokeh.models import BoxAnnotation, ColumnDataSource, HoverTool
@@ -433,6 +458,9 @@ class ValidationPage(pn.viewable.Viewer):
                           pn.Column(pn.Spacer(height=18), self.cache_input), pn.Column(pn.Spacer(height=14), self.run_button))
         return pn.Column(pn.pane.Markdown("## Validation"), controls, self.status_pane, self.days_table, self.detail,
                          sizing_mode="stretch_width")
+
+
+_STATUS_ORDER = {"FAIL": 2, "WARN": 1, "PASS": 0}
 
 
 def _naive_et(iso) -> pd.Timestamp:

@@ -31,7 +31,8 @@ def test_gap_day_is_flagged_by_continuity_with_its_time(gap_day):
     gap = table[table.code == "GAP"].iloc[0]
     assert gap.severity == HIGH and gap["where"].startswith("10:5") and "11:20" in gap["where"]
     card = page.validator_cards["continuity"].objects[0]
-    assert "FAIL — needs fixing" in card.objects[0].object and card.objects[1].value.equals(table)
+    assert "FAIL — needs fixing" in card.objects[0].object
+    assert "data-code='GAP'" in card.objects[1].object and gap.message in card.objects[1].object
     assert "Overall FAIL" in page.detail.objects[0].object
     lanes = {r.glyph.__class__.__name__ for r in page.timeline_pane.object.renderers}
     assert "HBar" in lanes  # the gap is drawn on the timeline
