@@ -210,7 +210,7 @@ def _read_ticks(ctx, sym: str, day, req: ExportRequest) -> pa.Table:
                                      output_format="pyarrow").data
         if table.schema.names[0] == "timestamp":
             return table.replace_schema_metadata(None)  # drop pandas' "timestamp is the index" note
-    except Exception:  # noqa: BLE001 - older ArcticDB without Arrow output: use the pandas path
+    except (TypeError, ValueError, NotImplementedError, AttributeError):  # no Arrow output: pandas path
         pass
     df = ctx.store.read_day(sym, day, columns=cols, session=req.session)
     return pa.Table.from_pandas(df.reset_index(), preserve_index=False)

@@ -21,7 +21,7 @@ def main() -> None:
     ap.add_argument("--ticks", type=int, default=1_000_000)
     args = ap.parse_args()
 
-        import pyarrow.csv as pacsv
+    import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
     from core.config import Settings

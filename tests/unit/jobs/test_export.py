@@ -110,7 +110,8 @@ def test_failed_export_leaves_no_file_and_keeps_the_previous_one(stored, tmp_pat
     export(stored, _request(tmp_path, "csv"))
     before = (tmp_path / "out.csv").read_bytes()
     calls = {"n": 0}
-    real = stored.store.read_day
+    lib = stored.store.ticks
+    real = lib.read
 
     def flaky(*a, **k):
         calls["n"] += 1
@@ -118,7 +119,7 @@ def test_failed_export_leaves_no_file_and_keeps_the_previous_one(stored, tmp_pat
             raise OSError("disk went away")
         return real(*a, **k)
 
-    monkeypatch.setattr(stored.store, "read_day", flaky)
+    monkeypatch.setattr(lib, "read", flaky)
     with pytest.raises(OSError):
         export(stored, _request(tmp_path, "csv"))
     assert (tmp_path / "out.csv").read_bytes() == before
