@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from core.config import Settings
 from core.context import Context
 
@@ -10,5 +12,14 @@ def load_settings() -> Settings:
     return Settings.from_env()
 
 
-def open_context(settings: Settings | None = None) -> Context:
-    return Context.open(settings or load_settings())
+def open_context(settings: Settings | None = None, *, pipeline: bool | None = None) -> Context:
+    """Open the services; install the post-ingest pipeline (bars + validation) unless
+    ``pipeline=False`` or ``TICKDECK_PIPELINE=off``."""
+    ctx = Context.open(settings or load_settings())
+    if pipeline is None:
+        pipeline = os.environ.get("TICKDECK_PIPELINE", "on").lower() not in ("0", "off", "false", "no")
+    if pipeline:
+        from core.pipeline import install
+
+        install(ctx)
+    return ctx

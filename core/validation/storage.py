@@ -85,11 +85,21 @@ def _bar_count(meta: dict | None) -> int | None:
     return None
 
 
+def _storage_name(spec_text: str) -> str:
+    """Catalog rows hold the full spec (``volume:10000:split``); stored symbols its storage name."""
+    try:
+        from core.bars import parse_spec
+
+        return parse_spec(spec_text).storage_name
+    except Exception:  # noqa: BLE001 - an unparseable catalog spec is reported as missing below
+        return spec_text
+
+
 def _check_bars(ctx, data: DayData, issues: list, metrics: dict) -> None:
     sym, day = data.symbol, data.day
     rows = ctx.catalog.bar_series(sym, day)
     prefix = f"{naming.tick_symbol(sym, day)}/"
-    catalogued = {(r.family, r.spec): r for r in rows}
+    catalogued = {(r.family, _storage_name(r.spec)): r for r in rows}
     stored: dict[tuple[str, str], str] = {}
     for lib in ctx.store.library_names():
         if not lib.startswith(naming.BARS_PREFIX):
