@@ -1,0 +1,58 @@
+"""``tickdeck backfill``: find missing/failing trading days and queue (or run) their collection."""
+
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    p = sub.add_parser("backfill", help="collect missing or failing trading days")
+    p.add_argument("symbols", nargs="*", metavar="SYMBOL", help="default with --stale: the watchlist")
+    p.add_argument("--start", help="first day YYYY-MM-DD")
+    p.add_argument("--end", help="last day YYYY-MM-DD")
+    p.add_argument("--stale", action="store_true", help="backfill every stale watchlist symbol up to the last completed day")
+    p.add_argument("--run", action="store_true", help="collect now in this process instead of queueing jobs")
+    p.add_argument("--freshness", action="store_true", help="only print the data-freshness table")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from app.wiring import open_context
+    from core.backfill import freshness, plan_backfill, plan_stale, submit_plans
+    from core.errors import TickdeckError
+
+    ctx = open_context()
+    if args.freshness:
+        print(f"{'symbol':<10} {'latest':<12} {'last completed':<15} {'days behind':>11}")
+        for f in freshness(ctx, args.symbols or None):
+            print(f"{f.symbol:<10} {str(f.latest_day or '-'):<12} {str(f.last_completed):<15} {f.days_behind:>11}")
+        return 0
+    if args.stale:
+        plans = plan_stale(ctx, args.symbols or None)
+    else:
+        if not args.symbols or not (args.start and args.end):
+            raise TickdeckError("give SYMBOL… with --start and --end, or use --stale")
+        plans = [plan_backfill(ctx, s, args.start, args.end) for s in args.symbols]
+    for p in plans:
+        print(f"{p.symbol}: {len(p.missing)} missing, {len(p.failing)} failing day(s)"
+              + (f" ({', '.join(str(d) for d in p.days[:8])}{' …' if len(p.days) > 8 else ''})" if p.days else ""))
+    plans = [p for p in plans if p.days]
+    if not plans:
+        print("nothing to backfill")
+        return 0
+    if args.run:
+        from core.collect import collect_days
+        from core.progress import TqdmProgress
+
+        bar = TqdmProgress()
+        try:
+            for p in plans:
+                collect_days(ctx, [p.symbol], list(p.days), progress=bar)
+        finally:
+            bar.close()
+        print(f"collected {sum(len(p.days) for p in plans)} symbol-day(s)")
+        return 0
+    from jobs.queue import JobQueue
+
+    q = JobQueue(ctx.catalog.engine, ctx.bus)
+    ids = submit_plans(plans, lambda kind, params, prio: q.submit(kind, params, priority=prio, requested_by="cli"))
+    print(f"queued {len(ids)} collect job(s): {', '.join(map(str, ids))} (run them with: tickdeck worker --once)")
+    return 0

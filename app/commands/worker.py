@@ -1,0 +1,47 @@
+"""``tickdeck worker``: run queued jobs in this process (scale-out: start several)."""
+
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    p = sub.add_parser("worker", help="run queued jobs (several workers may share one PostgreSQL database)")
+    p.add_argument("--once", action="store_true", help="exit when the queue is empty")
+    p.add_argument("--max-jobs", type=int, default=None, help="exit after this many jobs")
+    p.add_argument("--kinds", default="", help="comma-separated job kinds this worker takes (default: all)")
+    p.add_argument("--scheduler", action="store_true",
+                   help="also run the persistent scheduler and market triggers (one process per database)")
+    p.add_argument("--stale-after", type=float, default=None,
+                   help="seconds without a heartbeat before a running job counts as orphaned")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import signal
+
+    from app.wiring import open_context
+    from jobs.queue import STALE_AFTER_S
+    from jobs.worker import Worker
+
+    ctx = open_context()
+    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()] or None
+    w = Worker(ctx, kinds=kinds, stale_after_s=args.stale_after or STALE_AFTER_S)
+    signal.signal(signal.SIGTERM, lambda *_: w.stop())
+    sched = None
+    if args.scheduler:
+        from jobs.scheduler import Scheduler
+
+        sched = Scheduler(ctx)
+        sched.install_market_triggers()
+        sched.start()
+    print(f"worker {w.worker_id} started", flush=True)
+    try:
+        n = w.run(once=args.once, max_jobs=args.max_jobs)
+    finally:
+        if sched is not None:
+            sched.shutdown()
+        ctx.close()
+    counts = {}
+    for r in w.ran:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    print(f"worker {w.worker_id} ran {n} job(s): " + (", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "none"))
+    return 0

@@ -1,0 +1,129 @@
+"""Worker processes: kill -9 mid-job leaves nothing partial; two workers never share a job."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.csv as pacsv
+import pytest
+
+from builders import store_synthetic
+from core.config import Settings
+from core.context import Context
+from core.db import open_engine
+from jobs.queue import JobQueue
+from jobs.worker import Worker
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _env(data_dir: Path, sql_url: str | None = None) -> dict:
+    env = {**os.environ, "TICKDECK_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}
+    if sql_url:
+        env["TICKDECK_SQL_URL"] = sql_url
+    return env
+
+
+def _worker(env, *args) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "app.cli", "worker", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _kill_mid_job(proc, queue, jid, timeout=120):
+    """SIGKILL the worker once the job reported progress strictly between 0 and 100 %."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rec = queue.get(jid)
+        if rec.status == "running" and 0 < rec.progress < 100:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+            return rec
+        if rec.status not in ("pending", "running") or proc.poll() is not None:
+            pytest.fail(f"job ended before it could be killed: {rec.status} {proc.stdout.read()[-2000:]}")
+        time.sleep(0.02)
+    pytest.fail("job never reported progress")
+
+
+def _interrupt(queue, jid):
+    time.sleep(1.2)  # let the dead worker's last heartbeat age past stale_after_s
+    assert queue.recover_stale(stale_after_s=1.0, auto_retry=False) == [jid]
+    assert queue.get(jid).status == "interrupted"
+    queue.retry(jid)
+
+
+def test_killed_export_leaves_no_partial_file_and_completes_on_retry(tmp_path):
+    data = tmp_path / "data"
+    settings = Settings(data_dir=data)
+    ctx = Context.open(settings)
+    store_synthetic(ctx, "AAPL", "2024-07-01", "2024-07-09", ticks=40_000)
+    total = sum(r.ticks for r in ctx.catalog.tick_days("AAPL"))
+    ctx.close()
+    out = tmp_path / "exports" / "aapl.csv"
+    engine = open_engine(settings.sql_url, migrate=False)
+    q = JobQueue(engine)
+    jid = q.submit("export", {"symbols": "AAPL", "start": "2024-07-01", "end": "2024-07-09", "format": "csv",
+                              "out": str(out)})
+    proc = _worker(_env(data), "--once")
+    _kill_mid_job(proc, q, jid)
+    assert not out.exists(), "a partial export is visible under the final name"
+    assert not out.with_name(out.name + ".manifest.json").exists()
+    _interrupt(q, jid)
+    ctx = Context.open(settings)
+    try:
+        Worker(ctx).run(once=True)
+    finally:
+        ctx.close()
+    rec = q.get(jid)
+    assert rec.status == "succeeded" and rec.retries == 1, rec.error
+    assert pacsv.read_csv(out).num_rows == rec.result["rows"] == total
+    assert sorted(p.name for p in out.parent.iterdir()) == ["aapl.csv", "aapl.csv.manifest.json"]  # temp swept
+    engine.dispose()
+
+
+def test_killed_generate_job_leaves_whole_days_and_completes_on_retry_without_duplicates(tmp_path):
+    data = tmp_path / "data"
+    settings = Settings(data_dir=data)
+    engine = open_engine(settings.sql_url)
+    q = JobQueue(engine)
+    jid = q.submit("generate", {"symbols": ["MSFT"], "start": "2024-06-03", "end": "2024-06-28", "ticks": 15_000})
+    proc = _worker(_env(data), "--once")
+    _kill_mid_job(proc, q, jid)
+    _interrupt(q, jid)
+    ctx = Context.open(settings)
+    try:
+        Worker(ctx).run(once=True)
+        rec = q.get(jid)
+        assert rec.status == "succeeded", rec.error
+        days = ctx.store.list_days("MSFT")
+        assert days == ctx.calendar().trading_days("2024-06-03", "2024-06-28")
+        rows = {r.day: r.ticks for r in ctx.catalog.tick_days("MSFT")}
+        for d in days:
+            df = ctx.store.read_day("MSFT", d, columns=["tick_id"])
+            assert len(df) == rows[d] == ctx.store.day_info("MSFT", d).ticks
+            assert df["tick_id"].is_unique, f"duplicated ticks on {d}"
+    finally:
+        ctx.close()
+        engine.dispose()
+
+
+def test_two_worker_processes_on_postgresql_never_run_a_job_twice(tmp_path, pg_url):
+    engine = open_engine(pg_url)
+    q = JobQueue(engine)
+    n = 16
+    ids = [q.submit("health") for _ in range(n)]
+    env = _env(tmp_path / "data", pg_url)
+    env["TICKDECK_FEED_PORT_HISTORY"] = "1"  # refused at once: keeps each health job short
+    procs = [_worker(env, "--once") for _ in range(2)]
+    outs = [p.communicate(timeout=240)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    ran = [int(o.split(" ran ")[1].split(" job")[0]) for o in outs]
+    jobs = [q.get(i) for i in ids]
+    assert sum(ran) == n, f"workers ran {ran} jobs for {n} submitted"
+    assert all(j.status == "succeeded" for j in jobs)
+    assert len({j.worker for j in jobs}) >= 1 and all(j.worker for j in jobs)
+    engine.dispose()
