@@ -272,7 +272,9 @@ class MonitorPage(pn.viewable.Viewer):
             self.recent.appendleft((msg.get("timestamp", time.time()), data))
 
     def _apply_progress(self, data: dict, key: str | None = None) -> None:
-        key = key or str(data.get("job_id") or data.get("symbol") or data.get("stage") or "collection")
+        if key is None:
+            key = f"job {data['job_id']}" if data.get("job_id") is not None else str(
+                data.get("symbol") or data.get("stage") or "collection")
         done, total = data.get("done"), data.get("total")
         pct = data.get("percent", data.get("progress"))
         if pct is None and done is not None and total:

@@ -38,7 +38,7 @@ def test_progress_events_become_active_collections(ctx):
     ctx.bus.publish("collection", {"stage": "collect", "done": 1, "total": 4, "message": "AAPL 2024-07-01",
                                    "job_id": 7}, type_="progress")
     page.flush()
-    assert page.active["7"]["percent"] == 25.0
+    assert page.active["job 7"]["percent"] == 25.0
     html = "".join(str(getattr(o, "object", "")) for row in page.active_pane.objects for o in row.objects)
     assert "AAPL 2024-07-01" in html and "25%" in html
 
