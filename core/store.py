@@ -207,8 +207,9 @@ class Store:
         validate_frame(df)
         info = compute_day_info(ticker, day, df, extra)
         sym = naming.tick_symbol(ticker, day)
+        frame = df if list(df.columns) == STORED_COLUMNS else df[STORED_COLUMNS]  # no 40-column copy when in order
         try:
-            self.ticks.write(sym, df[STORED_COLUMNS], metadata=info.to_meta(), prune_previous_versions=True)
+            self.ticks.write(sym, frame, metadata=info.to_meta(), prune_previous_versions=True)
         except Exception as e:
             raise StorageError(sym, "write", str(e)) from e
         return info
