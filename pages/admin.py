@@ -65,7 +65,8 @@ def freshness(ctx) -> list[FreshnessRow]:
         rows = []
         for r in fn(ctx):
             d = dataclasses.asdict(r) if dataclasses.is_dataclass(r) else dict(r)
-            rows.append(FreshnessRow(d["symbol"], d.get("last_day"), d.get("expected") or d.get("last_completed"),
+            rows.append(FreshnessRow(d["symbol"], d.get("latest_day", d.get("last_day")),
+                                     d.get("last_completed") or d.get("expected"),
                                      int(d.get("days_behind", 0) or 0), d.get("quality")))
         qual = {s.symbol: s.quality_score for s in ctx.catalog.datasets()}
         rows = [dataclasses.replace(r, quality=r.quality if r.quality is not None else qual.get(r.symbol)) for r in rows]
