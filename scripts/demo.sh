@@ -1,17 +1,35 @@
 #!/usr/bin/env bash
-# make demo: build demo data into $TICKDECK_DATA_DIR and serve the app.
+# make demo: start the bundled IQFeed emulator, collect the demo symbols through it over TCP
+# (each collected day is enriched, validated on ingest, stored, turned into the default bars
+# and validated), then serve the app. The emulator keeps running while the app is served, so
+# live collection and backfill work from the pages; both stop on Ctrl-C.
 set -eu
 cd "$(dirname "$0")/.."
 PORT="${1:-5006}"
 BIN=.venv/bin
 DATA="${TICKDECK_DATA_DIR:-$PWD/data}"
+export TICKDECK_DATA_DIR="$DATA"
+export TICKDECK_FEED_HOST="${TICKDECK_FEED_HOST:-127.0.0.1}"
+export TICKDECK_FEED_PORT_HISTORY="${TICKDECK_FEED_PORT_HISTORY:-9100}"
+export TICKDECK_FEED_PORT_L1="${TICKDECK_FEED_PORT_L1:-5009}"
+SYMBOLS="${DEMO_SYMBOLS:-AAPL MSFT SPY NVDA QQQ}"
+DAYS="${DEMO_DAYS:-5}"
 mkdir -p "$DATA/logs"
-SYMBOLS="AAPL MSFT SPY NVDA QQQ"
-END=$($BIN/python -c "from core.calendar import get_calendar; print(get_calendar().last_completed_trading_day())")
-START=$($BIN/python -c "from core.calendar import get_calendar; print(get_calendar().previous_trading_days('$END', 5)[0])")
-echo "demo: generating $SYMBOLS for $START..$END into $DATA"
-$BIN/tickdeck generate $SYMBOLS --start "$START" --end "$END" --seed 7
+
+$BIN/tickdeck iqfeed-sim --symbols "$(echo $SYMBOLS | tr ' ' ',')" --seed 7 \
+  --port-history "$TICKDECK_FEED_PORT_HISTORY" --port-l1 "$TICKDECK_FEED_PORT_L1" \
+  > "$DATA/logs/iqfeed-sim.log" 2>&1 &
+SIM=$!
+trap 'kill $SIM 2>/dev/null || true' EXIT INT TERM
+for _ in $(seq 1 150); do
+  if (exec 3<>"/dev/tcp/$TICKDECK_FEED_HOST/$TICKDECK_FEED_PORT_HISTORY") 2>/dev/null; then break; fi
+  kill -0 $SIM 2>/dev/null || { echo "demo: the emulator failed to start:"; cat "$DATA/logs/iqfeed-sim.log"; exit 1; }
+  sleep 0.2
+done
+echo "demo: IQFeed emulator on $TICKDECK_FEED_HOST:$TICKDECK_FEED_PORT_HISTORY (history) / :$TICKDECK_FEED_PORT_L1 (Level 1)"
+echo "demo: collecting $SYMBOLS, last $DAYS trading days, into $DATA"
+$BIN/tickdeck collect $SYMBOLS --days "$DAYS"
 $BIN/tickdeck catalog
-echo "demo: serving on http://localhost:$PORT/ (Ctrl-C to stop)"
-exec $BIN/tickdeck serve --port "$PORT" --address 0.0.0.0 \
+echo "demo: serving on http://localhost:$PORT/ (Ctrl-C stops the app and the emulator)"
+$BIN/tickdeck serve --port "$PORT" --address 0.0.0.0 \
   --allow-websocket-origin "localhost:$PORT" --allow-websocket-origin "127.0.0.1:$PORT"
