@@ -98,3 +98,20 @@ def test_renders_bare_layout(ctx):
     import panel as pn
 
     assert isinstance(_page(ctx).__panel__(), pn.Column)
+
+
+def test_retention_previews_then_deletes_only_after_confirmation(ctx):
+    from core.retention import POLICY_KEY
+
+    store_synthetic(ctx, "AAPL", "2024-07-01", "2024-07-01", ticks=2000)
+    ctx.catalog.set_config(POLICY_KEY, {"ticks": 30})
+    page = _page(ctx)
+    page.run_retention(wait=True)  # no preview yet: refused
+    assert "Preview the cleanup first" in page.message and ctx.catalog.stored_days("AAPL")
+    page.preview_retention(wait=True)
+    assert "would delete: 1 tick days" in page.retention_pane.object
+    assert page.confirm_button.visible and ctx.catalog.stored_days("AAPL")  # dry run deleted nothing
+    page.run_retention(wait=True)
+    assert not ctx.catalog.stored_days("AAPL")
+    assert "deleted: 1 tick days" in page.retention_pane.object
+    assert {"retention_run", "retention_preview"} <= {e.action for e in ctx.catalog.audit_log()}
