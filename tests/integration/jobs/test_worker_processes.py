@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def _env(data_dir: Path, sql_url: str | None = None) -> dict:
-    env = {**os.environ, "TICKDECK_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "TICKDECK_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT),
+           "TICKDECK_PIPELINE": "off"}  # bars/validation after each day are tested elsewhere
     if sql_url:
         env["TICKDECK_SQL_URL"] = sql_url
     return env

@@ -1,0 +1,65 @@
+"""The jobs/worker/export/health/sql/backfill CLI verbs end to end on a temporary data dir."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from app.cli import main
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("TICKDECK_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("TICKDECK_FEED_PORT_HISTORY", "1")
+    monkeypatch.setenv("TICKDECK_PIPELINE", "off")  # bars + validation belong to other tests; keep these fast
+    return tmp_path / "data"
+
+
+def test_jobs_start_worker_and_list_round_trip(env, capsys):
+    assert main(["jobs", "start", "generate", "--param", "symbols=[\"AAPL\"]", "--param", "start=2024-07-01",
+                 "--param", "end=2024-07-02", "--param", "ticks=200"]) == 0
+    assert "queued job 1" in capsys.readouterr().out
+    assert main(["worker", "--once"]) == 0
+    assert "ran 1 job(s): 1 succeeded" in capsys.readouterr().out
+    assert main(["jobs", "list", "--json"]) == 0
+    (job,) = json.loads(capsys.readouterr().out)
+    assert (job["kind"], job["status"], job["result"]["days"]) == ("generate", "succeeded", 2)
+
+
+def test_jobs_retry_requires_a_failed_job_and_errors_are_one_line(env, capsys):
+    main(["jobs", "start", "health"])
+    capsys.readouterr()
+    assert main(["jobs", "retry", "1"]) == 1
+    assert capsys.readouterr().err.strip() == "tickdeck: error: job 1 is pending; only failed, cancelled or interrupted jobs can be retried"
+    assert main(["jobs", "retry", "--all-failed"]) == 0
+    assert "re-queued 0 failed job(s)" in capsys.readouterr().out
+
+
+def test_export_then_sql_over_the_export(env, capsys):
+    main(["generate", "AAPL", "--start", "2024-07-01", "--end", "2024-07-01", "--ticks", "200"])
+    capsys.readouterr()
+    out = env / "exports" / "day.parquet"
+    assert main(["export", "--symbols", "AAPL", "--start", "2024-07-01", "--end", "2024-07-01",
+                 "--columns", "last,last_sz", "--out", str(out)]) == 0
+    assert "exported" in capsys.readouterr().out and out.exists()
+    assert main(["sql", "SELECT count(*) AS n FROM export_day", "--csv"]) == 0
+    n = int(capsys.readouterr().out.splitlines()[1])
+    assert main(["sql", "SELECT count(*) AS n FROM ticks('AAPL','2024-07-01','2024-07-01')", "--csv"]) == 0
+    assert int(capsys.readouterr().out.splitlines()[1]) == n > 0
+
+
+def test_health_json_reports_every_check(env, capsys):
+    assert main(["health", "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["status"] == "degraded"  # feed port 1 refuses
+    assert {c["name"] for c in rep["checks"]} >= {"feed", "arcticdb", "sql", "disk"}
+
+
+def test_backfill_queues_collect_jobs_for_missing_days(env, capsys):
+    main(["generate", "AAPL", "--start", "2024-07-01", "--end", "2024-07-01", "--ticks", "200"])
+    capsys.readouterr()
+    assert main(["backfill", "AAPL", "--start", "2024-07-01", "--end", "2024-07-05"]) == 0
+    out = capsys.readouterr().out
+    assert "AAPL: 3 missing" in out and "queued 1 collect job(s)" in out
