@@ -78,19 +78,56 @@ def _days(ctx, params: dict, symbol: str | None = None) -> list:
 def collect(ctx, params: dict, *, progress) -> dict:
     symbols = _symbols(params)
     if params.get("mode") == "live":
-        from core import collect as collect_mod  # built by the collection service
-
-        live = getattr(collect_mod, "collect_live", None)
-        if live is None:
-            raise JobError("live collection is not available: core.collect.collect_live is missing")
-        out = live(ctx, symbols, progress=progress)
-        return {"mode": "live", "result": _jsonable(out)}
+        return _collect_live(ctx, symbols, params, progress)
     from core.collect import collect_days
 
     days = _days(ctx, params)
     out = collect_days(ctx, symbols, days, host=params.get("host"), port_history=params.get("port_history"),
                        progress=progress)
     return {"symbols": symbols, "days": [format_day(d) for d in days], "result": _jsonable(out)}
+
+
+LIVE_STOP_GRACE_S = 120  # keep streaming briefly past the after-hours end for late prints
+
+
+def _collect_live(ctx, symbols, params: dict, progress) -> dict:
+    """Stream L1 until cancelled, or until ``day``'s extended session ends (plus a grace)."""
+    import threading
+
+    import pandas as pd
+
+    from core import collect as collect_mod
+    from jobs.queue import JobCancelled
+
+    live = getattr(collect_mod, "collect_live", None)
+    if live is None:
+        raise JobError("live collection is not available: core.collect.collect_live is missing")
+    stop = getattr(progress, "cancelled", None) or threading.Event()
+    timer, session_over = None, threading.Event()
+
+    def end_of_session() -> None:
+        session_over.set()
+        stop.set()
+
+    if params.get("day"):
+        cal = ctx.calendar()
+        day = as_date(params["day"])
+        if cal.is_trading_day(day):
+            end = cal.bounds(day).after_close + pd.Timedelta(seconds=LIVE_STOP_GRACE_S)
+            delay = (end - pd.Timestamp.now(tz=end.tz)).total_seconds()
+            if delay <= 0:
+                raise JobError(f"live collection for {day} is too late: its session ended at {end}")
+            timer = threading.Timer(delay, end_of_session)
+            timer.daemon = True
+            timer.start()
+    try:
+        out = live(ctx, symbols, stop_event=stop, host=params.get("host"), progress=progress)
+    finally:
+        if timer is not None:
+            timer.cancel()
+    if stop.is_set() and not session_over.is_set():
+        raise JobCancelled(getattr(progress, "job_id", None))
+    return {"mode": "live", "result": _jsonable(out)}
 
 
 @register("generate")
@@ -141,9 +178,11 @@ def finalize(ctx, params: dict, *, progress) -> dict:
     steps = 3 * len(symbols) + 1
     collect_days(ctx, symbols, [day], progress=None)
     progress(Progress("finalize", len(symbols), steps, f"collected {day}"))
+    hooks_ran = bool(ctx.extras.get("after_write"))  # the post-ingest pipeline already built bars + validated
     for i, sym in enumerate(symbols):
-        build_default_bars(ctx, sym, day, progress=None)
-        validate_day(ctx, sym, day)
+        if not hooks_ran:
+            build_default_bars(ctx, sym, day, progress=None)
+            validate_day(ctx, sym, day)
         progress(Progress("finalize", len(symbols) + 2 * (i + 1), steps, f"{sym} bars + validation"))
     exports = []
     for cfg in ctx.catalog.get_config("close_exports", []) or []:

@@ -149,3 +149,15 @@ def test_export_job_kind_runs_through_the_queue(stored, tmp_path):
     out = rec.result["out"]
     assert out.startswith(str(stored.settings.exports_dir)) and out.endswith(".csv")
     assert rec.result["rows"] == len(pacsv.read_csv(out)) == sum(d.ticks for d in stored.catalog.tick_days("AAPL"))
+
+
+def test_bar_export_round_trips_the_bars_service_output(stored, tmp_path):
+    from core.bars import get_bars
+
+    out = tmp_path / "bars.parquet"
+    man = export(stored, ExportRequest(("AAPL",), "2024-07-01", "2024-07-02", out, spec="time:1m", session="regular"))
+    back = pq.read_table(out).to_pandas()
+    exp = get_bars(stored, "AAPL", "2024-07-01", "2024-07-02", "time:1m", session="regular")
+    assert man.rows == len(back) == len(exp) > 0
+    np.testing.assert_allclose(back["close"].to_numpy(), exp["close"].to_numpy())
+    assert set(back["symbol"]) == {"AAPL"}
