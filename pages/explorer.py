@@ -269,18 +269,18 @@ class ExplorerPage(pn.viewable.Viewer):
         symbols = [d.symbol for d in self.ctx.catalog.datasets()]
         if self.symbol and self.symbol not in symbols:
             symbols.append(self.symbol)
-        self._symbol = pn.widgets.Select.from_param(self.param.symbol, options=symbols, name="Symbol", width=160)
-        self._start = pn.widgets.DatePicker.from_param(self.param.start, name="Start day", width=150)
-        self._end = pn.widgets.DatePicker.from_param(self.param.end, name="End day (optional)", width=150)
-        self._session = pn.widgets.RadioButtonGroup.from_param(self.param.session, name="Session",
-                                                               button_type="light")
-        self._view = pn.widgets.RadioButtonGroup.from_param(self.param.view, name="Show", button_type="light")
+        self._symbol = pn.widgets.Select.from_param(self.param.symbol, options=symbols, label="Symbol", width=160)
+        self._start = pn.widgets.DatePicker.from_param(self.param.start, label="Start day", width=150)
+        self._end = pn.widgets.DatePicker.from_param(self.param.end, label="End day (optional)", width=150)
+        self._session = pn.widgets.RadioButtonGroup.from_param(self.param.session, label="Session",
+                                                               color="light")
+        self._view = pn.widgets.RadioButtonGroup.from_param(self.param.view, label="Show", color="light")
         fam = self.bar_spec.split(":", 1)[0]
-        self._family = pn.widgets.Select(name="Bar type", options=list(families()),
+        self._family = pn.widgets.Select(label="Bar type", options=list(families()),
                                          value=fam if fam in families() else "time", width=170)
         self._family.param.watch(self._on_family, "value")
-        self._spec = pn.widgets.TextInput.from_param(self.param.bar_spec, name="Bar spec", width=190)
-        self._overlays = [pn.widgets.IntInput.from_param(self.param[p], name=label, width=90)
+        self._spec = pn.widgets.TextInput.from_param(self.param.bar_spec, label="Bar spec", width=190)
+        self._overlays = [pn.widgets.IntInput.from_param(self.param[p], label=label, width=90)
                           for p, label in (("sma", "SMA"), ("ema", "EMA"), ("bollinger", "Bollinger"))]
         self._status = pn.pane.Markdown("", css_classes=["td-summary"], sizing_mode="stretch_width")
         self._chart = pn.pane.HoloViews(None, sizing_mode="stretch_width")
@@ -288,8 +288,8 @@ class ExplorerPage(pn.viewable.Viewer):
         self._grid_holder = pn.Column(sizing_mode="stretch_width")
         self._download = pn.widgets.FileDownload(callback=self._download_callback, filename=self.export_filename(),
                                                  label=f"Download {self.export_format.upper()}",
-                                                 button_type="primary", embed=False, width=220)
-        self._format = pn.widgets.RadioButtonGroup.from_param(self.param.export_format, name="Format")
+                                                 color="primary", embed=False, width=220)
+        self._format = pn.widgets.RadioButtonGroup.from_param(self.param.export_format, label="Format")
         self._tabs = pn.Tabs(("Chart", self._chart_box), ("Table", self._grid_holder), ("Export", self._export_view()),
                              dynamic=False, sizing_mode="stretch_width")
         self._tabs.active = ["chart", "table", "export"].index(self.tab)

@@ -122,11 +122,11 @@ class HomePage(pn.viewable.Viewer):
             self.param.search, name="Search datasets", placeholder="symbol, source or venue…", width=260)
         self._widgets = [
             self._search,
-            pn.widgets.Select.from_param(self.param.source, name="Source", width=150),
-            pn.widgets.Select.from_param(self.param.venue, name="Venue", width=130),
-            pn.widgets.DatePicker.from_param(self.param.covers_from, name="Has data from", width=150),
-            pn.widgets.DatePicker.from_param(self.param.covers_to, name="Has data to", width=150),
-            pn.widgets.IntSlider.from_param(self.param.min_quality, name="Min quality %", width=170, step=5),
+            pn.widgets.Select.from_param(self.param.source, label="Source", width=150),
+            pn.widgets.Select.from_param(self.param.venue, label="Venue", width=130),
+            pn.widgets.DatePicker.from_param(self.param.covers_from, label="Has data from", width=150),
+            pn.widgets.DatePicker.from_param(self.param.covers_to, label="Has data to", width=150),
+            pn.widgets.IntSlider.from_param(self.param.min_quality, label="Min quality %", width=170, step=5),
         ]
 
     @property

@@ -17,7 +17,7 @@ from holoviews.operation.datashader import rasterize
 RAW_GLYPH_LIMIT = 50_000  # beyond this, datashade: Bokeh slows to a crawl above ~50k glyphs
 CANDLE_LIMIT = 3_000  # beyond this, candles are sub-pixel: draw a rasterised close line instead
 BAND_BINS = 600  # buckets for the bid/ask band and volume strip: about one per 2 px at 1200 px
-PRICE_HEIGHT, STRIP_HEIGHT = 340, 120
+PRICE_HEIGHT, STRIP_HEIGHT, AXIS_HEIGHT = 320, 130, 60  # px; the bottom strip carries the time axis
 
 UP, DOWN = "#1a7f37", "#cf222e"
 
@@ -50,8 +50,7 @@ def binned(t: np.ndarray, x_range, bins: int, *columns: tuple[np.ndarray, str]) 
         return t, [np.empty(0) for _ in columns]
     lo, hi = (t[0], t[-1]) if x_range is None or x_range[0] is None else (
         np.datetime64(pd.Timestamp(x_range[0]), "ns"), np.datetime64(pd.Timestamp(x_range[1]), "ns"))
-    i0, i1 = np.searchsorted(t, [lo, hi], side="left")
-    i1 = max(i1, i0 + 1) if i0 < t.size else i0
+    i0, i1 = int(np.searchsorted(t, lo, side="left")), int(np.searchsorted(t, hi, side="right"))
     if i1 <= i0:
         return t[:0], [np.empty(0) for _ in columns]
     tt = t[i0:i1].view("i8")
@@ -80,9 +79,10 @@ def tick_chart(df: pd.DataFrame, *, title: str = "") -> hv.Layout:
     if len(frame) > RAW_GLYPH_LIMIT:
         price = rasterize(curve, aggregator=ds.count(), line_width=1, pixel_ratio=1).opts(
             cmap=["#7aa7e8", "#0b3d91"], cnorm="eq_hist", tools=["hover"], height=PRICE_HEIGHT,
-            colorbar=False, title=title, clabel="ticks", **common)
+            colorbar=False, title=title, clabel="ticks", **{**common, "xaxis": None})
     else:
-        price = curve.opts(tools=["hover"], height=PRICE_HEIGHT, title=title, color="#0b3d91", **common)
+        price = curve.opts(tools=["hover"], height=PRICE_HEIGHT, title=title, color="#0b3d91",
+                           **{**common, "xaxis": None})
 
     def band(x_range=None):
         starts, (lo, hi) = binned(t, x_range, BAND_BINS, (np.where(np.isfinite(bid), bid, np.inf), "min"),
@@ -90,12 +90,13 @@ def tick_chart(df: pd.DataFrame, *, title: str = "") -> hv.Layout:
         ok = np.isfinite(lo) & np.isfinite(hi)
         return hv.Area((starts[ok], lo[ok], hi[ok]), "time", ["bid", "ask"], label="bid/ask range").opts(
             color="#8c959f", alpha=0.5, line_width=0, height=STRIP_HEIGHT, ylabel="bid / ask", tools=["hover"],
-            **common)
+            **{**common, "xaxis": None})
 
     def volume(x_range=None):
         starts, (vol,) = binned(t, x_range, BAND_BINS, (size, "sum"))
         return hv.Spikes((starts, vol), "time", "volume").opts(
-            color="#57606a", line_width=2, height=STRIP_HEIGHT, ylabel="volume", tools=["hover"], **common)
+            color="#57606a", line_width=2, height=STRIP_HEIGHT + AXIS_HEIGHT, ylabel="volume", tools=["hover"], yformatter="%.0f",
+            **common)
 
     rx = hv.streams.RangeX(source=price)
     return (price + hv.DynamicMap(band, streams=[rx]) + hv.DynamicMap(volume, streams=[rx])).cols(1).opts(
@@ -161,7 +162,8 @@ def candle_chart(bars: pd.DataFrame, *, title: str = "", sma: int = 0, ema: int 
         if col in b:
             lines.append(hv.Curve((mid, b[col].to_numpy(np.float64)), "time", "price", label=label).opts(
                 color=colour, line_width=1.2))
-    overlay = hv.Overlay([price, *lines]).opts(legend_position="top_left", height=PRICE_HEIGHT, **common)
-    volume = hv.Spikes((mid, vol), "time", "volume").opts(color="#57606a", line_width=2, height=STRIP_HEIGHT,
+    overlay = hv.Overlay([price, *lines]).opts(legend_position="top_left", height=PRICE_HEIGHT, ylabel="price", **{**common, "xaxis": None})
+    volume = hv.Spikes((mid, vol), "time", "volume").opts(color="#57606a", line_width=2,
+                                                         height=STRIP_HEIGHT + AXIS_HEIGHT, yformatter="%.0f",
                                                          tools=["hover"], **common)
     return (overlay + volume).cols(1).opts(shared_axes=True)
