@@ -30,6 +30,7 @@ import pyarrow.csv as pacsv
 
 from core.errors import FeedError
 from core.schema import empty_raw
+from core.sources.iqfeed_fast import LHStreamParser
 
 # Rows formatted per block: bounds the temporary byte matrix (~110 B/row) to ~25 MB.
 FORMAT_BLOCK_ROWS = 200_000
@@ -253,6 +254,9 @@ def gather_lines(buf: bytes, offsets: np.ndarray, idx: np.ndarray) -> bytes:
 def parse_ticks(body: bytes, request_id: str | None = None) -> ParsedTicks:
     """Parse ``LH`` lines (with or without a request-id column) into raw columns.
 
+    One compiled pass (:mod:`core.sources.iqfeed_fast`); a reply the kernel cannot decide
+    exactly is re-parsed on the pyarrow path, which gives the same result for valid lines.
+
     Parameters
     ----------
     body
@@ -264,6 +268,36 @@ def parse_ticks(body: bytes, request_id: str | None = None) -> ParsedTicks:
     -------
     ParsedTicks
         ``raw`` holds the 14 raw columns of the good lines, in received order.
+
+    Raises
+    ------
+    MalformedReply
+        Not one line of a non-empty reply is a usable tick.
+    """
+    parser = LHStreamParser(request_id)
+    parser.feed(body)
+    return finish_stream(parser)
+
+
+def finish_stream(parser: LHStreamParser) -> ParsedTicks:
+    """The :class:`ParsedTicks` of a reply fed block by block to ``parser``.
+
+    Raises
+    ------
+    MalformedReply
+        Not one line of a non-empty reply is a usable tick.
+    """
+    raw, bad, fallback = parser.finish()
+    if fallback:
+        return parse_ticks_pyarrow(b"".join(parser.blocks), parser.request_id)
+    if raw["tick_id"].size == 0 and bad:
+        raise MalformedReply(f"no usable tick line in the reply; first bad line {bad[0][0]!r}: {bad[0][1]}")
+    return ParsedTicks(raw, bad, int(raw["tick_id"].size) + len(bad))
+
+
+def parse_ticks_pyarrow(body: bytes, request_id: str | None = None) -> ParsedTicks:
+    """:func:`parse_ticks` with pyarrow's CSV reader: a typed pass, and a string pass naming
+    each bad line. Exact for any input the kernel declines (very long numbers, odd dates).
     """
     if not body.strip():
         return ParsedTicks(empty_raw(0), (), 0)
