@@ -21,6 +21,7 @@ import itertools
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
@@ -29,12 +30,15 @@ import numpy as np
 from core.errors import FeedError
 from core.naming import as_date, normalize_ticker
 from core.sources import iqfeed_parse as ip
+from core.sources.iqfeed_fast import LHStreamParser
 from core.sources.iqfeed_parse import ParsedLevel1, ParsedTicks
 
 PROTOCOL = "6.2"
 CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 30.0  # a server silent this long mid-reply (or L1 without its 1 s heartbeat) is stalled
-RECV_BYTES = 4 << 20  # one recv; a 2M-tick reply (~200 MB) arrives in ~50 reads
+RECV_BYTES = 4 << 20  # one Level 1 recv
+BLOCK_BYTES = 4 << 20  # history reply blocks handed to the parser: ~50 per 2M-tick day, each parsed while the next arrives
+ERROR_REPLY_MAX = 4096  # an error reply is one short line; longer replies are data
 MAX_ATTEMPTS = 4  # tries per history request before giving up
 BACKOFF_BASE_S = 0.5  # first retry delay; doubles per attempt
 BACKOFF_MAX_S = 30.0  # cap so a long outage is polled at least twice a minute
@@ -227,34 +231,54 @@ class HistoryClient:
         return self._sock
 
     # -- one request ----------------------------------------------------------------------------
-    def _request_once(self, command: str, rid: str) -> bytes:
+    def _receive(self, command: str, rid: str, sink: Callable[[memoryview], None]) -> None:
+        """Send ``command`` and hand the reply to ``sink`` in blocks of complete lines.
+
+        Blocks are fresh buffers (never reused), so ``sink`` may keep them or use them from
+        another thread. Returns once ``!ENDMSG!`` arrived (not passed to ``sink``).
+        """
         sock = self._ensure()
         where = f"{command.split(',', 2)[0]} {command.split(',', 2)[1]} from {self.host}:{self.port}"
         term, err = f"{rid},!ENDMSG!,\r\n".encode(), f"{rid},E,".encode()
         t0 = time.perf_counter()
         sock.sendall(command.encode() + b"\r\n")
-        buf = bytearray()
-        chunk = bytearray(RECV_BYTES)
-        view = memoryview(chunk)
+        blk = bytearray(BLOCK_BYTES)
+        view = memoryview(blk)
+        filled = received = 0
         first = True
         while True:
+            if filled == len(blk):  # full: hand over its complete lines, keep the partial last one
+                cut = blk.rfind(b"\n", 0, filled) + 1
+                if cut == 0:  # one line longer than a block: grow
+                    view.release()
+                    blk.extend(bytes(len(blk)))
+                else:
+                    nxt = bytearray(max(BLOCK_BYTES, 2 * (filled - cut)))
+                    nxt[:filled - cut] = view[cut:filled]
+                    sink(view[:cut])
+                    blk, filled = nxt, filled - cut
+                view = memoryview(blk)
             try:
-                n = sock.recv_into(view)
+                n = sock.recv_into(view[filled:])
             except socket.timeout:
                 raise FeedTimeout(f"{where}: server stalled (nothing for {self.timeout:g}s, "
-                                  f"{len(buf):,} bytes received; reply discarded)") from None
+                                  f"{received + filled:,} bytes received; reply discarded)") from None
             except OSError as e:
                 raise FeedDisconnected(f"{where}: {e}") from None
             if n == 0:
-                raise FeedDisconnected(f"{where}: connection closed after {len(buf):,} bytes (reply discarded)")
+                raise FeedDisconnected(f"{where}: connection closed after {received + filled:,} bytes "
+                                       "(reply discarded)")
             if first:
                 self._status.latency_ms = (time.perf_counter() - t0) * 1000
                 first = False
-            buf += view[:n]
-            if buf.endswith(term):
-                return bytes(buf[:-len(term)])
-            if buf.startswith(err) and buf.endswith(b"\r\n") and buf.count(b"\n") == 1:
-                text = buf[len(err):].decode("ascii", "replace").strip().rstrip(",")
+            filled += n
+            received += n
+            if filled >= len(term) and view[filled - len(term):filled] == term:
+                sink(view[:filled - len(term)])
+                return
+            if received == filled and filled < ERROR_REPLY_MAX and blk.startswith(err) \
+                    and blk[:filled].endswith(b"\r\n") and blk.count(b"\n", 0, filled) == 1:
+                text = bytes(blk[len(err):filled]).decode("ascii", "replace").strip().rstrip(",")
                 sym = command.split(",")[1]
                 if "NO_DATA" in text:
                     raise NoData(f"no ticks for {sym} ({command.split(',')[0]}): {text}")
@@ -262,13 +286,32 @@ class HistoryClient:
                     raise InvalidFeedSymbol(f"IQFeed does not know symbol {sym!r}: {text}")
                 raise FeedError(f"{where}: server error {text!r}")
 
+    def _request_once(self, command: str, rid: str) -> bytes:
+        """The raw reply body of one request (without ``!ENDMSG!``), no parsing."""
+        parts: list = []
+        self._receive(command, rid, parts.append)
+        return b"".join(parts)
+
+    def _request_parsed(self, command: str, rid: str) -> ParsedTicks:
+        """One request, parsed while it arrives: each block goes to a parser thread as soon as it
+        is complete, so receiving and parsing overlap; the result exists only after ``!ENDMSG!``."""
+        parser = LHStreamParser(rid)
+        with ThreadPoolExecutor(1, thread_name_prefix="iqfeed-parse") as pool:
+            futures = []
+            try:
+                self._receive(command, rid, lambda block: futures.append(pool.submit(parser.feed, block)))
+            finally:
+                for f in futures:
+                    f.result() if not f.cancel() else None
+        return ip.finish_stream(parser)
+
     def request(self, command: str, rid: str) -> ParsedTicks:
         """Send one history command (its RequestID field must be ``rid``) with retries; parse it."""
         last: Exception | None = None
         for attempt in range(1, self.max_attempts + 1):
             self.breaker.before_call()
             try:
-                body = self._request_once(command, rid)
+                parsed = self._request_parsed(command, rid)
             except (NoData, InvalidFeedSymbol):
                 self.breaker.record_success()  # the server answered properly
                 self._status.publish()
@@ -285,7 +328,6 @@ class HistoryClient:
                     self.sleep(backoff_delay(attempt, self.backoff))
                 continue
             self.breaker.record_success()
-            parsed = ip.parse_ticks(body, rid)
             st = self._status
             st.lines += parsed.lines
             st.ticks += parsed.ticks

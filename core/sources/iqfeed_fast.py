@@ -25,6 +25,7 @@ N_FIELDS = 13  # LH line fields without the request id
 OK, BAD_COUNT, BAD_RID, BAD_LAST_ZERO, FALLBACK = 0, 1, 2, 14, 255  # 3..13: FIELD_NAMES[code - 3] invalid
 MAX_INT_DIGITS = 18  # int64 holds every 18-digit number
 MAX_FLOAT_DIGITS = 15  # mantissas below 2**53 are exact, so mantissa / 10**k is correctly rounded
+_SPACE = np.frombuffer(b" \t\n\r\x0b\x0c", dtype=np.uint8)
 _POW10 = np.array([10.0 ** k for k in range(23)])  # exact in binary64 up to 10**22
 
 
@@ -271,20 +272,20 @@ class LHStreamParser:
         self.request_id = request_id
         self._rid = np.frombuffer((request_id or "").encode(), dtype=np.uint8)
         self.with_id: bool | None = None
-        self.blocks: list[bytes] = []
+        self.blocks: list = []  # the fed blocks, in order
         self._parts: list[dict] = []
         self._bad: list[tuple[int, int, int, int, int]] = []  # (block, start, end, code, fields)
         self.fallback = False
 
-    def feed(self, block: bytes) -> None:
-        """Parse one block of complete lines (it must end at a line end)."""
+    def feed(self, block) -> None:
+        """Parse one block of complete lines (bytes, bytearray or memoryview; kept, not copied)."""
         self.blocks.append(block)
-        if self.fallback or not block:
+        if self.fallback or not len(block):
             return
         if self.with_id is None:
-            if not block.strip():
-                return
-            self.with_id = not block.startswith(b"LH,")
+            if not bytes(block[:256]).strip() and np.isin(np.frombuffer(block, dtype=np.uint8), _SPACE).all():
+                return  # only whitespace so far
+            self.with_id = bytes(block[:3]) != b"LH,"
         buf = np.frombuffer(block, dtype=np.uint8)
         cap = int(np.count_nonzero(buf == 10)) + 1
         raw = empty_raw(cap)
@@ -317,6 +318,6 @@ class LHStreamParser:
             raw = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         expected = N_FIELDS + (1 if self.with_id else 0)
         bad = sorted(self._bad, key=lambda b: (b[3] != BAD_COUNT, b[0], b[1]))  # count errors first, as before
-        out = tuple((self.blocks[ib][s:e].decode("utf-8", "replace"), reason(code, nf, expected, self.request_id))
+        out = tuple((bytes(self.blocks[ib][s:e]).decode("utf-8", "replace"), reason(code, nf, expected, self.request_id))
                     for ib, s, e, code, nf in bad)
         return raw, out, False
