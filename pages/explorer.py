@@ -171,8 +171,19 @@ class ExplorerPage(pn.viewable.Viewer):
         self.loaded = loaded
         self.summary = loaded.summary
         self._chart.object = loaded.chart
-        self._grid_holder.objects = [data_grid(loaded.frame)]
+        self._grid_holder.objects = []
+        self._fill_grid()
         self._status.object = f"**{loaded.summary}**"
+
+    def _fill_grid(self) -> None:
+        """Build the grid only while the Table tab is shown (it holds its own copy of the columns)."""
+        if self.tab == "table" and self.loaded is not None and not self._grid_holder.objects:
+            self._grid_holder.objects = [data_grid(self.loaded.frame)]
+
+    @param.depends("tab", watch=True)
+    def _on_tab(self) -> None:
+        if hasattr(self, "_grid_holder"):
+            self._fill_grid()
 
     def _show_failure(self, message: str) -> None:
         self.loaded = None

@@ -75,6 +75,9 @@ def test_explorer_loads_ticks_filters_sessions_and_names_exports(stored):
     page.session = "regular"
     page.refresh()
     assert len(page.loaded.frame) == 3000 < n_all
+    assert page._grid_holder.objects == []  # the grid is built only when its tab is opened
+    page.tab = "table"
+    assert page._grid_holder.objects[0].pagination == "remote"
     assert page.export_filename() == "AAPL_2024-07-02_regular_ticks.csv"
     csv = page.export_bytes().getvalue().decode()
     assert csv.count("\n") == 3001 and csv.startswith("timestamp,")
