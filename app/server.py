@@ -23,14 +23,19 @@ log = logging.getLogger(__name__)
 _ctx: Context | None = None
 _ctx_lock = threading.Lock()
 _settings: Settings | None = None
+_embedded: dict = {"worker": True, "scheduler": True, "handle": None}
 
 
 def context() -> Context:
-    """The process's context (opened on first use)."""
+    """The process's context (opened on first use), with the embedded job worker started."""
     global _ctx
     with _ctx_lock:
         if _ctx is None:
             _ctx = open_context(_settings)
+            if _embedded["worker"]:
+                from jobs.worker import start_embedded
+
+                _embedded["handle"] = start_embedded(_ctx, scheduler=_embedded["scheduler"])
         return _ctx
 
 
@@ -86,13 +91,23 @@ def routes() -> dict:
 
 
 def serve(settings: Settings, *, port: int = 5006, address: str = "127.0.0.1", prefix: str = "",
-          num_procs: int = 1, allow_websocket_origin: list[str] | None = None, show: bool = False) -> None:
-    """Start the server and block (login required once a user exists, see :mod:`app.auth`)."""
+          num_procs: int = 1, allow_websocket_origin: list[str] | None = None, show: bool = False,
+          worker: bool = True) -> None:
+    """Start the server and block (login required once a user exists, see :mod:`app.auth`).
+
+    With ``worker`` (the embedded default) each server process runs a job-worker thread; the
+    APScheduler scheduler (schedules and market triggers) runs only when there is one process —
+    with ``num_procs > 1`` run one ``tickdeck worker --scheduler`` beside the servers.
+    """
     global _settings
     from app.auth import make_auth_provider
 
     _settings = settings
+    _embedded["worker"] = worker
+    _embedded["scheduler"] = worker and num_procs == 1
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if num_procs == 1:
+        context()  # no fork ahead: open services and start the worker before the first visitor
     pn.extension("tabulator", notifications=True)
     origins = allow_websocket_origin or [f"localhost:{port}", f"127.0.0.1:{port}", f"{address}:{port}"]
     pn.serve(

@@ -10,6 +10,8 @@ def register(sub) -> None:
     p.add_argument("--prefix", default="", help="URL prefix when served behind a proxy, e.g. /tickdeck")
     p.add_argument("--num-procs", type=int, default=1, help="worker processes (0 = one per core)")
     p.add_argument("--allow-websocket-origin", action="append", default=None, metavar="HOST[:PORT]")
+    p.add_argument("--no-worker", action="store_true",
+                   help="do not run the embedded job worker and scheduler (use `tickdeck worker` processes)")
     p.set_defaults(func=run)
 
 
@@ -23,5 +25,5 @@ def run(args) -> int:
     Context.open(settings).close()
     print(f"tickdeck serving on http://{args.address}:{args.port}{args.prefix or ''}/", flush=True)
     serve(settings, port=args.port, address=args.address, prefix=args.prefix, num_procs=args.num_procs,
-          allow_websocket_origin=args.allow_websocket_origin)
+          allow_websocket_origin=args.allow_websocket_origin, worker=not args.no_worker)
     return 0
