@@ -231,6 +231,15 @@ class Catalog:
         with self.engine.connect() as c:
             return [_date(r[0]) for r in c.execute(select(t.day).where(t.symbol == normalize_ticker(symbol)).order_by(t.day))]
 
+    def failing_days(self, symbol: str) -> set[dt.date]:
+        """Days whose latest result of some validator is FAIL (older FAILs since fixed don't count)."""
+        v = db.ValidationResult
+        latest = (select(func.max(v.id)).where(v.symbol == normalize_ticker(symbol))
+                  .group_by(v.day, v.validator).scalar_subquery())
+        stmt = select(v.day).where(v.id.in_(latest), v.status == "FAIL").distinct()
+        with self.engine.connect() as c:
+            return {_date(r[0]) for r in c.execute(stmt)}
+
     # -- bar series (tier 2) --------------------------------------------------------------
     def upsert_bar_series(self, rows: Iterable[BarSeriesRow]) -> int:
         now = db.utcnow()

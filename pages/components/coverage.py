@@ -11,12 +11,8 @@ import calendar as pycal
 import datetime as dt
 import html
 
-from sqlalchemy import select
-
-from core import db
 from core.calendar import MarketCalendar
 from core.catalog import Catalog
-from core.naming import normalize_ticker
 
 CALENDAR_MAX_MONTHS = 24  # older months are summarised in a line: the grid stays readable
 
@@ -38,11 +34,8 @@ TITLES = {"present": "stored", "missing": "trading day with no data", "failing":
 
 
 def failing_days(catalog: Catalog, symbol: str) -> set[dt.date]:
-    """Days whose latest validation rows include a FAIL (read-only query on the catalog)."""
-    v = db.ValidationResult
-    stmt = select(v.day).where(v.symbol == normalize_ticker(symbol), v.status == "FAIL").distinct()
-    with catalog.engine.connect() as c:
-        return {r[0] if isinstance(r[0], dt.date) else dt.date.fromisoformat(str(r[0])[:10]) for r in c.execute(stmt)}
+    """Days whose latest validation result is FAIL (see :meth:`Catalog.failing_days`)."""
+    return catalog.failing_days(symbol)
 
 
 def day_states(stored: set[dt.date], failing: set[dt.date], cal: MarketCalendar, start: dt.date,

@@ -88,3 +88,14 @@ def test_ingest_mirrors_store_metadata_in_catalog(settings, sql_url):
         assert ds.source == "synthetic" and ds.venue == "SIM"
     finally:
         ctx.close()
+
+
+def test_failing_days_uses_the_latest_result_per_validator(catalog):
+    from core import db
+
+    with catalog.Session.begin() as s:
+        for day, validator, status in [(D(2024, 7, 1), "continuity", "FAIL"), (D(2024, 7, 1), "continuity", "PASS"),
+                                       (D(2024, 7, 2), "session", "PASS"), (D(2024, 7, 2), "timezone", "FAIL"),
+                                       (D(2024, 7, 3), "session", "WARN")]:
+            s.add(db.ValidationResult(symbol="AAPL", day=day, validator=validator, status=status))
+    assert catalog.failing_days("AAPL") == {D(2024, 7, 2)}
