@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -28,6 +30,7 @@ from core.errors import DayNotFound, NotFound, SchemaError, StorageError, Symbol
 from core.schema import SESSION_BY_NAME, STORED_COLUMNS, TZ, validate_frame
 
 SESSIONS = ("pre", "regular", "after", "all")
+FRAME_CACHE_BYTES = 1_500_000_000  # shared read cache: browser sessions on one day share one frame
 # A reader that resolved a version just before a rewrite pruned it finds its keys gone; the
 # newer version is complete by then, so reading again returns it (old or new, never a mix).
 READ_RETRIES = 5
@@ -147,6 +150,45 @@ def _session_query(session) -> adb.QueryBuilder | None:
     return q[q.session.isin(codes)] if len(codes) > 1 else q[q.session == codes[0]]
 
 
+class FrameCache:
+    """A thread-safe LRU of read-only frames bounded by their memory size."""
+
+    def __init__(self, max_bytes: int = FRAME_CACHE_BYTES):
+        self.max_bytes = max_bytes
+        self._items: OrderedDict = OrderedDict()
+        self._sizes: dict = {}
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, key):
+        with self._lock:
+            df = self._items.get(key)
+            if df is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end(key)
+            self.hits += 1
+            return df
+
+    def put(self, key, df: pd.DataFrame) -> None:
+        size = int(df.memory_usage(index=True, deep=False).sum())
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key], self._sizes[key] = df, size
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                old, _ = self._items.popitem(last=False)
+                self._bytes -= self._sizes.pop(old)
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes
+
+
 class Store:
     """ArcticDB-backed storage of tick days, bar series and indicators.
 
@@ -168,6 +210,7 @@ class Store:
         except Exception as e:
             raise StorageError(uri, "open", str(e)) from e
         self._libs: dict[str, adb.library.Library] = {}
+        self.frame_cache = FrameCache()
 
     # -- libraries ------------------------------------------------------------------------
     def library(self, name: str, create: bool = True):
@@ -269,11 +312,28 @@ class Store:
         except Exception as e:
             raise StorageError(sym, "read", str(e)) from e
 
-    def read_range(self, ticker: str, start, end, *, columns: list[str] | None = None, session=None) -> pd.DataFrame:
-        """Stored days in ``[start, end]`` concatenated in time order."""
+    def read_range(self, ticker: str, start, end, *, columns: list[str] | None = None, session=None,
+                   cached: bool = False) -> pd.DataFrame:
+        """Stored days in ``[start, end]`` concatenated in time order.
+
+        With ``cached=True`` the frame comes from (and goes to) the store's shared
+        :class:`FrameCache`, keyed by the days' ingest ids, so a rewritten day is never served
+        stale. Warnings: a cached frame is shared — treat it as read-only.
+        """
         days = [d for d in self.list_days(ticker) if naming.as_date(start) <= d <= naming.as_date(end)]
         if not days:
             raise DayNotFound(naming.normalize_ticker(ticker), f"{naming.as_date(start)}..{naming.as_date(end)}")
+        if cached:
+            metas = self.ticks.read_metadata_batch([naming.tick_symbol(ticker, d) for d in days])
+            versions = tuple((getattr(m, "version", None), (getattr(m, "metadata", None) or {}).get("ingest_id"))
+                             for m in metas)
+            key = (naming.normalize_ticker(ticker), tuple(days), tuple(columns or ()), str(session), versions)
+            hit = self.frame_cache.get(key)
+            if hit is not None:
+                return hit
+            df = self.read_range(ticker, start, end, columns=columns, session=session)
+            self.frame_cache.put(key, df)
+            return df
         q = _session_query(session)
         reqs = [adb.ReadRequest(naming.tick_symbol(ticker, d), columns=columns, query_builder=q) for d in days]
         res = self.ticks.read_batch(reqs)

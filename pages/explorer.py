@@ -148,7 +148,7 @@ class ExplorerPage(pn.viewable.Viewer):
         span = f"{start}" if start == end else f"{start} → {end}"
         if self.view == "ticks":
             df = self.ctx.store.read_range(sym, start, end, columns=CHART_COLUMNS + TICK_GRID_COLUMNS[4:],
-                                           session=self.session)
+                                           session=self.session, cached=True)  # shared by sessions
             if df.empty:
                 raise NotFound(f"no {self.session}-session ticks for {sym} on {span}")
             summary = f"{sym} · {span} · {self.session} session · {len(df):,} ticks"

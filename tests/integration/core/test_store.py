@@ -121,3 +121,25 @@ def test_append_day_extends_and_refreshes_metadata(ctx):
     assert info.ticks == 1000 and info.volume == int(df["last_sz"].sum()) and info.last == df.index[-1]
     with pytest.raises(SchemaError, match="before the stored last tick"):
         ctx.store.append_day("AAPL", "2024-07-02", df.iloc[:10])
+
+
+def test_cached_reads_are_shared_and_never_stale(ctx):
+    ctx.store.write_day("AAPL", "2024-07-02", _day(ctx, 300, 1))
+    a = ctx.store.read_range("AAPL", "2024-07-02", "2024-07-02", columns=["last"], cached=True)
+    b = ctx.store.read_range("AAPL", "2024-07-02", "2024-07-02", columns=["last"], cached=True)
+    assert a is b and ctx.store.frame_cache.hits == 1
+    ctx.store.write_day("AAPL", "2024-07-02", _day(ctx, 200, 2))  # rewrite: new version and ingest id
+    c = ctx.store.read_range("AAPL", "2024-07-02", "2024-07-02", columns=["last"], cached=True)
+    assert len(c) == 200
+
+
+def test_frame_cache_evicts_least_recently_used():
+    from core.store import FrameCache
+
+    cache = FrameCache(max_bytes=2500)
+    frames = {k: pd.DataFrame({"x": np.zeros(100)}) for k in "abc"}  # ~928 bytes each with index
+    for k in "ab":
+        cache.put(k, frames[k])
+    assert cache.get("a") is frames["a"]  # a is now most recent
+    cache.put("c", frames["c"])
+    assert cache.get("b") is None and cache.get("a") is frames["a"] and cache.nbytes <= 2500
