@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+import collections
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,11 +30,14 @@ from core.ingest import IngestResult, dedupe_tick_ids, ingest_day, new_ingest_id
 from core.naming import as_date, normalize_ticker
 from core.progress import Progress
 from core.schema import RAW_COLUMNS
-from core.sources.iqfeed import HistoryClient, InvalidFeedSymbol, Level1Client, NoData
+from core.sources.iqfeed import FLUSH_AFTER_S, HistoryClient, InvalidFeedSymbol, Level1Client, NoData
 
 SOURCE = "iqfeed"
 DATASET = {"venue": "IQFEED", "asset_class": "equity", "description": "collected from IQFeed"}
 DEAD_LETTER_CHECK_LIMIT = 100_000  # existing dead letters compared when re-collecting (keeps it idempotent)
+LATENCY_BIN_MS = 1.0  # live latency histogram resolution
+LATENCY_MAX_MS = 60_000  # last histogram bin collects everything slower (fixed memory over any run length)
+RECENT_BATCHES = 10_000  # per-batch latencies kept (a bounded window, so memory stays flat)
 
 
 class CollectionFailed(FeedError):
@@ -133,7 +137,23 @@ class LiveSummary:
     batches: int = 0
     backfills: int = 0
     finalized: list = field(default_factory=list)  # (symbol, day)
-    latencies_ms: list = field(default_factory=list)  # receive → stored, per non-empty batch
+    # oldest line's receive → stored and published, per non-empty batch (the last RECENT_BATCHES)
+    latencies_ms: collections.deque = field(default_factory=lambda: collections.deque(maxlen=RECENT_BATCHES))
+    # per Level 1 trade line: receive → stored and published, 1 ms bins
+    line_latency_hist: np.ndarray = field(
+        default_factory=lambda: np.zeros(int(LATENCY_MAX_MS / LATENCY_BIN_MS) + 1, dtype=np.int64))
+
+    def add_line_latencies(self, ms: np.ndarray) -> None:
+        bins = np.minimum((np.asarray(ms) / LATENCY_BIN_MS).astype(np.int64), self.line_latency_hist.size - 1)
+        self.line_latency_hist += np.bincount(np.maximum(bins, 0), minlength=self.line_latency_hist.size)
+
+    def line_latency_ms(self, q: float) -> float | None:
+        """The ``q``-th percentile (0–100) of per-line latency (upper bin edge), None before any line."""
+        total = int(self.line_latency_hist.sum())
+        if not total:
+            return None
+        i = int(np.searchsorted(np.cumsum(self.line_latency_hist), np.ceil(total * q / 100.0), side="left"))
+        return (i + 1) * LATENCY_BIN_MS
 
 
 class _LiveDay:
@@ -142,6 +162,7 @@ class _LiveDay:
     def __init__(self, ctx, symbol: str, day: dt.date):
         self.symbol, self.day = symbol, day
         self.last_id, self.last_ns = -1, np.iinfo(np.int64).min
+        self.catalogued = False  # the dataset row exists (checked once, not per batch)
         try:
             ids = ctx.store.read_day(symbol, day, columns=["tick_id"])
         except DayNotFound:
@@ -151,16 +172,16 @@ class _LiveDay:
             self.last_ns = int(ids.index.asi8.max())
 
 
-def _append(ctx, state: _LiveDay, raw: dict, summary: LiveSummary, calendar) -> int:
-    """Append the new ticks of ``raw`` (one symbol, one day) after the stored ones."""
+def _prepare(ctx, state: _LiveDay, raw: dict, summary: LiveSummary, calendar) -> pd.DataFrame | None:
+    """The enriched frame of the new ticks of ``raw`` (one symbol, one day), or None."""
     if raw["tick_id"].size == 0:
-        return 0
+        return None
     raw, dups = dedupe_tick_ids(raw)
     new = raw["tick_id"] > state.last_id
     summary.duplicates += dups + int((~new).sum())
     raw = {k: v[new] for k, v in raw.items()}
     if raw["tick_id"].size == 0:
-        return 0
+        return None
     order = np.argsort(raw["tick_id"], kind="stable")
     raw = {k: v[order] for k, v in raw.items()}
     df = enrich(raw, symbol=state.symbol, source=SOURCE, ingest_id=new_ingest_id(SOURCE), calendar=calendar)
@@ -173,12 +194,29 @@ def _append(ctx, state: _LiveDay, raw: dict, summary: LiveSummary, calendar) -> 
             for i, t in zip(np.flatnonzero(late)[:1000], df["tick_id"].to_numpy()[late][:1000]))
         df = df[~late]
     df = df.sort_index(kind="stable")
-    if not len(df):
+    return df if len(df) else None
+
+
+def _append(ctx, state: _LiveDay, raw: dict, summary: LiveSummary, calendar) -> int:
+    """Append the new ticks of ``raw`` (one symbol, one day) after the stored ones."""
+    df = _prepare(ctx, state, raw, summary, calendar)
+    if df is None:
         return 0
-    info = ctx.store.append_day(state.symbol, state.day, df)
-    ctx.catalog.upsert_tick_day(info)
-    if ctx.catalog.dataset(state.symbol) is None:
-        ctx.catalog.upsert_dataset(state.symbol, source=SOURCE, calendar=calendar.name, **DATASET)
+    return _commit(ctx, state, df, ctx.store.append_day(state.symbol, state.day, df), summary, calendar)
+
+
+def _commit(ctx, state: _LiveDay, df: pd.DataFrame, info, summary: LiveSummary, calendar,
+            infos: list | None = None) -> int:
+    """Book an appended frame: catalog row (now, or into ``infos`` for one upsert per batch),
+    resume point, counters."""
+    if infos is None:
+        ctx.catalog.upsert_tick_day(info)
+    else:
+        infos.append(info)
+    if not state.catalogued:
+        if ctx.catalog.dataset(state.symbol) is None:
+            ctx.catalog.upsert_dataset(state.symbol, source=SOURCE, calendar=calendar.name, **DATASET)
+        state.catalogued = True
     state.last_id = max(state.last_id, int(df["tick_id"].max()))
     state.last_ns = max(state.last_ns, int(df.index.asi8[-1]))
     summary.appended[state.symbol] = summary.appended.get(state.symbol, 0) + len(df)
@@ -203,13 +241,17 @@ def _backfill(ctx, hist: HistoryClient, states: dict, summary: LiveSummary, cale
         _append(ctx, st, {k: v[on_day] for k, v in raw.items()}, summary, calendar)
 
 
-def collect_live(ctx, symbols, *, batch_seconds: float = 1.0, stop_event: threading.Event,
+def collect_live(ctx, symbols, *, batch_seconds: float = 1.0, flush_after: float = FLUSH_AFTER_S,
+                 stop_event: threading.Event,
                  host: str | None = None, port_history: int | None = None, port_l1: int | None = None,
                  progress=None, finalize: bool = True, first_heartbeat_timeout: float = 10.0) -> LiveSummary:
     """Stream trades into the current day until ``stop_event`` is set.
 
     The current day is the server's (its ``T`` heartbeat); at the end of that day's extended
     session every symbol's day is finalised (:func:`finalize_day`) and collection moves on.
+    Received lines are stored once the oldest of them is ``flush_after`` seconds old (so a
+    trade is stored and published within about that long plus the append), and at least every
+    ``batch_seconds``.
 
     Raises
     ------
@@ -226,7 +268,7 @@ def collect_live(ctx, symbols, *, batch_seconds: float = 1.0, stop_event: thread
     t_start = time.monotonic()
     try:
         l1.connect(syms)
-        for batch in l1.batches(batch_seconds=batch_seconds, stop_event=stop_event):
+        for batch in l1.batches(batch_seconds=batch_seconds, stop_event=stop_event, flush_after=flush_after):
             if batch.unknown:
                 raise InvalidFeedSymbol(f"IQFeed does not know symbol(s) {', '.join(batch.unknown)}")
             if batch.server_time is None:
@@ -244,16 +286,31 @@ def collect_live(ctx, symbols, *, batch_seconds: float = 1.0, stop_event: thread
             _dead_letters(ctx, "", batch.parsed.bad, source=SOURCE + "-l1")
             day_int = day.year * 10000 + day.month * 100 + day.day
             n = 0
+            infos: list = []
+            frames = []
             for sym, st in states.items():
                 raw = batch.parsed.for_symbol(sym)
                 on_day = raw["date"] == day_int
-                n += _append(ctx, st, {k: v[on_day] for k, v in raw.items()}, summary, cal)
-            if n:
-                summary.latencies_ms.append((time.perf_counter() - batch.received_at) * 1000)
-            if progress:
-                progress(Progress("live", sum(summary.appended.values()), 0, f"{summary.batches} batches"))
+                df = _prepare(ctx, st, {k: v[on_day] for k, v in raw.items()}, summary, cal)
+                if df is not None:
+                    frames.append((st, df))
+            failed = None
+            for (st, df), res in zip(frames, ctx.store.append_days_batch([(st.symbol, st.day, df) for st, df in frames])):
+                if isinstance(res, Exception):
+                    failed = failed or res
+                else:
+                    n += _commit(ctx, st, df, res, summary, cal, infos)
+            ctx.catalog.upsert_tick_days(infos)
+            if failed is not None:  # the other symbols' ticks are stored and booked; stop on the failure
+                raise failed
             ctx.bus.publish("collection", {"symbols": syms, "appended": n, "batch": summary.batches,
                                            "server_time": str(batch.server_time)}, type_="live_batch")
+            if n:
+                done = time.perf_counter()
+                summary.latencies_ms.append((done - batch.received_at) * 1000)
+                summary.add_line_latencies((done - batch.line_received) * 1000)
+            if progress:
+                progress(Progress("live", sum(summary.appended.values()), 0, f"{summary.batches} batches"))
             if finalize and cal.is_trading_day(day) and \
                     pd.Timestamp(batch.server_time).tz_localize("America/New_York") >= cal.bounds(day).after_close:
                 for sym, st in states.items():

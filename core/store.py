@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from core import naming
-from core.errors import DayNotFound, NotFound, SchemaError, StorageError, SymbolNotFound
+from core.errors import DayNotFound, NotFound, SchemaError, StorageError, SymbolNotFound, TickdeckError
 from core.schema import SESSION_BY_NAME, STORED_COLUMNS, TZ, validate_frame
 
 SESSIONS = ("pre", "regular", "after", "all")
@@ -276,6 +276,51 @@ class Store:
         except Exception as e:
             raise StorageError(sym, "append", str(e)) from e
         return merged
+
+    def append_days_batch(self, items: list[tuple[str, object, pd.DataFrame]]) -> list:
+        """:meth:`append_day` for many stored days in one ArcticDB call (live collection).
+
+        Returns one :class:`DayInfo` or error (``TickdeckError``) per item, in order, instead of
+        raising on the first failure. Days not stored yet are written with :meth:`write_day`.
+        """
+        out: list = [None] * len(items)
+        pending = []
+        for i, (ticker, day, df) in enumerate(items):
+            try:
+                validate_frame(df)
+                if not self.ticks.has_symbol(naming.tick_symbol(ticker, day)):
+                    out[i] = self.write_day(ticker, day, df)
+                else:
+                    pending.append(i)
+            except TickdeckError as e:
+                out[i] = e
+        if not pending:
+            return out
+        syms = [naming.tick_symbol(items[i][0], items[i][1]) for i in pending]
+        metas = self.ticks.read_metadata_batch(syms)
+        payloads, targets = [], []
+        for i, sym, m in zip(pending, syms, metas):
+            ticker, day, df = items[i]
+            if getattr(m, "metadata", None) is None:
+                out[i] = StorageError(sym, "read metadata", "no day metadata")
+                continue
+            old = DayInfo.from_meta(m.metadata)
+            if len(df) and old.last is not None and df.index[0] < old.last:
+                out[i] = SchemaError("timestamp", f"append starts at {df.index[0]} before the stored last tick "
+                                     f"{old.last}", row=0)
+                continue
+            merged = _merge_info(old, compute_day_info(naming.normalize_ticker(ticker), day, df)) if len(df) else old
+            frame = df if list(df.columns) == STORED_COLUMNS else df[STORED_COLUMNS]
+            payloads.append(adb.WritePayload(sym, frame, metadata=merged.to_meta()))
+            targets.append((i, merged))
+        if payloads:
+            try:
+                res = self.ticks.append_batch(payloads, prune_previous_versions=True)
+            except Exception as e:  # the whole call failed: every item reports it
+                res = [e] * len(payloads)
+            for (i, merged), r, p in zip(targets, res, payloads):
+                out[i] = merged if hasattr(r, "version") else StorageError(p.symbol, "append", str(r))
+        return out
 
     def has_day(self, ticker: str, day) -> bool:
         return self.ticks.has_symbol(naming.tick_symbol(ticker, day))

@@ -36,8 +36,10 @@ from core.sources.iqfeed_parse import ParsedLevel1, ParsedTicks
 PROTOCOL = "6.2"
 CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 30.0  # a server silent this long mid-reply (or L1 without its 1 s heartbeat) is stalled
-RECV_BYTES = 4 << 20  # one Level 1 recv
 BLOCK_BYTES = 4 << 20  # history reply blocks handed to the parser: ~50 per 2M-tick day, each parsed while the next arrives
+L1_RECV_BYTES = 1 << 18  # one Level 1 recv (updates are small; no multi-MB allocation per read)
+L1_POLL_S = 0.2  # longest single Level 1 wait, so stop requests and stall checks are seen promptly
+FLUSH_AFTER_S = 0.1  # a buffered Level 1 line is handed on within this long (latency target p99 < 250 ms)
 ERROR_REPLY_MAX = 4096  # an error reply is one short line; longer replies are data
 MAX_ATTEMPTS = 4  # tries per history request before giving up
 BACKOFF_BASE_S = 0.5  # first retry delay; doubles per attempt
@@ -379,6 +381,7 @@ class L1Batch:
     unknown: tuple  # symbols answered with ``n,SYM``
     reconnected: bool  # a reconnect happened since the previous batch (backfill the gap)
     received_at: float  # time.perf_counter() when the batch's first bytes arrived
+    line_received: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0))  # per Q/P line, perf_counter
 
 
 class Level1Client:
@@ -430,8 +433,11 @@ class Level1Client:
                 self._status.publish()
                 stop.wait(backoff_delay(attempt, self.backoff))
 
-    def batches(self, *, batch_seconds: float, stop_event: threading.Event) -> Iterator[L1Batch]:
-        """Yield one :class:`L1Batch` per ``batch_seconds`` until ``stop_event`` is set.
+    def batches(self, *, batch_seconds: float, stop_event: threading.Event,
+                flush_after: float = FLUSH_AFTER_S) -> Iterator[L1Batch]:
+        """Yield an :class:`L1Batch` once the oldest buffered bytes are ``flush_after`` seconds
+        old (so a trade waits at most that long), and at least every ``batch_seconds`` even when
+        nothing arrived, until ``stop_event`` is set.
 
         A server silent for the read timeout (no ``T`` heartbeat) counts as stalled: the
         client reconnects and the next batch is flagged ``reconnected``.
@@ -440,37 +446,51 @@ class Level1Client:
         server_time: dt.datetime | None = None
         reconnected = False
         last_rx = time.monotonic()
+        wait = min(flush_after, batch_seconds)
         while not stop_event.is_set():
-            deadline = time.monotonic() + batch_seconds
-            data, t_first, unknown = [], None, []
-            while time.monotonic() < deadline and not stop_event.is_set():
+            t_batch = time.perf_counter()
+            deadline = t_batch + batch_seconds
+            data, times, t_first, unknown = [], [], None, []
+            while not stop_event.is_set():
+                now = time.perf_counter()
+                due = deadline if t_first is None else min(deadline, t_first + wait)
+                if now >= due:
+                    break
                 try:
-                    b = self._sock.recv(RECV_BYTES)
+                    self._sock.settimeout(min(L1_POLL_S, max(due - now, 0.001)))
+                    b = self._sock.recv(L1_RECV_BYTES)
                 except socket.timeout:
                     if time.monotonic() - last_rx > self.timeout:
                         self._fail(f"no data for {self.timeout:g}s (stalled)", stop_event)
-                        reconnected, pending = True, b""
+                        reconnected, pending, data, times = True, b"", [], []
                     continue
                 except OSError as e:
                     b = b""
                     self._status.last_error = str(e)
                 if not b:
                     self._fail("connection closed", stop_event)
-                    reconnected, pending = True, b""
+                    reconnected, pending, data, times = True, b"", [], []
                     continue
                 last_rx = time.monotonic()
-                t_first = t_first or time.perf_counter()
+                t_rx = time.perf_counter()
+                t_first = t_first or t_rx
                 data.append(b)
+                times.append(t_rx)
             buf = pending + b"".join(data)
             cut = buf.rfind(b"\n") + 1
+            # receive time of each byte's chunk: a line counts as received when its last byte came
+            ends = len(pending) + np.cumsum([len(b) for b in data], dtype=np.int64)
             buf, pending = buf[:cut], buf[cut:]
-            parsed, server_time, unknown = self._digest(buf, server_time)
+            parsed, server_time, unknown, line_ends = self._digest(buf, server_time)
+            received = np.asarray(times, dtype=np.float64)[np.minimum(
+                np.searchsorted(ends, line_ends, side="right"), max(len(times) - 1, 0))] if times else \
+                np.full(line_ends.size, t_batch)
             st = self._status
             st.ticks += parsed.raw["tick_id"].size
             st.bad_lines += len(parsed.bad)
             if t_first is not None:
                 st.latency_ms = (time.perf_counter() - t_first) * 1000
-            yield L1Batch(parsed, server_time, tuple(unknown), reconnected, t_first or time.perf_counter())
+            yield L1Batch(parsed, server_time, tuple(unknown), reconnected, t_first or time.perf_counter(), received)
             reconnected = False
             st.publish()
 
@@ -483,7 +503,7 @@ class Level1Client:
     def _digest(self, buf: bytes, server_time):
         """Pick ``Q``/``P`` lines out of ``buf`` (vectorised) and parse them; read T/n lines."""
         if not buf:
-            return ip.parse_level1(b""), server_time, []
+            return ip.parse_level1(b""), server_time, [], np.empty(0, dtype=np.int64)
         off = ip.line_offsets(buf)
         if off[-1] != len(buf):
             off = np.append(off, len(buf))
@@ -504,4 +524,4 @@ class Level1Client:
                 server_time = dt.datetime.strptime(text, "%Y%m%d %H:%M:%S")
             except ValueError:
                 self._status.bad_lines += 1
-        return parsed, server_time, unknown
+        return parsed, server_time, unknown, off[trades + 1] - 1

@@ -40,7 +40,10 @@ from core.sources.synthetic import KNOWN_PRICES, generate_day
 log = logging.getLogger(__name__)
 
 PROTOCOL = "6.2"
-CACHE_DAYS = 8  # serialised symbol-days kept in memory (a 2,000,000-tick day is ~200 MB)
+# Serialised symbol-days kept in memory, by size: a 2,000,000-tick day is ~300 MB with its
+# columns, a 60,000-tick day ~8 MB, so a 50-symbol live universe stays cached instead of being
+# regenerated on every Level 1 pacing step.
+CACHE_BYTES = 1 << 30
 SEND_CHUNK_LINES = 50_000  # lines per write when the request gives no DatapointsPerSend
 LOOKBACK_TRADING_DAYS = 30  # HTX walks back at most this far; HTT without a begin date too
 L1_LOOP_S = 0.05  # Level 1 pacing period: trades go out within 50 ms of their emulated time
@@ -80,6 +83,11 @@ class _Day:
     raw: dict
     extra: dict  # running open/high/low and buy/sell volume for Level 1 and statistics
 
+    @property
+    def nbytes(self) -> int:
+        return len(self.body) + self.offsets.nbytes + sum(np.asarray(v).nbytes for d in (self.raw, self.extra)
+                                                          for v in d.values())
+
 
 def _parse_now(now) -> pd.Timestamp | None:
     if now is None:
@@ -113,6 +121,7 @@ class IQFeedEmulator:
         self._mono0 = time.monotonic()
         self._cache: collections.OrderedDict = collections.OrderedDict()
         self._cache_lock = threading.Lock()
+        self._cache_bytes = 0
         self._servers: list[asyncio.base_events.Server] = []
         self._drops = self._stalls = 0
         self._tasks: set = set()
@@ -147,9 +156,12 @@ class IQFeedEmulator:
                  "_sell": np.cumsum(np.where(last <= raw["bid"], size, 0))}
         entry = _Day(body, ip.line_offsets(body), raw["time"], raw, extra)
         with self._cache_lock:
+            if key in self._cache:  # built meanwhile by another connection
+                return self._cache[key]
             self._cache[key] = entry
-            while len(self._cache) > CACHE_DAYS:
-                self._cache.popitem(last=False)
+            self._cache_bytes += entry.nbytes
+            while self._cache_bytes > CACHE_BYTES and len(self._cache) > 1:  # least recently used first
+                self._cache_bytes -= self._cache.popitem(last=False)[1].nbytes
         return entry
 
     def day_raw(self, symbol: str, day) -> dict:
