@@ -45,7 +45,8 @@ def test_researcher_can_export_under_prefix_with_two_processes(app_server, page,
     page.locator('article.td-card[data-symbol="MSFT"]').wait_for()
     page.locator('article.td-card[data-symbol="MSFT"] a.td-export').click()
     page.wait_for_url(re.compile(r"/tickdeck/explorer\?symbol=MSFT"))
-    with page.expect_download() as dl_info:
+    page.get_by_text(re.compile(r"MSFT · .* ticks")).first.wait_for()  # the selection has loaded
+    with page.expect_download(timeout=120_000) as dl_info:
         page.get_by_role("button", name="Download CSV").click()
     assert dl_info.value.suggested_filename.startswith("MSFT_")
     # Every page of a fresh load (new session, possibly the other process) still knows bob.
