@@ -43,7 +43,12 @@ from core.store import SESSIONS
 FORMATS = ("csv", "parquet", "jsonl")
 EXTENSIONS = {"csv": ".csv", "parquet": ".parquet", "jsonl": ".jsonl"}
 HASH_CHUNK = 1 << 20  # 1 MiB reads keep hashing streaming and fast
-PARQUET_COMPRESSION = "zstd"  # ~2-3x smaller than snappy on ticks at similar write speed
+PARQUET_COMPRESSION = "snappy"  # fastest to write here (zstd: ~25% smaller files, ~30% slower)
+
+
+def _dictionary_columns(schema: pa.Schema) -> list[str]:
+    """Dictionary-encode only string columns: numeric tick columns rarely repeat enough to pay."""
+    return [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
 
 
 class ExportError(TickdeckError, ValueError):
@@ -287,7 +292,8 @@ def export(ctx, req: ExportRequest, *, progress=None) -> ExportManifest:
                 files.append(_write_partition(tmp, sym, day, table))
             elif req.format == "parquet":
                 if writer is None:
-                    writer = pq.ParquetWriter(tmp, schema, compression=PARQUET_COMPRESSION)
+                    writer = pq.ParquetWriter(tmp, schema, compression=PARQUET_COMPRESSION,
+                                              use_dictionary=_dictionary_columns(schema))
                 writer.write_table(table)
             elif req.format == "csv":
                 table = _timestamps_as_text(table, iso_t=False)
@@ -332,7 +338,7 @@ def _write_partition(root: Path, sym: str, day, table: pa.Table) -> ExportedFile
     rel = Path(f"date={format_day(day)}") / f"symbol={sym}" / "part-0.parquet"
     path = root / rel
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, path, compression=PARQUET_COMPRESSION)
+    pq.write_table(table, path, compression=PARQUET_COMPRESSION, use_dictionary=_dictionary_columns(table.schema))
     return ExportedFile(rel.as_posix(), table.num_rows, path.stat().st_size, sha256_file(path))
 
 
