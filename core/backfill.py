@@ -12,13 +12,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Callable
 
-from sqlalchemy import select
-
-from core import db
 from core.errors import TickdeckError
 from core.naming import as_date, format_day, normalize_ticker
 
-FAILING_STATUSES = ("fail", "failed", "error")  # validation statuses that warrant re-collection
 BACKFILL_PRIORITY = 2
 DEFAULT_LOOKBACK_DAYS = 30  # "backfill all stale" window for a symbol with nothing stored yet
 MAX_DAYS_PER_JOB = 20  # keeps each collect job cancellable/retryable in small pieces
@@ -63,14 +59,7 @@ def watchlist(ctx) -> list[str]:
 
 def failing_days(ctx, symbol: str, start, end) -> list[dt.date]:
     """Stored days whose latest result of any validator is a failure."""
-    v = db.ValidationResult
-    stmt = (select(v.day, v.validator, v.status).where(v.symbol == normalize_ticker(symbol), v.day >= as_date(start),
-                                                        v.day <= as_date(end)).order_by(v.created_at, v.id))
-    latest: dict[tuple, str] = {}
-    with ctx.catalog.engine.connect() as c:
-        for day, validator, status in c.execute(stmt):
-            latest[(as_date(day), validator)] = status
-    return sorted({d for (d, _), st in latest.items() if str(st).lower() in FAILING_STATUSES})
+    return sorted(ctx.catalog.failing_days(symbol, start, end))
 
 
 def plan_backfill(ctx, symbol: str, start, end) -> BackfillPlan:

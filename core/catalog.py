@@ -22,6 +22,7 @@ from core.naming import as_date, normalize_ticker
 from core.store import DayInfo
 
 TZ = "America/New_York"
+FAILING_STATUSES = ("FAIL", "FAILED", "ERROR")  # validation statuses that make a day "failing"
 
 
 @dataclass(frozen=True)
@@ -231,12 +232,16 @@ class Catalog:
         with self.engine.connect() as c:
             return [_date(r[0]) for r in c.execute(select(t.day).where(t.symbol == normalize_ticker(symbol)).order_by(t.day))]
 
-    def failing_days(self, symbol: str) -> set[dt.date]:
+    def failing_days(self, symbol: str, start=None, end=None) -> set[dt.date]:
         """Days whose latest result of some validator is FAIL (older FAILs since fixed don't count)."""
         v = db.ValidationResult
-        latest = (select(func.max(v.id)).where(v.symbol == normalize_ticker(symbol))
-                  .group_by(v.day, v.validator).scalar_subquery())
-        stmt = select(v.day).where(v.id.in_(latest), v.status == "FAIL").distinct()
+        where = [v.symbol == normalize_ticker(symbol)]
+        if start is not None:
+            where.append(v.day >= as_date(start))
+        if end is not None:
+            where.append(v.day <= as_date(end))
+        latest = select(func.max(v.id)).where(*where).group_by(v.day, v.validator).scalar_subquery()
+        stmt = select(v.day).where(v.id.in_(latest), func.upper(v.status).in_(FAILING_STATUSES)).distinct()
         with self.engine.connect() as c:
             return {_date(r[0]) for r in c.execute(stmt)}
 
