@@ -193,7 +193,8 @@ def _prepare(ctx, state: _LiveDay, raw: dict, summary: LiveSummary, calendar) ->
             (SOURCE, state.symbol, f"tick_id={int(t)} at {df.index[i]}", "late tick: older than the stored last tick")
             for i, t in zip(np.flatnonzero(late)[:1000], df["tick_id"].to_numpy()[late][:1000]))
         df = df[~late]
-    df = df.sort_index(kind="stable")
+    if not df.index.is_monotonic_increasing:  # sorted by tick id already is the usual case: no copy
+        df = df.sort_index(kind="stable")
     return df if len(df) else None
 
 
@@ -300,15 +301,15 @@ def collect_live(ctx, symbols, *, batch_seconds: float = 1.0, flush_after: float
                     failed = failed or res
                 else:
                     n += _commit(ctx, st, df, res, summary, cal, infos)
-            ctx.catalog.upsert_tick_days(infos)
-            if failed is not None:  # the other symbols' ticks are stored and booked; stop on the failure
-                raise failed
             ctx.bus.publish("collection", {"symbols": syms, "appended": n, "batch": summary.batches,
                                            "server_time": str(batch.server_time)}, type_="live_batch")
-            if n:
+            if n:  # stored and published; the catalog mirror below is not on the latency path
                 done = time.perf_counter()
                 summary.latencies_ms.append((done - batch.received_at) * 1000)
                 summary.add_line_latencies((done - batch.line_received) * 1000)
+            ctx.catalog.upsert_tick_days(infos)
+            if failed is not None:  # the other symbols' ticks are stored and booked; stop on the failure
+                raise failed
             if progress:
                 progress(Progress("live", sum(summary.appended.values()), 0, f"{summary.batches} batches"))
             if finalize and cal.is_trading_day(day) and \

@@ -284,34 +284,34 @@ class Store:
         raising on the first failure. Days not stored yet are written with :meth:`write_day`.
         """
         out: list = [None] * len(items)
-        pending = []
+        syms = [naming.tick_symbol(t, d) for t, d, _ in items]
+        metas = self.ticks.read_metadata_batch(syms) if items else []
+        pending, ref = [], None
         for i, (ticker, day, df) in enumerate(items):
             try:
-                validate_frame(df)
-                if not self.ticks.has_symbol(naming.tick_symbol(ticker, day)):
-                    out[i] = self.write_day(ticker, day, df)
+                # frames with the dtypes of one already validated need only the index and value checks
+                same = ref is not None and list(df.columns) == list(ref.columns) and df.dtypes.equals(ref.dtypes)
+                validate_frame(df, columns=["last", "last_sz"] if same else None)
+                ref = ref if same else df
+                if getattr(metas[i], "metadata", None) is None:
+                    if self.ticks.has_symbol(syms[i]):  # stored but unreadable: never replace it with a batch
+                        raise StorageError(syms[i], "read metadata", str(metas[i]))
+                    out[i] = self.write_day(ticker, day, df)  # first ticks of the day
                 else:
                     pending.append(i)
             except TickdeckError as e:
                 out[i] = e
-        if not pending:
-            return out
-        syms = [naming.tick_symbol(items[i][0], items[i][1]) for i in pending]
-        metas = self.ticks.read_metadata_batch(syms)
         payloads, targets = [], []
-        for i, sym, m in zip(pending, syms, metas):
+        for i in pending:
             ticker, day, df = items[i]
-            if getattr(m, "metadata", None) is None:
-                out[i] = StorageError(sym, "read metadata", "no day metadata")
-                continue
-            old = DayInfo.from_meta(m.metadata)
+            old = DayInfo.from_meta(metas[i].metadata)
             if len(df) and old.last is not None and df.index[0] < old.last:
                 out[i] = SchemaError("timestamp", f"append starts at {df.index[0]} before the stored last tick "
                                      f"{old.last}", row=0)
                 continue
             merged = _merge_info(old, compute_day_info(naming.normalize_ticker(ticker), day, df)) if len(df) else old
             frame = df if list(df.columns) == STORED_COLUMNS else df[STORED_COLUMNS]
-            payloads.append(adb.WritePayload(sym, frame, metadata=merged.to_meta()))
+            payloads.append(adb.WritePayload(syms[i], frame, metadata=merged.to_meta()))
             targets.append((i, merged))
         if payloads:
             try:

@@ -1,0 +1,77 @@
+"""The compiled LH-line parser agrees with the pyarrow path, block by block and on bad lines."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from builders import make_trades
+from core.sources import iqfeed_parse as ip
+from core.sources.iqfeed_fast import LHStreamParser
+
+
+def _cents(raw: dict) -> dict:
+    for k in ("last", "bid", "ask"):
+        raw[k] = np.round(raw[k], 2)
+    return raw
+
+
+def _same(a: ip.ParsedTicks, b: ip.ParsedTicks) -> None:
+    assert a.bad == b.bad and a.lines == b.lines
+    for k in b.raw:
+        assert a.raw[k].dtype == b.raw[k].dtype, k
+        assert np.array_equal(a.raw[k], b.raw[k], equal_nan=True), k
+
+
+def test_kernel_matches_pyarrow_on_bad_lines_with_the_same_reasons_and_texts():
+    raw = _cents(make_trades(60, seed=5))
+    raw["last"][::9] = np.round(raw["last"][::9] + 0.0037, 4)
+    for rid in ("R1", ""):
+        lines = ip.format_ticks(raw, rid).split(b"\r\n")
+        p = 1 if rid else 0
+        edits = {2: (p + 1, b"2024-07-01T10:00:00.000001"), 4: (p + 2, b"190.2x"), 6: (p + 3, b""),
+                 8: (p + 5, b"1.2.3"), 10: (p + 7, b"12a"), 12: (p + 8, b"XY"), 14: (p + 9, b"12345"),
+                 16: (p + 10, b"0G"), 18: (p + 2, b"0.00"), 20: (p + 0, b"LX")}
+        for i, (f, v) in edits.items():
+            cells = lines[i].split(b",")
+            cells[f] = v
+            lines[i] = b",".join(cells)
+        lines[22] = lines[22] + b",extra"
+        lines[24] = lines[24][:40]
+        if rid:
+            lines[26] = lines[26].replace(b"R1,", b"R7,", 1)
+        cells = lines[28].split(b",")
+        cells[p + 1] = cells[p + 1][:19]  # a timestamp without fraction is still valid
+        lines[28] = b",".join(cells)
+        lines.insert(30, b"")  # an empty line is skipped
+        body = b"\r\n".join(lines)
+        fast, slow = ip.parse_ticks(body, rid or None), ip.parse_ticks_pyarrow(body, rid or None)
+        _same(fast, slow)
+        assert len(fast.bad) == 12 + bool(rid)
+        assert {r.split(":")[0] for _, r in fast.bad} >= {"ts", "last", "last_sz", "bid", "tick_id", "basis",
+                                                          "mkt_ctr", "conds", "kind"}
+
+
+def test_blocks_fed_one_by_one_give_the_same_result_as_the_whole_reply():
+    raw = _cents(make_trades(3000, seed=6))
+    body = ip.format_ticks(raw, "B1")
+    whole = ip.parse_ticks(body, "B1")
+    parser = LHStreamParser("B1")
+    cuts = ip.line_offsets(body)[[0, 1, 700, 701, 2999, 3000]]
+    for a, b in zip(cuts[:-1], cuts[1:]):
+        parser.feed(memoryview(body)[a:b])
+    _same(ip.finish_stream(parser), whole)
+    assert whole.ticks == 3000
+
+
+def test_numbers_beyond_the_kernel_fall_back_to_the_exact_pyarrow_path():
+    raw = _cents(make_trades(10, seed=7))
+    lines = ip.format_ticks(raw, "R1").split(b"\r\n")
+    cells = lines[3].split(b",")
+    cells[3] = b"190.12345678901234567"  # more digits than a double holds
+    lines[3] = b",".join(cells)
+    body = b"\r\n".join(lines)
+    parser = LHStreamParser("R1")
+    parser.feed(body)
+    assert parser.finish()[2] is True
+    _same(ip.parse_ticks(body, "R1"), ip.parse_ticks_pyarrow(body, "R1"))
+    assert ip.parse_ticks(body, "R1").raw["last"][3] == 190.12345678901234567
