@@ -5,8 +5,8 @@
   ``source="iqfeed"`` (enrich, ingest rules, atomic whole-day write, catalog row,
   ``after_write`` hooks). A reply is used only once complete, so a cut or stalled reply writes
   nothing; re-collecting a day replaces it (idempotent).
-* :func:`collect_live` — watches Level 1 and appends micro-batches to the current day with
-  ``Store.append_day``. Before streaming (and after every reconnect) it backfills from history
+* :func:`collect_live` — watches Level 1 and appends micro-batches (flushed when the oldest
+  line is ``flush_after`` old) to the current day, all symbols in one ``Store.append_days_batch``. Before streaming (and after every reconnect) it backfills from history
   starting at the last stored tick, so a crash or disconnect loses nothing; ticks whose id is
   not above the last stored one are dropped, so nothing is stored twice (IQFeed tick ids rise
   within a symbol-day). At the end of the extended session the day is rewritten whole through

@@ -1,14 +1,16 @@
 """IQFeed protocol client: history requests, Level 1 watcher, reconnects, circuit breaker, status.
 
 * :class:`HistoryClient` — ``HTT`` (a day or a time range), ``HTD`` (last N days) and ``HTX``
-  (last N ticks) on the lookup port. A reply is read whole into one buffer and parsed in bulk
-  (:func:`core.sources.iqfeed_parse.parse_ticks`); nothing is returned until ``!ENDMSG!``
-  arrived, so a dropped or stalled reply is retried, never half-used. Failures are retried with
-  exponential backoff behind a :class:`CircuitBreaker`.
-* :class:`Level1Client` — watches symbols on the Level 1 port and yields :class:`L1Batch` every
-  ``batch_seconds``; ``Q``/``P`` lines are picked out of the byte stream and parsed in bulk. On
-  a disconnect it reconnects with backoff, re-watches, and flags the next batch ``reconnected``
-  so the collector can backfill the gap from history.
+  (last N ticks) on the lookup port. A reply is received into fresh 4 MB blocks; each block of
+  complete lines goes to a parser thread (:class:`core.sources.iqfeed_fast.LHStreamParser`)
+  while the next one arrives, and the result exists only once ``!ENDMSG!`` arrived, so a dropped
+  or stalled reply is retried, never half-used. Failures are retried with exponential backoff
+  behind a :class:`CircuitBreaker`.
+* :class:`Level1Client` — watches symbols on the Level 1 port and yields an :class:`L1Batch` once
+  the oldest buffered line is ``flush_after`` (default 0.1 s) old, and at least every
+  ``batch_seconds``; ``Q``/``P`` lines are picked out of the byte stream and parsed in bulk, each
+  with its receive time. On a disconnect it reconnects with backoff, re-watches, and flags the
+  next batch ``reconnected`` so the collector can backfill the gap from history.
 * :class:`FeedStatus` — a frozen snapshot of counters (lines, ticks, errors, reconnects,
   latency), published on the bus topic ``collection`` with ``type_="feed_status"``.
 """

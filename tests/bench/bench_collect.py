@@ -66,6 +66,16 @@ class EmulatorProcess:
         self.proc.join(10)
 
 
+def _rss_anon() -> int:
+    """Anonymous resident memory (heap, arrays), without the store's memory-mapped LMDB file pages,
+    which RSS also counts and which grow with the data written."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) * 1024
+    return psutil.Process().memory_info().rss
+
+
 def _best(fn, repeat: int) -> float:
     times = []
     for _ in range(repeat):
@@ -111,21 +121,24 @@ def bench_live(symbols: int, rate: float, seconds: float, flush_after: float, tm
         t = time.perf_counter()
         summary = collect_live(ctx, names, stop_event=stop, flush_after=flush_after, port_history=e.port_history,
                                port_l1=e.port_l1,
-                               progress=lambda p: rss.append((time.perf_counter() - t, proc.memory_info().rss)))
+                               progress=lambda p: rss.append((time.perf_counter() - t, proc.memory_info().rss,
+                                                              _rss_anon())))
         wall = time.perf_counter() - t
         timer.cancel()
     ctx.close()
     lat = np.array(summary.latencies_ms or [np.nan])
     total = sum(summary.appended.values())
-    r = np.array(rss or [(0.0, proc.memory_info().rss)], dtype=np.float64)
+    r = np.array(rss or [(0.0, proc.memory_info().rss, _rss_anon())], dtype=np.float64)
     minute = min(60.0, wall / 3)
-    first, last = r[r[:, 0] <= minute, 1], r[r[:, 0] >= wall - minute, 1]
+    first, last = r[r[:, 0] <= minute], r[r[:, 0] >= wall - minute]
     return {"symbols": symbols, "target rate/s": rate, "flush after s": flush_after, "seconds": round(wall, 1),
             "ticks stored": total, "stored/s": round(total / wall), "batches": summary.batches,
             "line latency p50 ms": summary.line_latency_ms(50), "line latency p99 ms": summary.line_latency_ms(99),
             "line latency max ms": summary.line_latency_ms(100),
             "batch (oldest line) p99 ms": round(float(np.nanpercentile(lat, 99)), 1),
-            "rss MB first/last window": f"{first.max() / 2**20:.0f} / {last.max() / 2**20:.0f}"
+            "rss MB first/last window": f"{first[:, 1].max() / 2**20:.0f} / {last[:, 1].max() / 2**20:.0f}"
+            if first.size and last.size else "n/a",
+            "anon rss MB first/last window": f"{first[:, 2].max() / 2**20:.0f} / {last[:, 2].max() / 2**20:.0f}"
             if first.size and last.size else "n/a",
             "rss max MB": round(r[:, 1].max() / 2**20)}
 
