@@ -7,10 +7,11 @@ TickID,BasisForLast,TradeMarketCenter,TradeConditions,TradeAggressor,DayCode``.
   fixed-width byte matrices (padding bytes are dropped in one mask operation), so the emulator
   serialises a 2,000,000-tick day without a Python object per tick.
 * :func:`parse_ticks` turns a reply body (the lines before ``!ENDMSG!``) back into the raw
-  columns with pyarrow's CSV reader. Clean input takes a typed fast path; when any line is
-  malformed the body is re-read as strings, every field is checked with vectorised regexes,
-  and each bad line comes back as ``(raw text, reason)`` for the dead-letter table while the
-  good lines are kept.
+  columns in one compiled pass (:mod:`core.sources.iqfeed_fast`); each bad line comes back as
+  ``(raw text, reason)`` for the dead-letter table while the good lines are kept.
+  :func:`parse_ticks_pyarrow` is the reference path with pyarrow's CSV reader (a typed pass;
+  when any line is malformed, a string pass with vectorised regexes naming each bad line); the
+  kernel falls back to it for input it cannot decide exactly.
 
 Conventions where the protocol is loose: prices are written with 2 decimals when every price
 of the block is a whole cent, else 4; an absent bid/ask is an empty field; at most four
