@@ -16,6 +16,7 @@ Two extension points keep this module independent of later layers:
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from dataclasses import dataclass
 from typing import Mapping
@@ -91,8 +92,10 @@ def ingest_day(ctx, symbol: str, day, raw: Mapping[str, np.ndarray] | pd.DataFra
 
     wrong_day = 0
     if len(df) and calendar.name == "XNYS":
-        local = df.index.tz_convert("America/New_York")
-        on_day = (local.year == day.year) & (local.month == day.month) & (local.day == day.day)
+        lo = pd.Timestamp(day).tz_localize("America/New_York").value
+        hi = pd.Timestamp(day + dt.timedelta(days=1)).tz_localize("America/New_York").value
+        ns = df.index.asi8
+        on_day = (ns >= lo) & (ns < hi)  # the ET calendar day, without building local dates per tick
         wrong_day = int((~on_day).sum())
         if wrong_day:
             first_bad = int(np.flatnonzero(~on_day)[0])
