@@ -12,8 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Callable
 
-from core.errors import TickdeckError
-from core.naming import as_date, format_day, normalize_ticker
+from core.naming import date_range, format_day, normalize_ticker
 
 BACKFILL_PRIORITY = 2
 DEFAULT_LOOKBACK_DAYS = 30  # "backfill all stale" window for a symbol with nothing stored yet
@@ -70,9 +69,7 @@ def plan_backfill(ctx, symbol: str, start, end) -> BackfillPlan:
     TickdeckError
         ``end`` is before ``start``.
     """
-    symbol, start, end = normalize_ticker(symbol), as_date(start), as_date(end)
-    if end < start:
-        raise TickdeckError(f"backfill range ends ({end}) before it starts ({start})")
+    symbol, (start, end) = normalize_ticker(symbol), date_range(start, end)
     cal = ctx.calendar_for(symbol)
     stored = ctx.catalog.stored_days(symbol)
     missing = cal.missing_days(start, end, stored)

@@ -62,6 +62,10 @@ class InvalidSymbol(TickdeckError, ValueError):
     """A ticker or a storage name cannot be used."""
 
 
+class InvalidDateRange(TickdeckError, ValueError):
+    """A date range whose end is before its start."""
+
+
 class InvalidBarSpec(TickdeckError, ValueError):
     """A bar spec string or its parameter is invalid."""
 

@@ -35,7 +35,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from core.errors import DayNotFound, TickdeckError
-from core.naming import as_date, format_day, normalize_ticker, tick_symbol
+from core.naming import as_date, date_range, format_day, normalize_ticker, tick_symbol
 from core.progress import Progress
 from core.schema import STORED_COLUMNS
 from core.store import SESSIONS
@@ -78,8 +78,7 @@ class ExportRequest:
             object.__setattr__(self, "columns", tuple(self.columns))
         if not self.symbols:
             raise ExportError("export needs at least one symbol")
-        if self.end < self.start:
-            raise ExportError(f"export range ends ({self.end}) before it starts ({self.start})")
+        date_range(self.start, self.end)
         if self.format not in FORMATS:
             raise ExportError(f"unknown export format {self.format!r}; use one of {', '.join(FORMATS)}")
         if self.partition and self.format != "parquet":

@@ -13,7 +13,7 @@ import datetime as dt
 import re
 from typing import NamedTuple
 
-from core.errors import InvalidSymbol
+from core.errors import InvalidDateRange, InvalidSymbol
 
 TICKS_LIBRARY = "ticks"
 INDICATORS_LIBRARY = "indicators"
@@ -51,6 +51,14 @@ def as_date(day) -> dt.date:
         return dt.date.fromisoformat(str(day))
     except ValueError:
         raise InvalidSymbol(f"invalid day {day!r}: expected YYYY-MM-DD") from None
+
+
+def date_range(start, end) -> tuple[dt.date, dt.date]:
+    """``(start, end)`` as dates; :class:`InvalidDateRange` when ``end`` is before ``start``."""
+    s, e = as_date(start), as_date(end)
+    if e < s:
+        raise InvalidDateRange(f"end {e} is before start {s}: pick a later end day")
+    return s, e
 
 
 class TickKey(NamedTuple):

@@ -21,7 +21,7 @@ import panel as pn
 import param
 
 from core.errors import InvalidBarSpec, NotFound, PermissionDenied, TickdeckError
-from core.naming import as_date, normalize_ticker
+from core.naming import date_range, normalize_ticker
 from pages.components.actions import ui_action
 from pages.components.charts import candle_chart, tick_chart
 from pages.components.grid import TICK_GRID_COLUMNS, data_grid
@@ -120,10 +120,7 @@ class ExplorerPage(pn.viewable.Viewer):
             raise NotFound("no datasets yet: generate or collect data first (tickdeck generate AAPL --start … --end …)")
         if self.start is None:
             raise NotFound(f"no days stored for {self.symbol}")
-        start = as_date(self.start)
-        end = as_date(self.end) if self.end else start
-        if end < start:
-            raise TickdeckError(f"end {end} is before start {start}: pick a later end day")
+        start, end = date_range(self.start, self.end or self.start)
         if (end - start).days >= MAX_RANGE_DAYS:
             raise TickdeckError(f"{start}..{end} spans more than {MAX_RANGE_DAYS} days: narrow the range")
         return start, end

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.naming import as_date
+from core.naming import date_range
 from core.progress import Progress, TqdmProgress
 
 
@@ -58,9 +58,7 @@ def run(args) -> int:
         return 0
 
     specs = [parse_spec(s) for s in args.spec] if args.spec else None
-    start, end = as_date(args.start), as_date(args.end)
-    if end < start:
-        raise TickdeckError(f"--end {end} is before --start {start}")
+    start, end = date_range(args.start, args.end)
     ctx = open_context()
     bar = TqdmProgress()
     try:

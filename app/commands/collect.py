@@ -25,7 +25,7 @@ def run(args) -> int:
     from app.wiring import open_context
     from core.collect import collect_days, collect_live
     from core.errors import TickdeckError
-    from core.naming import as_date
+    from core.naming import date_range
     from core.progress import TqdmProgress
 
     if args.start and not args.end or args.end and not args.start:
@@ -47,9 +47,7 @@ def run(args) -> int:
         if args.days is not None:
             days = cal.previous_trading_days(cal.last_completed_trading_day(), args.days)
         else:
-            start, end = as_date(args.start), as_date(args.end)
-            if end < start:
-                raise TickdeckError(f"--end {end} is before --start {start}")
+            start, end = date_range(args.start, args.end)
             days = cal.trading_days(start, end)
             if not days:
                 raise TickdeckError(f"no {cal.name} trading days between {start} and {end}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.naming import as_date
+from core.naming import date_range
 from core.progress import TqdmProgress
 
 
@@ -26,9 +26,7 @@ def run(args) -> int:
     bad = [f for f in faults if f not in FAULT_KINDS]
     if bad:
         raise TickdeckError(f"unknown fault kind {bad[0]!r}; choose from {', '.join(FAULT_KINDS)}")
-    start, end = as_date(args.start), as_date(args.end)
-    if end < start:
-        raise TickdeckError(f"--end {end} is before --start {start}")
+    start, end = date_range(args.start, args.end)
     ctx = open_context()
     bar = TqdmProgress()
     try:

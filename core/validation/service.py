@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from core import db
 from core.errors import DayNotFound, TickdeckError
-from core.naming import as_date, normalize_ticker
+from core.naming import as_date, date_range, normalize_ticker
 from core.progress import Progress
 from core.validation.continuity import validate_continuity
 from core.validation.result import HIGH, DayData, DayReport, Issue, ValidationResult
@@ -159,9 +159,7 @@ def validate_range(ctx, symbol: str, start, end, *, types=None, progress=None,
     TickdeckError
         ``end`` is before ``start``.
     """
-    symbol, start, end = normalize_ticker(symbol), as_date(start), as_date(end)
-    if end < start:
-        raise TickdeckError(f"end {end} is before start {start}")
+    symbol, (start, end) = normalize_ticker(symbol), date_range(start, end)
     _types(types)
     cfg = load_config(ctx.catalog)
     stored = [d for d in ctx.store.list_days(symbol) if start <= d <= end]

@@ -71,3 +71,11 @@ def test_core_does_not_import_ui_libraries():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == ""
+
+
+def test_date_range_accepts_dates_and_strings_and_rejects_reversed_ranges():
+    from core.errors import InvalidDateRange
+
+    assert naming.date_range("2024-07-01", dt.date(2024, 7, 3)) == (dt.date(2024, 7, 1), dt.date(2024, 7, 3))
+    with pytest.raises(InvalidDateRange, match="end 2024-07-01 is before start 2024-07-03"):
+        naming.date_range("2024-07-03", "2024-07-01")
