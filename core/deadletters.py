@@ -20,6 +20,7 @@ import numpy as np
 from core.errors import DayNotFound, FeedError, NotFound, TickdeckError
 from core.naming import normalize_ticker
 from core.schema import RAW_COLUMNS
+from core.sources import iqfeed_l1 as l1p
 from core.sources import iqfeed_parse as ip
 
 REPLAY_LIMIT = 100_000  # dead letters considered per replay (the table is a work queue, not an archive)
@@ -37,7 +38,7 @@ def _parse_one(symbol: str, raw: str) -> tuple[str, dict]:
     """(symbol, raw columns) of one dead-letter line; raises TickdeckError when it still fails."""
     text = raw.strip()
     if text.startswith(("Q,", "P,")):
-        p = ip.parse_level1(text.encode() + b"\r\n")
+        p = l1p.parse_level1(text.encode() + b"\r\n")
         if p.bad:
             raise FeedError(p.bad[0][1])
         if not p.symbol_names:

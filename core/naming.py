@@ -5,6 +5,7 @@
 - tick day:   library ``ticks``,            symbol ``<SYMBOL>/<YYYY-MM-DD>``
 - bar series: library ``bars_<family>``,    symbol ``<SYMBOL>/<YYYY-MM-DD>/<spec>``
 - indicator:  library ``indicators``,       symbol ``<INDICATOR>/<YYYY-MM-DD>``
+- live journal: library ``journal``,        symbol ``<YYYY-MM-DD>/<PID>-<NS>`` (writer's pid, creation time)
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ from core.errors import InvalidDateRange, InvalidSymbol
 TICKS_LIBRARY = "ticks"
 INDICATORS_LIBRARY = "indicators"
 BARS_PREFIX = "bars_"
+JOURNAL_LIBRARY = "journal"
 
 # Tickers: letters, digits and the punctuation real feeds use (BRK.B, ES=F, ^SPX, JTNT.Z, BTC-USD).
 _TICKER = re.compile(r"^[A-Z0-9][A-Z0-9._^=\-]{0,31}$")
 _SPEC = re.compile(r"^[A-Za-z0-9._\-]{1,40}$")
 _FAMILY = re.compile(r"^[a-z][a-z_]{1,30}$")
+_SEGMENT = re.compile(r"^[0-9]{1,10}-[0-9]{1,24}$")
 
 
 def normalize_ticker(ticker: str) -> str:
@@ -64,6 +67,20 @@ def date_range(start, end) -> tuple[dt.date, dt.date]:
 class TickKey(NamedTuple):
     ticker: str
     day: dt.date
+
+
+class JournalKey(NamedTuple):
+    day: dt.date
+    segment: str
+
+    @property
+    def pid(self) -> int:
+        """The process that wrote the segment."""
+        return int(self.segment.split("-")[0])
+
+    @property
+    def created_ns(self) -> int:
+        return int(self.segment.split("-")[1])
 
 
 class BarKey(NamedTuple):
@@ -113,3 +130,16 @@ def indicator_symbol(indicator: str, day) -> str:
 
 
 parse_indicator_symbol = parse_tick_symbol
+
+
+def journal_symbol(day, segment: str) -> str:
+    if not _SEGMENT.match(segment):
+        raise InvalidSymbol(f"invalid journal segment {segment!r}: expected PID-NANOSECONDS")
+    return f"{format_day(day)}/{segment}"
+
+
+def parse_journal_symbol(name: str) -> JournalKey:
+    parts = name.split("/")
+    if len(parts) != 2 or not _SEGMENT.match(parts[1]):
+        raise InvalidSymbol(f"not a journal symbol: {name!r} (expected YYYY-MM-DD/PID-NANOSECONDS)")
+    return JournalKey(as_date(parts[0]), parts[1])

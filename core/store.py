@@ -432,11 +432,19 @@ class Store:
         res = self.library(library).write_batch(payloads, prune_previous_versions=True)
         return [None if hasattr(r, "version") else r for r in res]
 
-    def read_series(self, library: str, symbol: str, columns: list[str] | None = None) -> tuple[pd.DataFrame, dict | None]:
+    def append_series(self, library: str, symbol: str, df: pd.DataFrame) -> None:
+        """Append rows to a series (created by the first append); used by the live journal."""
+        try:
+            self.library(library).append(symbol, df, prune_previous_versions=True)
+        except Exception as e:
+            raise StorageError(symbol, "append", str(e)) from e
+
+    def read_series(self, library: str, symbol: str, columns: list[str] | None = None,
+                    row_range: tuple[int, int | None] | None = None) -> tuple[pd.DataFrame, dict | None]:
         lib = self.library(library)
         if not lib.has_symbol(symbol):
             raise NotFound(f"{symbol} is not stored in {library}")
-        r = _read_retrying(lambda: lib.read(symbol, columns=columns))
+        r = _read_retrying(lambda: lib.read(symbol, columns=columns, row_range=row_range))
         return r.data, r.metadata
 
     def series_metadata(self, library: str, symbol: str) -> dict | None:

@@ -96,12 +96,9 @@ def _collect_live(ctx, symbols, params: dict, progress) -> dict:
 
     import pandas as pd
 
-    from core import collect as collect_mod
+    from core.live import collect_live
     from jobs.queue import JobCancelled
 
-    live = getattr(collect_mod, "collect_live", None)
-    if live is None:
-        raise JobError("live collection is not available: core.collect.collect_live is missing")
     stop = getattr(progress, "cancelled", None) or threading.Event()
     timer, session_over = None, threading.Event()
 
@@ -121,7 +118,7 @@ def _collect_live(ctx, symbols, params: dict, progress) -> dict:
             timer.daemon = True
             timer.start()
     try:
-        out = live(ctx, symbols, stop_event=stop, host=params.get("host"), progress=progress)
+        out = collect_live(ctx, symbols, stop_event=stop, host=params.get("host"), progress=progress)
     finally:
         if timer is not None:
             timer.cancel()

@@ -444,11 +444,8 @@ class MonitorPage(pn.viewable.Viewer):
         self._notify(f"Queued collect job {job_id} for {', '.join(syms)}", "success")
 
     def _start_local(self, syms: list[str], params: dict) -> None:
-        try:
-            from core import collect
-        except ImportError:
-            self._notify("Collection service (core.collect) is not installed in this build.", "danger")
-            return
+        from core import collect, live
+
         key = ",".join(syms)
         stop = threading.Event()
         self._local_runs[key] = stop
@@ -456,7 +453,7 @@ class MonitorPage(pn.viewable.Viewer):
                             "updated": time.time()}
         self._render_active()
         if params["mode"] == "live":
-            work = partial(collect.collect_live, self.ctx, syms, stop_event=stop)
+            work = partial(live.collect_live, self.ctx, syms, stop_event=stop)
         else:
             work = partial(collect.collect_days, self.ctx, syms, [dt.date.fromisoformat(d) for d in params["days"]])
         run_off_loop(work, lambda _r: self._notify(f"Collection of {key} finished", "success"),

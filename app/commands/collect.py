@@ -23,7 +23,8 @@ def run(args) -> int:
     import threading
 
     from app.wiring import open_context
-    from core.collect import collect_days, collect_live
+    from core.collect import collect_days
+    from core.live import collect_live
     from core.errors import TickdeckError
     from core.naming import date_range
     from core.progress import TqdmProgress

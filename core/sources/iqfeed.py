@@ -7,7 +7,7 @@
   or stalled reply is retried, never half-used. Failures are retried with exponential backoff
   behind a :class:`CircuitBreaker`.
 * :class:`Level1Client` — watches symbols on the Level 1 port and yields an :class:`L1Batch` once
-  the oldest buffered line is ``flush_after`` (default 0.1 s) old, and at least every
+  the oldest buffered line is ``flush_after`` (default 0.05 s) old, and at least every
   ``batch_seconds``; ``Q``/``P`` lines are picked out of the byte stream and parsed in bulk, each
   with its receive time. On a disconnect it reconnects with backoff, re-watches, and flags the
   next batch ``reconnected`` so the collector can backfill the gap from history.
@@ -31,9 +31,11 @@ import numpy as np
 
 from core.errors import FeedError
 from core.naming import as_date, normalize_ticker
+from core.sources import iqfeed_l1 as l1p
 from core.sources import iqfeed_parse as ip
 from core.sources.iqfeed_fast import LHStreamParser
-from core.sources.iqfeed_parse import ParsedLevel1, ParsedTicks
+from core.sources.iqfeed_l1 import ParsedLevel1
+from core.sources.iqfeed_parse import ParsedTicks
 
 PROTOCOL = "6.2"
 CONNECT_TIMEOUT_S = 5.0
@@ -41,7 +43,7 @@ READ_TIMEOUT_S = 30.0  # a server silent this long mid-reply (or L1 without its 
 BLOCK_BYTES = 4 << 20  # history reply blocks handed to the parser: ~50 per 2M-tick day, each parsed while the next arrives
 L1_RECV_BYTES = 1 << 18  # one Level 1 recv (updates are small; no multi-MB allocation per read)
 L1_POLL_S = 0.2  # longest single Level 1 wait, so stop requests and stall checks are seen promptly
-FLUSH_AFTER_S = 0.1  # a buffered Level 1 line is handed on within this long (latency target p99 < 250 ms)
+FLUSH_AFTER_S = 0.05  # a buffered Level 1 line is handed on within this long (latency target p99 < 250 ms)
 ERROR_REPLY_MAX = 4096  # an error reply is one short line; longer replies are data
 MAX_ATTEMPTS = 4  # tries per history request before giving up
 BACKOFF_BASE_S = 0.5  # first retry delay; doubles per attempt
@@ -411,7 +413,7 @@ class Level1Client:
         self.symbols = tuple(normalize_ticker(s) for s in symbols)
         self.breaker.before_call()
         sock = _connect(self.host, self.port, 0.2)
-        msg = [f"S,SET PROTOCOL,{PROTOCOL}", "S,SELECT UPDATE FIELDS," + ",".join(ip.L1_COLLECT_FIELDS)]
+        msg = [f"S,SET PROTOCOL,{PROTOCOL}", "S,SELECT UPDATE FIELDS," + ",".join(l1p.L1_COLLECT_FIELDS)]
         msg += [f"w{s}" for s in self.symbols]
         sock.sendall(("\r\n".join(msg) + "\r\n").encode())
         self._sock = sock
@@ -505,7 +507,7 @@ class Level1Client:
     def _digest(self, buf: bytes, server_time):
         """Pick ``Q``/``P`` lines out of ``buf`` (vectorised) and parse them; read T/n lines."""
         if not buf:
-            return ip.parse_level1(b""), server_time, [], np.empty(0, dtype=np.int64)
+            return l1p.parse_level1(b""), server_time, [], np.empty(0, dtype=np.int64)
         off = ip.line_offsets(buf)
         if off[-1] != len(buf):
             off = np.append(off, len(buf))
@@ -514,7 +516,7 @@ class Level1Client:
         arr = np.frombuffer(buf, dtype=np.uint8)
         kind = arr[starts]
         trades = np.flatnonzero((kind == ord("Q")) | (kind == ord("P")))
-        parsed = ip.parse_level1(ip.gather_lines(buf, off, trades))
+        parsed = l1p.parse_level1(ip.gather_lines(buf, off, trades))
         unknown = []
         for i in np.flatnonzero(kind == ord("n")):  # rare: one per unknown watched symbol
             unknown.append(buf[off[i] + 2:off[i + 1]].decode("ascii", "replace").strip())

@@ -34,6 +34,7 @@ import pandas as pd
 from core.calendar import MarketCalendar, get_calendar
 from core.errors import InvalidSymbol, TickdeckError
 from core.naming import normalize_ticker
+from core.sources import iqfeed_l1 as l1p
 from core.sources import iqfeed_parse as ip
 from core.sources.synthetic import KNOWN_PRICES, generate_day
 
@@ -393,7 +394,7 @@ class IQFeedEmulator:
     # -- Level 1 port ---------------------------------------------------------------------------
     async def _l1_conn(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._arm_drop(writer)
-        state = {"fields": ip.L1_DEFAULT_FIELDS, "watch": {}, "stats": set()}
+        state = {"fields": l1p.L1_DEFAULT_FIELDS, "watch": {}, "stats": set()}
         writer.write(b"S,SERVER CONNECTED\r\n")
         pacer = asyncio.create_task(self._l1_pace(writer, state))
         try:
@@ -406,7 +407,7 @@ class IQFeedEmulator:
                     writer.write(f"S,CURRENT PROTOCOL,{PROTOCOL}\r\n".encode())
                 elif text.startswith("S,SELECT UPDATE FIELDS"):
                     names = tuple(x for x in text.split(",")[2:] if x)
-                    unknown = [x for x in names if x not in ip.L1_KNOWN_FIELDS]
+                    unknown = [x for x in names if x not in l1p.L1_KNOWN_FIELDS]
                     if unknown:
                         writer.write(f"E,Invalid field name: {unknown[0]}\r\n".encode())
                     else:
@@ -453,7 +454,7 @@ class IQFeedEmulator:
     def _l1_lines(self, kind: bytes, sym: str, e: _Day, a: int, b: int, fields, g0: int) -> bytes:
         part = {k: v[a:b] for k, v in e.raw.items()}
         part.update({k: v[a:b] for k, v in e.extra.items()})
-        data = ip.format_level1(kind, sym, part, fields)
+        data = l1p.format_level1(kind, sym, part, fields)
         flt = self.faults
         if kind == b"Q" and (flt.duplicate_every or flt.malformed_every or flt.out_of_order_every):
             off = ip.line_offsets(data)

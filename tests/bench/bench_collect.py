@@ -1,13 +1,14 @@
 """Collection benchmark: history replay end to end, and live ingest latency.
 
     python tests/bench/bench_collect.py [--ticks 2000000] [--repeat 3] [--live-seconds 60]
-                                        [--symbols 50] [--rate 2000] [--flush-after 0.1] [--skip-history]
+                                        [--symbols 50] [--rate 2000] [--flush-after 0.05] [--skip-history]
 
 History: the emulator serves one symbol-day of ``--ticks`` regular-session trades over loopback
 (its serialisation is warmed first, as it is cached per day); the collector fetches, parses,
 enriches and writes it (``collect_days``); best of ``--repeat`` runs. Live: ``--symbols``
 symbols streamed at about ``--rate`` trades/s combined for ``--live-seconds``; reports the
-latency per Level 1 line from its receive time to stored and published (p50/p99/max), and the
+latency per Level 1 line from its receive time to stored in the journal and published
+(p50/p99/max), the latency until a batch is in its symbol-days, and the
 process RSS sampled over the run (first minute vs last minute, to see that memory is flat).
 Prints the load average: the machine is shared, so numbers under load are pessimistic.
 """
@@ -28,10 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import numpy as np  # noqa: E402
 import psutil  # noqa: E402
 
-from core.collect import collect_days, collect_live  # noqa: E402
+from core.collect import collect_days  # noqa: E402
+from core.live import collect_live  # noqa: E402
 from core.config import Settings  # noqa: E402
 from core.context import Context  # noqa: E402
-from core.sources.iqfeed import HistoryClient  # noqa: E402
+from core.sources.iqfeed import FLUSH_AFTER_S, HistoryClient  # noqa: E402
 from core.sources.iqfeed_emulator import EmulatorThread, IQFeedEmulator  # noqa: E402
 from core.sources.iqfeed_parse import parse_ticks, parse_ticks_pyarrow  # noqa: E402
 
@@ -133,9 +135,11 @@ def bench_live(symbols: int, rate: float, seconds: float, flush_after: float, tm
     first, last = r[r[:, 0] <= minute], r[r[:, 0] >= wall - minute]
     return {"symbols": symbols, "target rate/s": rate, "flush after s": flush_after, "seconds": round(wall, 1),
             "ticks stored": total, "stored/s": round(total / wall), "batches": summary.batches,
+            "acknowledged (journal)": summary.acknowledged,
             "line latency p50 ms": summary.line_latency_ms(50), "line latency p99 ms": summary.line_latency_ms(99),
             "line latency max ms": summary.line_latency_ms(100),
             "batch (oldest line) p99 ms": round(float(np.nanpercentile(lat, 99)), 1),
+            "in symbol-day p50/p99 ms": f"{summary.day_latency_ms(50)} / {summary.day_latency_ms(99)}",
             "rss MB first/last window": f"{first[:, 1].max() / 2**20:.0f} / {last[:, 1].max() / 2**20:.0f}"
             if first.size and last.size else "n/a",
             "anon rss MB first/last window": f"{first[:, 2].max() / 2**20:.0f} / {last[:, 2].max() / 2**20:.0f}"
@@ -150,7 +154,7 @@ def main() -> None:
     ap.add_argument("--symbols", type=int, default=50)
     ap.add_argument("--rate", type=float, default=2000.0)
     ap.add_argument("--live-seconds", type=float, default=60.0, help="600 for the 10-minute memory check")
-    ap.add_argument("--flush-after", type=float, default=0.1)
+    ap.add_argument("--flush-after", type=float, default=FLUSH_AFTER_S)
     ap.add_argument("--skip-history", action="store_true")
     ap.add_argument("--skip-live", action="store_true")
     args = ap.parse_args()

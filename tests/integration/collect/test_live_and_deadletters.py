@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from app.cli import main
-from core.collect import collect_days, collect_live
+from core.collect import collect_days
+from core.live import collect_live
 from core.deadletters import fix, replay
 from core.schema import RAW_COLUMNS
 

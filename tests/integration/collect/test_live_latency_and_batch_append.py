@@ -8,7 +8,7 @@ import numpy as np
 
 from builders import make_trades
 from core.calendar import get_calendar
-from core.collect import collect_live
+from core.live import collect_live
 from core.enrich import enrich
 from core.errors import SchemaError
 

@@ -79,3 +79,15 @@ def test_date_range_accepts_dates_and_strings_and_rejects_reversed_ranges():
     assert naming.date_range("2024-07-01", dt.date(2024, 7, 3)) == (dt.date(2024, 7, 1), dt.date(2024, 7, 3))
     with pytest.raises(InvalidDateRange, match="end 2024-07-01 is before start 2024-07-03"):
         naming.date_range("2024-07-03", "2024-07-01")
+
+
+def test_journal_symbol_round_trips_and_rejects_bad_segments():
+    name = naming.journal_symbol("2024-07-03", "4242-1732190000123456789")
+    assert name == "2024-07-03/4242-1732190000123456789"
+    key = naming.parse_journal_symbol(name)
+    assert key == (dt.date(2024, 7, 3), "4242-1732190000123456789")
+    assert (key.pid, key.created_ns) == (4242, 1732190000123456789)
+    with pytest.raises(InvalidSymbol):
+        naming.journal_symbol("2024-07-03", "1732190000123456789")  # no writer pid
+    with pytest.raises(InvalidSymbol):
+        naming.parse_journal_symbol("AAPL/2024-07-03")

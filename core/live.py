@@ -1,0 +1,517 @@
+"""Live collection: Level 1 trades → a write-ahead journal → the symbol-days.
+
+The latency path is short on purpose. A trade line is *acknowledged* when it is stored in the
+journal and its batch is published on the bus:
+
+1. :class:`core.sources.iqfeed.Level1Client` hands over a batch once its oldest line is
+   ``flush_after`` old (default 0.05 s).
+2. New ticks are picked with array operations over the whole batch (one symbol index per row):
+   ticks whose id is not above the symbol's last acknowledged id are duplicates; ticks older
+   than the symbol's last acknowledged trade are late and go to the dead letters.
+3. All symbols' new ticks are appended to the day's journal in **one** ArcticDB append (library
+   ``journal``, symbol ``<YYYY-MM-DD>/<segment>``: the 14 raw columns plus ``symbol``), then a
+   ``live_batch`` event is published on ``collection``.
+
+A materialiser *process* moves acknowledged ticks into each symbol's day every
+``batch_seconds`` (default 1 s): it tails the day's journal segments, enriches per symbol, and
+appends all symbols with one :meth:`core.store.Store.append_days_batch`, then writes the catalog
+rows. (In a thread of the collecting process those ArcticDB writes would queue with the journal
+appends on ArcticDB's native thread pools; measured p99 over 1 s.) A journal segment rolls
+every :data:`JOURNAL_SEGMENT_S` and is deleted once read, so the journal holds minutes, not the
+day. Readers of a symbol-day see live ticks about ``batch_seconds`` after they are acknowledged.
+
+Nothing acknowledged is lost: at start every journal row above its day's last stored tick id
+is moved into the day first (:func:`recover_journal`), then history is backfilled from the last
+stored tick (and again after every reconnect). At the end of the extended session each day is
+rewritten whole through ``ingest_day`` (:func:`core.collect.finalize_day`).
+"""
+
+from __future__ import annotations
+
+import collections
+import ctypes
+import datetime as dt
+import multiprocessing
+import os
+import queue
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import psutil
+
+from core import naming
+from core.collect import DATASET, SOURCE, _dead_letters, finalize_day
+from core.enrich import enrich
+from core.errors import DayNotFound, FeedError, StorageError
+from core.ingest import dedupe_tick_ids, new_ingest_id
+from core.naming import normalize_ticker
+from core.progress import Progress
+from core.schema import RAW_COLUMNS
+from core.sources.iqfeed import FLUSH_AFTER_S, HistoryClient, InvalidFeedSymbol, Level1Client, NoData
+
+JOURNAL_SEGMENT_S = 300.0  # a journal segment takes appends this long, then a new one starts
+MATERIALISE_NICE = 5  # the materialiser process runs at a lower CPU priority than the collector
+LATENCY_BIN_MS = 1.0  # latency histogram resolution
+LATENCY_MAX_MS = 60_000  # last histogram bin collects everything slower (fixed memory over any run length)
+RECENT_BATCHES = 10_000  # per-batch latencies kept (a bounded window, so memory stays flat)
+_NO_TIME = np.iinfo(np.int64).min
+
+
+def _hist() -> np.ndarray:
+    return np.zeros(int(LATENCY_MAX_MS / LATENCY_BIN_MS) + 1, dtype=np.int64)
+
+
+def _add(hist: np.ndarray, ms) -> None:
+    bins = np.minimum((np.asarray(ms, dtype=np.float64) / LATENCY_BIN_MS).astype(np.int64), hist.size - 1)
+    hist += np.bincount(np.maximum(bins, 0), minlength=hist.size)
+
+
+def _percentile(hist: np.ndarray, q: float) -> float | None:
+    total = int(hist.sum())
+    if not total:
+        return None
+    i = int(np.searchsorted(np.cumsum(hist), np.ceil(total * q / 100.0), side="left"))
+    return (i + 1) * LATENCY_BIN_MS
+
+
+@dataclass
+class LiveSummary:
+    """What a live run did (updated while running; read it after :func:`collect_live` returns)."""
+
+    appended: dict = field(default_factory=dict)  # symbol -> ticks appended to its day
+    acknowledged: int = 0  # ticks stored in the journal and published
+    duplicates: int = 0
+    late: int = 0  # ticks older than the symbol's last acknowledged tick: sent to dead letters
+    batches: int = 0
+    backfills: int = 0
+    recovered: int = 0  # journal ticks of an earlier run moved into their days at start
+    finalized: list = field(default_factory=list)  # (symbol, day)
+    # oldest line's receive → stored in the journal and published, per non-empty batch (the last RECENT_BATCHES)
+    latencies_ms: collections.deque = field(default_factory=lambda: collections.deque(maxlen=RECENT_BATCHES))
+    # per Level 1 trade line: receive → stored in the journal and published, 1 ms bins
+    line_latency_hist: np.ndarray = field(default_factory=_hist)
+    # per batch: oldest line's receive → appended to its symbol-day (what readers of the day see)
+    day_latency_hist: np.ndarray = field(default_factory=_hist)
+
+    def add_line_latencies(self, ms) -> None:
+        _add(self.line_latency_hist, ms)
+
+    def line_latency_ms(self, q: float) -> float | None:
+        """The ``q``-th percentile (0–100) of per-line latency (upper bin edge), None before any line."""
+        return _percentile(self.line_latency_hist, q)
+
+    def day_latency_ms(self, q: float) -> float | None:
+        """The ``q``-th percentile of receive → visible in the symbol-day, per batch."""
+        return _percentile(self.day_latency_hist, q)
+
+
+class _LiveDay:
+    """One symbol's day: the last acknowledged tick (id and ET time of day in µs)."""
+
+    def __init__(self, ctx, symbol: str, day: dt.date):
+        self.symbol, self.day = symbol, day
+        self.last_id, self.last_time = -1, _NO_TIME
+        self.catalogued = False  # the dataset row exists (checked once, not per batch)
+        try:
+            stored = ctx.store.read_day(symbol, day, columns=["tick_id", "time"])
+        except DayNotFound:
+            return
+        if len(stored):
+            self.last_id = int(stored["tick_id"].max())
+            self.last_time = int(stored["time"].max())
+
+
+def _enriched(ctx, st: _LiveDay, raw: dict, calendar) -> pd.DataFrame:
+    """``raw`` (one symbol-day, new ticks in tick-id order) enriched and in time order."""
+    df = enrich(raw, symbol=st.symbol, source=SOURCE, ingest_id=new_ingest_id(SOURCE), calendar=calendar)
+    if not df.index.is_monotonic_increasing:  # sorted by tick id already is the usual case: no copy
+        df = df.sort_index(kind="stable")
+    return df
+
+
+def _late_to_dead_letters(ctx, symbol: str, tick_ids: np.ndarray, times: np.ndarray) -> None:
+    ctx.catalog.add_dead_letters(
+        (SOURCE, symbol, f"tick_id={int(t)} at {int(us)} us after midnight ET",
+         "late tick: older than the last acknowledged tick") for t, us in zip(tick_ids[:1000], times[:1000]))
+
+
+def _new_ticks(ctx, st: _LiveDay, raw: dict, summary: LiveSummary) -> dict | None:
+    """The ticks of ``raw`` (one symbol-day) not yet acknowledged, in tick-id order, or None;
+    advances the resume point."""
+    raw, dups = dedupe_tick_ids(raw)
+    new = raw["tick_id"] > st.last_id
+    summary.duplicates += dups + int((~new).sum())
+    order = np.flatnonzero(new)[np.argsort(raw["tick_id"][new], kind="stable")]
+    raw = {k: v[order] for k, v in raw.items()}
+    late = raw["time"] < st.last_time
+    if late.any():  # arrived after a later tick was stored: keep it for replay, never reorder stored data
+        summary.late += int(late.sum())
+        _late_to_dead_letters(ctx, st.symbol, raw["tick_id"][late], raw["time"][late])
+        raw = {k: v[~late] for k, v in raw.items()}
+    if raw["tick_id"].size == 0:
+        return None
+    st.last_id = max(st.last_id, int(raw["tick_id"].max()))
+    st.last_time = max(st.last_time, int(raw["time"].max()))
+    return raw
+
+
+def _commit(ctx, st: _LiveDay, df: pd.DataFrame, info, summary: LiveSummary, calendar, infos: list) -> int:
+    """Book a frame appended to its day: catalog row (into ``infos`` for one upsert), counters."""
+    infos.append(info)
+    if not st.catalogued:
+        if ctx.catalog.dataset(st.symbol) is None:
+            ctx.catalog.upsert_dataset(st.symbol, source=SOURCE, calendar=calendar.name, **DATASET)
+        st.catalogued = True
+    summary.appended[st.symbol] = summary.appended.get(st.symbol, 0) + len(df)
+    return len(df)
+
+
+def _append_to_days(ctx, items: list[tuple[_LiveDay, dict]], summary: LiveSummary, calendar) -> Exception | None:
+    """Enrich and append new ticks to their days in one batched append; book them.
+
+    Returns the first failure (the other items are stored and booked), or None.
+    """
+    frames = [(st, _enriched(ctx, st, raw, calendar)) for st, raw in items if raw["tick_id"].size]
+    infos: list = []
+    failed = None
+    for (st, df), res in zip(frames, ctx.store.append_days_batch([(st.symbol, st.day, df) for st, df in frames])):
+        if isinstance(res, Exception):
+            failed = failed or res
+        else:
+            _commit(ctx, st, df, res, summary, calendar, infos)
+    ctx.catalog.upsert_tick_days(infos)
+    return failed
+
+
+class _Journal:
+    """The day's write-ahead journal: acknowledged raw ticks of all symbols, one append per batch.
+
+    Segments (``<day>/<pid>-<ns>``: the writing process and creation time) roll every
+    ``segment_seconds`` and whenever the materialiser stops; a segment that is not the newest
+    one of its writer's day receives no more rows, so the materialiser may delete it once read.
+    """
+
+    def __init__(self, ctx, day: dt.date, segment_seconds: float = JOURNAL_SEGMENT_S):
+        self.ctx, self.day, self.segment_seconds = ctx, day, segment_seconds
+        self.segment: str | None = None
+        self.opened, self.rows = 0.0, 0
+
+    def append(self, frame: dict) -> None:
+        now = time.monotonic()
+        if self.segment is None or now - self.opened >= self.segment_seconds:
+            self.segment, self.opened, self.rows = f"{os.getpid()}-{time.time_ns()}", now, 0
+        n = frame["tick_id"].size
+        df = pd.DataFrame(frame, index=pd.RangeIndex(self.rows, self.rows + n), copy=False)
+        self.ctx.store.append_series(naming.JOURNAL_LIBRARY, naming.journal_symbol(self.day, self.segment), df)
+        self.rows += n
+
+    def roll(self) -> None:
+        """Close the current segment: the next append starts a new one."""
+        self.segment = None
+
+
+class _Materialiser:
+    """A child process moving journaled ticks into their symbol-days every ``interval`` seconds.
+
+    It runs in its own process because ArcticDB writes from another thread of the collecting
+    process queue on the same native thread pools and would delay the journal appends.
+    :meth:`close` makes it do a last round (every segment of the day is then in its days and
+    deleted) and returns what it did.
+    """
+
+    def __init__(self, settings, day: dt.date, interval: float):
+        mpc = multiprocessing.get_context("spawn")
+        self._stop, self._report = mpc.Event(), mpc.Queue()
+        self.proc = mpc.Process(target=_materialise_main, name="tickdeck-live-materialise", daemon=True,
+                                args=(settings, day.isoformat(), interval, os.getpid(), self._stop, self._report))
+        self.proc.start()
+
+    def check(self) -> None:
+        """Raise when the process has died."""
+        if not self.proc.is_alive():
+            raise self._failure(self._collect(0.5))
+
+    def _collect(self, timeout: float) -> dict | None:
+        try:
+            return self._report.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def _failure(self, report: dict | None) -> Exception:
+        why = (report or {}).get("error") or f"exited with code {self.proc.exitcode}"
+        return StorageError("journal", "materialise", f"{why}; the journal keeps the ticks for the next start")
+
+    def close(self, summary: "LiveSummary") -> None:
+        """Last round, then merge its counts into ``summary``; raises when it failed."""
+        self._stop.set()
+        report = None
+        while report is None and (self.proc.is_alive() or not self._report.empty()):
+            report = self._collect(1.0)
+        self.proc.join(timeout=30)
+        if report is None or report.get("error"):
+            raise self._failure(report)
+        for sym, n in report["appended"].items():
+            summary.appended[sym] = summary.appended.get(sym, 0) + n
+        summary.duplicates += report["duplicates"]
+        summary.day_latency_hist += report["day_latency_hist"]
+
+
+def _die_with_parent() -> None:
+    try:  # Linux: SIGKILL this process when the collecting process dies (kill -9 included)
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _materialise_main(settings, day_iso: str, interval: float, parent: int, stop, report) -> None:
+    """The materialiser process: tail the day's journal segments, append new rows to the days."""
+    _die_with_parent()
+    os.nice(MATERIALISE_NICE)  # the acknowledging process comes first when the CPU is short
+    from core.context import Context
+
+    ctx = Context.open(settings)
+    day = dt.date.fromisoformat(day_iso)
+    summary, states, cursors = LiveSummary(), {}, {}
+    try:
+        cal = ctx.calendar()
+        while True:
+            deadline = time.monotonic() + interval
+            while not stop.is_set() and time.monotonic() < deadline:
+                stop.wait(min(0.5, max(deadline - time.monotonic(), 0.0)))
+                if os.getppid() != parent:  # orphaned: the next collector recovers the journal
+                    return
+            final = stop.is_set()
+            _materialise_round(ctx, day, parent, cal, states, cursors, summary, final)
+            if final:
+                break
+        report.put({"appended": summary.appended, "duplicates": summary.duplicates,
+                    "day_latency_hist": summary.day_latency_hist})
+    except Exception as e:  # noqa: BLE001 - reported to the collecting process
+        report.put({"error": f"{type(e).__name__}: {e}"})
+    finally:
+        ctx.close()
+
+
+def _materialise_round(ctx, day: dt.date, writer: int, calendar, states: dict, cursors: dict,
+                       summary: LiveSummary, final: bool) -> None:
+    """Read every journal segment of ``day`` written by process ``writer`` past its cursor; append
+    the new rows to their days; delete segments no longer written (all of them when ``final``)."""
+    keys = [(naming.parse_journal_symbol(n), n)
+            for n in ctx.store.list_series(naming.JOURNAL_LIBRARY, prefix=f"{naming.format_day(day)}/")]
+    segments = [n for k, n in sorted(keys, key=lambda kn: kn[0].created_ns) if k.pid == writer]
+    frames = []
+    for name in segments:
+        df = ctx.store.read_series(naming.JOURNAL_LIBRARY, name, row_range=(cursors.get(name, 0), None))[0]
+        cursors[name] = cursors.get(name, 0) + len(df)
+        frames.append(df)
+    rows = pd.concat(frames) if frames else None
+    if rows is not None and len(rows):
+        items = []
+        for sym, part in rows.groupby("symbol", sort=True):
+            st = states.get(sym) or states.setdefault(sym, _LiveDay(ctx, sym, day))
+            raw = _new_ticks(ctx, st, {c: part[c].to_numpy() for c in RAW_COLUMNS}, summary)
+            if raw is not None:
+                items.append((st, raw))
+        failed = _append_to_days(ctx, items, summary, calendar)
+        if failed is not None:
+            raise failed
+        _add(summary.day_latency_hist, (time.time() - np.unique(rows["received"].to_numpy())) * 1000)
+    for name in segments if final else segments[:-1]:
+        ctx.store.delete_series(naming.JOURNAL_LIBRARY, name)
+        cursors.pop(name, None)
+
+
+def recover_journal(ctx, calendar, summary: LiveSummary) -> list[tuple[str, dt.date]]:
+    """Move journal rows of earlier runs that are not in their days yet into them, then delete
+    those segments. Segments of a collector still running (its pid is alive) are left to it.
+    Returns the (symbol, day) pairs touched."""
+    touched = []
+    for name in ctx.store.list_series(naming.JOURNAL_LIBRARY):
+        key = naming.parse_journal_symbol(name)
+        if key.pid != os.getpid() and psutil.pid_exists(key.pid):
+            continue
+        day = key.day
+        df, _ = ctx.store.read_series(naming.JOURNAL_LIBRARY, name)
+        items = []
+        for sym, rows in df.groupby("symbol", sort=True):
+            st = _LiveDay(ctx, sym, day)
+            raw = _new_ticks(ctx, st, {c: rows[c].to_numpy() for c in RAW_COLUMNS}, summary)
+            if raw is not None:
+                items.append((st, raw))
+                touched.append((sym, day))
+                summary.recovered += raw["tick_id"].size
+        failed = _append_to_days(ctx, items, summary, calendar)
+        if failed is not None:  # keep the journal: the next start tries again
+            raise failed
+        ctx.store.delete_series(naming.JOURNAL_LIBRARY, name)
+    return sorted(set(touched))
+
+
+def _backfill(ctx, hist: HistoryClient, states: dict, summary: LiveSummary, calendar) -> None:
+    """Fetch from the last acknowledged tick (or the day's start) to now; append what is new."""
+    summary.backfills += 1
+    items = []
+    for sym, st in states.items():
+        start = pd.Timestamp(st.day)
+        if st.last_time != _NO_TIME:
+            start += pd.Timedelta(microseconds=st.last_time)
+        try:
+            parsed = hist.ticks_between(sym, start.floor("s").to_pydatetime(), None)
+        except NoData:
+            continue
+        _dead_letters(ctx, sym, parsed.bad)
+        raw = parsed.raw
+        on_day = raw["date"] == st.day.year * 10000 + st.day.month * 100 + st.day.day
+        raw = _new_ticks(ctx, st, {k: v[on_day] for k, v in raw.items()}, summary)
+        if raw is not None:
+            items.append((st, raw))
+    failed = _append_to_days(ctx, items, summary, calendar)
+    if failed is not None:
+        raise failed
+
+
+def _journal_batch(states: list[_LiveDay], index: dict[str, int], parsed, day_int: int, ctx,
+                   summary: LiveSummary) -> dict | None:
+    """The batch's new ticks of all symbols as one journal frame (``symbol`` + raw columns),
+    ordered by symbol then tick id; advances every symbol's resume point.
+
+    Vectorised over the batch: a row is new when its (symbol, tick id) pair is not repeated and
+    the id is above the symbol's last acknowledged one; a new row older than the symbol's last
+    acknowledged trade is late (dead letter)."""
+    raw = parsed.raw
+    if raw["tick_id"].size == 0:
+        return None
+    lookup = np.array([index.get(s, -1) for s in parsed.symbol_names], dtype=np.int64)
+    sid = lookup[parsed.symbol_index] if lookup.size else np.full(raw["tick_id"].size, -1)
+    keep = np.flatnonzero((sid >= 0) & (raw["date"] == day_int))
+    order = keep[np.lexsort((raw["tick_id"][keep], sid[keep]))]  # by symbol, then tick id
+    sid, tid, tod = sid[order], raw["tick_id"][order], raw["time"][order]
+    last_id = np.array([st.last_id for st in states], dtype=np.int64)
+    last_time = np.array([st.last_time for st in states], dtype=np.int64)
+    repeated = np.zeros(sid.size, dtype=bool)
+    repeated[1:] = (sid[1:] == sid[:-1]) & (tid[1:] == tid[:-1])
+    new = ~repeated & (tid > last_id[sid])
+    late = new & (tod < last_time[sid])
+    ok = new & ~late
+    summary.duplicates += int(sid.size - new.sum())
+    if late.any():  # arrived after a later tick was acknowledged: keep it for replay, never reorder
+        summary.late += int(late.sum())
+        for s in np.unique(sid[late]):
+            m = late & (sid == s)
+            _late_to_dead_letters(ctx, states[s].symbol, tid[m], tod[m])
+    if not ok.any():
+        return None
+    np.maximum.at(last_id, sid[ok], tid[ok])
+    np.maximum.at(last_time, sid[ok], tod[ok])
+    for s in np.unique(sid[ok]):
+        states[s].last_id, states[s].last_time = int(last_id[s]), int(last_time[s])
+    rows = order[ok]
+    frame = {"symbol": np.array([st.symbol for st in states], dtype=object)[sid[ok]]}
+    frame.update({k: raw[k][rows] for k in RAW_COLUMNS})
+    return frame
+
+
+def collect_live(ctx, symbols, *, batch_seconds: float = 1.0, flush_after: float = FLUSH_AFTER_S,
+                 stop_event: threading.Event,
+                 host: str | None = None, port_history: int | None = None, port_l1: int | None = None,
+                 progress=None, finalize: bool = True, first_heartbeat_timeout: float = 10.0,
+                 segment_seconds: float = JOURNAL_SEGMENT_S) -> LiveSummary:
+    """Stream trades into the current day until ``stop_event`` is set.
+
+    The current day is the server's (its ``T`` heartbeat). Lines are acknowledged (journaled
+    and published) once the oldest of them is ``flush_after`` seconds old, and appended to
+    their symbol-days every ``batch_seconds`` by the materialiser process. At the end of the
+    day's extended session every symbol's day is finalised (:func:`core.collect.finalize_day`)
+    and collection moves on.
+
+    Raises
+    ------
+    FeedError
+        The Level 1 port sent no heartbeat within ``first_heartbeat_timeout`` seconds.
+    StorageError
+        Appending to the journal or a day failed (what was acknowledged stays in the journal
+        and is recovered at the next start).
+    """
+    syms = [normalize_ticker(s) for s in symbols]
+    host = host or ctx.settings.feed_host
+    cal = ctx.calendar()
+    summary = LiveSummary()
+    recovered = recover_journal(ctx, cal, summary)
+    l1 = Level1Client(host, port_l1 or ctx.settings.feed_port_l1, bus=ctx.bus)
+    hist = HistoryClient(host, port_history or ctx.settings.feed_port_history, bus=ctx.bus)
+    index = {s: i for i, s in enumerate(syms)}
+    states: list[_LiveDay] = []
+    journal: _Journal | None = None
+    mat: _Materialiser | None = None
+    t_start = time.monotonic()
+
+    def settle() -> None:
+        """Everything journaled is in its day: stop the materialiser after its last round."""
+        nonlocal mat
+        if journal is not None:
+            journal.roll()
+        if mat is not None:
+            m, mat = mat, None
+            m.close(summary)
+
+    try:
+        l1.connect(syms)
+        for batch in l1.batches(batch_seconds=batch_seconds, stop_event=stop_event, flush_after=flush_after):
+            if batch.unknown:
+                raise InvalidFeedSymbol(f"IQFeed does not know symbol(s) {', '.join(batch.unknown)}")
+            if batch.server_time is None:
+                if time.monotonic() - t_start > first_heartbeat_timeout:
+                    raise FeedError(f"no Level 1 heartbeat from {host} within {first_heartbeat_timeout:g}s")
+                continue
+            if mat is not None:
+                mat.check()
+            day = batch.server_time.date()
+            if not states or states[0].day != day:
+                settle()
+                for sym, d in recovered:  # an earlier run's unfinished day: finalise it now
+                    if finalize and d < day and cal.is_trading_day(d) and (sym, d) not in summary.finalized:
+                        finalize_day(ctx, sym, d)
+                        summary.finalized.append((sym, d))
+                states, journal = [_LiveDay(ctx, s, day) for s in syms], _Journal(ctx, day, segment_seconds)
+                if cal.is_trading_day(day):
+                    _backfill(ctx, hist, dict(zip(syms, states)), summary, cal)
+            elif batch.reconnected:  # what was journaled goes to the days first, then history fills the gap
+                settle()
+                _backfill(ctx, hist, dict(zip(syms, states)), summary, cal)
+            summary.batches += 1
+            _dead_letters(ctx, "", batch.parsed.bad, source=SOURCE + "-l1")
+            frame = _journal_batch(states, index, batch.parsed, day.year * 10000 + day.month * 100 + day.day,
+                                   ctx, summary)
+            n = 0 if frame is None else frame["tick_id"].size
+            if n:
+                frame["received"] = np.full(n, time.time() - (time.perf_counter() - batch.received_at))
+                journal.append(frame)
+            ctx.bus.publish("collection", {"symbols": syms, "appended": n, "batch": summary.batches,
+                                           "server_time": str(batch.server_time)}, type_="live_batch")
+            if n:  # stored and published
+                done = time.perf_counter()
+                summary.acknowledged += n
+                summary.latencies_ms.append((done - batch.received_at) * 1000)
+                summary.add_line_latencies((done - batch.line_received) * 1000)
+                if mat is None:
+                    mat = _Materialiser(ctx.settings, day, batch_seconds)
+            if progress:
+                progress(Progress("live", summary.acknowledged, 0, f"{summary.batches} batches"))
+            if finalize and cal.is_trading_day(day) and \
+                    pd.Timestamp(batch.server_time).tz_localize("America/New_York") >= cal.bounds(day).after_close:
+                pending = [st for st in states if (st.symbol, day) not in summary.finalized]
+                if pending:
+                    settle()
+                    for st in pending:
+                        if ctx.store.has_day(st.symbol, day):
+                            finalize_day(ctx, st.symbol, day)
+                            summary.finalized.append((st.symbol, day))
+    finally:
+        l1.close()
+        hist.close()
+        settle()
+    return summary
