@@ -13,7 +13,12 @@ Conventions
   out of the files (it is in the path; DuckDB/pyarrow add it back with hive partitioning).
 * CSV timestamps are ISO 8601 with the ET offset (``2024-07-01 09:30:00.123456789-0400``);
   JSON lines use ``2024-07-01T09:30:00.123456789-0400``. Parquet keeps the tz-aware type.
-* A ``.part`` file next to the temporary one holds a JSON-lines day while it is written.
+* A ``.part`` file next to the temporary one holds a JSON-lines slice while it is written.
+
+Speed: a tick day is read from ArcticDB in slices of :data:`READ_ROWS` rows, one slice ahead
+of the encoder (the read overlaps the encoding); Parquet is encoded by Polars on every core,
+CSV slices by :data:`ENCODE_THREADS` threads; the sha256 is computed while the file is
+written. Encoders and their settings live in :mod:`core.export_formats`.
 """
 
 from __future__ import annotations
@@ -25,16 +30,19 @@ import os
 import shutil
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import pandas as pd
+import psutil
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from core.errors import DayNotFound, TickdeckError
+from core.errors import DayNotFound, StorageError, TickdeckError
+from core.export_formats import (HashingFile, csv_bytes, decode_dictionaries, ordered_map, prefetch, slices,
+                                 timestamps_as_text, write_parquet)
 from core.naming import as_date, date_range, format_day, normalize_ticker, tick_symbol
 from core.progress import Progress
 from core.schema import STORED_COLUMNS
@@ -43,12 +51,11 @@ from core.store import SESSIONS
 FORMATS = ("csv", "parquet", "jsonl")
 EXTENSIONS = {"csv": ".csv", "parquet": ".parquet", "jsonl": ".jsonl"}
 HASH_CHUNK = 1 << 20  # 1 MiB reads keep hashing streaming and fast
-PARQUET_COMPRESSION = "snappy"  # fastest to write here (zstd: ~25% smaller files, ~30% slower)
-
-
-def _dictionary_columns(schema: pa.Schema) -> list[str]:
-    """Dictionary-encode only string columns: numeric tick columns rarely repeat enough to pay."""
-    return [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+# Rows per ArcticDB read of a tick day: three of its 100,000-row segments. Small enough that the
+# first read (not overlapped) is short and memory stays a few slices, large enough that
+# per-read overhead is negligible.
+READ_ROWS = 300_000
+ENCODE_THREADS = 2  # CSV slices encoded at once (each encoder call is single-threaded; one per core)
 
 
 class ExportError(TickdeckError, ValueError):
@@ -167,16 +174,6 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def sweep_stale_temps(out: Path) -> list[Path]:
     """Remove temporaries of ``out`` left by exports whose process died; returns them."""
     removed = []
@@ -185,7 +182,7 @@ def sweep_stale_temps(out: Path) -> list[Path]:
             pid = int(p.name.rsplit(".tmp-", 1)[1].split("-")[0])
         except (IndexError, ValueError):
             continue
-        if pid != os.getpid() and _pid_alive(pid):
+        if pid != os.getpid() and psutil.pid_exists(pid):
             continue
         shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
         removed.append(p)
@@ -203,24 +200,62 @@ def _session_filter(session: str):
     return q[q.session == SESSION_BY_NAME[session]]
 
 
-def _read_ticks(ctx, sym: str, day, req: ExportRequest) -> pa.Table:
+def _arrow_strings():
+    from arcticdb.options import ArrowOutputStringFormat
+
+    return ArrowOutputStringFormat.CATEGORICAL  # cheapest string output; decoded to plain strings below
+
+
+def _tick_slices(ctx, sym: str, day, req: ExportRequest) -> Iterator[pa.Table]:
+    """One stored tick day as Arrow tables of at most :data:`READ_ROWS` stored rows each.
+
+    Every slice is read from the version the first read saw (``as_of``), so a day re-collected
+    during the export is never mixed; if that version is pruned meanwhile the export fails
+    with a :class:`StorageError` saying so.
+    """
     cols = None
     if req.columns:
         cols = [c for c in req.columns if c != "timestamp"]
         if not req.partition and "symbol" not in cols:
             cols.append("symbol")
+    lib, name, query = ctx.store.ticks, tick_symbol(sym, day), _session_filter(req.session)
     try:  # ArcticDB's Arrow output skips the pandas round trip (about 2x faster on a 1M-tick day)
-        table = ctx.store.ticks.read(tick_symbol(sym, day), columns=cols, query_builder=_session_filter(req.session),
-                                     output_format="pyarrow").data
-        if table.schema.names[0] == "timestamp":
-            return table.replace_schema_metadata(None)  # drop pandas' "timestamp is the index" note
-    except (TypeError, ValueError, NotImplementedError, AttributeError):  # no Arrow output: pandas path
-        pass
-    df = ctx.store.read_day(sym, day, columns=cols, session=req.session)
-    return pa.Table.from_pandas(df.reset_index(), preserve_index=False)
+        first = lib.read(name, columns=cols, query_builder=query, row_range=(0, READ_ROWS), output_format="pyarrow",
+                         arrow_string_format_default=_arrow_strings())
+        arrow = first.data.schema.names[:1] == ["timestamp"]
+    except (TypeError, ValueError, NotImplementedError, AttributeError, ImportError):  # no Arrow output
+        arrow = False
+    if not arrow:  # pandas path, whole day
+        df = ctx.store.read_day(sym, day, columns=cols, session=req.session)
+        yield pa.Table.from_pandas(df.reset_index(), preserve_index=False)
+        return
+    yield _plain_arrow(first.data)
+
+    def rest(call):
+        try:
+            return call()
+        except Exception as e:
+            raise StorageError(name, "read", f"{e} (was the day re-collected during the export? run it again)") from e
+
+    total = rest(lambda: lib.get_description(name, as_of=first.version).row_count)
+    for start in range(READ_ROWS, total, READ_ROWS):
+        part = rest(lambda: lib.read(name, as_of=first.version, columns=cols, query_builder=query,
+                                     row_range=(start, min(total, start + READ_ROWS)), output_format="pyarrow",
+                                     arrow_string_format_default=_arrow_strings()))
+        yield _plain_arrow(part.data)
 
 
-def _read_bars(ctx, sym: str, day, req: ExportRequest) -> pa.Table:
+def _plain_arrow(table: pa.Table) -> pa.Table:
+    # drop pandas' "timestamp is the index" note; categoricals back to the stored string type
+    return decode_dictionaries(table.replace_schema_metadata(None))
+
+
+def _read_ticks(ctx, sym: str, day, req: ExportRequest) -> pa.Table:
+    """One whole stored tick day as one Arrow table (what the export streams in slices)."""
+    return pa.concat_tables(list(_tick_slices(ctx, sym, day, req)))
+
+
+def _bar_slices(ctx, sym: str, day, req: ExportRequest) -> Iterator[pa.Table]:
     from core.bars import get_bars  # built by the bars service; imported lazily
 
     df = get_bars(ctx, sym, day, day, req.spec, session=req.session)
@@ -233,7 +268,7 @@ def _read_bars(ctx, sym: str, day, req: ExportRequest) -> pa.Table:
         df = df[list(req.columns)]
     if "symbol" not in df.columns:
         df = df.assign(symbol=sym)
-    return pa.Table.from_pandas(df, preserve_index=False)
+    yield pa.Table.from_pandas(df, preserve_index=False)
 
 
 def _units(ctx, req: ExportRequest) -> tuple[list[tuple[str, dt.date]], list[str]]:
@@ -246,6 +281,26 @@ def _units(ctx, req: ExportRequest) -> tuple[list[tuple[str, dt.date]], list[str
     return units, skipped
 
 
+def _stream(ctx, req: ExportRequest, units) -> Iterator[tuple[str, dt.date, pa.Table, bool]]:
+    """``(symbol, day, slice, last slice of the day)`` for every unit, in the first day's schema."""
+    reader = _tick_slices if req.spec == "ticks" else _bar_slices
+    schema = None
+    for sym, day in units:
+        held = None
+        for table in reader(ctx, sym, day, req):
+            if schema is None:
+                schema = table.schema
+            elif not table.schema.equals(schema, check_metadata=False):
+                try:
+                    table = table.select(schema.names).cast(schema)
+                except (KeyError, pa.ArrowInvalid) as e:
+                    raise ExportError(f"{sym} {day}: columns differ from the first exported day: {e}") from None
+            if held is not None:
+                yield sym, day, held, False
+            held = table
+        yield sym, day, held, True
+
+
 def export(ctx, req: ExportRequest, *, progress=None) -> ExportManifest:
     """Run an export; returns (and writes) its manifest.
 
@@ -255,11 +310,16 @@ def export(ctx, req: ExportRequest, *, progress=None) -> ExportManifest:
         No stored day of any requested symbol falls in the range.
     ExportError
         Bad columns or a day whose columns differ from the first day's.
+    StorageError
+        A day was rewritten (and its read version pruned) while it was being exported.
 
     Warnings
     --------
     One export per target path at a time; a second concurrent export to the same ``out``
-    would replace the first one's result on completion.
+    would replace the first one's result on completion. Memory: a few slices of
+    :data:`READ_ROWS` rows (and, for CSV, their text) are in flight at once; a partitioned
+    export holds one day. ``progress`` may be called from an encoder thread; whatever it
+    raises (a job's cancellation) ends the export with that exception.
     """
     t0 = time.perf_counter()
     units, skipped = _units(ctx, req)
@@ -269,54 +329,26 @@ def export(ctx, req: ExportRequest, *, progress=None) -> ExportManifest:
     out.parent.mkdir(parents=True, exist_ok=True)
     sweep_stale_temps(out)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    reader = _read_ticks if req.spec == "ticks" else _read_bars
-    files: list[ExportedFile] = []
-    writer = None
-    schema = None
-    rows = 0
+    done = [0]
+
+    def day_done(sym, day) -> None:
+        done[0] += 1
+        if progress:
+            progress(Progress("export", done[0], len(units), f"{sym} {day}"))
+
+    stream = prefetch(_stream(ctx, req, units))
     try:
         if req.partition:
             tmp.mkdir()
-        for i, (sym, day) in enumerate(units, 1):
-            table = reader(ctx, sym, day, req)
-            if schema is None:
-                schema = table.schema
-            elif not table.schema.equals(schema, check_metadata=False):
-                try:
-                    table = table.select(schema.names).cast(schema)
-                except (KeyError, pa.ArrowInvalid) as e:
-                    raise ExportError(f"{sym} {day}: columns differ from the first exported day: {e}") from None
-            rows += table.num_rows
-            if req.partition:
-                files.append(_write_partition(tmp, sym, day, table))
-            elif req.format == "parquet":
-                if writer is None:
-                    writer = pq.ParquetWriter(tmp, schema, compression=PARQUET_COMPRESSION,
-                                              use_dictionary=_dictionary_columns(schema))
-                writer.write_table(table)
-            elif req.format == "csv":
-                table = _timestamps_as_text(table, iso_t=False)
-                if writer is None:
-                    writer = pacsv.CSVWriter(tmp, table.schema)
-                writer.write_table(table)
-            else:
-                if writer is None:
-                    writer = open(tmp, "wb")
-                _write_jsonl(writer, table)
-            if progress:
-                progress(Progress("export", i, len(units), f"{sym} {day}"))
-        if writer is not None:
-            writer.close()
-            writer = None
-        if not req.partition:
-            files = [ExportedFile(out.name, rows, tmp.stat().st_size, sha256_file(tmp))]
+            files = _write_partitions(tmp, stream, day_done)
+            rows = sum(f.rows for f in files)
+        else:
+            writer = {"parquet": _write_parquet, "csv": _write_csv, "jsonl": _write_jsonl}[req.format]
+            rows, size, digest = writer(tmp, stream, day_done)
+            files = [ExportedFile(out.name, rows, size, digest)]
         _replace(tmp, out)
     except BaseException:
-        if writer is not None:
-            try:
-                writer.close()
-            except Exception:  # noqa: BLE001 - already failing; the temp file is removed below
-                pass
+        stream.close()
         shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
         raise
     digest = files[0].sha256 if not req.partition else hashlib.sha256(
@@ -331,45 +363,109 @@ def export(ctx, req: ExportRequest, *, progress=None) -> ExportManifest:
     return man
 
 
-def _write_partition(root: Path, sym: str, day, table: pa.Table) -> ExportedFile:
-    if "symbol" in table.column_names:
-        table = table.drop_columns(["symbol"])
-    rel = Path(f"date={format_day(day)}") / f"symbol={sym}" / "part-0.parquet"
-    path = root / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, path, compression=PARQUET_COMPRESSION, use_dictionary=_dictionary_columns(table.schema))
-    return ExportedFile(rel.as_posix(), table.num_rows, path.stat().st_size, sha256_file(path))
+def _write_parquet(path: Path, stream, day_done) -> tuple[int, int, str]:
+    """All slices into one Parquet file; returns rows, bytes, sha256."""
+    sink = HashingFile(path)
+    rows = [0]
+
+    def tables():
+        for sym, day, table, last in stream:
+            rows[0] += table.num_rows
+            yield table
+            if last:
+                day_done(sym, day)
+
+    try:
+        write_parquet(sink, tables())
+        sink.close()
+    except BaseException:
+        sink.abort()
+        raise
+    return rows[0], sink.tell(), sink.sha256
 
 
-def _timestamps_as_text(table: pa.Table, *, iso_t: bool) -> pa.Table:
-    """Timestamps to ISO text with the UTC offset, vectorised (ns precision kept)."""
-    for i, f in enumerate(table.schema):
-        if pa.types.is_timestamp(f.type):
-            col = table.column(i)
-            text = pc.strftime(col, format="%Y-%m-%dT%H:%M:%S%z") if iso_t else col.cast(pa.string())
-            table = table.set_column(i, f.name, text)
-    return table
+def _write_partitions(root: Path, stream, day_done) -> list[ExportedFile]:
+    """One ``date=…/symbol=…/part-0.parquet`` per (symbol, day); ``symbol`` only in the path."""
+    files: list[ExportedFile] = []
+    day_tables: list[pa.Table] = []
+    for sym, day, table, last in stream:
+        day_tables.append(table.drop_columns(["symbol"]) if "symbol" in table.column_names else table)
+        if not last:
+            continue
+        rel = Path(f"date={format_day(day)}") / f"symbol={sym}" / "part-0.parquet"
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        sink = HashingFile(root / rel)
+        try:
+            write_parquet(sink, iter(day_tables))
+            sink.close()
+        except BaseException:
+            sink.abort()
+            raise
+        files.append(ExportedFile(rel.as_posix(), sum(t.num_rows for t in day_tables), sink.tell(), sink.sha256))
+        day_tables = []
+        day_done(sym, day)
+    return files
 
 
-def _write_jsonl(fh, table: pa.Table) -> None:
-    """Append a table as JSON lines to an open binary file (DuckDB's JSON writer, ~5x pandas)."""
+def _write_csv(path: Path, stream, day_done) -> tuple[int, int, str]:
+    """Slices encoded by :data:`ENCODE_THREADS` threads, written in order, header once."""
+    sink = HashingFile(path)
+    rows = [0]
+
+    def tasks():
+        first = True
+        for sym, day, table, last in stream:
+            rows[0] += table.num_rows
+            parts = slices(table, ENCODE_THREADS)
+            for k, part in enumerate(parts):
+                yield part, first, (sym, day) if last and k == len(parts) - 1 else None
+                first = False
+
+    def encode(task):
+        part, header, finished = task
+        return csv_bytes(part, header=header), finished
+
+    try:
+        with ThreadPoolExecutor(ENCODE_THREADS, thread_name_prefix="export-csv") as pool:
+            for buf, finished in ordered_map(encode, tasks(), pool, window=2 * ENCODE_THREADS):
+                sink.write(buf)
+                if finished:
+                    day_done(*finished)
+        sink.close()
+    except BaseException:
+        sink.abort()
+        raise
+    return rows[0], sink.tell(), sink.sha256
+
+
+def _write_jsonl(path: Path, stream, day_done) -> tuple[int, int, str]:
+    """JSON lines through DuckDB's JSON writer (~5x pandas), one slice at a time."""
     import duckdb
 
-    if table.num_rows == 0:
-        return
-    table = _timestamps_as_text(table, iso_t=True)
-    part = Path(fh.name).with_name(Path(fh.name).name + ".part")
+    sink = HashingFile(path)
+    part = path.with_name(path.name + ".part")
     con = duckdb.connect()
+    rows = 0
     try:
-        con.register("day_rows", table)
-        con.execute(f"COPY day_rows TO '{_sql_str(part)}' (FORMAT JSON)")
+        for sym, day, table, last in stream:
+            if table.num_rows:
+                con.register("day_rows", timestamps_as_text(table, iso_t=True))
+                con.execute(f"COPY day_rows TO '{_sql_str(part)}' (FORMAT JSON)")
+                con.unregister("day_rows")
+                with open(part, "rb") as src:
+                    while chunk := src.read(HASH_CHUNK * 8):
+                        sink.write(chunk)
+                rows += table.num_rows
+            if last:
+                day_done(sym, day)
+        sink.close()
+    except BaseException:
+        sink.abort()
+        raise
     finally:
         con.close()
-    try:
-        with open(part, "rb") as src:
-            shutil.copyfileobj(src, fh, HASH_CHUNK)
-    finally:
         part.unlink(missing_ok=True)
+    return rows, sink.tell(), sink.sha256
 
 
 def _sql_str(path: Path) -> str:

@@ -161,3 +161,79 @@ def test_bar_export_round_trips_the_bars_service_output(stored, tmp_path):
     assert man.rows == len(back) == len(exp) > 0
     np.testing.assert_allclose(back["close"].to_numpy(), exp["close"].to_numpy())
     assert set(back["symbol"]) == {"AAPL"}
+
+
+@pytest.mark.parametrize("fmt,partition", [("parquet", False), ("parquet", True), ("csv", False), ("jsonl", False)])
+def test_days_read_in_several_slices_round_trip_with_one_header(stored, tmp_path, monkeypatch, fmt, partition):
+    import core.export as ex
+
+    monkeypatch.setattr(ex, "READ_ROWS", 97)  # every stored day spans several slices
+    real, slices_read = ex._plain_arrow, []
+    monkeypatch.setattr(ex, "_plain_arrow", lambda t: slices_read.append(t.num_rows) or real(t))
+    seen = []
+    man = export(stored, _request(tmp_path, fmt, partition), progress=seen.append)
+    assert len(slices_read) > 8 and max(slices_read) <= 97
+    out = tmp_path / ("out_dir" if partition else f"out.{fmt}")
+    if partition:
+        back = pads.dataset(out, format="parquet", partitioning="hive").to_table().to_pandas()
+        back["symbol"] = back["symbol"].astype(str)
+    elif fmt == "parquet":
+        back = pq.read_table(out).to_pandas()
+    elif fmt == "csv":
+        assert out.read_text().count("timestamp,") == 1
+        back = pacsv.read_csv(out).to_pandas()
+    else:
+        back = pd.read_json(out, lines=True, dtype=False, convert_dates=False)
+    exp = _expected(stored, ["AAPL", "MSFT"])
+    assert man.rows == len(exp) == len(back)
+    pd.testing.assert_frame_equal(_norm(back), _norm(exp), check_exact=False, rtol=1e-13)
+    assert [(p.done, p.total) for p in seen] == [(i, 4) for i in range(1, 5)]
+
+
+def test_parquet_export_keeps_the_stored_arrow_types(stored, tmp_path):
+    export(stored, ExportRequest(("AAPL",), "2024-07-01", "2024-07-01", tmp_path / "all.parquet"))
+    back = pq.read_table(tmp_path / "all.parquet")
+    stored_table = stored.store.ticks.read("AAPL/2024-07-01", output_format="pyarrow").data
+    assert back.schema.equals(stored_table.schema.remove_metadata(), check_metadata=False)
+    assert str(back.schema.field("timestamp").type) == "timestamp[ns, tz=America/New_York]"
+
+
+def test_a_day_rewritten_during_its_export_is_never_mixed(stored, tmp_path, monkeypatch):
+    import core.export as ex
+    from core.errors import StorageError
+
+    monkeypatch.setattr(ex, "READ_ROWS", 50)
+    before = stored.store.read_day("AAPL", "2024-07-01")
+    calls = {"n": 0}
+    real = ex._plain_arrow
+
+    def rewrite_after_first_slice(table):
+        calls["n"] += 1
+        if calls["n"] == 1:  # re-collect the day (different ticks) while it is being exported
+            store_synthetic(stored, "AAPL", "2024-07-01", "2024-07-01", seed=99, ticks=250)
+        return real(table)
+
+    monkeypatch.setattr(ex, "_plain_arrow", rewrite_after_first_slice)
+    out = tmp_path / "day.parquet"
+    try:
+        man = export(stored, ExportRequest(("AAPL",), "2024-07-01", "2024-07-01", out))
+    except StorageError as e:  # the version it started from was pruned: it says so
+        assert "re-collected" in str(e) and not out.exists()
+    else:  # or the whole file is the version it started from
+        back = pq.read_table(out).to_pandas()
+        assert man.rows == len(before) == len(back)
+        np.testing.assert_array_equal(back["tick_id"].to_numpy(), before["tick_id"].to_numpy())
+
+
+@pytest.mark.parametrize("fmt,partition", [("parquet", False), ("parquet", True), ("csv", False), ("jsonl", False)])
+def test_progress_that_raises_cancels_the_export_with_its_own_error(stored, tmp_path, fmt, partition):
+    class Cancelled(Exception):
+        pass
+
+    def progress(p):
+        if p.done == 2:
+            raise Cancelled("job 7 cancelled")
+
+    with pytest.raises(Cancelled, match="job 7"):
+        export(stored, _request(tmp_path, fmt, partition), progress=progress)
+    assert [p.name for p in tmp_path.iterdir()] == ["data"]  # no output, no temporary
