@@ -3,6 +3,13 @@
 The per-process :class:`~core.context.Context` opens lazily on the first session so that
 ``--num-procs`` forks before any database or store connection exists. Templates, navigation,
 auth and routing live here; pages only get injected services.
+
+When the context opens (at start with one process, on the first session of each forked one), it
+warms up what a first visitor would otherwise wait for: the chart code
+(:func:`pages.components.charts.warm_up`: numba compilation of datashader's kernels, Bokeh and
+HoloViews plotting), the exchange calendar and the page template. This runs in the opening thread,
+before any page is built: a background thread importing modules while a session imports others
+can hit Python's import-lock deadlock detection (``_DeadlockError``) and break that page.
 """
 
 from __future__ import annotations
@@ -24,6 +31,35 @@ _ctx: Context | None = None
 _ctx_lock = threading.Lock()
 _settings: Settings | None = None
 _embedded: dict = {"worker": True, "scheduler": True, "handle": None}
+_warm: dict = {"enabled": True, "done": False, "seconds": None}
+# A session without a connection (a closed tab, or a page whose scripts are still loading) is
+# discarded after UNUSED_SESSION_LIFETIME_MS, checked every CHECK_UNUSED_SESSIONS_MS.
+UNUSED_SESSION_LIFETIME_MS = 60_000
+CHECK_UNUSED_SESSIONS_MS = 10_000
+
+
+def warm_up() -> float | None:
+    """Warm up pages and charts once per process (no-op when disabled or done); returns the seconds taken."""
+    if not _warm["enabled"] or _warm["done"]:
+        return None
+    _warm["done"] = True
+    import time
+
+    from pages.components.charts import warm_up as warm_charts
+
+    t0 = time.perf_counter()
+    try:
+        cal = _ctx.calendar() if _ctx is not None else None
+        if cal is not None:
+            cal.last_completed_trading_day()  # loads the exchange calendar (first use: ~0.5 s)
+        _template("warm-up", pn.pane.Markdown(""))  # template classes and files (first use: ~0.7 s)
+        warm_charts()
+    except Exception:  # noqa: BLE001 - an optimisation: the first visitor then pays for it
+        log.exception("warm-up failed; the first page and chart will load their code on use")
+        return None
+    _warm["seconds"] = time.perf_counter() - t0
+    print(f"warm-up done in {_warm['seconds']:.1f} s", flush=True)
+    return _warm["seconds"]
 
 
 def context() -> Context:
@@ -32,6 +68,7 @@ def context() -> Context:
     with _ctx_lock:
         if _ctx is None:
             _ctx = open_context(_settings)
+            warm_up()  # before the worker thread starts importing job code
             if _embedded["worker"]:
                 from jobs.worker import start_embedded
 
@@ -92,27 +129,33 @@ def routes() -> dict:
 
 def serve(settings: Settings, *, port: int = 5006, address: str = "127.0.0.1", prefix: str = "",
           num_procs: int = 1, allow_websocket_origin: list[str] | None = None, show: bool = False,
-          worker: bool = True) -> None:
+          worker: bool = True, warm_up: bool = True) -> None:
     """Start the server and block (login required once a user exists, see :mod:`app.auth`).
 
     With ``worker`` (the embedded default) each server process runs a job-worker thread; the
     APScheduler scheduler (schedules and market triggers) runs only when there is one process —
-    with ``num_procs > 1`` run one ``tickdeck worker --scheduler`` beside the servers.
+    with ``num_procs > 1`` run one ``tickdeck worker --scheduler`` beside the servers. With
+    ``warm_up`` each process warms up page and chart code when its context opens (before serving with one process).
     """
     global _settings
+    from app import panel_fixes
     from app.auth import make_auth_provider
+
+    panel_fixes.apply()
 
     _settings = settings
     _embedded["worker"] = worker
     _embedded["scheduler"] = worker and num_procs == 1
+    _warm["enabled"] = warm_up
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    pn.extension("tabulator", notifications=True)  # before the warm-up thread builds a template
     if num_procs == 1:
         context()  # no fork ahead: open services and start the worker before the first visitor
-    pn.extension("tabulator", notifications=True)
     origins = allow_websocket_origin or [f"localhost:{port}", f"127.0.0.1:{port}", f"{address}:{port}"]
     pn.serve(
         routes(), port=port, address=address, prefix=prefix or "", num_procs=num_procs,
         websocket_origin=origins, show=show, title="tickdeck", start=True,
-        use_xheaders=True, check_unused_sessions=10_000, unused_session_lifetime=60_000,
+        use_xheaders=True, check_unused_sessions=CHECK_UNUSED_SESSIONS_MS,
+        unused_session_lifetime=UNUSED_SESSION_LIFETIME_MS,
         cookie_secret=settings.secret, auth_provider=make_auth_provider(lambda: context().catalog),
     )

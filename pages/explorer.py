@@ -3,7 +3,13 @@
 ``ExplorerPage(ctx=ctx)`` renders in Jupyter; the server adds URL syncing
 (:meth:`ExplorerPage.sync_location`) so every selection is a bookmarkable link, and defers the
 first load to the browser's ``onload`` so the page shell appears at once. Loading runs in a
-worker thread; the page stays responsive and shows a spinner over the chart meanwhile.
+worker thread — the read, the chart arrays and the first image of the chart — and the page
+stays responsive and shows a spinner over the chart meanwhile.
+
+The tick view reads only the columns the chart draws (:data:`CHART_COLUMNS`) through the
+store's shared frame cache; the Table tab adds the other grid columns when it is opened. The
+tick chart (:class:`~pages.components.tick_plot.TickPlot`) is built once per page: a new
+selection only swaps its data, so the event loop and the browser do little per selection.
 
 Bars come from the bars engine (``core.bars``), imported lazily: while it is not installed the
 bar view says so and the tick view keeps working.
@@ -23,8 +29,9 @@ import param
 from core.errors import InvalidBarSpec, NotFound, PermissionDenied, TickdeckError
 from core.naming import date_range, normalize_ticker
 from pages.components.actions import ui_action
-from pages.components.charts import candle_chart, tick_chart
+from pages.components.charts import candle_chart
 from pages.components.grid import TICK_GRID_COLUMNS, data_grid
+from pages.components.tick_plot import TickPlot, tick_chart
 
 ROLE_RANK = {"viewer": 0, "researcher": 1, "admin": 2}
 FAMILY_NAMES = ("time", "tick", "volume", "dollar", "range", "renko", "heikin_ashi", "tick_imbalance",
@@ -36,7 +43,7 @@ DEFAULT_SPECS = {  # what choosing a family in the menu fills in; any valid spec
     "dollar_imbalance": "dollar_imbalance:ewma20", "tick_runs": "tick_runs:ewma20",
     "volume_runs": "volume_runs:ewma20", "dollar_runs": "dollar_runs:ewma20",
 }
-CHART_COLUMNS = ["last", "bid", "ask", "last_sz"]
+CHART_COLUMNS = ["last", "bid", "ask", "last_sz"]  # what the tick chart draws: read on every selection
 EXPORT_MAX_ROWS = 5_000_000  # one in-memory download; larger selections: narrow the dates or session
 MAX_RANGE_DAYS = 31  # calendar days per selection: keeps a tick view within a few GB of RAM
 SELECTION = ("symbol", "start", "end", "session", "view", "bar_spec", "sma", "ema", "bollinger")
@@ -70,9 +77,10 @@ class Loaded:
     """What a load produced: the frame on screen and its description."""
 
     kind: str  # "ticks" | "bars"
-    frame: pd.DataFrame
+    frame: pd.DataFrame  # ticks: the CHART_COLUMNS of the selection (shared, read-only); bars: the bars
     summary: str
-    chart: object
+    chart: object  # ticks: a tick_plot.TickChart; bars: a HoloViews layout
+    selection: tuple = ()  # (symbol, start, end, session) the frame was read for
 
 
 class ExplorerPage(pn.viewable.Viewer):
@@ -144,12 +152,13 @@ class ExplorerPage(pn.viewable.Viewer):
         sym = normalize_ticker(self.symbol)
         span = f"{start}" if start == end else f"{start} → {end}"
         if self.view == "ticks":
-            df = self.ctx.store.read_range(sym, start, end, columns=CHART_COLUMNS + TICK_GRID_COLUMNS[4:],
-                                           session=self.session, cached=True)  # shared by sessions
+            df = self.ctx.store.read_range(sym, start, end, columns=CHART_COLUMNS, session=self.session,
+                                           cached=True)  # shared by sessions
             if df.empty:
                 raise NotFound(f"no {self.session}-session ticks for {sym} on {span}")
             summary = f"{sym} · {span} · {self.session} session · {len(df):,} ticks"
-            return Loaded("ticks", df, summary, tick_chart(df, title=f"{sym} trades"))
+            return Loaded("ticks", df, summary, tick_chart(df, title=f"{sym} trades"),
+                          (sym, start, end, self.session))
         bars = bars_engine()
         try:
             spec = bars.parse_spec(self.bar_spec)
@@ -162,30 +171,78 @@ class ExplorerPage(pn.viewable.Viewer):
             raise NotFound(f"no {spec} bars for {sym} on {span} ({self.session} session)")
         summary = f"{sym} · {span} · {self.session} session · {len(df):,} bars of {spec}"
         chart = candle_chart(df, title=f"{sym} {spec}", sma=self.sma, ema=self.ema, bollinger=self.bollinger)
-        return Loaded("bars", df, summary, chart)
+        return Loaded("bars", df, summary, chart, (sym, start, end, self.session))
+
+    def table_frame(self, loaded: Loaded | None = None) -> pd.DataFrame:
+        """What the Table tab shows: the grid columns of the loaded ticks, or the bars.
+
+        The chart columns are reused from the loaded frame; the other grid columns are read
+        (through the shared cache) and joined without copying. Safe to call from any thread.
+
+        Raises
+        ------
+        NotFound
+            Nothing is loaded.
+        """
+        loaded = loaded or self.loaded
+        if loaded is None:
+            raise NotFound("nothing loaded: choose a symbol and a day")
+        if loaded.kind != "ticks":
+            return loaded.frame
+        sym, start, end, session = loaded.selection
+        frame = loaded.frame
+        extra = [c for c in TICK_GRID_COLUMNS if c not in frame.columns]
+        more = self.ctx.store.read_range(sym, start, end, columns=extra, session=session, cached=True)
+        if not more.index.equals(frame.index):  # the day was rewritten since the chart was read
+            return self.ctx.store.read_range(sym, start, end, columns=TICK_GRID_COLUMNS, session=session)
+        cols = {c: (frame[c] if c in frame.columns else more[c]).to_numpy() for c in TICK_GRID_COLUMNS}
+        return pd.DataFrame(cols, index=frame.index, copy=False)
 
     def _apply(self, loaded: Loaded) -> None:
         self.loaded = loaded
         self.summary = loaded.summary
-        self._chart.object = loaded.chart
-        self._grid_holder.objects = []
-        self._fill_grid()
+        if loaded.kind == "ticks":
+            if self._ticks is None:
+                self._ticks = TickPlot()
+            self._ticks.show(loaded.chart)
+            self._show_chart(self._ticks.pane)
+            self._chart.object = None
+        else:
+            self._chart.object = loaded.chart
+            self._show_chart(self._chart)
+        self._grid_holder.objects = []  # refilled by the caller when the Table tab is open
         self._status.object = f"**{loaded.summary}**"
+
+    def _needs_grid(self) -> bool:
+        return self.tab == "table" and self.loaded is not None and not self._grid_holder.objects
 
     def _fill_grid(self) -> None:
         """Build the grid only while the Table tab is shown (it holds its own copy of the columns)."""
-        if self.tab == "table" and self.loaded is not None and not self._grid_holder.objects:
-            self._grid_holder.objects = [data_grid(self.loaded.frame)]
+        if self._needs_grid():
+            self._grid_holder.objects = [data_grid(self.table_frame())]
 
     @param.depends("tab", watch=True)
-    def _on_tab(self) -> None:
-        if hasattr(self, "_grid_holder"):
-            self._fill_grid()
+    async def _on_tab(self) -> None:
+        if hasattr(self, "_grid_holder") and self._needs_grid():
+            await self._fill_grid_async()
+
+    @ui_action
+    async def _fill_grid_async(self) -> None:
+        """Read the grid columns and build the grid in a worker thread; drop it if the selection moved on."""
+        loaded = self.loaded
+        grid = await asyncio.to_thread(lambda: data_grid(self.table_frame(loaded)))
+        if self.loaded is loaded and self._needs_grid():
+            self._grid_holder.objects = [grid]
+
+    def _show_chart(self, pane) -> None:
+        if not self._chart_box.objects or self._chart_box.objects[0] is not pane:
+            self._chart_box.objects = [pane]
 
     def _show_failure(self, message: str) -> None:
         self.loaded = None
         self.summary = ""
         self._chart.object = None
+        self._show_chart(self._chart)
         self._grid_holder.objects = []
         self._status.object = f"⚠ {message}"
 
@@ -194,6 +251,7 @@ class ExplorerPage(pn.viewable.Viewer):
         self._ready = True
         try:
             self._apply(self.load())
+            self._fill_grid()
             self.last_error = ""
         except TickdeckError as e:
             self.last_error = str(e)
@@ -217,6 +275,8 @@ class ExplorerPage(pn.viewable.Viewer):
                 self._chart_box.loading = False
         if gen == self._generation:
             self._apply(loaded)
+            if self._needs_grid():
+                await self._fill_grid_async()
 
     @param.depends(*SELECTION, watch=True)
     async def _on_selection(self) -> None:
@@ -291,7 +351,8 @@ class ExplorerPage(pn.viewable.Viewer):
         self._overlays = [pn.widgets.IntInput.from_param(self.param[p], label=label, width=90)
                           for p, label in (("sma", "SMA"), ("ema", "EMA"), ("bollinger", "Bollinger"))]
         self._status = pn.pane.Markdown("", css_classes=["td-summary"], sizing_mode="stretch_width")
-        self._chart = pn.pane.HoloViews(None, sizing_mode="stretch_width")
+        self._chart = pn.pane.HoloViews(None, sizing_mode="stretch_width")  # bars
+        self._ticks: TickPlot | None = None  # built on the first tick view, then reused
         self._chart_box = pn.Column(self._chart, sizing_mode="stretch_width")
         self._grid_holder = pn.Column(sizing_mode="stretch_width")
         self._download = pn.widgets.FileDownload(callback=self._download_callback, filename=self.export_filename(),

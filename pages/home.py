@@ -4,8 +4,14 @@ Each card shows a status badge (colour *and* a text label) from freshness agains
 calendar's last completed trading day and the catalog's quality score, data points, date
 range, update frequency and quality, with View data / Validate / Export actions. Cards are
 filtered by symbol/source/venue text, source, venue, date coverage and minimum quality, and
-update live: ``collection``/``day_written`` bus events are collected on the bus thread and
-applied in one batch every :data:`LIVE_BATCH_MS` on the session's event loop.
+update live: ``collection``/``day_written`` bus events are collected on the bus thread; the
+first event of a batch arms a one-shot timer on the session's event loop, which applies the
+batch :data:`LIVE_BATCH_MS` later. An idle page costs the server nothing (no polling), so a
+hundred open home pages do not keep the event loop busy.
+
+Filters run over every dataset, but only the first :data:`CARDS_PER_PAGE` matching cards are
+rendered; *Show more* adds a page. With thousands of datasets the page is built, sent and
+painted as fast as with a few (the server builds the session before the browser gets the page).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from pages.components.actions import ui_action
 from pages.components.status import Status, badge_html, dataset_status
 
 LIVE_BATCH_MS = 500  # bus events are applied at most twice a second: smooth without flicker
+CARDS_PER_PAGE = 60  # cards rendered at first and per "Show more": 1,000 cards are ~1 MB of HTML
 ALL = "(all)"
 
 CARD_CSS = """
@@ -109,6 +116,8 @@ class HomePage(pn.viewable.Viewer):
     covers_to = param.CalendarDate(default=None, allow_None=True, doc="only datasets with days on/before this")
     min_quality = param.Integer(default=0, bounds=(0, 100), doc="minimum quality score in percent (0: any)")
     revision = param.Integer(default=0, doc="bumped when live events changed the catalog (read-only)")
+    shown = param.Integer(default=CARDS_PER_PAGE, bounds=(1, None),
+                          doc="how many matching cards are rendered (Show more adds a page; a filter change resets it)")
 
     def __init__(self, **params):
         super().__init__(**params)
@@ -117,6 +126,7 @@ class HomePage(pn.viewable.Viewer):
         self._pending: set[str] = set()
         self._lock = threading.Lock()
         self._stop_listening = None
+        self._doc = None  # the served session's document, while following the bus
         self._update_choices()
         self._search = pn.widgets.TextInput.from_param(
             self.param.search, name="Search datasets", placeholder="symbol, source or venue…", width=260)
@@ -128,6 +138,9 @@ class HomePage(pn.viewable.Viewer):
             pn.widgets.DatePicker.from_param(self.param.covers_to, label="Has data to", width=150),
             pn.widgets.IntSlider.from_param(self.param.min_quality, label="Min quality %", width=170, step=5),
         ]
+        self._more = pn.widgets.Button(label="Show more", color="light", visible=False,
+                                       css_classes=["td-more"], width=260)
+        self._more.on_click(self.show_more)
 
     @property
     def calendar(self) -> MarketCalendar:
@@ -161,30 +174,58 @@ class HomePage(pn.viewable.Viewer):
             out.append(d)
         return out
 
-    def cards(self) -> list[tuple[DatasetSummary, Status]]:
+    def cards(self, items: list[DatasetSummary] | None = None) -> list[tuple[DatasetSummary, Status]]:
+        """``(dataset, status)`` of ``items`` (default: every dataset passing the filters)."""
         cal = self.calendar
         done = cal.last_completed_trading_day()
         return [(d, dataset_status(d.last_day, quality_fraction(d.quality_score), cal, done))
-                for d in self.datasets()]
+                for d in (self.datasets() if items is None else items)]
 
-    @param.depends("search", "source", "venue", "covers_from", "covers_to", "min_quality", "revision")
+    @param.depends("search", "source", "venue", "covers_from", "covers_to", "min_quality", watch=True)
+    def _first_page(self) -> None:
+        """A new filter starts from the first page (silently: the filter change renders once)."""
+        with param.parameterized.discard_events(self):
+            self.shown = CARDS_PER_PAGE
+
+    def show_more(self, _event=None) -> None:
+        """Render the next :data:`CARDS_PER_PAGE` matching cards."""
+        self.shown += CARDS_PER_PAGE
+
+    @param.depends("search", "source", "venue", "covers_from", "covers_to", "min_quality", "revision", "shown")
     def _cards(self):
         cal = self.calendar
-        items = self.cards()
+        matching = self.datasets()
+        items = self.cards(matching[:self.shown])
         if not items:
             body = '<p class="td-empty">No datasets match. Clear the filters, or generate or collect data first.</p>'
         else:
             body = '<div class="td-grid">' + "".join(card_html(d, s, update_frequency(d, cal)) for d, s in items) + "</div>"
-        summary = f"{len(items)} dataset{'s' if len(items) != 1 else ''}"
-        return pn.pane.HTML(f'<p class="td-empty" id="td-count" aria-live="polite">{summary}</p>' + body,
-                            stylesheets=[CARD_CSS], sizing_mode="stretch_width")
+        n, rest = len(matching), len(matching) - len(items)
+        summary = f"{n:,} dataset{'s' if n != 1 else ''}" + (f" · showing {len(items):,}" if rest else "")
+        self._more.label = f"Show {min(rest, CARDS_PER_PAGE):,} more ({rest:,} not shown)"
+        self._more.visible = rest > 0
+        cards = pn.pane.HTML(f'<p class="td-empty" id="td-count" aria-live="polite">{summary}</p>' + body,
+                             stylesheets=[CARD_CSS], sizing_mode="stretch_width")
+        return pn.Column(cards, self._more, sizing_mode="stretch_width")
 
     # -- live updates ---------------------------------------------------------------------
     def _on_event(self, msg: dict) -> None:
-        """Bus thread: remember which symbols changed; never touch the UI here."""
-        if msg.get("type") == "day_written":
-            with self._lock:
-                self._pending.add(str((msg.get("data") or {}).get("symbol", "")))
+        """Bus thread: remember which symbols changed; the first of a batch arms the flush timer."""
+        if msg.get("type") != "day_written":
+            return
+        with self._lock:
+            first = not self._pending
+            self._pending.add(str((msg.get("data") or {}).get("symbol", "")))
+        doc = self._doc
+        if first and doc is not None:
+            try:
+                doc.add_next_tick_callback(self._arm_flush)  # the one document call safe from another thread
+            except Exception:  # noqa: BLE001 - the session is closing; nothing left to update
+                pass
+
+    def _arm_flush(self) -> None:
+        """Session loop: apply the batch once, :data:`LIVE_BATCH_MS` after its first event."""
+        pn.state.add_periodic_callback(self.flush, period=LIVE_BATCH_MS, count=1)
 
     @ui_action
     def flush(self) -> int:
@@ -200,12 +241,14 @@ class HomePage(pn.viewable.Viewer):
         """Follow ``collection`` events on ``ctx.bus`` (served sessions; stops with the session)."""
         if self.ctx is None or self._stop_listening is not None:
             return
-        self._stop_listening = self.ctx.bus.listen("collection", self._on_event)
-        if pn.state.curdoc is not None:
-            pn.state.add_periodic_callback(self.flush, period=LIVE_BATCH_MS)
+        doc = pn.state.curdoc
+        if doc is not None and doc.session_context is not None:
+            self._doc = doc
             pn.state.on_session_destroyed(lambda _ctx: self.stop_live())
+        self._stop_listening = self.ctx.bus.listen("collection", self._on_event)
 
     def stop_live(self) -> None:
+        self._doc = None
         if self._stop_listening is not None:
             self._stop_listening()
             self._stop_listening = None

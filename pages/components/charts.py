@@ -1,12 +1,25 @@
-"""Chart builders shared by pages: tick price (datashaded), bid/ask band, volume, candlesticks.
+"""Chart data and builders shared by pages: tick arrays and their aggregations, candlesticks.
 
-Everything works on numpy arrays. Above :data:`RAW_GLYPH_LIMIT` points the price is rasterised
-by datashader on the server and re-aggregated on every zoom/pan, so the browser receives one
-image per render, never the ticks. The bid/ask band and the volume strip are re-binned to
-:data:`BAND_BINS` buckets of the visible range (``np.minimum.reduceat`` & co) on each zoom.
+Everything works on numpy arrays. The tick chart itself (Bokeh figures updated in place) is
+:mod:`pages.components.tick_plot`; this module computes what it draws:
+
+* :func:`tick_arrays` — the arrays of a tick frame (times, prices, sizes) as read-only views:
+  frames from the store's shared cache serve every session looking at the same day, and their
+  chart arrays cost no memory of their own (the ET wall clock is the UTC index plus one offset).
+* :func:`visible` / :func:`price_counts` — the visible time range is sliced out of the sorted
+  times with ``searchsorted`` (a zoom costs what it shows, not the day) and aggregated by
+  datashader into an :data:`IMAGE_WIDTH` x :data:`IMAGE_HEIGHT` image of ticks per pixel (a
+  line up to :data:`LINE_TICKS_LIMIT` visible ticks, points beyond).
+* :func:`binned` — the bid/ask band and the volume strip re-binned to :data:`BAND_BINS`
+  buckets of the visible range (``np.fmin.reduceat`` & co).
+
+:func:`warm_up` compiles datashader's kernels and loads the plotting code on a tiny synthetic
+day, so the first real chart in a process does not pay for it.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import datashader as ds
 import holoviews as hv
@@ -14,10 +27,16 @@ import numpy as np
 import pandas as pd
 from holoviews.operation.datashader import rasterize
 
-RAW_GLYPH_LIMIT = 50_000  # beyond this, datashade: Bokeh slows to a crawl above ~50k glyphs
 CANDLE_LIMIT = 3_000  # beyond this, candles are sub-pixel: draw a rasterised close line instead
 BAND_BINS = 600  # buckets for the bid/ask band and volume strip: about one per 2 px at 1200 px
 PRICE_HEIGHT, STRIP_HEIGHT, AXIS_HEIGHT = 320, 130, 60  # px; the bottom strip carries the time axis
+IMAGE_WIDTH, IMAGE_HEIGHT = 1100, 280  # price image pixels: about the plot area at a 1400 px window
+LINE_TICKS_LIMIT = 300_000  # up to this many visible ticks, aggregate a connected line (~20 ms); beyond, points
+MAX_COUNT = np.iinfo(np.uint16).max  # ticks per pixel saturate here
+LEVELS = 255  # colour levels of an equalised image: sent as uint8 (1 byte/px: ~0.3 MB per render)
+
+ET = "America/New_York"
+ONE_OFFSET_DAYS = 90  # DST changes are >= ~4 months apart: equal offsets at both ends of a shorter span hold
 
 UP, DOWN = "#1a7f37", "#cf222e"
 
@@ -32,75 +51,226 @@ def ensure_extension() -> None:
         _extension_loaded = True
 
 
-def naive_et(index) -> np.ndarray:
-    """A tz-aware index as naive ET ``datetime64[ns]`` (what Bokeh shows as wall-clock time)."""
+def et_offset(index) -> int | None:
+    """The one UTC offset (ns) of a tz-aware index's ET wall clock, or ``None`` when it changes.
+
+    One offset holds when the first and last times share it and lie less than
+    :data:`ONE_OFFSET_DAYS` apart (no DST change in between). A naive index has offset 0.
+    """
     idx = pd.DatetimeIndex(index)
-    if idx.tz is not None:
-        idx = idx.tz_convert("America/New_York").tz_localize(None)
-    return idx.values.astype("datetime64[ns]")
+    if idx.tz is None or not len(idx):
+        return 0
+    first, last = idx[0].tz_convert(ET), idx[-1].tz_convert(ET)
+    offset = first.utcoffset()
+    if offset == last.utcoffset() and (last - first).days < ONE_OFFSET_DAYS:
+        return int(offset // pd.Timedelta(1, "ns"))
+    return None
 
 
-def binned(t: np.ndarray, x_range, bins: int, *columns: tuple[np.ndarray, str]) -> tuple[np.ndarray, list]:
+def naive_et(index) -> np.ndarray:
+    """A tz-aware index as naive ET ``datetime64[ns]`` (what Bokeh shows as wall-clock time).
+
+    With one UTC offset over the index (:func:`et_offset`) this is one vectorised add;
+    otherwise pandas converts.
+    """
+    idx = pd.DatetimeIndex(index)
+    if idx.tz is None:
+        return idx.values.astype("datetime64[ns]")
+    offset = et_offset(idx)
+    if offset is not None:
+        return (idx.asi8 + offset).view("datetime64[ns]")
+    return idx.tz_convert(ET).tz_localize(None).values.astype("datetime64[ns]")
+
+
+def _ns(v) -> int:
+    """A range end from a stream (datetime64, Timestamp, datetime or Bokeh's epoch ms) as ns."""
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        return int(v * 1_000_000)  # Bokeh sends datetime ranges as milliseconds since the epoch
+    return int(pd.Timestamp(v).value)
+
+
+def binned(t: np.ndarray, x_range, bins: int, *columns: tuple[np.ndarray, str],
+           offset: int = 0) -> tuple[np.ndarray, list]:
     """Aggregate sorted time series over ``bins`` equal buckets of the visible ``x_range``.
 
-    ``columns`` are ``(values, how)`` pairs with ``how`` in ``min``/``max``/``sum``. Returns the
-    bucket starts and one array per column (empty buckets dropped). Vectorised.
+    ``columns`` are ``(values, how)`` pairs with ``how`` in ``min``/``max``/``sum``, or
+    ``nanmin``/``nanmax`` (NaN ignored; a bucket of only NaN stays NaN). Times are ``t + offset``
+    (ns; e.g. UTC times plus the ET offset): ``x_range`` and the returned bucket starts are on
+    that clock. Returns the bucket starts and one array per column (empty buckets dropped).
+    Vectorised.
     """
     if t.size == 0:
-        return t, [np.empty(0) for _ in columns]
-    lo, hi = (t[0], t[-1]) if x_range is None or x_range[0] is None else (
-        np.datetime64(pd.Timestamp(x_range[0]), "ns"), np.datetime64(pd.Timestamp(x_range[1]), "ns"))
-    i0, i1 = int(np.searchsorted(t, lo, side="left")), int(np.searchsorted(t, hi, side="right"))
+        return t.view("datetime64[ns]"), [np.empty(0) for _ in columns]
+    tt = t.view("i8")
+    if x_range is None or x_range[0] is None:
+        i0, i1 = 0, tt.size
+    else:
+        lo, hi = (_ns(x) - offset for x in x_range)
+        i0, i1 = int(np.searchsorted(tt, lo, side="left")), int(np.searchsorted(tt, hi, side="right"))
     if i1 <= i0:
-        return t[:0], [np.empty(0) for _ in columns]
-    tt = t[i0:i1].view("i8")
+        return tt[:0].view("datetime64[ns]"), [np.empty(0) for _ in columns]
+    tt = tt[i0:i1]
     edges = np.linspace(tt[0], tt[-1] + 1, bins + 1).astype("i8")
     starts = np.unique(np.searchsorted(tt, edges[:-1], side="left"))
     starts = starts[starts < tt.size]
-    ops = {"min": np.minimum, "max": np.maximum, "sum": np.add}
+    ops = {"min": np.minimum, "max": np.maximum, "sum": np.add, "nanmin": np.fmin, "nanmax": np.fmax}
     out = [ops[how].reduceat(v[i0:i1], starts) for v, how in columns]
-    return tt[starts].view("datetime64[ns]"), out
+    return (tt[starts] + offset).view("datetime64[ns]"), out
 
 
-def tick_chart(df: pd.DataFrame, *, title: str = "") -> hv.Layout:
-    """Price over time (rasterised when large) with the bid/ask band and volume below, x-linked.
+@dataclass(frozen=True, eq=False)
+class TickArrays:
+    """What a tick chart draws, as sorted numpy arrays (read-only views of the frame).
 
-    ``df`` needs a DatetimeIndex and ``last``, ``bid``, ``ask``, ``last_sz`` columns.
+    ``t`` holds int64 ns times such that ``t + offset`` is the naive ET wall clock Bokeh shows:
+    the frame's UTC index itself with the ET offset when one offset holds for the span (no
+    copy), else naive ET times with ``offset`` 0. ``last``, ``bid``, ``ask`` are float64 prices,
+    ``size`` the trade sizes.
     """
-    ensure_extension()
-    t = naive_et(df.index)
-    last = df["last"].to_numpy(np.float64)
-    bid = df["bid"].to_numpy(np.float64)
-    ask = df["ask"].to_numpy(np.float64)
-    size = df["last_sz"].to_numpy(np.float64)
-    frame = pd.DataFrame({"time": t, "price": last})
-    curve = hv.Curve(frame, "time", ("price", "Price"), label="last trade")
-    common = dict(responsive=True, min_width=300, show_grid=True, xlabel="time (ET)")
-    if len(frame) > RAW_GLYPH_LIMIT:
-        price = rasterize(curve, aggregator=ds.count(), line_width=1, pixel_ratio=1).opts(
-            cmap=["#7aa7e8", "#0b3d91"], cnorm="eq_hist", tools=["hover"], height=PRICE_HEIGHT,
-            colorbar=False, title=title, clabel="ticks", **{**common, "xaxis": None})
+
+    t: np.ndarray
+    offset: int
+    last: np.ndarray
+    bid: np.ndarray
+    ask: np.ndarray
+    size: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.t.size)
+
+
+def _readonly(v: np.ndarray) -> np.ndarray:
+    v = v.view()
+    v.flags.writeable = False
+    return v
+
+
+def tick_arrays(df: pd.DataFrame) -> TickArrays:
+    """The chart arrays of ``df`` (DatetimeIndex; ``last``, ``bid``, ``ask``, ``last_sz`` columns).
+
+    Views, not copies, for float64 prices and a span with one ET offset: sessions showing the
+    same cached frame share its memory. Warnings: do not mutate ``df`` while it is charted.
+    """
+    idx = pd.DatetimeIndex(df.index)
+    offset = et_offset(idx)
+    if offset is None:  # a DST change inside the span: materialise the wall clock
+        t, offset = naive_et(idx).view("i8"), 0
     else:
-        price = curve.opts(tools=["hover"], height=PRICE_HEIGHT, title=title, color="#0b3d91",
-                           **{**common, "xaxis": None})
+        t = idx.asi8
+    return TickArrays(_readonly(t), offset, *(_readonly(df[c].to_numpy(np.float64)) for c in ("last", "bid", "ask")),
+                      _readonly(df["last_sz"].to_numpy()))
 
-    def band(x_range=None):
-        starts, (lo, hi) = binned(t, x_range, BAND_BINS, (np.where(np.isfinite(bid), bid, np.inf), "min"),
-                                  (np.where(np.isfinite(ask), ask, -np.inf), "max"))
-        ok = np.isfinite(lo) & np.isfinite(hi)
-        return hv.Area((starts[ok], lo[ok], hi[ok]), "time", ["bid", "ask"], label="bid/ask range").opts(
-            color="#8c959f", alpha=0.5, line_width=0, height=STRIP_HEIGHT, ylabel="bid / ask", tools=["hover"],
-            **{**common, "xaxis": None})
 
-    def volume(x_range=None):
-        starts, (vol,) = binned(t, x_range, BAND_BINS, (size, "sum"))
-        return hv.Spikes((starts, vol), "time", "volume").opts(
-            color="#57606a", line_width=2, height=STRIP_HEIGHT + AXIS_HEIGHT, ylabel="volume", tools=["hover"], yformatter="%.0f",
-            **common)
+def visible(a: TickArrays, x_range=None, y_range=None) -> tuple[int, int, tuple[int, int], tuple[float, float]]:
+    """The ticks inside ``x_range`` as ``(i0, i1, (x0, x1), (y0, y1))``, x in naive ET ns.
 
-    rx = hv.streams.RangeX(source=price)
-    return (price + hv.DynamicMap(band, streams=[rx]) + hv.DynamicMap(volume, streams=[rx])).cols(1).opts(
-        shared_axes=True)
+    ``x_range`` / ``y_range`` default to all ticks and the visible prices' extent (2 % padding);
+    ``x_range`` may hold datetimes or Bokeh's epoch milliseconds. Found with ``searchsorted``.
+    """
+    t = a.t
+    if x_range is None or x_range[0] is None or x_range[1] is None:
+        x0, x1 = (int(t[0]) + a.offset, int(t[-1]) + a.offset + 1) if t.size else (0, 1)
+    else:
+        x0, x1 = _ns(x_range[0]), _ns(x_range[1])
+    x1 = max(x1, x0 + 1)
+    i0 = int(np.searchsorted(t, x0 - a.offset, side="left"))
+    i1 = int(np.searchsorted(t, x1 - a.offset, side="right"))
+    if y_range is None or y_range[0] is None or y_range[1] is None:
+        vis = a.last[i0:i1]
+        lo, hi = (float(np.fmin.reduce(vis)), float(np.fmax.reduce(vis))) if vis.size else (np.nan, np.nan)
+        if not (np.isfinite(lo) and np.isfinite(hi)):  # nothing visible, or only NaN prices
+            lo, hi = 0.0, 1.0
+        pad = (hi - lo) * 0.02 or max(abs(hi) * 1e-4, 1e-6)
+        y0, y1 = lo - pad, hi + pad
+    else:
+        y0, y1 = float(y_range[0]), float(y_range[1])
+    return i0, i1, (x0, x1), (y0, max(y1, y0 + 1e-9))
+
+
+def price_counts(a: TickArrays, i0: int, i1: int, x: tuple[int, int], y: tuple[float, float], *,
+                 width: int = IMAGE_WIDTH, height: int = IMAGE_HEIGHT, line: bool | None = None) -> np.ndarray:
+    """Ticks per pixel of ``a[i0:i1]`` over ranges ``x`` (naive ET ns) and ``y``: uint16 ``[height, width]``.
+
+    Up to :data:`LINE_TICKS_LIMIT` ticks are aggregated as a connected line that also runs to the
+    ticks just outside the range; more as points — at that density the same pixels a line lights,
+    many times faster (a line over 5,000,000 ticks takes ~0.4 s, points ~15 ms). ``line`` forces
+    one or the other. Counts above :data:`MAX_COUNT` saturate.
+    """
+    t = a.t
+    counts = np.zeros((height, width), np.uint16)
+    j0, j1 = max(i0 - 1, 0), min(i1 + 1, t.size)
+    if j1 - j0 < 2 and i1 <= i0:
+        return counts
+    cvs = ds.Canvas(plot_width=width, plot_height=height, x_range=(x[0] - a.offset, x[1] - a.offset), y_range=y)
+    if not (i1 - i0 <= LINE_TICKS_LIMIT if line is None else line):
+        agg = cvs.points(pd.DataFrame({"t": t[i0:i1], "price": a.last[i0:i1]}, copy=False), "t", "price", ds.count())
+    else:
+        agg = cvs.line(pd.DataFrame({"t": t[j0:j1], "price": a.last[j0:j1]}, copy=False), "t", "price", ds.count())
+    np.minimum(agg.data, MAX_COUNT, out=counts, casting="unsafe")
+    return counts
+
+
+def equalised(counts: np.ndarray, levels: int = LEVELS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Histogram-equalise a count image into ``uint8`` colour levels (0: empty, 1..``levels`` by rank).
+
+    Like datashader's ``eq_hist`` shading, done on the server so that the browser receives one
+    byte per pixel. Returns the level image and, per level, the lowest and highest count mapped
+    to it (index 0 is empty), which the hover uses to show tick counts. Vectorised: one
+    ``bincount`` over the count values.
+    """
+    hist = np.bincount(counts.ravel(), minlength=1)
+    hist[0] = 0
+    lo = np.zeros(levels + 1, np.int64)
+    hi = np.zeros(levels + 1, np.int64)
+    total = int(hist.sum())
+    if total == 0:
+        return np.zeros(counts.shape, np.uint8), lo, hi
+    present = np.flatnonzero(hist)
+    cdf = np.cumsum(hist) / total
+    first = cdf[present[0]]  # the lowest count gets the lightest colour, the highest the darkest
+    span = (cdf - first) / (1.0 - first) if first < 1.0 else np.zeros_like(cdf)
+    level_of = (1 + np.floor(np.clip(span, 0.0, 1.0) * (levels - 1) + 1e-9)).astype(np.uint8)
+    level_of[0] = 0
+    lo[:] = np.iinfo(np.int64).max
+    np.minimum.at(lo, level_of[present], present)
+    np.maximum.at(hi, level_of[present], present)
+    lo[lo == np.iinfo(np.int64).max] = 0
+    return level_of[counts], lo, hi
+
+
+def warm_up() -> float:
+    """Compile and load what the first chart of a process needs, on a tiny synthetic day.
+
+    Runs datashader's point and line kernels (numba, compiled on first use: seconds) with the
+    dtypes real days have, puts the day on a :class:`~pages.components.tick_plot.TickPlot`
+    (image and line views) and builds the Bokeh models of a candlestick chart once. Returns the
+    seconds it took. Run it before sessions start (see :mod:`app.server`): imports from two threads at
+    once can deadlock.
+    """
+    import time
+
+    from pages.components.tick_plot import TickPlot, tick_chart
+
+    t0 = time.perf_counter()
+    ensure_extension()
+    n = 64
+    index = pd.date_range("2024-07-02 09:30", periods=n, freq="s", tz=ET)
+    price = 100.0 + np.cumsum(np.random.default_rng(0).normal(0, 0.01, n))
+    ticks = pd.DataFrame({"last": price, "bid": price - 0.01, "ask": price + 0.01,
+                          "last_sz": np.full(n, 100, np.int64)}, index=index)
+    a = tick_arrays(ticks)
+    i0, i1, x, y = visible(a)
+    price_counts(a, i0, i1, x, y, width=8, height=8, line=False)  # datashader's point kernel
+    price_counts(a, i0, i1, x, y, width=64, height=8, line=True)  # and its line kernel
+    plot = TickPlot()
+    plot.show(tick_chart(ticks, title="warm-up"))
+    plot.zoom((x[0] / 1e6, x[1] / 1e6))
+    start = index[::8]
+    bars = pd.DataFrame({"start": start, "end": start + pd.Timedelta(seconds=8), "open": price[::8],
+                         "high": price[::8] + 0.02, "low": price[::8] - 0.02, "close": price[::8],
+                         "volume": np.full(start.size, 800.0), "vwap": price[::8]})
+    hv.renderer("bokeh").get_plot(candle_chart(bars, title="warm-up", sma=2))
+    return time.perf_counter() - t0
 
 
 def with_overlays(bars: pd.DataFrame, *, sma: int = 0, ema: int = 0, bollinger: int = 0) -> pd.DataFrame:

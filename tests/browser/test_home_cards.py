@@ -25,3 +25,20 @@ def test_home_with_empty_store_says_so(app_server, page):
     page.goto(s.url)
     page.get_by_text("No datasets").first.wait_for()
     assert page.locator("article.td-card").count() == 0
+
+
+def test_home_shows_a_dataset_written_by_another_process(app_server, page, redis_url):
+    import os
+    import subprocess
+    import sys
+
+    env = {"TICKDECK_REDIS_URL": redis_url}
+    s = app_server(env=env)
+    page.goto(s.url)
+    page.locator("article.td-card").first.wait_for()
+    assert page.locator('article.td-card[data-symbol="NVDA"]').count() == 0
+    subprocess.run([sys.executable, "-m", "app.cli", "generate", "NVDA", "--start", "2024-07-01", "--end", "2024-07-01",
+                    "--ticks", "500"], env={**os.environ, "TICKDECK_DATA_DIR": str(s.data_dir), **env}, check=True,
+                   capture_output=True, timeout=300)  # another process: day_written reaches the server over Redis
+    page.locator('article.td-card[data-symbol="NVDA"]').wait_for(timeout=30_000)
+    assert page.locator("article.td-card").count() == 3

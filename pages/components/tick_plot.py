@@ -1,0 +1,283 @@
+"""The explorer's tick chart: trade price, bid/ask band and volume on one time axis, in Bokeh.
+
+Three Bokeh figures share one time range. They are built once per page; a new selection or a
+zoom only swaps the data of their sources, so the browser keeps its views and receives numbers
+only: an :data:`~pages.components.charts.IMAGE_WIDTH` x ``IMAGE_HEIGHT`` image of ticks per
+pixel, histogram-equalised on the server into one byte per pixel (about 0.3 MB; the hover maps
+a level back to its tick counts) or, with at most :data:`RAW_TICKS_LIMIT` visible ticks, the
+ticks themselves as a line with per-tick hover; plus :data:`~pages.components.charts.BAND_BINS`
+buckets for the bid/ask band and the volume strip.
+
+:func:`tick_frame` computes what one view shows (numpy and datashader, no Bokeh: safe in any
+thread). :meth:`TickPlot.show` applies a frame on the session's event loop. Zooms and pans
+arrive as Bokeh ``RangesUpdate`` events; the visible range is re-computed in a worker thread
+when served (synchronously in Jupyter), and requests that arrive meanwhile are coalesced into
+the newest one, so a burst of wheel events costs one or two renders.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import panel as pn
+from bokeh.events import RangesUpdate
+from bokeh.layouts import gridplot
+from bokeh.models import ColumnDataSource, CustomJSHover, DataRange1d, HoverTool, LinearColorMapper, Range1d
+from bokeh.palettes import interp_palette
+from bokeh.plotting import figure
+
+from pages.components.charts import (
+    AXIS_HEIGHT, BAND_BINS, IMAGE_HEIGHT, IMAGE_WIDTH, LEVELS, PRICE_HEIGHT, STRIP_HEIGHT, TickArrays, binned,
+    equalised, price_counts, tick_arrays, visible,
+)
+
+RAW_TICKS_LIMIT = 10_000  # at most this many visible ticks: send them (16 B each) and draw a line with hover
+PRICE_COLOURS = ["#7aa7e8", "#0b3d91"]  # few ticks per pixel → many (equalised histogram)
+COUNTS_HOVER = """const i = Math.round(value); if (!i) return "0";
+const lo = src.data.level_lo[0][i], hi = src.data.level_hi[0][i];
+return lo == hi ? lo.toLocaleString() : lo.toLocaleString() + "–" + hi.toLocaleString();"""
+TOOLS = "xpan,xwheel_zoom,xbox_zoom,reset,save"  # tools move time; the price range follows the visible ticks
+SETTLE_MS = 100  # a zoom/pan is announced this long after the last wheel or drag event (Bokeh's default: 500)
+MS = 1_000_000  # ns per ms: Bokeh's datetime unit
+
+
+@dataclass(frozen=True, eq=False)
+class TickFrame:
+    """What the chart shows for one pair of visible ranges (arrays are read-only)."""
+
+    x: tuple[int, int]  # visible time range, naive ET ns
+    y: tuple[float, float]  # visible price range
+    visible: int  # ticks inside the time range
+    image: np.ndarray | None  # equalised ticks per pixel, uint8 [IMAGE_HEIGHT, IMAGE_WIDTH]; None: the line is used
+    levels: tuple[np.ndarray, np.ndarray] | None  # lowest, highest tick count of each image level
+    line: tuple[np.ndarray, np.ndarray, np.ndarray] | None  # time (ms), price, size of the visible ticks
+    band: tuple[np.ndarray, np.ndarray, np.ndarray]  # bucket start (ms), lowest bid, highest ask
+    volume: tuple[np.ndarray, np.ndarray]  # bucket start (ms), summed size
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of numbers this frame sends to the browser."""
+        arrays = [*(self.line or ()), *(self.levels or ()), *self.band, *self.volume]
+        arrays += [self.image] if self.image is not None else []
+        return int(sum(a.nbytes for a in arrays))
+
+
+def _ms(t_ns: np.ndarray, offset: int = 0) -> np.ndarray:
+    return (t_ns.view("i8") + offset) / MS
+
+
+def tick_frame(a: TickArrays, x_range=None, y_range=None, *, width: int = IMAGE_WIDTH,
+               height: int = IMAGE_HEIGHT) -> TickFrame:
+    """Everything the chart shows for the visible ranges (default: all ticks, their price extent).
+
+    Costs what is visible: the time range is cut out of the sorted times with ``searchsorted``.
+    Thread-safe (reads ``a`` only).
+    """
+    i0, i1, x, y = visible(a, x_range, y_range)
+    image, levels, line = None, None, None
+    if i1 - i0 <= RAW_TICKS_LIMIT:
+        j0, j1 = max(i0 - 1, 0), min(i1 + 1, len(a))  # one tick either side: the line runs to the edges
+        line = (_ms(a.t[j0:j1], a.offset), a.last[j0:j1], a.size[j0:j1])
+    else:
+        image, lo, hi = equalised(price_counts(a, i0, i1, x, y, width=width, height=height))
+        levels = (lo, hi)
+    xr = (np.datetime64(x[0], "ns"), np.datetime64(x[1], "ns"))
+    starts, (lo, hi) = binned(a.t, xr, BAND_BINS, (a.bid, "nanmin"), (a.ask, "nanmax"), offset=a.offset)
+    ok = np.isfinite(lo) & np.isfinite(hi)
+    vstarts, (vol,) = binned(a.t, xr, BAND_BINS, (a.size, "sum"), offset=a.offset)
+    return TickFrame(x, y, i1 - i0, image, levels, line, (_ms(starts[ok]), lo[ok], hi[ok]), (_ms(vstarts), vol))
+
+
+def _served() -> bool:
+    doc = pn.state.curdoc
+    return doc is not None and doc.session_context is not None
+
+
+class TickPlot:
+    """Price (image or line), bid/ask band and volume sharing one time axis; data swapped in place.
+
+    ``TickPlot().pane`` is a Panel pane; ``plot.show(tick_chart(df))`` puts a selection on it.
+    One instance per page (its Bokeh models belong to one document).
+    """
+
+    def __init__(self, *, width: int = IMAGE_WIDTH, height: int = IMAGE_HEIGHT):
+        self.width, self.height = width, height
+        self.arrays: TickArrays | None = None
+        self.frame: TickFrame | None = None
+        self.renders = 0  # frames applied (selections and zooms)
+        self._pending: tuple | None = None
+        self._asked: tuple | None = None  # the ranges of the newest zoom request
+        self._busy = False
+        self._lock = threading.Lock()
+        self.x_range = Range1d(0, 1)
+        self.y_range = Range1d(0, 1)
+        common = dict(x_range=self.x_range, x_axis_type="datetime", tools=TOOLS, sizing_mode="stretch_width",
+                      min_width=300, toolbar_location=None, lod_timeout=SETTLE_MS)
+        self.price = figure(height=PRICE_HEIGHT, y_range=self.y_range, title="", y_axis_label="Price", **common)
+        self.image_source = ColumnDataSource(self._no_image(), name="td-price-image")
+        self.line_source = ColumnDataSource({"time": [], "price": [], "size": []}, name="td-price-line")
+        mapper = LinearColorMapper(palette=interp_palette(PRICE_COLOURS, LEVELS), low=1, high=LEVELS,
+                                   low_color=(0, 0, 0, 0))
+        self.image = self.price.image(image="image", x="x", y="y", dw="dw", dh="dh", source=self.image_source,
+                                      color_mapper=mapper)
+        self.line = self.price.line("time", "price", source=self.line_source, color=PRICE_COLOURS[1], line_width=1)
+        self.price.add_tools(
+            HoverTool(renderers=[self.image], tooltips=[("time", "$x{%F %T}"), ("price", "$y{0.00}"),
+                                                        ("ticks", "@image{custom}")],
+                      formatters={"$x": "datetime",
+                                  "@image": CustomJSHover(args={"src": self.image_source}, code=COUNTS_HOVER)}),
+            HoverTool(renderers=[self.line], tooltips=[("time", "@time{%F %T.%3N}"), ("price", "@price{0.00}"),
+                                                       ("size", "@size{0,0}")], formatters={"@time": "datetime"}))
+        self.band_source = ColumnDataSource({"time": [], "bid": [], "ask": []})
+        self.band = figure(height=STRIP_HEIGHT, y_range=DataRange1d(), y_axis_label="bid / ask", **common)
+        band = self.band.varea("time", "bid", "ask", source=self.band_source, color="#8c959f", alpha=0.5)
+        self.band.add_tools(HoverTool(renderers=[band], mode="vline", tooltips=[
+            ("time", "@time{%F %T}"), ("bid", "@bid{0.00}"), ("ask", "@ask{0.00}")], formatters={"@time": "datetime"}))
+        self.volume_source = ColumnDataSource({"time": [], "volume": []})
+        self.volume = figure(height=STRIP_HEIGHT + AXIS_HEIGHT, y_range=DataRange1d(start=0), y_axis_label="volume",
+                             x_axis_label="time (ET)", **common)
+        spikes = self.volume.segment("time", 0, "time", "volume", source=self.volume_source, color="#57606a",
+                                     line_width=2)
+        self.volume.yaxis.formatter.use_scientific = False
+        self.volume.add_tools(HoverTool(renderers=[spikes], mode="vline", tooltips=[
+            ("time", "@time{%F %T}"), ("volume", "@volume{0,0}")], formatters={"@time": "datetime"}))
+        for fig in (self.price, self.band):
+            fig.xaxis.visible = False
+        for fig in (self.price, self.band, self.volume):
+            fig.on_event(RangesUpdate, self._on_ranges)
+        self.layout = gridplot([[self.price], [self.band], [self.volume]], merge_tools=True,
+                               toolbar_location="above", sizing_mode="stretch_width")
+        self.pane = pn.pane.Bokeh(self.layout, sizing_mode="stretch_width", css_classes=["td-tick-chart"])
+
+    # -- data -----------------------------------------------------------------------------
+    @staticmethod
+    def _no_image() -> dict:
+        return {"image": [], "x": [], "y": [], "dw": [], "dh": [], "level_lo": [], "level_hi": []}
+
+    def compute(self, arrays: TickArrays, x_range=None, y_range=None) -> TickFrame:
+        """The frame for ``arrays`` at the given ranges (any thread)."""
+        return tick_frame(arrays, x_range, y_range, width=self.width, height=self.height)
+
+    def show(self, chart: TickChart) -> None:
+        """Put a selection on the chart (event loop): its data, title and full ranges."""
+        with self._lock:
+            self.arrays = chart.arrays
+            self._pending = self._asked = None
+        self._on_document(lambda: self._apply(chart.frame, reset=True, title=chart.title))
+
+    def _on_document(self, change) -> None:
+        """Run a model change and send it to the browser.
+
+        Served, from the session's own callbacks on its event loop (the page's load, a zoom):
+        applied at once in Panel's ``unlocked`` context, so it goes out with the page's other
+        updates through Panel's writer. Elsewhere: on the session's next tick under the document
+        lock. In Jupyter: now, then pushed.
+        """
+        doc = self.layout.document
+        if doc is None or doc.session_context is None:
+            change()
+            if doc is not None:
+                pn.io.push_notebook(self.pane)  # no-op unless shown in a notebook
+        elif pn.state.curdoc is doc and threading.current_thread() is threading.main_thread():
+            with pn.io.unlocked():
+                change()
+        else:
+            doc.add_next_tick_callback(change)
+
+    def _apply(self, frame: TickFrame, *, reset: bool = False, title: str | None = None) -> None:
+        if title is not None:
+            self.price.title.text = title
+        x0, x1 = frame.x[0] / MS, frame.x[1] / MS
+        y0, y1 = frame.y
+        if frame.image is not None:
+            lo, hi = frame.levels
+            self.image_source.data = {"image": [frame.image], "x": [x0], "y": [y0], "dw": [x1 - x0], "dh": [y1 - y0],
+                                      "level_lo": [lo], "level_hi": [hi]}
+            self.line_source.data = {"time": [], "price": [], "size": []}
+        else:
+            self.image_source.data = self._no_image()
+            t, p, s = frame.line
+            self.line_source.data = {"time": t, "price": p, "size": s}
+        bt, lo, hi = frame.band
+        self.band_source.data = {"time": bt, "bid": lo, "ask": hi}
+        vt, vol = frame.volume
+        self.volume_source.data = {"time": vt, "volume": vol}
+        if reset:
+            self.x_range.update(start=x0, end=x1, reset_start=x0, reset_end=x1)
+            self.y_range.update(reset_start=y0, reset_end=y1)
+        self.y_range.update(start=y0, end=y1)
+        self.frame = frame
+        self.renders += 1
+
+    # -- zoom and pan ---------------------------------------------------------------------
+    def _on_ranges(self, event: RangesUpdate) -> None:
+        if event.x0 is not None and event.x1 is not None:
+            self.zoom((event.x0, event.x1))  # the tools move time only; the price range is fitted
+
+    def zoom(self, x_range, y_range=None) -> None:
+        """Show the given ranges (``x`` in Bokeh's epoch ms); coalesced with zooms still pending.
+
+        The linked figures each announce the same change: a request for the ranges last asked
+        for is dropped.
+        """
+        key = (tuple(x_range), None if y_range is None else tuple(y_range))
+        with self._lock:
+            if self.arrays is None or key == self._asked:
+                return
+            self._asked = key
+            self._pending = (self.arrays, x_range, y_range)
+            if self._busy:
+                return
+            self._busy = True
+        if _served():
+            pn.state.execute(self._drain_async)
+        else:
+            self._drain()
+
+    def _next(self):
+        with self._lock:
+            job, self._pending = self._pending, None
+            if job is None:
+                self._busy = False
+            return job
+
+    def _drain(self) -> None:
+        while (job := self._next()) is not None:
+            arrays, x, y = job
+            frame = self.compute(arrays, x, y)
+            if arrays is self.arrays:
+                self._on_document(lambda f=frame: self._apply(f))
+
+    async def _drain_async(self) -> None:
+        try:
+            while (job := self._next()) is not None:
+                arrays, x, y = job
+                frame = await asyncio.to_thread(self.compute, arrays, x, y)
+                if arrays is self.arrays:
+                    self._on_document(lambda f=frame: self._apply(f))
+        except Exception:
+            with self._lock:
+                self._busy = False
+            raise
+
+
+@dataclass(frozen=True, eq=False)
+class TickChart:
+    """A selection ready for a :class:`TickPlot`: its arrays, first frame and title."""
+
+    arrays: TickArrays
+    frame: TickFrame
+    title: str = ""
+
+
+def tick_chart(df, *, title: str = "", width: int = IMAGE_WIDTH, height: int = IMAGE_HEIGHT) -> TickChart:
+    """Arrays and first frame of a tick frame (DatetimeIndex; ``last``, ``bid``, ``ask``, ``last_sz``).
+
+    The expensive part of showing a selection; call it off the event loop, then
+    :meth:`TickPlot.show` it.
+    """
+    arrays = tick_arrays(df)
+    return TickChart(arrays, tick_frame(arrays, width=width, height=height), title)

@@ -1,0 +1,137 @@
+"""The explorer's tick chart without a browser: arrays, aggregation, zooms, the plot's data swaps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pages.components.charts import (
+    LINE_TICKS_LIMIT, LEVELS, equalised, et_offset, naive_et, price_counts, tick_arrays, visible,
+)
+from pages.components.tick_plot import RAW_TICKS_LIMIT, TickPlot, tick_chart, tick_frame
+
+ET = "America/New_York"
+
+
+def ticks(n: int, start: str = "2024-07-02 09:30", span: str = "6.5h", seed: int = 0) -> pd.DataFrame:
+    """``n`` sorted trades spread over ``span`` from ``start`` (ET), a random-walk price."""
+    rng = np.random.default_rng(seed)
+    t0 = pd.Timestamp(start, tz=ET)
+    offsets = np.sort(rng.integers(0, pd.Timedelta(span).value, n))
+    index = pd.DatetimeIndex(t0.value + offsets, tz="UTC").tz_convert(ET)
+    last = 100 + np.cumsum(rng.normal(0, 0.01, n))
+    return pd.DataFrame({"last": last, "bid": last - 0.01, "ask": last + 0.01,
+                         "last_sz": rng.integers(1, 500, n)}, index=index)
+
+
+def test_tick_arrays_are_views_whose_clock_is_et_wall_time():
+    df = ticks(10_000)
+    a = tick_arrays(df)
+    assert np.shares_memory(a.last, df["last"].to_numpy()) and np.shares_memory(a.t, df.index.asi8)
+    wall = df.index.tz_localize(None).asi8
+    assert np.array_equal(a.t + a.offset, wall)
+    assert not a.last.flags.writeable
+
+
+def test_tick_arrays_across_a_dst_change_materialise_the_wall_clock():
+    df = ticks(5_000, start="2024-03-08 09:30", span="4D")  # clocks change on Sunday 2024-03-10
+    assert et_offset(df.index) is None
+    a = tick_arrays(df)
+    assert a.offset == 0
+    assert np.array_equal(a.t, df.index.tz_localize(None).asi8)
+    assert np.array_equal(naive_et(df.index).view("i8"), a.t)
+
+
+def test_dense_counts_count_every_visible_tick_once():
+    df = ticks(200_000)
+    a = tick_arrays(df)
+    i0, i1, x, y = visible(a)
+    assert (i0, i1) == (0, len(df))
+    counts = price_counts(a, i0, i1, x, y, width=1100, height=280, line=False)  # what > LINE_TICKS_LIMIT get
+    assert counts.dtype == np.uint16 and counts.shape == (280, 1100)
+    assert int(counts.sum()) == len(df)
+    per_column = counts.sum(axis=0)
+    t = df.index.tz_localize(None).asi8
+    expected = np.bincount(((t - x[0]) * 1100 // (x[1] - x[0])).astype(int), minlength=1100)
+    assert np.abs(per_column - expected).sum() <= 0.001 * len(df)  # only edge rounding may differ
+
+
+def test_up_to_the_limit_counts_draw_a_connected_line():
+    df = ticks(300)
+    a = tick_arrays(df)
+    i0, i1, x, y = visible(a)
+    assert i1 - i0 <= LINE_TICKS_LIMIT
+    counts = price_counts(a, i0, i1, x, y, width=1100, height=280)
+    lit = (counts > 0).any(axis=0)
+    first, last = np.flatnonzero(lit)[[0, -1]]
+    assert lit[first:last + 1].all()  # a line, not 300 dots: every column between the ends is lit
+
+
+def test_zoom_aggregates_only_the_visible_range():
+    df = ticks(100_000)
+    chart = tick_chart(df)
+    lo, hi = pd.Timestamp("2024-07-02 11:00"), pd.Timestamp("2024-07-02 11:30")
+    frame = tick_frame(chart.arrays, (lo, hi))
+    wall = df.index.tz_localize(None)
+    inside = (wall >= lo) & (wall <= hi)
+    assert frame.visible == inside.sum()
+    assert frame.x == (lo.value, hi.value)
+    starts = frame.band[0]
+    assert starts.min() >= lo.value / 1e6 and starts.max() <= hi.value / 1e6
+    assert np.isclose(frame.volume[1].sum(), df["last_sz"][inside].sum())
+    assert frame.y[0] < df["last"][inside].min() and frame.y[1] > df["last"][inside].max()
+
+
+def test_few_visible_ticks_are_sent_as_a_line_with_their_sizes():
+    df = ticks(50_000)
+    chart = tick_chart(df)
+    t = df.index.tz_localize(None).asi8
+    frame = tick_frame(chart.arrays, (pd.Timestamp(t[1000]), pd.Timestamp(t[1999])))
+    assert frame.image is None and frame.visible <= RAW_TICKS_LIMIT
+    times, price, size = frame.line
+    assert np.array_equal(price, df["last"].to_numpy()[999:2001])  # one tick either side of the range
+    assert np.array_equal(size, df["last_sz"].to_numpy()[999:2001])
+    assert np.allclose(times, t[999:2001] / 1e6)
+
+
+def test_equalised_levels_follow_the_counts_rank():
+    counts = np.array([[0, 1, 1, 2], [3, 100, 0, 5]], np.uint16)
+    levels, lo, hi = equalised(counts)
+    assert levels.dtype == np.uint8
+    assert (levels[counts == 0] == 0).all()
+    flat_c, flat_l = counts.ravel(), levels.ravel()
+    order = np.argsort(flat_c, kind="stable")
+    assert (np.diff(flat_l[order].astype(int)) >= 0).all()  # monotone in the count
+    assert flat_l[flat_c == 1].min() == 1 and levels.max() == LEVELS
+    nz = counts > 0
+    assert (lo[levels[nz]] <= counts[nz]).all() and (counts[nz] <= hi[levels[nz]]).all()
+
+
+def test_plot_swaps_data_in_place_and_drops_repeated_zooms():
+    plot = TickPlot()
+    figures = (plot.price, plot.band, plot.volume)
+    df = ticks(100_000)
+    chart = tick_chart(df, title="XYZ trades")
+    plot.show(chart)
+    assert plot.price.title.text == "XYZ trades"
+    assert plot.image_source.data["image"][0].shape == (280, 1100)
+    x0, x1 = chart.frame.x
+    assert (plot.x_range.start, plot.x_range.end) == (x0 / 1e6, x1 / 1e6)
+    renders = plot.renders
+    mid = (x0 + x1) / 2e6
+    plot.zoom((mid, mid + 60_000), (plot.y_range.start, plot.y_range.end))  # one minute: few ticks, a line
+    assert plot.renders == renders + 1
+    assert plot.image_source.data["image"] == [] and len(plot.line_source.data["price"]) == plot.frame.visible + 2
+    plot.zoom((mid, mid + 60_000), (plot.y_range.start, plot.y_range.end))  # the linked figures announce it again
+    assert plot.renders == renders + 1
+    assert (plot.price, plot.band, plot.volume) == figures  # same figures: only their data changed
+    other = tick_chart(ticks(60_000, seed=1), title="ABC trades")
+    plot.show(other)
+    assert plot.arrays is other.arrays and plot.image_source.data["image"][0].dtype == np.uint8
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_tiny_days_still_chart(n):
+    frame = tick_chart(ticks(n)).frame
+    assert frame.visible == n and frame.line is not None
