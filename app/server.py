@@ -148,7 +148,7 @@ def serve(settings: Settings, *, port: int = 5006, address: str = "127.0.0.1", p
     _embedded["scheduler"] = worker and num_procs == 1
     _warm["enabled"] = warm_up
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    pn.extension("tabulator", notifications=True)  # before the warm-up thread builds a template
+    pn.extension("tabulator", notifications=True)  # before the warm-up builds a template
     if num_procs == 1:
         context()  # no fork ahead: open services and start the worker before the first visitor
     origins = allow_websocket_origin or [f"localhost:{port}", f"127.0.0.1:{port}", f"{address}:{port}"]

@@ -5,7 +5,8 @@ The page listens to the bus topic ``collection`` (``progress``, ``day_written``,
 in ~100 ms batches on the session's event loop, and a 1 s periodic callback turns counters into
 rates (ticks/s, bars/s sparklines) and refreshes the session countdown. Start/stop collection
 submits a ``collect`` job when the jobs package is installed, and otherwise runs
-:func:`core.collect.collect_days` on a background thread.
+:func:`core.collect.collect_days` (days) or :func:`core.live.collect_live` (live) on a
+background thread.
 
 Renders in Jupyter: ``MonitorPage(ctx=ctx)``.
 """

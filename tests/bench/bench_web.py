@@ -16,8 +16,8 @@ The server is timed in-process too (re-aggregating the visible range of the day)
 Home: ``--datasets`` catalog datasets; first contentful paint and the first cards, for a cold
 browser (empty cache) and warm pages; then *Show more*.
 
-The server's chart warm-up (numba compilation, etc.) runs in a background thread at start; the
-bench waits for it and reports how long it took. CPU is shared with other work: the load
+The server warms up its chart code (numba compilation, etc.) before it starts listening; the
+bench reports how long that took. CPU is shared with other work: the load
 average is printed, and numbers under load are pessimistic.
 """
 
@@ -87,7 +87,7 @@ class Server:
     proc: subprocess.Popen
     log: Path
     ready_s: float  # process start until it answers HTTP
-    warm_s: float  # process start until its warm-up thread is done
+    warm_s: float  # process start until its warm-up is done
 
     @property
     def pid(self) -> int:
@@ -246,7 +246,7 @@ def bench_explorer(ticks: int, zooms: int) -> list[tuple[str, str]]:
         rows = [(f"generate + ingest 2 SPY days of {ticks:,} trades", f"{gen_s:.1f} s")]
         with served(data) as srv, chromium() as browser:
             rows += [("server: answers HTTP after start", f"{srv.ready_s:.1f} s"),
-                     ("server: warm-up done after start (background thread)", f"{srv.warm_s:.1f} s")]
+                     ("server: warm-up done after start (before listening)", f"{srv.warm_s:.1f} s")]
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             wsb = WsBytes(page)
             d0, d1 = (str(d) for d in DAYS)
