@@ -31,7 +31,7 @@ _ctx: Context | None = None
 _ctx_lock = threading.Lock()
 _settings: Settings | None = None
 _embedded: dict = {"worker": True, "scheduler": True, "handle": None}
-_warm: dict = {"enabled": True, "done": False, "seconds": None}
+_warm: dict = {"enabled": True, "done": False}
 # A session without a connection (a closed tab, or a page whose scripts are still loading) is
 # discarded after UNUSED_SESSION_LIFETIME_MS, checked every CHECK_UNUSED_SESSIONS_MS.
 UNUSED_SESSION_LIFETIME_MS = 60_000
@@ -57,9 +57,9 @@ def warm_up() -> float | None:
     except Exception:  # noqa: BLE001 - an optimisation: the first visitor then pays for it
         log.exception("warm-up failed; the first page and chart will load their code on use")
         return None
-    _warm["seconds"] = time.perf_counter() - t0
-    print(f"warm-up done in {_warm['seconds']:.1f} s", flush=True)
-    return _warm["seconds"]
+    seconds = time.perf_counter() - t0
+    print(f"warm-up done in {seconds:.1f} s", flush=True)
+    return seconds
 
 
 def context() -> Context:
