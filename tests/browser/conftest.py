@@ -121,8 +121,11 @@ def app_server(tmp_path, demo_data, chromium_path):
                 os.killpg(s.proc.pid, 9)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium_path):
+    """One Chromium per test module: Playwright's sync API leaves its event loop marked as running
+    in this thread while it is open, so Panel would schedule (never run) async callbacks of
+    in-process page objects in tests collected after the browser tests."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
