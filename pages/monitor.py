@@ -51,6 +51,15 @@ STATUS_CSS = """
          font-size:.92em; margin:6px 0; }
 .td-kv dt { color:#57606a; } .td-kv dd { margin:0; font-variant-numeric:tabular-nums; }
 .td-muted { color:#57606a; font-family:system-ui,sans-serif; font-size:.9em; }
+.td-active-row { display:flex; align-items:center; gap:16px; margin:4px 0; font-family:system-ui,sans-serif; }
+.td-active-label { width:340px; }
+.td-active-row progress { width:240px; height:14px; -webkit-appearance:none; appearance:none; border:0;
+                          background:#e5e7eb; border-radius:4px; }
+.td-active-row progress::-webkit-progress-bar { background:#e5e7eb; border-radius:4px; }
+.td-active-row progress::-webkit-progress-value { background:#2563eb; border-radius:4px; }
+.td-active-row progress::-moz-progress-bar { background:#2563eb; border-radius:4px; }
+.td-active-row progress.td-finished::-webkit-progress-value { background:#1a7f37; }
+.td-active-row progress.td-finished::-moz-progress-bar { background:#1a7f37; }
 """
 
 _KIND_SYMBOL = {"ok": "●", "warn": "▲", "bad": "✖", "idle": "○"}
@@ -181,7 +190,7 @@ class MonitorPage(pn.viewable.Viewer):
         self._local_runs: dict[str, threading.Event] = {}
 
         self.feed_pane = pn.pane.HTML(stylesheets=[STATUS_CSS], sizing_mode="stretch_width")
-        self.active_pane = pn.Column(sizing_mode="stretch_width")
+        self.active_pane = pn.pane.HTML(stylesheets=[STATUS_CSS], sizing_mode="stretch_width")
         self.ticks_trend = pn.indicators.Trend(label="Ticks per second", data={"x": [0], "y": [0]},
                                                plot_type="area", width=260, height=120)
         self.bars_trend = pn.indicators.Trend(label="Bars per second", data={"x": [0], "y": [0]},
@@ -368,19 +377,25 @@ class MonitorPage(pn.viewable.Viewer):
                                    else "<p class='td-muted'>No days written since this page opened.</p>")
 
     def _render_active(self) -> None:
-        items = []
+        """Active collections as one HTML pane with ``<progress>`` bars.
+
+        One pane whose text changes, not new Panel objects per update: swapping a layout's
+        children every second built new Bokeh models each time, and under the page template
+        Panel's design hooks then re-sent the stylesheets of other panes with references to
+        models the browser never received ("reference … isn't known"), dropping that update.
+        """
+        rows = []
         for e in sorted(self.active.values(), key=lambda v: v["key"]):
             state = "finished" if e.get("finished") else "running"
-            items.append(pn.Row(
-                pn.pane.HTML(f"<b>{html.escape(e['key'])}</b> — {state}, {e['percent']:.0f}%"
-                             f"<br><span class='td-muted'>{html.escape(e['message'])}</span>",
-                             stylesheets=[STATUS_CSS], width=340),
-                pn.indicators.Progress(value=int(min(max(e["percent"], 0), 100)), max=100, width=240,
-                                       bar_color="success" if e.get("finished") else "primary",
-                                       label=f"progress {e['key']}"),
-            ))
-        self.active_pane.objects = items or [pn.pane.HTML("<p class='td-muted'>No active collections.</p>",
-                                                          stylesheets=[STATUS_CSS])]
+            pct = min(max(e["percent"], 0.0), 100.0)
+            key = html.escape(e["key"])
+            rows.append(
+                f"<div class='td-active-row'><div class='td-active-label'><b>{key}</b> — {state}, {pct:.0f}%"
+                f"<br><span class='td-muted'>{html.escape(e['message'])}</span></div>"
+                f"<progress class='td-{state}' max='100' value='{pct:.0f}' aria-label='progress {key}'>"
+                f"{pct:.0f}%</progress></div>")
+        self.active_pane.object = ("".join(rows) if rows
+                                   else "<p class='td-muted'>No active collections.</p>")
 
     def _render_session(self) -> None:
         st = session_status(self.ctx)

@@ -39,8 +39,8 @@ def test_progress_events_become_active_collections(ctx):
                                    "job_id": 7}, type_="progress")
     page.flush()
     assert page.active["job 7"]["percent"] == 25.0
-    html = "".join(str(getattr(o, "object", "")) for row in page.active_pane.objects for o in row.objects)
-    assert "AAPL 2024-07-01" in html and "25%" in html
+    html = page.active_pane.object
+    assert "AAPL 2024-07-01" in html and "25%" in html and "<progress" in html and "value='25'" in html
 
 
 def test_day_written_counts_ticks_and_rates_go_into_sparkline(ctx):
