@@ -38,7 +38,6 @@ from typing import Iterator
 import pandas as pd
 import psutil
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from core.errors import DayNotFound, StorageError, TickdeckError
 from core.export_formats import (HashingFile, csv_bytes, decode_dictionaries, ordered_map, prefetch, slices,

@@ -19,7 +19,6 @@ import html
 import logging
 import threading
 import time
-import uuid
 from functools import partial
 from typing import Callable
 
