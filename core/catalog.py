@@ -86,6 +86,7 @@ class DeadLetterRow:
     reason: str
     created_at: dt.datetime
     status: str
+    line: int | None = None  # line/row number in the file it came from (1-based), when known
 
 
 @dataclass(frozen=True)
@@ -272,11 +273,12 @@ class Catalog:
                     for r in c.execute(stmt)]
 
     # -- dead letters ---------------------------------------------------------------------
-    def add_dead_letters(self, items: Iterable[tuple[str, str, str, str]]) -> int:
-        """Store (source, symbol, raw, reason) tuples; returns how many."""
+    def add_dead_letters(self, items: Iterable[tuple]) -> int:
+        """Store ``(source, symbol, raw, reason)`` or ``(source, symbol, raw, reason, line)`` tuples
+        (``line``: the 1-based line or row number in its file); returns how many."""
         now = db.utcnow()
-        vals = [dict(source=src, symbol=sym, raw=raw, reason=reason, created_at=now, status="new")
-                for src, sym, raw, reason in items]
+        vals = [dict(source=it[0], symbol=it[1], raw=it[2], reason=it[3], line=it[4] if len(it) > 4 else None,
+                     created_at=now, status="new") for it in items]
         if vals:
             with self.Session.begin() as s:
                 s.execute(db.DeadLetter.__table__.insert(), vals)
@@ -284,7 +286,8 @@ class Catalog:
 
     def dead_letters(self, status: str | None = None, limit: int = 1000, source: str | None = None) -> list[DeadLetterRow]:
         d = db.DeadLetter
-        stmt = select(d.id, d.source, d.symbol, d.raw, d.reason, d.created_at, d.status).order_by(d.id.desc()).limit(limit)
+        stmt = select(d.id, d.source, d.symbol, d.raw, d.reason, d.created_at, d.status, d.line
+                      ).order_by(d.id.desc()).limit(limit)
         if status:
             stmt = stmt.where(d.status == status)
         if source:

@@ -57,6 +57,12 @@ class Dataset(Base):
     asset_class: Mapped[str] = mapped_column(String(16), default="equity")
     calendar: Mapped[str] = mapped_column(String(16), default="XNYS")
     description: Mapped[str] = mapped_column(Text, default="")
+    # Instrument terms (see core.instruments): value of one unit of price × size, decimals of the
+    # stored integer sizes (1e-8 units for fractional crypto/FX sizes), round lot, price increment.
+    multiplier: Mapped[float] = mapped_column(Float, default=1.0, server_default="1")
+    size_decimals: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    lot_size: Mapped[float | None] = mapped_column(Float, nullable=True)
+    tick_size: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
@@ -89,6 +95,9 @@ class TickDay(Base):
     outside_ticks: Mapped[int] = mapped_column(BigInteger, default=0)
     quality_score: Mapped[float | None] = mapped_column(Float, nullable=True)
     extra: Mapped[dict] = mapped_column(default=dict)
+    # True from the day's write until its post-write step (default bars, validation) completed;
+    # a worker or the next start completes pending days (core.ingest.complete_pending).
+    post_write_pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
@@ -164,6 +173,7 @@ class DeadLetter(Base):
     symbol: Mapped[str] = mapped_column(String(32), default="")
     raw: Mapped[str] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)
+    line: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # line/row number in its file, 1-based
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     replayed_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     status: Mapped[str] = mapped_column(String(16), default="new")  # new | replayed | failed
@@ -177,6 +187,25 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16), default="viewer")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class WebSession(Base):
+    """A signed-in browser session; the cookie holds a random token, this row its SHA-256.
+
+    Logout revokes the row; a password change or disabling the user revokes all of theirs.
+    """
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (UniqueConstraint("token_hash", name="uq_web_sessions_token"),
+                      Index("ix_web_sessions_username", "username"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    username: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column()
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    client: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
 class ApiKey(Base):

@@ -17,10 +17,32 @@ def register(sub) -> None:
     p.add_argument("--drop-after-lines", type=int, default=0, help="abort a history reply after N lines (once)")
     p.add_argument("--stall-after-lines", type=int, default=0, help="stall a history reply after N lines (once)")
     p.add_argument("--stall-seconds", type=float, default=3600.0)
-    p.add_argument("--malformed-every", type=int, default=0, help="corrupt every Nth tick line")
+    p.add_argument("--malformed-every", default="0", metavar="N[:KIND]",
+                   help="corrupt every Nth tick line; KIND is one of "
+                        "price (default), nonutf8, int64-overflow, zero-price, bad-time, bad-date")
     p.add_argument("--duplicate-every", type=int, default=0, help="send every Nth tick line twice")
     p.add_argument("--out-of-order-every", type=int, default=0, help="swap every Nth tick line with the next")
     p.set_defaults(func=run)
+
+
+def parse_malformed(text: str) -> tuple[int, str]:
+    """``N`` or ``N:KIND`` of ``--malformed-every`` as (N, kind).
+
+    Raises
+    ------
+    TickdeckError
+        N is not a whole number ≥ 0 or KIND is unknown.
+    """
+    from core.errors import TickdeckError
+    from core.sources.iqfeed_emulator import MALFORMED_KINDS
+
+    n, _, kind = str(text).partition(":")
+    kind = kind or "price"
+    if not n.strip().isdigit():
+        raise TickdeckError(f"--malformed-every: expected N or N:KIND, got {text!r}")
+    if kind not in MALFORMED_KINDS:
+        raise TickdeckError(f"--malformed-every: unknown kind {kind!r}; choose one of {', '.join(MALFORMED_KINDS)}")
+    return int(n), kind
 
 
 def run(args) -> int:
@@ -31,9 +53,10 @@ def run(args) -> int:
 
     if args.speed <= 0:
         raise TickdeckError(f"--speed must be > 0, got {args.speed}")
+    every, kind = parse_malformed(args.malformed_every)
     faults = EmulatorFaults(drop_every=args.drop_every, drop_after_lines=args.drop_after_lines,
                             stall_after_lines=args.stall_after_lines, stall_seconds=args.stall_seconds,
-                            malformed_every=args.malformed_every, duplicate_every=args.duplicate_every,
+                            malformed_every=every, malformed_kind=kind, duplicate_every=args.duplicate_every,
                             out_of_order_every=args.out_of_order_every)
     symbols = [s for s in args.symbols.split(",") if s.strip()] or None
     emu = IQFeedEmulator(symbols=symbols, seed=args.seed, speed=args.speed, now=args.now, host=args.host,

@@ -61,6 +61,17 @@ STAT_SYMBOLS = {
 }
 
 
+# How ``malformed_every`` corrupts a line: the field it touches and what it writes there.
+MALFORMED_KINDS = {
+    "price": "a letter after the price (``190.25x``)",
+    "nonutf8": "a byte that is not UTF-8 after the price (``190.25\\xff``)",
+    "int64-overflow": "a 20-digit trade size (above int64)",
+    "zero-price": "a trade price of 0",
+    "bad-time": "an impossible time of day (``99:99:99.999999``)",
+    "bad-date": "an impossible date (the 30th of February)",
+}
+
+
 @dataclass(frozen=True)
 class EmulatorFaults:
     """Fault switches; zero disables each one."""
@@ -71,9 +82,15 @@ class EmulatorFaults:
     stall_after_lines: int = 0  # stop sending a history reply after this many lines ...
     stall_seconds: float = 3600.0  # ... for this long
     stall_times: int = 1  # how many replies stall (0 = every one)
-    malformed_every: int = 0  # corrupt the price of every Nth tick line (e.g. ``190.25x``)
+    malformed_every: int = 0  # corrupt every Nth tick line, the way ``malformed_kind`` says
+    malformed_kind: str = "price"  # one of MALFORMED_KINDS
     duplicate_every: int = 0  # send every Nth tick line twice
     out_of_order_every: int = 0  # swap every Nth tick line with the next one
+
+    def __post_init__(self) -> None:
+        if self.malformed_kind not in MALFORMED_KINDS:
+            raise ValueError(f"unknown malformed kind {self.malformed_kind!r}; choose one of "
+                             f"{', '.join(MALFORMED_KINDS)}")
 
 
 @dataclass
@@ -370,7 +387,7 @@ class IQFeedEmulator:
                     await asyncio.sleep(flt.stall_seconds)
         return "ok"
 
-    def _render(self, e: _Day, idx: np.ndarray, g0: int, price_field: int = 2) -> bytes:
+    def _render(self, e: _Day, idx: np.ndarray, g0: int, layout: dict | None = None) -> bytes:
         """Lines ``idx`` of a cached day with the line-level faults applied."""
         flt = self.faults
         g = g0 + np.arange(idx.size)
@@ -388,7 +405,7 @@ class IQFeedEmulator:
         if flt.malformed_every:
             bad = np.flatnonzero((g + 1) % flt.malformed_every == 0)
             if bad.size:
-                data = _corrupt(data, bad, price_field)
+                data = _corrupt(data, bad, flt.malformed_kind, layout or HISTORY_LAYOUT)
         return data
 
     # -- Level 1 port ---------------------------------------------------------------------------
@@ -459,7 +476,7 @@ class IQFeedEmulator:
         if kind == b"Q" and (flt.duplicate_every or flt.malformed_every or flt.out_of_order_every):
             off = ip.line_offsets(data)
             tmp = _Day(data, off, e.times[a:b], {}, {})
-            data = self._render(tmp, np.arange(b - a), g0, price_field=2)
+            data = self._render(tmp, np.arange(b - a), g0, layout=_l1_layout(fields))
         return data
 
     def _stat_lines(self, state: dict, syms, kind: bytes = b"Q") -> bytes:
@@ -521,16 +538,51 @@ def _hhmmss_us(s: str) -> int:
     return ((int(s[:2]) * 60 + int(s[2:4])) * 60 + int(s[4:])) * 1_000_000
 
 
-def _corrupt(data: bytes, lines: np.ndarray, field: int) -> bytes:
-    """Append ``x`` to field ``field`` (0-based after any request id) of the given lines."""
+# Field positions (0-based, after any request id) of an ``LH`` history line.
+HISTORY_LAYOUT = {"price": 2, "size": 3, "stamp": 1}
+
+
+def _l1_layout(fields) -> dict:
+    """Field positions of a ``Q`` line with the selected update ``fields`` (after ``Q,SYM``)."""
+    pos = {name: i + 2 for i, name in enumerate(fields)}
+    return {"price": pos.get("Most Recent Trade"), "size": pos.get("Most Recent Trade Size"),
+            "time": pos.get("Most Recent Trade Time"), "date": pos.get("Most Recent Trade Date")}
+
+
+def _corrupt_cells(cells: list[bytes], kind: str, layout: dict, shift: int) -> None:
+    """Corrupt one line's cells in place; field ``k`` of ``layout`` is ``cells[k + shift]``."""
+    def at(name):
+        k = layout.get(name)
+        return None if k is None else k + shift
+
+    if kind in ("price", "nonutf8", "zero-price") and at("price") is not None:
+        k = at("price")
+        cells[k] = {"price": cells[k] + b"x", "nonutf8": cells[k] + b"\xff", "zero-price": b"0.00"}[kind]
+    elif kind == "int64-overflow" and at("size") is not None:
+        cells[at("size")] = b"99999999999999999999"
+    elif kind in ("bad-time", "bad-date") and at("stamp") is not None:  # history: "YYYY-MM-DD HH:MM:SS.ffffff"
+        k = at("stamp")
+        date, _, time_ = cells[k].partition(b" ")
+        cells[k] = date + b" 99:99:99.999999" if kind == "bad-time" else date[:4] + b"-02-30 " + time_
+    elif kind == "bad-time" and at("time") is not None:
+        cells[at("time")] = b"99:99:99.999999"
+    elif kind == "bad-date" and at("date") is not None:
+        k = at("date")
+        cells[k] = b"02/30/" + cells[k][-4:]
+
+
+def _corrupt(data: bytes, lines: np.ndarray, kind: str, layout: dict) -> bytes:
+    """Corrupt the given lines of ``data`` the way ``kind`` (:data:`MALFORMED_KINDS`) says;
+    ``layout`` maps field roles to 0-based positions after any request id."""
     off = ip.line_offsets(data)
     parts, pos = [], 0
     for i in lines[lines < off.size - 1]:  # only the few corrupted lines are touched
         a, b = int(off[i]), int(off[i + 1])
-        cells = data[a:b].split(b",")
-        k = field + (0 if cells[0] in (b"LH", b"Q", b"P") else 1)
-        cells[k] += b"x"
-        parts += [data[pos:a], b",".join(cells)]
+        line = data[a:b]
+        body = line.rstrip(b"\r\n")
+        cells = body.split(b",")
+        _corrupt_cells(cells, kind, layout, 0 if cells[0] in (b"LH", b"Q", b"P") else 1)
+        parts += [data[pos:a], b",".join(cells) + line[len(body):]]
         pos = b
     parts.append(data[pos:])
     return b"".join(parts)
