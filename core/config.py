@@ -16,6 +16,9 @@ TICKDECK_FEED_PORT_HISTORY 9100                                    lookup/histor
 TICKDECK_FEED_PORT_L1      5009                                    Level 1 streaming port
 TICKDECK_CALENDAR          XNYS                                    default exchange calendar
 TICKDECK_SECRET            (random per process)                    cookie-signing secret
+TICKDECK_PRICE_MIN         0                                       imported prices must be above
+TICKDECK_PRICE_MAX         1e9                                     imported prices/quotes at most
+TICKDECK_SIZE_MAX          1e12                                    imported sizes at most
 ========================== ======================================= ==========================
 """
 
@@ -29,6 +32,16 @@ from typing import Mapping
 from core.errors import ConfigError
 
 PREFIX = "TICKDECK_"
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(PREFIX + name, "")
+    if raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(PREFIX + name, f"expected a number, got {raw!r}") from None
 
 
 def _port(env: Mapping[str, str], name: str, default: int) -> int:
@@ -57,6 +70,9 @@ class Settings:
     feed_port_l1: int = 5009
     calendar: str = "XNYS"
     secret: str = field(default="", repr=False)
+    price_min: float = 0.0  # plausibility bounds for imported ticks (core/plausibility.py)
+    price_max: float = 1e9
+    size_max: float = 1e12
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
@@ -91,6 +107,9 @@ class Settings:
             feed_port_l1=_port(env, "FEED_PORT_L1", 5009),
             calendar=env.get(PREFIX + "CALENDAR", "") or "XNYS",
             secret=env.get(PREFIX + "SECRET", ""),
+            price_min=_float(env, "PRICE_MIN", 0.0),
+            price_max=_float(env, "PRICE_MAX", 1e9),
+            size_max=_float(env, "SIZE_MAX", 1e12),
         )
 
     def with_(self, **changes) -> "Settings":
