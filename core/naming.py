@@ -29,9 +29,21 @@ _SEGMENT = re.compile(r"^[0-9]{1,10}-[0-9]{1,24}$")
 
 
 def normalize_ticker(ticker: str) -> str:
-    """Upper-case and check a ticker; raise :class:`InvalidSymbol` when it cannot be stored."""
-    t = (ticker or "").strip().upper()
-    if not _TICKER.match(t):
+    """Upper-case and check a ticker; raise :class:`InvalidSymbol` when it cannot be stored.
+
+    Tickers are ASCII by rule. The check runs before upper-casing: ``str.upper`` maps some
+    non-ASCII letters to ASCII ones (``ſ`` → ``S``, ``ı`` → ``I``), which would fold ``ſpy``
+    into ``SPY``.
+    """
+    raw = ticker or ""
+    bad = next((c for c in raw if not c.isascii()), None)
+    if bad is not None:
+        raise InvalidSymbol(
+            f"invalid ticker {ticker!r}: character {bad!r} (U+{ord(bad):04X}) at position {raw.index(bad) + 1} "
+            "is not ASCII; tickers use only A-Z 0-9 . _ ^ = -"
+        )
+    t = raw.strip().upper()
+    if not _TICKER.fullmatch(t):
         raise InvalidSymbol(
             f"invalid ticker {ticker!r}: use 1-32 of A-Z 0-9 . _ ^ = - starting with a letter or digit"
         )
