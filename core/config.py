@@ -19,12 +19,16 @@ TICKDECK_SECRET            (random per process)                    cookie-signin
 TICKDECK_PRICE_MIN         0                                       imported prices must be above
 TICKDECK_PRICE_MAX         1e9                                     imported prices/quotes at most
 TICKDECK_SIZE_MAX          1e12                                    imported sizes at most
+TICKDECK_COOKIE_SECURE     0                                       1: cookies only over HTTPS (TLS)
+TICKDECK_LOGIN_LIMIT_USER  5 per 5 minutes                         login attempts per user name
+TICKDECK_LOGIN_LIMIT_ADDR  30 per 5 minutes                        login attempts per client address
 ========================== ======================================= ==========================
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
@@ -42,6 +46,28 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise ConfigError(PREFIX + name, f"expected a number, got {raw!r}") from None
+
+
+_RATE = re.compile(r"^\s*[1-9][0-9]*\s*(per|/)\s*([1-9][0-9]*)?\s*(second|minute|hour|day)s?\s*$")
+
+
+def _rate(env: Mapping[str, str], name: str, default: str) -> str:
+    """A rate such as ``5 per 5 minutes`` or ``30/hour`` (the notation of the ``limits`` library)."""
+    raw = env.get(PREFIX + name, "")
+    if raw == "":
+        return default
+    if not _RATE.match(raw):
+        raise ConfigError(PREFIX + name, f"expected a rate such as '5 per 5 minutes', got {raw!r}")
+    return raw.strip()
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(PREFIX + name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(PREFIX + name, f"expected 1 or 0, got {raw!r}")
 
 
 def _port(env: Mapping[str, str], name: str, default: int) -> int:
@@ -73,6 +99,9 @@ class Settings:
     price_min: float = 0.0  # plausibility bounds for imported ticks (core/plausibility.py)
     price_max: float = 1e9
     size_max: float = 1e12
+    cookie_secure: bool = False  # web cookies carry Secure (set behind TLS); see app/login.py
+    login_limit_user: str = "5 per 5 minutes"  # failed-login throttle per user name (limits notation)
+    login_limit_address: str = "30 per 5 minutes"  # and per client address
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
@@ -110,6 +139,9 @@ class Settings:
             price_min=_float(env, "PRICE_MIN", 0.0),
             price_max=_float(env, "PRICE_MAX", 1e9),
             size_max=_float(env, "SIZE_MAX", 1e12),
+            cookie_secure=_flag(env, "COOKIE_SECURE"),
+            login_limit_user=_rate(env, "LOGIN_LIMIT_USER", "5 per 5 minutes"),
+            login_limit_address=_rate(env, "LOGIN_LIMIT_ADDR", "30 per 5 minutes"),
         )
 
     def with_(self, **changes) -> "Settings":
