@@ -9,11 +9,20 @@ what was exported, when, rows, bytes and the sha256 of every file.
 Conventions
 -----------
 * Rows carry ``timestamp`` (ticks) or the bar columns, plus ``symbol``. Hive-partitioned
-  Parquet writes ``<out>/date=YYYY-MM-DD/symbol=SYM/part-0.parquet`` and leaves ``symbol``
-  out of the files (it is in the path; DuckDB/pyarrow add it back with hive partitioning).
+  Parquet writes ``<out>/day=YYYY-MM-DD/symbol=SYM/part-0.parquet`` and leaves ``symbol``
+  out of the files (it is in the path; pandas, pyarrow, Polars and DuckDB add it back with
+  hive partitioning). The partition key is ``day`` — the stored (session) day — because the
+  raw ``date`` column is the trade's own date, which differs from the session day for CME
+  evening trades and 24/7 markets; a ``date=`` key would clash with it (pandas and pyarrow
+  refuse the dataset, DuckDB silently replaces the column).
 * CSV timestamps are ISO 8601 with the ET offset (``2024-07-01 09:30:00.123456789-0400``);
   JSON lines use ``2024-07-01T09:30:00.123456789-0400``. Parquet keeps the tz-aware type.
-* A ``.part`` file next to the temporary one holds a JSON-lines slice while it is written.
+* A ``.part`` file next to the temporary one holds a JSON-lines slice while it is written
+  (DuckDB writes it through its own ``tmp_<part name>`` when overwriting it).
+* Temporaries of an export whose process died (kill -9) are swept at the start of every
+  export and by retention: only names of the patterns in :data:`TEMP_NAME`, only in the
+  exports directory (and the target's own directory for the target's name), only when the
+  process id in the name is no longer running (or is this process and that export is over).
 
 Speed: a tick day is read from ArcticDB in slices of :data:`READ_ROWS` rows, one slice ahead
 of the encoder (the read overlaps the encoding); Parquet is encoded by Polars on every core,
@@ -27,7 +36,9 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import shutil
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -55,6 +66,22 @@ HASH_CHUNK = 1 << 20  # 1 MiB reads keep hashing streaming and fast
 # per-read overhead is negligible.
 READ_ROWS = 300_000
 ENCODE_THREADS = 2  # CSV slices encoded at once (each encoder call is single-threaded; one per core)
+# Names of an export's temporaries, next to its target ``<name>`` (``<token>`` is
+# ``<pid>-<8 hex>``, one per export run):
+#   .<name>.tmp-<token>              the file or directory being written
+#   .<name>.tmp-<token>.part         a JSON-lines slice being encoded
+#   tmp_.<name>.tmp-<token>.part     DuckDB's own temporary when it overwrites that slice
+#   .<name>.manifest.json.tmp-<pid>  the manifest being written
+#   .<name>.old-<pid>-<6 hex>        a replaced partitioned export being removed
+# Nothing else is ever swept.
+TEMP_NAME = re.compile(
+    r"^(?P<duck>tmp_)?\.(?P<name>.+?)\.(?:"
+    r"tmp-(?P<token>(?P<pid>\d+)-[0-9a-f]{8})(?P<part>\.part)?"
+    r"|tmp-(?P<mpid>\d+)"
+    r"|old-(?P<opid>\d+)-[0-9a-f]{6})$")
+PARTITION_KEYS = ("day", "symbol")  # hive keys: no tick or bar column has these names (symbol is dropped)
+_RUNNING: set[str] = set()  # tokens of this process's exports in progress (never swept)
+_RUNNING_LOCK = threading.Lock()
 
 
 class ExportError(TickdeckError, ValueError):
@@ -173,17 +200,53 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def _temp_token() -> str:
+    """``<pid>-<8 hex>``: names every temporary of one export run."""
+    return f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def _is_stale(m: re.Match) -> bool:
+    pid = int(m["pid"] or m["mpid"] or m["opid"])
+    if pid != os.getpid():
+        return not psutil.pid_exists(pid)
+    with _RUNNING_LOCK:  # this process: stale unless one of its exports is still writing it
+        return m["token"] is not None and m["token"] not in _RUNNING
+
+
 def sweep_stale_temps(out: Path) -> list[Path]:
-    """Remove temporaries of ``out`` left by exports whose process died; returns them."""
+    """Remove temporaries of ``out`` (next to it) left by exports whose process died; returns them."""
+    return _sweep(Path(out).parent, only_name=Path(out).name)
+
+
+def sweep_export_temps(root: Path, *, dry_run: bool = False) -> list[Path]:
+    """Remove every stale export temporary directly inside ``root`` (the exports directory).
+
+    Only names matching :data:`TEMP_NAME` whose process is gone are touched; nothing outside
+    ``root`` and nothing else inside it. Returns what was removed (or, with ``dry_run``,
+    what would be).
+    """
+    return _sweep(Path(root), dry_run=dry_run)
+
+
+def _sweep(folder: Path, only_name: str | None = None, dry_run: bool = False) -> list[Path]:
     removed = []
-    for p in out.parent.glob(f".{out.name}.tmp-*"):
+    try:
+        entries = list(folder.iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return removed
+    for p in entries:
+        m = TEMP_NAME.match(p.name)
+        if m is None or (m["duck"] and not m["part"]) or (only_name is not None and m["name"] not in (only_name, only_name + ".manifest.json")):
+            continue
+        if p.is_symlink() or not _is_stale(m):
+            continue
+        if dry_run:
+            removed.append(p)
+            continue
         try:
-            pid = int(p.name.rsplit(".tmp-", 1)[1].split("-")[0])
-        except (IndexError, ValueError):
+            shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
+        except FileNotFoundError:  # another sweeper got there first
             continue
-        if pid != os.getpid() and psutil.pid_exists(pid):
-            continue
-        shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
         removed.append(p)
     return removed
 
@@ -326,8 +389,22 @@ def export(ctx, req: ExportRequest, *, progress=None) -> ExportManifest:
         raise DayNotFound(",".join(req.symbols), f"{req.start}..{req.end}", where="ticks to export")
     out = req.out
     out.parent.mkdir(parents=True, exist_ok=True)
+    token = _temp_token()
+    with _RUNNING_LOCK:
+        _RUNNING.add(token)
+    try:
+        return _export(ctx, req, out, token, units, skipped, t0, progress)
+    finally:
+        with _RUNNING_LOCK:
+            _RUNNING.discard(token)
+
+
+def _export(ctx, req: ExportRequest, out: Path, token: str, units, skipped, t0: float, progress) -> ExportManifest:
     sweep_stale_temps(out)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    exports_dir = getattr(getattr(ctx, "settings", None), "exports_dir", None)
+    if exports_dir is not None:
+        sweep_export_temps(exports_dir)
+    tmp = out.with_name(f".{out.name}.tmp-{token}")
     done = [0]
 
     def day_done(sym, day) -> None:
@@ -384,14 +461,14 @@ def _write_parquet(path: Path, stream, day_done) -> tuple[int, int, str]:
 
 
 def _write_partitions(root: Path, stream, day_done) -> list[ExportedFile]:
-    """One ``date=…/symbol=…/part-0.parquet`` per (symbol, day); ``symbol`` only in the path."""
+    """One ``day=…/symbol=…/part-0.parquet`` per (symbol, day); ``symbol`` only in the path."""
     files: list[ExportedFile] = []
     day_tables: list[pa.Table] = []
     for sym, day, table, last in stream:
         day_tables.append(table.drop_columns(["symbol"]) if "symbol" in table.column_names else table)
         if not last:
             continue
-        rel = Path(f"date={format_day(day)}") / f"symbol={sym}" / "part-0.parquet"
+        rel = Path(f"{PARTITION_KEYS[0]}={format_day(day)}") / f"{PARTITION_KEYS[1]}={sym}" / "part-0.parquet"
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         sink = HashingFile(root / rel)
         try:
@@ -438,11 +515,16 @@ def _write_csv(path: Path, stream, day_done) -> tuple[int, int, str]:
 
 
 def _write_jsonl(path: Path, stream, day_done) -> tuple[int, int, str]:
-    """JSON lines through DuckDB's JSON writer (~5x pandas), one slice at a time."""
+    """JSON lines through DuckDB's JSON writer (~5x pandas), one slice at a time.
+
+    Each slice goes to ``<tmp>.part``, which is appended to the output and removed before the
+    next slice (DuckDB would otherwise overwrite it through a ``tmp_<part name>`` file).
+    """
     import duckdb
 
     sink = HashingFile(path)
     part = path.with_name(path.name + ".part")
+    duck_tmp = path.with_name("tmp_" + part.name)
     con = duckdb.connect()
     rows = 0
     try:
@@ -454,6 +536,7 @@ def _write_jsonl(path: Path, stream, day_done) -> tuple[int, int, str]:
                 with open(part, "rb") as src:
                     while chunk := src.read(HASH_CHUNK * 8):
                         sink.write(chunk)
+                part.unlink()
                 rows += table.num_rows
             if last:
                 day_done(sym, day)
@@ -464,6 +547,7 @@ def _write_jsonl(path: Path, stream, day_done) -> tuple[int, int, str]:
     finally:
         con.close()
         part.unlink(missing_ok=True)
+        duck_tmp.unlink(missing_ok=True)
     return rows, sink.tell(), sink.sha256
 
 

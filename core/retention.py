@@ -69,10 +69,12 @@ class RetentionReport:
     dead_letters: int
     bytes_freed: int
     compacted: tuple[str, ...]
+    export_temps: tuple[str, ...] = ()  # temporaries of killed exports removed from the exports directory
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["tick_days"], d["bar_series"], d["compacted"] = list(self.tick_days), list(self.bar_series), list(self.compacted)
+        d["export_temps"] = list(self.export_temps)
         return d
 
 
@@ -133,11 +135,21 @@ def apply_retention(ctx, policy: RetentionPolicy | None = None, *, today=None, d
             progress(Progress("retention", i, len(libs), name))
     v_rows = _prune(catalog, db.ValidationResult, db.ValidationResult.created_at, policy.validation_days, dry_run)
     d_rows = _prune(catalog, db.DeadLetter, db.DeadLetter.created_at, policy.dead_letter_days, dry_run)
-    rep = RetentionReport(dry_run, tuple(tick_gone), tuple(bar_gone), v_rows, d_rows, freed, tuple(compacted))
+    temps = _sweep_exports(ctx, dry_run)
+    rep = RetentionReport(dry_run, tuple(tick_gone), tuple(bar_gone), v_rows, d_rows, freed, tuple(compacted),
+                          tuple(temps))
     if not dry_run:
         catalog.audit("system", "retention", details={"tick_days": len(tick_gone), "bar_series": len(bar_gone),
                                                       "bytes_freed": freed})
     return rep
+
+
+def _sweep_exports(ctx, dry_run: bool) -> list[str]:
+    """Temporaries left in the exports directory by killed exports (see core.export.TEMP_NAME)."""
+    from core.export import sweep_export_temps
+
+    root = getattr(getattr(ctx, "settings", None), "exports_dir", None)
+    return [p.name for p in sweep_export_temps(root, dry_run=dry_run)] if root is not None else []
 
 
 def _prune(catalog, model, column, keep_days, dry_run: bool) -> int:

@@ -18,7 +18,7 @@ def register(sub) -> None:
     p.add_argument("--session", default="all", choices=["all", "pre", "regular", "after"])
     p.add_argument("--columns", default="", help="comma-separated columns (default: all)")
     p.add_argument("--format", default="parquet", choices=["csv", "parquet", "jsonl"])
-    p.add_argument("--partition", action="store_true", help="hive-partitioned parquet: date=…/symbol=…")
+    p.add_argument("--partition", action="store_true", help="hive-partitioned parquet: day=…/symbol=…")
     p.add_argument("--out", default="", help="target file or directory (default: <data_dir>/exports/<name>)")
     p.add_argument("--queue", action="store_true", help="queue it as a job instead of running it here")
     p.set_defaults(func=run)

@@ -85,7 +85,7 @@ def test_manifest_records_rows_bytes_and_sha256(stored, tmp_path):
 def test_partitioned_manifest_lists_each_file_under_hive_paths(stored, tmp_path):
     man = export(stored, _request(tmp_path, "parquet", partition=True))
     paths = sorted(f.path for f in man.files)
-    assert paths[0] == "date=2024-07-01/symbol=AAPL/part-0.parquet" and len(paths) == 4
+    assert paths[0] == "day=2024-07-01/symbol=AAPL/part-0.parquet" and len(paths) == 4
     assert all(sha256_file(tmp_path / "out_dir" / f.path) == f.sha256 for f in man.files)
 
 
