@@ -138,13 +138,18 @@ class Catalog:
 
     # -- datasets -------------------------------------------------------------------------
     def upsert_dataset(self, symbol: str, *, source: str = "", venue: str = "", asset_class: str = "equity",
-                       calendar: str = "XNYS", description: str = "") -> None:
+                       calendar: str = "XNYS", description: str = "", multiplier: float | None = None,
+                       size_decimals: int | None = None, lot_size: float | None = None,
+                       tick_size: float | None = None) -> None:
+        """Insert or update a dataset row. Instrument terms (see :mod:`core.instruments`) left
+        ``None`` keep the row's stored value (column defaults on insert)."""
         now = db.utcnow()
+        values = dict(symbol=normalize_ticker(symbol), source=source, venue=venue, asset_class=asset_class,
+                      calendar=calendar, description=description, updated_at=now, created_at=now)
+        terms = dict(multiplier=multiplier, size_decimals=size_decimals, lot_size=lot_size, tick_size=tick_size)
+        values.update({k: v for k, v in terms.items() if v is not None})
         with self.Session.begin() as s:
-            self._upsert(s, db.Dataset, dict(symbol=normalize_ticker(symbol), source=source, venue=venue,
-                                             asset_class=asset_class, calendar=calendar,
-                                             description=description, updated_at=now, created_at=now),
-                         ["symbol"])
+            self._upsert(s, db.Dataset, values, ["symbol"])
 
     def dataset(self, symbol: str) -> db.Dataset | None:
         with self.Session() as s:

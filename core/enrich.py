@@ -10,7 +10,11 @@ Conventions (also in docs/schema.md):
   otherwise (crossed quotes are left for validation to report).
 * Trade sign (Lee–Ready): above the midpoint +1, below −1; at the midpoint or without a valid
   quote, the tick rule (sign of the last non-zero price change); 0 when still undetermined.
-* Block trade: ≥ 10,000 shares or ≥ $200,000 notional. Odd lot: < 100 shares.
+* Sizes and money follow the instrument's terms (:class:`core.instruments.InstrumentTerms`,
+  equity by default): quantity = ``last_sz / 10**size_decimals``; ``dollar_volume`` = last ×
+  quantity × multiplier; ``volume_rate`` counts quantity. Odd lots (equity only): quantity
+  below the round lot (100 shares) or the ODD_LOT condition. Block trade: the asset class's
+  :data:`core.instruments.BLOCK_RULES` (equity ≥ 10,000 shares or ≥ $200,000 notional).
 """
 
 from __future__ import annotations
@@ -24,11 +28,9 @@ import pandas as pd
 from core import conditions
 from core.calendar import SESSION_AFTER, SESSION_PRE, SESSION_REGULAR, MarketCalendar
 from core.errors import SchemaError
+from core.instruments import EQUITY, InstrumentTerms
 from core.schema import INDEX, RAW_FIELDS, STORED_COLUMNS, TZ, numpy_dtype
 
-ODD_LOT_SHARES = 100
-BLOCK_SHARES = 10_000
-BLOCK_DOLLARS = 200_000.0
 VOLUME_RATE_WINDOW_S = 60
 _NS_PER_US = 1_000
 
@@ -146,6 +148,7 @@ def enrich(
     ingest_id: str,
     calendar: MarketCalendar,
     timestamps_ns: np.ndarray | None = None,
+    terms: InstrumentTerms | None = None,
 ) -> pd.DataFrame:
     """Build the stored tick frame from raw columns.
 
@@ -160,6 +163,9 @@ def enrich(
     timestamps_ns
         UTC epoch ns per row when the caller already has them (importers); otherwise derived
         from ``date`` and ``time``.
+    terms
+        The instrument's terms (asset class, multiplier, size decimals, lot size); default
+        :data:`core.instruments.EQUITY` (whole shares, round lot 100, equity block rule).
 
     Returns
     -------
@@ -178,7 +184,10 @@ def enrich(
 
     last, size = cols["last"], cols["last_sz"]
     bid, ask = cols["bid"], cols["ask"]
+    terms = EQUITY if terms is None else terms
     size_f = size.astype(np.float64)
+    # Real quantity: stored units / 10**decimals (division by an exact power of ten rounds once).
+    qty = size_f / 10.0 ** terms.size_decimals if terms.size_decimals else size_f
 
     valid_q = (bid > 0) & (ask >= bid) & np.isfinite(ask)
     spread = np.where(valid_q, ask - bid, np.nan)
@@ -188,7 +197,9 @@ def enrich(
 
     sign, tdir = trade_signs(last, mid)
 
-    dollar = last * size_f
+    dollar = last * qty
+    if terms.multiplier != 1.0:
+        dollar *= terms.multiplier
     prev = np.empty_like(last)
     if n:
         prev[0] = np.nan
@@ -198,21 +209,30 @@ def enrich(
         log_return = np.log(last / prev)
     price_change_bps = price_change / prev * 1e4
 
-    csum = np.cumsum(size_f)
+    csum = np.cumsum(qty)
     j = np.searchsorted(ns, ns - VOLUME_RATE_WINDOW_S * 10**9, side="right")
     before = np.where(j > 0, csum[np.maximum(j - 1, 0)], 0.0)
     volume_rate = (csum - before) / VOLUME_RATE_WINDOW_S
     total = csum[-1] if n else 0.0
-    trade_pct = size_f * (100.0 / total) if total > 0 else np.zeros(n)
+    trade_pct = qty * (100.0 / total) if total > 0 else np.zeros(n)
 
     c1, c2, c3, c4 = cols["cond1"], cols["cond2"], cols["cond3"], cols["cond4"]
     session = calendar.label_sessions(ns)
     bits = conditions.flag_bits(c1, c2, c3, c4)
     fb = conditions.FLAG_BITS
-    is_odd = (size < ODD_LOT_SHARES) | ((bits & fb["odd_lot"]) != 0)
-    is_block = (size >= BLOCK_SHARES) | (dollar >= BLOCK_DOLLARS)
+    is_odd = (bits & fb["odd_lot"]) != 0
+    if terms.has_odd_lots:
+        is_odd |= qty < terms.lot_size
+    rule = terms.block
+    if rule.quantity is not None and rule.notional is not None:
+        is_block = (qty >= rule.quantity) | (dollar >= rule.notional)
+    elif rule.quantity is not None:
+        is_block = qty >= rule.quantity
+    else:
+        is_block = dollar >= rule.notional
     participant = np.ones(n, dtype=np.int8)
-    participant[is_odd] = 0
+    if terms.has_odd_lots:
+        participant[is_odd] = 0  # the odd-lot retail heuristic holds for equities only
     participant[is_block] = 2
 
     eff = 2.0 * np.abs(last - mid)
