@@ -8,6 +8,10 @@ so a streaming builder that re-aggregates a bar from its buffered ticks gets bit
 Bar frame: index ``start`` (tz-aware ET), columns :data:`BAR_COLUMNS`. ``session`` is the
 session code of the bar's first trade and ``spread_count`` the number of its trades with a valid
 quote (the weight of ``avg_spread_bps`` when bars are combined).
+
+Money: the kernels sum price × stored size; :func:`finish_money` takes ``vwap`` from those sums
+and multiplies ``dollar_volume`` by the ticks' ``scale`` (contract multiplier, size decimals) so
+it equals the sum of the ticks' enriched ``dollar_volume``.
 """
 
 from __future__ import annotations
@@ -87,11 +91,21 @@ def empty_columns(n: int) -> dict[str, np.ndarray]:
             "high": np.empty(n, f), "low": np.empty(n, f), "close": np.empty(n, f), "volume": np.empty(n, f),
             "dollar_volume": np.empty(n, f), "trade_count": np.empty(n, np.int64), "buy_volume": np.empty(n, f),
             "sell_volume": np.empty(n, f), "avg_spread_bps": np.empty(n, f), "session": np.empty(n, np.int8),
-            "spread_count": np.empty(n, np.int64)}
+            "spread_count": np.empty(n, np.int64), "vwap": np.empty(n, f)}
 
 
 _ORDER = ["start", "end", "open", "high", "low", "close", "volume", "dollar_volume", "trade_count", "buy_volume",
           "sell_volume", "avg_spread_bps", "session", "spread_count"]
+
+
+def finish_money(cols: dict[str, np.ndarray], scale: float) -> dict[str, np.ndarray]:
+    """``vwap`` from the kernels' price × size sums, then ``dollar_volume`` in currency (× ``scale``)."""
+    vol = cols["volume"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cols["vwap"] = np.where(vol > 0, cols["dollar_volume"] / np.where(vol > 0, vol, 1.0), np.nan)
+    if scale != 1.0:
+        cols["dollar_volume"] = cols["dollar_volume"] * scale
+    return cols
 
 
 def aggregate(x, starts: np.ndarray, ends: np.ndarray) -> dict[str, np.ndarray]:
@@ -99,7 +113,7 @@ def aggregate(x, starts: np.ndarray, ends: np.ndarray) -> dict[str, np.ndarray]:
     cols = empty_columns(starts.shape[0])
     if starts.shape[0]:
         _aggregate(x.ts, x.px, x.sz, x.sgn, x.bps, x.ses, starts, ends, *(cols[k] for k in _ORDER))
-    return cols
+    return finish_money(cols, x.scale)
 
 
 def check_integrity(cols: dict[str, np.ndarray], what: str) -> None:
@@ -121,9 +135,7 @@ def check_integrity(cols: dict[str, np.ndarray], what: str) -> None:
 def bars_frame(cols: dict[str, np.ndarray], what: str = "bars") -> pd.DataFrame:
     """The bar frame (index ``start`` tz-aware ET) after the integrity check."""
     check_integrity(cols, what)
-    vol = cols["volume"]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        vwap = np.where(vol > 0, cols["dollar_volume"] / np.where(vol > 0, vol, 1.0), np.nan)
+    vwap = cols["vwap"] if "vwap" in cols else finish_money(dict(cols), 1.0)["vwap"]
     index = pd.DatetimeIndex(cols["start"].view("datetime64[ns]"), name="start").tz_localize("UTC").tz_convert(ET)
     end = pd.DatetimeIndex(cols["end"].view("datetime64[ns]")).tz_localize("UTC").tz_convert(ET)
     data = {"end": end, **{k: cols[k] for k in ("open", "high", "low", "close", "volume", "dollar_volume")},
@@ -148,6 +160,6 @@ def concat_columns(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 def frame_columns(df: pd.DataFrame) -> dict[str, np.ndarray]:
     """Inverse of :func:`bars_frame` (start/end back to UTC ns)."""
     cols = {"start": df.index.asi8.astype(np.int64), "end": pd.DatetimeIndex(df["end"]).asi8.astype(np.int64)}
-    for k in _ORDER[2:]:
+    for k in _ORDER[2:] + ["vwap"]:
         cols[k] = df[k].to_numpy()
     return cols

@@ -5,6 +5,11 @@ stored schema, or any frame with a DatetimeIndex and ``last``/``last_sz``) and r
 non-finite prices or sizes and unsorted timestamps with :class:`BarInputError`, naming the
 first offending row. Optional columns default when absent: ``trade_sign`` 0 (neither buy nor
 sell), ``spread_bps`` NaN (no quote), ``session`` 1 (regular).
+
+``scale`` is the currency value of price × one stored size unit (the instrument's
+``multiplier / 10**size_decimals``, :attr:`core.instruments.InstrumentTerms.notional_scale`):
+bar ``dollar_volume`` and dollar-bar thresholds are in currency, equal to the sum of the ticks'
+enriched ``dollar_volume``; ``volume`` stays in stored size units.
 """
 
 from __future__ import annotations
@@ -41,13 +46,14 @@ class TickArrays:
     sgn: np.ndarray  # int8 stored trade_sign (+1 buy, -1 sell, 0 unknown)
     bps: np.ndarray  # float64 spread in bps (NaN without a quote)
     ses: np.ndarray  # int8 session code
+    scale: float = 1.0  # currency per price × stored size unit (ES: 50; BTC in 1e-8 units: 1e-8)
 
     def __len__(self) -> int:
         return int(self.ts.shape[0])
 
     def take(self, start: int, stop: int | None = None) -> "TickArrays":
         s = slice(start, stop)
-        return TickArrays(self.ts[s], self.px[s], self.sz[s], self.sgn[s], self.bps[s], self.ses[s])
+        return TickArrays(self.ts[s], self.px[s], self.sz[s], self.sgn[s], self.bps[s], self.ses[s], self.scale)
 
     @staticmethod
     def concat(a: "TickArrays", b: "TickArrays") -> "TickArrays":
@@ -55,7 +61,7 @@ class TickArrays:
             return b
         if len(b) == 0:
             return a
-        return TickArrays(*(np.concatenate((x, y)) for x, y in zip(a.arrays(), b.arrays())))
+        return TickArrays(*(np.concatenate((x, y)) for x, y in zip(a.arrays(), b.arrays())), a.scale)
 
     def arrays(self) -> tuple[np.ndarray, ...]:
         return self.ts, self.px, self.sz, self.sgn, self.bps, self.ses
@@ -75,8 +81,8 @@ def _first_bad(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0])
 
 
-def tick_arrays(df: pd.DataFrame) -> TickArrays:
-    """Extract and check the kernel inputs from a tick frame.
+def tick_arrays(df: pd.DataFrame, *, scale: float = 1.0) -> TickArrays:
+    """Extract and check the kernel inputs from a tick frame (``scale``: see the module docstring).
 
     Raises
     ------
@@ -110,7 +116,7 @@ def tick_arrays(df: pd.DataFrame) -> TickArrays:
     sgn = df["trade_sign"].to_numpy(np.int8) if "trade_sign" in df.columns else np.zeros(n, np.int8)
     bps = df["spread_bps"].to_numpy(np.float64) if "spread_bps" in df.columns else np.full(n, np.nan)
     ses = df["session"].to_numpy(np.int8) if "session" in df.columns else np.ones(n, np.int8)
-    return TickArrays(ts, px, sz, sgn, bps, ses)
+    return TickArrays(ts, px, sz, sgn, bps, ses, float(scale))
 
 
 def wall_offsets(ts: np.ndarray) -> np.ndarray | int:

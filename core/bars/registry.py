@@ -47,11 +47,17 @@ def nice(x: float, minimum: float = 1.0) -> float:
     return max(round(best, 10), minimum)
 
 
-def default_specs(info=None) -> list[BarSpec]:
-    """The 39 default specs for a day described by ``info`` (a DayInfo or None for fallbacks)."""
+def default_specs(info=None, *, scale: float = 1.0) -> list[BarSpec]:
+    """The 39 default specs for a day described by ``info`` (a DayInfo or None for fallbacks).
+
+    ``scale``: currency per price × stored size unit (see :mod:`core.bars.arrays`); dollar specs
+    are in currency, so the day's notional is its VWAP × volume × ``scale``.
+    """
     ticks = getattr(info, "ticks", 0) or FALLBACK["ticks"]
     volume = getattr(info, "volume", 0) or FALLBACK["volume"]
     dollar = getattr(info, "dollar_volume", 0) or FALLBACK["dollar_volume"]
+    if scale != 1.0 and getattr(info, "vwap", None) and getattr(info, "volume", 0):
+        dollar = info.vwap * info.volume * scale
     price = getattr(info, "vwap", None) or FALLBACK["vwap"]
     out: list[str] = []
     for fam in ("time", "heikin_ashi"):

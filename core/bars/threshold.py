@@ -13,7 +13,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from core.bars.aggregate import CLOSED_AT_SESSION, NO_SESSION, OPENED_AT_SESSION, empty_columns
+from core.bars.aggregate import CLOSED_AT_SESSION, NO_SESSION, OPENED_AT_SESSION, empty_columns, finish_money
 from core.bars.state import I_N, I_OPENED, I_PREV, F_RUN
 
 MODE_TICK, MODE_VOLUME, MODE_DOLLAR = 0, 1, 2
@@ -62,8 +62,8 @@ def threshold_boundaries(x, resume: int, spec, st_i, st_f):
     n = len(x)
     ends = np.empty(n, np.int64)
     flags = np.empty(n, np.int8)
-    k = threshold_kernel(x.px, x.sz, x.ses, resume, MODES[spec.family], spec.value, spec.cross, st_i, st_f,
-                         ends, flags)
+    thr = spec.value / x.scale if spec.family == "dollar" else spec.value  # kernels sum price × stored units
+    k = threshold_kernel(x.px, x.sz, x.ses, resume, MODES[spec.family], thr, spec.cross, st_i, st_f, ends, flags)
     return ends[:k], flags[:k], None
 
 
@@ -174,10 +174,10 @@ def new_split_state() -> tuple[np.ndarray, np.ndarray]:
 
 def split_run(x, spec, fs, ist, flush: bool) -> dict[str, np.ndarray]:
     """Run the split kernel over a batch; returns bar columns (start/end in UTC ns)."""
-    thr = spec.value
     dollar = spec.family == "dollar"
+    thr = spec.value / x.scale if dollar else spec.value  # the kernel sums price × stored units
     total = float((x.px * x.sz).sum() if dollar else x.sz.sum())
     cap = len(x) + int(total / thr) + 2  # every trade opens at most one bar plus one per full threshold
     cols = empty_columns(cap)
     k = split_kernel(*x.arrays(), dollar, thr, spec.cross, fs, ist, flush, *(cols[c] for c in SPLIT_ORDER))
-    return {c: a[:k] for c, a in cols.items()}
+    return finish_money({c: a[:k] for c, a in cols.items()}, x.scale)
