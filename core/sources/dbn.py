@@ -14,11 +14,19 @@ Trade time is ``ts_event`` (the matching-engine time, UTC ns).
 
 The dataset picks the calendar: ``GLBX.*`` (CME Globex) → ``CMES`` futures; equity datasets
 (``XNAS``, ``XNYS``, ``DBEQ``, ``EQUS``, …) → ``XNYS``; anything else leaves the choice to the
-importer.
+importer. Trade files carry no instrument definitions; contract terms (ES: $50 per point) come
+from :data:`core.instruments.FUTURES` by the symbol's root.
+
+Integrity: a file that ends early is refused before anything is stored. For ``.zst`` the
+zstd frames are walked header by header (no decompression) and a frame cut short is an error;
+a record cut short (plain ``.dbn`` or a complete frame) is an error too (databento's
+"incomplete record" warning). A file cut exactly between records or frames cannot be told
+from a shorter file.
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numba
@@ -34,6 +42,80 @@ _EQUITY_DATASETS = ("XNAS", "XNYS", "DBEQ", "EQUS", "XBOS", "XPSX", "BATS", "BAT
                     "ARCX", "XCHI", "XCIS", "MEMX", "EPRL", "FINN", "FINY")
 _A, _C, _M, _R, _T = (ord(c) for c in "ACMRT")
 _BID = ord("B")
+ZSTD_MAGIC = 0xFD2FB528  # little-endian magic number of a zstd frame
+_SKIPPABLE = 0x184D2A50  # skippable frames: magic & 0xFFFFFFF0
+_FCS_BYTES = (0, 2, 4, 8)  # Frame_Content_Size field size by its flag (flag 0 with single segment: 1)
+_DICT_BYTES = (0, 1, 2, 4)
+
+
+def zstd_truncation(path: str | Path) -> str | None:
+    """Why the zstd file at ``path`` is incomplete, or None when every frame is whole.
+
+    Walks frame and block headers (RFC 8878 §3.1) with seeks only, so a multi-GB file costs a
+    few thousand small reads. Returns None for a file that does not start with the zstd magic.
+
+    Raises
+    ------
+    ImportFormatError
+        The data after a complete frame is not a zstd frame (corrupt file).
+    """
+    path = Path(path)
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        def read(n: int) -> bytes | None:
+            b = f.read(n)
+            return b if len(b) == n else None
+
+        pos = 0
+        while pos < size:
+            head = read(4)
+            if head is None:
+                if pos == 0:
+                    return None  # shorter than a magic number: not a zstd file
+                return f"it ends {size - pos} byte(s) into a zstd frame header at offset {pos}"
+            magic = int.from_bytes(head, "little")
+            if magic & 0xFFFFFFF0 == _SKIPPABLE:
+                n = read(4)
+                if n is None or pos + 8 + int.from_bytes(n, "little") > size:
+                    return f"the skippable zstd frame at offset {pos} is incomplete"
+                pos += 8 + int.from_bytes(n, "little")
+                f.seek(pos)
+                continue
+            if magic != ZSTD_MAGIC:
+                if pos == 0:
+                    return None
+                raise ImportFormatError(f"{path}: corrupt: bytes at offset {pos} after a complete zstd frame "
+                                        f"are not a zstd frame")
+            fhd = read(1)
+            if fhd is None:
+                return f"the zstd frame at offset {pos} is incomplete (its header is cut)"
+            d = fhd[0]
+            single = (d >> 5) & 1
+            fcs_flag = d >> 6
+            header = 1 + (0 if single else 1) + _DICT_BYTES[d & 3] + (_FCS_BYTES[fcs_flag] or single)
+            checksum = 4 if (d >> 2) & 1 else 0
+            at = pos + 4 + header
+            f.seek(at)
+            while True:
+                bh = read(3)
+                if bh is None:
+                    return f"the zstd frame at offset {pos} is incomplete (the file ends at {size} bytes inside it)"
+                v = int.from_bytes(bh, "little")
+                last, kind, n = v & 1, (v >> 1) & 3, v >> 3
+                if kind == 3:
+                    raise ImportFormatError(f"{path}: corrupt: reserved zstd block type at offset {at}")
+                at += 3 + (1 if kind == 1 else n)
+                if at > size:
+                    return f"the zstd frame at offset {pos} is incomplete (the file ends at {size} bytes inside it)"
+                f.seek(at)
+                if last:
+                    break
+            at += checksum
+            if at > size:
+                return f"the zstd frame at offset {pos} is incomplete (its checksum is cut)"
+            pos = at
+            f.seek(pos)
+    return None
 
 
 def market_of_dataset(dataset: str) -> tuple[str | None, str | None]:
@@ -141,15 +223,28 @@ def read_dbn(path: str | Path, *, symbol: str) -> ParsedTicks:
     """
     import databento
 
+    from databento.common.error import BentoWarning
+
     path = Path(path)
+    why = zstd_truncation(path)
+    if why:
+        raise ImportFormatError(f"{path}: truncated: {why}; nothing was imported (copy or download the file again)")
     try:
-        store = databento.DBNStore.from_file(path)
-        schema = str(store.schema)
-        arr = store.to_ndarray()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", BentoWarning)
+            store = databento.DBNStore.from_file(path)
+            schema = str(store.schema)
+            arr = store.to_ndarray()
     except ImportFormatError:
         raise
     except Exception as e:  # noqa: BLE001 - databento raises several types for a bad file
+        if "UnexpectedEof" in str(e):
+            raise ImportFormatError(f"{path}: truncated: the file ends inside the DBN metadata header ({e})") from None
         raise ImportFormatError(f"{path}: not a readable DBN file ({e})") from None
+    cut = [w for w in caught if issubclass(w.category, BentoWarning) and "truncated" in str(w.message)]
+    if cut:
+        raise ImportFormatError(f"{path}: truncated: the last DBN record is incomplete ({cut[0].message}); "
+                                f"nothing was imported (copy or download the file again)")
     if schema not in SCHEMAS:
         raise ImportFormatError(f"{path}: DBN schema {schema!r} is not supported; use one of {', '.join(SCHEMAS)}")
     arr = arr[_select_instruments(store, arr, symbol, path)]

@@ -13,6 +13,13 @@ Columns ``price``, ``size``, ``ts_event`` (UTC ns, uint64), optional ``trade_id`
 
 The schema metadata (``instrument_id``, ``price_precision``, ``size_precision``) gives the
 instrument (its venue picks the calendar) and the decimals values are rounded to.
+
+Instrument terms: when the file sits in a catalog that also holds the instrument's definition
+(``<root>/data/<kind>/<instrument_id>/*.parquet``, kind ``futures_contract``, ``equity``,
+``currency_pair``, ``crypto_perpetual``, …), its ``multiplier``, ``lot_size`` and
+``price_increment`` become the dataset's terms (see :mod:`core.instruments`).
+
+A file without the Parquet footer (a cut copy) is refused as truncated before anything is read.
 """
 
 from __future__ import annotations
@@ -32,6 +39,10 @@ _TWO_64 = 18446744073709551616.0
 _CRYPTO_VENUES = {"BINANCE", "BYBIT", "COINBASE", "KRAKEN", "OKX", "BITMEX", "DERIBIT", "BITFINEX", "HYPERLIQUID", "DYDX"}
 _FX_VENUES = {"IDEALPRO", "OANDA", "FXCM", "SIM_FX", "DUKASCOPY", "TRUEFX"}
 _CME_VENUES = {"GLBX", "CME", "CBOT", "NYMEX", "COMEX", "XCME", "XCBT", "XNYM", "XCEC"}
+# Catalog directories of instrument definitions → asset class (None: the venue decides).
+INSTRUMENT_KINDS = {"futures_contract": "futures", "futures_spread": "futures", "equity": "equity",
+                    "crypto_perpetual": "crypto", "crypto_future": "crypto", "currency_pair": None}
+_PARQUET_MAGIC = b"PAR1"
 
 
 def is_nautilus_schema(schema: pa.Schema) -> bool:
@@ -82,6 +93,62 @@ def find_files(path: Path, symbol: str) -> list[Path]:
     return files
 
 
+def check_parquet_complete(f: Path) -> None:
+    """Raise :class:`ImportFormatError` when ``f`` lacks the Parquet header or footer magic (a cut copy)."""
+    size = f.stat().st_size
+    with open(f, "rb") as fh:
+        head = fh.read(4)
+        fh.seek(max(size - 4, 0))
+        tail = fh.read(4)
+    if size < 12 or head != _PARQUET_MAGIC or tail != _PARQUET_MAGIC:
+        raise ImportFormatError(f"{f}: truncated or not a Parquet file: {size} bytes, and it does not end with "
+                                f"the Parquet footer (PAR1); nothing was imported")
+
+
+def _catalog_data_dir(path: Path) -> Path | None:
+    """The catalog's ``data`` directory above (or at) ``path``, if ``path`` is inside a catalog."""
+    for p in (path, *list(path.parents)[:4]):
+        if p.name == "data" and (p / "trade_tick").is_dir():
+            return p
+        if (p / "data" / "trade_tick").is_dir():
+            return p / "data"
+    return None
+
+
+def instrument_terms(path: Path, instrument_id: str) -> tuple[str | None, dict | None]:
+    """(asset_class, terms) from the catalog's definition of ``instrument_id``, or (None, None).
+
+    ``terms`` holds the definition's ``multiplier``, ``lot_size`` and ``tick_size``
+    (``price_increment``) where present.
+    """
+    data = _catalog_data_dir(path) if instrument_id else None
+    if data is None:
+        return None, None
+    for kind, asset in INSTRUMENT_KINDS.items():
+        base = data / kind / instrument_id
+        files = sorted(base.rglob("*.parquet")) if base.is_dir() else []
+        for f in reversed(files):  # the newest file holding the instrument wins
+            try:
+                t = pq.read_table(f)
+            except (OSError, pa.ArrowException):
+                continue
+            rows = t.to_pylist()
+            rows = [r for r in rows if str(r.get("id", instrument_id)) == instrument_id] or rows
+            if not rows:
+                continue
+            r = rows[-1]
+            terms = {}
+            for key, col in (("multiplier", "multiplier"), ("lot_size", "lot_size"), ("tick_size", "price_increment")):
+                try:
+                    v = float(r[col]) if r.get(col) not in (None, "") else None
+                except (TypeError, ValueError):
+                    v = None
+                if v is not None and v > 0:
+                    terms[key] = v
+            return asset, terms
+    return None, None
+
+
 def decode_fixed(col: pa.ChunkedArray, column: str) -> np.ndarray:
     """Float values of a Nautilus fixed-point (binary / int64) or floating column."""
     t = col.type
@@ -117,6 +184,7 @@ def read_nautilus(path: str | Path, *, symbol: str) -> ParsedTicks:
     files = find_files(path, symbol)
     tables = []
     for f in files:
+        check_parquet_complete(f)
         try:
             tables.append(pq.read_table(f))
         except (OSError, pa.ArrowException) as e:
@@ -155,8 +223,11 @@ def read_nautilus(path: str | Path, *, symbol: str) -> ParsedTicks:
     instrument = meta.get("instrument_id", "")
     venue = instrument.rsplit(".", 1)[-1] if "." in instrument else ""
     cal, asset = market_of_venue(venue)
+    kind_asset, terms = instrument_terms(path, instrument)
+    asset = asset or kind_asset
     keep = ~bad
     nan = np.full(int(keep.sum()), np.nan)
     return ParsedTicks(name="nautilus", ns=ns[keep], price=price[keep], size=size[keep], bid=nan, ask=nan.copy(),
                        tick_id=tick_id[keep], rejects=rejects, rejected=int(idx.size), calendar=cal, asset_class=asset,
-                       venue=venue[:32], description=f"NautilusTrader trade ticks {instrument} ({path.name})")
+                       venue=venue[:32], description=f"NautilusTrader trade ticks {instrument} ({path.name})",
+                       terms=terms)

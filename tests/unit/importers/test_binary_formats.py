@@ -137,3 +137,38 @@ def test_24_7_session_day_is_the_utc_date():
     days, _ = assign_session_days(_ns("2021-01-08 00:00:00.278Z", "2021-01-07 23:59:59Z"), get_calendar("24/7"))
     assert days.astype(str).tolist() == ["2021-01-08", "2021-01-07"]
     assert days.dtype == np.dtype("datetime64[D]") and isinstance(days[0].astype(object), dt.date)
+
+
+def _ends_inside_a_frame(data: bytes) -> bool:
+    """Reference: zstandard's own decoder says the bytes stop inside a frame."""
+    import zstandard
+
+    dctx = zstandard.ZstdDecompressor()
+    while data:
+        d = dctx.decompressobj()
+        d.decompress(data)
+        if not d.eof:
+            return True
+        data = d.unused_data
+    return False
+
+
+def test_zstd_truncation_is_found_at_every_cut_of_a_real_file(realdata, tmp_path):
+    """Issue 11 item 7: walking frame and block headers agrees with zstandard at every cut length."""
+    from core.sources.dbn import zstd_truncation
+
+    data = (realdata / "esu4-glbx-trades_2024-07-01T23-58.dbn.zst").read_bytes()
+    for f in realdata.glob("*.dbn.zst"):
+        assert zstd_truncation(f) is None, f.name
+    p = tmp_path / "cut.dbn.zst"
+    cut_inside = 0
+    for n in range(4, len(data)):
+        p.write_bytes(data[:n])
+        expected = _ends_inside_a_frame(data[:n])
+        assert (zstd_truncation(p) is not None) == expected, n
+        cut_inside += expected
+    assert cut_inside >= len(data) - 10  # only cuts exactly between frames leave a valid (shorter) file
+    p.write_bytes(data[:1076])
+    assert "zstd frame at offset" in zstd_truncation(p) and "incomplete" in zstd_truncation(p)
+    p.write_bytes(b"DBN\x01not compressed")
+    assert zstd_truncation(p) is None
