@@ -187,6 +187,10 @@ class HistoryClient:
     ------
     NoData, InvalidFeedSymbol
         The server answered with that error (not retried).
+    MalformedReply
+        The reply is complete but not one line of it is a usable tick (not retried; its
+        ``bad`` lists the lines). Single bad lines are not errors: they come back in
+        :attr:`ParsedTicks.bad`.
     FeedTimeout, FeedDisconnected
         Every attempt stalled or was cut off.
     CircuitOpen
@@ -320,6 +324,12 @@ class HistoryClient:
                 parsed = self._request_parsed(command, rid)
             except (NoData, InvalidFeedSymbol):
                 self.breaker.record_success()  # the server answered properly
+                self._status.publish()
+                raise
+            except ip.MalformedReply as e:  # a complete reply without one usable line: not retried
+                self.breaker.record_success()
+                self._status.lines += len(e.bad)
+                self._status.bad_lines += len(e.bad)
                 self._status.publish()
                 raise
             except (FeedTimeout, FeedDisconnected) as e:

@@ -6,59 +6,97 @@ TickID,BasisForLast,TradeMarketCenter,TradeConditions,TradeAggressor,DayCode``.
 * :func:`format_ticks` turns the 14 raw columns into those lines with numpy digit arithmetic on
   fixed-width byte matrices (padding bytes are dropped in one mask operation), so the emulator
   serialises a 2,000,000-tick day without a Python object per tick.
-* :func:`parse_ticks` turns a reply body (the lines before ``!ENDMSG!``) back into the raw
-  columns in one compiled pass (:mod:`core.sources.iqfeed_fast`); each bad line comes back as
+* :func:`parse_ticks` turns a reply body (the lines before ``!ENDMSG!``) into the raw columns in
+  one compiled pass (:mod:`core.sources.iqfeed_fast`); each bad line comes back as
   ``(raw text, reason)`` for the dead-letter table while the good lines are kept.
-  :func:`parse_ticks_pyarrow` is the reference path with pyarrow's CSV reader (a typed pass;
-  when any line is malformed, a string pass with vectorised regexes naming each bad line); the
-  kernel falls back to it for input it cannot decide exactly.
+  :func:`parse_ticks_pyarrow` implements the same rules independently with pyarrow compute
+  (regular expressions and casts over the split fields); it is the reference the compiled
+  parser is tested against. Both give equal results on any input, and a line's verdict never
+  depends on the other lines of the reply.
 
-Conventions where the protocol is loose: prices are written with 2 decimals when every price
-of the block is a whole cent, else 4; an absent bid/ask is an empty field; at most four
-2-hex-digit condition codes are kept (cond1..cond4, in order); TradeAggressor is written as
-``0`` (unknown) and DayCode as the day of month — neither is stored.
+Rules (one set, both parsers)
+-----------------------------
+*Lines.* A line ends at ``\\n``; one ``\\r`` right before it (or at the end of the body) belongs
+to the line end. Empty lines are skipped. Any other line is either a good tick or a bad line,
+whose text (the line without its line end, decoded as UTF-8 with U+FFFD for invalid bytes) and
+reason are returned, in received order.
+
+*Request id.* The reply has a request-id column unless its first non-empty line begins with
+``LH,``. When the caller names the request id, the column must equal it exactly
+(``request id is not 'R1'``); otherwise it is not read.
+
+*Fields.* A line is split at every comma and must have exactly 13 fields, 14 with the request
+id (``expected 14 fields, got 15``). Then each field is checked in line order and the first
+that breaks its rule is the reason (``<field>: expected <rule>``, see
+:data:`core.sources.iqfeed_fast.RULES`):
+
+============ =====================================================================================
+kind         exactly ``LH``
+ts           ``YYYY-MM-DD HH:MM:SS`` optionally followed by ``.`` and 1-6 digits; a real date
+             (month 01-12, day within its month, Gregorian leap years), years 1900-2200, hours
+             00-23, minutes and seconds 00-59 (``24:00:00``, ``99:99:99``, Feb 30 and month 13
+             are bad)
+last         a price: 1-15 ASCII digits with at most one ``.`` between digits; no sign, exponent,
+             leading or trailing dot, space, ``nan`` or ``inf``; then it must be > 0
+             (``last: price must be > 0``). At most 15 digits make ``mantissa / 10**decimals``
+             the correctly rounded double in both parsers
+last_sz      1-18 ASCII digits (every accepted value fits int64; leading zeros allowed)
+tot_vlm      1-18 ASCII digits
+bid, ask     empty (no quote: NaN) or a price as for ``last`` (0 allowed)
+tick_id      1-18 ASCII digits
+basis        empty (stored as 0) or one ASCII letter
+mkt_ctr      1-4 ASCII digits
+conds        empty or an even number of hex digits (either case); the first four codes are
+             kept as cond1..cond4, missing ones are 0
+aggressor,   not read (any bytes but a comma)
+day code
+============ =====================================================================================
+
+Any byte outside these (a non-UTF-8 byte, a multi-byte character, a space) makes a read field
+bad; a 20-digit size is a bad ``last_sz``, not an overflow.
+
+Conventions of :func:`format_ticks` where the protocol is loose: prices are written with 2
+decimals when every price of the block is a whole cent, else 4; an absent bid/ask is an empty
+field; at most four 2-hex-digit condition codes are kept (cond1..cond4, in order);
+TradeAggressor is written as ``0`` (unknown) and DayCode as the day of month — neither is stored.
 """
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
 from core.errors import FeedError
 from core.schema import empty_raw
-from core.sources.iqfeed_fast import LHStreamParser
+from core.sources.iqfeed_fast import (FIELD_NAMES, INT_DIGITS, MKT_CTR_DIGITS, N_FIELDS, PRICE_DIGITS, YEAR_MAX,
+                                      YEAR_MIN, LHStreamParser, reason)
 
 # Rows formatted per block: bounds the temporary byte matrix (~110 B/row) to ~25 MB.
 FORMAT_BLOCK_ROWS = 200_000
-# pyarrow CSV block size: large blocks parse a multi-million-line reply with few tasks.
+# pyarrow CSV block size (Level 1 parsing): large blocks parse a multi-million-line reply with few tasks.
 PARSE_BLOCK_BYTES = 16 << 20
 MAX_CONDITIONS = 4
 
-TICK_FIELDS = ["kind", "ts", "last", "last_sz", "tot_vlm", "bid", "ask", "tick_id", "basis", "mkt_ctr",
-               "conds", "aggressor", "day_code"]
-_TYPED = {
-    "rid": pa.string(), "kind": pa.string(), "ts": pa.string(), "last": pa.float64(),
-    "last_sz": pa.int64(), "tot_vlm": pa.int64(), "bid": pa.float64(), "ask": pa.float64(),
-    "tick_id": pa.int64(), "basis": pa.string(), "mkt_ctr": pa.int16(), "conds": pa.string(),
-}
-_USED = ["rid", "kind", "ts", "last", "last_sz", "tot_vlm", "bid", "ask", "tick_id", "basis", "mkt_ctr", "conds"]
-# Field checks of the slow path (first failing check names the reason).
+# A price: 1-PRICE_DIGITS digits with an optional decimal point between digits (RE2 has no
+# lookahead, so one alternative per count of integer digits).
+_PRICE = "(?:" + "|".join(rf"\d{{{i}}}(?:\.\d{{1,{PRICE_DIGITS - i}}})?" for i in range(1, PRICE_DIGITS)) \
+    + rf"|\d{{{PRICE_DIGITS}}})"
+# Field syntax, as RE2 patterns over the field bytes (shared with the Level 1 parser); the
+# timestamp's calendar check and ``last > 0`` come on top (see the module docstring).
 _PATTERNS = {
     "kind": r"^LH$",
     "ts": r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?$",
-    "last": r"^\d+(\.\d+)?$",
-    "last_sz": r"^\d+$",
-    "tot_vlm": r"^\d+$",
-    "bid": r"^(\d+(\.\d+)?)?$",
-    "ask": r"^(\d+(\.\d+)?)?$",
-    "tick_id": r"^\d+$",
+    "last": f"^{_PRICE}$",
+    "last_sz": rf"^\d{{1,{INT_DIGITS}}}$",
+    "tot_vlm": rf"^\d{{1,{INT_DIGITS}}}$",
+    "bid": f"^(?:{_PRICE})?$",
+    "ask": f"^(?:{_PRICE})?$",
+    "tick_id": rf"^\d{{1,{INT_DIGITS}}}$",
     "basis": r"^[A-Za-z]?$",
-    "mkt_ctr": r"^\d{1,4}$",
+    "mkt_ctr": rf"^\d{{1,{MKT_CTR_DIGITS}}}$",
     "conds": r"^([0-9A-Fa-f]{2})*$",
 }
 _HEX = np.full(256, 255, dtype=np.uint8)
@@ -67,10 +105,23 @@ for _i, _c in enumerate(b"0123456789ABCDEF"):
 for _i, _c in enumerate(b"abcdef"):
     _HEX[_c] = 10 + _i
 _HEXCHARS = np.frombuffer(b"0123456789ABCDEF", dtype=np.uint8)
+_DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
 
 class MalformedReply(FeedError):
-    """A history reply cannot be parsed at all (not one tick line in it is usable)."""
+    """A history reply cannot be parsed at all (not one tick line in it is usable).
+
+    ``bad`` holds its bad lines ``(text, reason)`` so they can still be dead-lettered.
+    """
+
+    def __init__(self, message: str, bad: tuple = ()):
+        super().__init__(message)
+        self.bad = tuple(bad)
+
+
+def _no_usable_line(bad) -> MalformedReply:
+    return MalformedReply(f"no usable tick line in the reply ({len(bad):,} bad lines); first bad line "
+                          f"{bad[0][0]!r}: {bad[0][1]}", bad)
 
 
 @dataclass(frozen=True)
@@ -78,7 +129,7 @@ class ParsedTicks:
     """Result of :func:`parse_ticks`: the raw columns of the good lines and the bad lines."""
 
     raw: dict
-    bad: tuple  # ((raw line text, reason), ...)
+    bad: tuple  # ((raw line text, reason), ...) in received order
     lines: int
 
     @property
@@ -255,8 +306,7 @@ def gather_lines(buf: bytes, offsets: np.ndarray, idx: np.ndarray) -> bytes:
 def parse_ticks(body: bytes, request_id: str | None = None) -> ParsedTicks:
     """Parse ``LH`` lines (with or without a request-id column) into raw columns.
 
-    One compiled pass (:mod:`core.sources.iqfeed_fast`); a reply the kernel cannot decide
-    exactly is re-parsed on the pyarrow path, which gives the same result for valid lines.
+    One compiled pass (:mod:`core.sources.iqfeed_fast`) under the rules of the module docstring.
 
     Parameters
     ----------
@@ -273,7 +323,7 @@ def parse_ticks(body: bytes, request_id: str | None = None) -> ParsedTicks:
     Raises
     ------
     MalformedReply
-        Not one line of a non-empty reply is a usable tick.
+        Not one line of a non-empty reply is a usable tick (its ``bad`` lists the lines).
     """
     parser = LHStreamParser(request_id)
     parser.feed(body)
@@ -288,116 +338,119 @@ def finish_stream(parser: LHStreamParser) -> ParsedTicks:
     MalformedReply
         Not one line of a non-empty reply is a usable tick.
     """
-    raw, bad, fallback = parser.finish()
-    if fallback:
-        return parse_ticks_pyarrow(b"".join(parser.blocks), parser.request_id)
+    raw, bad = parser.finish()
     if raw["tick_id"].size == 0 and bad:
-        raise MalformedReply(f"no usable tick line in the reply; first bad line {bad[0][0]!r}: {bad[0][1]}")
+        raise _no_usable_line(bad)
     return ParsedTicks(raw, bad, int(raw["tick_id"].size) + len(bad))
 
 
 def parse_ticks_pyarrow(body: bytes, request_id: str | None = None) -> ParsedTicks:
-    """:func:`parse_ticks` with pyarrow's CSV reader: a typed pass, and a string pass naming
-    each bad line. Exact for any input the kernel declines (very long numbers, odd dates).
+    """:func:`parse_ticks` with pyarrow compute instead of the compiled kernel (same rules,
+    same result): lines split with numpy, fields with ``split_pattern``, each field checked by
+    its RE2 pattern (plus the calendar and ``last > 0``), good rows cast in bulk.
+
+    Raises
+    ------
+    MalformedReply
+        Not one line of a non-empty reply is a usable tick.
     """
-    if not body.strip():
+    request_id = request_id or None
+    a = np.frombuffer(body, dtype=np.uint8)
+    off = line_offsets(body)
+    if off[-1] != a.size:
+        off = np.append(off, a.size)
+    starts, nexts = off[:-1], off[1:]
+    ends = nexts - (a[nexts - 1] == 10)  # every segment has at least one byte
+    ends = ends - ((ends > starts) & (a[np.maximum(ends - 1, 0)] == 13))
+    used = np.flatnonzero(ends > starts)
+    if used.size == 0:
         return ParsedTicks(empty_raw(0), (), 0)
-    with_id = not body.startswith(b"LH,")
-    names = (["rid"] if with_id else []) + TICK_FIELDS
-    bad: list[tuple[str, str]] = []
-
-    def on_invalid(row) -> str:
-        bad.append((row.text.rstrip("\r"), f"expected {row.expected_columns} fields, got {row.actual_columns}"))
-        return "skip"
-
-    table = None
-    memo: dict = {}
-    try:
-        table = _read(body, names, {k: v for k, v in _TYPED.items() if k in names}, on_invalid)
-        checks = _check_typed(table, request_id, memo)
-        if checks is not None:
-            table = None  # bad values: redo on the string path to name each bad line
-    except pa.ArrowInvalid:
-        table = None
-    if table is None:
-        bad.clear()
-        strings = _read(body, names, {k: pa.string() for k in names}, on_invalid, include=names)
-        table, more = _validate_strings(strings, request_id)
-        bad.extend(more)
-        memo = {}
-    raw = _to_raw(table, memo)
-    lines = raw["tick_id"].size + len(bad)
+    s0, e0 = int(starts[used[0]]), int(ends[used[0]])
+    with_id = not (e0 - s0 >= 3 and bytes(a[s0:s0 + 3]) == b"LH,")
+    expected = N_FIELDS + with_id
+    lines = pa.LargeBinaryArray.from_buffers(pa.large_binary(), starts.size,
+                                             [None, pa.py_buffer(off.astype(np.int64)), pa.py_buffer(a)])
+    parts = pc.split_pattern(lines.take(pa.array(used)), ",")  # the last field keeps the line end: not read
+    nf = pc.list_value_length(parts).to_numpy(zero_copy_only=False)
+    counted = nf == expected
+    why = np.full(used.size, None, dtype=object)
+    why[~counted] = [f"expected {expected} fields, got {k}" for k in nf[~counted]]
+    fields = parts.filter(pa.array(counted))
+    cols = [pc.list_element(fields, j) for j in range(expected - 2)] if len(fields) else []
+    raw, field_why = _check_fields(cols, with_id, request_id)
+    why[counted] = field_why
+    bad_at = np.flatnonzero(why != None)  # noqa: E711 - elementwise on an object array
+    bad = tuple((bytes(a[starts[used[i]]:ends[used[i]]]).decode("utf-8", "replace"), why[i]) for i in bad_at)
     if raw["tick_id"].size == 0 and bad:
-        raise MalformedReply(f"no usable tick line in the reply; first bad line {bad[0][0]!r}: {bad[0][1]}")
-    return ParsedTicks(raw, tuple(bad), lines)
+        raise _no_usable_line(bad)
+    return ParsedTicks(raw, bad, int(raw["tick_id"].size) + len(bad))
 
 
-def _read(body: bytes, names: list[str], types: dict, on_invalid, include: list[str] | None = None) -> pa.Table:
-    return pacsv.read_csv(
-        io.BytesIO(body),
-        read_options=pacsv.ReadOptions(column_names=names, block_size=PARSE_BLOCK_BYTES),
-        parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, quote_char=False),
-        convert_options=pacsv.ConvertOptions(column_types=types, include_columns=include or [n for n in names if n in _USED],
-                                             strings_can_be_null=False, quoted_strings_can_be_null=False),
-    )
+def _check_fields(cols: list, with_id: bool, request_id: str | None) -> tuple[dict, np.ndarray]:
+    """Raw columns of the rows whose fields all keep their rules, and each row's reason (None: good).
 
-
-def _check_typed(t: pa.Table, request_id: str | None, memo: dict):
-    """None when every typed row is valid, else a short reason (the slow path names rows).
-
-    Decoded timestamps and condition codes are kept in ``memo`` for :func:`_to_raw`.
+    ``cols`` are the read fields (request id if any, kind .. conds) of lines with the right count.
     """
-    for k in ("ts", "last", "last_sz", "tot_vlm", "tick_id", "mkt_ctr"):
-        if t[k].null_count:
-            return f"{k} missing"
-    if request_id is not None and "rid" in t.column_names:
-        if not pc.all(pc.equal(t["rid"], request_id)).as_py():
-            return "request id"
-    if not pc.all(pc.equal(t["kind"], "LH")).as_py():
-        return "kind"
-    last = t["last"].to_numpy()
-    if not (np.isfinite(last) & (last > 0)).all():
-        return "last"
-    if pc.any(pc.less(t["last_sz"], 0)).as_py() or pc.any(pc.less(t["tot_vlm"], 0)).as_py():
-        return "size"
-    memo["ts"] = _fixed_ts(t["ts"])
-    if memo["ts"] is None:
-        return "ts"
-    if pc.max(pc.utf8_length(t["basis"])).as_py() > 1:
-        return "basis"
-    lens = pc.utf8_length(t["conds"])
-    if pc.any(pc.not_equal(pc.bit_wise_and(lens, 1), 0)).as_py():
-        return "conds"
-    memo["conds"] = _cond_codes(t["conds"])
-    if (memo["conds"] == 255).any():
-        return "conds"
-    return None
-
-
-def _validate_strings(t: pa.Table, request_id: str | None) -> tuple[pa.Table, list[tuple[str, str]]]:
-    n = t.num_rows
-    reason = np.full(n, "", dtype=object)
+    n = len(cols[0]) if cols else 0
+    why = np.full(n, None, dtype=object)
+    if n == 0:
+        return empty_raw(0), why
     ok = np.ones(n, dtype=bool)
 
-    def fail(mask: np.ndarray, why: str) -> None:
-        new = mask & ok
-        reason[new] = why
+    def fail(good: np.ndarray, code: int) -> None:
+        new = ok & ~good
+        why[new] = reason(code, 0, 0, request_id)
         ok[new] = False
 
-    if request_id is not None and "rid" in t.column_names:
-        fail(~pc.equal(t["rid"], request_id).to_numpy(zero_copy_only=False), f"request id is not {request_id!r}")
-    for k, pat in _PATTERNS.items():
-        good = pc.match_substring_regex(t[k], pat).to_numpy(zero_copy_only=False)
-        fail(~good, f"{k}: not a valid value")
-    last = pc.cast(pc.if_else(pa.array(ok), t["last"], "1"), pa.float64()).to_numpy()
-    fail(~(last > 0), "last: price must be > 0")
-    idx = np.flatnonzero(~ok)
-    cols = t.column_names
-    texts = [",".join(t[c][int(i)].as_py() or "" for c in cols) for i in idx]  # bad lines only
-    bad = [(txt, reason[i]) for txt, i in zip(texts, idx)]
-    good = t.filter(pa.array(ok))
-    typed = pa.table({c: _cast(good[c], _TYPED[c]) for c in good.column_names if c in _TYPED})
-    return typed, bad
+    if with_id and request_id is not None:
+        fail(pc.equal(cols[0], pa.scalar(request_id.encode(), pa.large_binary())).to_numpy(zero_copy_only=False), 2)
+    f = dict(zip(FIELD_NAMES, cols[int(with_id):]))
+    stamp = None
+    for code, name in enumerate(FIELD_NAMES, start=3):
+        good = pc.match_substring_regex(f[name], _PATTERNS[name]).to_numpy(zero_copy_only=False)
+        if name == "ts":
+            stamp = _timestamps(f[name], good)
+            good &= stamp[2]
+        fail(good, code)
+        if name == "last":
+            value = pc.cast(pc.if_else(pa.array(ok), f[name], pa.scalar(b"1", pa.large_binary())), pa.float64())
+            fail(value.to_numpy() > 0, 14)
+    keep = pa.array(ok)
+    good = {k: v.filter(keep) for k, v in f.items()}
+    raw = empty_raw(int(ok.sum()))
+    if not ok.any():
+        return raw, why
+    raw["date"][:], raw["time"][:] = stamp[0][ok], stamp[1][ok]
+    raw["last"][:] = pc.cast(good["last"], pa.float64()).to_numpy()
+    for k in ("last_sz", "tot_vlm", "tick_id"):
+        raw[k][:] = pc.cast(good[k], pa.int64()).to_numpy()
+    raw["mkt_ctr"][:] = pc.cast(good["mkt_ctr"], pa.int16()).to_numpy()
+    for k in ("bid", "ask"):
+        empty = pc.equal(pc.binary_length(good[k]), 0)
+        value = pc.cast(pc.if_else(empty, pa.scalar(b"0", pa.large_binary()), good[k]), pa.float64()).to_numpy()
+        raw[k][:] = np.where(empty.to_numpy(zero_copy_only=False), np.nan, value)
+    basis = pc.if_else(pc.equal(pc.binary_length(good["basis"]), 0), pa.scalar(b"\0", pa.large_binary()), good["basis"])
+    raw["last_type"][:] = _matrix(pc.cast(basis, pa.binary()), 1)[:, 0]
+    codes = _cond_codes(pc.cast(good["conds"], pa.string()))
+    for k in range(MAX_CONDITIONS):
+        raw[f"cond{k + 1}"][:] = codes[:, k]
+    return raw, why
+
+
+def _timestamps(col, syntax_ok: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(date YYYYMMDD, µs since midnight, names a real date and time) per timestamp field; rows
+    whose syntax is wrong get a placeholder value and False."""
+    filled = pc.if_else(pa.array(syntax_ok), col, pa.scalar(b"2000-01-01 00:00:00", pa.large_binary()))
+    m = _matrix(pc.cast(pc.binary_slice(filled, 0, 19), pa.binary()), 19)
+    frac = pc.utf8_rpad(pc.cast(pc.binary_slice(filled, 20, 26), pa.string()), 6, "0")
+    y, mo, d = _number(m, 0, 4), _number(m, 5, 7), _number(m, 8, 10)
+    hh, mi, ss = _number(m, 11, 13), _number(m, 14, 16), _number(m, 17, 19)
+    leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
+    dim = _DAYS_IN_MONTH[np.clip(mo, 0, 12)] + ((mo == 2) & leap)
+    real = syntax_ok & (y >= YEAR_MIN) & (y <= YEAR_MAX) & (mo >= 1) & (mo <= 12) & (d >= 1) & (d <= dim) \
+        & (hh <= 23) & (mi <= 59) & (ss <= 59)
+    us = ((hh * 60 + mi) * 60 + ss) * 1_000_000 + _number(_matrix(frac, 6), 0, 6)
+    return y * 10000 + mo * 100 + d, us, real
 
 
 def _cast(col, typ):
@@ -440,54 +493,3 @@ def _number(m: np.ndarray, lo: int, hi: int) -> np.ndarray:
     for j in range(lo, hi):
         out = out * 10 + (m[:, j].astype(np.int64) - 48)
     return out
-
-
-_TS_DIGITS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22, 23, 24, 25]
-_TS_SEPS = {4: 45, 7: 45, 10: 32, 13: 58, 16: 58, 19: 46}
-
-
-def _fixed_ts(col) -> tuple[np.ndarray, np.ndarray] | None:
-    """(date YYYYMMDD, µs since midnight) from ``YYYY-MM-DD HH:MM:SS.ffffff`` strings, or None."""
-    m = _matrix(col, 26)
-    if m is None:
-        return None
-    d = m[:, _TS_DIGITS]
-    if ((d < 48) | (d > 57)).any() or any((m[:, k] != v).any() for k, v in _TS_SEPS.items()):
-        return None
-    date = _number(m, 0, 4) * 10000 + _number(m, 5, 7) * 100 + _number(m, 8, 10)
-    us = ((_number(m, 11, 13) * 60 + _number(m, 14, 16)) * 60 + _number(m, 17, 19)) * 1_000_000 + _number(m, 20, 26)
-    return date, us
-
-
-def _to_raw(t: pa.Table, memo: dict) -> dict:
-    n = t.num_rows
-    raw = empty_raw(n)
-    if n == 0:
-        return raw
-    fixed = memo["ts"] if "ts" in memo else _fixed_ts(t["ts"])
-    if fixed is not None:
-        raw["date"][:], raw["time"][:] = fixed
-    else:  # fewer fractional digits somewhere: let Arrow parse the ISO timestamps
-        us = pc.cast(t["ts"], pa.timestamp("us")).to_numpy().astype("datetime64[us]").astype(np.int64)
-        day_us = 86_400_000_000
-        days = us // day_us
-        d64 = days.astype("datetime64[D]")
-        y = d64.astype("datetime64[Y]").astype(np.int64) + 1970
-        m = d64.astype("datetime64[M]").astype(np.int64) % 12 + 1
-        d = (d64 - d64.astype("datetime64[M]")).astype(np.int64) + 1
-        raw["date"][:] = y * 10000 + m * 100 + d
-        raw["time"][:] = us - days * day_us
-    raw["tick_id"][:] = t["tick_id"].to_numpy()
-    raw["last"][:] = t["last"].to_numpy()
-    raw["last_sz"][:] = t["last_sz"].to_numpy()
-    raw["tot_vlm"][:] = t["tot_vlm"].to_numpy()
-    raw["bid"][:] = t["bid"].to_numpy(zero_copy_only=False)
-    raw["ask"][:] = t["ask"].to_numpy(zero_copy_only=False)
-    raw["mkt_ctr"][:] = t["mkt_ctr"].to_numpy()
-    basis = pc.utf8_rpad(t["basis"], 1, "\0").combine_chunks()
-    offs = np.frombuffer(basis.buffers()[1], dtype=np.int32)[basis.offset:basis.offset + n + 1]
-    raw["last_type"][:] = np.frombuffer(basis.buffers()[2], dtype=np.uint8)[offs[0]:offs[-1]]
-    codes = memo["conds"] if "conds" in memo else _cond_codes(t["conds"])
-    for k in range(MAX_CONDITIONS):
-        raw[f"cond{k + 1}"][:] = codes[:, k]
-    return raw

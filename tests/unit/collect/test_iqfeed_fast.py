@@ -63,15 +63,19 @@ def test_blocks_fed_one_by_one_give_the_same_result_as_the_whole_reply():
     assert whole.ticks == 3000
 
 
-def test_numbers_beyond_the_kernel_fall_back_to_the_exact_pyarrow_path():
+def test_numbers_beyond_the_rules_are_bad_lines_and_the_rest_of_the_reply_is_kept():
+    """Issue 11 item 15: no whole-reply fallback; a too-long number is one bad line."""
     raw = _cents(make_trades(10, seed=7))
     lines = ip.format_ticks(raw, "R1").split(b"\r\n")
-    cells = lines[3].split(b",")
-    cells[3] = b"190.12345678901234567"  # more digits than a double holds
-    lines[3] = b",".join(cells)
+    for i, (f, v) in {3: (3, b"190.12345678901234567"), 5: (4, b"99999999999999999999"),
+                      7: (2, b"2024-02-30 10:00:00")}.items():
+        cells = lines[i].split(b",")
+        cells[f] = v
+        lines[i] = b",".join(cells)
     body = b"\r\n".join(lines)
-    parser = LHStreamParser("R1")
-    parser.feed(body)
-    assert parser.finish()[2] is True
-    _same(ip.parse_ticks(body, "R1"), ip.parse_ticks_pyarrow(body, "R1"))
-    assert ip.parse_ticks(body, "R1").raw["last"][3] == 190.12345678901234567
+    fast = ip.parse_ticks(body, "R1")
+    _same(fast, ip.parse_ticks_pyarrow(body, "R1"))
+    assert [r.split(":")[0] for _, r in fast.bad] == ["last", "last_sz", "ts"]
+    keep = np.setdiff1d(np.arange(10), [3, 5, 7])
+    assert np.array_equal(fast.raw["tick_id"], raw["tick_id"][keep])
+    assert np.array_equal(fast.raw["last"], raw["last"][keep])
