@@ -1,10 +1,12 @@
 """Collection of whole days from IQFeed (or the bundled emulator) into the store.
 
 * :func:`collect_days` — for each symbol and trading day: one ``HTT`` request for the day, bulk
-  parse, bad lines to the dead-letter table, then :func:`core.ingest.ingest_day` with
-  ``source="iqfeed"`` (enrich, ingest rules, atomic whole-day write, catalog row,
-  ``after_write`` hooks). A reply is used only once complete, so a cut or stalled reply writes
-  nothing; re-collecting a day replaces it (idempotent).
+  parse, bad lines to the dead-letter table (with their symbol and reason), then
+  :func:`core.ingest.ingest_day` with ``source="iqfeed"`` (enrich, ingest rules, atomic
+  whole-day write, catalog row, ``after_write`` hooks). A reply is used only once complete, so a
+  cut or stalled reply writes nothing; re-collecting a day replaces it (idempotent). A day that
+  fails (for any reason) is published as a :class:`DayCollectionFailed` event and the run goes
+  on with the other days; :class:`CollectionFailed` is raised at the end.
 * :func:`finalize_day` — rewrites a live-collected day whole through ``ingest_day`` so derived
   columns span the whole day and hooks run. Live collection itself is :mod:`core.live`.
 """
@@ -12,30 +14,64 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+from dataclasses import asdict, dataclass
 
-from core.errors import FeedError
+from core.errors import FeedError, TickdeckError
 from core.ingest import IngestResult, ingest_day
 from core.naming import as_date, normalize_ticker
 from core.progress import Progress
 from core.schema import RAW_COLUMNS
 from core.sources.iqfeed import HistoryClient, InvalidFeedSymbol, NoData
+from core.sources.iqfeed_parse import MalformedReply
 
 SOURCE = "iqfeed"
 DATASET = {"venue": "IQFEED", "asset_class": "equity", "description": "collected from IQFeed"}
 DEAD_LETTER_CHECK_LIMIT = 100_000  # existing dead letters compared when re-collecting (keeps it idempotent)
 
 
+REASON_MAX_CHARS = 300  # a failure reason is one line of at most this many characters
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DayCollectionFailed:
+    """Event (topic ``collection``, type ``collection_failed``): one symbol-day was not collected.
+
+    ``error`` is the error class name (``InvalidFeedSymbol``, ``FeedTimeout``, ``MalformedReply``,
+    ...); ``reason`` is one line.
+    """
+
+    symbol: str
+    day: str  # YYYY-MM-DD
+    reason: str
+    error: str
+
+    TYPE = "collection_failed"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
 class CollectionFailed(FeedError):
     """Some symbol-days could not be collected; the others were stored.
 
-    ``failures`` lists ``(symbol, day, reason)``; ``results`` the days that were written.
+    ``failures`` lists ``(symbol, day, reason)``; ``results`` the days that were written. The
+    message is one line: how many failed and were stored, and the first failure.
     """
 
-    def __init__(self, failures: list, results: list):
+    def __init__(self, failures: list, results: list, total: int | None = None):
         self.failures, self.results = failures, results
         sym, day, why = failures[0]
-        more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
-        super().__init__(f"collecting {sym} {day} failed: {why}{more}")
+        total = total if total is not None else len(failures) + len(results)
+        super().__init__(f"{len(failures)} of {total} symbol-days failed, {len(results)} stored; "
+                         f"first: {sym} {day}: {why}")
+
+
+def _one_line(e: BaseException) -> str:
+    lines = str(e).strip().splitlines()
+    text = lines[0] if lines else type(e).__name__
+    return text if len(text) <= REASON_MAX_CHARS else text[:REASON_MAX_CHARS - 1] + "…"
 
 
 def _dead_letters(ctx, symbol: str, bad, source: str = SOURCE) -> int:
@@ -57,13 +93,16 @@ def collect_days(ctx, symbols, days, *, host: str | None = None, port_history: i
                  progress=None, client: HistoryClient | None = None) -> list[IngestResult]:
     """Fetch whole trading days from the history port and ingest them.
 
-    Days the server has no data for (``!NO_DATA!``) are skipped and reported in progress.
+    Days the server has no data for (``!NO_DATA!``) are skipped and reported in progress. Bad
+    lines of a reply are dead letters (symbol, line text, reason); the rest of the day is stored.
+    A symbol-day that fails is published as :class:`DayCollectionFailed` and the others go on.
 
     Raises
     ------
     CollectionFailed
-        After every other symbol-day was processed, when some failed (unknown symbol,
-        stalled or dropped server after all retries, open circuit).
+        After every other symbol-day was processed, when some failed (unknown symbol — all its
+        days —, stalled or dropped server after all retries, open circuit, a reply without one
+        usable line, a day the store refused, or an unexpected error, which is logged).
     """
     syms = [normalize_ticker(s) for s in symbols]
     days = [as_date(d) for d in days]
@@ -74,6 +113,12 @@ def collect_days(ctx, symbols, days, *, host: str | None = None, port_history: i
     total, done = len(syms) * len(days), 0
     results: list[IngestResult] = []
     failures: list[tuple[str, dt.date, str]] = []
+
+    def fail(sym: str, day: dt.date, e: BaseException, why: str) -> None:
+        failures.append((sym, day, why))
+        ev = DayCollectionFailed(sym, day.isoformat(), why, type(e).__name__)
+        ctx.bus.publish("collection", ev.to_dict(), type_=DayCollectionFailed.TYPE)
+
     try:
         for sym in syms:
             for i, day in enumerate(days):
@@ -87,22 +132,42 @@ def collect_days(ctx, symbols, days, *, host: str | None = None, port_history: i
                 except NoData:
                     msg += ": no data"
                 except InvalidFeedSymbol as e:
-                    failures.append((sym, day, str(e)))
-                    done += len(days) - i - 1  # the other days of an unknown symbol are skipped
+                    for skipped in days[i:]:  # the other days of an unknown symbol are not asked for
+                        fail(sym, skipped, e, _one_line(e))
+                    done += len(days) - i - 1
                     _emit(ctx, progress, Progress("collect", done + 1, total, msg + ": unknown symbol"))
                     done += 1
                     break
-                except FeedError as e:
-                    failures.append((sym, day, str(e)))
-                    msg += f": failed ({e})"
+                except MalformedReply as e:  # every line bad: they are still dead letters
+                    _store_bad_lines(ctx, sym, e.bad)
+                    fail(sym, day, e, _one_line(e))
+                    msg += f": failed ({len(e.bad):,} bad lines, none usable)"
+                except TickdeckError as e:
+                    fail(sym, day, e, _one_line(e))
+                    msg += f": failed ({_one_line(e)})"
+                except Exception as e:  # noqa: BLE001 - one broken day must not stop the others
+                    log.error("collecting %s %s failed unexpectedly: %s: %s (traceback at debug level)", sym, day,
+                              type(e).__name__, _one_line(e))
+                    log.debug("traceback of the %s %s failure", sym, day, exc_info=True)
+                    client.close()  # the next request starts on a fresh connection
+                    fail(sym, day, e, f"internal error ({type(e).__name__}): {_one_line(e)}")
+                    msg += f": failed ({type(e).__name__})"
                 done += 1
                 _emit(ctx, progress, Progress("collect", done, total, msg))
     finally:
         if own:
             client.close()
     if failures:
-        raise CollectionFailed(failures, results)
+        raise CollectionFailed(failures, results, total)
     return results
+
+
+def _store_bad_lines(ctx, symbol: str, bad) -> None:
+    """Dead-letter the lines of a reply that failed as a whole (never masks that failure)."""
+    try:
+        _dead_letters(ctx, symbol, bad)
+    except TickdeckError as e:
+        log.warning("could not store %d bad lines of %s as dead letters: %s", len(bad), symbol, e)
 
 
 def finalize_day(ctx, symbol: str, day) -> IngestResult:
