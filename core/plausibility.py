@@ -94,23 +94,28 @@ class Bounds:
                 bid: np.ndarray | None = None, ask: np.ndarray | None = None) -> list[str]:
         """Words for the rows ``idx`` (Python work only for those rows: pass at most a few thousand)."""
         out = []
+        v = _value
         for i in np.asarray(idx, dtype=np.int64).tolist():
             c = int(codes[i])
             if c == PRICE_LOW:
-                out.append(f"price {price[i]!r} is missing, not finite or not above {self.price_min:g} "
+                out.append(f"price {v(price, i)!r} is missing, not finite or not above {self.price_min:g} "
                            "(TICKDECK_PRICE_MIN)")
             elif c == PRICE_HIGH:
-                out.append(f"price {price[i]!r} is above the plausible maximum {self.price_max:g} (TICKDECK_PRICE_MAX)")
+                out.append(f"price {v(price, i)!r} is above the plausible maximum {self.price_max:g} (TICKDECK_PRICE_MAX)")
             elif c == SIZE_BAD:
-                out.append(f"size {size[i]!r} is missing, not finite or negative")
+                out.append(f"size {v(size, i)!r} is missing, not finite or negative")
             elif c == SIZE_HIGH:
-                out.append(f"size {size[i]!r} is above the plausible maximum {self.size_max:g} (TICKDECK_SIZE_MAX)")
+                out.append(f"size {v(size, i)!r} is above the plausible maximum {self.size_max:g} (TICKDECK_SIZE_MAX)")
             elif c == QUOTE_BAD:
-                out.append(f"bid {bid[i] if bid is not None else None!r} / ask {ask[i] if ask is not None else None!r}: "
+                out.append(f"bid {v(bid, i)!r} / ask {v(ask, i)!r}: "
                            f"a quote must be finite, not negative and at most {self.price_max:g} (TICKDECK_PRICE_MAX)")
             else:
                 out.append("")
         return out
+
+
+def _value(a: np.ndarray | None, i: int) -> float | None:
+    return None if a is None else float(a[i])
 
 
 def _mark(codes: np.ndarray, mask: np.ndarray, code: int) -> None:

@@ -1,32 +1,38 @@
 """File importers: CSV, Parquet, Databento DBN and NautilusTrader trade ticks into the tick store.
 
-:func:`import_file` reads one file (or a Nautilus catalog directory) into :class:`ParsedTicks`
-— plain numpy arrays of UTC nanoseconds, prices, sizes and optional quotes — then groups the
-rows by trading-session day of the chosen calendar and hands each day to
-:func:`core.ingest.ingest_day` (the single write path). Parsing is vectorised (pyarrow, numpy);
-rows that cannot be used go to the dead-letter table with their raw text and the reason.
+:func:`import_file` reads one file (or a Nautilus catalog directory) as :class:`ParsedTicks`
+chunks — plain numpy arrays of UTC nanoseconds, prices, sizes and optional quotes — checks each
+row (plausibility bounds from :mod:`core.plausibility`, sizes that fit the stored int64),
+assigns each row its trading-session day of the chosen calendar and spools the rows per day
+(:class:`core.sources.spool.DaySpool`: memory up to a budget, Arrow IPC files beyond). When the
+whole file has been read and found valid, each day is written whole, once, through
+:func:`core.ingest.ingest_day` (the single write path). Memory stays near the spool budget plus
+the largest day, whatever the file's size. Rows that cannot be used go to the dead-letter table
+with their own text, their 1-based line (or row / record) number and the reason.
 
-Readers per format live in :mod:`core.sources.dbn` and :mod:`core.sources.nautilus`; the
-tabular (CSV / Parquet) reader, the column auto-detection and the day grouping live here.
-See ``docs/importing.md`` for the rules (aliases, epoch units, quote-only files, calendars).
+CSV and Parquet are read by :mod:`core.sources.tabular` (streaming, column auto-detection);
+DBN and Nautilus by :mod:`core.sources.dbn` and :mod:`core.sources.nautilus` (one chunk).
+See ``docs/importing.md`` for the rules (aliases, epoch units, quote-only files, calendars,
+bad input, ``replace``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import inspect
+import itertools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from core.calendar import MarketCalendar, get_calendar
 from core.enrich import date_time_from_utc_ns
 from core.errors import ImportFormatError
+from core.instruments import resolve_terms
 from core.naming import normalize_ticker
 from core.progress import Progress
 from core.schema import empty_raw
@@ -45,9 +51,9 @@ ALIASES: dict[str, tuple[str, ...]] = {
 MAX_DEAD_LETTERS = 10_000  # a wholly bad file must not flood the SQL table; counts stay exact
 MAX_BAD_TIMESTAMP_FRACTION = 0.5  # more unparseable than this means a wrong format, not bad rows
 SIZE_DECIMALS = 8  # fractional sizes (crypto, FX) are stored as integer units of 1e-8
-# Epoch numbers are classified by magnitude: below 1e11 seconds (year 5138), below 1e14
-# milliseconds, below 1e17 microseconds, else nanoseconds.
-EPOCH_LIMITS = ((1e11, 10**9), (1e14, 10**6), (1e17, 10**3))
+INT64_LIMIT = float(2**63)  # a stored size (or a day's running volume) must stay below this
+VOLUME_LIMIT = 9.2e18  # the day's running volume, compared in float64 with a margin below 2**63
+SPOOL_BYTES = 128 << 20  # rows an import holds in memory before spilling them to Arrow IPC files
 DEFAULT_ASSET = {"XNYS": "equity", "CMES": "futures", "24/7": "crypto"}  # when nothing else says
 LAST_TYPE_TRADE = ord("C")  # last-qualified trade
 LAST_TYPE_QUOTE = ord("O")  # quote-only rows are "other", never last-qualified
@@ -71,12 +77,17 @@ class ParsedTicks:
     ask: np.ndarray  # float64, NaN when absent
     tick_id: np.ndarray | None = None  # int64 ids from the file, else synthesised
     quote_only: bool = False
-    rejects: tuple = ()  # (raw_text, reason) of rows dropped while parsing (at most MAX_DEAD_LETTERS)
+    rejects: tuple = ()  # (raw_text, reason[, line]) of rows dropped while parsing (at most MAX_DEAD_LETTERS)
     rejected: int = 0  # exact count of rows dropped while parsing
     calendar: str | None = None  # what the file says (DBN dataset, Nautilus venue)
     asset_class: str | None = None
     venue: str = ""
     description: str = ""
+    terms: dict | None = None  # instrument data the file carries: multiplier, lot_size, tick_size
+    line: np.ndarray | None = None  # int64 1-based line (CSV) / row / record number of each row in its file
+    row: np.ndarray | None = None  # int64 1-based data-row number: the tick id when the file has none
+    text: Callable[[np.ndarray], list[str]] | None = field(default=None, repr=False, compare=False)
+    # ``text(k)``: the file's own text of rows ``k`` (CSV: the line as written)
 
     def __len__(self) -> int:
         return int(self.ns.shape[0])
@@ -110,6 +121,7 @@ class ImportReport:
     size_unit: float  # stored last_sz × size_unit = size in the file
     quote_only: bool
     days: tuple[DayResult, ...] = field(default_factory=tuple)
+    refused: tuple[tuple[dt.date, str], ...] = ()  # (day, why) of stored days an import may not replace
 
     @property
     def days_written(self) -> int:
@@ -176,222 +188,18 @@ def parse_mapping(items) -> dict[str, str]:
     return out
 
 
-# -- tabular reading ---------------------------------------------------------------------------
-def _read_table(path: Path, fmt: str) -> tuple[pa.Table, bool]:
-    """The file as an Arrow table; the flag says every column was read as text (CSV fallback)."""
-    try:
-        if fmt == "parquet":
-            import pyarrow.parquet as pq
+# -- reading -----------------------------------------------------------------------------------
+def iter_file(path: str | Path, *, symbol: str, mapping=None, fmt: str | None = None) -> Iterator[ParsedTicks]:
+    """Read any supported file as :class:`ParsedTicks` chunks, without storing anything.
 
-            return pq.read_table(path), False
-        import pyarrow.csv as pcsv
-
-        try:
-            return pcsv.read_csv(path), False
-        except pa.ArrowInvalid:  # a value does not fit the inferred type: read text, coerce per row
-            names = pcsv.open_csv(path).schema.names
-            opts = pcsv.ConvertOptions(column_types={n: pa.string() for n in names})
-            return pcsv.read_csv(path, convert_options=opts), True
-    except (OSError, pa.ArrowException) as e:
-        raise ImportFormatError(f"{path}: cannot read as {fmt}: {e}") from None
-
-
-def resolve_columns(names: list[str], mapping: dict[str, str]) -> dict[str, str]:
-    """Target → column name, from ``mapping`` first and then :data:`ALIASES`.
+    CSV and Parquet are streamed a block at a time (:func:`core.sources.tabular.iter_tabular`);
+    DBN files and Nautilus catalogs come as one chunk.
 
     Raises
     ------
     ImportFormatError
-        A mapped column is absent, or the timestamp / price (or bid+ask) / size columns are missing.
-    """
-    lower = {n.strip().lower(): n for n in names}
-    out: dict[str, str] = {}
-    for target, col in mapping.items():
-        if col not in names:
-            raise ImportFormatError(f"mapping {target}={col}: no column {col!r}; the file has {', '.join(names)}")
-        out[target] = col
-    for target, aliases in ALIASES.items():
-        if target not in out:
-            hit = next((lower[a] for a in aliases if a in lower and lower[a] not in out.values()), None)
-            if hit is not None:
-                out[target] = hit
-    if "timestamp" not in out:
-        raise ImportFormatError(f"missing required column 'timestamp' (looked for {', '.join(ALIASES['timestamp'])}); "
-                                f"the file has {', '.join(names)}; map one with --map timestamp=COLUMN")
-    if "price" not in out and not ("bid" in out and "ask" in out):
-        raise ImportFormatError(f"missing required column 'price' (looked for {', '.join(ALIASES['price'])}, or "
-                                f"bid and ask for quotes); the file has {', '.join(names)}; use --map price=COLUMN")
-    if "price" in out and "size" not in out:
-        raise ImportFormatError(f"missing required column 'size' (looked for {', '.join(ALIASES['size'])}); "
-                                f"the file has {', '.join(names)}; use --map size=COLUMN")
-    return out
-
-
-def _numbers(col: pa.ChunkedArray) -> np.ndarray:
-    """float64 values; NaN where null or not a number (text is coerced vectorised)."""
-    if pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_decimal(col.type):
-        return pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
-    if pa.types.is_boolean(col.type):
-        return pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False)
-    text = pc.cast(col, pa.string())
-    try:
-        return pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False)
-    except pa.ArrowInvalid:
-        return pd.to_numeric(text.to_pandas(), errors="coerce").to_numpy(dtype=np.float64)
-
-
-def parse_timestamps(col: pa.ChunkedArray, column: str) -> tuple[np.ndarray, np.ndarray]:
-    """UTC epoch ns (int64) and a bad-row mask for a timestamp column of any common form.
-
-    Arrow timestamps (naive = UTC), ISO-8601 text (with an offset, or naive = UTC) and epoch
-    numbers (unit by magnitude, see :data:`EPOCH_LIMITS`) are accepted.
-
-    Raises
-    ------
-    ImportFormatError
-        More than :data:`MAX_BAD_TIMESTAMP_FRACTION` of the rows cannot be parsed; the message
-        names the column, the first bad row and its value.
-    """
-    n = len(col)
-    t = col.type
-    if pa.types.is_timestamp(t):
-        ns = pc.cast(col, pa.timestamp("ns", tz=t.tz)).cast(pa.int64())
-        bad = pc.is_null(ns).to_numpy(zero_copy_only=False)
-        vals = pc.fill_null(ns, 0).to_numpy(zero_copy_only=False).astype(np.int64)
-    elif pa.types.is_date(t):
-        raise ImportFormatError(f"column {column!r} holds dates without a time of day; map a timestamp column")
-    elif pa.types.is_integer(t):  # exact: never through float64 (ns epochs exceed 2**53)
-        ints = pc.cast(col, pa.int64())
-        bad = pc.is_null(ints).to_numpy(zero_copy_only=False)
-        vals = _epoch_to_ns(pc.fill_null(ints, 0).to_numpy(zero_copy_only=False).astype(np.int64), bad)
-    elif pa.types.is_floating(t):
-        v = _numbers(col)
-        bad = ~np.isfinite(v)
-        vals = _epoch_to_ns(np.where(bad, 0, v), bad)
-    else:
-        text = pc.cast(col, pa.string())
-        vals, bad = _text_to_ns(text)
-    n_bad = int(bad.sum())
-    if n and n_bad > MAX_BAD_TIMESTAMP_FRACTION * n:
-        i = int(np.flatnonzero(bad)[0])
-        raise ImportFormatError(f"column {column!r}, row {i + 1}: cannot parse {col[i].as_py()!r} as a timestamp "
-                                f"({n_bad} of {n} rows fail); use ISO-8601 with an offset or epoch numbers")
-    return vals, bad
-
-
-def _epoch_to_ns(v: np.ndarray, bad: np.ndarray) -> np.ndarray:
-    good = v[~bad]
-    mag = float(np.median(np.abs(good))) if good.size else 0.0
-    mult = next((m for limit, m in EPOCH_LIMITS if mag < limit), 1)
-    if v.dtype.kind == "f":  # whole and fractional parts apart: v * mult alone loses the last digits
-        whole = np.floor(v)
-        return whole.astype(np.int64) * mult + np.round((v - whole) * mult).astype(np.int64)
-    return v.astype(np.int64) * mult
-
-
-def _text_to_ns(text: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-    for typ in (pa.timestamp("ns", tz="UTC"), pa.timestamp("ns")):
-        try:
-            ns = pc.cast(text, typ).cast(pa.int64())
-            return pc.fill_null(ns, 0).to_numpy(zero_copy_only=False).astype(np.int64), \
-                pc.is_null(ns).to_numpy(zero_copy_only=False)
-        except pa.ArrowInvalid:
-            continue
-    try:  # pure epoch numbers written as text
-        ints = pc.cast(text, pa.int64())
-        bad = pc.is_null(ints).to_numpy(zero_copy_only=False)
-        return _epoch_to_ns(pc.fill_null(ints, 0).to_numpy(zero_copy_only=False).astype(np.int64), bad), bad
-    except pa.ArrowInvalid:
-        pass
-    try:
-        v = pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False)
-        bad = ~np.isfinite(v)
-        return _epoch_to_ns(np.where(bad, 0, v), bad), bad
-    except pa.ArrowInvalid:
-        pass
-    # Mixed or partly broken text: pandas' vectorised ISO-8601 parser, bad rows become NaT.
-    s = pd.to_datetime(text.to_pandas(), utc=True, errors="coerce", format="ISO8601")
-    bad = s.isna().to_numpy()
-    return np.where(bad, 0, s.to_numpy(dtype="datetime64[ns]").astype(np.int64)), bad
-
-
-def _csv_lines(path: Path, idx: np.ndarray) -> list[str]:
-    """The file's own text of data rows ``idx`` (one line per row after the header)."""
-    import io
-
-    want = {int(i) + 1: k for k, i in enumerate(idx)}
-    out = [""] * len(idx)
-    last = max(want) if want else -1
-    with pa.input_stream(str(path), compression="detect") as raw, io.TextIOWrapper(raw, encoding="utf-8",
-                                                                                  errors="replace") as f:
-        for n, line in enumerate(f):
-            if n in want:
-                out[want[n]] = line.rstrip("\r\n")
-            if n >= last:
-                break
-    return out
-
-
-def _row_texts(table: pa.Table, idx: np.ndarray) -> list[str]:
-    rows = table.take(pa.array(idx[:MAX_DEAD_LETTERS])).to_pylist()
-    return [",".join("" if v is None else str(v) for v in r.values()) for r in rows]
-
-
-def read_tabular(path: str | Path, *, fmt: str, mapping: dict[str, str] | None = None) -> ParsedTicks:
-    """Read a CSV or Parquet file of trades (or bid/ask quotes) with auto-detected columns.
-
-    Raises
-    ------
-    ImportFormatError
-        Unreadable file, missing required column or unparseable timestamps.
-    """
-    path = Path(path)
-    table, _ = _read_table(path, fmt)
-    cols = resolve_columns(table.column_names, mapping or {})
-    n = table.num_rows
-    ns, bad_ts = parse_timestamps(table.column(cols["timestamp"]), cols["timestamp"])
-    nan = np.full(n, np.nan)
-    bid = _numbers(table.column(cols["bid"])) if "bid" in cols else nan
-    ask = _numbers(table.column(cols["ask"])) if "ask" in cols else nan
-    reasons = np.full(n, "", dtype=object)
-    reasons[bad_ts] = f"unparseable timestamp in column {cols['timestamp']!r}"
-    quote_only = "price" not in cols
-    if quote_only:
-        ok_q = np.isfinite(bid) & np.isfinite(ask) & (bid > 0) & (ask >= bid)
-        price = np.where(ok_q, (bid + ask) * 0.5, np.nan)
-        size = np.zeros(n)
-        reasons[~ok_q & (reasons == "")] = "quote needs 0 < bid <= ask"
-    else:
-        price = _numbers(table.column(cols["price"]))
-        size = _numbers(table.column(cols["size"]))
-        reasons[~(np.isfinite(price) & (price > 0)) & (reasons == "")] = \
-            f"price in column {cols['price']!r} is missing, not a number or not > 0"
-        reasons[~(np.isfinite(size) & (size >= 0)) & (reasons == "")] = \
-            f"size in column {cols['size']!r} is missing, not a number or negative"
-    tick_id = None
-    if "tick_id" in cols:
-        ids = _numbers(table.column(cols["tick_id"]))
-        if np.isfinite(ids).all() and (ids == np.round(ids)).all():
-            tick_id = ids.astype(np.int64)
-    if tick_id is None:
-        tick_id = np.arange(1, n + 1, dtype=np.int64)  # row number in the file: deterministic
-    bad = reasons != ""
-    bad_idx = np.flatnonzero(bad)
-    texts = _csv_lines(path, bad_idx[:MAX_DEAD_LETTERS]) if fmt == "csv" else _row_texts(table, bad_idx)
-    rejects = tuple(zip(texts, reasons[bad_idx[:MAX_DEAD_LETTERS]].tolist()))
-    keep = ~bad
-    return ParsedTicks(name=fmt, ns=ns[keep], price=price[keep], size=size[keep], bid=bid[keep], ask=ask[keep],
-                       tick_id=tick_id[keep], quote_only=quote_only, rejects=rejects, rejected=int(bad_idx.size),
-                       description=f"imported from {path.name}" + (" (bid/ask quotes; price = midpoint)" if quote_only else ""))
-
-
-def read_file(path: str | Path, *, symbol: str, mapping=None, fmt: str | None = None) -> ParsedTicks:
-    """Read any supported file into :class:`ParsedTicks` without storing anything.
-
-    Raises
-    ------
-    ImportFormatError
-        Unknown format, unreadable file, missing column or unparseable timestamps.
+        Unknown format, unreadable file, missing or unusable column, no data rows, or
+        unparseable timestamps; the whole-file rules only once the last chunk has been read.
     """
     path = Path(path)
     if not path.exists():
@@ -404,12 +212,55 @@ def read_file(path: str | Path, *, symbol: str, mapping=None, fmt: str | None = 
     if fmt == "dbn":
         from core.sources.dbn import read_dbn
 
-        return read_dbn(path, symbol=symbol)
-    if fmt == "nautilus":
+        yield read_dbn(path, symbol=symbol)
+    elif fmt == "nautilus":
         from core.sources.nautilus import read_nautilus
 
-        return read_nautilus(path, symbol=symbol)
-    return read_tabular(path, fmt=fmt, mapping=parse_mapping(mapping))
+        yield read_nautilus(path, symbol=symbol)
+    else:
+        from core.sources.tabular import iter_tabular
+
+        yield from iter_tabular(path, fmt=fmt, mapping=parse_mapping(mapping))
+
+
+def read_file(path: str | Path, *, symbol: str, mapping=None, fmt: str | None = None) -> ParsedTicks:
+    """Read any supported file into one :class:`ParsedTicks` without storing anything.
+
+    Warnings
+    --------
+    Holds every row of the file in memory; :func:`import_file` streams instead.
+
+    Raises
+    ------
+    ImportFormatError
+        As :func:`iter_file`.
+    """
+    chunks = list(iter_file(path, symbol=symbol, mapping=mapping, fmt=fmt))
+    if len(chunks) == 1 and chunks[0].row is None:
+        return chunks[0]
+    return _concat(chunks)
+
+
+def _concat(chunks: list[ParsedTicks]) -> ParsedTicks:
+    first = chunks[0]
+
+    def cat(name: str) -> np.ndarray:
+        return np.concatenate([getattr(c, name) for c in chunks])
+
+    with_ids = all(c.tick_id is not None for c in chunks)
+    starts = np.cumsum([0] + [len(c) for c in chunks])
+
+    def text(k: np.ndarray) -> list[str]:
+        k = np.asarray(k, dtype=np.int64)
+        which = np.searchsorted(starts, k, side="right") - 1
+        return [chunks[c].text(np.array([i - starts[c]]))[0] if chunks[c].text else "" for c, i in zip(which, k)]
+
+    rejects = tuple(itertools.islice(itertools.chain.from_iterable(c.rejects for c in chunks), MAX_DEAD_LETTERS))
+    return ParsedTicks(name=first.name, ns=cat("ns"), price=cat("price"), size=cat("size"), bid=cat("bid"),
+                       ask=cat("ask"), tick_id=cat("tick_id") if with_ids else cat("row"), quote_only=first.quote_only,
+                       rejects=rejects, rejected=sum(c.rejected for c in chunks), calendar=first.calendar,
+                       asset_class=first.asset_class, venue=first.venue, description=first.description,
+                       terms=first.terms, line=cat("line"), row=cat("row"), text=text)
 
 
 # -- days --------------------------------------------------------------------------------------
@@ -472,10 +323,163 @@ def build_raw(ns: np.ndarray, price: np.ndarray, size: np.ndarray, bid: np.ndarr
 
 
 # -- the importer ------------------------------------------------------------------------------
+@dataclass
+class _Seen:
+    """What the importer learnt from the chunks read so far (mutable, internal)."""
+
+    rows_read: int = 0
+    whole_sizes: bool = True  # every kept size is a whole number: stored as is, else in 1e-8 units
+    ids: bool = True  # every chunk had whole tick ids: use them, else data-row numbers
+
+
+class _DeadLetters:
+    """One import's dead letters: all counted, the first :data:`MAX_DEAD_LETTERS` stored.
+
+    Each item is ``[text or None, reason, line or None, fallback text]``; a CSV row rejected
+    after its chunk was gone (when writing its day) gets its text from the file at :meth:`flush`.
+    """
+
+    def __init__(self, source: str, symbol: str, path: Path, fmt: str):
+        self.source, self.symbol, self.path, self.fmt = source, symbol, path, fmt
+        self.items: list[list] = []
+        self.count = 0
+        self._stored = 0
+
+    @property
+    def room(self) -> int:
+        return max(0, MAX_DEAD_LETTERS - len(self.items))
+
+    def extend(self, rejects, total: int) -> None:
+        """``(text, reason[, line])`` tuples from a reader; ``total`` counts the ones not listed too."""
+        for r in itertools.islice(rejects, self.room):
+            line = r[2] if len(r) > 2 else None
+            self.items.append([r[0], r[1], line, r[0]])
+        self.count += total
+
+    def add(self, texts, reasons, lines, fallbacks, total: int) -> None:
+        for item in itertools.islice(zip(texts, reasons, lines, fallbacks), self.room):
+            self.items.append(list(item))
+        self.count += total
+
+    def flush(self, ctx) -> None:
+        """Store the items not stored yet."""
+        new = self.items[self._stored:]
+        want = [it[2] for it in new if it[0] is None and it[2]]
+        if want and self.fmt == "csv":
+            from core.sources.tabular import csv_line_texts
+
+            found = csv_line_texts(self.path, want)
+            for it in new:
+                if it[0] is None and it[2] in found:
+                    it[0] = found[it[2]]
+        if new:
+            ctx.catalog.add_dead_letters((self.source, self.symbol, it[0] if it[0] is not None else it[3], it[1],
+                                          it[2]) for it in new)
+        self._stored = len(self.items)
+
+
+def _describe(ns: np.ndarray, price: np.ndarray, size: np.ndarray, ids: np.ndarray, idx: np.ndarray) -> list[str]:
+    """Text for rows of a file that has none of its own (DBN, Nautilus) or whose text is gone."""
+    return [f"tick_id={int(ids[i])} at {pd.Timestamp(int(ns[i]), tz='UTC')} price={float(price[i])!r} "
+            f"size={float(size[i])!r}" for i in idx.tolist()]
+
+
+def _whole(size: np.ndarray) -> bool:
+    return bool(np.all(np.abs(size - np.round(size)) <= 1e-9 * np.maximum(1.0, np.abs(size))))
+
+
+def _stage(chunk: ParsedTicks, cal: MarketCalendar, bounds, spool, dead: _DeadLetters, seen: _Seen) -> None:
+    """Check one chunk's rows and spool the good ones under their session day."""
+    n = len(chunk)
+    seen.rows_read += n + chunk.rejected
+    dead.extend(chunk.rejects, chunk.rejected)
+    if not n:
+        return
+    ids = chunk.tick_id if chunk.tick_id is not None else chunk.row
+    codes = bounds.check(price=chunk.price, size=None if chunk.quote_only else chunk.size, bid=chunk.bid, ask=chunk.ask)
+    too_big = chunk.size >= INT64_LIMIT  # checked first: its own reason, and it must not decide the size unit
+    bad = too_big | (codes != 0)
+    keep = np.flatnonzero(~bad)
+    days, outside = assign_session_days(chunk.ns[keep], cal)
+    if outside.any():
+        bad[keep[outside]] = True
+        keep, days = keep[~outside], days[~outside]
+    idx = np.flatnonzero(bad)
+    if idx.size:
+        first = idx[:dead.room]
+        plaus = bounds.reasons(codes, first, price=chunk.price, size=chunk.size, bid=chunk.bid, ask=chunk.ask)
+        reasons = [f"size {float(chunk.size[i])!r} does not fit a 64-bit integer" if too_big[i] else
+                   (p or f"not in any {cal.name} trading session") for i, p in zip(first.tolist(), plaus)]
+        fallback = _describe(chunk.ns, chunk.price, chunk.size, ids, first)
+        texts = chunk.text(first) if chunk.text is not None else fallback
+        lines = chunk.line[first].tolist() if chunk.line is not None else [None] * first.size
+        dead.add(texts, reasons, lines, fallback, int(idx.size))
+    if not keep.size:
+        return
+    size = chunk.size[keep]
+    seen.whole_sizes = seen.whole_sizes and _whole(size)
+    seen.ids = seen.ids and chunk.tick_id is not None
+    row = chunk.row if chunk.row is not None else ids
+    line = chunk.line if chunk.line is not None else np.zeros(n, dtype=np.int64)
+    spool.add(days, {"ns": chunk.ns[keep], "price": chunk.price[keep], "size": size, "bid": chunk.bid[keep],
+                     "ask": chunk.ask[keep], "id": ids[keep].astype(np.int64, copy=False),
+                     "row": row[keep].astype(np.int64, copy=False), "line": line[keep].astype(np.int64, copy=False)})
+
+
+def _day_raw(cols: dict[str, np.ndarray], whole_sizes: bool, use_ids: bool, quote_only: bool,
+             dead: _DeadLetters) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """One day's spooled rows → the 14 raw columns in time order (and their UTC ns).
+
+    Sizes become integers in the import's unit; a row whose size in 1e-8 units does not fit
+    int64, or that would carry the day's running volume (``tot_vlm``) past it, is a dead letter.
+    """
+    order = np.argsort(cols["ns"], kind="stable")
+    scaled = cols["size"][order] if whole_sizes else cols["size"][order] * 10**SIZE_DECIMALS
+    units = np.round(scaled)
+    over = units >= INT64_LIMIT
+    over |= np.cumsum(np.where(over, 0.0, units)) >= VOLUME_LIMIT
+    if over.any():
+        bad = np.flatnonzero(over)
+        first = order[bad[:dead.room]]
+        reasons = [f"size {float(cols['size'][i])!r} in units of 1e-{SIZE_DECIMALS} does not fit a 64-bit integer"
+                   if units[k] >= INT64_LIMIT else "the day's running volume would pass the 64-bit limit"
+                   for i, k in zip(first.tolist(), bad[:dead.room].tolist())]
+        lines = [int(v) or None for v in cols["line"][first]]
+        ids = cols["id"] if use_ids else cols["row"]
+        dead.add([None] * first.size, reasons, lines,
+                 _describe(cols["ns"], cols["price"], cols["size"], ids, first), int(bad.size))
+        order, units = order[~over], units[~over]
+    ns = cols["ns"][order]
+    raw = build_raw(ns, cols["price"][order], units.astype(np.int64), cols["bid"][order], cols["ask"][order],
+                    (cols["id"] if use_ids else cols["row"])[order], quote_only=quote_only)
+    return raw, ns
+
+
+def _guard(ingest, replace: bool) -> dict:
+    """``guard_replace=not replace`` for :func:`core.ingest.ingest_day` when it takes that keyword."""
+    try:
+        params = inspect.signature(ingest).parameters
+    except (TypeError, ValueError):
+        return {}
+    return {"guard_replace": not replace} if "guard_replace" in params else {}
+
+
+def _refusal(e: BaseException) -> bool:
+    """Whether ``e`` is ingest_day refusing to replace a stored day (:class:`core.errors.ReplaceRefused`)."""
+    from core import errors
+
+    cls = getattr(errors, "ReplaceRefused", None)
+    return cls is not None and isinstance(e, cls)
+
+
 def import_file(ctx, path: str | Path, *, symbol: str, source: str | None = None, calendar: str | None = None,
-                mapping=None, fmt: str | None = None,
+                mapping=None, fmt: str | None = None, replace: bool = False,
                 progress: Callable[[Progress], None] | None = None) -> ImportReport:
-    """Import one file into the tick store, one session day at a time.
+    """Import one file into the tick store, one whole session day at a time.
+
+    The file is read in chunks and its rows spooled per session day (memory up to
+    :data:`SPOOL_BYTES`, then Arrow IPC files under ``<data_dir>/tmp``); days are written only
+    after the whole file has been read and found valid, each once, in day order.
 
     Parameters
     ----------
@@ -492,67 +496,86 @@ def import_file(ctx, path: str | Path, *, symbol: str, source: str | None = None
         catalogued calendar, else :func:`guess_market`.
     mapping
         ``{"timestamp": "Time", ...}`` or ``["timestamp=Time", ...]`` for CSV / Parquet.
+    replace
+        Replace stored days even when they come from another source or would shrink sharply.
+        Without it :func:`core.ingest.ingest_day` refuses such a day (``guard_replace``); the
+        day is left as it was, listed in :attr:`ImportReport.refused`, and the other days are
+        still imported.
 
     Raises
     ------
     ImportFormatError
-        The file cannot be read, lacks a required column or has unparseable timestamps;
-        nothing is stored.
+        The file cannot be read, lacks a required column, has no data rows, is not UTF-8 text,
+        or has unparseable timestamps; nothing is stored and no dead letters are written.
+    ConfigError
+        The plausibility settings (``TICKDECK_PRICE_MIN`` / ``_MAX``, ``TICKDECK_SIZE_MAX``) are invalid.
+
+    Warnings
+    --------
+    Peak memory is about :data:`SPOOL_BYTES` plus what :func:`core.ingest.ingest_day` needs
+    for the largest day; spill files need about 64 bytes of disk per row.
     """
     from core.ingest import ingest_day
+    from core.plausibility import Bounds
+    from core.sources.spool import DaySpool, sweep_stale
 
     sym = normalize_ticker(symbol)
-    parsed = read_file(path, symbol=sym, mapping=mapping, fmt=fmt)
+    bounds = Bounds.from_settings(ctx.settings)
+    path = Path(path)
+    chunks = iter_file(path, symbol=sym, mapping=mapping, fmt=fmt)
+    first = next(chunks)
     guess_cal, guess_asset = guess_market(sym)
     existing = ctx.catalog.dataset(sym)
-    cal_name = calendar or parsed.calendar or (existing.calendar if existing is not None else None) or guess_cal
+    cal_name = calendar or first.calendar or (existing.calendar if existing is not None else None) or guess_cal
     cal = get_calendar(cal_name)
-    if parsed.asset_class:
-        asset = parsed.asset_class
+    if first.asset_class:
+        asset = first.asset_class
     elif existing is not None and existing.calendar == cal.name and existing.asset_class:
         asset = existing.asset_class
     elif guess_cal == cal.name:
         asset = guess_asset
     else:
-        asset = "fx" if parsed.quote_only else DEFAULT_ASSET[cal.name]
-    name = source or parsed.name
-    src = f"import:{name}" + (":quotes" if parsed.quote_only else "")
+        asset = "fx" if first.quote_only else DEFAULT_ASSET[cal.name]
+    name = source or first.name
+    src = f"import:{name}" + (":quotes" if first.quote_only else "")
 
-    order = np.argsort(parsed.ns, kind="stable")
-    ns = parsed.ns[order]
-    days, outside = assign_session_days(ns, cal)
-    sizes, unit = size_units(parsed.size[order])
-    rejects = list(parsed.rejects)
-    rejected = parsed.rejected
-    if outside.any():
-        bad = np.flatnonzero(outside)
-        rejected += int(bad.size)
-        ids = parsed.tick_id[order]
-        rejects += [(f"tick_id={int(ids[i])} at {pd.Timestamp(int(ns[i]), tz='UTC')} price={parsed.price[order][i]}",
-                     f"not in any {cal.name} trading session")
-                    for i in bad[:MAX_DEAD_LETTERS]]
-    if rejects:
-        ctx.catalog.add_dead_letters((src, sym, raw, reason) for raw, reason in rejects[:MAX_DEAD_LETTERS])
-
-    keep = np.flatnonzero(~outside)
-    day_keys = days[keep]
-    starts = np.flatnonzero(np.r_[True, day_keys[1:] != day_keys[:-1]]) if keep.size else np.empty(0, dtype=np.int64)
-    bounds = np.r_[starts, keep.size]
-    dataset = {"venue": parsed.venue, "asset_class": asset, "description": parsed.description}
-    results = []
-    total = len(starts)
-    for k in range(total):
-        sel = keep[bounds[k]:bounds[k + 1]]
-        src_idx = order[sel]
-        day = day_keys[bounds[k]].astype(object)
-        raw = build_raw(ns[sel], parsed.price[src_idx], sizes[sel], parsed.bid[src_idx], parsed.ask[src_idx],
-                        parsed.tick_id[src_idx], quote_only=parsed.quote_only)
-        r = ingest_day(ctx, sym, day, raw, source=src, calendar=cal, timestamps_ns=ns[sel], dataset=dataset)
-        results.append(DayResult(day, r.info.ticks, r.info.first, r.info.last, r.duplicates_dropped,
-                                 r.rejected + r.wrong_day_dropped))
-        if progress:
-            progress(Progress("import", k + 1, total, f"{sym} {day}"))
-    return ImportReport(path=str(path), symbol=sym, source=src, fmt=parsed.name, calendar=cal.name, asset_class=asset,
-                        rows_read=len(parsed) + parsed.rejected, ticks=sum(d.ticks for d in results),
-                        rejected=rejected + sum(d.rejected for d in results), size_unit=unit,
-                        quote_only=parsed.quote_only, days=tuple(results))
+    dead = _DeadLetters(src, sym, path, first.name)
+    seen = _Seen()
+    tmp_root = Path(ctx.settings.data_dir) / "tmp"
+    sweep_stale(tmp_root)
+    results: list[DayResult] = []
+    refused: list[tuple[dt.date, str]] = []
+    with DaySpool(tmp_root, SPOOL_BYTES) as spool:
+        for chunk in itertools.chain([first], chunks):
+            _stage(chunk, cal, bounds, spool, dead, seen)
+        dead.flush(ctx)  # the file is valid as a whole: its rejected rows are recorded before any write
+        unit = 1.0 if seen.whole_sizes else 10.0**-SIZE_DECIMALS
+        terms = resolve_terms(sym, asset, size_decimals=0 if unit == 1.0 else SIZE_DECIMALS, file_terms=first.terms,
+                              existing=existing)
+        dataset = {"venue": first.venue, "description": first.description, **terms.dataset_values()}
+        guard = _guard(ingest_day, replace)
+        days = spool.days()
+        try:
+            for k, day64 in enumerate(days):
+                day = day64.astype(object)
+                raw, ns = _day_raw(spool.take(day64), seen.whole_sizes, seen.ids, first.quote_only, dead)
+                if ns.size:
+                    try:
+                        r = ingest_day(ctx, sym, day, raw, source=src, calendar=cal, timestamps_ns=ns, dataset=dataset,
+                                       **guard)
+                    except Exception as e:
+                        if not _refusal(e):
+                            raise
+                        refused.append((day, str(e)))
+                    else:
+                        results.append(DayResult(day, r.info.ticks, r.info.first, r.info.last, r.duplicates_dropped,
+                                                 r.rejected + r.wrong_day_dropped))
+                del raw, ns
+                if progress:
+                    progress(Progress("import", k + 1, len(days), f"{sym} {day}"))
+        finally:
+            dead.flush(ctx)
+    return ImportReport(path=str(path), symbol=sym, source=src, fmt=first.name, calendar=cal.name, asset_class=asset,
+                        rows_read=seen.rows_read, ticks=sum(d.ticks for d in results),
+                        rejected=dead.count + sum(d.rejected for d in results), size_unit=unit,
+                        quote_only=first.quote_only, days=tuple(results), refused=tuple(refused))

@@ -94,7 +94,8 @@ def test_a_few_bad_rows_become_rejects_with_raw_text_and_reason(tmp_path):
     p = _write(tmp_path, "b.csv", "timestamp,price,size\n" + "\n".join(rows) + "\n")
     t = read_file(p, symbol="AAPL")
     assert len(t) == 7 and t.rejected == 3
-    raw = dict(t.rejects)
+    raw = {text: reason for text, reason, _ in t.rejects}
+    assert sorted(line for *_, line in t.rejects) == [5, 8, 10]  # 1-based lines of the file (header is 1)
     assert "timestamp" in raw["not-a-time,106,16"]
     assert "price" in raw["2024-07-02T14:30:03Z,abc,13"]
     assert "price" in raw["2024-07-02T14:30:08Z,-1,18"]
