@@ -1,6 +1,14 @@
-"""``tickdeck import``: a CSV, Parquet, Databento DBN or NautilusTrader file into the tick store."""
+"""``tickdeck import``: a CSV, Parquet, Databento DBN or NautilusTrader file into the tick store.
+
+Exit status: 0 when every day was imported; 1 (one ``tickdeck: error:`` line) when the file is
+refused (unreadable, not UTF-8, no data rows, unusable columns or timestamps) and nothing was
+stored, or when a stored day was left as it was because the import may not replace it
+(another source, or far fewer ticks) and ``--replace`` was not given.
+"""
 
 from __future__ import annotations
+
+import sys
 
 from core.calendar import CALENDAR_NAMES
 from core.progress import TqdmProgress
@@ -20,6 +28,9 @@ def register(sub) -> None:
     p.add_argument("--map", dest="mapping", action="extend", nargs="+", default=[], metavar="TARGET=COLUMN",
                    help=f"column mapping for CSV/Parquet; targets: {', '.join(TARGETS)}")
     p.add_argument("--format", dest="fmt", choices=FORMATS, default=None, help="file format (default: from the name)")
+    p.add_argument("--replace", action="store_true",
+                   help="replace stored days even when they come from another source or would shrink sharply "
+                        "(the previous version is kept and can be restored with restore-day)")
     p.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
     p.set_defaults(func=run)
 
@@ -32,7 +43,7 @@ def run(args) -> int:
     bar = TqdmProgress(disable=args.no_progress)
     try:
         report = import_file(ctx, args.file, symbol=args.symbol, source=args.source, calendar=args.calendar,
-                             mapping=args.mapping, fmt=args.fmt, progress=bar)
+                             mapping=args.mapping, fmt=args.fmt, replace=args.replace, progress=bar)
     finally:
         bar.close()
         ctx.close()
@@ -42,4 +53,10 @@ def run(args) -> int:
     unit = "" if report.size_unit == 1 else f", sizes in units of {report.size_unit:g}"
     print(f"imported {report.ticks:,} ticks into {report.days_written} {report.calendar} session day(s) as "
           f"{report.source} ({report.asset_class}{unit}); {report.rejected:,} row(s) to dead letters")
+    for day, why in report.refused:
+        print(f"{report.symbol} {day}  not replaced: {why}", file=sys.stderr)
+    if report.refused:
+        print(f"tickdeck: error: {len(report.refused)} stored day(s) left as they were; check the file, or pass "
+              "--replace to replace them", file=sys.stderr)
+        return 1
     return 0
