@@ -8,7 +8,9 @@ wins and nothing is duplicated. Replayed rows are marked ``replayed``; rows that
 parse are marked ``failed`` and keep their text for another fix.
 
 Replayable lines: IQFeed history lines (``[RequestID,]LH,...``) and Level 1 trade lines
-(``Q,SYM,...`` with the collector's field selection).
+(``Q,SYM,...`` with the collector's field selection). A parsed tick that cannot be stored (a
+late Level 1 tick, one the ingest rules refuse) is kept as such a ``Q`` line
+(:func:`add_tick_dead_letters`), so it replays like a received one.
 """
 
 from __future__ import annotations
@@ -25,6 +27,23 @@ from core.sources import iqfeed_parse as ip
 
 REPLAY_LIMIT = 100_000  # dead letters considered per replay (the table is a work queue, not an archive)
 REPLAYABLE_STATUSES = ("new", "failed")
+SYMBOL_CHARS = 32  # the dead-letter table's symbol column (a garbled symbol of a bad line is cut)
+
+
+def add_line_dead_letters(ctx, source: str, bad) -> int:
+    """Store lines a parser refused, ``(text, reason, symbol)`` each (a Level 1 batch's ``bad``);
+    a line repeated in ``bad`` is stored once. Returns how many rows were added."""
+    return ctx.catalog.add_dead_letters((source, symbol[:SYMBOL_CHARS], text, reason)
+                                        for text, reason, symbol in dict.fromkeys(bad))
+
+
+def add_tick_dead_letters(ctx, source: str, symbols, raw: dict, reasons) -> int:
+    """Store parsed ticks that could not be used (late, refused by the ingest rules or the
+    store) as dead letters: each as a replayable ``Q`` line (:func:`core.sources.iqfeed_l1.trade_lines`)
+    with its symbol and reason. For the few rows of a dead letter (a Python object per row)."""
+    lines = l1p.trade_lines(symbols, raw)
+    return ctx.catalog.add_dead_letters((source, str(sym)[:SYMBOL_CHARS], line, str(why))
+                                        for sym, line, why in zip(symbols, lines, reasons))
 
 
 @dataclass(frozen=True)

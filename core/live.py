@@ -7,7 +7,12 @@ journal and its batch is published on the bus:
    ``flush_after`` old (default 0.05 s).
 2. New ticks are picked with array operations over the whole batch (one symbol index per row):
    ticks whose id is not above the symbol's last acknowledged id are duplicates; ticks older
-   than the symbol's last acknowledged trade are late and go to the dead letters.
+   than the symbol's last acknowledged trade are late and go to the dead letters; the ingest
+   rules (``ctx.extras["ingest_rules"]``) and the store's own checks run on the rest, and what
+   they refuse goes to the dead letters too, so the journal holds only ticks a day can take.
+   Lines the parser refuses (any bytes) are dead letters with their reason and symbol. A tick
+   that is a dead letter is stored as a ``Q`` line that ``tickdeck deadletters --replay`` merges
+   into its day.
 3. All symbols' new ticks are appended to the day's journal in **one** ArcticDB append (library
    ``journal``, symbol ``<YYYY-MM-DD>/<segment>``: the 14 raw columns plus ``symbol``), then a
    ``live_batch`` event is published on ``collection``.
@@ -21,8 +26,11 @@ every :data:`JOURNAL_SEGMENT_S` and is deleted once read, so the journal holds m
 day. Readers of a symbol-day see live ticks about ``batch_seconds`` after they are acknowledged.
 
 Nothing acknowledged is lost: at start every journal row above its day's last stored tick id
-is moved into the day first (:func:`recover_journal`), then history is backfilled from the last
-stored tick (and again after every reconnect). At the end of the extended session each day is
+is moved into the day first (:func:`recover_journal`; a row no day can take, journaled by an
+older version, becomes a dead letter instead of blocking the start), then history is backfilled
+from the last stored tick (and again after every reconnect). A stop (Ctrl-C, ``stop_event``)
+lets the materialiser do its last round: the materialiser ignores SIGINT/SIGTERM, which a
+terminal sends to the whole process group. At the end of the extended session each day is
 rewritten whole through ``ingest_day`` (:func:`core.collect.finalize_day`).
 """
 
@@ -45,20 +53,25 @@ import psutil
 
 from core import naming
 from core.collect import DATASET, SOURCE, _dead_letters, finalize_day
-from core.enrich import enrich
-from core.errors import DayNotFound, FeedError, StorageError
+from core.deadletters import add_line_dead_letters, add_tick_dead_letters
+from core.enrich import enrich, utc_ns_from_date_time
+from core.errors import DayNotFound, FeedError, SchemaError, StorageError
 from core.ingest import dedupe_tick_ids, new_ingest_id
 from core.naming import normalize_ticker
 from core.progress import Progress
-from core.schema import RAW_COLUMNS
+from core.schema import INDEX, RAW_COLUMNS, TZ
 from core.sources.iqfeed import FLUSH_AFTER_S, HistoryClient, InvalidFeedSymbol, Level1Client, NoData
+from core.sources.iqfeed_parse import MalformedReply
 
 JOURNAL_SEGMENT_S = 300.0  # a journal segment takes appends this long, then a new one starts
 MATERIALISE_NICE = 5  # the materialiser process runs at a lower CPU priority than the collector
 LATENCY_BIN_MS = 1.0  # latency histogram resolution
 LATENCY_MAX_MS = 60_000  # last histogram bin collects everything slower (fixed memory over any run length)
 RECENT_BATCHES = 10_000  # per-batch latencies kept (a bounded window, so memory stays flat)
+SOURCE_L1 = SOURCE + "-l1"  # dead letters whose text is a Level 1 ``Q`` line
+LATE_REASON = "late tick: older than the last acknowledged tick of its day (replay merges it in time order)"
 _NO_TIME = np.iinfo(np.int64).min
+_DAY_US = 86_400_000_000
 
 
 def _hist() -> np.ndarray:
@@ -86,8 +99,11 @@ class LiveSummary:
     acknowledged: int = 0  # ticks stored in the journal and published
     duplicates: int = 0
     late: int = 0  # ticks older than the symbol's last acknowledged tick: sent to dead letters
+    rejected: int = 0  # ticks the ingest rules or the store refuse: sent to dead letters, never journaled
+    bad_lines: int = 0  # Level 1 lines that are not a valid trade: sent to dead letters
     batches: int = 0
     backfills: int = 0
+    backfilled: int = 0  # ticks appended from history at the start and after reconnects
     recovered: int = 0  # journal ticks of an earlier run moved into their days at start
     finalized: list = field(default_factory=list)  # (symbol, day)
     # oldest line's receive → stored in the journal and published, per non-empty batch (the last RECENT_BATCHES)
@@ -122,7 +138,9 @@ class _LiveDay:
             return
         if len(stored):
             self.last_id = int(stored["tick_id"].max())
-            self.last_time = int(stored["time"].max())
+            t = stored["time"].to_numpy()
+            t = t[(t >= 0) & (t < _DAY_US)]  # a corrupt time stored by an older version must not make every tick late
+            self.last_time = int(t.max()) if t.size else _NO_TIME
 
 
 def _enriched(ctx, st: _LiveDay, raw: dict, calendar) -> pd.DataFrame:
@@ -133,13 +151,72 @@ def _enriched(ctx, st: _LiveDay, raw: dict, calendar) -> pd.DataFrame:
     return df
 
 
-def _late_to_dead_letters(ctx, symbol: str, tick_ids: np.ndarray, times: np.ndarray) -> None:
-    ctx.catalog.add_dead_letters(
-        (SOURCE, symbol, f"tick_id={int(t)} at {int(us)} us after midnight ET",
-         "late tick: older than the last acknowledged tick") for t, us in zip(tick_ids[:1000], times[:1000]))
+def _late_to_dead_letters(ctx, source: str, symbols, raw: dict) -> None:
+    add_tick_dead_letters(ctx, source, symbols, raw, [LATE_REASON] * int(raw["tick_id"].size))
 
 
-def _new_ticks(ctx, st: _LiveDay, raw: dict, summary: LiveSummary) -> dict | None:
+class _RowChecks:
+    """What the ingest rules and the store would refuse, applied to raw ticks before they are
+    journaled (or appended from history or an earlier run's journal), so a stored day never
+    holds a tick its finalisation would reject and the journal never holds one a day refuses.
+
+    The rules are ``ctx.extras["ingest_rules"]`` (:func:`core.validation.rules.make_ingest_rules`
+    with the same configuration, without its flag sink: flags are computed when the whole day
+    is written); the store's own checks (finite positive price, size >= 0) and a time of day
+    inside the day apply with or without them. A call costs one small frame per batch.
+    """
+
+    def __init__(self, ctx, calendar):
+        installed = ctx.extras.get("ingest_rules")
+        config = getattr(installed, "config", None)
+        if config is not None:
+            from core.validation.rules import make_ingest_rules
+
+            installed = make_ingest_rules(config)
+        self.rules, self.calendar = installed, calendar
+
+    def __call__(self, symbols: np.ndarray, raw: dict) -> tuple[np.ndarray, list[str]]:
+        """(rows to keep, the reason of every other row in order) for ticks of one day."""
+        n = raw["tick_id"].size
+        keep = np.ones(n, dtype=bool)
+        reasons = np.empty(n, dtype=object)
+        if self.rules is not None and n:
+            ns = utc_ns_from_date_time(raw["date"], raw["time"])
+            cols = {c: raw[c] for c in RAW_COLUMNS}
+            cols.update(session=self.calendar.label_sessions(ns), symbol=symbols, _row=np.arange(n))
+            index = pd.DatetimeIndex(ns.view("datetime64[ns]"), name=INDEX).tz_localize("UTC").tz_convert(TZ)
+            kept, rejects = self.rules(pd.DataFrame(cols, index=index, copy=False))
+            if len(kept) < n:
+                keep[:] = False
+                keep[kept["_row"].to_numpy()] = True
+                gone = np.flatnonzero(~keep)
+                reasons[gone] = [r for _, r in rejects] if len(rejects) == gone.size else "refused by the ingest rules"
+        last, t = raw["last"], raw["time"]
+        for bad, why in ((~((t >= 0) & (t < _DAY_US)), "time is outside the day (00:00:00-23:59:59.999999)"),
+                         (~(np.isfinite(last) & (last > 0)), "price must be finite and > 0"),
+                         (raw["last_sz"] < 0, "size must be >= 0")):
+            bad &= keep
+            reasons[bad] = why
+            keep &= ~bad
+        return keep, list(reasons[~keep])
+
+
+def _checked(ctx, checks: _RowChecks, st: "_LiveDay", raw: dict, summary: LiveSummary, source: str) -> dict:
+    """``raw`` (one symbol-day) without the not yet stored ticks that ``checks`` refuse (dead letters)."""
+    fresh = np.flatnonzero(raw["tick_id"] > st.last_id)
+    part = {k: v[fresh] for k, v in raw.items()}
+    keep, reasons = checks(np.full(fresh.size, st.symbol, dtype=object), part)
+    if keep.all():
+        return raw
+    summary.rejected += len(reasons)
+    add_tick_dead_letters(ctx, source, np.full(len(reasons), st.symbol, dtype=object),
+                      {k: v[~keep] for k, v in part.items()}, reasons)
+    drop = np.zeros(raw["tick_id"].size, dtype=bool)
+    drop[fresh[~keep]] = True
+    return {k: v[~drop] for k, v in raw.items()}
+
+
+def _new_ticks(ctx, st: _LiveDay, raw: dict, summary: LiveSummary, source: str = SOURCE_L1) -> dict | None:
     """The ticks of ``raw`` (one symbol-day) not yet acknowledged, in tick-id order, or None;
     advances the resume point."""
     raw, dups = dedupe_tick_ids(raw)
@@ -150,7 +227,8 @@ def _new_ticks(ctx, st: _LiveDay, raw: dict, summary: LiveSummary) -> dict | Non
     late = raw["time"] < st.last_time
     if late.any():  # arrived after a later tick was stored: keep it for replay, never reorder stored data
         summary.late += int(late.sum())
-        _late_to_dead_letters(ctx, st.symbol, raw["tick_id"][late], raw["time"][late])
+        _late_to_dead_letters(ctx, source, np.full(int(late.sum()), st.symbol, dtype=object),
+                              {k: v[late] for k, v in raw.items()})
         raw = {k: v[~late] for k, v in raw.items()}
     if raw["tick_id"].size == 0:
         return None
@@ -170,21 +248,47 @@ def _commit(ctx, st: _LiveDay, df: pd.DataFrame, info, summary: LiveSummary, cal
     return len(df)
 
 
-def _append_to_days(ctx, items: list[tuple[_LiveDay, dict]], summary: LiveSummary, calendar) -> Exception | None:
+def _append_to_days(ctx, items: list[tuple[_LiveDay, dict]], summary: LiveSummary, calendar) -> list:
     """Enrich and append new ticks to their days in one batched append; book them.
 
-    Returns the first failure (the other items are stored and booked), or None.
+    Returns ``(state, raw, error)`` for every item that was not stored (the others are stored
+    and booked).
     """
-    frames = [(st, _enriched(ctx, st, raw, calendar)) for st, raw in items if raw["tick_id"].size]
+    frames, failed = [], []
+    for st, raw in items:
+        if raw["tick_id"].size:
+            try:
+                frames.append((st, raw, _enriched(ctx, st, raw, calendar)))
+            except SchemaError as e:
+                failed.append((st, raw, e))
     infos: list = []
-    failed = None
-    for (st, df), res in zip(frames, ctx.store.append_days_batch([(st.symbol, st.day, df) for st, df in frames])):
+    results = ctx.store.append_days_batch([(st.symbol, st.day, df) for st, _, df in frames])
+    for (st, raw, df), res in zip(frames, results):
         if isinstance(res, Exception):
-            failed = failed or res
+            failed.append((st, raw, res))
         else:
             _commit(ctx, st, df, res, summary, calendar, infos)
     ctx.catalog.upsert_tick_days(infos)
     return failed
+
+
+def _store(ctx, items: list[tuple[_LiveDay, dict]], summary: LiveSummary, calendar, source: str) -> None:
+    """:func:`_append_to_days`; ticks their day refuses (``SchemaError``) become dead letters.
+
+    Raises
+    ------
+    TickdeckError
+        Any other failure (storage): what is in the journal stays there for the next start.
+    """
+    failed = _append_to_days(ctx, items, summary, calendar)
+    for _, _, e in failed:
+        if not isinstance(e, SchemaError):
+            raise e
+    for st, raw, e in failed:
+        n = raw["tick_id"].size
+        summary.rejected += n
+        add_tick_dead_letters(ctx, source, np.full(n, st.symbol, dtype=object), raw,
+                          [f"not stored in {st.symbol} {st.day}: {e}"] * n)
 
 
 class _Journal:
@@ -228,7 +332,14 @@ class _Materialiser:
         self._stop, self._report = mpc.Event(), mpc.Queue()
         self.proc = mpc.Process(target=_materialise_main, name="tickdeck-live-materialise", daemon=True,
                                 args=(settings, day.isoformat(), interval, os.getpid(), self._stop, self._report))
-        self.proc.start()
+        # Ctrl-C reaches the whole foreground process group: the child must not die of it half-way
+        # (the collector's stop drives its last round). Blocked here, the signals stay blocked in the
+        # child from its first instruction (a spawned interpreter inherits the mask); it then ignores them.
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, _PARENT_SIGNALS)
+        try:
+            self.proc.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
     def check(self) -> None:
         """Raise when the process has died."""
@@ -260,6 +371,9 @@ class _Materialiser:
         summary.day_latency_hist += report["day_latency_hist"]
 
 
+_PARENT_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # handled by the collecting process only
+
+
 def _die_with_parent() -> None:
     try:  # Linux: SIGKILL this process when the collecting process dies (kill -9 included)
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
@@ -268,7 +382,13 @@ def _die_with_parent() -> None:
 
 
 def _materialise_main(settings, day_iso: str, interval: float, parent: int, stop, report) -> None:
-    """The materialiser process: tail the day's journal segments, append new rows to the days."""
+    """The materialiser process: tail the day's journal segments, append new rows to the days.
+
+    It ignores SIGINT and SIGTERM (a Ctrl-C reaches the whole process group): the collecting
+    process stops it through ``stop`` after a last round, and its death kills this process.
+    """
+    for sig in _PARENT_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
     _die_with_parent()
     os.nice(MATERIALISE_NICE)  # the acknowledging process comes first when the CPU is short
     from core.context import Context
@@ -316,19 +436,27 @@ def _materialise_round(ctx, day: dt.date, writer: int, calendar, states: dict, c
             raw = _new_ticks(ctx, st, {c: part[c].to_numpy() for c in RAW_COLUMNS}, summary)
             if raw is not None:
                 items.append((st, raw))
-        failed = _append_to_days(ctx, items, summary, calendar)
-        if failed is not None:
-            raise failed
+        _store(ctx, items, summary, calendar, SOURCE_L1)
         _add(summary.day_latency_hist, (time.time() - np.unique(rows["received"].to_numpy())) * 1000)
     for name in segments if final else segments[:-1]:
         ctx.store.delete_series(naming.JOURNAL_LIBRARY, name)
         cursors.pop(name, None)
 
 
-def recover_journal(ctx, calendar, summary: LiveSummary) -> list[tuple[str, dt.date]]:
+def recover_journal(ctx, calendar, summary: LiveSummary, checks: _RowChecks | None = None) -> list[tuple[str, dt.date]]:
     """Move journal rows of earlier runs that are not in their days yet into them, then delete
     those segments. Segments of a collector still running (its pid is alive) are left to it.
-    Returns the (symbol, day) pairs touched."""
+    Returns the (symbol, day) pairs touched.
+
+    A row its day cannot take (one the ingest rules or the store refuse, or a time outside the
+    day, journaled by an older version) becomes a dead letter instead of blocking the start.
+
+    Raises
+    ------
+    StorageError
+        Storage failed: the segment stays for the next start.
+    """
+    checks = checks or _RowChecks(ctx, calendar)
     touched = []
     for name in ctx.store.list_series(naming.JOURNAL_LIBRARY):
         key = naming.parse_journal_symbol(name)
@@ -339,19 +467,18 @@ def recover_journal(ctx, calendar, summary: LiveSummary) -> list[tuple[str, dt.d
         items = []
         for sym, rows in df.groupby("symbol", sort=True):
             st = _LiveDay(ctx, sym, day)
-            raw = _new_ticks(ctx, st, {c: rows[c].to_numpy() for c in RAW_COLUMNS}, summary)
+            raw = _checked(ctx, checks, st, {c: rows[c].to_numpy() for c in RAW_COLUMNS}, summary, SOURCE_L1)
+            raw = _new_ticks(ctx, st, raw, summary)
             if raw is not None:
                 items.append((st, raw))
                 touched.append((sym, day))
                 summary.recovered += raw["tick_id"].size
-        failed = _append_to_days(ctx, items, summary, calendar)
-        if failed is not None:  # keep the journal: the next start tries again
-            raise failed
+        _store(ctx, items, summary, calendar, SOURCE_L1)
         ctx.store.delete_series(naming.JOURNAL_LIBRARY, name)
     return sorted(set(touched))
 
 
-def _backfill(ctx, hist: HistoryClient, states: dict, summary: LiveSummary, calendar) -> None:
+def _backfill(ctx, hist: HistoryClient, states: dict, summary: LiveSummary, calendar, checks: _RowChecks) -> None:
     """Fetch from the last acknowledged tick (or the day's start) to now; append what is new."""
     summary.backfills += 1
     items = []
@@ -363,25 +490,29 @@ def _backfill(ctx, hist: HistoryClient, states: dict, summary: LiveSummary, cale
             parsed = hist.ticks_between(sym, start.floor("s").to_pydatetime(), None)
         except NoData:
             continue
+        except MalformedReply as e:  # not one usable line: its lines are dead letters, the stream goes on
+            _dead_letters(ctx, sym, e.bad)
+            continue
         _dead_letters(ctx, sym, parsed.bad)
         raw = parsed.raw
         on_day = raw["date"] == st.day.year * 10000 + st.day.month * 100 + st.day.day
-        raw = _new_ticks(ctx, st, {k: v[on_day] for k, v in raw.items()}, summary)
+        raw = _checked(ctx, checks, st, {k: v[on_day] for k, v in raw.items()}, summary, SOURCE)
+        raw = _new_ticks(ctx, st, raw, summary, SOURCE)
         if raw is not None:
             items.append((st, raw))
-    failed = _append_to_days(ctx, items, summary, calendar)
-    if failed is not None:
-        raise failed
+            summary.backfilled += raw["tick_id"].size
+    _store(ctx, items, summary, calendar, SOURCE)
 
 
 def _journal_batch(states: list[_LiveDay], index: dict[str, int], parsed, day_int: int, ctx,
-                   summary: LiveSummary) -> dict | None:
+                   summary: LiveSummary, checks: _RowChecks) -> dict | None:
     """The batch's new ticks of all symbols as one journal frame (``symbol`` + raw columns),
     ordered by symbol then tick id; advances every symbol's resume point.
 
     Vectorised over the batch: a row is new when its (symbol, tick id) pair is not repeated and
     the id is above the symbol's last acknowledged one; a new row older than the symbol's last
-    acknowledged trade is late (dead letter)."""
+    acknowledged trade is late, and one the ingest rules or the store refuse is rejected (both
+    dead letters, as replayable ``Q`` lines)."""
     raw = parsed.raw
     if raw["tick_id"].size == 0:
         return None
@@ -398,20 +529,27 @@ def _journal_batch(states: list[_LiveDay], index: dict[str, int], parsed, day_in
     late = new & (tod < last_time[sid])
     ok = new & ~late
     summary.duplicates += int(sid.size - new.sum())
+    names = np.array([st.symbol for st in states], dtype=object)
     if late.any():  # arrived after a later tick was acknowledged: keep it for replay, never reorder
         summary.late += int(late.sum())
-        for s in np.unique(sid[late]):
-            m = late & (sid == s)
-            _late_to_dead_letters(ctx, states[s].symbol, tid[m], tod[m])
+        _late_to_dead_letters(ctx, SOURCE_L1, names[sid[late]], {k: raw[k][order[late]] for k in RAW_COLUMNS})
     if not ok.any():
         return None
-    np.maximum.at(last_id, sid[ok], tid[ok])
-    np.maximum.at(last_time, sid[ok], tod[ok])
-    for s in np.unique(sid[ok]):
+    sid = sid[ok]
+    rows = {k: raw[k][order[ok]] for k in RAW_COLUMNS}
+    fine, reasons = checks(names[sid], rows)
+    if not fine.all():  # the rules run before the journal: nothing journaled is refused later
+        summary.rejected += len(reasons)
+        add_tick_dead_letters(ctx, SOURCE_L1, names[sid[~fine]], {k: v[~fine] for k, v in rows.items()}, reasons)
+        sid, rows = sid[fine], {k: v[fine] for k, v in rows.items()}
+        if sid.size == 0:
+            return None
+    np.maximum.at(last_id, sid, rows["tick_id"])
+    np.maximum.at(last_time, sid, rows["time"])
+    for s in np.unique(sid):
         states[s].last_id, states[s].last_time = int(last_id[s]), int(last_time[s])
-    rows = order[ok]
-    frame = {"symbol": np.array([st.symbol for st in states], dtype=object)[sid[ok]]}
-    frame.update({k: raw[k][rows] for k in RAW_COLUMNS})
+    frame = {"symbol": names[sid]}
+    frame.update(rows)
     return frame
 
 
@@ -440,7 +578,8 @@ def collect_live(ctx, symbols, *, batch_seconds: float = 1.0, flush_after: float
     host = host or ctx.settings.feed_host
     cal = ctx.calendar()
     summary = LiveSummary()
-    recovered = recover_journal(ctx, cal, summary)
+    checks = _RowChecks(ctx, cal)
+    recovered = recover_journal(ctx, cal, summary, checks)
     l1 = Level1Client(host, port_l1 or ctx.settings.feed_port_l1, bus=ctx.bus)
     hist = HistoryClient(host, port_history or ctx.settings.feed_port_history, bus=ctx.bus)
     index = {s: i for i, s in enumerate(syms)}
@@ -478,14 +617,16 @@ def collect_live(ctx, symbols, *, batch_seconds: float = 1.0, flush_after: float
                         summary.finalized.append((sym, d))
                 states, journal = [_LiveDay(ctx, s, day) for s in syms], _Journal(ctx, day, segment_seconds)
                 if cal.is_trading_day(day):
-                    _backfill(ctx, hist, dict(zip(syms, states)), summary, cal)
+                    _backfill(ctx, hist, dict(zip(syms, states)), summary, cal, checks)
             elif batch.reconnected:  # what was journaled goes to the days first, then history fills the gap
                 settle()
-                _backfill(ctx, hist, dict(zip(syms, states)), summary, cal)
+                _backfill(ctx, hist, dict(zip(syms, states)), summary, cal, checks)
             summary.batches += 1
-            _dead_letters(ctx, "", batch.parsed.bad, source=SOURCE + "-l1")
+            if batch.parsed.bad:  # the line is kept with its reason and symbol; the stream goes on
+                summary.bad_lines += len(batch.parsed.bad)
+                add_line_dead_letters(ctx, SOURCE_L1, batch.parsed.bad)
             frame = _journal_batch(states, index, batch.parsed, day.year * 10000 + day.month * 100 + day.day,
-                                   ctx, summary)
+                                   ctx, summary, checks)
             n = 0 if frame is None else frame["tick_id"].size
             if n:
                 frame["received"] = np.full(n, time.time() - (time.perf_counter() - batch.received_at))

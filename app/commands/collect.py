@@ -41,8 +41,10 @@ def run(args) -> int:
             signal.signal(signal.SIGTERM, lambda *_: stop.set())
             s = collect_live(ctx, args.symbols, batch_seconds=args.batch_seconds, stop_event=stop, host=args.host,
                              port_history=args.port_history, port_l1=args.port_l1)
-            print(f"live: appended {sum(s.appended.values()):,} ticks in {s.batches} batches "
-                  f"({s.duplicates:,} duplicates dropped, {s.backfills} backfills)")
+            print(f"live: appended {sum(s.appended.values()):,} ticks in {s.batches} batches: "
+                  f"{s.acknowledged:,} acknowledged, {s.backfilled:,} backfilled, {s.recovered:,} recovered "
+                  f"({s.duplicates:,} duplicates dropped, {s.backfills} backfills; dead letters: "
+                  f"{s.bad_lines:,} bad lines, {s.rejected:,} rejected, {s.late:,} late)")
             return 0
         cal = ctx.calendar()
         if args.days is not None:
