@@ -97,3 +97,17 @@ class JobError(TickdeckError):
 
 class PermissionDenied(TickdeckError, PermissionError):
     """The user's role does not allow the action."""
+
+
+class VersionNotFound(NotFound):
+    """A version of a stored day that is not (or no longer) kept."""
+
+
+class ReplaceRefused(TickdeckError, ValueError):
+    """A write would replace a stored day from another source, or shrink it sharply; nothing was
+    written. The message says what is stored and how to replace it anyway (``--replace``)."""
+
+    def __init__(self, symbol: str, day, message: str):
+        self.symbol = symbol
+        self.day = day
+        super().__init__(message)

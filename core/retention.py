@@ -2,10 +2,16 @@
 
 Policy (``system_config['retention']``, overridable per call)::
 
-    {"ticks": 365, "bars": 730, "bars_time": 1825, "validation_days": 180, "dead_letter_days": 90}
+    {"ticks": 365, "bars": 730, "bars_time": 1825, "validation_days": 180, "dead_letter_days": 90,
+     "previous_versions_days": 30}
 
 ``ticks`` applies to the ``ticks`` library, ``bars`` to every ``bars_<family>`` library unless
-that library has its own key; ``None`` (or a missing key) keeps everything. Day age is counted
+that library has its own key; ``None`` (or a missing key) keeps everything — except
+``previous_versions_days``: versions of tick days kept when the day was replaced (for
+``tickdeck restore-day``, see :mod:`core.store`) are deleted this many days after they were
+replaced, :data:`DEFAULT_PREVIOUS_VERSIONS_DAYS` unless set (``null`` keeps them; at most three
+per day are kept in any case). The job also sweeps temporaries of killed exports from the
+exports directory (:func:`core.export.sweep_export_temps`). Day age is counted
 in calendar days from ``today``. Bytes freed are the compressed sizes ArcticDB reports for the
 deleted symbols (measured before deletion, so a dry run reports the same number).
 """
@@ -26,7 +32,10 @@ from core.progress import Progress
 log = logging.getLogger(__name__)
 
 POLICY_KEY = "retention"
-KNOWN_KEYS = ("ticks", "bars", "validation_days", "dead_letter_days")
+KNOWN_KEYS = ("ticks", "bars", "validation_days", "dead_letter_days", "previous_versions_days")
+# A replaced day stays restorable for a month: long enough to notice a bad import, after which
+# the old version only costs space.
+DEFAULT_PREVIOUS_VERSIONS_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -34,6 +43,7 @@ class RetentionPolicy:
     days: dict = field(default_factory=dict)  # library (or "bars") -> days to keep, None = forever
     validation_days: int | None = None
     dead_letter_days: int | None = None
+    previous_versions_days: int | None = DEFAULT_PREVIOUS_VERSIONS_DAYS
 
     @classmethod
     def from_config(cls, ctx, overrides: dict | None = None) -> "RetentionPolicy":
@@ -49,8 +59,10 @@ class RetentionPolicy:
                                     "validation_days, dead_letter_days)")
             if v is not None and (not isinstance(v, int) or v < 1):
                 raise TickdeckError(f"retention policy: {k} must be a positive number of days or null, got {v!r}")
-        libs = {k: v for k, v in cfg.items() if k not in ("validation_days", "dead_letter_days")}
-        return cls(libs, cfg.get("validation_days"), cfg.get("dead_letter_days"))
+        libs = {k: v for k, v in cfg.items() if k not in ("validation_days", "dead_letter_days",
+                                                          "previous_versions_days")}
+        return cls(libs, cfg.get("validation_days"), cfg.get("dead_letter_days"),
+                   cfg.get("previous_versions_days", DEFAULT_PREVIOUS_VERSIONS_DAYS))
 
     def keep_days(self, library: str) -> int | None:
         if library in self.days:
@@ -70,11 +82,13 @@ class RetentionReport:
     bytes_freed: int
     compacted: tuple[str, ...]
     export_temps: tuple[str, ...] = ()  # temporaries of killed exports removed from the exports directory
+    previous_versions: tuple[str, ...] = ()  # "<symbol>@v<version>": replaced tick-day versions deleted
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["tick_days"], d["bar_series"], d["compacted"] = list(self.tick_days), list(self.bar_series), list(self.compacted)
         d["export_temps"] = list(self.export_temps)
+        d["previous_versions"] = list(self.previous_versions)
         return d
 
 
@@ -136,8 +150,13 @@ def apply_retention(ctx, policy: RetentionPolicy | None = None, *, today=None, d
     v_rows = _prune(catalog, db.ValidationResult, db.ValidationResult.created_at, policy.validation_days, dry_run)
     d_rows = _prune(catalog, db.DeadLetter, db.DeadLetter.created_at, policy.dead_letter_days, dry_run)
     temps = _sweep_exports(ctx, dry_run)
+    versions = []
+    if policy.previous_versions_days is not None:
+        cutoff = dt.datetime.combine(today - dt.timedelta(days=policy.previous_versions_days), dt.time(),
+                                     tzinfo=dt.timezone.utc)
+        versions = [f"{sym}@v{v}" for sym, v in store.prune_kept_versions(cutoff, dry_run=dry_run)]
     rep = RetentionReport(dry_run, tuple(tick_gone), tuple(bar_gone), v_rows, d_rows, freed, tuple(compacted),
-                          tuple(temps))
+                          tuple(temps), tuple(versions))
     if not dry_run:
         catalog.audit("system", "retention", details={"tick_days": len(tick_gone), "bar_series": len(bar_gone),
                                                       "bytes_freed": freed})

@@ -4,7 +4,9 @@
 one PostgreSQL database); ``tickdeck serve`` calls :func:`start_embedded`, which runs one
 worker thread plus the scheduler inside the server process. On start (and every
 :data:`RECOVER_EVERY_S` while idle) a worker marks jobs orphaned by a dead worker as
-``interrupted`` and re-queues them per their retry policy.
+``interrupted`` and re-queues them per their retry policy, and completes the post-write step
+(default bars, validation) of days whose writer was killed during it
+(:func:`core.ingest.complete_pending`: one SQL query when nothing is pending).
 """
 
 from __future__ import annotations
@@ -50,7 +52,21 @@ class Worker:
         self.ran: list[JobRecord] = []
 
     def recover(self) -> list[int]:
+        self.complete_pending()
         return self.queue.recover_stale(stale_after_s=self.stale_after_s, auto_retry=self.auto_retry)
+
+    def complete_pending(self) -> list:
+        """Finish post-write steps a killed writer left pending; never raises (logged)."""
+        from core.ingest import complete_pending
+
+        try:
+            done = complete_pending(self.ctx)
+        except Exception:  # noqa: BLE001 - e.g. a day's store briefly unreadable; retried next round
+            log.exception("completing pending post-write steps failed")
+            return []
+        if done:
+            log.info("completed the post-write step of %d day(s) left pending", len(done))
+        return done
 
     def run_once(self) -> JobRecord | None:
         """Claim and run one job; ``None`` when the queue is empty."""

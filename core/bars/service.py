@@ -7,6 +7,11 @@
   day's current ingest, otherwise computed from the ticks; answers are cached in-process keyed by
   the day's ``ingest_id`` (a re-ingested day is never served stale).
 * :func:`install` registers default-bar building as an ``after_write`` hook of the ingest path.
+* :func:`invalidate_day_bars` deletes every stored bar series of a day (and its catalog row)
+  that was built from another version of the day than the stored one. The ingest path calls it
+  whenever a day is rewritten or restored, before the hooks rebuild the default specs, so no
+  series — default or not — is ever served or listed from an older version; specs outside the
+  default set are built again on demand (:func:`get_bars`) or by ``build_default_bars(specs=…)``.
 
 Stateful families (imbalance/runs EWMAs, renko reference, Heikin-Ashi recursion) start afresh on
 each stored day.
@@ -28,6 +33,7 @@ from core.bars.registry import default_specs
 from core.bars.spec import BarSpec, parse_spec
 from core.catalog import BarSeriesRow
 from core.errors import DayNotFound, NotFound, SchemaError, StorageError
+from core.instruments import stored_terms
 from core.progress import Progress
 from core.schema import SESSION_BY_NAME
 
@@ -94,8 +100,9 @@ def build_default_bars(ctx, symbol: str, day, *, specs=None, progress=None) -> l
     symbol = naming.normalize_ticker(symbol)
     day = naming.as_date(day)
     info = ctx.store.day_info(symbol, day)
-    specs = [parse_spec(s) for s in specs] if specs else default_specs(info)
-    x = tick_arrays(ctx.store.read_day(symbol, day, columns=COLUMNS))
+    scale = stored_terms(ctx, symbol).notional_scale  # dollar_volume in currency, as the ticks' own
+    specs = [parse_spec(s) for s in specs] if specs else default_specs(info, scale=scale)
+    x = tick_arrays(ctx.store.read_day(symbol, day, columns=COLUMNS), scale=scale)
     cal = ctx.calendar_for(symbol).name
     built: dict[str, list] = {}
     for k, spec in enumerate(specs):  # compute everything before writing anything
@@ -123,6 +130,60 @@ def build_default_bars(ctx, symbol: str, day, *, specs=None, progress=None) -> l
     if failed:
         raise StorageError(f"{symbol}/{day}", "write bars", "; ".join(failed[:5]))
     return rows
+
+
+def invalidate_day_bars(ctx, symbol: str, day) -> list[str]:
+    """Delete the day's bar series not built from its current version; returns their names.
+
+    A stored series is kept only when its metadata's ``ingest_id`` is the stored day's; every
+    other series of the day (any family, any spec) is deleted from ArcticDB, and the catalog
+    keeps only rows of the series that remain. With no stored day, every series goes.
+    """
+    from sqlalchemy import delete, select
+
+    from core import db
+
+    symbol = naming.normalize_ticker(symbol)
+    day = naming.as_date(day)
+    try:
+        current = ctx.store.day_info(symbol, day).ingest_id
+    except DayNotFound:
+        current = None
+    prefix = f"{symbol}/{naming.format_day(day)}/"
+    removed, kept = [], set()
+    for lib_name in ctx.store.library_names():
+        if not lib_name.startswith(naming.BARS_PREFIX):
+            continue
+        names = ctx.store.list_series(lib_name, prefix)
+        if not names:
+            continue
+        lib = ctx.store.library(lib_name)
+        metas = lib.read_metadata_batch(names)
+        for name, m in zip(names, metas):
+            meta = getattr(m, "metadata", None) or {}
+            if current is not None and meta.get("ingest_id") == current:
+                kept.add((naming.parse_bar_library(lib_name), meta.get("spec")))
+                continue
+            try:
+                lib.delete(name)
+            except Exception as e:  # noqa: BLE001
+                raise StorageError(name, f"delete from {lib_name}", str(e)) from e
+            removed.append(f"{lib_name}:{name}")
+    b = db.BarSeries
+    with ctx.catalog.Session.begin() as s:
+        rows = s.execute(select(b.id, b.family, b.spec).where(b.symbol == symbol, b.day == day)).all()
+        stale = [r[0] for r in rows if (r[1], r[2]) not in kept]
+        if stale:
+            s.execute(delete(b).where(b.id.in_(stale)))
+    if removed:
+        _cache_drop_day(ctx.store.uri, symbol, day)
+    return removed
+
+
+def _cache_drop_day(uri: str, symbol: str, day) -> None:
+    with _lock:
+        for key in [k for k in _cache if k[:3] == (uri, symbol, day)]:
+            del _cache[key]
 
 
 def _stored(ctx, symbol, day, spec: BarSpec, ingest_id: str) -> pd.DataFrame | None:
@@ -161,7 +222,8 @@ def day_bars(ctx, symbol: str, day, spec: BarSpec | str) -> pd.DataFrame:
     if df is None:
         df = _stored(ctx, symbol, day, spec, info.ingest_id)
         if df is None:
-            x = tick_arrays(ctx.store.read_day(symbol, day, columns=COLUMNS))
+            x = tick_arrays(ctx.store.read_day(symbol, day, columns=COLUMNS),
+                            scale=stored_terms(ctx, symbol).notional_scale)
             df = bars_frame(compute_columns(x, spec, calendar=ctx.calendar_for(symbol).name), str(spec))
         _cache_put(key, df)
     return df

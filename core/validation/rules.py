@@ -311,6 +311,16 @@ def store_flags(ctx, symbol: str, day, frame: pd.DataFrame | None) -> int:
     return len(frame)
 
 
+def stored_day_flags(ctx, symbol: str, day, config: ValidationConfig) -> pd.DataFrame:
+    """The flag frame (``tick_id``, ``flags`` of flagged rows) of a stored day, recomputed."""
+    df = ctx.store.read_day(symbol, day, columns=["tick_id", "last", "last_sz", "bid", "ask", "session"])
+    flags = compute_flags(df.index.asi8, df["last"].to_numpy(np.float64), df["last_sz"].to_numpy(np.int64),
+                          df["bid"].to_numpy(np.float64), df["ask"].to_numpy(np.float64), df["session"].to_numpy(),
+                          config)
+    at = np.flatnonzero(flags)
+    return pd.DataFrame({"tick_id": df["tick_id"].to_numpy()[at], "flags": flags[at]}, index=df.index[at])
+
+
 def flagged_ticks(ctx, symbol: str, day) -> pd.DataFrame:
     """Flagged ticks of a stored day: index time, ``tick_id``, ``flags`` (bitmask), ``names``.
 
@@ -426,7 +436,10 @@ def install(ctx, config: ValidationConfig | None = None) -> None:
         from core.validation.service import validate_day
 
         info = ctx_.store.day_info(symbol, day)
-        store_flags(ctx_, symbol, day, pending.pop((info.symbol, info.ingest_id), None))
+        frame = pending.pop((info.symbol, info.ingest_id), None)
+        if frame is None:  # a restored day, or a post-write step resumed by another process
+            frame = stored_day_flags(ctx_, symbol, day, cfg)
+        store_flags(ctx_, symbol, day, frame)
         report = validate_day(ctx_, symbol, day, use_cache=False, config=cfg)
         quality_score(ctx_, symbol, day, report=report, persist=True)
 
