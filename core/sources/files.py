@@ -18,6 +18,7 @@ bad input, ``replace``).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import inspect
 import itertools
@@ -308,17 +309,24 @@ def size_units(size: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def build_raw(ns: np.ndarray, price: np.ndarray, size: np.ndarray, bid: np.ndarray, ask: np.ndarray,
-              tick_id: np.ndarray, *, quote_only: bool) -> dict[str, np.ndarray]:
-    """The 14 raw columns for one day's rows (already in time order)."""
-    raw = empty_raw(ns.shape[0])
-    raw["tick_id"][:] = tick_id
-    raw["date"][:], raw["time"][:] = date_time_from_utc_ns(ns)
-    raw["last"][:] = price
+              tick_id: np.ndarray, *, quote_only: bool, order: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The 14 raw columns for one day's rows, in time order.
+
+    Without ``order`` the rows are already in time order; with it, row ``i`` of the result is
+    row ``order[i]`` of the inputs (``size`` excepted: it is given in the result's order),
+    gathered straight into the result's columns.
+    """
+    n = ns.shape[0] if order is None else order.shape[0]
+    raw = empty_raw(n)
+    for name, src in (("tick_id", tick_id), ("last", price), ("bid", bid), ("ask", ask)):
+        if order is None:
+            raw[name][:] = src
+        else:
+            np.take(src, order, out=raw[name])
+    raw["date"][:], raw["time"][:] = date_time_from_utc_ns(ns if order is None else ns[order])
     raw["last_sz"][:] = size
     raw["last_type"][:] = LAST_TYPE_QUOTE if quote_only else LAST_TYPE_TRADE
-    raw["tot_vlm"][:] = np.cumsum(size)
-    raw["bid"][:] = bid
-    raw["ask"][:] = ask
+    np.cumsum(raw["last_sz"], out=raw["tot_vlm"])
     return raw
 
 
@@ -434,10 +442,13 @@ def _day_raw(cols: dict[str, np.ndarray], whole_sizes: bool, use_ids: bool, quot
     int64, or that would carry the day's running volume (``tot_vlm``) past it, is a dead letter.
     """
     order = np.argsort(cols["ns"], kind="stable")
-    scaled = cols["size"][order] if whole_sizes else cols["size"][order] * 10**SIZE_DECIMALS
-    units = np.round(scaled)
+    units = np.take(cols["size"], order)
+    if not whole_sizes:
+        units *= 10**SIZE_DECIMALS
+    np.round(units, out=units)
     over = units >= INT64_LIMIT
-    over |= np.cumsum(np.where(over, 0.0, units)) >= VOLUME_LIMIT
+    if units.size and (over.any() or float(units.max()) * units.size >= VOLUME_LIMIT):  # else no sum can pass it
+        over |= np.cumsum(np.where(over, 0.0, units)) >= VOLUME_LIMIT
     if over.any():
         bad = np.flatnonzero(over)
         first = order[bad[:dead.room]]
@@ -449,10 +460,26 @@ def _day_raw(cols: dict[str, np.ndarray], whole_sizes: bool, use_ids: bool, quot
         dead.add([None] * first.size, reasons, lines,
                  _describe(cols["ns"], cols["price"], cols["size"], ids, first), int(bad.size))
         order, units = order[~over], units[~over]
-    ns = cols["ns"][order]
-    raw = build_raw(ns, cols["price"][order], units.astype(np.int64), cols["bid"][order], cols["ask"][order],
-                    (cols["id"] if use_ids else cols["row"])[order], quote_only=quote_only)
-    return raw, ns
+    raw = build_raw(cols["ns"], cols["price"], units, cols["bid"], cols["ask"], cols["id"] if use_ids else cols["row"],
+                    quote_only=quote_only, order=order)
+    return raw, cols["ns"][order]
+
+
+def _release_memory() -> None:
+    """Hand memory freed by the last phase back to the system, so it is there for the next day.
+
+    Freed numpy buffers of chunk size stay in glibc's heap (its mmap threshold adapts upwards)
+    and pyarrow's pool keeps freed pages; both count as resident until trimmed.
+    """
+    import ctypes
+
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 def _guard(ingest, replace: bool) -> dict:
@@ -549,16 +576,22 @@ def import_file(ctx, path: str | Path, *, symbol: str, source: str | None = None
         for chunk in itertools.chain([first], chunks):
             _stage(chunk, cal, bounds, spool, dead, seen)
         dead.flush(ctx)  # the file is valid as a whole: its rejected rows are recorded before any write
-        unit = 1.0 if seen.whole_sizes else 10.0**-SIZE_DECIMALS
-        terms = resolve_terms(sym, asset, size_decimals=0 if unit == 1.0 else SIZE_DECIMALS, file_terms=first.terms,
-                              existing=existing)
-        dataset = {"venue": first.venue, "description": first.description, **terms.dataset_values()}
-        guard = _guard(ingest_day, replace)
+        meta = dataclasses.replace(first, ns=first.ns[:0], price=first.price[:0], size=first.size[:0],
+                                   bid=first.bid[:0], ask=first.ask[:0], tick_id=None, line=None, row=None, text=None)
+        del first, chunk
         days = spool.days()
+        if len(days) > 1:
+            spool.spill()  # while one day is written, the others wait on disk, not in memory
+        _release_memory()
+        unit = 1.0 if seen.whole_sizes else 10.0**-SIZE_DECIMALS
+        terms = resolve_terms(sym, asset, size_decimals=0 if unit == 1.0 else SIZE_DECIMALS, file_terms=meta.terms,
+                              existing=existing)
+        dataset = {"venue": meta.venue, "description": meta.description, **terms.dataset_values()}
+        guard = _guard(ingest_day, replace)
         try:
             for k, day64 in enumerate(days):
                 day = day64.astype(object)
-                raw, ns = _day_raw(spool.take(day64), seen.whole_sizes, seen.ids, first.quote_only, dead)
+                raw, ns = _day_raw(spool.take(day64), seen.whole_sizes, seen.ids, meta.quote_only, dead)
                 if ns.size:
                     try:
                         r = ingest_day(ctx, sym, day, raw, source=src, calendar=cal, timestamps_ns=ns, dataset=dataset,
@@ -571,11 +604,12 @@ def import_file(ctx, path: str | Path, *, symbol: str, source: str | None = None
                         results.append(DayResult(day, r.info.ticks, r.info.first, r.info.last, r.duplicates_dropped,
                                                  r.rejected + r.wrong_day_dropped))
                 del raw, ns
+                _release_memory()
                 if progress:
                     progress(Progress("import", k + 1, len(days), f"{sym} {day}"))
         finally:
             dead.flush(ctx)
-    return ImportReport(path=str(path), symbol=sym, source=src, fmt=first.name, calendar=cal.name, asset_class=asset,
+    return ImportReport(path=str(path), symbol=sym, source=src, fmt=meta.name, calendar=cal.name, asset_class=asset,
                         rows_read=seen.rows_read, ticks=sum(d.ticks for d in results),
                         rejected=dead.count + sum(d.rejected for d in results), size_unit=unit,
-                        quote_only=first.quote_only, days=tuple(results), refused=tuple(refused))
+                        quote_only=meta.quote_only, days=tuple(results), refused=tuple(refused))

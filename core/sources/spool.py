@@ -99,6 +99,11 @@ class DaySpool:
         self._rows[day] += len(next(iter(piece.values())))
         self._mem_bytes += sum(v.nbytes for v in piece.values())
 
+    def spill(self) -> None:
+        """Move every row held in memory to a spill file (nothing to do when memory is empty)."""
+        if self._mem_bytes:
+            self._spill()
+
     def _spill(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         k = len(self._files)

@@ -1,69 +1,130 @@
-"""Import throughput: CSV and Parquet files of 1,000,000 generated trades (ticks/s).
+"""Import throughput and peak memory: CSV and Parquet files of generated trades.
 
-Run: ``python tests/bench/bench_import.py [rows]``. Prints one table row per stage: reading
-the file into arrays (``read_file``) and the whole import (read + group by session day +
-enrich + ArcticDB write + catalog, ``import_file``) into a temporary LMDB store.
+Run::
+
+    python tests/bench/bench_import.py [--rows N] [--days D] [--formats csv,parquet] [--code DIR ...]
+
+Generates ``N`` trades with quotes spread over ``D`` XNYS regular sessions (default 1,000,000
+over 2 days; ``--rows 10000000`` gives the 0.7 GB, 10,000,000-row CSV of issue 11 item 18),
+ISO-8601 UTC timestamps in time order, and writes it as CSV and Parquet. Each import then runs
+in a fresh child process against a temporary LMDB store and SQLite catalog (no post-write
+pipeline), after a small warm-up import that compiles the enrichment kernels. One row per
+format and code tree: rows, days, seconds, ticks/s, the child's RSS before the import and its
+peak RSS (``ru_maxrss``: the whole process, imports and warm-up included).
+
+``--code DIR`` (repeatable) runs the children against other source trees, e.g. a
+``git archive`` of the commit before a change, for before/after numbers with one file.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
+import resource
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-import numpy as np  # noqa: E402
-import pyarrow as pa  # noqa: E402
-import pyarrow.csv as pcsv  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
-
-from core.config import Settings  # noqa: E402
-from core.context import Context  # noqa: E402
-from core.sources.files import import_file, read_file  # noqa: E402
-
-ROWS = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def make_table(n: int, seed: int = 0) -> pa.Table:
-    """``n`` trades with quotes over two XNYS regular sessions, ISO-8601 UTC timestamps."""
+def make_table(n: int, days: int = 2, seed: int = 0):
+    """``n`` trades with quotes over the first ``days`` XNYS sessions from 2024-07-01, in time order."""
+    import numpy as np
+    import pyarrow as pa
+
+    from core.calendar import get_calendar
+
+    cal = get_calendar("XNYS")
+    sessions = cal.trading_days("2024-07-01", "2025-12-31")[:days]
+    opens = np.array([cal.bounds(d).open.value for d in sessions], dtype=np.int64)
     rng = np.random.default_rng(seed)
-    half = n // 2
-    day_open = np.array([np.datetime64("2024-07-01T13:30", "ns"), np.datetime64("2024-07-02T13:30", "ns")])
-    offs = np.sort(rng.integers(0, int(6.5 * 3600 * 1e9), n))
-    ts = np.where(np.arange(n) < half, day_open[0], day_open[1]) + offs.astype("timedelta64[ns]")
-    ts = np.sort(ts)
+    which = np.sort(rng.integers(0, days, n))
+    ts = np.sort(opens[which] + rng.integers(0, int(6.5 * 3600 * 1e9), n))
     price = np.round(100 + np.cumsum(rng.choice([-0.01, 0.0, 0.01], n)), 2)
     return pa.table({"timestamp": pa.array(ts, pa.timestamp("ns", tz="UTC")), "price": price,
                      "size": rng.integers(1, 1000, n), "bid": price - 0.01, "ask": price + 0.01})
 
 
-def timed(fn):
-    t = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - t
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def child(args) -> None:
+    """Import one file in this process and print one JSON line."""
+    sys.path.insert(0, args.code[0])
+    from core.config import Settings
+    from core.context import Context
+    from core.sources.files import import_file
+
+    import core
+
+    assert Path(core.__file__).resolve().is_relative_to(Path(args.code[0]).resolve()), core.__file__
+    ctx = Context.open(Settings(data_dir=Path(args.data)))
+    try:
+        import_file(ctx, args.warm, symbol="WARM", calendar="XNYS")
+        before = rss_mb()
+        t = time.perf_counter()
+        rep = import_file(ctx, args.child, symbol="BENCH", calendar="XNYS")
+        s = time.perf_counter() - t
+    finally:
+        ctx.close()
+    print(json.dumps({"ticks": rep.ticks, "days": len(rep.days), "seconds": s, "before_mb": before,
+                      "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--days", type=int, default=2)
+    ap.add_argument("--formats", default="csv,parquet")
+    ap.add_argument("--code", action="append", default=None, help="source tree to import with (default: this one)")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--warm", help=argparse.SUPPRESS)
+    ap.add_argument("--data", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        return child(args)
+    sys.path.insert(0, str(ROOT))
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    codes = args.code or [str(ROOT)]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        table = make_table(ROWS)
-        pcsv.write_csv(table, tmp / "trades.csv")
-        pq.write_table(table, tmp / "trades.parquet")
-        ctx = Context.open(Settings(data_dir=tmp / "data"))
-        pq.write_table(make_table(1000, seed=1), tmp / "warm.parquet")
-        import_file(ctx, tmp / "warm.parquet", symbol="WARM", calendar="XNYS")  # JIT-compile enrichment first
-        print(f"{'format':<8} {'stage':<12} {'rows':>10} {'seconds':>8} {'ticks/s':>12}")
-        try:
-            for fmt in ("csv", "parquet"):
-                path = tmp / f"trades.{fmt}"
-                parsed, s = timed(lambda: read_file(path, symbol="BENCH"))
-                print(f"{fmt:<8} {'read_file':<12} {len(parsed):>10,} {s:>8.2f} {len(parsed) / s:>12,.0f}")
-                rep, s = timed(lambda: import_file(ctx, path, symbol="BENCH", calendar="XNYS"))
-                print(f"{fmt:<8} {'import_file':<12} {rep.ticks:>10,} {s:>8.2f} {rep.ticks / s:>12,.0f}")
-        finally:
-            ctx.close()
+        table = make_table(args.rows, args.days)
+        warm = make_table(1000, 1, seed=1)
+        formats = args.formats.split(",")
+        if "csv" in formats:
+            pcsv.write_csv(table, tmp / "trades.csv")
+            pcsv.write_csv(warm, tmp / "warm.csv")
+        if "parquet" in formats:
+            pq.write_table(table, tmp / "trades.parquet")
+            pq.write_table(warm, tmp / "warm.parquet")
+        del table
+        print(f"{'format':<8} {'code':<24} {'file MB':>8} {'rows':>11} {'days':>5} {'seconds':>8} {'ticks/s':>10} "
+              f"{'RSS before':>10} {'peak RSS':>9}")
+        for fmt in formats:
+            path = tmp / f"trades.{fmt}"
+            for k, code in enumerate(codes):
+                out = subprocess.run([sys.executable, __file__, "--child", str(path), "--warm", str(tmp / f"warm.{fmt}"),
+                                      "--data", str(tmp / f"data-{fmt}-{k}"), "--code", code],
+                                     capture_output=True, text=True, env={**os.environ, "TICKDECK_PIPELINE": "off"})
+                if out.returncode:
+                    print(out.stderr, file=sys.stderr)
+                    continue
+                r = json.loads(out.stdout.strip().splitlines()[-1])
+                name = Path(code).name if code != str(ROOT) else "this tree"
+                print(f"{fmt:<8} {name[:24]:<24} {path.stat().st_size / 1e6:>8,.0f} {r['ticks']:>11,} {r['days']:>5} "
+                      f"{r['seconds']:>8.1f} {r['ticks'] / r['seconds']:>10,.0f} {r['before_mb']:>8,.0f}MB "
+                      f"{r['peak_mb']:>7,.0f}MB")
 
 
 if __name__ == "__main__":
