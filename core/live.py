@@ -335,11 +335,13 @@ class _Materialiser:
         # Ctrl-C reaches the whole foreground process group: the child must not die of it half-way
         # (the collector's stop drives its last round). Blocked here, the signals stay blocked in the
         # child from its first instruction (a spawned interpreter inherits the mask); it then ignores them.
-        held = signal.pthread_sigmask(signal.SIG_BLOCK, _PARENT_SIGNALS)
+        mask = getattr(signal, "pthread_sigmask", None)  # POSIX only
+        held = mask(signal.SIG_BLOCK, _PARENT_SIGNALS) if mask else None
         try:
             self.proc.start()
         finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+            if mask:
+                mask(signal.SIG_SETMASK, held)
 
     def check(self) -> None:
         """Raise when the process has died."""
