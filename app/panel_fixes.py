@@ -12,6 +12,29 @@ Queued patches left unsent (Panel 1.9, ``panel.io.document._dispatch_msgs``)
     computed but never sent: about one session in a hundred in ``tests/bench/bench_sessions.py``.
     The fix re-dispatches when a writer finishes with patches still queued. Retire it once
     Panel's writer re-checks the queue itself (the bench then loads every session without it).
+
+Unauthenticated ``/<page>/autoload.js`` (Panel 1.9, ``AutoloadJsHandler.get``)
+    Its ``get_session`` is ``@authenticated``: for a visitor without a session it redirects and
+    returns ``None``, which ``get`` then awaits — ``TypeError`` with a traceback in the server log
+    for every crafted request. The fix answers 403 before that (one access-log line). Retire it
+    when Panel checks the user in ``get`` itself.
+
+Refused or early-closed websockets (Bokeh 3.9 ``WSHandler.open``)
+    A connection without the ``bokeh`` subprotocol or with a bad or expired token raises
+    ``ProtocolError`` out of ``open`` (logged with a traceback), a token that is not base64 JSON
+    raises ``UnicodeDecodeError``/``JSONDecodeError`` the same way, and a client that closes
+    during the handshake makes ``open`` read ``selected_subprotocol`` of a closed connection
+    (``AssertionError``). The fix closes such connections quietly (code 1008 "policy
+    violation") with one WARNING line, or one INFO line for a client that already left.
+    Retire it when Bokeh closes these without raising.
+
+Writes to a closed tab (Panel 1.9, ``panel.io.document``)
+    When a tab closes while Panel writes its patches, the writer task fails with
+    ``WebSocketClosedError`` and the write futures it had already started (or that the session's
+    teardown cancels too late) are never read: asyncio logs "Task exception was never retrieved"
+    with a traceback for an ordinary closed tab. The fix ends the writer quietly and installs, on
+    the server's loop, an exception handler that drops exactly these closed-socket errors (DEBUG)
+    and passes everything else on. Retire it when Panel reads its write futures itself.
 """
 
 from __future__ import annotations
@@ -29,6 +52,8 @@ def apply() -> None:
     if _applied:
         return
     _applied = True
+    _quiet_crafted_requests()
+    _quiet_closed_tab_writes()
     try:
         from panel.io import document as pdoc
 
@@ -38,10 +63,88 @@ def apply() -> None:
         log.warning("Panel's patch writer changed (%s): queued-patch work-around not applied", e)
         return
 
+    from tornado.websocket import WebSocketClosedError
+
     async def dispatch_msgs(doc) -> None:
-        await original(doc)
+        try:
+            await original(doc)
+        except WebSocketClosedError:  # the tab closed while its patches were being written
+            pdoc._WRITE_BLOCK.pop(doc, None)
+            log.debug("patches of a closed session dropped")
+            return
         if doc in pdoc._WRITE_MSGS and doc not in pdoc._WRITE_BLOCK:  # queued while the last batch was written
             pdoc._WRITE_BLOCK[doc] = True
             pdoc._dispatch_write_task(doc, dispatch_msgs, doc)
 
     pdoc._dispatch_msgs = dispatch_msgs  # Panel looks the writer up by name on every schedule
+
+
+WS_POLICY_VIOLATION = 1008  # RFC 6455 close code for a refused connection
+
+
+def _quiet_crafted_requests() -> None:
+    """403 for unauthenticated autoload.js; quiet close for refused or early-closed websockets."""
+    try:
+        from bokeh.protocol.exceptions import ProtocolError
+        from panel.io import server as pserver
+
+        autoload_get = pserver.AutoloadJsHandler.get
+        ws_open = pserver.WSHandler.open
+    except (ImportError, AttributeError) as e:
+        log.warning("Panel's autoload/websocket handlers changed (%s): crafted-request work-around not applied", e)
+        return
+
+    async def get(self, *args, **kwargs):
+        if not self.current_user:
+            self.set_status(403)
+            self.set_header("Content-Type", "text/plain; charset=utf-8")
+            self.finish("sign in first\n")
+            return None
+        return await autoload_get(self, *args, **kwargs)
+
+    def open(self, *args, **kwargs):
+        if self.ws_connection is None:  # the client left during the handshake
+            log.info("websocket %s closed by the client before it opened", self.request.path)
+            return None
+        try:
+            return ws_open(self, *args, **kwargs)
+        except (ProtocolError, ValueError, KeyError, TypeError) as e:  # bad subprotocol, forged or garbled token
+            reason = str(e)[:200] if isinstance(e, ProtocolError) else "malformed session token"
+            log.warning("refused websocket %s from %s: %s", self.request.path, self.request.remote_ip, reason)
+            self.close(WS_POLICY_VIOLATION, "refused")
+            return None
+
+    pserver.AutoloadJsHandler.get = get
+    pserver.WSHandler.open = open
+
+
+def _quiet_closed_tab_writes() -> None:
+    """Drop "Task exception was never retrieved" for writes to a closed websocket (see the module doc)."""
+    import asyncio
+
+    import panel as pn
+    from tornado.iostream import StreamClosedError
+    from tornado.websocket import WebSocketClosedError
+
+    def install(_session_context=None) -> None:
+        try:
+            loop = asyncio.get_running_loop()  # the server's loop: sessions are created on it
+        except RuntimeError:  # a session made outside a running loop (tests, notebooks)
+            return
+        if getattr(loop, "_tickdeck_quiet_closed", False):
+            return
+        previous = loop.get_exception_handler()
+
+        def handler(loop, context) -> None:
+            if isinstance(context.get("exception"), (WebSocketClosedError, StreamClosedError)):
+                log.debug("dropped a write to a closed websocket: %s", context.get("message"))
+                return
+            if previous is not None:
+                previous(loop, context)
+            else:
+                loop.default_exception_handler(context)
+
+        loop.set_exception_handler(handler)
+        loop._tickdeck_quiet_closed = True
+
+    pn.state.on_session_created(install)  # once per process (after --num-procs forks), on its loop

@@ -4,6 +4,12 @@ The per-process :class:`~core.context.Context` opens lazily on the first session
 ``--num-procs`` forks before any database or store connection exists. Templates, navigation,
 auth and routing live here; pages only get injected services.
 
+No page shows a server traceback: a page whose factory (or first rendering) fails is replaced
+by one readable message — a :class:`~core.errors.TickdeckError`'s own text, or ``internal error,
+id …`` — and any exception a widget or periodic callback raises goes through the same
+:func:`pages.components.actions.report` (``pn.config.exception_handler``). Internal errors are
+logged with their traceback under that id (logger ``tickdeck.ui``).
+
 When the context opens (at start with one process, on the first session of each forked one), it
 warms up what a first visitor would otherwise wait for: the chart code
 (:func:`pages.components.charts.warm_up`: numba compilation of datashader's kernels, Bokeh and
@@ -23,7 +29,7 @@ import panel as pn
 from app.wiring import open_context
 from core.config import Settings
 from core.context import Context
-from core.errors import PermissionDenied
+from core.errors import PermissionDenied, TickdeckError
 
 log = logging.getLogger(__name__)
 
@@ -106,16 +112,30 @@ def _denied(route, message: str):
                             css_classes=["td-denied"])
 
 
+def _failed(route, exc: BaseException):
+    """What a page shows instead of itself when building it failed: one line, never a traceback."""
+    from pages.components.actions import describe
+
+    text = describe(exc, where=f"page {route.slug or 'home'}")
+    if isinstance(exc, TickdeckError):
+        log.info("page %s not built: %s", route.slug or "home", text)
+    return pn.pane.HTML(f"<h2>{html.escape(route.title)}</h2><p role='alert'>⚠ This page could not be shown: "
+                        f"{html.escape(text)}</p>", css_classes=["td-page-error"], sizing_mode="stretch_width")
+
+
 def _factory(route):
     def make():
         from app.auth import require_role
 
         try:
-            require_role(route.role)
-            page = route.factory(context())
-        except PermissionDenied as e:
-            page = _denied(route, str(e))
-        return _template(route.title, page)
+            try:
+                require_role(route.role)
+                page = route.factory(context())
+            except PermissionDenied as e:
+                page = _denied(route, str(e))
+            return _template(route.title, page)  # renders the page: its errors surface here too
+        except Exception as e:  # noqa: BLE001 - shown as one line; internal errors logged with an id
+            return _template(route.title, _failed(route, e))
 
     make.__name__ = f"page_{route.slug or 'home'}"
     return make
@@ -139,7 +159,8 @@ def serve(settings: Settings, *, port: int = 5006, address: str = "127.0.0.1", p
     """
     global _settings
     from app import panel_fixes
-    from app.auth import make_auth_provider
+    from app.login import make_auth_provider
+    from pages.components.actions import report
 
     panel_fixes.apply()
 
@@ -149,6 +170,7 @@ def serve(settings: Settings, *, port: int = 5006, address: str = "127.0.0.1", p
     _warm["enabled"] = warm_up
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     pn.extension("tabulator", notifications=True)  # before the warm-up builds a template
+    pn.config.exception_handler = lambda e: report(e, where="callback")  # never a traceback in a page
     if num_procs == 1:
         context()  # no fork ahead: open services and start the worker before the first visitor
     origins = allow_websocket_origin or [f"localhost:{port}", f"127.0.0.1:{port}", f"{address}:{port}"]
@@ -157,5 +179,5 @@ def serve(settings: Settings, *, port: int = 5006, address: str = "127.0.0.1", p
         websocket_origin=origins, show=show, title="tickdeck", start=True,
         use_xheaders=True, check_unused_sessions=CHECK_UNUSED_SESSIONS_MS,
         unused_session_lifetime=UNUSED_SESSION_LIFETIME_MS,
-        cookie_secret=settings.secret, auth_provider=make_auth_provider(lambda: context().catalog),
+        cookie_secret=settings.secret, auth_provider=make_auth_provider(lambda: context().catalog, settings),
     )

@@ -1,6 +1,7 @@
-"""``tickdeck users``: add web users with a role, change roles, list them.
+"""``tickdeck users``: add web users with a role, change roles and passwords, disable, list them.
 
-Auth turns on as soon as one user exists (see :mod:`app.auth`).
+Auth turns on as soon as one user exists (see :mod:`app.auth`). ``passwd`` and ``disable`` revoke
+every web session of the user (a copied cookie stops working); ``enable`` lets them sign in again.
 """
 
 from __future__ import annotations
@@ -21,6 +22,14 @@ def register(sub) -> None:
     role = verbs.add_parser("set-role", help="change a user's role")
     role.add_argument("name")
     role.add_argument("role", choices=["viewer", "researcher", "admin"])
+    passwd = verbs.add_parser("passwd", help="set a user's password (prompts unless --password-stdin); signs them out")
+    passwd.add_argument("name")
+    passwd.add_argument("--password-stdin", action="store_true",
+                        help="read the new password from the first line of standard input")
+    disable = verbs.add_parser("disable", help="stop a user signing in and revoke their web sessions")
+    disable.add_argument("name")
+    enable = verbs.add_parser("enable", help="let a disabled user sign in again")
+    enable.add_argument("name")
     verbs.add_parser("list", help="list users and roles")
     p.set_defaults(func=run)
 
@@ -32,8 +41,24 @@ def _actor() -> str:
         return "cli"
 
 
+def _new_password(args) -> str:
+    from app.auth import AuthError
+
+    if args.password_stdin:
+        line = sys.stdin.readline()
+        if not line:
+            raise AuthError("--password-stdin: standard input is empty")
+        return line.rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise AuthError("no terminal to prompt for the password: pass --password-stdin")
+    password = getpass.getpass(f"new password for {args.name}: ")
+    if getpass.getpass("again: ") != password:
+        raise AuthError("the two passwords differ")
+    return password
+
+
 def run(args) -> int:
-    from app.auth import AuthError, add_user, list_users, set_role
+    from app.auth import AuthError, add_user, list_users, set_active, set_password, set_role
     from app.wiring import open_context
 
     ctx = open_context()
@@ -51,6 +76,13 @@ def run(args) -> int:
         elif args.users_command == "set-role":
             set_role(ctx.catalog, args.name, args.role, actor=_actor())
             print(f"{args.name} is now {args.role}")
+        elif args.users_command == "passwd":
+            revoked = set_password(ctx.catalog, args.name, _new_password(args), actor=_actor())
+            print(f"password of {args.name} changed; {revoked} web session(s) signed out")
+        elif args.users_command in ("disable", "enable"):
+            revoked = set_active(ctx.catalog, args.name, args.users_command == "enable", actor=_actor())
+            print(f"{args.name} is {args.users_command}d" + (f"; {revoked} web session(s) signed out"
+                                                            if args.users_command == "disable" else ""))
         else:
             users = list_users(ctx.catalog)
             if not users:

@@ -9,6 +9,7 @@ operator can find the traceback in the server log.
 from __future__ import annotations
 
 import functools
+import html
 import inspect
 import logging
 import uuid
@@ -24,24 +25,35 @@ NOTIFY_MS = 8_000  # long enough to read a one-line error, short enough not to p
 
 
 def notify(message: str, level: str = "info") -> None:
-    """Show a toast in a served page; log it when there is no notification area (Jupyter, tests)."""
+    """Show a toast in a served page; log it when there is no notification area (Jupyter, tests).
+
+    The toast library inserts its message as HTML, so the text is escaped here: messages quote
+    values from URLs, forms, files and feeds.
+    """
     area = getattr(pn.state, "notifications", None)
     if area is None:
         log.info("%s: %s", level, message)
         return
-    getattr(area, level)(message, duration=NOTIFY_MS)
+    getattr(area, level)(html.escape(str(message)), duration=NOTIFY_MS)
+
+
+def describe(exc: BaseException, *, where: str = "") -> str:
+    """The one line a user sees for ``exc``; internal errors are logged with their traceback under an id.
+
+    A :class:`TickdeckError` is its own message (it says what was wrong and where). Anything
+    else becomes ``internal error, id …``; the server log holds the traceback under that id.
+    """
+    if isinstance(exc, TickdeckError):
+        return str(exc)
+    err_id = uuid.uuid4().hex[:8]
+    log.error("internal error %s in %s", err_id, where or "callback", exc_info=exc)
+    return f"internal error, id {err_id}"
 
 
 def report(exc: BaseException, *, where: str = "") -> str:
     """Turn an exception into the text the user sees (and log internal errors); returns the text."""
-    if isinstance(exc, TickdeckError):
-        text = str(exc)
-        notify(text, "warning")
-        return text
-    err_id = uuid.uuid4().hex[:8]
-    log.error("internal error %s in %s", err_id, where or "callback", exc_info=exc)
-    text = f"internal error, id {err_id}"
-    notify(text, "error")
+    text = describe(exc, where=where)
+    notify(text, "warning" if isinstance(exc, TickdeckError) else "error")
     return text
 
 
