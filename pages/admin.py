@@ -30,6 +30,7 @@ import panel as pn
 import param
 
 from core.errors import PermissionDenied, TickdeckError
+from pages.components.safe import md_text
 from pages.monitor import STATUS_CSS, badge, error_text, human_bytes, job_queue, run_off_loop
 
 REFRESH_MS = 1000  # job progress and queue counts refresh once a second while events arrive
@@ -166,7 +167,7 @@ class AdminPage(pn.viewable.Viewer):
     # -- helpers --------------------------------------------------------------------------
     def _notify(self, text: str, kind: str = "info") -> None:
         self.message = text
-        self.message_pane.object = text
+        self.message_pane.object = md_text(text)  # an Alert renders Markdown: messages quote user input
         self.message_pane.alert_type = kind
         self.message_pane.visible = bool(text)
 
@@ -437,7 +438,7 @@ class AdminPage(pn.viewable.Viewer):
     def __panel__(self):
         if self.denied:
             return pn.Column(pn.pane.Markdown("## Admin"),
-                             pn.pane.Alert(f"Admin only: {self.denied}", alert_type="danger"))
+                             pn.pane.Alert(f"Admin only: {md_text(self.denied)}", alert_type="danger"))
         if self.autostart:
             self.start_updates()
         return pn.Column(

@@ -15,7 +15,10 @@ from urllib.parse import quote
 import panel as pn
 import param
 
+from core.errors import TickdeckError
+from core.naming import normalize_ticker
 from pages.components.coverage import CAL_CSS, calendar_html, day_states, failing_days
+from pages.components.safe import describe_invalid, sync_url
 
 TREE_CSS = """
 .td-tree { font-family: system-ui, sans-serif; font-size: .95em; }
@@ -32,6 +35,7 @@ class CatalogPage(pn.viewable.Viewer):
 
     ctx = param.Parameter(doc="core.context.Context — injected service")
     symbol = param.String(default="", doc="instrument whose gap calendar is shown (empty: the first)")
+    link_error = param.String(default="", doc="why a symbol from the link was not used (read-only)")
 
     def __init__(self, **params):
         super().__init__(**params)
@@ -85,15 +89,36 @@ class CatalogPage(pn.viewable.Viewer):
         """State of every calendar day between the symbol's first and last stored day."""
         if not self.symbol:
             return {}
+        normalize_ticker(self.symbol)  # InvalidSymbol (readable) for a bad ticker from a link
         stored = set(self.ctx.catalog.stored_days(self.symbol))
         if not stored:
             return {}
         cal = self.ctx.calendar_for(self.symbol)
         return day_states(stored, failing_days(self.ctx.catalog, self.symbol), cal, min(stored), max(stored))
 
+    @param.depends("symbol", watch=True)
+    def _check_symbol(self) -> None:
+        """A ticker from a link that cannot be one is named on the page; the first instrument is shown."""
+        if not self.symbol:
+            return
+        try:
+            normalize_ticker(self.symbol)
+        except TickdeckError as e:
+            self.link_error = f"{e} (from the link; showing the first instrument instead)"
+            self.symbol = self._datasets[0].symbol if self._datasets else ""
+
+    @param.depends("link_error")
+    def _link_note(self):
+        text = f"<p class='td-error' role='alert'>⚠ {html.escape(self.link_error)}</p>" if self.link_error else ""
+        return pn.pane.HTML(text, sizing_mode="stretch_width")
+
     @param.depends("symbol")
     def _calendar(self):
-        states = self.day_states()
+        try:
+            states = self.day_states()
+        except TickdeckError as e:  # e.g. ?symbol=<x in the link: say so, keep the page
+            return pn.pane.HTML(f"<p class='td-error' role='alert'>⚠ {html.escape(str(e))}</p>",
+                                sizing_mode="stretch_width")
         lag = ""
         if states:
             cal = self.ctx.calendar_for(self.symbol)
@@ -110,10 +135,14 @@ class CatalogPage(pn.viewable.Viewer):
         return pn.Column(
             pn.pane.Markdown("## Catalog"),
             pn.Row(pn.Column(pn.pane.Markdown("### Venue → instrument → data"), tree, width=520),
-                   pn.Column(self._select, self._calendar, sizing_mode="stretch_width"),
+                   pn.Column(self._select, self._link_note, self._calendar, sizing_mode="stretch_width"),
                    sizing_mode="stretch_width"),
             sizing_mode="stretch_width")
 
     def sync_location(self) -> None:
-        if pn.state.location is not None:
-            pn.state.location.sync(self, {"symbol": "symbol"})
+        sync_url(self, {"symbol": "symbol"}, lambda bad: self._invalid_link(bad))
+
+    def _invalid_link(self, bad: dict) -> None:
+        from pages.components.actions import notify
+
+        notify(describe_invalid(bad), "warning")

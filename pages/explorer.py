@@ -31,6 +31,7 @@ from core.naming import date_range, normalize_ticker
 from pages.components.actions import ui_action
 from pages.components.charts import candle_chart
 from pages.components.grid import TICK_GRID_COLUMNS, data_grid
+from pages.components.safe import describe_invalid, md_text, sync_url
 from pages.components.tick_plot import TickPlot, tick_chart
 
 ROLE_RANK = {"viewer": 0, "researcher": 1, "admin": 2}
@@ -148,6 +149,8 @@ class ExplorerPage(pn.viewable.Viewer):
         TickdeckError
             Nothing stored for the selection, an invalid bar spec, or no bars engine.
         """
+        if self.symbol:
+            normalize_ticker(self.symbol)  # a ticker from a link is checked before anything uses it
         start, end = self._range()
         sym = normalize_ticker(self.symbol)
         span = f"{start}" if start == end else f"{start} → {end}"
@@ -211,7 +214,7 @@ class ExplorerPage(pn.viewable.Viewer):
             self._chart.object = loaded.chart
             self._show_chart(self._chart)
         self._grid_holder.objects = []  # refilled by the caller when the Table tab is open
-        self._status.object = f"**{loaded.summary}**"
+        self._status.object = f"**{md_text(loaded.summary)}**"
 
     def _needs_grid(self) -> bool:
         return self.tab == "table" and self.loaded is not None and not self._grid_holder.objects
@@ -244,7 +247,7 @@ class ExplorerPage(pn.viewable.Viewer):
         self._chart.object = None
         self._show_chart(self._chart)
         self._grid_holder.objects = []
-        self._status.object = f"⚠ {message}"
+        self._status.object = f"⚠ {md_text(message)}"
 
     def refresh(self) -> None:
         """Load synchronously (Jupyter, tests); errors are shown on the page, not raised."""
@@ -368,7 +371,7 @@ class ExplorerPage(pn.viewable.Viewer):
     def _export_view(self):
         if not self.can_export():
             return pn.pane.Markdown(
-                f"**Export needs the researcher role.** You are signed in as *{self.user}* ({self.role}). "
+                f"**Export needs the researcher role.** You are signed in as *{md_text(self.user)}* ({self.role}). "
                 "Ask an admin to upgrade your role.", css_classes=["td-export-denied"])
         return pn.Column(
             pn.pane.Markdown("Download exactly what is selected above: every stored column for ticks, "
@@ -380,11 +383,16 @@ class ExplorerPage(pn.viewable.Viewer):
 
     def sync_location(self) -> None:
         """Mirror the selection in the URL query string (served pages only)."""
-        loc = pn.state.location
-        if loc is None:
-            return
-        loc.sync(self, {"symbol": "symbol", "start": "start", "end": "end", "session": "session", "view": "view",
-                        "bar_spec": "spec", "sma": "sma", "ema": "ema", "bollinger": "bollinger", "tab": "tab"})
+        sync_url(self, {"symbol": "symbol", "start": "start", "end": "end", "session": "session", "view": "view",
+                        "bar_spec": "spec", "sma": "sma", "ema": "ema", "bollinger": "bollinger", "tab": "tab"},
+                 self._url_invalid)
+
+    def _url_invalid(self, bad: dict) -> None:
+        """Values in the link that the params reject: named in a notification, defaults kept."""
+        from pages.components.actions import notify
+
+        self.last_error = describe_invalid(bad)
+        notify(self.last_error, "warning")
 
     def __panel__(self):
         controls = pn.FlexBox(

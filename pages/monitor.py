@@ -28,6 +28,7 @@ import param
 
 from core.context import Context
 from core.errors import TickdeckError
+from pages.components.safe import md_text
 
 log = logging.getLogger(__name__)
 
@@ -427,7 +428,7 @@ class MonitorPage(pn.viewable.Viewer):
 
     def _notify(self, text: str, kind: str = "info") -> None:
         self.message = text
-        self.message_pane.object = text
+        self.message_pane.object = md_text(text)  # an Alert renders Markdown: messages quote user input
         self.message_pane.alert_type = kind
         self.message_pane.visible = bool(text)
 

@@ -177,15 +177,25 @@ class ValidationPage(pn.viewable.Viewer):
         self.history = []
         self.flags = None
         args = getattr(pn.state, "session_args", None) or {}
-        from_url = False
+        from_url = url_error = False
         if args.get("symbol") and not self.symbol:
-            self.symbol = args["symbol"][0].decode().upper()
-            from_url = True
-        if args.get("day") and self.day is None:
+            from core.naming import normalize_ticker
+
+            raw = args["symbol"][0].decode("utf-8", "replace")
             try:
-                self.day = _date(args["day"][0].decode())
+                self.symbol = normalize_ticker(raw)
+                from_url = True
+            except TickdeckError as e:  # shown (escaped) in the status line; nothing runs
+                self.symbol = raw[:64]
+                self.message = f"{e}"
+                url_error = True
+        if args.get("day") and self.day is None:
+            raw_day = args["day"][0].decode("utf-8", "replace")
+            try:
+                self.day = _date(raw_day)
             except ValueError:
-                self.message = f"ignored day {args['day'][0].decode()!r} in the URL: expected YYYY-MM-DD"
+                self.message = (f"{self.message}; " if self.message else "") + \
+                    f"ignored day {raw_day[:40]!r} in the URL: expected YYYY-MM-DD"
         symbols = sorted(d.symbol for d in self.ctx.catalog.datasets())
         self.symbol_input = pn.widgets.AutocompleteInput.from_param(
             self.param.symbol, label="Symbol", options=symbols, restrict=False, case_sensitive=False,
@@ -207,10 +217,10 @@ class ValidationPage(pn.viewable.Viewer):
         self.history_table = pn.widgets.Tabulator(history_frame([]), show_index=False, disabled=True,
                                                   pagination="local", page_size=10, sizing_mode="stretch_width")
         self.detail = pn.Column(visible=False, sizing_mode="stretch_width")
-        if self.symbol and self.day is None:
+        if self.symbol and self.day is None and not url_error:
             days = self.ctx.catalog.stored_days(self.symbol)
             self.day = days[-1] if days else None
-        self._render_status()
+        self._render_status(error=url_error)
         if from_url and self.autorun and self.day is not None:
             self.run()
 
