@@ -550,7 +550,9 @@ def import_file(ctx, path: str | Path, *, symbol: str, source: str | None = None
     bounds = Bounds.from_settings(ctx.settings)
     path = Path(path)
     chunks = iter_file(path, symbol=sym, mapping=mapping, fmt=fmt)
-    first = next(chunks)
+    first = next(chunks, None)
+    if first is None:
+        raise ImportFormatError(f"{path}: no data rows; nothing to import")
     guess_cal, guess_asset = guess_market(sym)
     existing = ctx.catalog.dataset(sym)
     cal_name = calendar or first.calendar or (existing.calendar if existing is not None else None) or guess_cal

@@ -188,3 +188,21 @@ def test_a_killed_imports_spill_directory_is_swept_by_the_next_import(ctx, tmp_p
     (stale / "spill-00000.arrow").write_bytes(b"x" * 100)
     import_file(ctx, _write(tmp_path / "s.csv", _rows(5)), symbol="AAPL")
     assert not stale.exists()
+
+
+def test_file_wide_choices_hold_when_the_deciding_row_comes_in_a_late_chunk(ctx, tmp_path, monkeypatch):
+    """Issue 11 item 18: the size unit and the tick-id source are decided over the whole file, so a
+    fractional size or a non-whole id near the end changes every day's rows, as a one-chunk read does."""
+    rows = _rows(400)
+    rows[390] = rows[390].rsplit(",", 1)[0] + ",0.5"  # the only fractional size, far past the first chunk
+    p = tmp_path / "late.csv"
+    p.write_text("timestamp,price,size,trade_id\n"
+                 + "\n".join(f"{r},{1000 + i}" if i != 395 else f"{r},7.5" for i, r in enumerate(rows)) + "\n")
+    monkeypatch.setattr("core.sources.tabular.CSV_BLOCK_BYTES", 2048)
+    monkeypatch.setattr("core.sources.files.SPOOL_BYTES", 4096)
+    rep = import_file(ctx, p, symbol="AAPL")
+    assert rep.size_unit == 1e-8 and rep.ticks == 400
+    df = ctx.store.read_day("AAPL", DAY)
+    sizes = np.array([float(r.rsplit(",", 1)[1]) for r in rows])
+    np.testing.assert_array_equal(df["last_sz"].to_numpy(), np.round(sizes * 1e8).astype(np.int64))
+    np.testing.assert_array_equal(df["tick_id"].to_numpy(), np.arange(1, 401))  # 7.5 is no id: row numbers
