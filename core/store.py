@@ -137,7 +137,11 @@ def compute_day_info(symbol: str, day, df: pd.DataFrame, extra: dict | None = No
     last = df["last"].to_numpy(np.float64)
     size = df["last_sz"].to_numpy(np.int64)
     vol = int(size.sum())
-    dollar = float(np.dot(last, size.astype(np.float64)))
+    # notional in currency from the enriched column (instrument multiplier and size decimals
+    # applied); the VWAP is a price, weighted by the stored size units
+    dollar = float(np.nansum(df["dollar_volume"].to_numpy(np.float64))) if "dollar_volume" in df \
+        else float(np.dot(last, size.astype(np.float64)))
+    pv = float(np.dot(last, size.astype(np.float64)))
     counts = np.bincount(df["session"].to_numpy(np.int64) + 1, minlength=4)
     bps = df["spread_bps"].to_numpy(np.float64)
     ok = np.isfinite(bps)
@@ -149,7 +153,7 @@ def compute_day_info(symbol: str, day, df: pd.DataFrame, extra: dict | None = No
         last=df.index[-1],
         volume=vol,
         dollar_volume=dollar,
-        vwap=dollar / vol if vol else None,
+        vwap=pv / vol if vol else None,
         open=_f(last[0]),
         high=_f(last.max()),
         low=_f(last.min()),
@@ -627,6 +631,7 @@ def _with_kept(meta: dict, kept) -> dict:
 def _merge_info(a: DayInfo, b: DayInfo) -> DayInfo:
     vol = a.volume + b.volume
     dollar = a.dollar_volume + b.dollar_volume
+    pv = sum(x.vwap * x.volume for x in (a, b) if x.vwap is not None)
     spreads = [(x.avg_spread_bps, x.ticks) for x in (a, b) if x.avg_spread_bps is not None]
     avg = sum(s * n for s, n in spreads) / sum(n for _, n in spreads) if spreads else None
     extra = dict(a.extra)
@@ -634,7 +639,7 @@ def _merge_info(a: DayInfo, b: DayInfo) -> DayInfo:
         extra[k] = extra.get(k, 0) + v if isinstance(v, (int, float)) else v
     return dataclasses.replace(
         a, ticks=a.ticks + b.ticks, last=b.last, volume=vol, dollar_volume=dollar,
-        vwap=dollar / vol if vol else None, high=max(a.high, b.high), low=min(a.low, b.low), close=b.close,
+        vwap=pv / vol if vol else None, high=max(a.high, b.high), low=min(a.low, b.low), close=b.close,
         avg_spread_bps=avg, pre_ticks=a.pre_ticks + b.pre_ticks, regular_ticks=a.regular_ticks + b.regular_ticks,
         after_ticks=a.after_ticks + b.after_ticks, outside_ticks=a.outside_ticks + b.outside_ticks,
         ingest_id=b.ingest_id, written_at=b.written_at, extra=extra,

@@ -121,3 +121,21 @@ def test_bar_dollar_volume_is_the_sum_of_the_ticks_dollar_volume(ctx, realdata):
         rows = build_default_bars(ctx, sym, day)
         dollar_specs = [float(r.spec.split(":")[1]) for r in rows if r.family == "dollar"]
         assert dv.sum() / 1000 < min(dollar_specs) and max(dollar_specs) < dv.sum() / 10  # 40–400 bars of notional
+
+
+def test_day_totals_in_the_catalog_are_in_currency_and_vwap_is_a_price(ctx, realdata):
+    """Issue 11 items 29/30: the tier-1 row's dollar volume is the sum of the ticks' notional
+    (× 50 for ES, real BTC quantities), and its VWAP stays a price."""
+    es = _es_trades(realdata)
+    import_file(ctx, realdata / ES_TRADES, symbol="ESU4")
+    row = {r.day.isoformat(): r for r in ctx.catalog.tick_days("ESU4")}["2024-07-02"]
+    px, sz = es["price"].to_numpy(), es["size"].to_numpy()
+    assert row.dollar_volume == pytest.approx(float((px * sz * 50.0).sum()), rel=1e-12)
+    assert row.vwap == pytest.approx(float((px * sz).sum() / sz.sum()), rel=1e-12)
+
+    btc = pd.read_parquet(realdata / "btcusdt-trades.parquet")
+    import_file(ctx, realdata / "btcusdt-trades.parquet", symbol="BTCUSDT")
+    row = ctx.catalog.tick_days("BTCUSDT")[0]
+    notional = btc["price"].to_numpy() * btc["quantity"].to_numpy()
+    assert row.dollar_volume == pytest.approx(float(notional.sum()), rel=1e-9)
+    assert row.vwap == pytest.approx(float(notional.sum() / btc["quantity"].sum()), rel=1e-9)
