@@ -374,7 +374,7 @@ class _DeadLetters:
         new = self.items[self._stored:]
         want = [it[2] for it in new if it[0] is None and it[2]]
         if want and self.fmt == "csv":
-            from core.sources.tabular import csv_line_texts
+            from core.sources.csv_records import csv_line_texts
 
             found = csv_line_texts(self.path, want)
             for it in new:
