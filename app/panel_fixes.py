@@ -118,33 +118,42 @@ def _quiet_crafted_requests() -> None:
     pserver.WSHandler.open = open
 
 
+def filter_closed_socket_errors(loop) -> None:
+    """On ``loop``, drop unretrieved task errors that only say a websocket was closed (idempotent).
+
+    Everything else still reaches the previous (or default) exception handler.
+    """
+    from tornado.iostream import StreamClosedError
+    from tornado.websocket import WebSocketClosedError
+
+    if getattr(loop, "_tickdeck_quiet_closed", False):
+        return
+    previous = loop.get_exception_handler()
+
+    def handler(loop, context) -> None:
+        if isinstance(context.get("exception"), (WebSocketClosedError, StreamClosedError)):
+            log.debug("dropped a write to a closed websocket: %s", context.get("message"))
+            return
+        if previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)
+    loop._tickdeck_quiet_closed = True
+
+
 def _quiet_closed_tab_writes() -> None:
-    """Drop "Task exception was never retrieved" for writes to a closed websocket (see the module doc)."""
+    """Install :func:`filter_closed_socket_errors` on the server's loop when its first session opens."""
     import asyncio
 
     import panel as pn
-    from tornado.iostream import StreamClosedError
-    from tornado.websocket import WebSocketClosedError
 
     def install(_session_context=None) -> None:
         try:
             loop = asyncio.get_running_loop()  # the server's loop: sessions are created on it
         except RuntimeError:  # a session made outside a running loop (tests, notebooks)
             return
-        if getattr(loop, "_tickdeck_quiet_closed", False):
-            return
-        previous = loop.get_exception_handler()
-
-        def handler(loop, context) -> None:
-            if isinstance(context.get("exception"), (WebSocketClosedError, StreamClosedError)):
-                log.debug("dropped a write to a closed websocket: %s", context.get("message"))
-                return
-            if previous is not None:
-                previous(loop, context)
-            else:
-                loop.default_exception_handler(context)
-
-        loop.set_exception_handler(handler)
-        loop._tickdeck_quiet_closed = True
+        filter_closed_socket_errors(loop)
 
     pn.state.on_session_created(install)  # once per process (after --num-procs forks), on its loop
