@@ -60,6 +60,7 @@ class _ReadState:
     first_bad_ts: str = ""
     max_ns: int | None = None
     epoch_mult: int | None = None  # fixed by the first chunk with numeric epochs, kept for the rest
+    texts_left: int = MAX_DEAD_LETTERS  # rejected rows whose text is still worth building (the rest are counted)
 
 
 # -- columns -----------------------------------------------------------------------------------
@@ -265,10 +266,11 @@ def _iter_csv(path: Path, mapping: dict[str, str], state: _ReadState, block_byte
         state.records += int(data.size)
         state.ragged += int(ragged.size)
         rejects = []
-        for i in ragged[:MAX_DEAD_LETTERS].tolist():
+        for i in ragged[:state.texts_left].tolist():
             why = ("a misplaced or unbalanced double quote" if rec.faulty[i] else
                    f"{int(rec.fields[i])} fields where the header has {len(names)}")
             rejects.append((rec.text(i), why, int(rec.lines[i])))
+        state.texts_left -= len(rejects)
         if ragged.size and not state.first_ragged:
             state.first_ragged = f"line {int(rec.lines[ragged[0]])}: {rec.text(int(ragged[0]))[:80]!r}"
         rows_before = state.records - int(data.size)
@@ -389,9 +391,10 @@ def _convert(table: pa.Table, cols: dict[str, str], state: _ReadState, *, lines:
         m = int(good_ns.max())
         state.max_ns = m if state.max_ns is None else max(state.max_ns, m)
     out = list(rejects or ())
-    room = max(0, MAX_DEAD_LETTERS - len(out))
-    if bad_idx.size and room:
+    room = state.texts_left
+    if bad_idx.size and room > 0:
         first = bad_idx[:room]
+        state.texts_left -= first.size
         out += list(zip(text(first), reasons[first].tolist(), lines[first].tolist()))
     keep = np.flatnonzero(~bad)
     return ParsedTicks(name=name, ns=ns[keep], price=price[keep], size=size[keep], bid=bid[keep], ask=ask[keep],
