@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import inspect
 import itertools
 import re
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ import pandas as pd
 
 from core.calendar import MarketCalendar, get_calendar
 from core.enrich import date_time_from_utc_ns
-from core.errors import ImportFormatError
+from core.errors import ImportFormatError, ReplaceRefused
 from core.instruments import resolve_terms
 from core.naming import normalize_ticker
 from core.progress import Progress
@@ -482,23 +481,6 @@ def _release_memory() -> None:
         pass
 
 
-def _guard(ingest, replace: bool) -> dict:
-    """``guard_replace=not replace`` for :func:`core.ingest.ingest_day` when it takes that keyword."""
-    try:
-        params = inspect.signature(ingest).parameters
-    except (TypeError, ValueError):
-        return {}
-    return {"guard_replace": not replace} if "guard_replace" in params else {}
-
-
-def _refusal(e: BaseException) -> bool:
-    """Whether ``e`` is ingest_day refusing to replace a stored day (:class:`core.errors.ReplaceRefused`)."""
-    from core import errors
-
-    cls = getattr(errors, "ReplaceRefused", None)
-    return cls is not None and isinstance(e, cls)
-
-
 def import_file(ctx, path: str | Path, *, symbol: str, source: str | None = None, calendar: str | None = None,
                 mapping=None, fmt: str | None = None, replace: bool = False,
                 progress: Callable[[Progress], None] | None = None) -> ImportReport:
@@ -525,9 +507,9 @@ def import_file(ctx, path: str | Path, *, symbol: str, source: str | None = None
         ``{"timestamp": "Time", ...}`` or ``["timestamp=Time", ...]`` for CSV / Parquet.
     replace
         Replace stored days even when they come from another source or would shrink sharply.
-        Without it :func:`core.ingest.ingest_day` refuses such a day (``guard_replace``); the
-        day is left as it was, listed in :attr:`ImportReport.refused`, and the other days are
-        still imported.
+        Without it :func:`core.ingest.ingest_day` refuses such a day (``guard_replace=True``,
+        :class:`~core.errors.ReplaceRefused`); the day is left as it was, listed in
+        :attr:`ImportReport.refused`, and the other days are still imported.
 
     Raises
     ------
@@ -589,7 +571,6 @@ def import_file(ctx, path: str | Path, *, symbol: str, source: str | None = None
         terms = resolve_terms(sym, asset, size_decimals=0 if unit == 1.0 else SIZE_DECIMALS, file_terms=meta.terms,
                               existing=existing)
         dataset = {"venue": meta.venue, "description": meta.description, **terms.dataset_values()}
-        guard = _guard(ingest_day, replace)
         try:
             for k, day64 in enumerate(days):
                 day = day64.astype(object)
@@ -597,10 +578,8 @@ def import_file(ctx, path: str | Path, *, symbol: str, source: str | None = None
                 if ns.size:
                     try:
                         r = ingest_day(ctx, sym, day, raw, source=src, calendar=cal, timestamps_ns=ns, dataset=dataset,
-                                       **guard)
-                    except Exception as e:
-                        if not _refusal(e):
-                            raise
+                                       guard_replace=not replace)
+                    except ReplaceRefused as e:
                         refused.append((day, str(e)))
                     else:
                         results.append(DayResult(day, r.info.ticks, r.info.first, r.info.last, r.duplicates_dropped,
