@@ -166,7 +166,8 @@ def make_auth_provider(get_catalog, settings: Settings):
             return per_process[name]
 
     def pool() -> concurrent.futures.ThreadPoolExecutor:
-        return shared("pool", lambda: concurrent.futures.ThreadPoolExecutor(HASH_WORKERS, thread_name_prefix="tickdeck-login"))
+        return shared("pool", lambda: concurrent.futures.ThreadPoolExecutor(HASH_WORKERS,
+                                                                            thread_name_prefix="tickdeck-login"))
 
     def throttle() -> LoginThrottle:
         return shared("throttle", lambda: LoginThrottle(settings.login_limit_user, settings.login_limit_address,
@@ -193,7 +194,8 @@ def make_auth_provider(get_catalog, settings: Settings):
                 self.set_secure_cookie(CSRF_COOKIE, token, expires_days=None, **flags("Strict"))
             page = self._login_template.render(login_endpoint=self._login_endpoint, errormessage=message,
                                                PANEL_CDN=CDN_DIST)
-            hidden = f'method="post">\n      <input type="hidden" name="{CSRF_FIELD}" value="{tornado.escape.xhtml_escape(token)}">'
+            field = f'<input type="hidden" name="{CSRF_FIELD}" value="{tornado.escape.xhtml_escape(token)}">'
+            hidden = f'method="post">\n      {field}'
             page = page.replace('method="post">', hidden, 1)
             if CSRF_FIELD not in page:
                 raise RuntimeError("the login template has no <form method=\"post\">: cannot add the CSRF token")
