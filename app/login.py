@@ -79,7 +79,12 @@ class LoginThrottle:
         self._memory = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
         self._shared = None
         if not storage_uri.startswith("memory"):
-            self._shared = strategies.MovingWindowRateLimiter(storage.storage_from_string(storage_uri))
+            uri = "redis+unix://" + storage_uri[len("unix://"):] if storage_uri.startswith("unix://") else storage_uri
+            try:
+                self._shared = strategies.MovingWindowRateLimiter(storage.storage_from_string(uri))
+            except Exception as e:  # noqa: BLE001 - e.g. an unsupported URL: throttle per process instead
+                log.warning("login throttle cannot use %s (%s: %s); counting in this process's memory",
+                            storage_uri.split("@")[-1], type(e).__name__, e)
 
     def _call(self, verb: str, *args):
         if self._shared is not None:
