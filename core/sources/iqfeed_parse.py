@@ -79,6 +79,7 @@ FORMAT_BLOCK_ROWS = 200_000
 # pyarrow CSV block size (Level 1 parsing): large blocks parse a multi-million-line reply with few tasks.
 PARSE_BLOCK_BYTES = 16 << 20
 MAX_CONDITIONS = 4
+PYARROW_CHUNK_LINES = 250_000  # lines per pass of the pyarrow parser: bounds its temporary arrays
 
 # A price: 1-PRICE_DIGITS digits with an optional decimal point between digits (RE2 has no
 # lookahead, so one alternative per count of integer digits).
@@ -370,15 +371,21 @@ def parse_ticks_pyarrow(body: bytes, request_id: str | None = None) -> ParsedTic
     expected = N_FIELDS + with_id
     lines = pa.LargeBinaryArray.from_buffers(pa.large_binary(), starts.size,
                                              [None, pa.py_buffer(off.astype(np.int64)), pa.py_buffer(a)])
-    parts = pc.split_pattern(lines.take(pa.array(used)), ",")  # the last field keeps the line end: not read
-    nf = pc.list_value_length(parts).to_numpy(zero_copy_only=False)
-    counted = nf == expected
-    why = np.full(used.size, None, dtype=object)
-    why[~counted] = [f"expected {expected} fields, got {k}" for k in nf[~counted]]
-    fields = parts.filter(pa.array(counted))
-    cols = [pc.list_element(fields, j) for j in range(expected - 2)] if len(fields) else []
-    raw, field_why = _check_fields(cols, with_id, request_id)
-    why[counted] = field_why
+    raws, whys = [], []
+    for lo in range(0, used.size, PYARROW_CHUNK_LINES):
+        chunk = lines.take(pa.array(used[lo:lo + PYARROW_CHUNK_LINES]))
+        parts = pc.split_pattern(chunk, ",")  # the last field keeps the line end: it is not read
+        nf = pc.list_value_length(parts).to_numpy(zero_copy_only=False)
+        counted = nf == expected
+        why = np.full(len(chunk), None, dtype=object)
+        why[~counted] = [f"expected {expected} fields, got {k}" for k in nf[~counted]]
+        fields = parts.filter(pa.array(counted))
+        cols = [pc.list_element(fields, j) for j in range(expected - 2)] if len(fields) else []
+        raw, why[counted] = _check_fields(cols, with_id, request_id)
+        raws.append(raw)
+        whys.append(why)
+    raw = raws[0] if len(raws) == 1 else {k: np.concatenate([r[k] for r in raws]) for k in raws[0]}
+    why = np.concatenate(whys)
     bad_at = np.flatnonzero(why != None)  # noqa: E711 - elementwise on an object array
     bad = tuple((bytes(a[starts[used[i]]:ends[used[i]]]).decode("utf-8", "replace"), why[i]) for i in bad_at)
     if raw["tick_id"].size == 0 and bad:

@@ -158,6 +158,17 @@ def test_compiled_and_pyarrow_parsers_agree_on_random_and_mutated_replies():
     assert lines >= 100_000 and good > 20_000 and bad > 10_000
 
 
+def test_pyarrow_parser_in_small_chunks_gives_the_same_result(monkeypatch):
+    """Issue 11 item 15: the pyarrow parser's line chunks do not change its result."""
+    rng = np.random.default_rng(SEED + 1)
+    replies = [_reply(rng, 300) for _ in range(20)]
+    whole = [_outcome(ip.parse_ticks_pyarrow, body, rid) for body, rid in replies]
+    monkeypatch.setattr(ip, "PYARROW_CHUNK_LINES", 7)
+    for (body, rid), expected in zip(replies, whole):
+        _assert_equal(_outcome(ip.parse_ticks_pyarrow, body, rid), expected, body)
+        _assert_equal(_outcome(_compiled, body, rid, rng), expected, body)
+
+
 def _line(**fields) -> bytes:
     """One valid ``R1,LH`` line with some fields replaced."""
     cells = {"kind": b"LH", "ts": b"2024-07-01 10:00:00.250000", "last": b"190.25", "last_sz": b"100",
