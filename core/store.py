@@ -44,6 +44,7 @@ SESSIONS = ("pre", "regular", "after", "all")
 # Replaced versions of a tick day kept for restore: a bad import, its fix and one more mistake
 # can each be undone, while a day never costs more than 4x its size.
 KEEP_PREVIOUS_VERSIONS = 3
+LMDB_LOCK_WAIT_MS = 20  # ArcticDB storage-lock settle time on LMDB (default 1,000 ms, for S3)
 KEPT_KEY = "kept_versions"  # version metadata: versions kept at the last replace (a hint for appends)
 FRAME_CACHE_BYTES = 1_500_000_000  # shared read cache: browser sessions on one day share one frame
 # A reader that resolved a version just before a rewrite pruned it finds its keys gone; the
@@ -235,6 +236,12 @@ class Store:
         # Resolve the latest version on every read (ArcticDB caches the version map for a few
         # seconds by default): readers in other processes then never chase a pruned version.
         adb.config.set_config_int("VersionMap.ReloadInterval", 0)
+        if uri.startswith("lmdb://"):
+            # Listing symbols compacts ArcticDB's symbol list under a storage lock that waits
+            # StorageLock.WaitMs (1 s) to see whether another writer raced it — meant for
+            # eventually consistent object stores. LMDB commits are atomic and local, so a short
+            # wait is as safe and the first listing after writes no longer costs a second.
+            adb.config.set_config_int("StorageLock.WaitMs", LMDB_LOCK_WAIT_MS)
         self.uri = uri
         if uri.startswith("lmdb://"):
             Path(uri[len("lmdb://"):].split("?")[0]).mkdir(parents=True, exist_ok=True)
