@@ -98,7 +98,7 @@ def bench_history(ticks: int, repeat: int, tmp: Path) -> list[tuple[str, float, 
             body = c._request_once(cmd, "B1")
             rows.append(("loopback transfer only", _best(lambda: c._request_once(cmd, "B1"), repeat), n))
             rows.append(("parse only (compiled kernel)", _best(lambda: parse_ticks(body, "B1"), repeat), n))
-            rows.append(("parse only (pyarrow fallback path)", _best(lambda: parse_ticks_pyarrow(body, "B1"), 1), n))
+            rows.append(("parse only (pyarrow reference parser)", _best(lambda: parse_ticks_pyarrow(body, "B1"), 1), n))
             rows.append(("fetch: transfer + parse overlapped", _best(lambda: c.request(cmd, "B1"), repeat), n))
         del body
         rows.append(("end to end: fetch + parse + enrich + write",
