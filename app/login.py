@@ -7,7 +7,7 @@ Cookies (every one ``HttpOnly``; ``Secure`` as well when ``settings.cookie_secur
 ================ ======================================================= ===========
 cookie           holds                                                   SameSite
 ================ ======================================================= ===========
-``user``         signed random session token (:mod:`app.auth` sessions)  Lax
+``user``         signed random session token (:mod:`core.users`)         Lax
 ``tickdeck_csrf`` signed random nonce, echoed by the login form          Strict
 ``next_url``     the page to return to after signing in                  Strict
 ================ ======================================================= ===========
@@ -19,8 +19,8 @@ below replace Panel's login and logout handlers and the provider's user look-up.
 
 A ``POST /login`` goes: CSRF check (403 when the form's token does not match its cookie) →
 throttle (429 with ``Retry-After``; the password is not even checked) → the password check,
-session row and audit record in a worker thread (:data:`HASH_WORKERS` at a time; scrypt costs
-~50 ms and must not stall the event loop) → the session cookie and a redirect. Attempts are
+session row and audit record in a worker thread (:data:`HASH_WORKERS` at a time; an Argon2
+check costs ~25 ms and must not stall the event loop) → the session cookie and a redirect. Attempts are
 limited per user name and per client address (``limits`` moving windows, rates from
 ``TICKDECK_LOGIN_LIMIT_USER`` / ``TICKDECK_LOGIN_LIMIT_ADDR``), in memory per process, or in
 Redis shared by all processes when ``TICKDECK_REDIS_URL`` is set. A successful login clears
@@ -38,14 +38,14 @@ import time
 from dataclasses import dataclass
 from functools import partial
 
-from app.auth import (
+from core.config import Settings
+from core.users import (
     LOCAL_USER, SESSION_DAYS, User, auth_enabled, authenticate, create_session, revoke_session, session_user,
 )
-from core.config import Settings
 
 log = logging.getLogger(__name__)
 
-HASH_WORKERS = 2  # concurrent password checks per process (each ~16 MiB, ~50 ms of one core)
+HASH_WORKERS = 2  # concurrent password checks per process (each 19 MiB, ~25 ms of one core)
 SESSION_COOKIE = "user"  # the name Panel's ``pn.state.user`` reads
 CSRF_COOKIE = "tickdeck_csrf"
 CSRF_FIELD = "csrf_token"
@@ -131,7 +131,7 @@ class LoginOutcome:
 def check_login(catalog, throttle: LoginThrottle, name: str, password: str, address: str) -> LoginOutcome:
     """Throttle, verify and audit one login attempt; start a session when it succeeds.
 
-    Blocking (scrypt, SQL): the login handler runs it in a worker thread. A throttled attempt
+    Blocking (password hash, SQL): the login handler runs it in a worker thread. A throttled attempt
     is audited as ``login_throttled`` and its password is not checked.
     """
     actor = (name or "?")[:64]

@@ -1,6 +1,6 @@
 """``tickdeck users``: add web users with a role, change roles and passwords, disable, list them.
 
-Auth turns on as soon as one user exists (see :mod:`app.auth`). ``passwd`` and ``disable`` revoke
+Auth turns on as soon as one user exists (see :mod:`core.users`). ``passwd`` and ``disable`` revoke
 every web session of the user (a copied cookie stops working); ``enable`` lets them sign in again.
 """
 
@@ -42,7 +42,7 @@ def _actor() -> str:
 
 
 def _new_password(args) -> str:
-    from app.auth import AuthError
+    from core.users import AuthError
 
     if args.password_stdin:
         line = sys.stdin.readline()
@@ -58,8 +58,8 @@ def _new_password(args) -> str:
 
 
 def run(args) -> int:
-    from app.auth import AuthError, add_user, list_users, set_active, set_password, set_role
     from app.wiring import open_context
+    from core.users import AuthError, add_user, list_users, set_active, set_password, set_role
 
     ctx = open_context()
     try:

@@ -1,6 +1,7 @@
 """Login work per name, server-side web sessions and their revocation, login throttling, the users CLI.
 
-Real SQL catalogs (SQLite and PostgreSQL), the real scrypt, real ``limits`` storages (memory and Redis).
+Real SQL catalogs (SQLite and PostgreSQL), the real Argon2 (and scrypt for old hashes), real ``limits``
+storages (memory and Redis).
 """
 
 from __future__ import annotations
@@ -10,26 +11,37 @@ import hashlib
 import io
 import uuid
 
+import argon2
 import pytest
 from sqlalchemy import update
 
-from app import auth
 from app.login import LoginThrottle, check_login
 from core import db
+from core import users as auth
 
 
 @pytest.fixture
 def kdf_calls(monkeypatch):
-    """Every scrypt call's (n, r, p), made through the real ``hashlib.scrypt``."""
-    calls: list[tuple[int, int, int]] = []
-    real = hashlib.scrypt
+    """Every password check, made through the real hashers: an Argon2 check's parameters (read from the
+    hash it checks against), or ``("scrypt", n, r, p)`` for a call of ``hashlib.scrypt``."""
+    calls: list = []
+    real_verify, real_scrypt = argon2.PasswordHasher.verify, hashlib.scrypt
 
-    def counting(password, **params):
-        calls.append((params["n"], params["r"], params["p"]))
-        return real(password, **params)
+    def verify(self, hash, password):
+        calls.append(argon2.extract_parameters(hash))
+        return real_verify(self, hash, password)
 
-    monkeypatch.setattr(hashlib, "scrypt", counting)
+    def scrypt(password, **params):
+        calls.append(("scrypt", params["n"], params["r"], params["p"]))
+        return real_scrypt(password, **params)
+
+    monkeypatch.setattr(argon2.PasswordHasher, "verify", verify)
+    monkeypatch.setattr(hashlib, "scrypt", scrypt)
     return calls
+
+
+def current_argon2() -> argon2.Parameters:
+    return argon2.extract_parameters(auth.hash_password("any-password"))
 
 
 @pytest.fixture
@@ -42,16 +54,20 @@ def users(catalog):
 
 
 def test_known_unknown_and_disabled_names_cost_the_same_one_hash(users, kdf_calls):
-    """Issue 11 item 10: a wrong password for a known user, an unknown name and a disabled user each run
-    exactly one scrypt with the same parameters (no extra hash for unknown names, no early return)."""
+    """Issue 11 item 10 (kept by issue 12 with Argon2): a wrong password for a known user, an unknown name and a
+    disabled user each run exactly one Argon2 check with the current parameters (no extra hash for unknown
+    names, no early return)."""
+    params = current_argon2()
+    assert (params.time_cost, params.memory_cost, params.parallelism) == (
+        auth.ARGON2_TIME_COST, auth.ARGON2_MEMORY_KIB, auth.ARGON2_PARALLELISM)
     for name, password in (("ann", "wrong-password"), ("nobody", "wrong-password"), ("ben", "ben-password"),
                            ("", ""), ("x" * 500, "ann-password")):
         kdf_calls.clear()
         assert auth.authenticate(users, name, password) is None
-        assert kdf_calls == [(auth.SCRYPT_N, auth.SCRYPT_R, auth.SCRYPT_P)], name[:20]
+        assert kdf_calls == [params], name[:20]
     kdf_calls.clear()
     assert auth.authenticate(users, "ann", "ann-password") == auth.User("ann", "admin")
-    assert kdf_calls == [(auth.SCRYPT_N, auth.SCRYPT_R, auth.SCRYPT_P)]
+    assert kdf_calls == [params]
 
 
 def test_logout_revokes_the_session_at_once_even_when_cached(users):
