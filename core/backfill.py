@@ -76,19 +76,31 @@ def plan_backfill(ctx, symbol: str, start, end) -> BackfillPlan:
     return BackfillPlan(symbol, start, end, tuple(missing), tuple(failing_days(ctx, symbol, start, end)))
 
 
-def freshness(ctx, symbols=None, *, now=None) -> list[Freshness]:
-    """Latest stored day vs the last completed trading day, per symbol."""
+def freshness_of(symbol: str, latest_day: dt.date | None, calendar, *, now=None) -> Freshness:
+    """Freshness of one dataset whose newest stored day is ``latest_day`` (pure: no catalog read).
+
+    A dataset with nothing stored is :data:`DEFAULT_LOOKBACK_DAYS` trading days behind.
+    """
+    last = calendar.last_completed_trading_day(now)
+    if latest_day is None:
+        behind = len(calendar.previous_trading_days(last, DEFAULT_LOOKBACK_DAYS))
+    else:
+        behind = len(calendar.trading_days(latest_day + dt.timedelta(days=1), last)) if latest_day < last else 0
+    return Freshness(normalize_ticker(symbol), latest_day, last, behind)
+
+
+def freshness(ctx, symbols=None, *, now=None, datasets=None) -> list[Freshness]:
+    """Latest stored day vs the last completed trading day, per symbol (default: the watchlist).
+
+    One catalog query for all symbols (``datasets``: summaries already read by the caller);
+    each dataset is measured on its own calendar.
+    """
+    summaries = {d.symbol: d for d in (ctx.catalog.datasets() if datasets is None else datasets)}
     out = []
     for sym in symbols or watchlist(ctx):
-        cal = ctx.calendar_for(sym)
-        last = cal.last_completed_trading_day(now)
-        days = ctx.catalog.stored_days(sym)
-        latest = days[-1] if days else None
-        if latest is None:
-            behind = len(cal.previous_trading_days(last, DEFAULT_LOOKBACK_DAYS))
-        else:
-            behind = len(cal.trading_days(latest + dt.timedelta(days=1), last)) if latest < last else 0
-        out.append(Freshness(normalize_ticker(sym), latest, last, behind))
+        d = summaries.get(normalize_ticker(sym))
+        cal = ctx.calendar(d.calendar if d is not None and d.calendar else None)
+        out.append(freshness_of(sym, None if d is None else d.last_day, cal, now=now))
     return out
 
 

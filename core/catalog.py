@@ -209,6 +209,17 @@ class Catalog:
                                                  db.BarSeries.day == as_date(day)))
 
     def set_quality(self, symbol: str, day, score: float | None) -> None:
+        """Store a day's quality score on the 0–100 scale (``None`` clears it).
+
+        Raises
+        ------
+        InvalidQualityScore
+            ``score`` is not a number between 0 and 100 (nothing is written).
+        """
+        if score is not None:
+            from core.validation.quality import check_quality_score  # lazy: validation imports the catalog
+
+            score = check_quality_score(score, where=f"{normalize_ticker(symbol)} {as_date(day)}")
         with self.Session.begin() as s:
             s.execute(update(db.TickDay).where(db.TickDay.symbol == normalize_ticker(symbol),
                                                db.TickDay.day == as_date(day)).values(quality_score=score))
