@@ -6,6 +6,9 @@
 - bar series: library ``bars_<family>``,    symbol ``<SYMBOL>/<YYYY-MM-DD>/<spec>``
 - indicator:  library ``indicators``,       symbol ``<INDICATOR>/<YYYY-MM-DD>``
 - live journal: library ``journal``,        symbol ``<YYYY-MM-DD>/<PID>-<NS>`` (writer's pid, creation time)
+- tick flags: library ``flags``,            symbol ``<SYMBOL>/<YYYY-MM-DD>`` (the flagged ticks of a tick day)
+
+No other module spells a library name: they use these constants and :func:`bar_library`.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ TICKS_LIBRARY = "ticks"
 INDICATORS_LIBRARY = "indicators"
 BARS_PREFIX = "bars_"
 JOURNAL_LIBRARY = "journal"
+FLAGS_LIBRARY = "flags"
 
 # Tickers: letters, digits and the punctuation real feeds use (BRK.B, ES=F, ^SPX, JTNT.Z, BTC-USD).
 _TICKER = re.compile(r"^[A-Z0-9][A-Z0-9._^=\-]{0,31}$")

@@ -92,14 +92,6 @@ class RetentionReport:
         return d
 
 
-def _symbol_bytes(lib, symbol: str) -> int:
-    try:
-        sizes = lib.admin_tools().get_sizes_for_symbol(symbol)
-        return int(sum(s.bytes_compressed for s in sizes.values()))
-    except Exception:  # noqa: BLE001 - size is informative; never block a deletion on it
-        return 0
-
-
 def apply_retention(ctx, policy: RetentionPolicy | None = None, *, today=None, dry_run: bool = False,
                     progress=None) -> RetentionReport:
     """Delete what the policy says is too old (or only report it with ``dry_run``)."""
@@ -113,9 +105,8 @@ def apply_retention(ctx, policy: RetentionPolicy | None = None, *, today=None, d
         if keep is None:
             continue
         cutoff = today - dt.timedelta(days=keep)
-        lib = store.library(name)
         old = []
-        for sym in lib.list_symbols():
+        for sym in store.list_series(name):
             try:
                 day = (naming.parse_tick_symbol(sym) if name == naming.TICKS_LIBRARY else naming.parse_bar_symbol(sym)).day
             except Exception:  # noqa: BLE001 - foreign symbol in the library: not ours to delete
@@ -123,14 +114,14 @@ def apply_retention(ctx, policy: RetentionPolicy | None = None, *, today=None, d
             if day < cutoff:
                 old.append((sym, day))
         for sym, day in sorted(old):
-            freed += _symbol_bytes(lib, sym)
+            freed += store.series_bytes(name, sym)  # informative: 0 when the backend cannot say
             if name == naming.TICKS_LIBRARY:
                 tick_gone.append(sym)
             else:
                 bar_gone.append(f"{name}:{sym}")
             if dry_run:
                 continue
-            lib.delete(sym)
+            store.delete_series(name, sym)
             key = naming.parse_tick_symbol(sym) if name == naming.TICKS_LIBRARY else naming.parse_bar_symbol(sym)
             if name == naming.TICKS_LIBRARY:
                 catalog.delete_tick_day(key.ticker, key.day)
@@ -141,7 +132,7 @@ def apply_retention(ctx, policy: RetentionPolicy | None = None, *, today=None, d
                                                          db.BarSeries.spec == key.spec))
         if old and not dry_run:
             try:
-                lib.compact_symbol_list()
+                store.compact_symbol_list(name)
                 compacted.append(name)
             except Exception:  # noqa: BLE001 - compaction is an optimisation
                 log.warning("compacting %s failed", name, exc_info=True)

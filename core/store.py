@@ -30,7 +30,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import arcticdb as adb
 import numpy as np
@@ -615,6 +615,81 @@ class Store:
 
     def delete_series(self, library: str, symbol: str) -> None:
         self.library(library).delete(symbol)
+
+    # -- verbs for the services that used to open libraries themselves --------------------
+    def has_series(self, library: str, symbol: str) -> bool:
+        """True when ``symbol`` is stored in ``library``; a missing library is not created."""
+        try:
+            return self.library(library, create=False).has_symbol(symbol)
+        except NotFound:
+            return False
+
+    def series_rows(self, library: str, symbol: str) -> int:
+        """Stored rows of a series, from its description (no data read)."""
+        return int(self.library(library).get_description(symbol).row_count)
+
+    def series_bytes(self, library: str, symbol: str) -> int:
+        """Compressed bytes of a series (all its versions); 0 when the backend cannot say."""
+        try:
+            sizes = self.library(library).admin_tools().get_sizes_for_symbol(symbol)
+            return int(sum(s.bytes_compressed for s in sizes.values()))
+        except Exception:  # noqa: BLE001 - size is informative; never block a caller on it
+            return 0
+
+    def compact_symbol_list(self, library: str) -> None:
+        """Compact the library's symbol list (after many deletions; an optimisation for listings)."""
+        self.library(library).compact_symbol_list()
+
+    def series_metadata_batch(self, library: str, symbols: list[str]) -> list[dict | None]:
+        """The latest version's metadata of each symbol (``None`` where it has none or cannot be read)."""
+        if not symbols:
+            return []
+        return [getattr(m, "metadata", None) for m in self.library(library).read_metadata_batch(symbols)]
+
+    def read_day_arrow(self, ticker: str, day, *, columns: list[str] | None = None, session=None,
+                       slice_rows: int = 300_000) -> Iterator:
+        """One stored tick day as ``pyarrow.Table`` slices of at most ``slice_rows`` stored rows each.
+
+        The first column is ``timestamp``; schema metadata is dropped; string columns may come
+        dictionary-encoded (ArcticDB's cheapest string output). Every slice is read from the
+        version the first read saw (``as_of``), so a day re-collected meanwhile is never mixed.
+        Without ArcticDB's Arrow output the whole day comes as one table converted from pandas.
+
+        Raises
+        ------
+        StorageError
+            The version the first slice came from was pruned before a later slice was read.
+        """
+        import pyarrow as pa
+        from arcticdb.options import ArrowOutputStringFormat
+
+        sym, query = naming.tick_symbol(ticker, day), _session_query(session)
+
+        def read(**kw):
+            return self.ticks.read(sym, columns=columns, query_builder=query, output_format="pyarrow",
+                                   arrow_string_format_default=ArrowOutputStringFormat.CATEGORICAL, **kw)
+
+        try:  # ArcticDB's Arrow output skips the pandas round trip (about 2x faster on a 1M-tick day)
+            first = read(row_range=(0, slice_rows))
+            arrow = first.data.schema.names[:1] == ["timestamp"]
+        except (TypeError, ValueError, NotImplementedError, AttributeError, ImportError):  # no Arrow output
+            arrow = False
+        if not arrow:  # pandas path, whole day
+            df = self.read_day(ticker, day, columns=columns, session=session)
+            yield pa.Table.from_pandas(df.reset_index(), preserve_index=False).replace_schema_metadata(None)
+            return
+        yield first.data.replace_schema_metadata(None)
+
+        def rest(call):
+            try:
+                return call()
+            except Exception as e:
+                raise StorageError(sym, "read", f"{e} (was the day re-collected during the read? run it again)") from e
+
+        total = rest(lambda: self.ticks.get_description(sym, as_of=first.version).row_count)
+        for start in range(slice_rows, total, slice_rows):
+            part = rest(lambda: read(as_of=first.version, row_range=(start, min(total, start + slice_rows))))
+            yield part.data.replace_schema_metadata(None)
 
     # -- sizes ----------------------------------------------------------------------------
     def sizes(self) -> dict[str, int]:

@@ -157,15 +157,14 @@ def invalidate_day_bars(ctx, symbol: str, day) -> list[str]:
         names = ctx.store.list_series(lib_name, prefix)
         if not names:
             continue
-        lib = ctx.store.library(lib_name)
-        metas = lib.read_metadata_batch(names)
-        for name, m in zip(names, metas):
-            meta = getattr(m, "metadata", None) or {}
+        metas = ctx.store.series_metadata_batch(lib_name, names)
+        for name, meta in zip(names, metas):
+            meta = meta or {}
             if current is not None and meta.get("ingest_id") == current:
                 kept.add((naming.parse_bar_library(lib_name), meta.get("spec")))
                 continue
             try:
-                lib.delete(name)
+                ctx.store.delete_series(lib_name, name)
             except Exception as e:  # noqa: BLE001
                 raise StorageError(name, f"delete from {lib_name}", str(e)) from e
             removed.append(f"{lib_name}:{name}")
@@ -188,17 +187,16 @@ def _cache_drop_day(uri: str, symbol: str, day) -> None:
 
 def _stored(ctx, symbol, day, spec: BarSpec, ingest_id: str) -> pd.DataFrame | None:
     lib_name = naming.bar_library(spec.family)
-    try:
-        lib = ctx.store.library(lib_name, create=False)
-    except NotFound:
-        return None
     sym = naming.bar_symbol(symbol, day, spec.storage_name)
-    if not lib.has_symbol(sym):
+    if not ctx.store.has_series(lib_name, sym):  # checked first: reading would create a missing library
         return None
-    r = lib.read(sym)
-    if (r.metadata or {}).get("ingest_id") != ingest_id:
+    try:
+        data, meta = ctx.store.read_series(lib_name, sym)
+    except NotFound:  # deleted meanwhile
+        return None
+    if (meta or {}).get("ingest_id") != ingest_id:
         return None  # built from an older ingest of the day: recompute
-    return restore_frame(r.data)
+    return restore_frame(data)
 
 
 def restore_frame(df: pd.DataFrame) -> pd.DataFrame:

@@ -1,7 +1,8 @@
 """Ingest rules (run on every collected/imported day) and the thresholds all validators share.
 
 ``make_ingest_rules(config)`` returns ``rules(df) -> (kept_df, rejects)`` for
-``ctx.extras["ingest_rules"]``; :func:`install` wires it and the after-write hook.
+``ctx.extras["ingest_rules"]``; :func:`core.validation.after_write.install` wires it and the
+after-write hook.
 
 * **Reject** (row removed, sent to the dead-letter table with the reason): missing required
   columns (the whole day is refused with :class:`~core.errors.SchemaError`), non-finite or
@@ -56,7 +57,7 @@ from core.errors import SchemaError
 from core.schema import BY_NAME, RAW_COLUMNS
 from core.validation.result import HIGH, LOW, MEDIUM, DayData, Issue, ValidationResult, ts_iso
 
-FLAGS_LIBRARY = "flags"
+FLAGS_LIBRARY = naming.FLAGS_LIBRARY  # the flagged ticks of each day (symbol: the tick day's)
 CROSSED, LOCKED, OUTSIDE_QUOTE, PRICE_JUMP, VOLUME_SPIKE, STALE_QUOTE = 1, 2, 4, 8, 16, 32
 FLAG_NAMES = {CROSSED: "crossed", LOCKED: "locked", OUTSIDE_QUOTE: "outside_quote", PRICE_JUMP: "price_jump",
               VOLUME_SPIKE: "volume_spike", STALE_QUOTE: "stale_quote"}
@@ -302,10 +303,9 @@ def make_ingest_rules(config: ValidationConfig | None = None, sink: dict | None 
 def store_flags(ctx, symbol: str, day, frame: pd.DataFrame | None) -> int:
     """Replace the stored flags of a day with ``frame`` (deleted when empty); returns rows stored."""
     sym = naming.tick_symbol(symbol, day)
-    lib = ctx.store.library(FLAGS_LIBRARY)
     if frame is None or frame.empty:
-        if lib.has_symbol(sym):
-            lib.delete(sym)
+        if ctx.store.has_series(FLAGS_LIBRARY, sym):
+            ctx.store.delete_series(FLAGS_LIBRARY, sym)
         return 0
     ctx.store.write_series(FLAGS_LIBRARY, sym, frame, metadata={"ingest_id": ctx.store.day_info(symbol, day).ingest_id})
     return len(frame)
@@ -416,31 +416,3 @@ def validate_rules(data: DayData, config: ValidationConfig) -> ValidationResult:
                             "size or quote); review them in the dead-letter queue and replay after fixing.",
                             rows=rejected))
     return ValidationResult.build(NAME, data.symbol, data.day, CHECKS, issues, metrics)
-
-
-def install(ctx, config: ValidationConfig | None = None) -> None:
-    """Turn on ingest rules and post-write validation + quality scoring for ``ctx``.
-
-    Sets ``ctx.extras["ingest_rules"]`` and appends a hook to ``ctx.extras["after_write"]``
-    that stores the day's flags, validates the written day and persists its quality score.
-    Installing twice does not add a second hook.
-    """
-    cfg = config or load_config(ctx.catalog)
-    pending: dict = {}
-    ctx.extras["ingest_rules"] = make_ingest_rules(cfg, sink=pending)
-    hooks = ctx.extras.setdefault("after_write", [])
-    hooks[:] = [h for h in hooks if getattr(h, "__name__", "") != "validation_after_write"]
-
-    def validation_after_write(ctx_, symbol: str, day) -> None:
-        from core.validation.quality import quality_score
-        from core.validation.service import validate_day
-
-        info = ctx_.store.day_info(symbol, day)
-        frame = pending.pop((info.symbol, info.ingest_id), None)
-        if frame is None:  # a restored day, or a post-write step resumed by another process
-            frame = stored_day_flags(ctx_, symbol, day, cfg)
-        store_flags(ctx_, symbol, day, frame)
-        report = validate_day(ctx_, symbol, day, use_cache=False, config=cfg)
-        quality_score(ctx_, symbol, day, report=report, persist=True)
-
-    hooks.append(validation_after_write)

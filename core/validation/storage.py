@@ -123,7 +123,7 @@ def _check_bars(ctx, data: DayData, issues: list, metrics: dict) -> None:
         lib = stored[key]
         bar_sym = naming.bar_symbol(sym, day, key[1])
         try:
-            stored_rows = int(ctx.store.library(lib).get_description(bar_sym).row_count)
+            stored_rows = ctx.store.series_rows(lib, bar_sym)
             meta = ctx.store.series_metadata(lib, bar_sym)
         except Exception as e:  # noqa: BLE001 - an unreadable series is a finding, not a crash
             issues.append(Issue(NAME, HIGH, "BAR_SERIES_UNREADABLE", f"{lib}/{bar_sym} cannot be read ({e}); rebuild it."))
