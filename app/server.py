@@ -12,7 +12,7 @@ logged with their traceback under that id (logger ``tickdeck.ui``).
 
 When the context opens (at start with one process, on the first session of each forked one), it
 warms up what a first visitor would otherwise wait for: the chart code
-(:func:`pages.components.charts.warm_up`: numba compilation of datashader's kernels, Bokeh and
+(:func:`pages.components.tick_plot.warm_up`: numba compilation of datashader's kernels, Bokeh and
 HoloViews plotting), the exchange calendar and the page template. This runs in the opening thread,
 before any page is built: a background thread importing modules while a session imports others
 can hit Python's import-lock deadlock detection (``_DeadlockError``) and break that page.
@@ -51,7 +51,7 @@ def warm_up() -> float | None:
     _warm["done"] = True
     import time
 
-    from pages.components.charts import warm_up as warm_charts
+    from pages.components.tick_plot import warm_up as warm_charts
 
     t0 = time.perf_counter()
     try:

@@ -33,7 +33,7 @@ import numba
 import numpy as np
 
 from core.errors import ImportFormatError
-from core.sources.files import MAX_DEAD_LETTERS, ParsedTicks
+from core.sources.parsed import MAX_DEAD_LETTERS, ParsedTicks
 
 UNDEF_PRICE = np.iinfo(np.int64).max  # databento's "no price" sentinel
 PRICE_SCALE = 1e9  # DBN fixed-point prices: integer / 1e9 (division is exact for tick multiples)

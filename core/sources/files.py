@@ -36,20 +36,10 @@ from core.instruments import resolve_terms
 from core.naming import normalize_ticker
 from core.progress import Progress
 from core.schema import empty_raw
+from core.sources.parsed import MAX_DEAD_LETTERS, ParsedTicks
 
 FORMATS = ("csv", "parquet", "dbn", "nautilus")
 TARGETS = ("timestamp", "price", "size", "bid", "ask", "tick_id")
-# Column names recognised without a mapping (compared case-insensitively, first match wins).
-ALIASES: dict[str, tuple[str, ...]] = {
-    "timestamp": ("timestamp", "ts", "time", "datetime", "date_time", "ts_event", "timestamp_utc", "date"),
-    "price": ("price", "last", "last_price", "trade_price", "px"),
-    "size": ("size", "qty", "quantity", "volume", "last_sz", "last_size", "trade_size", "amount"),
-    "bid": ("bid", "bid_price", "bid_px", "best_bid", "bidprice"),
-    "ask": ("ask", "ask_price", "ask_px", "best_ask", "offer", "askprice"),
-    "tick_id": ("tick_id", "trade_id", "id", "seq", "sequence"),
-}
-MAX_DEAD_LETTERS = 10_000  # a wholly bad file must not flood the SQL table; counts stay exact
-MAX_BAD_TIMESTAMP_FRACTION = 0.5  # more unparseable than this means a wrong format, not bad rows
 SIZE_DECIMALS = 8  # fractional sizes (crypto, FX) are stored as integer units of 1e-8
 INT64_LIMIT = float(2**63)  # a stored size (or a day's running volume) must stay below this
 VOLUME_LIMIT = 9.2e18  # the day's running volume, compared in float64 with a margin below 2**63
@@ -63,34 +53,6 @@ _FX = {"USD", "EUR", "JPY", "GBP", "CHF", "AUD", "NZD", "CAD", "SEK", "NOK", "DK
 _CRYPTO_QUOTES = ("USDT", "USDC", "BUSD", "FDUSD", "BTC", "ETH")
 _CRYPTO_BASES = ("BTC", "ETH", "SOL", "XRP", "ADA", "DOGE", "BNB", "LTC", "DOT", "AVAX")
 _FUTURE = re.compile(r"^[A-Z]{1,3}[FGHJKMNQUVXZ]\d{1,2}$")
-
-
-@dataclass(frozen=True)
-class ParsedTicks:
-    """Rows read from a file, before grouping into days (all arrays have one length)."""
-
-    name: str  # default source name, e.g. "csv", "dbn-mbp-1", "nautilus"
-    ns: np.ndarray  # int64 UTC epoch ns
-    price: np.ndarray  # float64
-    size: np.ndarray  # float64 (may be fractional)
-    bid: np.ndarray  # float64, NaN when absent
-    ask: np.ndarray  # float64, NaN when absent
-    tick_id: np.ndarray | None = None  # int64 ids from the file, else synthesised
-    quote_only: bool = False
-    rejects: tuple = ()  # (raw_text, reason[, line]) of rows dropped while parsing (at most MAX_DEAD_LETTERS)
-    rejected: int = 0  # exact count of rows dropped while parsing
-    calendar: str | None = None  # what the file says (DBN dataset, Nautilus venue)
-    asset_class: str | None = None
-    venue: str = ""
-    description: str = ""
-    terms: dict | None = None  # instrument data the file carries: multiplier, lot_size, tick_size
-    line: np.ndarray | None = None  # int64 1-based line (CSV) / row / record number of each row in its file
-    row: np.ndarray | None = None  # int64 1-based data-row number: the tick id when the file has none
-    text: Callable[[np.ndarray], list[str]] | None = field(default=None, repr=False, compare=False)
-    # ``text(k)``: the file's own text of rows ``k`` (CSV: the line as written)
-
-    def __len__(self) -> int:
-        return int(self.ns.shape[0])
 
 
 @dataclass(frozen=True)

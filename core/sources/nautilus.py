@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from core.errors import ImportFormatError
-from core.sources.files import MAX_DEAD_LETTERS, ParsedTicks
+from core.sources.parsed import MAX_DEAD_LETTERS, ParsedTicks
 
 FIXED_SCALE = {8: 1e9, 16: 1e16}  # bytes of the raw value → its scale (Nautilus FIXED_SCALAR)
 INT_SCALE = 1e9  # int64 price/size columns of older catalogs

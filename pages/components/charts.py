@@ -13,8 +13,8 @@ Everything works on numpy arrays. The tick chart itself (Bokeh figures updated i
 * :func:`binned` — the bid/ask band and the volume strip re-binned to :data:`BAND_BINS`
   buckets of the visible range (``np.fmin.reduceat`` & co).
 
-:func:`warm_up` compiles datashader's kernels and loads the plotting code on a tiny synthetic
-day, so the first real chart in a process does not pay for it.
+:func:`pages.components.tick_plot.warm_up` compiles datashader's kernels and loads the plotting
+code on a tiny synthetic day, so the first real chart in a process does not pay for it.
 """
 
 from __future__ import annotations
@@ -236,41 +236,6 @@ def equalised(counts: np.ndarray, levels: int = LEVELS) -> tuple[np.ndarray, np.
     np.maximum.at(hi, level_of[present], present)
     lo[lo == np.iinfo(np.int64).max] = 0
     return level_of[counts], lo, hi
-
-
-def warm_up() -> float:
-    """Compile and load what the first chart of a process needs, on a tiny synthetic day.
-
-    Runs datashader's point and line kernels (numba, compiled on first use: seconds) with the
-    dtypes real days have, puts the day on a :class:`~pages.components.tick_plot.TickPlot`
-    (image and line views) and builds the Bokeh models of a candlestick chart once. Returns the
-    seconds it took. Run it before sessions start (see :mod:`app.server`): imports from two threads at
-    once can deadlock.
-    """
-    import time
-
-    from pages.components.tick_plot import TickPlot, tick_chart
-
-    t0 = time.perf_counter()
-    ensure_extension()
-    n = 64
-    index = pd.date_range("2024-07-02 09:30", periods=n, freq="s", tz=ET)
-    price = 100.0 + np.cumsum(np.random.default_rng(0).normal(0, 0.01, n))
-    ticks = pd.DataFrame({"last": price, "bid": price - 0.01, "ask": price + 0.01,
-                          "last_sz": np.full(n, 100, np.int64)}, index=index)
-    a = tick_arrays(ticks)
-    i0, i1, x, y = visible(a)
-    price_counts(a, i0, i1, x, y, width=8, height=8, line=False)  # datashader's point kernel
-    price_counts(a, i0, i1, x, y, width=64, height=8, line=True)  # and its line kernel
-    plot = TickPlot()
-    plot.show(tick_chart(ticks, title="warm-up"))
-    plot.zoom((x[0] / 1e6, x[1] / 1e6))
-    start = index[::8]
-    bars = pd.DataFrame({"start": start, "end": start + pd.Timedelta(seconds=8), "open": price[::8],
-                         "high": price[::8] + 0.02, "low": price[::8] - 0.02, "close": price[::8],
-                         "volume": np.full(start.size, 800.0), "vwap": price[::8]})
-    hv.renderer("bokeh").get_plot(candle_chart(bars, title="warm-up", sma=2))
-    return time.perf_counter() - t0
 
 
 def with_overlays(bars: pd.DataFrame, *, sma: int = 0, ema: int = 0, bollinger: int = 0) -> pd.DataFrame:

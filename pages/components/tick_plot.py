@@ -13,6 +13,9 @@ thread). :meth:`TickPlot.show` applies a frame on the session's event loop. Zoom
 arrive as Bokeh ``RangesUpdate`` events; the visible range is re-computed in a worker thread
 when served (synchronously in Jupyter), and requests that arrive meanwhile are coalesced into
 the newest one, so a burst of wheel events costs one or two renders.
+
+:func:`warm_up` compiles datashader's kernels and loads the plotting code (this chart and a
+candlestick chart) on a tiny synthetic day, so the first real chart in a process does not pay for it.
 """
 
 from __future__ import annotations
@@ -30,8 +33,8 @@ from bokeh.palettes import interp_palette
 from bokeh.plotting import figure
 
 from pages.components.charts import (
-    AXIS_HEIGHT, BAND_BINS, IMAGE_HEIGHT, IMAGE_WIDTH, LEVELS, PRICE_HEIGHT, STRIP_HEIGHT, TickArrays, binned,
-    equalised, price_counts, tick_arrays, visible,
+    AXIS_HEIGHT, BAND_BINS, ET, IMAGE_HEIGHT, IMAGE_WIDTH, LEVELS, PRICE_HEIGHT, STRIP_HEIGHT, TickArrays, binned,
+    candle_chart, ensure_extension, equalised, price_counts, tick_arrays, visible,
 )
 
 RAW_TICKS_LIMIT = 10_000  # at most this many visible ticks: send them (16 B each) and draw a line with hover
@@ -281,3 +284,39 @@ def tick_chart(df, *, title: str = "", width: int = IMAGE_WIDTH, height: int = I
     """
     arrays = tick_arrays(df)
     return TickChart(arrays, tick_frame(arrays, width=width, height=height), title)
+
+
+def warm_up() -> float:
+    """Compile and load what the first chart of a process needs, on a tiny synthetic day.
+
+    Runs datashader's point and line kernels (numba, compiled on first use: seconds) with the
+    dtypes real days have, puts the day on a :class:`TickPlot`
+    (image and line views) and builds the Bokeh models of a candlestick chart once. Returns the
+    seconds it took. Run it before sessions start (see :mod:`app.server`): imports from two threads at
+    once can deadlock.
+    """
+    import time
+
+    import holoviews as hv
+    import pandas as pd
+
+    t0 = time.perf_counter()
+    ensure_extension()
+    n = 64
+    index = pd.date_range("2024-07-02 09:30", periods=n, freq="s", tz=ET)
+    price = 100.0 + np.cumsum(np.random.default_rng(0).normal(0, 0.01, n))
+    ticks = pd.DataFrame({"last": price, "bid": price - 0.01, "ask": price + 0.01,
+                          "last_sz": np.full(n, 100, np.int64)}, index=index)
+    a = tick_arrays(ticks)
+    i0, i1, x, y = visible(a)
+    price_counts(a, i0, i1, x, y, width=8, height=8, line=False)  # datashader's point kernel
+    price_counts(a, i0, i1, x, y, width=64, height=8, line=True)  # and its line kernel
+    plot = TickPlot()
+    plot.show(tick_chart(ticks, title="warm-up"))
+    plot.zoom((x[0] / 1e6, x[1] / 1e6))
+    start = index[::8]
+    bars = pd.DataFrame({"start": start, "end": start + pd.Timedelta(seconds=8), "open": price[::8],
+                         "high": price[::8] + 0.02, "low": price[::8] - 0.02, "close": price[::8],
+                         "volume": np.full(start.size, 800.0), "vwap": price[::8]})
+    hv.renderer("bokeh").get_plot(candle_chart(bars, title="warm-up", sma=2))
+    return time.perf_counter() - t0

@@ -213,7 +213,7 @@ def server_side_zoom(data: Path, day=DAYS[0]) -> list[tuple[str, str]]:
     """The re-aggregation a zoom costs on the server, in-process (no browser)."""
     from core.config import Settings
     from core.context import Context
-    from pages.components.charts import warm_up
+    from pages.components.tick_plot import warm_up
     from pages.components.tick_plot import tick_chart, tick_frame
     from pages.explorer import CHART_COLUMNS
 

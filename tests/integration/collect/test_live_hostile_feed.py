@@ -23,7 +23,7 @@ from core.deadletters import fix, replay
 from core.ingest import ingest_day
 from core.live import LATE_REASON, SOURCE_L1, collect_live
 from core.schema import RAW_COLUMNS
-from core.validation.rules import install as install_ingest_rules
+from core.validation.after_write import install as install_ingest_rules
 
 DAY = "2024-07-03"
 NOW = f"{DAY} 10:00:00"
