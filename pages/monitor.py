@@ -4,9 +4,10 @@ The page listens to the bus topic ``collection`` (``progress``, ``day_written``,
 ``feed_status`` messages) and ``bars.*``; messages are buffered on the bus thread and applied
 in ~100 ms batches on the session's event loop, and a 1 s periodic callback turns counters into
 rates (ticks/s, bars/s sparklines) and refreshes the session countdown. Start/stop collection
-submits a ``collect`` job when the jobs package is installed, and otherwise runs
+submits a ``collect`` job through the injected jobs facade (``jobs=``), and without one runs
 :func:`core.collect.collect_days` (days) or :func:`core.live.collect_live` (live) on a
-background thread.
+background thread. Starting and stopping needs the admin role (the injected ``user``). The
+session clock is :func:`core.session_status.session_status`.
 
 Renders in Jupyter: ``MonitorPage(ctx=ctx)``.
 """
@@ -26,9 +27,12 @@ import pandas as pd
 import panel as pn
 import param
 
-from core.context import Context
 from core.errors import TickdeckError
+from core.session_status import session_status
+from core.users import User
 from pages.components.safe import md_text
+from pages.components.services import LOCAL_ADMIN, require
+from pages.components.ui import STATUS_CSS, badge, countdown, error_text, human_bytes, run_off_loop  # noqa: F401
 
 log = logging.getLogger(__name__)
 
@@ -40,123 +44,7 @@ DEAD_LETTER_ROWS = 200  # the inspect table shows the newest rows only
 MAX_BUFFER = 10_000  # if the page stalls, keep the newest messages rather than grow without bound
 RECENT_WRITES = 12  # "day written" lines kept in the activity list
 
-STATUS_CSS = """
-.td-badge { display:inline-block; padding:2px 10px; border-radius:12px; font-weight:600;
-            font-family: system-ui, sans-serif; font-size:.95em; border:1px solid transparent; }
-.td-ok { background:#dafbe1; color:#116329; border-color:#4ac26b; }
-.td-warn { background:#fff8c5; color:#7d4e00; border-color:#d4a72c; }
-.td-bad { background:#ffebe9; color:#a40e26; border-color:#ff8182; }
-.td-idle { background:#eaeef2; color:#424a53; border-color:#afb8c1; }
-.td-kv { display:grid; grid-template-columns:auto 1fr; gap:2px 14px; font-family:system-ui,sans-serif;
-         font-size:.92em; margin:6px 0; }
-.td-kv dt { color:#57606a; } .td-kv dd { margin:0; font-variant-numeric:tabular-nums; }
-.td-muted { color:#57606a; font-family:system-ui,sans-serif; font-size:.9em; }
-.td-active-row { display:flex; align-items:center; gap:16px; margin:4px 0; font-family:system-ui,sans-serif; }
-.td-active-label { width:340px; }
-.td-active-row progress { width:240px; height:14px; -webkit-appearance:none; appearance:none; border:0;
-                          background:#e5e7eb; border-radius:4px; }
-.td-active-row progress::-webkit-progress-bar { background:#e5e7eb; border-radius:4px; }
-.td-active-row progress::-webkit-progress-value { background:#2563eb; border-radius:4px; }
-.td-active-row progress::-moz-progress-bar { background:#2563eb; border-radius:4px; }
-.td-active-row progress.td-finished::-webkit-progress-value { background:#1a7f37; }
-.td-active-row progress.td-finished::-moz-progress-bar { background:#1a7f37; }
-"""
-
-_KIND_SYMBOL = {"ok": "●", "warn": "▲", "bad": "✖", "idle": "○"}
-
-
-def badge(kind: str, text: str, *, testid: str = "") -> str:
-    """Coloured status pill whose text carries the meaning (colour is never the only signal)."""
-    tid = f' data-testid="{html.escape(testid)}"' if testid else ""
-    return (f'<span class="td-badge td-{kind}" role="status"{tid}>'
-            f'<span aria-hidden="true">{_KIND_SYMBOL.get(kind, "")}</span> {html.escape(text)}</span>')
-
-
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1024 or unit == "TB":
-            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TB"
-
-
-def countdown(seconds: float) -> str:
-    """``3 h 05 min 12 s`` (days when far away)."""
-    s = max(0, int(seconds))
-    d, s = divmod(s, 86400)
-    h, s = divmod(s, 3600)
-    m, s = divmod(s, 60)
-    if d:
-        return f"{d} d {h} h {m:02d} min"
-    if h:
-        return f"{h} h {m:02d} min {s:02d} s"
-    return f"{m} min {s:02d} s"
-
-
-def run_off_loop(work: Callable[[], object], on_done: Callable[[object], None],
-                 on_error: Callable[[Exception], None]) -> threading.Thread:
-    """Run ``work`` on a thread; deliver its result (or error) on the session's event loop.
-
-    Outside a server session (Jupyter, tests) the callbacks run on the worker thread.
-    """
-    from panel.io.state import set_curdoc
-
-    doc = pn.state.curdoc
-
-    def deliver(cb):
-        if doc is not None and doc.session_context is not None:
-            def on_loop():
-                with set_curdoc(doc):
-                    cb()
-            doc.add_next_tick_callback(on_loop)
-        else:
-            cb()
-
-    def target():
-        try:
-            result = work()
-        except Exception as e:  # noqa: BLE001 - reported to the page
-            if not isinstance(e, TickdeckError):
-                log.exception("background action failed")
-            deliver(partial(on_error, e))
-            return
-        deliver(partial(on_done, result))
-
-    t = threading.Thread(target=target, daemon=True, name="tickdeck-page-action")
-    t.start()
-    return t
-
-
-def error_text(e: BaseException) -> str:
-    """Readable message: tickdeck errors as they are, anything else as ``internal error, id …``."""
-    from pages.components.actions import report
-
-    return report(e)
-
-
-def job_queue(ctx: Context):
-    """The job queue when the jobs package is installed, else ``None`` (actions run in-page)."""
-    try:
-        from jobs.queue import JobQueue
-    except ImportError:
-        return None
-    return JobQueue.for_context(ctx)
-
-
-def session_status(ctx: Context, now: pd.Timestamp | None = None) -> dict:
-    """Session name, whether the market is open, next boundary and seconds until it.
-
-    Uses ``core.session_status`` when installed, otherwise the calendar directly.
-    """
-    now = now or pd.Timestamp.now(tz="America/New_York")
-    cal = ctx.calendar()
-    label, nxt = cal.next_transition(now)
-    holiday = cal.holiday_name(now.date()) if not cal.is_trading_day(now.date()) else None
-    names = {"pre": "pre-market", "regular": "regular session", "after": "after-hours", "closed": "closed"}
-    nxt_names = {"pre": "regular open", "regular": "close", "after": "after-hours end", "closed": "pre-market open"}
-    return {"session": label, "label": names.get(label, label), "open": label == "regular",
-            "next_event": nxt_names.get(label, "next session"), "next_at": nxt,
-            "seconds": (nxt - now).total_seconds(), "holiday": holiday}
+_NEXT_EVENT = {"pre": "regular open", "regular": "close", "after": "after-hours end", "closed": "pre-market open"}
 
 
 class MonitorPage(pn.viewable.Viewer):
@@ -169,7 +57,11 @@ class MonitorPage(pn.viewable.Viewer):
     days = param.Integer(default=1, bounds=(1, 60), doc="how many completed trading days (history mode)")
     autostart = param.Boolean(default=True, doc="start the bus listener and periodic updates on render")
     message = param.String(default="", doc="last action result or error shown to the user")
-    actor = param.String(default="monitor", doc="who is recorded as requesting jobs started here")
+    actor = param.String(default="", doc="who is recorded as requesting jobs started here (default: the user)")
+    user = param.ClassSelector(class_=User, default=LOCAL_ADMIN, instantiate=False,
+                               doc="who is looking (injected by the server): start/stop needs the admin role")
+    jobs = param.Parameter(default=None, doc="jobs facade (pages.components.services.JobsFacade); "
+                                             "None: collections run in this process")
 
     def __init__(self, **params):
         super().__init__(**params)
@@ -397,15 +289,16 @@ class MonitorPage(pn.viewable.Viewer):
         self.active_pane.object = ("".join(rows) if rows
                                    else "<p class='td-muted'>No active collections.</p>")
 
-    def _render_session(self) -> None:
-        st = session_status(self.ctx)
-        kind = "ok" if st["open"] else ("warn" if st["session"] in ("pre", "after") else "idle")
-        extra = f" — holiday: {html.escape(st['holiday'])}" if st["holiday"] else ""
-        at = st["next_at"].strftime("%a %Y-%m-%d %H:%M ET")
+    def _render_session(self, now=None) -> None:
+        st = session_status(self.ctx.calendar(), now)
+        kind = "ok" if st.is_open else ("warn" if st.session in ("pre", "after") else "idle")
+        extra = f" — holiday: {html.escape(st.holiday_name)}" if st.holiday_name else ""
+        extra += " — early close" if st.early_close else ""
+        at = st.next_transition.strftime("%a %Y-%m-%d %H:%M ET")
         self.session_pane.object = (
-            f"{badge(kind, 'Market ' + st['label'], testid='session-status')}{extra}"
-            f"<p class='td-muted' data-testid='session-countdown'>{html.escape(st['next_event'])} in "
-            f"<b>{countdown(st['seconds'])}</b> ({html.escape(at)})</p>")
+            f"{badge(kind, 'Market: ' + st.label, testid='session-status')}{extra}"
+            f"<p class='td-muted' data-testid='session-countdown'>{html.escape(_NEXT_EVENT[st.session])} in "
+            f"<b>{countdown(st.countdown_s)}</b> ({html.escape(at)})</p>")
 
     # -- actions --------------------------------------------------------------------------
     def _symbols(self) -> list[str]:
@@ -417,14 +310,10 @@ class MonitorPage(pn.viewable.Viewer):
         return syms
 
     def _check_operator(self) -> None:
-        """Starting and stopping jobs is an admin action when auth is on (``app.auth``)."""
-        try:
-            from app.auth import require_role
-        except ImportError:
-            return
-        user = require_role("admin")
-        if self.actor == "monitor" and getattr(user, "name", ""):
-            self.actor = user.name
+        """Starting and stopping collections is an admin action (the injected user's role)."""
+        require(self.user, "admin", "starting or stopping collection")
+        if not self.actor:
+            self.actor = self.user.name
 
     def _notify(self, text: str, kind: str = "info") -> None:
         self.message = text
@@ -445,7 +334,7 @@ class MonitorPage(pn.viewable.Viewer):
             cal = self.ctx.calendar()
             params["days"] = [d.isoformat() for d in cal.previous_trading_days(cal.last_completed_trading_day(),
                                                                                    self.days)]
-        queue = job_queue(self.ctx)
+        queue = self.jobs
         if queue is None:
             self._start_local(syms, params)
             return
@@ -488,7 +377,7 @@ class MonitorPage(pn.viewable.Viewer):
             ev.set()
             del self._local_runs[key]
             stopped += 1
-        queue = job_queue(self.ctx)
+        queue = self.jobs
         if queue is not None:
             try:
                 for job in queue.list(status=("pending", "running"), kind="collect"):

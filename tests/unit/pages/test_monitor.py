@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pages.monitor import MonitorPage, countdown, human_bytes, session_status
+from pages.components.ui import countdown, human_bytes
+from pages.monitor import MonitorPage
 
 
 def _page(ctx):
@@ -84,12 +85,18 @@ def test_start_without_symbols_shows_readable_error(ctx):
     assert page.message_pane.alert_type == "danger"
 
 
-def test_session_status_counts_down_to_next_boundary(ctx):
-    st = session_status(ctx, pd.Timestamp("2024-07-02 09:00", tz="America/New_York"))
-    assert st["session"] == "pre" and st["next_event"] == "regular open"
-    assert st["seconds"] == 30 * 60
-    hol = session_status(ctx, pd.Timestamp("2024-07-04 12:00", tz="America/New_York"))
-    assert hol["holiday"] and not hol["open"]
+def test_session_pane_counts_down_with_the_core_session_clock(ctx):
+    """Issue 12: the monitor's session clock is core.session_status (its own copy is gone)."""
+    page = MonitorPage(ctx=ctx, autostart=False)
+    page._render_session(pd.Timestamp("2024-07-02 09:00", tz="America/New_York"))
+    assert "Market: Pre-market" in page.session_pane.object
+    assert "regular open in <b>30 min 00 s</b>" in page.session_pane.object
+    page._render_session(pd.Timestamp("2024-07-04 12:00", tz="America/New_York"))
+    assert "Market: Closed" in page.session_pane.object and "holiday: July 4th" in page.session_pane.object
+    import pages.monitor
+
+    assert not hasattr(pages.monitor, "session_status") or pages.monitor.session_status.__module__ == \
+        "core.session_status"
 
 
 def test_formatters():
@@ -108,7 +115,8 @@ def test_renders_as_bare_layout(ctx):
 def test_start_collection_queues_a_collect_job_and_stop_cancels_it(ctx):
     from jobs.queue import JobQueue
 
-    page = _page(ctx)
+    page = MonitorPage(ctx=ctx, autostart=False, jobs=JobQueue.for_context(ctx))  # the facade the server injects
+    page.start_updates()
     page.symbols = "aapl, msft"
     page.days = 2
     page.start_collection()
@@ -121,3 +129,17 @@ def test_start_collection_queues_a_collect_job_and_stop_cancels_it(ctx):
     page.stop_collection()
     assert q.get(job.id).status == "cancelled"
     assert "1 collection" in page.message
+
+
+def test_a_viewer_cannot_start_or_stop_collection(ctx):
+    """Issue 12: roles come from the injected user, not from app.auth."""
+    from core.users import User
+    from jobs.queue import JobQueue
+
+    page = MonitorPage(ctx=ctx, autostart=False, user=User("vic", "viewer"), jobs=JobQueue.for_context(ctx))
+    page.symbols = "AAPL"
+    page.start_collection()
+    assert "needs the admin role; vic is a viewer" in page.message
+    assert JobQueue.for_context(ctx).list() == []
+    page.stop_collection()
+    assert "needs the admin role" in page.message

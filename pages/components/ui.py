@@ -1,0 +1,117 @@
+"""Small UI helpers shared by the pages: status pills, sizes, countdowns, background actions.
+
+* :func:`badge` — a coloured pill whose text carries the meaning (colour is never the only
+  signal); kinds ``ok`` / ``warn`` / ``bad`` / ``idle`` styled by :data:`STATUS_CSS`.
+* :func:`human_bytes`, :func:`countdown` — numbers as people read them.
+* :func:`run_off_loop` — run slow work on a thread and deliver the result on the session's
+  event loop (or directly outside a server session: Jupyter, tests).
+* :func:`error_text` — the one line a user sees for an exception (see
+  :mod:`pages.components.actions`).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import threading
+from functools import partial
+from typing import Callable
+
+import panel as pn
+
+from core.errors import TickdeckError
+
+log = logging.getLogger(__name__)
+
+STATUS_CSS = """
+.td-badge { display:inline-block; padding:2px 10px; border-radius:12px; font-weight:600;
+            font-family: system-ui, sans-serif; font-size:.95em; border:1px solid transparent; }
+.td-ok { background:#dafbe1; color:#116329; border-color:#4ac26b; }
+.td-warn { background:#fff8c5; color:#7d4e00; border-color:#d4a72c; }
+.td-bad { background:#ffebe9; color:#a40e26; border-color:#ff8182; }
+.td-idle { background:#eaeef2; color:#424a53; border-color:#afb8c1; }
+.td-kv { display:grid; grid-template-columns:auto 1fr; gap:2px 14px; font-family:system-ui,sans-serif;
+         font-size:.92em; margin:6px 0; }
+.td-kv dt { color:#57606a; } .td-kv dd { margin:0; font-variant-numeric:tabular-nums; }
+.td-muted { color:#57606a; font-family:system-ui,sans-serif; font-size:.9em; }
+.td-active-row { display:flex; align-items:center; gap:16px; margin:4px 0; font-family:system-ui,sans-serif; }
+.td-active-label { width:340px; }
+.td-active-row progress { width:240px; height:14px; -webkit-appearance:none; appearance:none; border:0;
+                          background:#e5e7eb; border-radius:4px; }
+.td-active-row progress::-webkit-progress-bar { background:#e5e7eb; border-radius:4px; }
+.td-active-row progress::-webkit-progress-value { background:#2563eb; border-radius:4px; }
+.td-active-row progress::-moz-progress-bar { background:#2563eb; border-radius:4px; }
+.td-active-row progress.td-finished::-webkit-progress-value { background:#1a7f37; }
+.td-active-row progress.td-finished::-moz-progress-bar { background:#1a7f37; }
+"""
+
+KIND_SYMBOL = {"ok": "●", "warn": "▲", "bad": "✖", "idle": "○"}
+
+
+def badge(kind: str, text: str, *, testid: str = "") -> str:
+    """Coloured status pill whose text carries the meaning (colour is never the only signal)."""
+    tid = f' data-testid="{html.escape(testid)}"' if testid else ""
+    return (f'<span class="td-badge td-{kind}" role="status"{tid}>'
+            f'<span aria-hidden="true">{KIND_SYMBOL.get(kind, "")}</span> {html.escape(text)}</span>')
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1024 or unit == "TB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"
+
+
+def countdown(seconds: float) -> str:
+    """``3 h 05 min 12 s`` (days when far away)."""
+    s = max(0, int(seconds))
+    d, s = divmod(s, 86400)
+    h, s = divmod(s, 3600)
+    m, s = divmod(s, 60)
+    if d:
+        return f"{d} d {h} h {m:02d} min"
+    if h:
+        return f"{h} h {m:02d} min {s:02d} s"
+    return f"{m} min {s:02d} s"
+
+
+def run_off_loop(work: Callable[[], object], on_done: Callable[[object], None],
+                 on_error: Callable[[Exception], None]) -> threading.Thread:
+    """Run ``work`` on a thread; deliver its result (or error) on the session's event loop.
+
+    Outside a server session (Jupyter, tests) the callbacks run on the worker thread.
+    """
+    from panel.io.state import set_curdoc
+
+    doc = pn.state.curdoc
+
+    def deliver(cb):
+        if doc is not None and doc.session_context is not None:
+            def on_loop():
+                with set_curdoc(doc):
+                    cb()
+            doc.add_next_tick_callback(on_loop)
+        else:
+            cb()
+
+    def target():
+        try:
+            result = work()
+        except Exception as e:  # noqa: BLE001 - reported to the page
+            if not isinstance(e, TickdeckError):
+                log.exception("background action failed")
+            deliver(partial(on_error, e))
+            return
+        deliver(partial(on_done, result))
+
+    t = threading.Thread(target=target, daemon=True, name="tickdeck-page-action")
+    t.start()
+    return t
+
+
+def error_text(e: BaseException) -> str:
+    """Readable message: tickdeck errors as they are, anything else as ``internal error, id …``."""
+    from pages.components.actions import report
+
+    return report(e)
