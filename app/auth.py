@@ -10,17 +10,32 @@ install) every visitor is the local user ``local`` with the admin role.
 
 from __future__ import annotations
 
+from typing import Callable
+
 from core.catalog import Catalog
 from core.errors import PermissionDenied
 from core.users import LOCAL_USER, User, auth_enabled, check_role, session_user
 
-__all__ = ["LOCAL_USER", "User", "audit", "current_user", "require_role"]
+__all__ = ["LOCAL_USER", "User", "audit", "current_user", "require_role", "use_catalog"]
+
+
+_provider: dict = {"catalog": None}  # set by use_catalog (the login provider, when serving)
+
+
+def use_catalog(get_catalog: Callable[[], Catalog]) -> None:
+    """Where the served sessions' catalog comes from: ``get_catalog()`` returns the process's catalog.
+
+    :func:`app.login.make_auth_provider` calls this when the server starts, so this module needs
+    no import of the server.
+    """
+    _provider["catalog"] = get_catalog
 
 
 def _catalog() -> Catalog:
-    from app.server import context
-
-    return context().catalog
+    get_catalog = _provider["catalog"]
+    if get_catalog is None:
+        raise RuntimeError("app.auth has no catalog: app.login.make_auth_provider sets it when the server starts")
+    return get_catalog()
 
 
 def current_user() -> User:

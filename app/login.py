@@ -152,8 +152,12 @@ def make_auth_provider(get_catalog, settings: Settings):
     """A Panel basic-auth provider validating against the ``users`` table.
 
     ``get_catalog()`` returns the process's catalog (opened lazily after ``--num-procs`` forks);
-    the worker pool and the in-memory throttle are also made per process, on first use.
+    the worker pool and the in-memory throttle are also made per process, on first use. The
+    pages' session glue (:func:`app.auth.current_user`) resolves users through the same catalog.
     """
+    from app.auth import use_catalog
+
+    use_catalog(get_catalog)
     import tornado.escape
     from panel.auth import BasicAuthProvider, BasicLoginHandler, LogoutHandler as PanelLogoutHandler
     from panel.auth import _validate_next_url
