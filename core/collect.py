@@ -4,9 +4,10 @@
   parse, bad lines to the dead-letter table (with their symbol and reason), then
   :func:`core.ingest.ingest_day` with ``source="iqfeed"`` (enrich, ingest rules, atomic
   whole-day write, catalog row, ``after_write`` hooks). A reply is used only once complete, so a
-  cut or stalled reply writes nothing; re-collecting a day replaces it (idempotent). A day that
-  fails (for any reason) is published as a :class:`DayCollectionFailed` event and the run goes
-  on with the other days; :class:`CollectionFailed` is raised at the end.
+  cut or stalled reply writes nothing; re-collecting a day replaces it (idempotent). Progress is
+  published as :class:`core.events.CollectionProgress` events. A day that fails (for any
+  reason) is published as a :class:`core.events.DayCollectionFailed` event and the run goes on
+  with the other days; :class:`CollectionFailed` is raised at the end.
 * :func:`finalize_day` — rewrites a live-collected day whole through ``ingest_day`` so derived
   columns span the whole day and hooks run. Live collection itself is :mod:`core.live`.
 """
@@ -15,9 +16,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import asdict, dataclass
-
 from core.errors import FeedError, TickdeckError
+from core.events import CollectionProgress, DayCollectionFailed
 from core.ingest import IngestResult, ingest_day
 from core.naming import as_date, normalize_ticker
 from core.progress import Progress
@@ -34,23 +34,7 @@ REASON_MAX_CHARS = 300  # a failure reason is one line of at most this many char
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class DayCollectionFailed:
-    """Event (topic ``collection``, type ``collection_failed``): one symbol-day was not collected.
-
-    ``error`` is the error class name (``InvalidFeedSymbol``, ``FeedTimeout``, ``MalformedReply``,
-    ...); ``reason`` is one line.
-    """
-
-    symbol: str
-    day: str  # YYYY-MM-DD
-    reason: str
-    error: str
-
-    TYPE = "collection_failed"
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+__all__ = ["CollectionFailed", "DayCollectionFailed", "collect_days", "finalize_day"]
 
 
 class CollectionFailed(FeedError):
@@ -84,7 +68,7 @@ def _dead_letters(ctx, symbol: str, bad, source: str = SOURCE) -> int:
 
 
 def _emit(ctx, progress, p: Progress) -> None:
-    ctx.bus.publish("collection", p.to_dict(), type_="progress")
+    ctx.bus.publish(CollectionProgress.from_progress(p))
     if progress:
         progress(p)
 
@@ -116,8 +100,7 @@ def collect_days(ctx, symbols, days, *, host: str | None = None, port_history: i
 
     def fail(sym: str, day: dt.date, e: BaseException, why: str) -> None:
         failures.append((sym, day, why))
-        ev = DayCollectionFailed(sym, day.isoformat(), why, type(e).__name__)
-        ctx.bus.publish("collection", ev.to_dict(), type_=DayCollectionFailed.TYPE)
+        ctx.bus.publish(DayCollectionFailed(sym, day.isoformat(), why, type(e).__name__))
 
     try:
         for sym in syms:

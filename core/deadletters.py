@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.errors import DayNotFound, FeedError, NotFound, TickdeckError
+from core.events import DeadLettersReplayed
 from core.naming import normalize_ticker
 from core.schema import RAW_COLUMNS
 from core.sources import iqfeed_l1 as l1p
@@ -127,7 +128,7 @@ def replay(ctx, ids=None, *, source_prefix: str = "iqfeed") -> ReplayResult:
         days.append((sym, day))
     ctx.catalog.mark_dead_letters(replayed, "replayed")
     ctx.catalog.mark_dead_letters([i for i, _ in failed], "failed")
-    ctx.bus.publish("collection", {"replayed": len(replayed), "failed": len(failed)}, type_="dead_letters_replayed")
+    ctx.bus.publish(DeadLettersReplayed(len(replayed), len(failed), tuple(f"{s}/{d}" for s, d in days)))
     return ReplayResult(tuple(replayed), tuple(failed), tuple(days))
 
 

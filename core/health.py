@@ -14,6 +14,7 @@ import time
 from dataclasses import asdict, dataclass
 
 from core.errors import TickdeckError
+from core.events import HealthCheck, HealthReported
 
 FEED_TIMEOUT_S = 1.0  # a local IQConnect answers in milliseconds; 1 s tolerates a remote one
 DISK_DEGRADED_FREE = 0.10  # warn below 10 % free: a day of ticks for a large watchlist is GBs
@@ -48,6 +49,11 @@ class HealthReport:
     def to_dict(self) -> dict:
         return {"status": self.status, "at": self.at.isoformat(), "library_bytes": dict(self.library_bytes),
                 "checks": [asdict(c) for c in self.checks]}
+
+    def event(self) -> HealthReported:
+        """This report as the bus event."""
+        return HealthReported(self.status, self.at.isoformat(), tuple(HealthCheck(**asdict(c)) for c in self.checks),
+                              {str(k): int(v) for k, v in self.library_bytes.items()})
 
 
 def _timed(name: str, fn) -> Check:
@@ -131,7 +137,7 @@ def check_health(ctx, *, publish: bool = False, feed_timeout: float = FEED_TIMEO
     rep = HealthReport(overall(checks), checks, dt.datetime.now(dt.timezone.utc), sizes)
     if publish:
         try:
-            ctx.bus.publish("health", rep.to_dict(), type_="report")
+            ctx.bus.publish(rep.event())
         except Exception:  # noqa: BLE001 - the bus being down is already in the report
             pass
     return rep

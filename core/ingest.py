@@ -36,6 +36,7 @@ import pandas as pd
 from core.calendar import MarketCalendar
 from core.enrich import enrich
 from core.errors import SchemaError
+from core.events import DayWritten, PostWriteFailed
 from core.instruments import terms_for_ingest
 from core.naming import as_date, normalize_ticker
 from core.store import DayInfo, ensure_sorted
@@ -295,14 +296,14 @@ def _clear_pending(ctx, symbol: str, day, ingest_id: str) -> None:
 
 
 def after_store(ctx, info, *, replaced: bool) -> None:
-    """Everything after a day's ticks are stored: catalog row (marked pending), ``day_written``
-    event, invalidation of bar series of older versions, the post-write hooks, then the marker
-    is cleared. A process killed in between leaves the marker; :func:`complete_pending` finishes.
+    """Everything after a day's ticks are stored: catalog row (marked pending), a
+    :class:`core.events.DayWritten` event, invalidation of bar series of older versions, the
+    post-write hooks, then the marker is cleared. A process killed in between leaves the
+    marker; :func:`complete_pending` finishes.
     """
     hooks = bool(ctx.extras.get("after_write"))
     _upsert_day_row(ctx, info, pending=hooks)
-    ctx.bus.publish("collection", {"symbol": info.symbol, "day": info.day.isoformat(), "ticks": info.ticks,
-                                   "source": info.source}, type_="day_written")
+    ctx.bus.publish(DayWritten(info.symbol, info.day.isoformat(), int(info.ticks), info.source, info.ingest_id))
     if replaced:
         from core.bars.service import invalidate_day_bars
 
@@ -411,5 +412,4 @@ def run_after_write(ctx, symbol: str, day) -> None:
             hook(ctx, symbol, day)
         except Exception as e:  # noqa: BLE001 - a hook must not undo a completed write
             logging.getLogger(__name__).exception("after-write hook %r failed for %s %s", hook, symbol, day)
-            ctx.bus.publish("collection", {"symbol": symbol, "day": str(day), "hook": getattr(hook, "__name__", str(hook)),
-                                           "error": str(e)}, type_="hook_failed")
+            ctx.bus.publish(PostWriteFailed(symbol, str(day), getattr(hook, "__name__", str(hook)), str(e)))

@@ -14,8 +14,16 @@ journal and its batch is published on the bus:
    that is a dead letter is stored as a ``Q`` line that ``tickdeck deadletters --replay`` merges
    into its day.
 3. All symbols' new ticks are appended to the day's journal in **one** ArcticDB append (library
-   ``journal``, symbol ``<YYYY-MM-DD>/<segment>``: the 14 raw columns plus ``symbol``), then a
-   ``live_batch`` event is published on ``collection``.
+   ``journal``, symbol ``<YYYY-MM-DD>/<segment>``: the 14 raw columns plus ``symbol``), then
+   each symbol's new ticks are published as a :class:`core.events.TicksAppended` on
+   ``ticks.<SYM>`` (columnar slices of the batch, no copy) and a :class:`core.events.LiveBatch`
+   on ``collection``.
+
+After the acknowledgement the batch is handed to :class:`core.live_bars.LiveBars`, which builds
+:data:`core.live_bars.LIVE_BAR_SPECS` per symbol on its own thread and publishes each bar that
+closes as a :class:`core.events.BarClosed` on ``bars.<SYM>.<spec>``. Ticks filled in from
+history (at the start and after a reconnect) are published and built the same way
+(``origin="history"``), so the ``ticks.<SYM>`` events of a run are exactly the ticks it stored.
 
 A materialiser *process* moves acknowledged ticks into each symbol's day every
 ``batch_seconds`` (default 1 s): it tails the day's journal segments, enriches per symbol, and
@@ -55,8 +63,10 @@ from core import naming
 from core.collect import DATASET, SOURCE, _dead_letters, finalize_day
 from core.deadletters import add_line_dead_letters, add_tick_dead_letters
 from core.enrich import enrich, utc_ns_from_date_time
+from core.events import LiveBatch
 from core.errors import DayNotFound, FeedError, SchemaError, StorageError
 from core.ingest import dedupe_tick_ids, new_ingest_id
+from core.live_bars import LIVE_BAR_SPECS, LiveBars, publish_ticks
 from core.naming import normalize_ticker
 from core.progress import Progress
 from core.schema import INDEX, RAW_COLUMNS, TZ
@@ -272,8 +282,9 @@ def _append_to_days(ctx, items: list[tuple[_LiveDay, dict]], summary: LiveSummar
     return failed
 
 
-def _store(ctx, items: list[tuple[_LiveDay, dict]], summary: LiveSummary, calendar, source: str) -> None:
+def _store(ctx, items: list[tuple[_LiveDay, dict]], summary: LiveSummary, calendar, source: str) -> list:
     """:func:`_append_to_days`; ticks their day refuses (``SchemaError``) become dead letters.
+    Returns the items that were stored.
 
     Raises
     ------
@@ -289,6 +300,8 @@ def _store(ctx, items: list[tuple[_LiveDay, dict]], summary: LiveSummary, calend
         summary.rejected += n
         add_tick_dead_letters(ctx, source, np.full(n, st.symbol, dtype=object), raw,
                           [f"not stored in {st.symbol} {st.day}: {e}"] * n)
+    refused = {id(raw) for _, raw, _ in failed}
+    return [(st, raw) for st, raw in items if id(raw) not in refused and raw["tick_id"].size]
 
 
 class _Journal:
@@ -480,8 +493,10 @@ def recover_journal(ctx, calendar, summary: LiveSummary, checks: _RowChecks | No
     return sorted(set(touched))
 
 
-def _backfill(ctx, hist: HistoryClient, states: dict, summary: LiveSummary, calendar, checks: _RowChecks) -> None:
-    """Fetch from the last acknowledged tick (or the day's start) to now; append what is new."""
+def _backfill(ctx, hist: HistoryClient, states: dict, summary: LiveSummary, calendar, checks: _RowChecks,
+              bars: LiveBars | None = None) -> None:
+    """Fetch from the last acknowledged tick (or the day's start) to now; append what is new,
+    publish it (``ticks.<SYM>``, ``origin="history"``) and hand it to ``bars``."""
     summary.backfills += 1
     items = []
     for sym, st in states.items():
@@ -503,7 +518,26 @@ def _backfill(ctx, hist: HistoryClient, states: dict, summary: LiveSummary, cale
         if raw is not None:
             items.append((st, raw))
             summary.backfilled += raw["tick_id"].size
-    _store(ctx, items, summary, calendar, SOURCE)
+    for st, raw in _store(ctx, items, summary, calendar, SOURCE):
+        symbols = np.full(raw["tick_id"].size, st.symbol, dtype=object)
+        ts = utc_ns_from_date_time(raw["date"], raw["time"])
+        publish_ticks(ctx.bus, st.day.isoformat(), "history", symbols, raw, ts)
+        if bars is not None:
+            bars.feed(symbols, raw, ts)
+
+
+def _stored_bar_inputs(ctx, symbols, day: dt.date) -> dict:
+    """What the live bars of ``day`` start from: each symbol's stored ticks (time, price, size, quote)."""
+    out = {}
+    for sym in symbols:
+        try:
+            df = ctx.store.read_day(sym, day, columns=["last", "last_sz", "bid", "ask"])
+        except DayNotFound:
+            out[sym] = tuple(np.empty(0) for _ in range(5))
+            continue
+        out[sym] = (df.index.asi8.astype(np.int64), df["last"].to_numpy(np.float64),
+                    df["last_sz"].to_numpy(np.float64), df["bid"].to_numpy(np.float64), df["ask"].to_numpy(np.float64))
+    return out
 
 
 def _journal_batch(states: list[_LiveDay], index: dict[str, int], parsed, day_int: int, ctx,
@@ -559,14 +593,15 @@ def collect_live(ctx, symbols, *, batch_seconds: float = 1.0, flush_after: float
                  stop_event: threading.Event,
                  host: str | None = None, port_history: int | None = None, port_l1: int | None = None,
                  progress=None, finalize: bool = True, first_heartbeat_timeout: float = 10.0,
-                 segment_seconds: float = JOURNAL_SEGMENT_S) -> LiveSummary:
+                 segment_seconds: float = JOURNAL_SEGMENT_S, bar_specs=LIVE_BAR_SPECS) -> LiveSummary:
     """Stream trades into the current day until ``stop_event`` is set.
 
     The current day is the server's (its ``T`` heartbeat). Lines are acknowledged (journaled
     and published) once the oldest of them is ``flush_after`` seconds old, and appended to
     their symbol-days every ``batch_seconds`` by the materialiser process. At the end of the
     day's extended session every symbol's day is finalised (:func:`core.collect.finalize_day`)
-    and collection moves on.
+    and collection moves on. Each symbol's new ticks are published on ``ticks.<SYM>`` and the
+    bars of ``bar_specs`` on ``bars.<SYM>.<spec>`` as they close (:mod:`core.live_bars`).
 
     Raises
     ------
@@ -584,6 +619,7 @@ def collect_live(ctx, symbols, *, batch_seconds: float = 1.0, flush_after: float
     recovered = recover_journal(ctx, cal, summary, checks)
     l1 = Level1Client(host, port_l1 or ctx.settings.feed_port_l1, bus=ctx.bus)
     hist = HistoryClient(host, port_history or ctx.settings.feed_port_history, bus=ctx.bus)
+    bars = LiveBars(ctx, cal, bar_specs)
     index = {s: i for i, s in enumerate(syms)}
     states: list[_LiveDay] = []
     journal: _Journal | None = None
@@ -618,11 +654,12 @@ def collect_live(ctx, symbols, *, batch_seconds: float = 1.0, flush_after: float
                         finalize_day(ctx, sym, d)
                         summary.finalized.append((sym, d))
                 states, journal = [_LiveDay(ctx, s, day) for s in syms], _Journal(ctx, day, segment_seconds)
+                bars.start_day(_stored_bar_inputs(ctx, syms, day))
                 if cal.is_trading_day(day):
-                    _backfill(ctx, hist, dict(zip(syms, states)), summary, cal, checks)
+                    _backfill(ctx, hist, dict(zip(syms, states)), summary, cal, checks, bars)
             elif batch.reconnected:  # what was journaled goes to the days first, then history fills the gap
                 settle()
-                _backfill(ctx, hist, dict(zip(syms, states)), summary, cal, checks)
+                _backfill(ctx, hist, dict(zip(syms, states)), summary, cal, checks, bars)
             summary.batches += 1
             if batch.parsed.bad:  # the line is kept with its reason and symbol; the stream goes on
                 summary.bad_lines += len(batch.parsed.bad)
@@ -633,13 +670,15 @@ def collect_live(ctx, symbols, *, batch_seconds: float = 1.0, flush_after: float
             if n:
                 frame["received"] = np.full(n, time.time() - (time.perf_counter() - batch.received_at))
                 journal.append(frame)
-            ctx.bus.publish("collection", {"symbols": syms, "appended": n, "batch": summary.batches,
-                                           "server_time": str(batch.server_time)}, type_="live_batch")
+                ts = utc_ns_from_date_time(frame["date"], frame["time"])
+                publish_ticks(ctx.bus, day.isoformat(), "live", frame["symbol"], frame, ts)
+            ctx.bus.publish(LiveBatch(tuple(syms), int(n), summary.batches, batch.server_time.isoformat()))
             if n:  # stored and published
                 done = time.perf_counter()
                 summary.acknowledged += n
                 summary.latencies_ms.append((done - batch.received_at) * 1000)
                 summary.add_line_latencies((done - batch.line_received) * 1000)
+                bars.feed(frame["symbol"], frame, ts)
                 if mat is None:
                     mat = _Materialiser(ctx.settings, day, batch_seconds)
             if progress:
@@ -648,6 +687,7 @@ def collect_live(ctx, symbols, *, batch_seconds: float = 1.0, flush_after: float
                     pd.Timestamp(batch.server_time).tz_localize("America/New_York") >= cal.bounds(day).after_close:
                 pending = [st for st in states if (st.symbol, day) not in summary.finalized]
                 if pending:
+                    bars.end_day()
                     settle()
                     for st in pending:
                         if ctx.store.has_day(st.symbol, day):
@@ -656,5 +696,6 @@ def collect_live(ctx, symbols, *, batch_seconds: float = 1.0, flush_after: float
     finally:
         l1.close()
         hist.close()
+        bars.close()
         settle()
     return summary

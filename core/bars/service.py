@@ -33,6 +33,7 @@ from core.bars.registry import default_specs
 from core.bars.spec import BarSpec, parse_spec
 from core.catalog import BarSeriesRow
 from core.errors import DayNotFound, NotFound, SchemaError, StorageError
+from core.events import BarsBuilt
 from core.instruments import stored_terms
 from core.progress import Progress
 from core.schema import SESSION_BY_NAME
@@ -125,8 +126,7 @@ def build_default_bars(ctx, symbol: str, day, *, specs=None, progress=None) -> l
             _cache_put((ctx.store.uri, symbol, day, str(spec), info.ingest_id), df)
     ctx.catalog.upsert_bar_series(rows)
     for r in rows:
-        ctx.bus.publish(f"bars.{symbol}.{r.family}.{parse_spec(r.spec).storage_name}",
-                        {"symbol": symbol, "day": day.isoformat(), "spec": r.spec, "bars": r.bars}, type_="bars_built")
+        ctx.bus.publish(BarsBuilt(symbol, day.isoformat(), r.spec, r.family, int(r.bars)))
     if failed:
         raise StorageError(f"{symbol}/{day}", "write bars", "; ".join(failed[:5]))
     return rows

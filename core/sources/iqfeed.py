@@ -11,8 +11,11 @@
   ``batch_seconds``; ``Q``/``P`` lines are picked out of the byte stream and parsed in bulk, each
   with its receive time. On a disconnect it reconnects with backoff, re-watches, and flags the
   next batch ``reconnected`` so the collector can backfill the gap from history.
-* :class:`FeedStatus` — a frozen snapshot of counters (lines, ticks, errors, reconnects,
-  latency), published on the bus topic ``collection`` with ``type_="feed_status"``.
+* Status — each client keeps counters (lines, ticks, bad lines, errors, reconnects), its
+  state (connected / reconnecting / disconnected / breaker open) and its last latency, and
+  publishes them as a :class:`core.events.FeedStatusChanged` on the bus topic ``collection``
+  after every request or Level 1 batch, every failure and reconnect, and when it closes;
+  ``status()`` returns the same snapshot.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from core.errors import FeedError
+from core.events import FeedStatusChanged
 from core.naming import as_date, normalize_ticker
 from core.sources import iqfeed_l1 as l1p
 from core.sources import iqfeed_parse as ip
@@ -113,47 +117,33 @@ class CircuitBreaker:
                 self._state, self._opened_at = self.OPEN, self.clock()
 
 
-@dataclass(frozen=True)
-class FeedStatus:
-    """Snapshot of a client's connection state and counters."""
-
-    host: str
-    port: int
-    kind: str  # "history" | "level1"
-    connected: bool
-    breaker: str
-    lines: int
-    ticks: int
-    bad_lines: int
-    errors: int
-    reconnects: int
-    last_latency_ms: float | None
-    last_error: str
-    updated_at: float
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-
 class _Status:
-    """Mutable counters behind :class:`FeedStatus` (one per client)."""
+    """Mutable counters and state behind :class:`~core.events.FeedStatusChanged` (one per client)."""
 
     def __init__(self, host: str, port: int, kind: str, breaker: CircuitBreaker, bus=None):
         self.host, self.port, self.kind, self.breaker, self.bus = host, port, kind, breaker, bus
         self.connected = False
+        self.reconnecting = False  # a failure happened and the client is retrying
         self.lines = self.ticks = self.bad_lines = self.errors = self.reconnects = 0
         self.latency_ms: float | None = None
         self.last_error = ""
 
-    def snapshot(self) -> FeedStatus:
-        return FeedStatus(self.host, self.port, self.kind, self.connected, self.breaker.state, self.lines,
-                          self.ticks, self.bad_lines, self.errors, self.reconnects, self.latency_ms,
-                          self.last_error, time.time())
+    def state(self) -> str:
+        if self.breaker.state == CircuitBreaker.OPEN:
+            return "breaker_open"
+        if self.connected:
+            return "connected"
+        return "reconnecting" if self.reconnecting else "disconnected"
 
-    def publish(self) -> FeedStatus:
+    def snapshot(self) -> FeedStatusChanged:
+        return FeedStatusChanged(self.host, self.port, self.kind, self.state(), self.breaker.state, self.lines,
+                                 self.ticks, self.bad_lines, self.errors, self.reconnects, self.latency_ms,
+                                 self.last_error, time.time())
+
+    def publish(self) -> FeedStatusChanged:
         s = self.snapshot()
         if self.bus is not None:
-            self.bus.publish("collection", s.to_dict(), type_="feed_status")
+            self.bus.publish(s)
         return s
 
 
@@ -213,10 +203,18 @@ class HistoryClient:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def status(self) -> FeedStatus:
+    def status(self) -> FeedStatusChanged:
         return self._status.snapshot()
 
     def close(self) -> None:
+        """Close the connection; a client that was connected publishes its ``disconnected`` state."""
+        was = self._status.connected
+        self._drop()
+        if was:
+            self._status.reconnecting = False
+            self._status.publish()
+
+    def _drop(self) -> None:
         if self._sock is not None:
             try:
                 self._sock.close()
@@ -237,7 +235,7 @@ class HistoryClient:
                 sock.close()
                 raise FeedError(f"{self.host}:{self.port} refused protocol {PROTOCOL}: {reply.strip()!r}")
             self._sock = sock
-            self._status.connected = True
+            self._status.connected, self._status.reconnecting = True, False
         return self._sock
 
     # -- one request ----------------------------------------------------------------------------
@@ -334,10 +332,11 @@ class HistoryClient:
                 raise
             except (FeedTimeout, FeedDisconnected) as e:
                 last = e
-                self.close()
+                self._drop()
                 self.breaker.record_failure()
                 self._status.errors += 1
                 self._status.last_error = str(e)
+                self._status.reconnecting = attempt < self.max_attempts
                 self._status.publish()
                 if attempt < self.max_attempts:
                     self._status.reconnects += 1
@@ -409,10 +408,18 @@ class Level1Client:
         self._sock: socket.socket | None = None
         self.symbols: tuple[str, ...] = ()
 
-    def status(self) -> FeedStatus:
+    def status(self) -> FeedStatusChanged:
         return self._status.snapshot()
 
     def close(self) -> None:
+        """Close the connection; a client that was connected publishes its ``disconnected`` state."""
+        was = self._status.connected
+        self._drop()
+        if was:
+            self._status.reconnecting = False
+            self._status.publish()
+
+    def _drop(self) -> None:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
@@ -427,10 +434,12 @@ class Level1Client:
         msg += [f"w{s}" for s in self.symbols]
         sock.sendall(("\r\n".join(msg) + "\r\n").encode())
         self._sock = sock
-        self._status.connected = True
+        self._status.connected, self._status.reconnecting = True, False
 
     def _reconnect(self, stop: threading.Event) -> None:
-        self.close()
+        self._drop()
+        self._status.reconnecting = True
+        self._status.publish()
         attempt = 0
         while not stop.is_set():
             attempt += 1

@@ -30,6 +30,7 @@ from sqlalchemy import delete
 
 from core import db
 from core.errors import TickdeckError
+from core.events import QualityScored
 from core.naming import as_date, normalize_ticker
 from core.validation.result import CRITICAL, HIGH, LOW, MEDIUM, DayReport
 
@@ -172,5 +173,5 @@ def quality_score(ctx, symbol: str, day, *, report: DayReport | None = None, per
             s.execute(delete(db.DataHealth).where(db.DataHealth.symbol == symbol, db.DataHealth.day == day))
             s.add(db.DataHealth(symbol=symbol, day=day, score=score, components=q.components(), updated_at=db.utcnow()))
         ctx.catalog.set_quality(symbol, day, score)
-        ctx.bus.publish("health", {"symbol": symbol, "day": day.isoformat(), "score": score}, type_="quality")
+        ctx.bus.publish(QualityScored(symbol, day.isoformat(), float(score)))
     return q

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from core import db
 from core.errors import DayNotFound, TickdeckError
+from core.events import ValidationDone
 from core.naming import as_date, date_range, normalize_ticker
 from core.progress import Progress
 from core.validation.continuity import validate_continuity
@@ -132,8 +133,7 @@ def validate_day(ctx, symbol: str, day, *, types=None, use_cache: bool = True,
     results = run_validators(ctx, data, wanted, cfg)
     _persist(ctx, results)
     report = DayReport.build(symbol, day, results, version)
-    ctx.bus.publish("validation", {"symbol": symbol, "day": day.isoformat(), "status": report.status,
-                                   "issues": len(report.issues)}, type_="day_validated")
+    ctx.bus.publish(ValidationDone(symbol, day.isoformat(), report.status, len(report.issues), version or ""))
     return report
 
 

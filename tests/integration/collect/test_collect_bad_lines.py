@@ -1,7 +1,7 @@
 """Corrupt history lines and failing days during a collect run (real emulator over TCP, real store).
 
 A corrupt line is a dead letter with its symbol and reason while its day (minus the line) and
-every other day are stored; a day that fails is published as ``collection_failed`` and the run
+every other day are stored; a day that fails is published as ``DayCollectionFailed`` and the run
 goes on; the CLI ends with one line and a non-zero exit, never a traceback.
 """
 
@@ -32,7 +32,7 @@ def _stored_raw(ctx, sym, day):
 
 def _events(ctx, type_):
     seen = []
-    ctx.bus.listen("collection", lambda m: seen.append(m["data"]) if m["type"] == type_ else None)
+    ctx.bus.listen("collection", lambda m: seen.append(m.event.to_dict()) if m.type == type_ else None)
     return seen
 
 
@@ -41,7 +41,7 @@ def test_each_kind_of_corrupt_history_line_is_a_dead_letter_and_every_day_is_sto
     """Issue 11 item 5: one corrupt line per 500 (20-digit size, Feb 30, 99:99:99, non-UTF-8, zero
     price, letter in the price) costs only that line: 6 of 6 symbol-days stored."""
     emu = emulator_factory(faults={"malformed_every": EVERY, "malformed_kind": kind})
-    failed = _events(ctx, "collection_failed")
+    failed = _events(ctx, "DayCollectionFailed")
     res = collect_days(ctx, ["AAPL", "MSFT"], DAYS, port_history=emu.port_history)
     assert len(res) == 6 and failed == []
     letters = ctx.catalog.dead_letters(status=None, limit=10_000, source="iqfeed")
@@ -62,9 +62,9 @@ def test_each_kind_of_corrupt_history_line_is_a_dead_letter_and_every_day_is_sto
 
 def test_a_failing_symbol_is_published_per_day_and_the_run_stores_the_others(ctx, emulator_factory):
     """Issue 11 item 5: an unknown symbol between good ones (whose replies carry 20-digit sizes)
-    fails only its own days, each published as a typed ``collection_failed`` event."""
+    fails only its own days, each published as a typed ``DayCollectionFailed`` event."""
     emu = emulator_factory(faults={"malformed_every": EVERY, "malformed_kind": "int64-overflow"})
-    failed = _events(ctx, "collection_failed")
+    failed = _events(ctx, "DayCollectionFailed")
     with pytest.raises(CollectionFailed) as err:
         collect_days(ctx, ["AAPL", "ZZZZ", "MSFT"], DAYS, port_history=emu.port_history)
     assert str(err.value).startswith("3 of 9 symbol-days failed, 6 stored; first: ZZZZ 2024-06-28: ")
@@ -85,7 +85,7 @@ def test_an_unexpected_error_in_one_day_does_not_stop_the_run(ctx, emulator):
         return df, []
 
     ctx.extras["ingest_rules"] = rules
-    failed = _events(ctx, "collection_failed")
+    failed = _events(ctx, "DayCollectionFailed")
     with pytest.raises(CollectionFailed, match="1 of 6 symbol-days failed, 5 stored; first: MSFT 2024-07-01: "
                                                 r"internal error \(ZeroDivisionError\): rule broke"):
         collect_days(ctx, ["MSFT", "AAPL"], DAYS, port_history=emulator.port_history)
@@ -97,7 +97,7 @@ def test_an_unexpected_error_in_one_day_does_not_stop_the_run(ctx, emulator):
 def test_a_reply_without_one_good_line_fails_its_day_and_keeps_its_lines(ctx, emulator_factory):
     """Issue 11 item 5: every line corrupt: the day fails (event), its lines are dead letters."""
     emu = emulator_factory(faults={"malformed_every": 1, "malformed_kind": "bad-date"}, ticks=200)
-    failed = _events(ctx, "collection_failed")
+    failed = _events(ctx, "DayCollectionFailed")
     with pytest.raises(CollectionFailed, match="no usable tick line"):
         collect_days(ctx, ["AAPL"], ["2024-07-01"], port_history=emu.port_history)
     assert [(f["symbol"], f["error"]) for f in failed] == [("AAPL", "MalformedReply")]

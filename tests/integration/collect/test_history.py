@@ -88,9 +88,9 @@ def test_collecting_twice_is_idempotent(ctx, emulator):
     for s in ("AAPL", "MSFT"):
         _assert_same(first[s], _stored_raw(ctx, s, DAY))
     assert len(ctx.catalog.tick_days()) == 4
-    progress = [e["data"] for e in events if e["type"] == "progress"]
-    assert progress[-1]["done"] == progress[-1]["total"] == 4
-    assert any(e["type"] == "feed_status" and e["data"]["ticks"] > 0 for e in events)
+    progress = [e.event for e in events if e.type == "CollectionProgress"]
+    assert progress[-1].done == progress[-1].total == 4
+    assert any(e.type == "FeedStatusChanged" and e.event.ticks > 0 for e in events)
 
 
 def test_unknown_symbol_fails_clearly_and_other_symbols_are_stored(ctx, emulator):

@@ -88,4 +88,4 @@ def test_after_write_hooks_run_and_failures_do_not_undo_the_write(ctx):
     store_synthetic(ctx, "AAPL", "2024-07-02", "2024-07-02")
     assert seen == [("AAPL", dt.date(2024, 7, 2))]
     assert ctx.store.has_day("AAPL", "2024-07-02")
-    assert {e["type"] for e in events} == {"day_written", "hook_failed"}
+    assert {e.type for e in events} == {"DayWritten", "PostWriteFailed"}

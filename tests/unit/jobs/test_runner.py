@@ -57,10 +57,10 @@ def test_running_job_stops_within_two_seconds_of_cancel(jctx, queue):
 
 def test_progress_is_persisted_while_a_job_runs(jctx, queue):
     seen = []
-    jctx.bus.listen("jobs", lambda m: seen.append(m) if m["type"] == "progress" else None)
+    jctx.bus.listen("jobs", lambda m: seen.append(m) if m.event.change == "progress" else None)
     jid = queue.submit("generate", {"symbols": ["SPY"], "start": "2024-07-01", "end": "2024-07-12", "ticks": 300})
     Worker(jctx).run(once=True)
-    pcts = [m["data"]["progress"] for m in seen if m["data"]["id"] == jid]
+    pcts = [m.event.progress for m in seen if m.event.id == jid]
     assert pcts and pcts[-1] == 100.0 and pcts == sorted(pcts)
     assert "generate" in queue.get(jid).message or queue.get(jid).message == "done"
 

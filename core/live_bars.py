@@ -1,0 +1,217 @@
+"""Live streams on the bus: the new ticks of each batch, and bars built from them as they close.
+
+:func:`publish_ticks` publishes the ticks live collection just appended as
+:class:`core.events.TicksAppended` on ``ticks.<SYM>`` (columnar, only the new ticks, at most
+:data:`TICKS_PER_EVENT` per event). It runs on the acknowledgement path, so it only slices.
+
+:class:`LiveBars` runs the streaming :class:`core.bars.builder.BarBuilder` per symbol for
+:data:`LIVE_BAR_SPECS` on its own thread, fed through a queue (the acknowledgement path only
+enqueues), and publishes every bar that closes as a :class:`core.events.BarClosed` on
+``bars.<SYM>.<spec>``. The bar inputs the stored day would have after its whole-day
+enrichment are computed per batch with the state carried across batches: spread in bps from
+the quote, the session from the calendar, and the Lee–Ready trade sign with the tick rule
+continuing from the previous batch (:func:`core.enrich.trade_signs` over the batch behind a
+two-tick prefix that reproduces the carried state). So the bars equal what the bars service
+builds from the finalised day, bar for bar. When collection starts on a day that already has
+stored ticks, the builders are first fed those ticks (nothing published for them).
+
+A time bar closes when the first tick after its interval arrives (or at the day's end); a
+tick or volume bar when its threshold is reached.
+
+Warnings
+--------
+The queue is unbounded: it holds what the thread has not built yet (normally one batch). A
+symbol whose ticks the builder refuses (:class:`core.bars.arrays.BarInputError`) stops getting
+bars for the rest of the day; the error is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+
+import numpy as np
+
+from core.bars.arrays import TickArrays
+from core.bars.builder import BarBuilder
+from core.bars.spec import parse_spec
+from core.enrich import trade_signs
+from core.errors import TickdeckError
+from core.events import BAR_FIELDS, TICK_ARRAYS, BarClosed, TicksAppended
+from core.instruments import stored_terms
+
+log = logging.getLogger(__name__)
+
+LIVE_BAR_SPECS = ("time:1m", "tick:500")  # built live for every collected symbol: a clock bar and an activity bar
+TICKS_PER_EVENT = 50_000  # a history backfill of a busy day is split: one event stays a few MB on the wire
+_RAW = tuple(k for k in TICK_ARRAYS if k != "timestamp")
+_STOP = object()
+
+
+def publish_ticks(bus, day: str, origin: str, symbols: np.ndarray, columns: dict, timestamps: np.ndarray) -> int:
+    """Publish ``columns`` (raw tick columns, rows grouped by ``symbols``) as one
+    :class:`TicksAppended` per symbol (split above :data:`TICKS_PER_EVENT`); returns events sent."""
+    n = timestamps.shape[0]
+    if n == 0:
+        return 0
+    cuts = np.flatnonzero(symbols[1:] != symbols[:-1]) + 1
+    starts = np.concatenate(([0], cuts))
+    ends = np.concatenate((cuts, [n]))
+    sent = 0
+    for a, b in zip(starts.tolist(), ends.tolist()):
+        for lo in range(a, b, TICKS_PER_EVENT):
+            hi = min(lo + TICKS_PER_EVENT, b)
+            bus.publish(TicksAppended.from_columns(str(symbols[a]), day, origin,
+                                                   {k: columns[k][lo:hi] for k in _RAW}, timestamps[lo:hi]))
+            sent += 1
+    return sent
+
+
+def _prefix(prev_last: float, prev_nz: int) -> tuple[np.ndarray, int]:
+    """Two prices whose tick rule leaves ``prev_last`` as the last price and ``prev_nz`` as the
+    last non-zero change, so the sign kernel continues exactly where the previous batch ended."""
+    if np.isnan(prev_last):
+        return np.empty(0), 0
+    return np.array([prev_last - prev_nz, prev_last]), 2
+
+
+class _SymbolBars:
+    """One symbol's builders and the trade-sign state carried across batches."""
+
+    def __init__(self, symbol: str, specs, calendar_name: str, scale: float):
+        self.symbol, self.scale = symbol, scale
+        self.builders = [(str(parse_spec(s)), BarBuilder(s, calendar=calendar_name)) for s in specs]
+        self.prev_last, self.prev_nz = np.nan, 0
+        self.broken = False
+
+    def arrays(self, ts, last, size, bid, ask, session) -> TickArrays:
+        """The bar inputs of a batch (in time order), advancing the carried state."""
+        last = np.ascontiguousarray(last, dtype=np.float64)
+        valid = (bid > 0) & (ask >= bid) & np.isfinite(ask)  # as core.enrich: 0 < bid <= ask, finite
+        spread = np.where(valid, ask - bid, np.nan)
+        mid = np.where(valid, (bid + ask) * 0.5, np.nan)
+        bps = spread / mid * 1e4
+        pre, k = _prefix(self.prev_last, self.prev_nz)
+        sign, tdir = trade_signs(np.concatenate((pre, last)), np.concatenate((np.full(k, np.nan), mid)))
+        nz = tdir[tdir != 0]
+        if nz.size:
+            self.prev_nz = int(nz[-1])
+        if last.size:
+            self.prev_last = float(last[-1])
+        return TickArrays(np.asarray(ts, dtype=np.int64), last, np.asarray(size, dtype=np.float64), sign[k:], bps,
+                          np.asarray(session, dtype=np.int8), self.scale)
+
+    def update(self, x: TickArrays, flush: bool = False) -> list[tuple[str, dict]]:
+        return [(spec, b.update_columns(x, flush=flush)) for spec, b in self.builders]
+
+
+class LiveBars:
+    """Bars of the live symbols on a thread of their own (see the module docstring).
+
+    Parameters
+    ----------
+    ctx
+        The collecting context (bus, catalog for the symbols' terms and calendars).
+    calendar
+        Labels the sessions of live ticks (the calendar live collection enriches with).
+    specs
+        Bar specs built per symbol (default :data:`LIVE_BAR_SPECS`).
+    """
+
+    def __init__(self, ctx, calendar, specs=LIVE_BAR_SPECS):
+        self.ctx, self.calendar, self.specs = ctx, calendar, tuple(str(parse_spec(s)) for s in specs)
+        self.published = 0  # BarClosed events sent
+        self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self._symbols: dict[str, _SymbolBars] = {}
+        self._thread = threading.Thread(target=self._run, name="tickdeck-live-bars", daemon=True)
+        self._thread.start()
+
+    # -- called by live collection (only enqueues) --------------------------------------------
+    def start_day(self, stored: dict) -> None:
+        """A new day: fresh builders for every symbol in ``stored``, fed the ticks already stored
+        (``{symbol: (timestamps, last, last_sz, bid, ask)}``, empty arrays when none)."""
+        self._q.put(("day", stored))
+
+    def feed(self, symbols: np.ndarray, columns: dict, timestamps: np.ndarray) -> None:
+        """New ticks (rows grouped by ``symbols``, each symbol's in tick-id order)."""
+        if timestamps.shape[0]:
+            self._q.put(("ticks", symbols, columns, timestamps))
+
+    def end_day(self) -> None:
+        """The day is over: close every open bar (published) and drop the builders."""
+        self._q.put(("end",))
+
+    def close(self) -> None:
+        """Build what is queued, then stop the thread (open bars stay open: they did not close)."""
+        self._q.put(_STOP)
+        self._thread.join()
+
+    # -- the thread ------------------------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            item = self._q.get()
+            if item is _STOP:
+                return
+            try:
+                if item[0] == "ticks":
+                    self._ticks(*item[1:])
+                elif item[0] == "day":
+                    self._day(item[1])
+                else:
+                    self._end()
+            except Exception:  # noqa: BLE001 - bars are a by-product: collection must go on
+                log.exception("live bars: %s failed", item[0])
+
+    def _new(self, symbol: str) -> _SymbolBars:
+        scale = stored_terms(self.ctx, symbol).notional_scale
+        return _SymbolBars(symbol, self.specs, self.ctx.calendar_for(symbol).name, scale)
+
+    def _day(self, stored: dict) -> None:
+        if self._symbols:
+            self._end()
+        for symbol, (ts, last, size, bid, ask) in stored.items():
+            sb = self._symbols[symbol] = self._new(symbol)
+            if ts.size:
+                self._guarded(sb, lambda: sb.update(sb.arrays(ts, last, size, bid, ask,
+                                                             self.calendar.label_sessions(ts))))
+
+    def _ticks(self, symbols: np.ndarray, columns: dict, timestamps: np.ndarray) -> None:
+        ses = self.calendar.label_sessions(timestamps)
+        cuts = np.flatnonzero(symbols[1:] != symbols[:-1]) + 1
+        bounds = zip(np.concatenate(([0], cuts)).tolist(), np.concatenate((cuts, [timestamps.shape[0]])).tolist())
+        for a, b in bounds:
+            symbol = str(symbols[a])
+            sb = self._symbols.get(symbol) or self._symbols.setdefault(symbol, self._new(symbol))
+            if sb.broken:
+                continue
+            ts = timestamps[a:b]
+            order = slice(None) if np.all(ts[1:] >= ts[:-1]) else np.argsort(ts, kind="stable")
+            x = sb.arrays(ts[order], columns["last"][a:b][order], columns["last_sz"][a:b][order],
+                          columns["bid"][a:b][order], columns["ask"][a:b][order], ses[a:b][order])
+            closed = self._guarded(sb, lambda: sb.update(x))
+            self._publish(symbol, closed or [])
+
+    def _end(self) -> None:
+        for symbol, sb in self._symbols.items():
+            if not sb.broken:
+                empty = TickArrays(np.empty(0, np.int64), np.empty(0), np.empty(0), np.empty(0, np.int8), np.empty(0),
+                                   np.empty(0, np.int8), sb.scale)
+                self._publish(symbol, self._guarded(sb, lambda: sb.update(empty, flush=True)) or [])
+        self._symbols.clear()
+
+    def _guarded(self, sb: _SymbolBars, work):
+        try:
+            return work()
+        except TickdeckError as e:
+            sb.broken = True
+            log.error("live bars of %s stop for today: %s", sb.symbol, e)
+            return None
+
+    def _publish(self, symbol: str, closed: list[tuple[str, dict]]) -> None:
+        bus = self.ctx.bus
+        for spec, cols in closed:
+            values = [cols[f].tolist() for f in BAR_FIELDS]
+            for row in zip(*values):
+                bus.publish(BarClosed(symbol, spec, *row))
+                self.published += 1
