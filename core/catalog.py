@@ -247,7 +247,8 @@ class Catalog:
     def stored_days(self, symbol: str) -> list[dt.date]:
         t = db.TickDay
         with self.engine.connect() as c:
-            return [_date(r[0]) for r in c.execute(select(t.day).where(t.symbol == normalize_ticker(symbol)).order_by(t.day))]
+            rows = c.execute(select(t.day).where(t.symbol == normalize_ticker(symbol)).order_by(t.day))
+            return [_date(r[0]) for r in rows]
 
     def failing_days(self, symbol: str, start=None, end=None) -> set[dt.date]:
         """Days whose latest result of some validator is FAIL (older FAILs since fixed don't count)."""
@@ -300,7 +301,8 @@ class Catalog:
                 s.execute(db.DeadLetter.__table__.insert(), vals)
         return len(vals)
 
-    def dead_letters(self, status: str | None = None, limit: int = 1000, source: str | None = None) -> list[DeadLetterRow]:
+    def dead_letters(self, status: str | None = None, limit: int = 1000,
+                     source: str | None = None) -> list[DeadLetterRow]:
         d = db.DeadLetter
         stmt = select(d.id, d.source, d.symbol, d.raw, d.reason, d.created_at, d.status, d.line
                       ).order_by(d.id.desc()).limit(limit)

@@ -236,7 +236,8 @@ def _sweep(folder: Path, only_name: str | None = None, dry_run: bool = False) ->
         return removed
     for p in entries:
         m = TEMP_NAME.match(p.name)
-        if m is None or (m["duck"] and not m["part"]) or (only_name is not None and m["name"] not in (only_name, only_name + ".manifest.json")):
+        if m is None or (m["duck"] and not m["part"]) or (
+                only_name is not None and m["name"] not in (only_name, only_name + ".manifest.json")):
             continue
         if p.is_symlink() or not _is_stale(m):
             continue

@@ -101,7 +101,8 @@ class Bounds:
                 out.append(f"price {v(price, i)!r} is missing, not finite or not above {self.price_min:g} "
                            "(TICKDECK_PRICE_MIN)")
             elif c == PRICE_HIGH:
-                out.append(f"price {v(price, i)!r} is above the plausible maximum {self.price_max:g} (TICKDECK_PRICE_MAX)")
+                out.append(f"price {v(price, i)!r} is above the plausible maximum {self.price_max:g} "
+                           "(TICKDECK_PRICE_MAX)")
             elif c == SIZE_BAD:
                 out.append(f"size {v(size, i)!r} is missing, not finite or negative")
             elif c == SIZE_HIGH:

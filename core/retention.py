@@ -86,7 +86,8 @@ class RetentionReport:
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        d["tick_days"], d["bar_series"], d["compacted"] = list(self.tick_days), list(self.bar_series), list(self.compacted)
+        d["tick_days"], d["bar_series"] = list(self.tick_days), list(self.bar_series)
+        d["compacted"] = list(self.compacted)
         d["export_temps"] = list(self.export_temps)
         d["previous_versions"] = list(self.previous_versions)
         return d
@@ -108,12 +109,13 @@ def apply_retention(ctx, policy: RetentionPolicy | None = None, *, today=None, d
         old = []
         for sym in store.list_series(name):
             try:
-                day = (naming.parse_tick_symbol(sym) if name == naming.TICKS_LIBRARY else naming.parse_bar_symbol(sym)).day
+                parse = naming.parse_tick_symbol if name == naming.TICKS_LIBRARY else naming.parse_bar_symbol
+                day = parse(sym).day
             except Exception:  # noqa: BLE001 - foreign symbol in the library: not ours to delete
                 continue
             if day < cutoff:
                 old.append((sym, day))
-        for sym, day in sorted(old):
+        for sym, _day in sorted(old):
             freed += store.series_bytes(name, sym)  # informative: 0 when the backend cannot say
             if name == naming.TICKS_LIBRARY:
                 tick_gone.append(sym)

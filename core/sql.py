@@ -87,7 +87,8 @@ class SqlSession:
     def _load(self, fn: str, args: list[str]) -> str:
         fn = fn.lower()
         if fn == "ticks" and len(args) not in (3, 4) or fn == "bars" and len(args) not in (4, 5):
-            raise SqlError(f"{fn}() takes (symbol, start, end{', spec' if fn == 'bars' else ''}[, session]); got {len(args)} arguments")
+            spec = ", spec" if fn == "bars" else ""
+            raise SqlError(f"{fn}() takes (symbol, start, end{spec}[, session]); got {len(args)} arguments")
         sym, start, end = args[0], as_date(args[1]), as_date(args[2])
         days = [d for d in self.ctx.store.list_days(sym) if start <= d <= end]
         if not days:

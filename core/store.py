@@ -6,6 +6,12 @@ publishes a new version atomically, so readers see the old day or the new one, n
 Tier-1 metadata (:class:`DayInfo`) is computed on write and kept as the version's metadata so
 listings never load a frame.
 
+A day too large to hold whole in memory is written in slices with :meth:`Store.stage_day`
+(ArcticDB staged writes): each slice is staged, invisible to readers, and
+:meth:`DayStage.commit` publishes them all as one new version with the day's metadata, exactly
+as :meth:`Store.write_day` would (same kept versions); until then readers see the old day, and
+a failed or abandoned stage leaves nothing behind but the old day.
+
 Previous versions of a tick day
 -------------------------------
 Replacing a day keeps the version it replaces: the last :data:`KEEP_PREVIOUS_VERSIONS` replaced
@@ -26,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -131,27 +138,52 @@ def _f(x) -> float | None:
 
 def compute_day_info(symbol: str, day, df: pd.DataFrame, extra: dict | None = None) -> DayInfo:
     """Tier-1 statistics of a tick frame, vectorised."""
-    n = len(df)
+    if len(df) == 0:
+        return day_info_from_columns(symbol, day, {}, first=None, last=None, extra=extra)
+    return day_info_from_columns(symbol, day, {c: df[c] for c in _INFO_COLUMNS if c in df}, first=df.index[0],
+                                 last=df.index[-1], extra=extra)
+
+
+_INFO_COLUMNS = ("last", "last_sz", "dollar_volume", "session", "spread_bps", "source", "ingest_id")
+
+
+def day_info_from_columns(symbol: str, day, columns, *, first, last, extra: dict | None = None) -> DayInfo:
+    """:func:`compute_day_info` without a frame (for a day written in slices): the day's
+    ``columns`` (arrays or Series of ``last``, ``last_sz``, ``dollar_volume``, ``session``,
+    ``spread_bps``, ``source``, ``ingest_id``; empty for an empty day) and the times of its first
+    and last ticks."""
+    n = len(columns["last"]) if columns else 0
     if n == 0:
         return DayInfo(symbol, naming.as_date(day), 0, None, None, 0, 0.0, None, None, None, None, None,
                        None, 0, 0, 0, 0, written_at=pd.Timestamp.now(tz=TZ), extra=extra or {})
-    last = df["last"].to_numpy(np.float64)
-    size = df["last_sz"].to_numpy(np.int64)
+
+    def col(name, dtype):
+        c = columns[name]
+        return c.to_numpy(dtype) if isinstance(c, pd.Series) else np.asarray(c, dtype=dtype)
+
+    first_ts, last_ts = first, last
+    last = col("last", np.float64)
+    size = col("last_sz", np.int64)
     vol = int(size.sum())
     # notional in currency from the enriched column (instrument multiplier and size decimals
     # applied); the VWAP is a price, weighted by the stored size units
-    dollar = float(np.nansum(df["dollar_volume"].to_numpy(np.float64))) if "dollar_volume" in df \
+    dollar = float(np.nansum(col("dollar_volume", np.float64))) if "dollar_volume" in columns \
         else float(np.dot(last, size.astype(np.float64)))
     pv = float(np.dot(last, size.astype(np.float64)))
-    counts = np.bincount(df["session"].to_numpy(np.int64) + 1, minlength=4)
-    bps = df["spread_bps"].to_numpy(np.float64)
+    counts = np.bincount(col("session", np.int64) + 1, minlength=4)
+    bps = col("spread_bps", np.float64)
     ok = np.isfinite(bps)
+
+    def first_value(name):
+        c = columns[name]
+        return str(c.iat[0] if isinstance(c, pd.Series) else c[0])
+
     return DayInfo(
         symbol=symbol,
         day=naming.as_date(day),
         ticks=n,
-        first=df.index[0],
-        last=df.index[-1],
+        first=first_ts,
+        last=last_ts,
         volume=vol,
         dollar_volume=dollar,
         vwap=pv / vol if vol else None,
@@ -164,8 +196,8 @@ def compute_day_info(symbol: str, day, df: pd.DataFrame, extra: dict | None = No
         regular_ticks=int(counts[2]),
         after_ticks=int(counts[3]),
         outside_ticks=int(counts[0]),
-        source=str(df["source"].iat[0]),
-        ingest_id=str(df["ingest_id"].iat[0]),
+        source=first_value("source"),
+        ingest_id=first_value("ingest_id"),
         written_at=pd.Timestamp.now(tz=TZ),
         extra=extra or {},
     )
@@ -223,6 +255,20 @@ class FrameCache:
         return self._bytes
 
 
+_LOG_SET = False
+
+
+def _quiet_compaction_log() -> None:
+    """ArcticDB logs every segment it compacts when staged slices are published (INFO on its
+    ``version`` logger): one line per 100,000 ticks on the console of ``tickdeck import``.
+    Turned down to WARN once per process, unless ``ARCTICDB_*_loglevel`` variables say otherwise."""
+    global _LOG_SET
+    if _LOG_SET or any(k.startswith("ARCTICDB_") and k.lower().endswith("_loglevel") for k in os.environ):
+        return
+    _LOG_SET = True
+    adb.config.set_log_level(specific_log_levels={"version": "WARN"})
+
+
 class Store:
     """ArcticDB-backed storage of tick days, bar series and indicators.
 
@@ -236,6 +282,7 @@ class Store:
         # Resolve the latest version on every read (ArcticDB caches the version map for a few
         # seconds by default): readers in other processes then never chase a pruned version.
         adb.config.set_config_int("VersionMap.ReloadInterval", 0)
+        _quiet_compaction_log()
         if uri.startswith("lmdb://"):
             # Listing symbols compacts ArcticDB's symbol list under a storage lock that waits
             # StorageLock.WaitMs (1 s) to see whether another writer raced it — meant for
@@ -295,18 +342,33 @@ class Store:
         info = compute_day_info(ticker, day, df, extra)
         sym = naming.tick_symbol(ticker, day)
         frame = df if list(df.columns) == STORED_COLUMNS else df[STORED_COLUMNS]  # no 40-column copy when in order
+        self._publish(sym, info, lambda meta: self.ticks.write(sym, frame, metadata=meta,
+                                                               prune_previous_versions=False))
+        return info
+
+    def _publish(self, sym: str, info: DayInfo, write) -> None:
+        """Write a new version of a tick day with ``write(metadata)``, keeping the replaced ones."""
         try:
             live = self._live_versions(sym)
             keep, drop = live[-KEEP_PREVIOUS_VERSIONS:], live[:-KEEP_PREVIOUS_VERSIONS]
             meta = info.to_meta()
             if keep:
                 meta[KEPT_KEY] = keep[::-1]
-            self.ticks.write(sym, frame, metadata=meta, prune_previous_versions=False)
+            write(meta)
         except Exception as e:
             raise StorageError(sym, "write", str(e)) from e
         if drop:  # the new version is complete: beyond the bound, the oldest replaced versions go
             self._delete_versions(sym, drop)
-        return info
+
+    def stage_day(self, ticker: str, day) -> "DayStage":
+        """Start writing one tick day in slices (see :class:`DayStage`).
+
+        Staged data a killed writer of the same day left behind is deleted first (one writer
+        per day at a time).
+        """
+        ticker = naming.normalize_ticker(ticker)
+        day = naming.as_date(day)
+        return DayStage(self, ticker, day)
 
     def prune_kept_versions(self, older_than: pd.Timestamp, *, dry_run: bool = False) -> list[tuple[str, int]]:
         """Delete kept (replaced) versions of tick days replaced before ``older_than``.
@@ -414,7 +476,8 @@ class Store:
             raise DayNotFound(ticker, naming.as_date(day))
         old = DayInfo.from_meta(head.metadata)
         if len(df) and old.last is not None and df.index[0] < old.last:
-            raise SchemaError("timestamp", f"append starts at {df.index[0]} before the stored last tick {old.last}", row=0)
+            raise SchemaError("timestamp", f"append starts at {df.index[0]} before the stored last tick {old.last}",
+                              row=0)
         merged = _merge_info(old, compute_day_info(ticker, day, df, extra)) if len(df) else old
         kept = head.metadata.get(KEPT_KEY)
         try:
@@ -543,7 +606,7 @@ class Store:
         for req, r in zip(reqs, res):
             if not hasattr(r, "data"):  # e.g. a version pruned by a concurrent rewrite: read it alone
                 try:
-                    r = _read_retrying(lambda: self.ticks.read(req.symbol, columns=columns, query_builder=q))
+                    r = _read_retrying(lambda req=req: self.ticks.read(req.symbol, columns=columns, query_builder=q))
                 except Exception as e:
                     raise StorageError(req.symbol, "read", str(e)) from e
             frames.append(r.data)
@@ -680,15 +743,15 @@ class Store:
             return
         yield first.data.replace_schema_metadata(None)
 
-        def rest(call):
+        def rest(call, **kw):
             try:
-                return call()
+                return call(as_of=first.version, **kw)
             except Exception as e:
                 raise StorageError(sym, "read", f"{e} (was the day re-collected during the read? run it again)") from e
 
-        total = rest(lambda: self.ticks.get_description(sym, as_of=first.version).row_count)
+        total = rest(lambda **kw: self.ticks.get_description(sym, **kw)).row_count
         for start in range(slice_rows, total, slice_rows):
-            part = rest(lambda: read(as_of=first.version, row_range=(start, min(total, start + slice_rows))))
+            part = rest(read, row_range=(start, min(total, start + slice_rows)))
             yield part.data.replace_schema_metadata(None)
 
     # -- sizes ----------------------------------------------------------------------------
@@ -702,6 +765,111 @@ class Store:
             except Exception:  # older backends without admin tools: fall back to the LMDB dir
                 out[name] = _dir_size(self.uri, name)
         return out
+
+
+class DayStage:
+    """One tick day written slice by slice and published at once (ArcticDB staged writes).
+
+    :meth:`add` validates each slice (in time order) and stages it — stored, but invisible to
+    readers; :meth:`commit` publishes the staged slices as one new version of the day with its
+    :class:`DayInfo` as metadata, keeping the replaced version exactly like
+    :meth:`Store.write_day`. Until then readers see the previous version (or no day);
+    :meth:`abort` (also on leaving a ``with`` block by an exception) deletes the staged slices.
+
+    Warnings
+    --------
+    Publishing compacts the staged slices: ArcticDB reads them back once, so on LMDB the
+    process's resident memory grows by the day's compressed size in mapped file pages (page
+    cache, dropped under memory pressure), not by its in-memory size.
+    """
+
+    def __init__(self, store: Store, ticker: str, day: dt.date):
+        self.store, self.ticker, self.day = store, ticker, day
+        self.symbol = naming.tick_symbol(ticker, day)
+        self.rows = 0
+        self._results: list = []
+        self._last_ns: int | None = None
+        self._done = False
+        self._clear()
+
+    def __enter__(self) -> "DayStage":
+        return self
+
+    def __exit__(self, exc_type, *exc) -> None:
+        if not self._done:
+            self.abort()
+
+    def _clear(self) -> None:
+        lib = self.store.ticks
+        try:
+            if self.symbol in lib.get_staged_symbols():
+                lib.delete_staged_data(self.symbol)
+        except Exception as e:  # noqa: BLE001
+            raise StorageError(self.symbol, "delete staged data", str(e)) from e
+
+    def add(self, df: pd.DataFrame) -> None:
+        """Validate and stage the next slice of the day (rows later than the previous slice's).
+
+        Raises
+        ------
+        SchemaError
+            The slice does not match the schema or starts before the previous one ends; the
+            row is counted from the day's first staged row. Nothing is published.
+        StorageError
+            ArcticDB failed to stage the slice.
+        """
+        if self._done:
+            raise StorageError(self.symbol, "stage", "this stage is already committed or aborted")
+        if not len(df):
+            return
+        try:
+            validate_frame(df)
+        except SchemaError as e:
+            raise SchemaError(e.column, e.reason, None if e.row is None else e.row + self.rows) from None
+        ns = df.index.asi8
+        if self._last_ns is not None and ns[0] < self._last_ns:
+            raise SchemaError("timestamp", "timestamps are not sorted ascending; sort before writing", row=self.rows)
+        frame = df if list(df.columns) == STORED_COLUMNS else df[STORED_COLUMNS]
+        try:
+            self._results.append(self.store.ticks.stage(self.symbol, frame, validate_index=False))
+        except Exception as e:
+            raise StorageError(self.symbol, "stage", str(e)) from e
+        self._last_ns = int(ns[-1])
+        self.rows += len(df)
+
+    def commit(self, info: DayInfo) -> DayInfo:
+        """Publish the staged slices as the day's new version with ``info`` as its metadata.
+
+        Raises
+        ------
+        StorageError
+            Nothing was staged, or ArcticDB failed; the staged slices are deleted and the
+            previous version (if any) is still the one readers see.
+        """
+        if self._done or not self._results:
+            self.abort()
+            raise StorageError(self.symbol, "write", "no staged rows to publish")
+        try:
+            self.store._publish(self.symbol, info, lambda meta: self.store.ticks.finalize_staged_data(
+                self.symbol, mode="write", prune_previous_versions=False, metadata=meta,
+                stage_results=self._results))
+        except StorageError:
+            self.abort()
+            raise
+        self._done = True
+        self._results = []
+        return info
+
+    def abort(self) -> None:
+        """Delete the staged slices (the day stays as it was); idempotent, never raises."""
+        self._done = True
+        self._results = []
+        try:
+            self.store.ticks.delete_staged_data(self.symbol)
+        except Exception as e:  # noqa: BLE001 - the next stage of the day deletes them
+            import logging
+
+            logging.getLogger(__name__).warning("could not delete staged data of %s: %s", self.symbol, e)
 
 
 def _with_kept(meta: dict, kept) -> dict:
@@ -751,4 +919,5 @@ def ensure_sorted(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     return df.iloc[order], disorder
 
 
-__all__ = ["Store", "DayInfo", "DayVersion", "compute_day_info", "ensure_sorted", "SESSIONS", "KEEP_PREVIOUS_VERSIONS"]
+__all__ = ["Store", "DayInfo", "DayStage", "DayVersion", "compute_day_info", "day_info_from_columns", "ensure_sorted",
+           "SESSIONS", "KEEP_PREVIOUS_VERSIONS"]

@@ -1,4 +1,5 @@
-"""``tickdeck backfill``: find missing/failing trading days and queue (or run) their collection."""
+"""``tickdeck backfill``: find missing/failing trading days and queue (or run) their collection,
+each dataset from its own source (IQFeed, the synthetic generator; imports are not collectable)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ def register(sub) -> None:
     p.add_argument("symbols", nargs="*", metavar="SYMBOL", help="default with --stale: the watchlist")
     p.add_argument("--start", help="first day YYYY-MM-DD")
     p.add_argument("--end", help="last day YYYY-MM-DD")
-    p.add_argument("--stale", action="store_true", help="backfill every stale watchlist symbol up to the last completed day")
+    p.add_argument("--stale", action="store_true",
+                   help="backfill every stale watchlist symbol up to the last completed day")
     p.add_argument("--run", action="store_true", help="collect now in this process instead of queueing jobs")
     p.add_argument("--freshness", action="store_true", help="only print the data-freshness table")
     p.set_defaults(func=run)
@@ -16,7 +18,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from app.wiring import open_context
-    from core.backfill import freshness, plan_backfill, plan_stale, submit_plans
+    from core.backfill import freshness, plan_backfill, plan_stale, run_plan, submit_plans
     from core.errors import TickdeckError
 
     ctx = open_context()
@@ -33,19 +35,19 @@ def run(args) -> int:
         plans = [plan_backfill(ctx, s, args.start, args.end) for s in args.symbols]
     for p in plans:
         print(f"{p.symbol}: {len(p.missing)} missing, {len(p.failing)} failing day(s)"
-              + (f" ({', '.join(str(d) for d in p.days[:8])}{' …' if len(p.days) > 8 else ''})" if p.days else ""))
-    plans = [p for p in plans if p.days]
+              + (f" ({', '.join(str(d) for d in p.days[:8])}{' …' if len(p.days) > 8 else ''})" if p.days else "")
+              + (f" from {p.via}" if p.days and p.via else "") + (f"; skipped: {p.reason}" if p.days and not p.via else ""))
+    plans = [p for p in plans if p.days and p.via]
     if not plans:
         print("nothing to backfill")
         return 0
     if args.run:
-        from core.collect import collect_days
         from core.progress import TqdmProgress
 
         bar = TqdmProgress()
         try:
             for p in plans:
-                collect_days(ctx, [p.symbol], list(p.days), progress=bar)
+                run_plan(ctx, p, progress=bar)
         finally:
             bar.close()
         print(f"collected {sum(len(p.days) for p in plans)} symbol-day(s)")
@@ -53,6 +55,9 @@ def run(args) -> int:
     from jobs.queue import JobQueue
 
     q = JobQueue(ctx.catalog.engine, ctx.bus)
-    ids = submit_plans(plans, lambda kind, params, prio: q.submit(kind, params, priority=prio, requested_by="cli"))
-    print(f"queued {len(ids)} collect job(s): {', '.join(map(str, ids))} (run them with: tickdeck worker --once)")
+    kinds: dict[str, list[int]] = {}
+    submit_plans(plans, lambda kind, params, prio: kinds.setdefault(kind, []).append(
+        q.submit(kind, params, priority=prio, requested_by="cli")) or kinds[kind][-1])
+    print("queued " + "; ".join(f"{len(ids)} {kind} job(s): {', '.join(map(str, ids))}" for kind, ids in kinds.items())
+          + " (run them with: tickdeck worker --once)")
     return 0

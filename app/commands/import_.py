@@ -21,7 +21,8 @@ def register(sub) -> None:
                        description="Import a CSV, Parquet, Databento DBN (.dbn/.dbn.zst) file or a "
                                    "NautilusTrader trade-tick catalog. See docs/importing.md.")
     p.add_argument("file", metavar="FILE", help="file (or Nautilus catalog directory) to import")
-    p.add_argument("--symbol", required=True, help="ticker to store under (also picks the instrument in multi-instrument files)")
+    p.add_argument("--symbol", required=True,
+                   help="ticker to store under (also picks the instrument in multi-instrument files)")
     p.add_argument("--source", default=None, help="name recorded as import:NAME (default: the format)")
     p.add_argument("--calendar", choices=CALENDAR_NAMES, default=None,
                    help="session calendar (default: what the file says, else guessed from the symbol)")

@@ -43,5 +43,6 @@ def run(args) -> int:
     counts = {}
     for r in w.ran:
         counts[r.status] = counts.get(r.status, 0) + 1
-    print(f"worker {w.worker_id} ran {n} job(s): " + (", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "none"))
+    ran = ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "none"
+    print(f"worker {w.worker_id} ran {n} job(s): " + ran)
     return 0

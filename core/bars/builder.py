@@ -113,7 +113,8 @@ def compute_columns(ticks: pd.DataFrame | TickArrays, spec: BarSpec | str, *, ca
     return BarBuilder(spec, calendar=calendar).update_columns(ticks, flush=True)
 
 
-def compute_bars(ticks: pd.DataFrame | TickArrays, spec: BarSpec | str, *, calendar: str | None = "XNYS") -> pd.DataFrame:
+def compute_bars(ticks: pd.DataFrame | TickArrays, spec: BarSpec | str, *,
+                 calendar: str | None = "XNYS") -> pd.DataFrame:
     """Bars of ``spec`` over a tick frame (stored schema, or any frame with ``last``/``last_sz``).
 
     Returns

@@ -53,7 +53,8 @@ def aggregate_time_bars(bars: pd.DataFrame, spec_from: BarSpec | str, spec_to: B
     out["low"] = np.minimum.reduceat(c["low"], gs)
     for k in ("volume", "dollar_volume", "buy_volume", "sell_volume", "trade_count", "spread_count"):
         out[k] = np.add.reduceat(c[k], gs)
-    pv = np.add.reduceat(np.where(c["volume"] > 0, c["vwap"] * c["volume"], 0.0), gs)  # dollar_volume may carry a multiplier
+    # from vwap, not dollar_volume: dollar_volume may carry a multiplier
+    pv = np.add.reduceat(np.where(c["volume"] > 0, c["vwap"] * c["volume"], 0.0), gs)
     with np.errstate(invalid="ignore", divide="ignore"):
         out["vwap"] = np.where(out["volume"] > 0, pv / np.where(out["volume"] > 0, out["volume"], 1.0), np.nan)
     q = np.where(c["spread_count"] > 0, c["avg_spread_bps"] * c["spread_count"], 0.0)

@@ -36,7 +36,8 @@ from core.sources.parsed import MAX_DEAD_LETTERS, ParsedTicks
 FIXED_SCALE = {8: 1e9, 16: 1e16}  # bytes of the raw value → its scale (Nautilus FIXED_SCALAR)
 INT_SCALE = 1e9  # int64 price/size columns of older catalogs
 _TWO_64 = 18446744073709551616.0
-_CRYPTO_VENUES = {"BINANCE", "BYBIT", "COINBASE", "KRAKEN", "OKX", "BITMEX", "DERIBIT", "BITFINEX", "HYPERLIQUID", "DYDX"}
+_CRYPTO_VENUES = {"BINANCE", "BYBIT", "COINBASE", "KRAKEN", "OKX", "BITMEX", "DERIBIT", "BITFINEX", "HYPERLIQUID",
+                  "DYDX"}
 _FX_VENUES = {"IDEALPRO", "OANDA", "FXCM", "SIM_FX", "DUKASCOPY", "TRUEFX"}
 _CME_VENUES = {"GLBX", "CME", "CBOT", "NYMEX", "COMEX", "XCME", "XCBT", "XNYM", "XCEC"}
 # Catalog directories of instrument definitions → asset class (None: the venue decides).
@@ -158,7 +159,8 @@ def decode_fixed(col: pa.ChunkedArray, column: str) -> np.ndarray:
     if pa.types.is_fixed_size_binary(t):
         width = t.byte_width
         if width not in FIXED_SCALE:
-            raise ImportFormatError(f"column {column!r}: fixed_size_binary({width}) is not a Nautilus fixed-point width")
+            raise ImportFormatError(f"column {column!r}: fixed_size_binary({width}) is not a Nautilus fixed-point "
+                                    "width")
         buf = np.frombuffer(arr.buffers()[1], dtype=np.uint8)[arr.offset * width:(arr.offset + len(arr)) * width]
         if width == 8:
             return buf.view("<i8").astype(np.float64) / FIXED_SCALE[8]

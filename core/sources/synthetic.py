@@ -112,7 +112,8 @@ def generate_day(symbol: str, day, *, calendar: MarketCalendar, seed: int = 0, f
 
     pre0, open_, close, after1 = wall_us(b.pre_open), wall_us(b.open), wall_us(b.close), wall_us(b.after_close)
     reg_len = close - open_
-    n_reg = ticks if ticks is not None else int(prof.regular_ticks * reg_len / (6.5 * 3600 * _US) * rng.uniform(0.85, 1.15))
+    n_reg = ticks if ticks is not None else int(prof.regular_ticks * reg_len / (6.5 * 3600 * _US)
+                                                * rng.uniform(0.85, 1.15))
     n_pre = max(1, int(n_reg * rng.uniform(0.02, 0.04))) if pre0 < open_ else 0
     n_after = max(1, int(n_reg * rng.uniform(0.03, 0.05))) if close < after1 else 0
     # U-shape: half uniform, half arcsine (Beta(0.5, 0.5)) over the regular session.

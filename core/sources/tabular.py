@@ -103,11 +103,14 @@ def _check_type(path: Path | None, target: str, column: str, t: pa.DataType) -> 
              or pa.types.is_dictionary(t) or pa.types.is_null(t))
     if target == "timestamp":
         if pa.types.is_duration(t) or pa.types.is_time(t):
-            raise ImportFormatError(f"{where}column {column!r} holds {'durations' if pa.types.is_duration(t) else 'times of day'} "
+            what = "durations" if pa.types.is_duration(t) else "times of day"
+            raise ImportFormatError(f"{where}column {column!r} holds {what} "
                                     f"({t}), not points in time, so no trade date can be read from it; "
-                                    "store UTC timestamps or epoch numbers (or map another column with --map timestamp=COLUMN)")
+                                    "store UTC timestamps or epoch numbers "
+                                    "(or map another column with --map timestamp=COLUMN)")
         if pa.types.is_date(t):
-            raise ImportFormatError(f"{where}column {column!r} holds dates without a time of day; map a timestamp column")
+            raise ImportFormatError(f"{where}column {column!r} holds dates without a time of day; "
+                                    "map a timestamp column")
         if pa.types.is_timestamp(t) or plain:
             return
     elif plain or pa.types.is_boolean(t):
@@ -188,7 +191,8 @@ def parse_timestamps(col: pa.ChunkedArray, column: str, *, epoch_mult: int | Non
     if pa.types.is_integer(t):  # exact: never through float64 (ns epochs exceed 2**53)
         ints = pc.cast(col, pa.int64())
         bad = pc.is_null(ints).to_numpy(zero_copy_only=False)
-        vals, mult = _epoch_to_ns(pc.fill_null(ints, 0).to_numpy(zero_copy_only=False).astype(np.int64), bad, epoch_mult)
+        filled = pc.fill_null(ints, 0).to_numpy(zero_copy_only=False).astype(np.int64)
+        vals, mult = _epoch_to_ns(filled, bad, epoch_mult)
         return vals, bad, mult
     if pa.types.is_floating(t) or pa.types.is_decimal(t):
         v = _numbers(col)
@@ -244,7 +248,8 @@ def _iter_csv(path: Path, mapping: dict[str, str], state: _ReadState, block_byte
 
     names: list[str] | None = None
     cols: dict[str, str] = {}
-    for rec in csv_blocks(path, block_bytes, lambda: len(names) if names else None):
+    # the lambda reads ``names`` late on purpose: the header's field count, once the first block set it
+    for rec in csv_blocks(path, block_bytes, lambda: len(names) if names else None):  # noqa: B023
         idx = np.arange(rec.starts.size)
         if names is None:
             head = idx[rec.fields > 0]

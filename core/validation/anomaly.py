@@ -1,4 +1,4 @@
-"""Anomaly detection over a symbol's history of days, from the catalog's tier-1 rows only.
+r"""Anomaly detection over a symbol's history of days, from the catalog's tier-1 rows only.
 
 For every stored day and each metric — tick count, volume, average spread (bps) and range
 ((high − low) / VWAP, in %) — a leave-one-out z-score is computed against the symbol's other

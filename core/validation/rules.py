@@ -1,4 +1,4 @@
-"""Ingest rules (run on every collected/imported day) and the thresholds all validators share.
+r"""Ingest rules (run on every collected/imported day) and the thresholds all validators share.
 
 ``make_ingest_rules(config)`` returns ``rules(df) -> (kept_df, rejects)`` for
 ``ctx.extras["ingest_rules"]``; :func:`core.validation.after_write.install` wires it and the
@@ -54,7 +54,7 @@ import pandas as pd
 
 from core import naming
 from core.errors import SchemaError
-from core.schema import BY_NAME, RAW_COLUMNS
+from core.schema import BY_NAME, INDEX, RAW_COLUMNS, TZ
 from core.validation.result import HIGH, LOW, MEDIUM, DayData, Issue, ValidationResult, ts_iso
 
 FLAGS_LIBRARY = naming.FLAGS_LIBRARY  # the flagged ticks of each day (symbol: the tick day's)
@@ -267,10 +267,16 @@ def make_ingest_rules(config: ValidationConfig | None = None, sink: dict | None 
 
     ``sink``, when given, receives the flagged rows as ``sink[(symbol, ingest_id)] = frame``
     (tick_id, flags) for the after-write hook to store.
+
+    The callable also offers its two parts, so the ingest path can run them on a day it
+    enriches and writes in slices (:func:`core.ingest.ingest_day`) with the same result:
+    ``rules.reject_rows(df) -> (kept_df, rejects)`` judges each row alone (any slice of a day
+    may be passed), ``rules.flag_day(symbol, ingest_id, ns, tick_id, last, size, bid, ask,
+    session)`` flags the day's kept rows as a whole (arrays in time order) into the sink.
     """
     cfg = config or ValidationConfig()
 
-    def rules(df: pd.DataFrame):
+    def reject_rows(df: pd.DataFrame):
         check_contract(df)
         if len(df) == 0:
             return df, []
@@ -285,18 +291,34 @@ def make_ingest_rules(config: ValidationConfig | None = None, sink: dict | None 
                                 f"last_sz={row[4]} tot_vlm={row[5]} bid={row[6]} ask={row[7]}",
                                 _REASONS[int(reason[idx[j]])]))
             df = df.iloc[np.flatnonzero(~bad)]
+        return df, rejects
+
+    def flag_day(symbol, ingest_id, ns, tick_id, last, size, bid, ask, session, index=None) -> None:
+        if sink is None or not len(ns):
+            return
+        flags = compute_flags(ns, last, size, bid, ask, session, cfg)
+        at = np.flatnonzero(flags)
+        if index is None:
+            index = pd.DatetimeIndex(np.asarray(ns, dtype=np.int64)[at].view("datetime64[ns]"),
+                                     name=INDEX).tz_localize("UTC").tz_convert(TZ)
+        else:
+            index = index[at]
+        frame = pd.DataFrame({"tick_id": np.asarray(tick_id)[at], "flags": flags[at]}, index=index)
+        if len(sink) >= PENDING_LIMIT:
+            sink.pop(next(iter(sink)))
+        sink[(str(symbol), str(ingest_id))] = frame
+
+    def rules(df: pd.DataFrame):
+        df, rejects = reject_rows(df)
         if sink is not None and len(df):
-            flags = compute_flags(df.index.asi8, df["last"].to_numpy(np.float64), df["last_sz"].to_numpy(np.int64),
-                                  df["bid"].to_numpy(np.float64), df["ask"].to_numpy(np.float64),
-                                  df["session"].to_numpy(), cfg)
-            at = np.flatnonzero(flags)
-            frame = pd.DataFrame({"tick_id": df["tick_id"].to_numpy()[at], "flags": flags[at]}, index=df.index[at])
-            if len(sink) >= PENDING_LIMIT:
-                sink.pop(next(iter(sink)))
-            sink[(str(df["symbol"].iat[0]), str(df["ingest_id"].iat[0]))] = frame
+            flag_day(df["symbol"].iat[0], df["ingest_id"].iat[0], df.index.asi8, df["tick_id"].to_numpy(),
+                     df["last"].to_numpy(np.float64), df["last_sz"].to_numpy(np.int64), df["bid"].to_numpy(np.float64),
+                     df["ask"].to_numpy(np.float64), df["session"].to_numpy(), index=df.index)
         return df, rejects
 
     rules.config = cfg
+    rules.reject_rows = reject_rows
+    rules.flag_day = flag_day
     return rules
 
 

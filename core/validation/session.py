@@ -87,8 +87,8 @@ def validate_session(data: DayData, config) -> ValidationResult:
                                 ts_iso(b.open.value), ts_iso(first), 0, data.example_rows(reg[:1])))
         if early > config.close_tolerance_s:
             issues.append(Issue(NAME, MEDIUM, "EARLY_LAST_TRADE",
-                                f"Last regular trade at {ts_iso(last)}, {early:,.0f} s before the {b.close:%H:%M} close; "
-                                "the end of the session is probably missing — backfill it.",
+                                f"Last regular trade at {ts_iso(last)}, {early:,.0f} s before the "
+                                f"{b.close:%H:%M} close; the end of the session is probably missing — backfill it.",
                                 ts_iso(last), ts_iso(b.close.value), 0, data.example_rows(reg[-1:])))
 
     if b.early_close and cal.extended_hours:
@@ -98,8 +98,9 @@ def validate_session(data: DayData, config) -> ValidationResult:
         metrics["ticks_between_early_close_and_16"] = int(window.sum())
         if bad.size:
             issues.append(Issue(NAME, HIGH, "REGULAR_AFTER_EARLY_CLOSE",
-                                f"{bad.size:,} trades marked regular (last_type C) after the {b.close:%H:%M} early close; "
-                                "the source ignores the half-day schedule — check the calendar and re-collect.",
+                                f"{bad.size:,} trades marked regular (last_type C) after the "
+                                f"{b.close:%H:%M} early close; the source ignores the half-day schedule — "
+                                "check the calendar and re-collect.",
                                 ts_iso(data.ns[bad[0]]), ts_iso(data.ns[bad[-1]]), int(bad.size),
                                 data.example_rows(bad)))
     if metrics.get("pre_ticks", 0) == 0 and cal.extended_hours and trading:

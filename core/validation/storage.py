@@ -126,7 +126,8 @@ def _check_bars(ctx, data: DayData, issues: list, metrics: dict) -> None:
             stored_rows = ctx.store.series_rows(lib, bar_sym)
             meta = ctx.store.series_metadata(lib, bar_sym)
         except Exception as e:  # noqa: BLE001 - an unreadable series is a finding, not a crash
-            issues.append(Issue(NAME, HIGH, "BAR_SERIES_UNREADABLE", f"{lib}/{bar_sym} cannot be read ({e}); rebuild it."))
+            issues.append(Issue(NAME, HIGH, "BAR_SERIES_UNREADABLE",
+                                f"{lib}/{bar_sym} cannot be read ({e}); rebuild it."))
             continue
         meta_n, cat_n = _bar_count(meta), catalogued[key].bars
         if (meta_n is not None and meta_n != stored_rows) or cat_n != stored_rows:

@@ -297,7 +297,8 @@ def candle_chart(bars: pd.DataFrame, *, title: str = "", sma: int = 0, ema: int 
         if col in b:
             lines.append(hv.Curve((mid, b[col].to_numpy(np.float64)), "time", "price", label=label).opts(
                 color=colour, line_width=1.2))
-    overlay = hv.Overlay([price, *lines]).opts(legend_position="top_left", height=PRICE_HEIGHT, ylabel="price", **{**common, "xaxis": None})
+    overlay = hv.Overlay([price, *lines]).opts(legend_position="top_left", height=PRICE_HEIGHT, ylabel="price",
+                                               **{**common, "xaxis": None})
     volume = hv.Spikes((mid, vol), "time", "volume").opts(color="#57606a", line_width=2,
                                                          height=STRIP_HEIGHT + AXIS_HEIGHT, yformatter="%.0f",
                                                          tools=["hover"], **common)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import calendar as pycal
 import datetime as dt
-import html
 
 from core.calendar import MarketCalendar
 from core.catalog import Catalog

@@ -15,7 +15,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import numpy as np  # noqa: E402
 
 from core.bars import compute_bars, default_specs, tick_arrays  # noqa: E402
 from core.bars.builder import compute_columns  # noqa: E402
@@ -52,7 +51,7 @@ def bench_kernels(x):
     print(f"{'spec':34s} {'bars':>8s} {'Mticks/s':>9s} {'target':>7s}")
     for s in ONE_PER_FAMILY:
         compute_columns(x, s)  # compile / warm
-        dt = best(lambda: compute_bars(x, s))
+        dt = best(lambda s=s: compute_bars(x, s))
         fam = s.split(":")[0]
         tgt = TARGET.get(fam, 5e6) if "split" not in s else 5e6
         n = len(compute_bars(x, s))
@@ -139,7 +138,7 @@ def bench_nautilus(x, n: int):
             print(f"{fam:8s} nautilus failed: {e}")
             continue
         compute_columns(sub, spec)
-        td = best(lambda: compute_bars(sub, spec))
+        td = best(lambda sub=sub, spec=spec: compute_bars(sub, spec))
         nbars = len(compute_bars(sub, spec))
         print(f"{fam:8s} {n / td / 1e6:14.1f} {n / nt / 1e6:14.2f} {nt / td:6.0f}x {nbars:5d}/{len(out):<5d}")
     print("(time bars need a running clock in NautilusTrader; range and imbalance/runs bars have no counterpart)")

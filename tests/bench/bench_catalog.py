@@ -37,7 +37,8 @@ def measure(name: str, cat: Catalog) -> None:
             t = time.perf_counter()
             rows = fn()
             ts.append(time.perf_counter() - t)
-        print(f"{name:<11} {label:<26} {len(rows):>7,} rows {min(ts) * 1000:>8.1f} ms best {sorted(ts)[3] * 1000:>8.1f} ms median")
+        print(f"{name:<11} {label:<26} {len(rows):>7,} rows {min(ts) * 1000:>8.1f} ms best "
+              f"{sorted(ts)[3] * 1000:>8.1f} ms median")
 
 
 def main() -> None:

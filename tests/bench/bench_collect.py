@@ -100,7 +100,7 @@ def bench_history(ticks: int, repeat: int, tmp: Path) -> list[tuple[str, float, 
             rows.append(("parse only (compiled kernel)", _best(lambda: parse_ticks(body, "B1"), repeat), n))
             rows.append(("parse only (pyarrow reference parser)", _best(lambda: parse_ticks_pyarrow(body, "B1"), 1), n))
             rows.append(("fetch: transfer + parse overlapped", _best(lambda: c.request(cmd, "B1"), repeat), n))
-        del body
+        body = None  # free the day's bytes before the next measurement
         rows.append(("end to end: fetch + parse + enrich + write",
                      _best(lambda: collect_days(ctx, ["AAPL"], [DAY], port_history=e.port_history), repeat), n))
     ctx.close()

@@ -101,8 +101,8 @@ class Session:
             await asyncio.wait_for(self._loaded.wait(), timeout=LOAD_TIMEOUT_S)
         except asyncio.TimeoutError:
             sid = json.loads(base64.urlsafe_b64decode(self.token.split(".")[0] + "==")).get("session_id")
-            raise RuntimeError(f"session {sid} /{self.path}: not loaded after {LOAD_TIMEOUT_S} s ({self.received:,} bytes received; "
-                               f"first frames: {self.heads})") from None
+            raise RuntimeError(f"session {sid} /{self.path}: not loaded after {LOAD_TIMEOUT_S} s "
+                               f"({self.received:,} bytes received; first frames: {self.heads})") from None
         self.loaded_s = time.perf_counter() - t0
 
     async def _read(self) -> None:
@@ -201,12 +201,14 @@ def phase(srv: bw.Server, label: str, path: str, marker: bytes, n: int, batch: i
         per = (after_all - after_one) / max(n - 1, 1)
         rows += [(f"{label}: server RSS before / after 1 session / after {n}",
                   f"{before:,.0f} / {after_one:,.0f} / {after_all:,.0f} MiB"),
-                 (f"{label}: RSS of the first session (incl. the shared day, libraries)", f"{after_one - before:,.0f} MiB"),
+                 (f"{label}: RSS of the first session (incl. the shared day, libraries)",
+                  f"{after_one - before:,.0f} MiB"),
                  (f"{label}: RSS per further session", f"{per:,.1f} MiB"),
                  (f"{label}: open {n - 1} more, {batch} at a time", f"{open_s:.1f} s"),
                  (f"{label}: one session, GET to loaded (over all {n})",
                   f"{bw.ms(min(loads))} best / {bw.ms(statistics.median(loads))} median / {bw.ms(max(loads))} worst"),
-                 (f"{label}: bytes received per session", f"{statistics.median(s.received for s in sessions) / 1e3:,.0f} kB")]
+                 (f"{label}: bytes received per session",
+                  f"{statistics.median(s.received for s in sessions) / 1e3:,.0f} kB")]
         rows.append((f"{label}: with {n} sessions open (load average {bw.load_average()}):", ""))
         rows += browser_checks(srv, ticks)
         t0 = time.perf_counter()

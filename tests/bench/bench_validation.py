@@ -54,7 +54,7 @@ def main() -> int:
                 ("read day (ArcticDB, 10 columns)", t_read)]
         total = 0.0
         for v in VALIDATORS:
-            t = best(lambda: run_validators(ctx, data, [v]))
+            t = best(lambda v=v: run_validators(ctx, data, [v]))
             total += t
             rows.append((f"validator {v}", t))
         rows.append(("all validators (sum)", total))

@@ -55,7 +55,8 @@ CHART_CHANGED = f"""() => {{ const t = ({_TOKEN})(); if (!t) return false; const
   if (o && t[0] === o[0] && t[1] === o[1]) return false;
   return new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true)))); }}"""
 PRICE_CANVAS = """() => { let best = null; const walk = (r) => { for (const el of r.querySelectorAll('*')) {
-  if (el.tagName === 'CANVAS' && !best) { const b = el.getBoundingClientRect(); if (b.height > 250) best = [b.x, b.y, b.width, b.height]; }
+  if (el.tagName === 'CANVAS' && !best) { const b = el.getBoundingClientRect();
+    if (b.height > 250) best = [b.x, b.y, b.width, b.height]; }
   if (el.shadowRoot) walk(el.shadowRoot); } }; walk(document); return best; }"""
 PICK_DAY = """(day) => { for (const d of Bokeh.documents) for (const m of d.all_models)
   if (m.type === 'DatePicker' && m.title === 'Start day') { m.value = day; return true; } return false; }"""
@@ -224,7 +225,8 @@ def server_side_zoom(data: Path, day=DAYS[0]) -> list[tuple[str, str]]:
         chart = tick_chart(df)
         a, (x0, x1) = chart.arrays, chart.frame.x
         rows = []
-        for label, (lo, hi) in (("whole day", (x0, x1)), ("a quarter of the day", (x0 + (x1 - x0) // 4, x0 + (x1 - x0) // 2)),
+        for label, (lo, hi) in (("whole day", (x0, x1)),
+                                ("a quarter of the day", (x0 + (x1 - x0) // 4, x0 + (x1 - x0) // 2)),
                                 ("one minute", (x0 + (x1 - x0) // 2, x0 + (x1 - x0) // 2 + 60 * 10**9))):
             times, frame = [], None
             for _ in range(5):
@@ -286,7 +288,8 @@ def bench_explorer(ticks: int, zooms: int) -> list[tuple[str, str]]:
                 (cached if is_cached else uncached).append(secs)
                 rows.append((f"select {text.replace(' session', '')} ({n}, {'cached' if is_cached else 'read'}): "
                              "chart painted", f"{ms(secs)}, {wsb.since_mark / 1e3:,.0f} kB received"))
-            rows += [(f"explorer: first chart after selecting a {ticks:,}-tick day (read from ArcticDB)", spread(uncached)),
+            rows += [(f"explorer: first chart after selecting a {ticks:,}-tick day (read from ArcticDB)",
+                      spread(uncached)),
                      ("explorer: first chart after selecting a cached day", spread(cached))]
 
             page.locator(".bk-tool-icon-wheel-zoom").first.click()

@@ -18,7 +18,8 @@ MARK = "() => { for (const d of Bokeh.documents) { const i = d.get_model_by_name
 CHANGED = "() => { for (const d of Bokeh.documents) { const i = d.get_model_by_name('td-price-image'); " \
           "if (i && i.data !== window.__tdData) return true; } return false; }"
 PRICE_CANVAS = """() => { let best = null; const walk = (r) => { for (const el of r.querySelectorAll('*')) {
-  if (el.tagName === 'CANVAS' && !best) { const b = el.getBoundingClientRect(); if (b.height > 250) best = [b.x, b.y, b.width, b.height]; }
+  if (el.tagName === 'CANVAS' && !best) { const b = el.getBoundingClientRect();
+    if (b.height > 250) best = [b.x, b.y, b.width, b.height]; }
   if (el.shadowRoot) walk(el.shadowRoot); } }; walk(document); return best; }"""
 
 

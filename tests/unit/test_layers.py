@@ -67,7 +67,8 @@ def test_arcticdb_is_called_only_from_the_store():
         rel = path.relative_to(ROOT)
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
-                found += [f"{rel}:{node.lineno} import {a.name}" for a in node.names if a.name.split(".")[0] == "arcticdb"]
+                found += [f"{rel}:{node.lineno} import {a.name}" for a in node.names
+                          if a.name.split(".")[0] == "arcticdb"]
             elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "arcticdb":
                 found.append(f"{rel}:{node.lineno} from {node.module} import ...")
             elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "library":
@@ -90,7 +91,8 @@ def test_library_names_are_spelled_only_in_naming():
             if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in LIBRARY_VERBS
                     and node.args and isinstance(node.args[0], (ast.Constant, ast.JoinedStr))):
                 found.append(f"{rel}:{node.lineno} {node.func.attr}({ast.unparse(node.args[0])}, ...)")
-            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            if (isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+                    and isinstance(node.value.value, str)):
                 for t in node.targets:
                     if isinstance(t, ast.Name) and t.id.endswith("_LIBRARY"):
                         found.append(f"{rel}:{node.lineno} {t.id} = {node.value.value!r}")
@@ -163,7 +165,8 @@ def test_ci_runs_lint_imports_and_ruff_before_pytest():
     assert re.search(r"^test:.*\n\t@?bash scripts/run-tests\.sh", make, re.M)
     script = (ROOT / "scripts/run-tests.sh").read_text().splitlines()
     at = {key: next(i for i, line in enumerate(script) if line.startswith(cmd)) for key, cmd in (
-        ("lint", ".venv/bin/lint-imports"), ("ruff", ".venv/bin/ruff check ."), ("pytest", ".venv/bin/python -m pytest"))}
+        ("lint", ".venv/bin/lint-imports"), ("ruff", ".venv/bin/ruff check ."),
+        ("pytest", ".venv/bin/python -m pytest"))}
     assert at["lint"] < at["pytest"] and at["ruff"] < at["pytest"]
     assert "failed_checks" in script[at["lint"]] and "failed_checks" in script[at["ruff"]]
 

@@ -2,7 +2,7 @@
 config and an append-only audit log (UPDATE/DELETE rejected by triggers).
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-21 05:37:32.052373
 """
 from alembic import op

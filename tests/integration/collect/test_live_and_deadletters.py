@@ -73,7 +73,8 @@ def test_live_finalises_the_day_at_session_end(ctx, emulator_factory):
 def test_level1_conversation_unknown_symbol_and_statistics(emulator):
     with socket.create_connection(("127.0.0.1", emulator.port_l1), timeout=10) as s:
         f = s.makefile("rb")
-        s.sendall(b"S,SET PROTOCOL,6.2\r\nS,SELECT UPDATE FIELDS,Most Recent Trade,TickID\r\nwZZZZ\r\nwJTNT.Z\r\nwTINT.Z\r\n")
+        s.sendall(b"S,SET PROTOCOL,6.2\r\nS,SELECT UPDATE FIELDS,Most Recent Trade,TickID\r\n"
+                  b"wZZZZ\r\nwJTNT.Z\r\nwTINT.Z\r\n")
         seen = []
         while not (any(x.startswith("T,") for x in seen) and sum(x.startswith("Q,TINT.Z") for x in seen) >= 1):
             seen.append(f.readline().decode().strip())

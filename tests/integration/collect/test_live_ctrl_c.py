@@ -22,7 +22,8 @@ DAY = "2024-07-03"
 
 
 def _journal_rows(ctx) -> pd.DataFrame:
-    frames = [ctx.store.read_series(naming.JOURNAL_LIBRARY, n)[0] for n in ctx.store.list_series(naming.JOURNAL_LIBRARY)]
+    names = ctx.store.list_series(naming.JOURNAL_LIBRARY)
+    frames = [ctx.store.read_series(naming.JOURNAL_LIBRARY, n)[0] for n in names]
     return pd.concat(frames) if frames else pd.DataFrame(columns=["symbol", "tick_id"])
 
 
@@ -71,7 +72,8 @@ def test_ctrl_c_stops_live_collection_cleanly_with_every_acknowledged_tick_in_it
             stored += ids.size
         acknowledged, backfilled = _count(out, "N acknowledged"), _count(out, "N backfilled")
         assert acknowledged >= len(journal) and _count(out, "N recovered") == 0
-        assert stored == _count(out, "appended N ticks") == backfilled + acknowledged  # every acknowledged tick is stored
+        # every acknowledged tick is stored
+        assert stored == _count(out, "appended N ticks") == backfilled + acknowledged
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -39,7 +39,8 @@ def _run_live(ctx, emu, seconds, symbols=("AAPL", "MSFT"), **kw):
 
 
 def _journal_rows(ctx) -> pd.DataFrame:
-    frames = [ctx.store.read_series(naming.JOURNAL_LIBRARY, n)[0] for n in ctx.store.list_series(naming.JOURNAL_LIBRARY)]
+    names = ctx.store.list_series(naming.JOURNAL_LIBRARY)
+    frames = [ctx.store.read_series(naming.JOURNAL_LIBRARY, n)[0] for n in names]
     return pd.concat(frames) if frames else pd.DataFrame(columns=["symbol", "tick_id"])
 
 

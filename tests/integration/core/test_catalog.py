@@ -4,7 +4,7 @@ import pytest
 import sqlalchemy as sa
 
 from builders import store_synthetic
-from core.catalog import BarSeriesRow, Catalog
+from core.catalog import BarSeriesRow
 from core.context import Context
 from core.store import DayInfo
 

@@ -31,7 +31,8 @@ def test_generate_then_catalog_json(tmp_path):
 
 
 def test_generate_with_faults_and_bad_arguments(tmp_path):
-    r = tickdeck(["generate", "AAPL", "--start", "2024-07-02", "--end", "2024-07-02", "--faults", "gaps,duplicates"], tmp_path)
+    r = tickdeck(["generate", "AAPL", "--start", "2024-07-02", "--end", "2024-07-02", "--faults", "gaps,duplicates"],
+                 tmp_path)
     assert r.returncode == 0, r.stderr
     r = tickdeck(["generate", "AAPL", "--start", "2024-07-02", "--end", "2024-07-02", "--faults", "meteor"], tmp_path)
     assert r.returncode == 1 and r.stderr.strip().count("\n") == 0 and "meteor" in r.stderr

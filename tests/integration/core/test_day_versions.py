@@ -48,7 +48,8 @@ def _bars_built_from(ctx, symbol, ingest_id) -> int:
     """How many catalogued series of the day are stored with metadata of ``ingest_id`` (all must be)."""
     rows = ctx.catalog.bar_series(symbol, DAY)
     for r in rows:
-        meta = ctx.store.series_metadata(bar_library(r.family), bar_symbol(symbol, DAY, parse_spec(r.spec).storage_name))
+        meta = ctx.store.series_metadata(bar_library(r.family),
+                                         bar_symbol(symbol, DAY, parse_spec(r.spec).storage_name))
         assert meta["ingest_id"] == ingest_id, f"{r.family} {r.spec} was built from another version"
     return len(rows)
 

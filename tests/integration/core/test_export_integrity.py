@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pyarrow.dataset as pads
-import pytest
 
 from builders import store_synthetic
 from core.export import TEMP_NAME, ExportRequest, export, sweep_export_temps

@@ -37,7 +37,8 @@ def test_es_trades_are_round_lots_with_50_dollar_multiplier(ctx, realdata):
     assert df["dollar_volume"].median() > 250_000  # one ES contract ≈ $276,000, not 5,529 "dollars"
     assert not df["is_block_trade"].any()  # the largest print is 18 contracts ≈ $5.0M < $10M
     ds = ctx.catalog.dataset("ESU4")
-    assert (ds.asset_class, ds.multiplier, ds.size_decimals, ds.lot_size, ds.tick_size) == ("futures", 50.0, 0, 1.0, 0.25)
+    terms = (ds.asset_class, ds.multiplier, ds.size_decimals, ds.lot_size, ds.tick_size)
+    assert terms == ("futures", 50.0, 0, 1.0, 0.25)
 
 
 def test_btcusdt_dollar_volume_is_price_times_real_quantity(ctx, realdata):
@@ -117,7 +118,8 @@ def test_bar_dollar_volume_is_the_sum_of_the_ticks_dollar_volume(ctx, realdata):
             if spec.startswith("dollar") and not spec.endswith("split"):
                 # each bar closes on the trade whose notional (in currency) reaches $1,000,000
                 before_last = bars["dollar_volume"].to_numpy() - dv[np.cumsum(bars["trade_count"].to_numpy()) - 1]
-                assert (before_last[:-1] < 1_000_000).all() and (bars["dollar_volume"].to_numpy()[:-1] >= 1_000_000).all()
+                assert (before_last[:-1] < 1_000_000).all()
+                assert (bars["dollar_volume"].to_numpy()[:-1] >= 1_000_000).all()
         rows = build_default_bars(ctx, sym, day)
         dollar_specs = [float(r.spec.split(":")[1]) for r in rows if r.family == "dollar"]
         assert dv.sum() / 1000 < min(dollar_specs) and max(dollar_specs) < dv.sum() / 10  # 40–400 bars of notional

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from core.sources.files import import_file
 from core.validation import FAIL, HIGH, MEDIUM, PASS, WARN, validate_day

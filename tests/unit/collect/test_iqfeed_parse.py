@@ -69,7 +69,8 @@ def test_reply_without_a_single_good_line_raises():
 
 def test_level1_trade_lines_round_trip_and_statistic_lines_are_skipped():
     raw = _cents(make_trades(30, seed=4))
-    body = l1p.format_level1(b"Q", "AAPL", raw, l1p.L1_COLLECT_FIELDS) + b"Q,JTNT.Z,12,,10:00:00.000000,07/02/2024,,,,,,,\r\n"
+    statistic = b"Q,JTNT.Z,12,,10:00:00.000000,07/02/2024,,,,,,,\r\n"
+    body = l1p.format_level1(b"Q", "AAPL", raw, l1p.L1_COLLECT_FIELDS) + statistic
     parsed = l1p.parse_level1(body)
     assert parsed.symbol_names == ("AAPL",) and parsed.bad == ()
     _equal(raw, parsed.for_symbol("AAPL"))

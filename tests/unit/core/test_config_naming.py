@@ -39,7 +39,8 @@ def test_invalid_setting_names_the_variable(var, value):
 def test_unreachable_sql_url_is_one_line_error_naming_variable(tmp_path):
     env = {"TICKDECK_DATA_DIR": str(tmp_path), "TICKDECK_SQL_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none",
            "PATH": "/usr/bin:/bin"}
-    r = subprocess.run([sys.executable, "-m", "app.cli", "catalog"], env=env, capture_output=True, text=True, timeout=60)
+    r = subprocess.run([sys.executable, "-m", "app.cli", "catalog"], env=env, capture_output=True, text=True,
+                       timeout=60)
     assert r.returncode == 1
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "TICKDECK_SQL_URL" in lines[0]

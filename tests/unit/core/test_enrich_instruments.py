@@ -90,7 +90,8 @@ def test_terms_precedence_file_then_table_then_stored_row():
     stale = {"asset_class": "futures", "multiplier": 1.0, "lot_size": None, "tick_size": None}
     row = type("Row", (), stale)()
     assert resolve_terms("ESU4", "futures", existing=row).multiplier == 50.0
-    assert resolve_terms("XYZU4", "futures", existing=type("Row", (), {**stale, "multiplier": 25.0})()).multiplier == 25.0
+    custom = type("Row", (), {**stale, "multiplier": 25.0})()
+    assert resolve_terms("XYZU4", "futures", existing=custom).multiplier == 25.0
     assert resolve_terms("ESU4", "futures", file_terms={"multiplier": 5.0}).multiplier == 5.0
     assert resolve_terms("BTCUSDT", "crypto", size_decimals=8) == InstrumentTerms("crypto", 1.0, 8, None, None)
     # a dataset row written before terms existed (NULL lot size) still gets the equity round lot

@@ -50,7 +50,8 @@ def _awkward_table(n=5000, seed=7) -> pa.Table:
     noisy = prices * 1.0000001 - prices  # the inexact tails enrich produces
     strings = rng.choice(np.array(["AAPL", 'say "hi"', "a,b", "line\nbreak", "", "ünï"], dtype=object), n)
     mask = rng.random(n) < 0.05
-    ts = pa.array(1719927000_000_000_000 + np.cumsum(rng.integers(1, 10**9, n)), pa.timestamp("ns", tz="America/New_York"))
+    ts = pa.array(1719927000_000_000_000 + np.cumsum(rng.integers(1, 10**9, n)),
+                  pa.timestamp("ns", tz="America/New_York"))
     return pa.table({
         "timestamp": ts,
         "floats": pa.array(floats),

@@ -32,7 +32,8 @@ def test_jobs_retry_requires_a_failed_job_and_errors_are_one_line(env, capsys):
     main(["jobs", "start", "health"])
     capsys.readouterr()
     assert main(["jobs", "retry", "1"]) == 1
-    assert capsys.readouterr().err.strip() == "tickdeck: error: job 1 is pending; only failed, cancelled or interrupted jobs can be retried"
+    assert capsys.readouterr().err.strip() == ("tickdeck: error: job 1 is pending; "
+                                               "only failed, cancelled or interrupted jobs can be retried")
     assert main(["jobs", "retry", "--all-failed"]) == 0
     assert "re-queued 0 failed job(s)" in capsys.readouterr().out
 
@@ -57,9 +58,23 @@ def test_health_json_reports_every_check(env, capsys):
     assert {c["name"] for c in rep["checks"]} >= {"feed", "arcticdb", "sql", "disk"}
 
 
-def test_backfill_queues_collect_jobs_for_missing_days(env, capsys):
+def test_backfill_queues_jobs_for_missing_days_from_each_datasets_source(env, capsys):
+    """Issue 12: a synthetic dataset is backfilled by the generator, an imported one is skipped."""
     main(["generate", "AAPL", "--start", "2024-07-01", "--end", "2024-07-01", "--ticks", "200"])
     capsys.readouterr()
-    assert main(["backfill", "AAPL", "--start", "2024-07-01", "--end", "2024-07-05"]) == 0
+    assert main(["backfill", "AAPL", "MSFT", "--start", "2024-07-01", "--end", "2024-07-05"]) == 0
     out = capsys.readouterr().out
-    assert "AAPL: 3 missing" in out and "queued 1 collect job(s)" in out
+    assert "AAPL: 3 missing, 0 failing day(s) (2024-07-02, 2024-07-03, 2024-07-05) from synthetic" in out
+    assert "queued 1 generate job(s)" in out and "1 collect job(s)" in out  # MSFT: no dataset yet -> IQFeed
+    from app.wiring import open_context
+    from core.backfill import plan_backfill, run_plan
+
+    ctx = open_context()
+    try:
+        ctx.catalog.upsert_dataset("IMP", source="import:csv")
+        assert main(["backfill", "IMP", "--start", "2024-07-01", "--end", "2024-07-01"]) == 0
+        assert "IMP: 1 missing, 0 failing day(s) (2024-07-01); skipped: not collectable from a feed" in \
+            capsys.readouterr().out
+        assert run_plan(ctx, plan_backfill(ctx, "IMP", "2024-07-01", "2024-07-01")) == []
+    finally:
+        ctx.close()

@@ -92,8 +92,10 @@ def test_partitioned_manifest_lists_each_file_under_hive_paths(stored, tmp_path)
 def test_exported_parquet_is_queryable_by_duckdb_as_is(stored, tmp_path):
     export(stored, _request(tmp_path, "parquet"))
     export(stored, _request(tmp_path, "parquet", partition=True))
-    single = duckdb.sql(f"SELECT symbol, count(*) n FROM read_parquet('{tmp_path}/out.parquet') GROUP BY 1 ORDER BY 1").fetchall()
-    hive = duckdb.sql(f"SELECT symbol, count(*) n FROM read_parquet('{tmp_path}/out_dir/**/*.parquet', hive_partitioning=true) GROUP BY 1 ORDER BY 1").fetchall()
+    single = duckdb.sql(f"SELECT symbol, count(*) n FROM read_parquet('{tmp_path}/out.parquet') "
+                        "GROUP BY 1 ORDER BY 1").fetchall()
+    hive = duckdb.sql(f"SELECT symbol, count(*) n FROM read_parquet('{tmp_path}/out_dir/**/*.parquet', "
+                      "hive_partitioning=true) GROUP BY 1 ORDER BY 1").fetchall()
     expected = [("AAPL", sum(d.ticks for d in stored.catalog.tick_days("AAPL"))),
                 ("MSFT", sum(d.ticks for d in stored.catalog.tick_days("MSFT")))]
     assert single == hive == expected

@@ -18,7 +18,8 @@ def stored(ctx):
 
 
 def test_ticks_function_loads_only_the_named_days(stored):
-    res = run_sql(stored, "SELECT count(*) AS n, min(timestamp)::DATE AS d0 FROM ticks('AAPL','2024-07-02','2024-07-03')")
+    res = run_sql(stored, "SELECT count(*) AS n, min(timestamp)::DATE AS d0 "
+                          "FROM ticks('AAPL','2024-07-02','2024-07-03')")
     rows = {r.day: r.ticks for r in stored.catalog.tick_days("AAPL")}
     n, d0 = res.table.to_pylist()[0].values()
     assert n == rows[dt.date(2024, 7, 2)] + rows[dt.date(2024, 7, 3)]
@@ -26,7 +27,8 @@ def test_ticks_function_loads_only_the_named_days(stored):
 
 
 def test_ticks_session_argument_filters_the_session(stored):
-    res = run_sql(stored, "SELECT count(*) n FROM ticks('AAPL','2024-07-01','2024-07-03','regular') WHERE NOT is_regular")
+    res = run_sql(stored, "SELECT count(*) n FROM ticks('AAPL','2024-07-01','2024-07-03','regular') "
+                          "WHERE NOT is_regular")
     assert res.table.column("n")[0].as_py() == 0
 
 
@@ -36,7 +38,8 @@ def test_days_view_lists_the_catalog(stored):
 
 
 def test_parquet_exports_are_views(stored):
-    export(stored, ExportRequest(("AAPL",), "2024-07-01", "2024-07-03", stored.settings.exports_dir / "aapl week.parquet"))
+    export(stored, ExportRequest(("AAPL",), "2024-07-01", "2024-07-03",
+                                 stored.settings.exports_dir / "aapl week.parquet"))
     res = SqlSession(stored).query("SELECT count(*) n FROM export_aapl_week")
     assert res.table.column("n")[0].as_py() == sum(r.ticks for r in stored.catalog.tick_days())
 
