@@ -3,12 +3,16 @@
 A factory takes the per-process :class:`~core.context.Context` and returns a Panel viewable
 (a fresh page instance per browser session). ``role`` is the least role that may open the
 page (``viewer``, ``researcher`` or ``admin``; only enforced when auth is on).
+
+Pages import neither ``app`` nor ``jobs``: the factories here inject what a page needs besides
+``ctx`` — the session's user (:func:`app.auth.current_user`) and a jobs facade
+(:class:`QueueJobs`, the :class:`pages.components.services.JobsFacade` over the SQL job queue).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterable
 
 
 @dataclass(frozen=True)
@@ -17,6 +21,47 @@ class Route:
     title: str
     factory: Callable  # factory(ctx) -> viewable
     role: str = "viewer"
+
+
+class QueueJobs:
+    """The jobs facade pages are given: submit, cancel, retry and list on the SQL job queue.
+
+    Only these calls reach the queue (claiming, finishing and heartbeats stay with workers).
+    """
+
+    def __init__(self, queue):
+        self._queue = queue
+
+    @classmethod
+    def for_context(cls, ctx) -> "QueueJobs":
+        from jobs.queue import JobQueue
+
+        return cls(JobQueue.for_context(ctx))
+
+    def submit(self, kind: str, params: dict | None = None, *, priority: int = 1, requested_by: str = "system") -> int:
+        return self._queue.submit(kind, params, priority=priority, requested_by=requested_by)
+
+    def cancel(self, job_id: int):
+        return self._queue.cancel(job_id)
+
+    def retry(self, job_id: int):
+        return self._queue.retry(job_id)
+
+    def retry_all_failed(self) -> list[int]:
+        return self._queue.retry_all_failed()
+
+    def list(self, status: str | Iterable[str] | None = None, kind: str | None = None, limit: int = 200) -> list:
+        return self._queue.list(status=status, kind=kind, limit=limit)
+
+    def counts(self) -> dict[str, int]:
+        return self._queue.counts()
+
+
+def page_services(ctx) -> dict:
+    """What every page factory injects: ``user`` (this session's) and ``jobs`` (the facade)."""
+    from app.auth import current_user
+
+    return {"user": current_user(), "jobs": QueueJobs.for_context(ctx)}
 
 
 def _home(ctx):
@@ -30,11 +75,9 @@ def _home(ctx):
 def _explorer(ctx):
     import panel as pn
 
-    from app.auth import current_user
     from pages.explorer import ExplorerPage
 
-    user = current_user()
-    page = ExplorerPage(ctx=ctx, defer_load=True, role=user.role, user=user.name)
+    page = ExplorerPage(ctx=ctx, defer_load=True, user=page_services(ctx)["user"])
     page.sync_location()
     pn.state.onload(page.refresh_async)
     return page
@@ -48,11 +91,29 @@ def _catalog(ctx):
     return page
 
 
+def _validation(ctx):
+    from pages.validation_page import ValidationPage
+
+    return ValidationPage(ctx=ctx)
+
+
+def _monitor(ctx):
+    from pages.monitor import MonitorPage
+
+    return MonitorPage(ctx=ctx, **page_services(ctx))
+
+
+def _admin(ctx):
+    from pages.admin import AdminPage
+
+    return AdminPage(ctx=ctx, **page_services(ctx))
+
+
 ROUTES: list[Route] = [
     Route("", "Home", _home),
     Route("explorer", "Explorer", _explorer),
     Route("catalog", "Catalog", _catalog),
-    Route("validation", "Validation", lambda ctx: __import__("pages.validation_page", fromlist=["_"]).ValidationPage(ctx=ctx)),
-    Route("monitor", "Collection monitor", lambda ctx: __import__("pages.monitor", fromlist=["_"]).MonitorPage(ctx=ctx)),
-    Route("admin", "Admin", lambda ctx: __import__("pages.admin", fromlist=["_"]).AdminPage(ctx=ctx), role="admin"),
+    Route("validation", "Validation", _validation),
+    Route("monitor", "Collection monitor", _monitor),
+    Route("admin", "Admin", _admin, role="admin"),
 ]

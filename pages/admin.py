@@ -2,24 +2,27 @@
 
 * **Health** — :func:`core.health.check_health` (feed, ArcticDB, SQL, Redis, disk, memory, CPU),
   one card per check with its status in words.
-* **Data freshness** — each dataset's last stored day against the calendar's last completed
-  trading day, the same Fresh/Stale/Outdated badge as the home cards, a *Backfill* button per
-  row and *Backfill all stale* (``backfill`` jobs on the queue).
+* **Data freshness** — :func:`core.status.dataset_statuses`: each dataset's last stored day
+  against its calendar's last completed trading day, quality on the 0–100 scale, failing days
+  and the last failed collection (e.g. a backfill's collect job the feed refused), with the
+  same badge as the home cards, a *Backfill* button per row and *Backfill all stale*
+  (``backfill`` jobs on the queue).
 * **Job queue** — pending counts by priority (high/normal/backfill), running jobs with progress,
   failed jobs with their error, *Retry* per job and *Retry all failed*.
 * **Retention** — a dry-run preview of what cleanup would delete, then a confirmation step.
 * **Audit log** — the newest entries of ``ctx.catalog.audit_log()``.
 
-Every action is recorded with ``ctx.catalog.audit(actor, action, target, details)``. When auth
-is on, the page requires the admin role (``app.auth.require_role``). Slow calls (health probes,
-retention) run off the event loop; the page refreshes on ``jobs`` bus events (batched, 1 s).
+Every action is recorded with ``ctx.catalog.audit(actor, action, target, details)``. The page
+is given its user and a jobs facade (see :mod:`pages.components.services`); it shows nothing
+but a refusal to a user below the admin role (the server also checks the route's role). Slow
+calls (health probes, retention) run off the event loop; the page refreshes on ``jobs`` bus
+events (batched, 1 s).
 
-Renders in Jupyter: ``AdminPage(ctx=ctx)``.
+Renders in Jupyter: ``AdminPage(ctx=ctx, jobs=JobQueue.for_context(ctx))`` (the local admin).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import html
 import threading
@@ -29,13 +32,19 @@ import pandas as pd
 import panel as pn
 import param
 
-from core.errors import PermissionDenied, TickdeckError
+from core.errors import TickdeckError
+from core.health import check_health
+from core.retention import RetentionReport, apply_retention
+from core.status import DatasetStatus, dataset_statuses
+from core.users import User
 from pages.components.safe import md_text
-from pages.monitor import STATUS_CSS, badge, error_text, human_bytes, job_queue, run_off_loop
+from pages.components.services import LOCAL_ADMIN
+from pages.components.status import badge_html, quality_html
+from pages.components.ui import STATUS_CSS, badge, error_text, human_bytes, run_off_loop
 
 REFRESH_MS = 1000  # job progress and queue counts refresh once a second while events arrive
 HEALTH_EVERY_S = 30  # health probes open sockets and sample CPU for 0.1 s: not every second
-FRESHNESS_ROWS = 50  # stalest datasets listed with a Backfill button (the rest are summarised)
+FRESHNESS_ROWS = 50  # datasets listed with a Backfill button, worst first (the rest are summarised)
 FAILED_ROWS = 20  # failed jobs listed with a Retry button
 AUDIT_ROWS = 100  # newest audit entries shown
 ERROR_PREVIEW = 300  # characters of a job's error shown inline; the full traceback is in the row's details
@@ -44,76 +53,24 @@ HEALTH_KIND = {"ok": ("ok", "OK"), "degraded": ("warn", "Degraded"), "down": ("b
 OVERALL_KIND = {"healthy": ("ok", "Healthy"), "degraded": ("warn", "Degraded"), "unhealthy": ("bad", "Unhealthy")}
 
 
-@dataclasses.dataclass(frozen=True)
-class FreshnessRow:
-    """One dataset's freshness: last stored day, the last completed trading day, days behind."""
-
-    symbol: str
-    last_day: dt.date | None
-    expected: dt.date
-    days_behind: int
-    quality: float | None
+_LEVEL_RANK = {"bad": 2, "warn": 1, "ok": 0}
 
 
-def freshness(ctx) -> list[FreshnessRow]:
-    """Freshness of every dataset, stalest first (``core.backfill.freshness`` when installed)."""
-    try:
-        from core import backfill
-    except ImportError:
-        backfill = None
-    fn = getattr(backfill, "freshness", None) if backfill is not None else None
-    if fn is not None:
-        rows = []
-        for r in fn(ctx):
-            d = dataclasses.asdict(r) if dataclasses.is_dataclass(r) else dict(r)
-            rows.append(FreshnessRow(d["symbol"], d.get("latest_day", d.get("last_day")),
-                                     d.get("last_completed") or d.get("expected"),
-                                     int(d.get("days_behind", 0) or 0), d.get("quality")))
-        qual = {s.symbol: s.quality_score for s in ctx.catalog.datasets()}
-        rows = [dataclasses.replace(r, quality=r.quality if r.quality is not None else qual.get(r.symbol)) for r in rows]
-        return sorted(rows, key=lambda r: (-r.days_behind, r.symbol))
-    out = []
-    for ds in ctx.catalog.datasets():
-        cal = ctx.calendar(ds.calendar or None)
-        done = cal.last_completed_trading_day()
-        if ds.last_day is None:
-            behind = len(cal.previous_trading_days(done, 5))  # nothing stored: treat as far behind
-        elif ds.last_day >= done:
-            behind = 0
-        else:
-            behind = max(len(cal.trading_days(ds.last_day, done)) - 1, 1)
-        out.append(FreshnessRow(ds.symbol, ds.last_day, done, behind, ds.quality_score))
-    return sorted(out, key=lambda r: (-r.days_behind, r.symbol))
-
-
-def current_actor(default: str = "admin") -> str:
-    """The logged-in user name when auth is on, else ``default``."""
-    try:
-        from app.auth import current_user
-    except ImportError:
-        return default
-    try:
-        u = current_user()
-    except Exception:  # noqa: BLE001 - no session (Jupyter, tests)
-        return default
-    name = getattr(u, "username", None) or getattr(u, "name", None) or (u if isinstance(u, str) else None)
-    return name or default
-
-
-def check_admin() -> None:
-    """Raise :class:`PermissionDenied` when auth is on and the user is not an admin."""
-    try:
-        from app.auth import require_role
-    except ImportError:
-        return
-    require_role("admin")
+def freshness_rows(ctx, *, now=None) -> list[DatasetStatus]:
+    """Every dataset's status, worst first: failing and red, then amber, then most days behind."""
+    return sorted(dataset_statuses(ctx, now=now),
+                  key=lambda st: (-_LEVEL_RANK[st.level], -st.days_behind, st.symbol))
 
 
 class AdminPage(pn.viewable.Viewer):
     """Operate the deployment: health, freshness + backfill, jobs, retention and the audit log."""
 
     ctx = param.Parameter(doc="core.context.Context")
-    actor = param.String(default="", doc="name recorded in the audit log (default: the logged-in user)")
+    user = param.ClassSelector(class_=User, default=LOCAL_ADMIN, instantiate=False,
+                               doc="who is looking (injected by the server; a notebook is the local admin)")
+    jobs = param.Parameter(default=None, doc="jobs facade (pages.components.services.JobsFacade); "
+                                             "None: job actions say the queue is not available")
+    actor = param.String(default="", doc="name recorded in the audit log (default: the user's name)")
     autostart = param.Boolean(default=True, doc="listen to the bus and refresh periodically when rendered")
     message = param.String(default="", doc="last action result or error")
 
@@ -121,20 +78,16 @@ class AdminPage(pn.viewable.Viewer):
         super().__init__(**params)
         if self.ctx is None:
             raise TickdeckError("AdminPage needs ctx=Context")
-        self.denied = ""
-        try:
-            check_admin()
-        except PermissionDenied as e:
-            self.denied = str(e)
+        self.denied = "" if self.user.has("admin") else (
+            f"this page needs the admin role; {self.user.name} is a {self.user.role}")
         if not self.actor:
-            self.actor = current_actor()
+            self.actor = self.user.name
         self._dirty = threading.Event()
         self._stops: list = []
         self._callbacks: list = []
         self._health_at = 0.0
         self.health = None
         self.retention_preview = None
-        self.queue = job_queue(self.ctx)
 
         self.message_pane = pn.pane.Alert("", alert_type="info", visible=False, sizing_mode="stretch_width")
         self.health_pane = pn.pane.HTML(stylesheets=[STATUS_CSS, _ADMIN_CSS], sizing_mode="stretch_width")
@@ -174,10 +127,10 @@ class AdminPage(pn.viewable.Viewer):
     def _audit(self, action: str, target: str = "", details: dict | None = None) -> None:
         self.ctx.catalog.audit(self.actor, action, target, details or {})
 
-    def _require_queue(self):
-        if self.queue is None:
-            raise TickdeckError("the job queue (jobs package) is not installed in this build")
-        return self.queue
+    def _require_jobs(self):
+        if self.jobs is None:
+            raise TickdeckError("no job queue was given to this page: pass jobs=… (the server does)")
+        return self.jobs
 
     def _act(self, fn, *args) -> None:
         try:
@@ -219,8 +172,6 @@ class AdminPage(pn.viewable.Viewer):
             self.refresh_health()
 
     def refresh_health(self, *, wait: bool = False) -> None:
-        from core.health import check_health
-
         self._health_at = time.time()
         if self.health is None:
             self.health_pane.object = "<p class='td-muted'>Checking services…</p>"
@@ -236,7 +187,8 @@ class AdminPage(pn.viewable.Viewer):
         cards = []
         for c in rep.checks:
             k, label = HEALTH_KIND.get(c.status, ("idle", c.status))
-            cards.append(f"<div class='td-hcard' data-check='{html.escape(c.name)}' data-status='{html.escape(c.status)}'>"
+            cards.append(f"<div class='td-hcard' data-check='{html.escape(c.name)}' "
+                         f"data-status='{html.escape(c.status)}'>"
                          f"<h4>{html.escape(_CHECK_TITLES.get(c.name, c.name))}</h4>{badge(k, label)}"
                          f"<p>{html.escape(c.detail)}</p><p class='td-muted'>{c.elapsed_ms:.0f} ms</p></div>")
         sizes = "".join(f"<li>{html.escape(k)}: {human_bytes(v)}</li>" for k, v in sorted(rep.library_bytes.items()))
@@ -244,42 +196,39 @@ class AdminPage(pn.viewable.Viewer):
         self.health_pane.object = (
             f"<p>{badge(kind, 'System ' + text, testid='health-overall')} "
             f"<span class='td-muted'>checked at {at}</span></p><div class='td-hgrid'>{''.join(cards)}</div>"
-            + (f"<details><summary>Storage per library</summary><ul class='td-muted'>{sizes}</ul></details>" if sizes else ""))
+            + (f"<details><summary>Storage per library</summary><ul class='td-muted'>{sizes}</ul></details>"
+               if sizes else ""))
 
     # -- freshness and backfill -----------------------------------------------------------
     def _render_freshness(self) -> None:
-        from pages.components.status import badge_html, dataset_status
-
-        rows = freshness(self.ctx)
+        rows = freshness_rows(self.ctx)
         items = []
-        for r in rows[:FRESHNESS_ROWS]:
-            st = dataset_status(r.last_day, _unit_quality(r.quality), self.ctx.calendar(), today_done=r.expected)
-            btn = pn.widgets.Button(label=f"Backfill {r.symbol}", width=150, disabled=r.days_behind == 0,
-                                    description=f"queue collection of {r.symbol}'s missing days up to {r.expected}")
-            btn.on_click(lambda _e, sym=r.symbol: self.backfill(sym))
-            behind = "up to date" if r.days_behind == 0 else f"{r.days_behind} trading day{'s' if r.days_behind != 1 else ''} behind"
-            items.append(pn.Row(
-                pn.pane.HTML(f"<div class='td-frow' data-symbol='{html.escape(r.symbol)}' data-level='{st.level}'>"
-                             f"<b>{html.escape(r.symbol)}</b> {badge_html(st)} "
-                             f"<span>last day {r.last_day or '—'} · expected {r.expected} · {behind}</span></div>",
-                             stylesheets=[_ADMIN_CSS], sizing_mode="stretch_width"),
-                btn, sizing_mode="stretch_width"))
-        stale = sum(1 for r in rows if r.days_behind > 0)
-        more = f" (showing the {FRESHNESS_ROWS} stalest)" if len(rows) > FRESHNESS_ROWS else ""
+        for st in rows[:FRESHNESS_ROWS]:
+            btn = pn.widgets.Button(label=f"Backfill {st.symbol}", width=150,
+                                    disabled=not (st.stale or st.state == "failing"),
+                                    description=f"queue collection of {st.symbol}'s missing days "
+                                                f"up to {st.expected_day}")
+            btn.on_click(lambda _e, sym=st.symbol: self.backfill(sym))
+            items.append(pn.Row(pn.pane.HTML(freshness_html(st), stylesheets=[STATUS_CSS, _ADMIN_CSS],
+                                             sizing_mode="stretch_width"), btn, sizing_mode="stretch_width"))
+        stale = sum(1 for st in rows if st.stale)
+        failing = sum(1 for st in rows if st.state == "failing")
+        more = f" (showing the {FRESHNESS_ROWS} that need attention most)" if len(rows) > FRESHNESS_ROWS else ""
         summary = pn.pane.HTML(f"<p class='td-muted' data-testid='freshness-summary'>{len(rows)} datasets, "
-                               f"{stale} stale{more}.</p>", stylesheets=[STATUS_CSS])
+                               f"{stale} stale, {failing} with a failed collection{more}.</p>",
+                               stylesheets=[STATUS_CSS])
         self.backfill_all_button.disabled = stale == 0
         self.freshness_box.objects = [summary, *items] if items else [
             pn.pane.HTML("<p class='td-muted'>No datasets yet.</p>", stylesheets=[STATUS_CSS])]
 
     def _backfill_params(self, symbol: str) -> dict:
-        row = next((r for r in freshness(self.ctx) if r.symbol == symbol), None)
-        if row is None:
+        st = next((s for s in dataset_statuses(self.ctx) if s.symbol == symbol), None)
+        if st is None:
             raise TickdeckError(f"no dataset {symbol!r} to backfill")
-        cal = self.ctx.calendar()
-        start = cal.trading_days(row.last_day + dt.timedelta(days=1), row.expected)[:1] if row.last_day else []
-        start_day = start[0] if start else row.expected
-        return {"symbols": [symbol], "start": start_day.isoformat(), "end": row.expected.isoformat()}
+        cal = self.ctx.calendar_for(symbol)
+        after = cal.trading_days(st.last_day + dt.timedelta(days=1), st.expected_day)[:1] if st.last_day else []
+        start_day = after[0] if after else (st.first_day if st.state == "failing" and st.first_day else st.expected_day)
+        return {"symbols": [symbol], "start": start_day.isoformat(), "end": st.expected_day.isoformat()}
 
     def backfill(self, symbol: str) -> int | None:
         """Queue a backfill job for one dataset; audited. Returns the job id."""
@@ -287,7 +236,7 @@ class AdminPage(pn.viewable.Viewer):
 
         def act():
             params = self._backfill_params(symbol)
-            job_id = self._require_queue().submit("backfill", params, priority=2, requested_by=self.actor)
+            job_id = self._require_jobs().submit("backfill", params, priority=2, requested_by=self.actor)
             self._audit("backfill", symbol, {"job_id": job_id, **params})
             self._notify(f"Queued backfill job {job_id} for {symbol} ({params['start']} → {params['end']})", "success")
             out.append(job_id)
@@ -300,10 +249,10 @@ class AdminPage(pn.viewable.Viewer):
         out: list[int] = []
 
         def act():
-            stale = [r.symbol for r in freshness(self.ctx) if r.days_behind > 0]
+            stale = [st.symbol for st in dataset_statuses(self.ctx) if st.stale]
             if not stale:
                 raise TickdeckError("nothing is stale: every dataset is up to date")
-            job_id = self._require_queue().submit("backfill", {}, priority=2, requested_by=self.actor)
+            job_id = self._require_jobs().submit("backfill", {}, priority=2, requested_by=self.actor)
             self._audit("backfill_all", ",".join(stale)[:256], {"job_id": job_id, "symbols": stale})
             self._notify(f"Queued backfill job {job_id} for {len(stale)} stale dataset(s)", "success")
             out.append(job_id)
@@ -313,10 +262,10 @@ class AdminPage(pn.viewable.Viewer):
 
     # -- job queue ------------------------------------------------------------------------
     def _render_queue(self) -> None:
-        if self.queue is None:
-            self.queue_pane.object = "<p class='td-muted'>The job queue is not installed in this build.</p>"
+        if self.jobs is None:
+            self.queue_pane.object = "<p class='td-muted'>No job queue was given to this page (jobs=…).</p>"
             return
-        q = self.queue
+        q = self.jobs
         pending = q.list(status="pending", limit=10_000)
         by_prio = {0: 0, 1: 0, 2: 0}
         for j in pending:
@@ -360,7 +309,7 @@ class AdminPage(pn.viewable.Viewer):
     def retry_job(self, job_id: int) -> None:
         """Put one failed job back in the queue; audited."""
         def act():
-            self._require_queue().retry(job_id)
+            self._require_jobs().retry(job_id)
             self._audit("job_retry", f"job {job_id}")
             self._notify(f"Job {job_id} queued again", "success")
 
@@ -369,7 +318,7 @@ class AdminPage(pn.viewable.Viewer):
     def cancel_job(self, job_id: int) -> None:
         """Cancel a pending job or ask a running one to stop; audited."""
         def act():
-            self._require_queue().cancel(job_id)
+            self._require_jobs().cancel(job_id)
             self._audit("job_cancel", f"job {job_id}")
             self._notify(f"Asked job {job_id} to stop", "info")
 
@@ -377,7 +326,7 @@ class AdminPage(pn.viewable.Viewer):
 
     def retry_all(self) -> None:
         def act():
-            ids = self._require_queue().retry_all_failed()
+            ids = self._require_jobs().retry_all_failed()
             self._audit("job_retry_all", f"{len(ids)} jobs", {"ids": ids})
             self._notify(f"Queued {len(ids)} failed job(s) again", "success")
 
@@ -387,7 +336,7 @@ class AdminPage(pn.viewable.Viewer):
     def preview_retention(self, *, wait: bool = False) -> None:
         """Dry run: list what cleanup would delete; then ask for confirmation."""
         self.retention_pane.object = "<p class='td-muted'>Computing what would be deleted…</p>"
-        t = run_off_loop(lambda: retention_call(self.ctx, dry_run=True), self._show_preview,
+        t = run_off_loop(lambda: apply_retention(self.ctx, dry_run=True), self._show_preview,
                          lambda e: self._notify(error_text(e), "danger"))
         if wait:
             t.join()
@@ -396,7 +345,8 @@ class AdminPage(pn.viewable.Viewer):
         self.retention_preview = rep
         text = retention_summary(rep)
         nothing = retention_is_empty(rep)
-        self.retention_pane.object = (f"<div data-testid='retention-preview'>{badge('warn' if not nothing else 'ok', 'Dry run')} "
+        self.retention_pane.object = (f"<div data-testid='retention-preview'>"
+                                      f"{badge('warn' if not nothing else 'ok', 'Dry run')} "
                                       f"{html.escape(text)}</div>")
         self.confirm_button.visible = self.cancel_button.visible = not nothing
         self._audit("retention_preview", "", {"summary": text})
@@ -418,10 +368,11 @@ class AdminPage(pn.viewable.Viewer):
             text = retention_summary(rep)
             self._audit("retention_run", "", {"summary": text})
             self.retention_preview = None
-            self.retention_pane.object = f"<div data-testid='retention-result'>{badge('ok', 'Done')} {html.escape(text)}</div>"
+            self.retention_pane.object = (f"<div data-testid='retention-result'>{badge('ok', 'Done')} "
+                                          f"{html.escape(text)}</div>")
             self.refresh(health=False)
 
-        t = run_off_loop(lambda: retention_call(self.ctx, dry_run=False), done,
+        t = run_off_loop(lambda: apply_retention(self.ctx, dry_run=False), done,
                          lambda e: self._notify(error_text(e), "danger"))
         if wait:
             t.join()
@@ -470,15 +421,29 @@ _ADMIN_CSS = """
 .td-hcard h4 { margin:0 0 6px 0; } .td-hcard p { margin:6px 0 0 0; }
 .td-frow { font-family:system-ui, sans-serif; padding:6px 0; display:flex; gap:10px; align-items:center;
            flex-wrap:wrap; }
+.td-ferr { flex-basis:100%; color:#a40e26; font-size:.9em; overflow-wrap:anywhere; }
 .td-pre { max-height:240px; overflow:auto; font-size:.8em; background:#f6f8fa; padding:6px; }
 """
 
 
-def _unit_quality(q: float | None) -> float | None:
-    """The home badge takes a 0–1 score; the validation service may report 0–100."""
-    if q is None:
-        return None
-    return q / 100.0 if q > 1.0 else q
+def freshness_html(st: DatasetStatus) -> str:
+    """One freshness row: symbol, badge, quality, days behind, holes, failing days and the last failure."""
+    e = html.escape
+    behind = "up to date" if st.days_behind == 0 else (
+        f"{st.days_behind} trading day{'s' if st.days_behind != 1 else ''} behind")
+    extra = "".join(f" · {text}" for n, text in (
+        (st.missing_days, f"{st.missing_days} missing day{'s' if st.missing_days != 1 else ''}"),
+        (st.failing_days, f"{st.failing_days} day{'s' if st.failing_days != 1 else ''} failing validation"))
+        if n)
+    failure = ""
+    if st.last_error:
+        at = st.last_error_at.astimezone().strftime("%Y-%m-%d %H:%M") if st.last_error_at else ""
+        failure = (f"<div class='td-ferr' role='alert'>Job #{st.last_error_job} failed {e(at)}: "
+                   f"{e(st.last_error)}</div>")
+    return (f"<div class='td-frow' data-symbol='{e(st.symbol)}' data-level='{st.level}' data-state='{st.state}'>"
+            f"<b>{e(st.symbol)}</b> {badge_html(st)} "
+            f"<span>last day {st.last_day or '—'} · expected {st.expected_day} · {behind}{extra} · "
+            f"quality {quality_html(st)}</span>{failure}</div>")
 
 
 def _short(d: dict | None) -> str:
@@ -488,41 +453,22 @@ def _short(d: dict | None) -> str:
     return text if len(text) < 160 else text[:157] + "…"
 
 
-def retention_call(ctx, *, dry_run: bool):
-    """Run ``core.retention`` (dry run or for real) by whichever entry point it exposes."""
-    try:
-        from core import retention
-    except ImportError:
-        raise TickdeckError("retention cleanup (core.retention) is not installed in this build") from None
-    for name in ("run_retention", "apply_retention", "retention", "cleanup", "run"):
-        fn = getattr(retention, name, None)
-        if callable(fn):
-            return fn(ctx, dry_run=dry_run)
-    raise TickdeckError("core.retention exposes no run function this page knows")
-
-
-def retention_summary(rep) -> str:
+def retention_summary(rep: RetentionReport | None) -> str:
     """One line: what a retention report deletes (or would) and the bytes freed."""
     if rep is None:
         return "nothing to report"
-    summary = getattr(rep, "summary", None)
-    if callable(summary):
-        return str(summary())
-    d = dataclasses.asdict(rep) if dataclasses.is_dataclass(rep) else (rep if isinstance(rep, dict) else {"result": rep})
-    parts = []
-    for k, v in d.items():
-        if k in ("dry_run",):
-            continue
-        if isinstance(v, (list, tuple)):
-            parts.append(f"{len(v)} {k.replace('_', ' ')}")
-        elif isinstance(v, (int, float)) and not isinstance(v, bool):
-            parts.append(f"{k.replace('_', ' ')}: {human_bytes(v) if 'bytes' in k else f'{v:,}'}")
-    verb = "would delete" if d.get("dry_run", True) else "deleted"
+    parts = [f"{len(items)} {name}" for name, items in (
+        ("tick days", rep.tick_days), ("bar series", rep.bar_series), ("previous versions", rep.previous_versions),
+        ("export temporaries", rep.export_temps), ("compacted libraries", rep.compacted)) if items]
+    parts += [f"{n:,} {name}" for name, n in (("validation rows", rep.validation_rows),
+                                               ("dead letters", rep.dead_letters)) if n]
+    if rep.bytes_freed:
+        parts.append(f"bytes freed: {human_bytes(rep.bytes_freed)}")
+    verb = "would delete" if rep.dry_run else "deleted"
     return f"{verb}: " + ("; ".join(parts) if parts else "nothing")
 
 
-def retention_is_empty(rep) -> bool:
-    d = dataclasses.asdict(rep) if dataclasses.is_dataclass(rep) else (rep if isinstance(rep, dict) else {})
-    lists = [v for v in d.values() if isinstance(v, (list, tuple))]
-    nums = [v for k, v in d.items() if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "dry_run"]
-    return bool(d) and not any(lists) and not any(nums)
+def retention_is_empty(rep: RetentionReport) -> bool:
+    """True when the report deletes nothing."""
+    return not (rep.tick_days or rep.bar_series or rep.previous_versions or rep.export_temps or rep.compacted
+                or rep.validation_rows or rep.dead_letters or rep.bytes_freed)

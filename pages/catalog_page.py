@@ -17,8 +17,10 @@ import param
 
 from core.errors import TickdeckError
 from core.naming import normalize_ticker
+from core.status import dataset_status
 from pages.components.coverage import CAL_CSS, calendar_html, day_states, failing_days
 from pages.components.safe import describe_invalid, sync_url
+from pages.components.status import badge_html, quality_html
 
 TREE_CSS = """
 .td-tree { font-family: system-ui, sans-serif; font-size: .95em; }
@@ -121,12 +123,10 @@ class CatalogPage(pn.viewable.Viewer):
                                 sizing_mode="stretch_width")
         lag = ""
         if states:
-            cal = self.ctx.calendar_for(self.symbol)
-            done = cal.last_completed_trading_day()
-            last = max(states)
-            behind = len(cal.trading_days(last, done)) - 1 if last < done else 0
-            lag = f"<p>Last stored day {last}; {behind} trading day(s) behind {done}.</p>" if behind > 0 else \
-                f"<p>Up to date with {done}.</p>"
+            st = dataset_status(self.ctx, self.symbol)
+            lag = (f"<p>Last stored day {st.last_day}; {st.days_behind} trading day(s) behind {st.expected_day}.</p>"
+                   if st.stale else f"<p>Up to date with {st.expected_day}.</p>")
+            lag = f"<p>{badge_html(st)} quality {quality_html(st)}</p>{lag}"
         return pn.pane.HTML(f"<h3>Coverage of {html.escape(self.symbol)}</h3>{lag}{calendar_html(states)}",
                             stylesheets=[CAL_CSS], sizing_mode="stretch_width")
 

@@ -11,8 +11,11 @@ store's shared frame cache; the Table tab adds the other grid columns when it is
 tick chart (:class:`~pages.components.tick_plot.TickPlot`) is built once per page: a new
 selection only swaps its data, so the event loop and the browser do little per selection.
 
-Bars come from the bars engine (``core.bars``), imported lazily: while it is not installed the
-bar view says so and the tick view keeps working.
+Bars come from the bars engine (:func:`core.bars.get_bars`); choosing a family fills in the
+family's default spec from :func:`core.bars.registry.family_default` (a series pre-built for
+stored days). The Export tab downloads the selection through :func:`core.export.export` — the
+same writer, columns and timestamp format as ``tickdeck export`` — and is offered to users with
+the researcher role (the page is given its user; see :mod:`pages.components.services`).
 """
 
 from __future__ import annotations
@@ -20,57 +23,32 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import io
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 import panel as pn
 import param
 
-from core.errors import InvalidBarSpec, NotFound, PermissionDenied, TickdeckError
+from core.bars import FAMILIES, get_bars, parse_spec
+from core.bars.registry import family_default
+from core.errors import NotFound, TickdeckError
+from core.export import ExportRequest, export
 from core.naming import date_range, normalize_ticker
+from core.users import User
 from pages.components.actions import ui_action
 from pages.components.charts import candle_chart
 from pages.components.grid import TICK_GRID_COLUMNS, data_grid
 from pages.components.safe import describe_invalid, md_text, sync_url
+from pages.components.services import LOCAL_ADMIN, require
 from pages.components.tick_plot import TickPlot, tick_chart
 
-ROLE_RANK = {"viewer": 0, "researcher": 1, "admin": 2}
-FAMILY_NAMES = ("time", "tick", "volume", "dollar", "range", "renko", "heikin_ashi", "tick_imbalance",
-                "volume_imbalance", "dollar_imbalance", "tick_runs", "volume_runs", "dollar_runs")
-DEFAULT_SPECS = {  # what choosing a family in the menu fills in; any valid spec can be typed
-    "time": "time:60s", "tick": "tick:500", "volume": "volume:50000", "dollar": "dollar:5000000",
-    "range": "range:0.25", "renko": "renko:0.25", "heikin_ashi": "heikin_ashi:60s",
-    "tick_imbalance": "tick_imbalance:ewma20", "volume_imbalance": "volume_imbalance:ewma20",
-    "dollar_imbalance": "dollar_imbalance:ewma20", "tick_runs": "tick_runs:ewma20",
-    "volume_runs": "volume_runs:ewma20", "dollar_runs": "dollar_runs:ewma20",
-}
+EXPORT_ROLE = "researcher"  # the least role that may download a selection
 CHART_COLUMNS = ["last", "bid", "ask", "last_sz"]  # what the tick chart draws: read on every selection
 EXPORT_MAX_ROWS = 5_000_000  # one in-memory download; larger selections: narrow the dates or session
 MAX_RANGE_DAYS = 31  # calendar days per selection: keeps a tick view within a few GB of RAM
 SELECTION = ("symbol", "start", "end", "session", "view", "bar_spec", "sma", "ema", "bollinger")
-
-
-class BarsUnavailable(TickdeckError):
-    """The bars engine (``core.bars``) is not installed yet."""
-
-
-def bars_engine():
-    """The ``core.bars`` module, or :class:`BarsUnavailable` with a readable reason."""
-    try:
-        import core.bars as bars  # noqa: PLC0415 - built concurrently; optional at import time
-
-        bars.get_bars, bars.parse_spec  # noqa: B018 - fail here, not mid-load
-    except (ImportError, AttributeError) as e:
-        raise BarsUnavailable(f"bar charts are not available yet: the bars engine (core.bars) is missing ({e})") from None
-    return bars
-
-
-def families() -> tuple[str, ...]:
-    try:
-        fams = bars_engine().FAMILIES
-        return tuple(fams) if not isinstance(fams, dict) else tuple(fams.keys())
-    except (BarsUnavailable, AttributeError):
-        return FAMILY_NAMES
 
 
 @dataclass(frozen=True)
@@ -99,8 +77,9 @@ class ExplorerPage(pn.viewable.Viewer):
     bollinger = param.Integer(default=0, bounds=(0, 1000), doc="Bollinger band window in bars, ±2σ (0: off)")
     tab = param.Selector(objects=["chart", "table", "export"], default="chart", doc="visible tab")
     export_format = param.Selector(objects=["csv", "parquet"], default="csv", doc="download format")
-    role = param.Selector(objects=list(ROLE_RANK), default="admin", doc="viewer's role: export needs researcher")
-    user = param.String(default="local", doc="who is viewing (audit log actor)")
+    user = param.ClassSelector(class_=User, default=LOCAL_ADMIN, instantiate=False,
+                               doc="who is viewing (injected by the server): export needs the researcher role, "
+                                   "the name is the audit log's actor")
     defer_load = param.Boolean(default=False, doc="do not load in the constructor (the server loads on page load)")
     summary = param.String(default="", doc="one line describing what is shown (read-only)")
     last_error = param.String(default="", doc="last error shown to the user (read-only)")
@@ -162,14 +141,8 @@ class ExplorerPage(pn.viewable.Viewer):
             summary = f"{sym} · {span} · {self.session} session · {len(df):,} ticks"
             return Loaded("ticks", df, summary, tick_chart(df, title=f"{sym} trades"),
                           (sym, start, end, self.session))
-        bars = bars_engine()
-        try:
-            spec = bars.parse_spec(self.bar_spec)
-        except InvalidBarSpec:
-            raise
-        except (ValueError, TypeError) as e:
-            raise InvalidBarSpec(f"invalid bar spec {self.bar_spec!r}: {e}") from None
-        df = bars.get_bars(self.ctx, sym, start, end, spec, session=self.session)
+        spec = parse_spec(self.bar_spec)
+        df = get_bars(self.ctx, sym, start, end, spec, session=self.session)
         if df is None or len(df) == 0:
             raise NotFound(f"no {spec} bars for {sym} on {span} ({self.session} session)")
         summary = f"{sym} · {span} · {self.session} session · {len(df):,} bars of {spec}"
@@ -296,40 +269,49 @@ class ExplorerPage(pn.viewable.Viewer):
 
     # -- export ---------------------------------------------------------------------------
     def can_export(self) -> bool:
-        return ROLE_RANK[self.role] >= ROLE_RANK["researcher"]
+        return self.user.has(EXPORT_ROLE)
 
     def export_bytes(self) -> io.BytesIO:
-        """The current selection as CSV or Parquet bytes (all stored columns for ticks).
+        """The current selection as a CSV or Parquet file, written by :func:`core.export.export`.
+
+        Ticks carry every stored column, bars the bar rows; both add ``symbol`` and use the
+        export's timestamp format. The file is written in a temporary directory, read back and
+        removed. Audited as ``export``.
 
         Raises
         ------
         PermissionDenied
-            The viewer's role is below researcher.
+            The user's role is below researcher.
         TickdeckError
             Nothing loaded, or more than :data:`EXPORT_MAX_ROWS` rows.
         """
-        if not self.can_export():
-            raise PermissionDenied(f"export needs the researcher role; {self.user} is a {self.role}")
+        require(self.user, EXPORT_ROLE, "export")
         if self.loaded is None:
             raise NotFound("nothing to export: the selection is empty")
         start, end = self._range()
-        if self.loaded.kind == "ticks":
-            df = self.ctx.store.read_range(self.symbol, start, end, session=self.session)
-        else:
-            df = self.loaded.frame
-        if len(df) > EXPORT_MAX_ROWS:
-            raise TickdeckError(f"{len(df):,} rows is more than the {EXPORT_MAX_ROWS:,}-row download limit: "
+        sym = normalize_ticker(self.symbol)
+        rows = self._export_rows(sym, start, end)
+        if rows > EXPORT_MAX_ROWS:
+            raise TickdeckError(f"{rows:,} rows is more than the {EXPORT_MAX_ROWS:,}-row download limit: "
                                 "narrow the dates or the session")
-        buf = io.BytesIO()
-        if self.export_format == "csv":
-            buf.write(df.to_csv(date_format="%Y-%m-%dT%H:%M:%S.%f%z").encode())
-        else:
-            df.to_parquet(buf)
-        buf.seek(0)
-        self.ctx.catalog.audit(self.user, "export", f"{self.symbol} {start}..{end}",
-                               {"rows": len(df), "format": self.export_format, "view": self.view,
-                                "session": self.session, "spec": self.bar_spec if self.view == "bars" else ""})
+        spec = "ticks" if self.view == "ticks" else str(parse_spec(self.bar_spec))
+        with tempfile.TemporaryDirectory(prefix="tickdeck-download-") as tmp:
+            out = Path(tmp) / self.export_filename()
+            manifest = export(self.ctx, ExportRequest((sym,), start, end, out, spec=spec, session=self.session,
+                                                      format=self.export_format))
+            buf = io.BytesIO(out.read_bytes())
+        self.ctx.catalog.audit(self.user.name, "export", f"{sym} {start}..{end}",
+                               {"rows": manifest.rows, "format": self.export_format, "view": self.view,
+                                "session": self.session, "spec": spec if self.view == "bars" else "",
+                                "sha256": manifest.sha256})
         return buf
+
+    def _export_rows(self, sym: str, start: dt.date, end: dt.date) -> int:
+        """Rows the download would hold: tick counts from the catalog (no read), or the bars on screen."""
+        if self.view != "ticks":
+            return len(self.loaded.frame)
+        column = {"all": "ticks", "pre": "pre_ticks", "regular": "regular_ticks", "after": "after_ticks"}[self.session]
+        return sum(int(getattr(r, column) or 0) for r in self.ctx.catalog.tick_days(sym, start, end))
 
     @ui_action
     def _download_callback(self):
@@ -347,8 +329,8 @@ class ExplorerPage(pn.viewable.Viewer):
                                                                color="light")
         self._view = pn.widgets.RadioButtonGroup.from_param(self.param.view, label="Show", color="light")
         fam = self.bar_spec.split(":", 1)[0]
-        self._family = pn.widgets.Select(label="Bar type", options=list(families()),
-                                         value=fam if fam in families() else "time", width=170)
+        self._family = pn.widgets.Select(label="Bar type", options=list(FAMILIES),
+                                         value=fam if fam in FAMILIES else "time", width=170)
         self._family.param.watch(self._on_family, "value")
         self._spec = pn.widgets.TextInput.from_param(self.param.bar_spec, label="Bar spec", width=190)
         self._overlays = [pn.widgets.IntInput.from_param(self.param[p], label=label, width=90)
@@ -371,7 +353,8 @@ class ExplorerPage(pn.viewable.Viewer):
     def _export_view(self):
         if not self.can_export():
             return pn.pane.Markdown(
-                f"**Export needs the researcher role.** You are signed in as *{md_text(self.user)}* ({self.role}). "
+                f"**Export needs the {EXPORT_ROLE} role.** You are signed in as *{md_text(self.user.name)}* "
+                f"({self.user.role}). "
                 "Ask an admin to upgrade your role.", css_classes=["td-export-denied"])
         return pn.Column(
             pn.pane.Markdown("Download exactly what is selected above: every stored column for ticks, "
@@ -379,7 +362,15 @@ class ExplorerPage(pn.viewable.Viewer):
             self._format, self._download)
 
     def _on_family(self, event) -> None:
-        self.param.update(bar_spec=DEFAULT_SPECS.get(event.new, f"{event.new}:"), view="bars")
+        self.param.update(bar_spec=str(self.family_spec(event.new)), view="bars")
+
+    def family_spec(self, family: str):
+        """The default spec of ``family`` for the shown day (scaled to its activity; see core.bars.registry)."""
+        info = None
+        if self.symbol and self.start is not None:
+            rows = self.ctx.catalog.tick_days(self.symbol, self.start, self.start)
+            info = rows[0] if rows else None
+        return family_default(family, info)
 
     def sync_location(self) -> None:
         """Mirror the selection in the URL query string (served pages only)."""

@@ -1,8 +1,9 @@
 """Home: the dataset marketplace — one card per stored dataset, read from the catalog.
 
-Each card shows a status badge (colour *and* a text label) from freshness against the
-calendar's last completed trading day and the catalog's quality score, data points, date
-range, update frequency and quality, with View data / Validate / Export actions. Cards are
+Each card shows the dataset's status badge (colour *and* a text label, from
+:func:`core.status.dataset_statuses`: freshness, quality on the 0–100 scale, failed
+collections), data points, date range, update frequency and quality, with View data /
+Validate / Export actions. Cards are
 filtered by symbol/source/venue text, source, venue, date coverage and minimum quality, and
 update live: ``collection``/``day_written`` bus events are collected on the bus thread; the
 first event of a batch arms a one-shot timer on the session's event loop, which applies the
@@ -24,10 +25,12 @@ from urllib.parse import quote
 import panel as pn
 import param
 
-from core.calendar import MarketCalendar, get_calendar
+from core.calendar import MarketCalendar
 from core.catalog import Catalog, DatasetSummary
+from core.errors import TickdeckError
+from core.status import DatasetStatus, dataset_statuses
 from pages.components.actions import ui_action
-from pages.components.status import Status, badge_html, dataset_status
+from pages.components.status import badge_html, quality_html
 
 LIVE_BATCH_MS = 500  # bus events are applied at most twice a second: smooth without flicker
 CARDS_PER_PAGE = 60  # cards rendered at first and per "Show more": 1,000 cards are ~1 MB of HTML
@@ -48,6 +51,9 @@ CARD_CSS = """
 .td-card .td-actions a { color: #0969da; text-decoration: none; font-weight: 600; }
 .td-card .td-actions a:hover, .td-card .td-actions a:focus { text-decoration: underline; }
 .td-empty { color: #57606a; font-family: system-ui, sans-serif; }
+.td-card .td-failure { color: #cf222e; font-size: .85em; margin: 8px 0 0 0; overflow-wrap: anywhere; }
+.td-card .td-quality[data-band="poor"] { color: #cf222e; font-weight: 600; }
+.td-card .td-quality[data-band="fair"] { color: #9a6700; font-weight: 600; }
 """
 
 
@@ -61,13 +67,6 @@ def _ago(t: dt.datetime | None) -> str:
     return "just now"
 
 
-def quality_fraction(score: float | None) -> float | None:
-    """Catalog quality as 0–1 (validators may store 0–100)."""
-    if score is None:
-        return None
-    return score / 100.0 if score > 1.0 else score
-
-
 def update_frequency(d: DatasetSummary, calendar: MarketCalendar) -> str:
     """How often a dataset gains days: live feeds, daily collection, or on demand."""
     if "live" in (d.source or "").lower():
@@ -79,12 +78,13 @@ def update_frequency(d: DatasetSummary, calendar: MarketCalendar) -> str:
     return "on demand"
 
 
-def card_html(d: DatasetSummary, status: Status, frequency: str) -> str:
+def card_html(d: DatasetSummary, status: DatasetStatus, frequency: str) -> str:
     e = html.escape
     rng = f"{d.first_day} → {d.last_day}" if d.first_day else "no days yet"
     sym = e(d.symbol)
-    q = quality_fraction(d.quality_score)
-    quality = f"<dt>Quality</dt><dd>{q:.0%}</dd>" if q is not None else "<dt>Quality</dt><dd>not validated</dd>"
+    quality = f"<dt>Quality</dt><dd>{quality_html(status)}</dd>"
+    failure = (f'<p class="td-failure" role="alert">Last collection failed: {e(status.last_error)}</p>'
+               if status.last_error else "")
     url = quote(d.symbol)
     return (
         f'<article class="td-card" data-symbol="{sym}" data-status="{status.level}" aria-label="dataset {sym}">'
@@ -95,7 +95,7 @@ def card_html(d: DatasetSummary, status: Status, frequency: str) -> str:
         f"<dt>Data points</dt><dd>{d.ticks:,}</dd>"
         f"<dt>Updates</dt><dd>{e(frequency)}</dd>"
         f"{quality}"
-        f"<dt>Last write</dt><dd>{e(_ago(d.last_update))}</dd></dl>"
+        f"<dt>Last write</dt><dd>{e(_ago(d.last_update))}</dd></dl>{failure}"
         f'<nav class="td-actions" aria-label="actions for {sym}">'
         f'<a class="td-view" href="./explorer?symbol={url}">View data</a>'
         f'<a class="td-validate" href="./validation?symbol={url}">Validate</a>'
@@ -107,7 +107,7 @@ def card_html(d: DatasetSummary, status: Status, frequency: str) -> str:
 class HomePage(pn.viewable.Viewer):
     """Dataset cards with search and filters. Renders in Jupyter: ``HomePage(ctx=ctx)``."""
 
-    ctx = param.Parameter(default=None, doc="core.context.Context; gives catalog, calendar and the live bus")
+    ctx = param.Parameter(default=None, doc="core.context.Context; gives catalog, calendar, statuses and the live bus")
     catalog = param.ClassSelector(class_=Catalog, doc="catalog service (taken from ctx when not given)")
     search = param.String(default="", doc="case-insensitive filter on symbol, source and venue")
     source = param.Selector(default=ALL, objects=[ALL], doc="only datasets from this source")
@@ -121,7 +121,9 @@ class HomePage(pn.viewable.Viewer):
 
     def __init__(self, **params):
         super().__init__(**params)
-        if self.catalog is None and self.ctx is not None:
+        if self.ctx is None:
+            raise TickdeckError("HomePage needs ctx=Context")
+        if self.catalog is None:
             self.catalog = self.ctx.catalog
         self._pending: set[str] = set()
         self._lock = threading.Lock()
@@ -144,7 +146,7 @@ class HomePage(pn.viewable.Viewer):
 
     @property
     def calendar(self) -> MarketCalendar:
-        return self.ctx.calendar() if self.ctx is not None else get_calendar()
+        return self.ctx.calendar()
 
     def _update_choices(self) -> None:
         items = self.catalog.datasets()
@@ -168,18 +170,15 @@ class HomePage(pn.viewable.Viewer):
                 continue
             if lo and d.last_day < lo or hi and d.first_day > hi:
                 continue
-            qf = quality_fraction(d.quality_score)
-            if self.min_quality and (qf is None or qf * 100 < self.min_quality):
+            if self.min_quality and (d.quality_score is None or d.quality_score < self.min_quality):
                 continue
             out.append(d)
         return out
 
-    def cards(self, items: list[DatasetSummary] | None = None) -> list[tuple[DatasetSummary, Status]]:
+    def cards(self, items: list[DatasetSummary] | None = None) -> list[tuple[DatasetSummary, DatasetStatus]]:
         """``(dataset, status)`` of ``items`` (default: every dataset passing the filters)."""
-        cal = self.calendar
-        done = cal.last_completed_trading_day()
-        return [(d, dataset_status(d.last_day, quality_fraction(d.quality_score), cal, done))
-                for d in (self.datasets() if items is None else items)]
+        items = self.datasets() if items is None else items
+        return list(zip(items, dataset_statuses(self.ctx, datasets=items)))
 
     @param.depends("search", "source", "venue", "covers_from", "covers_to", "min_quality", watch=True)
     def _first_page(self) -> None:
@@ -199,7 +198,8 @@ class HomePage(pn.viewable.Viewer):
         if not items:
             body = '<p class="td-empty">No datasets match. Clear the filters, or generate or collect data first.</p>'
         else:
-            body = '<div class="td-grid">' + "".join(card_html(d, s, update_frequency(d, cal)) for d, s in items) + "</div>"
+            cards = "".join(card_html(d, s, update_frequency(d, cal)) for d, s in items)
+            body = f'<div class="td-grid">{cards}</div>'
         n, rest = len(matching), len(matching) - len(items)
         summary = f"{n:,} dataset{'s' if n != 1 else ''}" + (f" · showing {len(items):,}" if rest else "")
         self._more.label = f"Show {min(rest, CARDS_PER_PAGE):,} more ({rest:,} not shown)"
@@ -209,13 +209,16 @@ class HomePage(pn.viewable.Viewer):
         return pn.Column(cards, self._more, sizing_mode="stretch_width")
 
     # -- live updates ---------------------------------------------------------------------
-    def _on_event(self, msg: dict) -> None:
-        """Bus thread: remember which symbols changed; the first of a batch arms the flush timer."""
-        if msg.get("type") != "day_written":
+    def _on_event(self, msg) -> None:
+        """Bus thread: remember which symbols changed; the first of a batch arms the flush timer.
+
+        ``msg`` is a :class:`core.events.Message`; only ``DayWritten`` events change the cards.
+        """
+        if msg.type != "DayWritten":
             return
         with self._lock:
             first = not self._pending
-            self._pending.add(str((msg.get("data") or {}).get("symbol", "")))
+            self._pending.add(msg.event.symbol)
         doc = self._doc
         if first and doc is not None:
             try:

@@ -9,6 +9,8 @@ lists them with their status; pick a day to see its detail.
 
 The work runs on a thread (validating a day reads the whole day) and the result is delivered on
 the session's event loop, so the page never freezes. Calls go to :mod:`core.validation` only.
+Above the form, the chosen dataset's status (:func:`core.status.dataset_status`) is the same
+badge as on the home cards and the admin page; quality is on the one 0–100 scale.
 URL: ``./validation?symbol=AAPL&day=2024-07-01`` pre-fills and runs.
 
 Renders in Jupyter: ``ValidationPage(ctx=ctx, symbol="AAPL", day=date(2024, 7, 1))``.
@@ -16,7 +18,6 @@ Renders in Jupyter: ``ValidationPage(ctx=ctx, symbol="AAPL", day=date(2024, 7, 1
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import html
 import logging
@@ -26,14 +27,19 @@ import panel as pn
 import param
 
 from core.errors import NotFound, TickdeckError
-from pages.monitor import STATUS_CSS, badge, error_text, run_off_loop
+from core.naming import date_range, normalize_ticker
+from core.status import dataset_status
+from core.validation import flagged_ticks, history, quality_score, validate_day
+from core.validation.quality import QUALITY_MAX, QualityScore, quality_band
+from core.validation.service import HistoryEntry
+from pages.components.status import BAND_LEVEL, badge_html, quality_html
+from pages.components.ui import STATUS_CSS, badge, error_text, run_off_loop
 
 log = logging.getLogger(__name__)
 
 VALIDATORS = ("session", "storage", "timezone", "continuity", "rules")
 TITLES = {"session": "Session alignment", "storage": "Storage", "timezone": "Timezone", "continuity": "Continuity",
           "rules": "Ingest rules (flagged ticks)"}
-_SERVICE_MODULES = ("core.validation", "core.validation.service", "core.validation.quality", "core.validation.rules")
 STATUS_BADGE = {"PASS": ("ok", "PASS — no problem found"), "WARN": ("warn", "WARN — worth a look"),
                 "FAIL": ("bad", "FAIL — needs fixing")}
 SEVERITY_COLOURS = {"CRITICAL": "#82071e", "HIGH": "#cf222e", "MEDIUM": "#bf8700", "LOW": "#57606a"}
@@ -97,62 +103,23 @@ def _clock(iso: str) -> str:
         return str(iso)
 
 
-def quality_rows(q) -> list[tuple[str, float | None, str]]:
-    """(component, value, note) rows of a quality score, whatever its dataclass looks like."""
+QUALITY_COMPONENTS = ("completeness", "accuracy", "timeliness", "consistency")
+
+
+def quality_rows(q: QualityScore | None) -> list[tuple[str, float]]:
+    """(component, value 0–100) rows of a day's quality score."""
     if q is None:
         return []
-    d = dataclasses.asdict(q) if dataclasses.is_dataclass(q) else dict(q)
-    out = []
-    comps = d.get("components")
-    if isinstance(comps, dict):
-        for k, v in comps.items():
-            out.append((k, float(v) if isinstance(v, (int, float)) else None, "" if isinstance(v, (int, float)) else str(v)))
-    for k, v in d.items():
-        if k in ("symbol", "day", "components", "score", "total") or isinstance(v, (dict, list, tuple)):
-            continue
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            out.append((k, float(v), ""))
-    return out
+    return [(k, float(getattr(q, k))) for k in QUALITY_COMPONENTS]
 
 
-def quality_total(q) -> float | None:
-    if q is None:
-        return None
-    for k in ("score", "total", "value"):
-        v = getattr(q, k, None) if not isinstance(q, dict) else q.get(k)
-        if isinstance(v, (int, float)):
-            return float(v)
-    return None
-
-
-def history_frame(items) -> pd.DataFrame:
+def history_frame(items: list[HistoryEntry] | None) -> pd.DataFrame:
     """Past validation runs (newest first): when, validator, status, issues, data version."""
-    rows = []
-    for h in items or ():
-        d = h if isinstance(h, dict) else (dataclasses.asdict(h) if dataclasses.is_dataclass(h) else vars(h))
-        when = d.get("created_at")
-        issues = d.get("issues")
-        n = issues if isinstance(issues, int) else len(issues) if isinstance(issues, (list, tuple)) else (
-            len(issues.get("items", [])) if isinstance(issues, dict) else 0)
-        rows.append({"when": pd.Timestamp(when).strftime("%Y-%m-%d %H:%M:%S") if when else "",
-                     "validator": d.get("validator", ""), "status": d.get("status", ""), "issues": n,
-                     "data version": str(d.get("data_version", ""))[:24]})
+    rows = [{"when": pd.Timestamp(h.created_at).strftime("%Y-%m-%d %H:%M:%S") if h.created_at else "",
+             "validator": h.validator, "status": h.status, "issues": int(h.issues),
+             "data version": str(h.data_version)[:24]} for h in items or ()]
     df = pd.DataFrame(rows, columns=["when", "validator", "status", "issues", "data version"])
     return df.sort_values("when", ascending=False).head(HISTORY_ROWS).reset_index(drop=True)
-
-
-def service(name: str):
-    """A function of the validation service by name (lazy: the package may be mid-install)."""
-    import importlib
-
-    for mod in _SERVICE_MODULES:
-        try:
-            f = getattr(importlib.import_module(mod), name, None)
-        except ImportError:
-            continue
-        if f is not None:
-            return f
-    raise TickdeckError(f"the validation service has no {name}() in this build")
 
 
 class ValidationPage(pn.viewable.Viewer):
@@ -179,8 +146,6 @@ class ValidationPage(pn.viewable.Viewer):
         args = getattr(pn.state, "session_args", None) or {}
         from_url = url_error = False
         if args.get("symbol") and not self.symbol:
-            from core.naming import normalize_ticker
-
             raw = args["symbol"][0].decode("utf-8", "replace")
             try:
                 self.symbol = normalize_ticker(raw)
@@ -207,6 +172,7 @@ class ValidationPage(pn.viewable.Viewer):
                                             description="run session, storage, timezone and continuity checks")
         self.run_button.on_click(lambda _e: self.run())
         self.status_pane = pn.pane.HTML(stylesheets=[STATUS_CSS], sizing_mode="stretch_width")
+        self.dataset_pane = pn.pane.HTML(stylesheets=[STATUS_CSS], sizing_mode="stretch_width")
         self.days_table = pn.widgets.Tabulator(pd.DataFrame(columns=["day", "status", "issues"]), show_index=False,
                                                disabled=True, selectable=1, height=200, visible=False,
                                                sizing_mode="stretch_width")
@@ -221,24 +187,22 @@ class ValidationPage(pn.viewable.Viewer):
             days = self.ctx.catalog.stored_days(self.symbol)
             self.day = days[-1] if days else None
         self._render_status(error=url_error)
+        if not url_error:
+            self._render_dataset()
         if from_url and self.autorun and self.day is not None:
             self.run()
 
     # -- running --------------------------------------------------------------------------
     def _days(self) -> list[dt.date]:
-        from core.naming import normalize_ticker
-
         if not self.symbol.strip():
             raise TickdeckError("enter a symbol to validate, e.g. AAPL")
         if self.day is None:
             raise TickdeckError("pick a day to validate")
         sym = normalize_ticker(self.symbol)
-        end = self.end or self.day
-        if end < self.day:
-            raise TickdeckError(f"last day {end} is before the first day {self.day}")
-        stored = [d for d in self.ctx.catalog.stored_days(sym) if self.day <= d <= end]
+        start, end = date_range(self.day, self.end or self.day)
+        stored = [d for d in self.ctx.catalog.stored_days(sym) if start <= d <= end]
         if not stored:
-            raise NotFound(f"no tick days stored for {sym} between {self.day} and {end}; "
+            raise NotFound(f"no tick days stored for {sym} between {start} and {end}; "
                            f"collect or generate them first")
         if len(stored) > MAX_RANGE_DAYS:
             raise TickdeckError(f"{len(stored)} stored days in the range; validate at most {MAX_RANGE_DAYS} at a time")
@@ -251,8 +215,6 @@ class ValidationPage(pn.viewable.Viewer):
         except TickdeckError as e:
             self._show_error(e)
             return
-        from core.naming import normalize_ticker
-
         sym = normalize_ticker(self.symbol)
         self.running = True
         self.run_button.disabled = True
@@ -263,34 +225,34 @@ class ValidationPage(pn.viewable.Viewer):
             t.join()
 
     def _work(self, sym: str, days: list[dt.date], use_cache: bool):
-        validate_day = service("validate_day")
         reports = {d: validate_day(self.ctx, sym, d, use_cache=use_cache) for d in days}
         detail = self._detail_data(sym, days[-1] if len(days) > 1 else days[0], reports)
-        return sym, reports, detail
+        return sym, reports, detail, dataset_status(self.ctx, sym)  # after the day's score was stored
 
     def _detail_data(self, sym: str, day: dt.date, reports: dict):
-        quality = history = flags = None
+        """The day's quality score (scored and stored now), validation history and flagged ticks.
+
+        A tickdeck error in one of them (the day deleted meanwhile) is logged and leaves that
+        part empty: the validators' report is still shown.
+        """
+        quality = hist = flags = None
         try:
-            quality = service("quality_score")(self.ctx, sym, day)
-        except Exception as e:  # noqa: BLE001 - a missing score must not hide the report
+            quality = quality_score(self.ctx, sym, day, report=reports.get(day))
+        except TickdeckError as e:
             log.warning("quality score of %s %s unavailable: %s", sym, day, e)
         try:
-            history = service("history")(self.ctx, sym, day)
-        except Exception as e:  # noqa: BLE001
+            hist = history(self.ctx, sym, day)
+        except TickdeckError as e:
             log.warning("validation history of %s %s unavailable: %s", sym, day, e)
         try:
-            flagged = service("flagged_ticks")
-        except TickdeckError:
-            flagged = None
-        if flagged is not None:
-            try:
-                flags = flagged(self.ctx, sym, day)
-            except Exception as e:  # noqa: BLE001
-                log.warning("flagged ticks of %s %s unavailable: %s", sym, day, e)
-        return day, quality, history, flags
+            flags = flagged_ticks(self.ctx, sym, day)
+        except TickdeckError as e:
+            log.warning("flagged ticks of %s %s unavailable: %s", sym, day, e)
+        return day, quality, hist, flags
 
     def _on_result(self, out) -> None:
-        sym, reports, (day, quality, history, flags) = out
+        sym, reports, (day, quality, history, flags), status = out
+        self._render_dataset(status)
         self.reports = reports
         self.running = False
         self.run_button.disabled = False
@@ -312,8 +274,6 @@ class ValidationPage(pn.viewable.Viewer):
 
     def select_day(self, day: dt.date, *, wait: bool = False) -> None:
         """Show the detail of one already-validated day (loads its score and history off-loop)."""
-        from core.naming import normalize_ticker
-
         sym = normalize_ticker(self.symbol)
         t = run_off_loop(lambda: self._detail_data(sym, day, self.reports),
                          lambda d: self._show_day(*d), self._show_error)
@@ -329,7 +289,8 @@ class ValidationPage(pn.viewable.Viewer):
             self.status_pane.object = f"<div data-testid='validation-message'>{badge('idle', 'Running')} " \
                                       f"{html.escape(self.message)}</div>"
         elif self.message:
-            self.status_pane.object = f"<p class='td-muted' data-testid='validation-message'>{html.escape(self.message)}</p>"
+            self.status_pane.object = (f"<p class='td-muted' data-testid='validation-message'>"
+                                       f"{html.escape(self.message)}</p>")
         else:
             self.status_pane.object = ("<p class='td-muted' data-testid='validation-message'>Pick a symbol and a day "
                                        "(or a range) and press Validate.</p>")
@@ -341,7 +302,8 @@ class ValidationPage(pn.viewable.Viewer):
         self._render_status()
         if len(self.reports) > 1:
             self.days_table.value = pd.DataFrame(
-                [{"day": d.isoformat(), "status": r.status, "issues": len(r.issues)} for d, r in sorted(self.reports.items())],
+                [{"day": d.isoformat(), "status": r.status, "issues": len(r.issues)}
+                 for d, r in sorted(self.reports.items())],
                 columns=["day", "status", "issues"])
             self.days_table.visible = True
         else:
@@ -392,7 +354,8 @@ class ValidationPage(pn.viewable.Viewer):
         else:
             body = pn.pane.HTML(issues_html(df), stylesheets=[STATUS_CSS, _ISSUE_CSS], sizing_mode="stretch_width")
         return [pn.Column(head, body, sizing_mode="stretch_width", margin=(6, 8),
-                          styles={"border": "1px solid #d0d7de", "border-left": f"6px solid {_status_colour(result.status)}",
+                          styles={"border": "1px solid #d0d7de",
+                                  "border-left": f"6px solid {_status_colour(result.status)}",
                                   "border-radius": "6px", "padding": "4px 10px", "background": "#fff"})]
 
     def _timeline(self, report, flags):
@@ -419,7 +382,8 @@ class ValidationPage(pn.viewable.Viewer):
                 for ex in i.examples[:TIMELINE_EXAMPLES]:
                     if isinstance(ex, dict) and ex.get("time"):
                         examples.append({"time": _naive_et(ex["time"]), "lane": TITLES.get(r.validator, r.validator),
-                                         "code": i.code, "row": ", ".join(f"{k}={v}" for k, v in ex.items() if k != "time")})
+                                         "code": i.code,
+                                         "row": ", ".join(f"{k}={v}" for k, v in ex.items() if k != "time")})
                 if not i.start:
                     continue
                 s = _naive_et(i.start)
@@ -448,25 +412,46 @@ class ValidationPage(pn.viewable.Viewer):
         fig.yaxis.major_label_text_font_size = "11pt"
         return fig
 
-    def _quality_html(self, q) -> str:
-        total = quality_total(q)
-        if q is None or total is None:
+    def _quality_html(self, q: QualityScore | None) -> str:
+        if q is None:
             return "<p class='td-muted' data-testid='quality'>No quality score for this day yet.</p>"
-        scale = 100.0 if total > 1.0 else 1.0
-        kind = "ok" if total / scale >= 0.9 else ("warn" if total / scale >= 0.7 else "bad")
-        label = "good" if kind == "ok" else ("fair" if kind == "warn" else "poor")
+        band = quality_band(q.score)
         rows = "".join(
-            f"<dt>{html.escape(k.replace('_', ' '))}</dt><dd>"
-            + (f"<meter min='0' max='{scale:g}' value='{v:.3f}' aria-label='{html.escape(k)}'></meter> {v:.1f}"
-               if v is not None else html.escape(note)) + "</dd>"
-            for k, v, note in quality_rows(q))
-        return (f"<div data-testid='quality'>{badge(kind, f'Quality {total:.1f} / {scale:g} ({label})')}"
+            f"<dt>{html.escape(k)}</dt><dd><meter min='0' max='{QUALITY_MAX:g}' value='{v:.3f}' "
+            f"aria-label='{html.escape(k)}'></meter> {v:.1f}</dd>" for k, v in quality_rows(q))
+        return (f"<div data-testid='quality' data-band='{band}'>"
+                f"{badge(BAND_LEVEL[band], f'Quality {q.score:.1f} / {QUALITY_MAX:g} ({band})')}"
                 f"<dl class='td-kv'>{rows}</dl></div>")
+
+    def _render_dataset(self, status=None) -> None:
+        """The chosen dataset's status line (the same badge as on the home cards and the admin page)."""
+        if status is None:
+            try:
+                sym = normalize_ticker(self.symbol) if self.symbol.strip() else ""
+            except TickdeckError:
+                sym = ""
+            status = dataset_status(self.ctx, sym) if sym and self.ctx.catalog.dataset(sym) is not None else None
+        if status is None:
+            self.dataset_pane.object = ""
+            return
+        e = html.escape
+        failure = f" · last collection failed: {e(status.last_error)}" if status.last_error else ""
+        self.dataset_pane.object = (
+            f"<p class='td-muted' data-testid='dataset-status' data-symbol='{e(status.symbol)}' "
+            f"data-level='{status.level}'><b>{e(status.symbol)}</b> {badge_html(status)} "
+            f"quality {quality_html(status)} · last day {status.last_day or '—'}{failure}</p>")
+
+    @param.depends("symbol", watch=True)
+    def _on_symbol(self) -> None:
+        if hasattr(self, "dataset_pane"):
+            self._render_dataset()
 
     def __panel__(self):
         controls = pn.Row(self.symbol_input, self.day_input, self.end_input,
-                          pn.Column(pn.Spacer(height=18), self.cache_input), pn.Column(pn.Spacer(height=14), self.run_button))
-        return pn.Column(pn.pane.Markdown("## Validation"), controls, self.status_pane, self.days_table, self.detail,
+                          pn.Column(pn.Spacer(height=18), self.cache_input),
+                          pn.Column(pn.Spacer(height=14), self.run_button))
+        return pn.Column(pn.pane.Markdown("## Validation"), self.dataset_pane, controls, self.status_pane,
+                         self.days_table, self.detail,
                          sizing_mode="stretch_width")
 
 
@@ -501,4 +486,5 @@ def _flag_points(flags) -> pd.DataFrame | None:
         t = t.dt.tz_convert("America/New_York").dt.tz_localize(None)
     col = "names" if "names" in df.columns else "flags" if "flags" in df.columns else None
     text = df[col].astype(str) if col else pd.Series(["flagged"] * len(df))
-    return pd.DataFrame({"time": t.to_numpy(), "lane": "flagged ticks", "flags": text.to_numpy()}).head(TIMELINE_FLAG_LIMIT)
+    points = pd.DataFrame({"time": t.to_numpy(), "lane": "flagged ticks", "flags": text.to_numpy()})
+    return points.head(TIMELINE_FLAG_LIMIT)

@@ -75,3 +75,21 @@ def default_specs(info=None, *, scale: float = 1.0) -> list[BarSpec]:
         if spec not in specs:
             specs.append(spec)
     return specs
+
+
+def family_default(family: str, info=None, *, scale: float = 1.0) -> BarSpec:
+    """The spec offered first for ``family`` (a menu's default): its finest default spec.
+
+    For a day described by ``info`` (a DayInfo or tier-1 catalog row; ``None`` for fallbacks)
+    this is one of the series :func:`default_specs` pre-builds for stored days.
+
+    Raises
+    ------
+    InvalidBarSpec
+        ``family`` is not one of :data:`FAMILIES`.
+    """
+    fam = (family or "").strip().lower()
+    for spec in default_specs(info, scale=scale):
+        if spec.family == fam:
+            return spec
+    return parse_spec(f"{fam}:")  # raises InvalidBarSpec naming the families

@@ -1,17 +1,22 @@
-"""AdminPage without a browser: real ctx, real job queue and runner, real health probes."""
+"""AdminPage without a browser: real ctx, real job queue and runner, real health probes.
+
+The page gets what the server injects: a user and the jobs facade over the real queue.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
-import pytest
 from builders import store_synthetic
 
-from pages.admin import AdminPage, freshness, retention_is_empty, retention_summary
+from app.routes import QueueJobs
+from core.retention import RetentionReport
+from core.users import User
+from pages.admin import AdminPage, freshness_rows, retention_is_empty, retention_summary
 
 
 def _page(ctx):
-    return AdminPage(ctx=ctx, autostart=False, actor="ops")
+    return AdminPage(ctx=ctx, autostart=False, user=User("ops", "admin"), jobs=QueueJobs.for_context(ctx))
 
 
 def _run_next(ctx):
@@ -22,11 +27,11 @@ def _run_next(ctx):
 
 def test_stale_dataset_is_listed_behind_with_text_badge(ctx):
     store_synthetic(ctx, "AAPL", "2024-07-01", "2024-07-02", ticks=2000)
-    [row] = freshness(ctx)
+    [row] = freshness_rows(ctx)
     assert row.symbol == "AAPL" and row.last_day == dt.date(2024, 7, 2) and row.days_behind > 3
     page = _page(ctx)
     html = page.freshness_box.objects[1].objects[0].object
-    assert "Outdated" in html and "trading days behind" in html and "data-level='red'" in html
+    assert "Outdated" in html and "trading days behind" in html and "data-level='bad'" in html
     assert "1 stale" in page.freshness_box.objects[0].object
 
 
@@ -88,10 +93,10 @@ def test_health_cards_name_each_service_with_status_text(ctx):
 
 
 def test_retention_summary_formats_reports():
-    rep = {"dry_run": True, "tick_days": [("AAPL", "2020-01-02")], "bytes_freed": 4096}
+    rep = RetentionReport(True, ("AAPL/2020-01-02",), (), 0, 0, 4096, ())
     assert retention_summary(rep) == "would delete: 1 tick days; bytes freed: 4.0 KB"
     assert not retention_is_empty(rep)
-    assert retention_is_empty({"dry_run": True, "tick_days": [], "bytes_freed": 0})
+    assert retention_is_empty(RetentionReport(True, (), (), 0, 0, 0, ()))
 
 
 def test_renders_bare_layout(ctx):

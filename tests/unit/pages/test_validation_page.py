@@ -8,7 +8,9 @@ import pandas as pd
 import pytest
 from builders import store_synthetic
 
+from core.validation.quality import QualityScore
 from core.validation.result import HIGH, DayReport, Issue, ValidationResult
+from core.validation.service import HistoryEntry
 from pages.validation_page import ValidationPage, history_frame, issues_frame, quality_rows
 
 DAY = dt.date(2024, 7, 1)
@@ -69,7 +71,7 @@ def test_missing_day_shows_readable_message(ctx):
 def test_range_end_before_start_is_rejected(ctx):
     page = ValidationPage(ctx=ctx, symbol="AAPL", day=DAY, end=dt.date(2024, 6, 1))
     page.run(wait=True)
-    assert "is before the first day" in page.message
+    assert "end 2024-06-01 is before start 2024-07-01" in page.message  # core.naming.date_range
 
 
 def test_symbol_without_day_defaults_to_latest_stored_day(ctx):
@@ -86,8 +88,7 @@ def test_issue_table_and_history_formatting():
     assert df.iloc[0]["where"] == "11:00:00 → 11:20:00"
     report = DayReport.build("AAPL", DAY, [res])
     assert report.status == "FAIL"
-    h = history_frame([{"validator": "continuity", "status": "FAIL", "issues": 2, "data_version": "v",
-                        "created_at": pd.Timestamp("2024-07-02 10:00", tz="UTC")}])
+    h = history_frame([HistoryEntry("continuity", "FAIL", 2, "v", pd.Timestamp("2024-07-02 10:00", tz="UTC"))])
     assert h.iloc[0]["issues"] == 2
-    assert quality_rows({"score": 80.0, "components": {"completeness": 90.0, "accuracy": 70.0}}) == [
-        ("completeness", 90.0, ""), ("accuracy", 70.0, "")]
+    assert quality_rows(QualityScore("AAPL", DAY, 80.0, 90.0, 70.0, 100.0, 60.0)) == [
+        ("completeness", 90.0), ("accuracy", 70.0), ("timeliness", 100.0), ("consistency", 60.0)]

@@ -8,12 +8,12 @@ import io
 import numpy as np
 import pandas as pd
 import pytest
-
 from builders import store_synthetic
-from core.errors import NotFound, PermissionDenied
+
+from core.errors import InvalidBarSpec, InvalidDateRange, NotFound, PermissionDenied
+from core.users import User
 from pages.components.actions import ui_action
 from pages.components.charts import binned
-from pages.components.status import dataset_status
 
 
 @pytest.fixture
@@ -21,17 +21,6 @@ def stored(ctx):
     store_synthetic(ctx, "AAPL", "2024-07-01", "2024-07-03", ticks=3000)
     store_synthetic(ctx, "MSFT", "2024-07-01", "2024-07-02", ticks=3000)
     return ctx
-
-
-def test_status_is_green_amber_red_with_a_text_label(ctx):
-    cal = ctx.calendar()
-    done = dt.date(2024, 7, 3)
-    assert dataset_status(done, 0.95, cal, done).label == "Fresh"
-    assert dataset_status(dt.date(2024, 7, 2), None, cal, done).level == "amber"
-    assert dataset_status(dt.date(2024, 6, 3), None, cal, done).label == "Outdated"
-    assert dataset_status(done, 0.5, cal, done).level == "red"
-    assert dataset_status(done, 0.8, cal, done).label == "Check quality"
-    assert dataset_status(None, None, cal, done).label == "Empty"
 
 
 def test_home_filters_by_text_source_dates_and_quality(stored):
@@ -47,8 +36,11 @@ def test_home_filters_by_text_source_dates_and_quality(stored):
     page.covers_from = None
     stored.catalog.set_quality("MSFT", "2024-07-01", 95.0)
     stored.catalog.set_quality("MSFT", "2024-07-02", 85.0)
+    stored.catalog.set_quality("AAPL", "2024-07-01", 1.0)  # 1 of 100: poor, not a 100 % fraction
     page.min_quality = 80
     assert [d.symbol for d in page.datasets()] == ["MSFT"]
+    page.min_quality = 1
+    assert [d.symbol for d in page.datasets()] == ["AAPL", "MSFT"]
     assert page.param.source.objects == ["(all)", "synthetic"]
 
 
@@ -84,38 +76,69 @@ def test_explorer_loads_ticks_filters_sessions_and_names_exports(stored):
     page.export_format = "parquet"
     df = pd.read_parquet(io.BytesIO(page.export_bytes().getvalue()))
     assert len(df) == 3000 and "trade_sign" in df.columns
-    assert stored.catalog.audit_log()[0].action == "export"
+    entry = stored.catalog.audit_log()[0]
+    assert (entry.actor, entry.action, entry.details["rows"]) == ("local", "export", 3000)
 
 
 def test_explorer_refuses_export_to_a_viewer_and_reports_bad_ranges(stored):
     from pages.explorer import ExplorerPage
 
-    page = ExplorerPage(ctx=stored, symbol="AAPL", role="viewer", user="vic")
-    with pytest.raises(PermissionDenied, match="researcher role"):
+    page = ExplorerPage(ctx=stored, symbol="AAPL", user=User("vic", "viewer"))
+    with pytest.raises(PermissionDenied, match="researcher role; vic is a viewer"):
         page.export_bytes()
     page.end = dt.date(2024, 7, 1)
     page.refresh()
     assert "before start" in page.last_error and page.loaded is None
+    with pytest.raises(InvalidDateRange):
+        page.load()
     page.param.update(start=dt.date(2024, 7, 6), end=None)
     page.refresh()
     assert "no ticks stored for AAPL" in page.last_error
 
 
-def test_explorer_bar_view_shows_bars_or_says_the_engine_is_missing(stored):
-    from pages.explorer import ExplorerPage, bars_engine
+def test_explorer_bar_view_shows_bars_and_names_a_bad_spec(stored):
+    from pages.explorer import ExplorerPage
 
     page = ExplorerPage(ctx=stored, symbol="AAPL", view="bars", bar_spec="time:60s", sma=5)
-    try:
-        bars_engine()
-    except NotFound:
-        raise
-    except Exception:  # noqa: BLE001 - engine not installed yet
-        assert "bars engine (core.bars) is missing" in page.last_error
-        return
     assert page.loaded.kind == "bars" and len(page.loaded.frame) > 100, page.last_error
     page.bar_spec = "nonsense:??"
     page.refresh()
-    assert page.loaded is None and page.last_error
+    assert page.loaded is None and "invalid bar spec 'nonsense:??'" in page.last_error
+    with pytest.raises(InvalidBarSpec):
+        page.load()
+
+
+def test_explorer_family_menu_fills_in_cores_default_spec_for_the_day(stored):
+    """Issue 12: per-family default specs come from core.bars.registry, scaled to the shown day."""
+    from core.bars import build_default_bars, default_specs
+    from core.bars.registry import family_default
+    from pages.explorer import ExplorerPage
+
+    page = ExplorerPage(ctx=stored, symbol="AAPL", start=dt.date(2024, 7, 2))
+    page._family.value = "tick"
+    row = stored.catalog.tick_days("AAPL", "2024-07-02", "2024-07-02")[0]
+    assert page.bar_spec == str(family_default("tick", row)) and page.view == "bars"
+    assert family_default("tick", row) in default_specs(row)  # one of the series built for stored days
+    built = {r.spec for r in build_default_bars(stored, "AAPL", "2024-07-02")}
+    assert str(family_default("tick", row)) in built
+    assert page.loaded is not None and page.loaded.kind == "bars", page.last_error
+
+
+def test_explorer_download_is_written_by_core_export(stored, tmp_path):
+    """Issue 12: the explorer's file is byte-for-byte what core.export writes for the same selection."""
+    from core.export import ExportRequest, export
+    from pages.explorer import ExplorerPage
+
+    page = ExplorerPage(ctx=stored, symbol="AAPL", start=dt.date(2024, 7, 2), session="regular")
+    got = page.export_bytes().getvalue()
+    out = tmp_path / "ref.csv"
+    export(stored, ExportRequest(("AAPL",), "2024-07-02", "2024-07-02", out, session="regular", format="csv"))
+    assert got == out.read_bytes()
+    page.param.update(view="bars", bar_spec="time:5m")
+    page.refresh()
+    page.export_format = "parquet"
+    bars = pd.read_parquet(io.BytesIO(page.export_bytes().getvalue()))
+    assert len(bars) == len(page.loaded.frame) and set(bars["symbol"]) == {"AAPL"}
 
 
 def test_catalog_page_tree_and_missing_day(stored):
