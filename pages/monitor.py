@@ -1,10 +1,15 @@
 """Collection monitor: feed status, active collections, rates, dead letters, storage, session clock.
 
-The page listens to the bus topic ``collection`` (``progress``, ``day_written``,
-``feed_status`` messages) and ``bars.*``; messages are buffered on the bus thread and applied
-in ~100 ms batches on the session's event loop, and a 1 s periodic callback turns counters into
-rates (ticks/s, bars/s sparklines) and refreshes the session countdown. Start/stop collection
-submits a ``collect`` job through the injected jobs facade (``jobs=``), and without one runs
+The page listens to the bus topics ``collection`` (:class:`~core.events.FeedStatusChanged`,
+:class:`~core.events.CollectionProgress`, :class:`~core.events.DayWritten`), ``jobs``
+(:class:`~core.events.JobChanged` of ``collect`` jobs: their progress bars) and ``bars.*``
+(:class:`~core.events.BarClosed`, :class:`~core.events.BarsBuilt`); messages are buffered on the
+bus thread and applied in ~100 ms batches on the session's event loop, and a 1 s periodic
+callback turns counters into rates (ticks/s, bars/s sparklines), re-renders the "3 s ago"
+times and refreshes the session countdown. The feed panel is
+:func:`pages.components.feed.feed_html` of the latest status of each feed client.
+Start/stop collection submits a ``collect`` job through the injected jobs facade (``jobs=``),
+and without one runs
 :func:`core.collect.collect_days` (days) or :func:`core.live.collect_live` (live) on a
 background thread. Starting and stopping needs the admin role (the injected ``user``). The
 session clock is :func:`core.session_status.session_status`.
@@ -28,8 +33,11 @@ import panel as pn
 import param
 
 from core.errors import TickdeckError
+from core.events import (BarClosed, BarsBuilt, CollectionProgress, DayWritten, FeedStatusChanged, JobChanged,
+                         Message)
 from core.session_status import session_status
 from core.users import User
+from pages.components.feed import feed_html, feed_summary, primary
 from pages.components.safe import md_text
 from pages.components.services import LOCAL_ADMIN, require
 from pages.components.ui import STATUS_CSS, badge, countdown, error_text, human_bytes, run_off_loop  # noqa: F401
@@ -43,6 +51,8 @@ SIZES_EVERY_S = 30  # ArcticDB size scans walk every symbol; once in 30 s is ple
 DEAD_LETTER_ROWS = 200  # the inspect table shows the newest rows only
 MAX_BUFFER = 10_000  # if the page stalls, keep the newest messages rather than grow without bound
 RECENT_WRITES = 12  # "day written" lines kept in the activity list
+FINISHED_LINGER_S = 30  # a finished collection stays listed this long so the user sees it complete
+JOB_FINISHED = ("succeeded", "failed", "cancelled", "interrupted")
 
 _NEXT_EVENT = {"pre": "regular open", "regular": "close", "after": "after-hours end", "closed": "pre-market open"}
 
@@ -71,8 +81,7 @@ class MonitorPage(pn.viewable.Viewer):
         self._buffer: collections.deque = collections.deque(maxlen=MAX_BUFFER)
         self._stops: list[Callable[[], None]] = []
         self._callbacks: list = []
-        self.feed: dict = {}
-        self.feed_seen_at: float | None = None
+        self.feeds: dict[str, FeedStatusChanged] = {}  # feed client kind -> its latest status
         self.active: dict[str, dict] = {}
         self.recent: collections.deque = collections.deque(maxlen=RECENT_WRITES)
         self.ticks_written = 0
@@ -116,7 +125,7 @@ class MonitorPage(pn.viewable.Viewer):
         self.refresh(sizes=True)
 
     # -- bus ------------------------------------------------------------------------------
-    def _on_bus(self, msg: dict) -> None:  # bus thread: never block, never touch widgets
+    def _on_bus(self, msg: Message) -> None:  # bus thread: never block, never touch widgets
         with self._lock:
             self._buffer.append(msg)
 
@@ -153,47 +162,42 @@ class MonitorPage(pn.viewable.Viewer):
         self._render_active()
         return len(batch)
 
-    def _apply(self, msg: dict) -> None:
-        topic, kind, data = msg.get("topic", ""), msg.get("type", ""), msg.get("data") or {}
-        if topic.startswith("bars."):
-            self._bars_seen += int(data.get("bars", 1)) if isinstance(data, dict) else 1
-            return
-        if not isinstance(data, dict):
-            return
-        if topic == "jobs":
-            if str(data.get("kind", "")) == "collect":
-                self._apply_progress(data, key=f"job {data.get('job_id', data.get('id', '?'))}")
-            return
-        if kind == "feed_status":
-            self.feed = dict(data)
-            self.feed_seen_at = time.time()
-        elif kind == "progress":
-            self._apply_progress(data)
-        elif kind == "day_written":
-            self.ticks_written += int(data.get("ticks", 0) or 0)
-            self.recent.appendleft((msg.get("timestamp", time.time()), data))
+    def _apply(self, msg: Message) -> None:
+        ev = msg.event
+        if isinstance(ev, BarClosed):
+            self._bars_seen += 1
+        elif isinstance(ev, BarsBuilt):
+            self._bars_seen += ev.bars
+        elif isinstance(ev, FeedStatusChanged):
+            self.feeds[ev.kind] = ev
+        elif isinstance(ev, JobChanged):
+            if ev.kind == "collect":
+                self._set_active(f"job {ev.id}", ev.progress, ev.message or ev.change, ev.status,
+                                 ev.status in JOB_FINISHED)
+        elif isinstance(ev, CollectionProgress):
+            if ev.job_id is not None:
+                key = f"job {ev.job_id}"
+            elif len(self._local_runs) == 1:  # the collection started on this page
+                key = next(iter(self._local_runs))
+            elif any(k.startswith("job ") and not v.get("finished") for k, v in self.active.items()):
+                return  # a collect job is running: its JobChanged events carry the same progress
+            else:
+                key = "collection"
+            self._set_active(key, ev.percent, ev.message, "running", ev.total > 0 and ev.done >= ev.total)
+        elif isinstance(ev, DayWritten):
+            self.ticks_written += ev.ticks
+            self.recent.appendleft((msg.timestamp, ev))
 
-    def _apply_progress(self, data: dict, key: str | None = None) -> None:
-        if key is None:
-            key = f"job {data['job_id']}" if data.get("job_id") is not None else str(
-                data.get("symbol") or data.get("stage") or "collection")
-        done, total = data.get("done"), data.get("total")
-        pct = data.get("percent", data.get("progress"))
-        if pct is None and done is not None and total:
-            pct = 100.0 * float(done) / float(total)
-        entry = {"key": key, "percent": float(pct or 0.0), "message": str(data.get("message", "")),
-                 "status": str(data.get("status", "running")), "updated": time.time()}
-        self.active[key] = entry
-        if entry["percent"] >= 100.0 or entry["status"] in ("succeeded", "failed", "cancelled", "done"):
-            entry["finished"] = True
+    def _set_active(self, key: str, percent: float, message: str, status: str, finished: bool) -> None:
+        self.active[key] = {"key": key, "percent": float(percent), "message": message, "status": status,
+                            "updated": time.time(), "finished": finished}
 
     # -- periodic -------------------------------------------------------------------------
     def tick(self) -> None:
         """Once a second: rates into sparklines, countdown, dead letters; sizes every 30 s."""
         self.flush()
         now = time.time()
-        feed_ticks = int(self.feed.get("ticks", 0) or 0)
-        counter = feed_ticks if self.feed else self.ticks_written
+        counter = sum(f.ticks for f in self.feeds.values()) if self.feeds else self.ticks_written
         if self._last_rate_sample is not None:
             t0, c0, b0 = self._last_rate_sample
             dt_s = max(now - t0, 1e-3)
@@ -201,7 +205,7 @@ class MonitorPage(pn.viewable.Viewer):
             self._push(self.bars_trend, max(self._bars_seen - b0, 0) / dt_s)
         self._last_rate_sample = (now, counter, self._bars_seen)
         # finished collections linger 30 s so the user sees them complete, then drop off
-        for k in [k for k, v in self.active.items() if v.get("finished") and now - v["updated"] > 30]:
+        for k in [k for k, v in self.active.items() if v.get("finished") and now - v["updated"] > FINISHED_LINGER_S]:
             del self.active[k]
         self.refresh(sizes=now - self._sizes_at >= SIZES_EVERY_S)
         self._render_feed()
@@ -235,35 +239,18 @@ class MonitorPage(pn.viewable.Viewer):
 
     # -- rendering ------------------------------------------------------------------------
     def feed_state(self) -> tuple[str, str]:
-        """(badge kind, text) for the feed connection."""
-        if not self.feed:
-            return "idle", "No feed status yet (no collection running)"
-        state = str(self.feed.get("state", "unknown"))
-        low = state.lower()
-        kind = ("ok" if low in ("connected", "streaming", "closed_breaker", "ok", "up")
-                else "bad" if low in ("disconnected", "down", "open", "error", "failed")
-                else "warn")
-        return kind, f"Feed {state}"
+        """(badge kind, text) for the whole feed (the Level 1 client when there is one)."""
+        return feed_summary(self.feeds)
 
     def _render_feed(self) -> None:
-        kind, text = self.feed_state()
-        f = self.feed
-        lat = f.get("latency_ms", f.get("latency"))
-        if lat is not None:
-            try:
-                self.latency.value = float(lat)
-            except (TypeError, ValueError):
-                pass
-        rows = "".join(f"<dt>{html.escape(k)}</dt><dd>{v:,}</dd>" if isinstance(v, int) and not isinstance(v, bool)
-                       else f"<dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd>"
-                       for k, v in f.items() if k != "state")
-        age = "" if self.feed_seen_at is None else f"updated {int(time.time() - self.feed_seen_at)} s ago"
-        self.feed_pane.object = (f"{badge(kind, text, testid='feed-status')} <span class='td-muted'>{age}</span>"
-                                 + (f"<dl class='td-kv' data-testid='feed-counters'>{rows}</dl>" if rows else ""))
+        now = time.time()
+        main = primary(self.feeds)
+        if main is not None and main.latency_ms is not None:
+            self.latency.value = round(main.latency_ms, 1)
+        self.feed_pane.object = feed_html(self.feeds, now)
         writes = "".join(
             f"<li>{html.escape(time.strftime('%H:%M:%S', time.localtime(ts)))} — "
-            f"{html.escape(str(d.get('symbol', '?')))} {html.escape(str(d.get('day', '')))}: "
-            f"{int(d.get('ticks', 0) or 0):,} ticks stored ({html.escape(str(d.get('source', '')))})</li>"
+            f"{html.escape(d.symbol)} {html.escape(d.day)}: {d.ticks:,} ticks stored ({html.escape(d.source)})</li>"
             for ts, d in self.recent)
         self.recent_pane.object = (f"<ul class='td-muted' data-testid='recent-writes'>{writes}</ul>" if writes
                                    else "<p class='td-muted'>No days written since this page opened.</p>")
@@ -279,13 +266,14 @@ class MonitorPage(pn.viewable.Viewer):
         rows = []
         for e in sorted(self.active.values(), key=lambda v: v["key"]):
             state = "finished" if e.get("finished") else "running"
+            status = html.escape(e["status"] if e.get("finished") or e["status"] == "pending" else "running")
             pct = min(max(e["percent"], 0.0), 100.0)
             key = html.escape(e["key"])
             rows.append(
-                f"<div class='td-active-row'><div class='td-active-label'><b>{key}</b> — {state}, {pct:.0f}%"
+                f"<div class='td-active-row'><div class='td-active-label'><b>{key}</b> — {status}, {pct:.0f}%"
                 f"<br><span class='td-muted'>{html.escape(e['message'])}</span></div>"
-                f"<progress class='td-{state}' max='100' value='{pct:.0f}' aria-label='progress {key}'>"
-                f"{pct:.0f}%</progress></div>")
+                f"<progress class='td-{state}' max='100' value='{pct:.0f}' data-status='{status}' "
+                f"aria-label='progress {key}'>{pct:.0f}%</progress></div>")
         self.active_pane.object = ("".join(rows) if rows
                                    else "<p class='td-muted'>No active collections.</p>")
 
@@ -343,8 +331,7 @@ class MonitorPage(pn.viewable.Viewer):
         except Exception as e:  # noqa: BLE001 - shown on the page
             self._notify(error_text(e), "danger")
             return
-        self.active[f"job {job_id}"] = {"key": f"job {job_id}", "percent": 0.0, "status": "pending",
-                                        "message": f"collect {', '.join(syms)} queued", "updated": time.time()}
+        self._set_active(f"job {job_id}", 0.0, f"collect {', '.join(syms)} queued", "pending", False)
         self._render_active()
         self._notify(f"Queued collect job {job_id} for {', '.join(syms)}", "success")
 
@@ -354,8 +341,7 @@ class MonitorPage(pn.viewable.Viewer):
         key = ",".join(syms)
         stop = threading.Event()
         self._local_runs[key] = stop
-        self.active[key] = {"key": key, "percent": 0.0, "message": "starting…", "status": "running",
-                            "updated": time.time()}
+        self._set_active(key, 0.0, "starting…", "running", False)
         self._render_active()
         if params["mode"] == "live":
             work = partial(live.collect_live, self.ctx, syms, stop_event=stop)

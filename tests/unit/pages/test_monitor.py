@@ -14,47 +14,113 @@ def _page(ctx):
     return page
 
 
-def test_feed_status_event_shows_state_and_counters(ctx):
+def _feed_status(ctx, kind="level1", **counters):
+    """The feed client's own status object (what Level1Client/HistoryClient publish)."""
+    from core.sources.iqfeed import CircuitBreaker, _Status
+
+    st = _Status("127.0.0.1", 5009 if kind == "level1" else 9100, kind, CircuitBreaker(failure_threshold=1), ctx.bus)
+    for k, v in counters.items():
+        setattr(st, k, v)
+    return st
+
+
+def test_feed_status_event_shows_state_latency_counters_and_age(ctx):
+    """Issue 12: the panel reads the typed FeedStatusChanged: state badge with text, latency with
+    one decimal, labelled counters, escaped last error, "s ago" instead of epoch floats."""
     page = _page(ctx)
-    ctx.bus.publish("collection", {"state": "connected", "lines": 1200, "ticks": 1000, "errors": 2,
-                                   "reconnects": 1, "latency_ms": 3.5}, type_="feed_status")
+    st = _feed_status(ctx, connected=True, lines=1200, ticks=1000, errors=2, reconnects=1, latency_ms=53.94,
+                      last_error="<script>x</script> reset")
+    ev = st.publish()
     assert page.flush() == 1
-    assert "Feed connected" in page.feed_pane.object
-    assert "td-ok" in page.feed_pane.object
-    assert "1,200" in page.feed_pane.object
-    assert page.latency.value == 3.5
+    html = page.feed_pane.object
+    assert page.feed_state() == ("ok", "Feed connected") and "td-ok" in html and "connected" in html
+    assert "53.9 ms" in html and page.latency.value == 53.9
+    assert "<dt>Lines received</dt><dd>1,200</dd>" in html and "<dt>Reconnects</dt><dd>1</dd>" in html
+    assert "&lt;script&gt;x&lt;/script&gt; reset" in html and "<script>" not in html
+    assert ("just now" in html or " s ago" in html) and str(ev.updated_at) not in html and "9,311" not in html
+    assert "updated_at" not in html and "last_latency_ms" not in html  # no raw key/value dump
     page.stop_updates()
 
 
-def test_disconnected_feed_is_red_with_text(ctx):
+def test_disconnected_reconnecting_and_breaker_open_have_their_own_badges(ctx):
+    """Issue 12: every feed state has a badge whose text names it."""
     page = _page(ctx)
-    ctx.bus.publish("collection", {"state": "disconnected", "ticks": 0}, type_="feed_status")
+    st = _feed_status(ctx)
+    st.publish()
     page.flush()
-    assert page.feed_state() == ("bad", "Feed disconnected")
-    assert "td-bad" in page.feed_pane.object
+    assert page.feed_state() == ("bad", "Feed disconnected") and "td-bad" in page.feed_pane.object
+    st.reconnecting = True
+    st.publish()
+    page.flush()
+    assert page.feed_state() == ("warn", "Feed reconnecting")
+    st.breaker.record_failure()  # threshold 1: the circuit opens
+    st.publish()
+    page.flush()
+    assert page.feed_state() == ("bad", "Feed breaker open") and "breaker open" in page.feed_pane.object
+    assert "—" in page.feed_pane.object  # no latency measured yet
 
 
-def test_progress_events_become_active_collections(ctx):
+def test_level1_client_stands_for_the_feed_and_history_is_listed_too(ctx):
     page = _page(ctx)
-    ctx.bus.publish("collection", {"stage": "collect", "done": 1, "total": 4, "message": "AAPL 2024-07-01",
-                                   "job_id": 7}, type_="progress")
+    _feed_status(ctx, kind="history", connected=True, latency_ms=12.0).publish()
+    _feed_status(ctx, kind="level1", connected=True, latency_ms=4.25).publish()
     page.flush()
-    assert page.active["job 7"]["percent"] == 25.0
+    html = page.feed_pane.object
+    assert "data-testid='feed-level1'" in html and "data-testid='feed-history'" in html
+    assert page.latency.value == 4.2 or page.latency.value == 4.3  # one decimal of the Level 1 latency
+
+
+def test_queued_collect_job_progress_comes_from_the_job_queue(ctx):
+    """Issue 12: JobQueue.set_progress publishes the job's kind, so a queued collect job's bar moves."""
+    from jobs.queue import JobQueue
+
+    page = _page(ctx)
+    q = JobQueue.for_context(ctx)
+    jid = q.submit("collect", {"symbols": ["AAPL"], "days": ["2024-07-01"]})
+    q.claim("w1")
+    q.set_progress(jid, 40.0, "collect: AAPL 2024-07-01")
+    page.flush()
+    assert page.active[f"job {jid}"]["percent"] == 40.0
     html = page.active_pane.object
-    assert "AAPL 2024-07-01" in html and "25%" in html and "<progress" in html and "value='25'" in html
+    assert "AAPL 2024-07-01" in html and "40%" in html and "value='40'" in html and "running" in html
+    q.finish(jid, "failed", error="Traceback\nFeedError: boom")
+    page.flush()
+    assert page.active[f"job {jid}"]["finished"] and "data-status='failed'" in page.active_pane.object
+
+
+def test_collection_progress_of_a_local_run_is_shown(ctx):
+    from core.collect import _emit
+    from core.progress import Progress
+
+    page = _page(ctx)
+    _emit(ctx, None, Progress("collect", 1, 4, "AAPL 2024-07-01"))
+    page.flush()
+    assert page.active["collection"]["percent"] == 25.0 and "value='25'" in page.active_pane.object
 
 
 def test_day_written_counts_ticks_and_rates_go_into_sparkline(ctx):
+    from builders import store_synthetic
+
+    from core.bars.service import build_default_bars
+
     page = _page(ctx)
     page.tick()  # first sample
-    ctx.bus.publish("collection", {"symbol": "AAPL", "day": "2024-07-01", "ticks": 5000, "source": "iqfeed"},
-                    type_="day_written")
-    ctx.bus.publish("bars.AAPL.time.60s", {"bars": 3})
+    store_synthetic(ctx, "AAPL", "2024-07-01", "2024-07-01", ticks=500)
+    build_default_bars(ctx, "AAPL", "2024-07-01", specs=["time:5m"])
     page.tick()
-    assert page.ticks_written == 5000
+    written = ctx.store.day_info("AAPL", "2024-07-01").ticks
+    assert page.ticks_written == written
     assert page.ticks_trend.value > 0
     assert page.bars_trend.value > 0
-    assert "AAPL 2024-07-01: 5,000 ticks stored" in page.recent_pane.object
+    assert f"AAPL 2024-07-01: {written:,} ticks stored" in page.recent_pane.object
+
+
+def test_ago_and_latency_formatting():
+    from pages.components.feed import ago, latency_text
+
+    assert [ago(s) for s in (0.2, 3.7, 125, 7300, 200_000)] == ["just now", "3 s ago", "2 min ago", "2 h ago",
+                                                                  "2 d ago"]
+    assert latency_text(53.94) == "53.9 ms" and latency_text(None) == "—"
 
 
 def test_generated_day_is_listed_and_storage_sizes_shown(ctx):
