@@ -2,8 +2,13 @@
 
 A symbol's backfill plan for ``[start, end]`` is the calendar's trading days minus the days
 the catalog has stored, plus stored days whose latest validation result is a failure. Plans
-become ``collect`` jobs at priority 2 through a ``submit(kind, params, priority)`` callable
-(the job queue's, so this module does not depend on ``jobs``).
+become jobs at priority 2 through a ``submit(kind, params, priority)`` callable (the job
+queue's, so this module does not depend on ``jobs``).
+
+Each dataset goes to its own source (:func:`collect_route`): a dataset collected from IQFeed
+(or one not in the catalog yet) to IQFeed (``collect`` jobs), a synthetic dataset to the
+synthetic generator (``generate`` jobs), and an imported one nowhere — its plan says it is
+"not collectable from a feed" and no job is queued for it.
 """
 
 from __future__ import annotations
@@ -17,6 +22,24 @@ from core.naming import date_range, format_day, normalize_ticker
 BACKFILL_PRIORITY = 2
 DEFAULT_LOOKBACK_DAYS = 30  # "backfill all stale" window for a symbol with nothing stored yet
 MAX_DAYS_PER_JOB = 20  # keeps each collect job cancellable/retryable in small pieces
+FEED = "iqfeed"  # collected from the IQFeed protocol (the real feed or the bundled emulator)
+GENERATOR = "synthetic"  # made by core.sources.synthetic
+NOT_COLLECTABLE = "not collectable from a feed"
+
+
+@dataclass(frozen=True)
+class CollectRoute:
+    """Where a dataset's missing days come from: ``via`` is :data:`FEED`, :data:`GENERATOR` or
+    ``None`` (then ``reason`` says why, starting with :data:`NOT_COLLECTABLE`)."""
+
+    symbol: str
+    source: str  # the dataset's recorded source ("" when the symbol has no dataset yet)
+    via: str | None
+    reason: str = ""
+
+    @property
+    def collectable(self) -> bool:
+        return self.via is not None
 
 
 @dataclass(frozen=True)
@@ -26,6 +49,9 @@ class BackfillPlan:
     end: dt.date
     missing: tuple[dt.date, ...]
     failing: tuple[dt.date, ...]
+    via: str | None = FEED  # see CollectRoute
+    reason: str = ""  # why nothing is queued for it (via None)
+    ticks: int | None = None  # synthetic datasets: regular-session trades per generated day, as stored
 
     @property
     def days(self) -> tuple[dt.date, ...]:
@@ -33,7 +59,8 @@ class BackfillPlan:
 
     def to_dict(self) -> dict:
         return {"symbol": self.symbol, "start": format_day(self.start), "end": format_day(self.end),
-                "missing": [format_day(d) for d in self.missing], "failing": [format_day(d) for d in self.failing]}
+                "missing": [format_day(d) for d in self.missing], "failing": [format_day(d) for d in self.failing],
+                "via": self.via, "reason": self.reason}
 
 
 @dataclass(frozen=True)
@@ -56,6 +83,29 @@ def watchlist(ctx) -> list[str]:
     return [d.symbol for d in ctx.catalog.datasets()]
 
 
+def collect_route(ctx, symbol: str, dataset=None) -> CollectRoute:
+    """Which source collects ``symbol``'s days, from its dataset's ``source`` (``dataset``: its
+    catalog row when the caller has it already)."""
+    symbol = normalize_ticker(symbol)
+    ds = dataset if dataset is not None else ctx.catalog.dataset(symbol)
+    source = (getattr(ds, "source", "") or "") if ds is not None else ""
+    if source in ("", FEED) or source.startswith(FEED + "-"):
+        return CollectRoute(symbol, source, FEED)
+    if source == GENERATOR:
+        return CollectRoute(symbol, source, GENERATOR)
+    if source.startswith("import:"):
+        why = f"{NOT_COLLECTABLE}: {symbol} was imported from a file ({source}); import the missing days instead"
+    else:
+        why = f"{NOT_COLLECTABLE}: {symbol} comes from {source!r}, which no feed collects"
+    return CollectRoute(symbol, source, None, why)
+
+
+def feed_symbols(ctx, symbols=None) -> list[str]:
+    """The symbols (default: the watchlist) whose datasets IQFeed collects: what live collection
+    streams and the close finalises."""
+    return [s for s in (symbols or watchlist(ctx)) if collect_route(ctx, s).via == FEED]
+
+
 def failing_days(ctx, symbol: str, start, end) -> list[dt.date]:
     """Stored days whose latest result of any validator is a failure."""
     return sorted(ctx.catalog.failing_days(symbol, start, end))
@@ -73,7 +123,13 @@ def plan_backfill(ctx, symbol: str, start, end) -> BackfillPlan:
     cal = ctx.calendar_for(symbol)
     stored = ctx.catalog.stored_days(symbol)
     missing = cal.missing_days(start, end, stored)
-    return BackfillPlan(symbol, start, end, tuple(missing), tuple(failing_days(ctx, symbol, start, end)))
+    route = collect_route(ctx, symbol)
+    ticks = None
+    if route.via == GENERATOR:
+        rows = ctx.catalog.tick_days(symbol)
+        ticks = int(rows[-1].regular_ticks) if rows and rows[-1].regular_ticks else None
+    return BackfillPlan(symbol, start, end, tuple(missing), tuple(failing_days(ctx, symbol, start, end)),
+                        via=route.via, reason=route.reason, ticks=ticks)
 
 
 def freshness_of(symbol: str, latest_day: dt.date | None, calendar, *, now=None) -> Freshness:
@@ -122,11 +178,33 @@ def plan_stale(ctx, symbols=None, *, now=None, lookback_days: int = DEFAULT_LOOK
 
 
 def submit_plans(plans, submit: Callable[[str, dict, int], int]) -> list[int]:
-    """Queue ``collect`` jobs (priority 2) for the plans' days, in chunks; returns job ids."""
+    """Queue jobs (priority 2) for the plans' days, in chunks, each to its dataset's source:
+    ``collect`` (IQFeed) or ``generate`` (synthetic); plans that are not collectable queue
+    nothing. Returns the job ids."""
     ids = []
     for p in plans:
+        if p.via is None:
+            continue
+        kind = "collect" if p.via == FEED else "generate"
         days = [format_day(d) for d in p.days]
         for i in range(0, len(days), MAX_DAYS_PER_JOB):
-            ids.append(submit("collect", {"symbols": [p.symbol], "days": days[i:i + MAX_DAYS_PER_JOB],
-                                          "reason": "backfill"}, BACKFILL_PRIORITY))
+            params = {"symbols": [p.symbol], "days": days[i:i + MAX_DAYS_PER_JOB], "reason": "backfill"}
+            if p.via == GENERATOR and p.ticks:
+                params["ticks"] = p.ticks
+            ids.append(submit(kind, params, BACKFILL_PRIORITY))
     return ids
+
+
+def run_plan(ctx, plan: BackfillPlan, *, progress=None) -> list:
+    """Collect a plan's days here and now from its source; returns the ingest results
+    (nothing for a plan that is not collectable)."""
+    if plan.via == FEED:
+        from core.collect import collect_days
+
+        return collect_days(ctx, [plan.symbol], list(plan.days), progress=progress)
+    if plan.via == GENERATOR:
+        from core.sources.synthetic import generate_into_store
+
+        return [r for d in plan.days for r in generate_into_store(ctx, [plan.symbol], d, d, ticks=plan.ticks,
+                                                                  progress=progress)]
+    return []

@@ -83,6 +83,19 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def _slots(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(PREFIX + name, "")
+    if raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(PREFIX + name, f"expected a whole number of slots, got {raw!r}") from None
+    if not 1 <= value <= 64:
+        raise ConfigError(PREFIX + name, f"{value} slots is outside 1..64")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """All runtime settings. Build with :meth:`from_env` or directly in tests."""
@@ -102,6 +115,7 @@ class Settings:
     cookie_secure: bool = False  # web cookies carry Secure (set behind TLS); see app/login.py
     login_limit_user: str = "5 per 5 minutes"  # failed-login throttle per user name (limits notation)
     login_limit_address: str = "30 per 5 minutes"  # and per client address
+    worker_slots: int = 2  # batch jobs a worker (embedded or `tickdeck worker`) runs at once, beside the services
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
@@ -142,6 +156,7 @@ class Settings:
             cookie_secure=_flag(env, "COOKIE_SECURE"),
             login_limit_user=_rate(env, "LOGIN_LIMIT_USER", "5 per 5 minutes"),
             login_limit_address=_rate(env, "LOGIN_LIMIT_ADDR", "30 per 5 minutes"),
+            worker_slots=_slots(env, "WORKER_SLOTS", 2),
         )
 
     def with_(self, **changes) -> "Settings":

@@ -164,6 +164,8 @@ class Job(Base):
     worker: Mapped[str] = mapped_column(String(128), default="")
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     result: Mapped[dict] = mapped_column(default=dict)
+    # the job that queued this one (migration 0003); a parent's outcome follows its children's
+    parent_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
 
 
 class DeadLetter(Base):

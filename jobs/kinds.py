@@ -8,16 +8,23 @@ imported lazily at their agreed signatures, so this module imports without them.
 ========== ================================================================================
 kind       params
 ========== ================================================================================
-collect    ``symbols``, ``days`` (list) or ``start``/``end``; ``mode="live"`` for live L1
-backfill   ``symbols`` (default: watchlist), ``start``, ``end``; queues collect jobs
+collect    ``symbols``, ``days`` (list) or ``start``/``end``; ``mode="live"`` for live L1 (prefer
+           the ``live`` service, :mod:`core.services`: it takes no worker slot)
+backfill   ``symbols`` (default: watchlist), ``start``, ``end``; queues child jobs per source
+           (``collect`` for IQFeed datasets, ``generate`` for synthetic ones) and waits for them
 build-bars ``symbol``, ``days`` or ``start``/``end``
 validate   ``symbol``, ``days`` or ``start``/``end``
-finalize   ``symbols``, ``day``: collect the day, default bars, validate, configured exports
+finalize   ``symbols``, ``day``: collect the day (IQFeed datasets only; a day the live service is
+           writing is left to it), default bars, validate, configured exports
 export     see :class:`core.export.ExportRequest` (``symbols``, ``start``, ``end``, ``spec``, …)
 retention  ``dry_run`` (bool), optional ``policy`` overrides
 health     none
-generate   ``symbols``, ``start``, ``end``, ``seed``, ``ticks``, ``faults`` (synthetic market)
+generate   ``symbols``, ``start``/``end`` or ``days``, ``seed``, ``ticks``, ``faults`` (synthetic market)
 ========== ================================================================================
+
+A kind that queues child jobs does so with ``progress.spawn(kind, params, priority=…)`` (the
+runner's :class:`jobs.runner.JobProgress`); it then waits for them without holding a worker
+slot and fails with a child's error when a child fails. Kinds do not import the queue.
 """
 
 from __future__ import annotations
@@ -25,15 +32,20 @@ from __future__ import annotations
 from typing import Callable
 
 from core.errors import JobError
+from core.live_service import STOP_GRACE_S
 from core.naming import as_date, format_day
 from core.progress import Progress
+from jobs.registry import KIND_NAMES
 
-KindFn = Callable[..., dict]
+KindFn = Callable[..., dict]  # a result's "note" (text) is added to the job's final message
 KINDS: dict[str, KindFn] = {}
 
 
 def register(name: str):
-    """Decorator: register ``fn(ctx, params, *, progress)`` as job kind ``name``."""
+    """Decorator: register ``fn(ctx, params, *, progress)`` as job kind ``name`` (listed in
+    :data:`jobs.registry.KIND_NAMES`, which the queue checks submissions against)."""
+    if name not in KIND_NAMES:
+        raise JobError(f"job kind {name!r} is not in jobs.registry.KIND_NAMES; add it there")
 
     def deco(fn: KindFn) -> KindFn:
         KINDS[name] = fn
@@ -87,8 +99,6 @@ def collect(ctx, params: dict, *, progress) -> dict:
     return {"symbols": symbols, "days": [format_day(d) for d in days], "result": _jsonable(out)}
 
 
-LIVE_STOP_GRACE_S = 120  # keep streaming briefly past the after-hours end for late prints
-
 
 def _collect_live(ctx, symbols, params: dict, progress) -> dict:
     """Stream L1 until cancelled, or until ``day``'s extended session ends (plus a grace)."""
@@ -97,7 +107,7 @@ def _collect_live(ctx, symbols, params: dict, progress) -> dict:
     import pandas as pd
 
     from core.live import collect_live
-    from jobs.queue import JobCancelled
+    from jobs.errors import JobCancelled
 
     stop = getattr(progress, "cancelled", None) or threading.Event()
     timer, session_over = None, threading.Event()
@@ -110,7 +120,7 @@ def _collect_live(ctx, symbols, params: dict, progress) -> dict:
         cal = ctx.calendar()
         day = as_date(params["day"])
         if cal.is_trading_day(day):
-            end = cal.bounds(day).after_close + pd.Timedelta(seconds=LIVE_STOP_GRACE_S)
+            end = cal.bounds(day).after_close + pd.Timedelta(seconds=STOP_GRACE_S)
             delay = (end - pd.Timestamp.now(tz=end.tz)).total_seconds()
             if delay <= 0:
                 raise JobError(f"live collection for {day} is too late: its session ended at {end}")
@@ -131,8 +141,15 @@ def _collect_live(ctx, symbols, params: dict, progress) -> dict:
 def generate(ctx, params: dict, *, progress) -> dict:
     from core.sources.synthetic import generate_into_store
 
-    res = generate_into_store(ctx, _symbols(params), params["start"], params["end"], seed=int(params.get("seed", 0)),
-                              faults=tuple(params.get("faults") or ()), ticks=params.get("ticks"), progress=progress)
+    opts = dict(seed=int(params.get("seed", 0)), faults=tuple(params.get("faults") or ()), ticks=params.get("ticks"))
+    if params.get("days"):  # e.g. a backfill's missing days of a synthetic dataset
+        days = _days(ctx, params)
+        res = []
+        for i, day in enumerate(days, 1):
+            res += generate_into_store(ctx, _symbols(params), day, day, **opts)
+            progress(Progress("generate", i, len(days), str(day)))
+    else:
+        res = generate_into_store(ctx, _symbols(params), params["start"], params["end"], progress=progress, **opts)
     return {"days": len(res), "ticks": int(sum(r.info.ticks for r in res))}
 
 
@@ -165,29 +182,46 @@ def validate(ctx, params: dict, *, progress) -> dict:
 
 @register("finalize")
 def finalize(ctx, params: dict, *, progress) -> dict:
-    """End-of-day pipeline: collect the whole day, build default bars, validate, export."""
+    """End-of-day pipeline: collect the whole day, build default bars, validate, export.
+
+    Only IQFeed datasets are collected (others are listed under ``skipped`` with the reason).
+    A symbol-day the ``live`` service is writing right now is not collected again from history
+    (two writers of one day would collide): its bars and validation run on what live
+    collection stored, and live collection rewrites the day whole at the end of the extended
+    session (:func:`core.collect.finalize_day`).
+    """
+    from core.backfill import FEED, collect_route
     from core.bars import build_default_bars
     from core.collect import collect_days
     from core.export import ExportRequest, export
+    from core.services import ServiceControl
     from core.validation import validate_day
 
-    symbols, day = _symbols(params, ctx), as_date(params["day"])
+    requested, day = _symbols(params, ctx), as_date(params["day"])
+    routes = [collect_route(ctx, s) for s in requested]
+    skipped = {r.symbol: r.reason or f"not collected at the close: {r.symbol} is a {r.via} dataset"
+               for r in routes if r.via != FEED}
+    symbols = [r.symbol for r in routes if r.via == FEED]
+    live = set(ServiceControl(ctx).collecting_live(day))
+    to_collect = [s for s in symbols if s not in live]
     steps = 3 * len(symbols) + 1
-    collect_days(ctx, symbols, [day], progress=None)
+    if to_collect:
+        collect_days(ctx, to_collect, [day], progress=None)
     progress(Progress("finalize", len(symbols), steps, f"collected {day}"))
     hooks_ran = bool(ctx.extras.get("after_write"))  # the post-ingest pipeline already built bars + validated
     for i, sym in enumerate(symbols):
-        if not hooks_ran:
+        if not hooks_ran or sym in live:
             build_default_bars(ctx, sym, day, progress=None)
             validate_day(ctx, sym, day)
         progress(Progress("finalize", len(symbols) + 2 * (i + 1), steps, f"{sym} bars + validation"))
     exports = []
-    for cfg in ctx.catalog.get_config("close_exports", []) or []:
+    for cfg in (ctx.catalog.get_config("close_exports", []) or []) if symbols else []:
         req = ExportRequest.from_params({**cfg, "symbols": cfg.get("symbols") or symbols,
                                          "start": format_day(day), "end": format_day(day)}, ctx.settings)
         exports.append(export(ctx, req).to_dict())
     progress(Progress("finalize", steps, steps, "done"))
-    return {"day": format_day(day), "symbols": symbols, "exports": exports}
+    return {"day": format_day(day), "symbols": symbols, "live": sorted(live & set(symbols)), "skipped": skipped,
+            "exports": exports}
 
 
 @register("export")
@@ -216,18 +250,26 @@ def health(ctx, params: dict, *, progress) -> dict:
 
 @register("backfill")
 def backfill(ctx, params: dict, *, progress) -> dict:
-    """Plan the gaps and queue one collect job per symbol (priority 2)."""
-    from core.backfill import plan_backfill, plan_stale, submit_plans
-    from jobs.queue import JobQueue
+    """Plan the gaps and queue one child job per symbol and chunk of days (priority 2), each to
+    its dataset's source; wait for them (the job fails with a child's error when one fails).
 
+    A dataset that no feed collects (an import) queues nothing: it is listed under ``skipped``
+    with the reason ("not collectable from a feed").
+    """
+    from core.backfill import NOT_COLLECTABLE, plan_backfill, plan_stale, submit_plans
+
+    spawn = getattr(progress, "spawn", None)  # jobs.runner.JobProgress
+    if spawn is None:
+        raise JobError("a backfill queues child jobs: run it through the job queue (tickdeck jobs start backfill …)")
     if params.get("start") and params.get("end"):
         plans = [plan_backfill(ctx, s, params["start"], params["end"]) for s in _symbols(params, ctx)]
     else:
         plans = plan_stale(ctx)
-    q = JobQueue.for_context(ctx)
-    ids = submit_plans(plans, lambda kind, p, prio: q.submit(kind, p, priority=prio, requested_by="backfill"))
-    progress(Progress("backfill", 1, 1, f"queued {len(ids)} collect jobs"))
-    return {"queued": ids, "plans": [p.to_dict() for p in plans]}
+    ids = submit_plans(plans, lambda kind, p, prio: spawn(kind, p, priority=prio, requested_by="backfill"))
+    skipped = {p.symbol: p.reason for p in plans if p.via is None and p.days}
+    note = f"skipped {', '.join(skipped)}: {NOT_COLLECTABLE}" if skipped else ""
+    progress(Progress("backfill", 1, 1, f"queued {len(ids)} job(s)" + (f"; {note}" if note else "")))
+    return {"queued": ids, "skipped": skipped, "plans": [p.to_dict() for p in plans], "note": note}
 
 
 def _jsonable(x):

@@ -4,7 +4,9 @@ The job function gets a ``progress`` callable. Each call checks a cancel flag th
 heartbeat thread refreshes from SQL every :data:`HEARTBEAT_S` (so a cancel takes effect
 within ~1 s of the next progress report) and persists the percentage at most every
 :data:`PROGRESS_PERSIST_S` (the bus gets the same update). A job that raises is recorded as
-``failed`` with its traceback; the runner itself never raises for a job's error.
+``failed`` with its traceback; the runner itself never raises for a job's error. A job that
+queued child jobs (``parent_id``) becomes ``waiting`` when its function returns and is settled
+by the queue when its children finish (:meth:`jobs.queue.JobQueue.wait_for_children`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import traceback
 
 from core.progress import Progress
 from jobs.kinds import get_kind
-from jobs.queue import JobCancelled, JobQueue, JobRecord
+from jobs.errors import JobCancelled
+from jobs.queue import JobQueue, JobRecord
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,11 @@ class JobProgress:
             self._last_write = now
             msg = f"{p.stage}: {p.message}" if p.message else p.stage
             self.queue.set_progress(self.job_id, p.percent, msg)
+
+    def spawn(self, kind: str, params: dict, *, priority: int = 1, requested_by: str = "system") -> int:
+        """Queue a child job of this job (``parent_id``): this job then succeeds only when every
+        child does, and fails with a failed child's error. Returns the child's id."""
+        return self.queue.submit(kind, params, priority=priority, requested_by=requested_by, parent_id=self.job_id)
 
 
 class _Heartbeat(threading.Thread):
@@ -75,8 +83,13 @@ def run_job(ctx, queue: JobQueue, job: JobRecord, worker: str) -> JobRecord:
         if prog.cancelled.is_set() or queue.heartbeat(job.id, worker):
             # finished despite a late cancel request: the work is done, keep it
             log.info("job %s finished after a cancel request", job.id)
-        return queue.finish(job.id, "succeeded", result=result if isinstance(result, dict) else {"value": result},
-                            worker=worker, message="done")
+        result = result if isinstance(result, dict) else {"value": result}
+        waiting = queue.wait_for_children(job.id, worker, result)
+        if waiting is not None:
+            return waiting
+        note = str(result.get("note") or "")
+        return queue.finish(job.id, "succeeded", result=result, worker=worker,
+                            message=f"done; {note}" if note else "done")
     except JobCancelled:
         return queue.finish(job.id, "cancelled", worker=worker, message="cancelled on request")
     except Exception as e:  # noqa: BLE001 - record every failure, the queue goes on

@@ -1,13 +1,17 @@
-"""Market triggers: start live collection at the open, finalise the day at the close.
+"""Market triggers: start live collection at the open, finalise the day at the close, stop
+live collection after the extended session.
 
 :meth:`MarketTriggers.check` is called every few seconds by the scheduler (or by a test with
-a simulated clock). On a trading day, once the regular session has opened it submits a live
-``collect`` job for the watchlist; once the regular session has closed (the calendar's close,
-so 13:00 on early-close days) it submits a ``finalize`` job (collect the whole day, default
-bars, validation, configured exports). Each fires at most once per trading day: the last
-fired day is kept in ``system_config['triggers.state']`` so restarts do not fire twice.
-Holidays and weekends fire nothing. A process that starts after the close does not start live
-collection for that day but still finalises it.
+a simulated clock). On a trading day, once the regular session has opened it asks for the
+``live`` *service* (:mod:`core.services`) to run for the watchlist's IQFeed datasets — a
+service, not a job, so it takes no worker slot and batch jobs keep running beside it; once the
+regular session has closed (the calendar's close, so 13:00 on early-close days) it submits a
+``finalize`` job (collect the whole day, default bars, validation, configured exports); once the
+extended session has ended (plus :data:`core.live_service.STOP_GRACE_S` for late prints) it
+stops the live service if a trigger started it (one started by hand keeps running). Each fires
+at most once per trading day: the last fired day is kept in ``system_config['triggers.state']``
+so restarts do not fire twice. Holidays and weekends fire nothing. A process that starts after
+the close does not start live collection for that day but still finalises it.
 """
 
 from __future__ import annotations
@@ -16,23 +20,28 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from core.backfill import watchlist
+from core.backfill import feed_symbols
 from core.calendar import ET
+from core.events import TriggerFired
+from core.live_service import STOP_GRACE_S
 from core.naming import as_date, format_day
+from core.services import ServiceControl
 
 STATE_KEY = "triggers.state"
+LIVE = "live"  # the service the open starts
 
 
 @dataclass(frozen=True)
 class TriggerEvent:
-    action: str  # open | close
+    action: str  # open | close | end
     day: str
     at: str
     job_id: int | None
+    service: str | None = None  # the service started (open) or stopped (end)
 
 
 class MarketTriggers:
-    """Open/close actions for the configured calendar.
+    """Open/close/end actions for the configured calendar.
 
     Parameters
     ----------
@@ -40,12 +49,15 @@ class MarketTriggers:
         A :class:`jobs.queue.JobQueue` (anything with ``submit(kind, params, priority=…, requested_by=…)``).
     clock
         Callable returning the current time; defaults to the wall clock (ET).
+    services
+        A :class:`core.services.ServiceControl` (default: one on ``ctx``).
     """
 
-    def __init__(self, ctx, queue, *, clock=None):
+    def __init__(self, ctx, queue, *, clock=None, services: ServiceControl | None = None):
         self.ctx = ctx
         self.queue = queue
         self.clock = clock or (lambda: pd.Timestamp.now(tz=ET))
+        self.services = services or ServiceControl(ctx)
 
     def _state(self) -> dict:
         return dict(self.ctx.catalog.get_config(STATE_KEY, {}) or {})
@@ -61,19 +73,28 @@ class MarketTriggers:
         b = cal.bounds(day)
         state, fired = self._state(), []
         key = format_day(day)
-        symbols = watchlist(self.ctx)
         if b.open <= now < b.close and state.get("open") != key:
-            jid = self.queue.submit("collect", {"mode": "live", "symbols": symbols, "day": key}, priority=0,
-                                    requested_by="trigger:open") if symbols else None
+            symbols = feed_symbols(self.ctx)
+            started = None
+            if symbols and self.services.desired(LIVE).state != "running":
+                self.services.start(LIVE, by="trigger:open", params={"symbols": symbols, "day": key})
+                started = LIVE
             state["open"] = key
-            fired.append(TriggerEvent("open", key, now.isoformat(), jid))
+            fired.append(TriggerEvent("open", key, now.isoformat(), None, started))
         if now >= b.close and state.get("close") != key:
+            symbols = feed_symbols(self.ctx)
             jid = self.queue.submit("finalize", {"symbols": symbols, "day": key, "early_close": b.early_close},
                                     priority=0, requested_by="trigger:close") if symbols else None
             state["close"] = key
             fired.append(TriggerEvent("close", key, now.isoformat(), jid))
-        if fired:
+        if now >= b.after_close + pd.Timedelta(seconds=STOP_GRACE_S) and state.get("end") != key:
+            want = self.services.desired(LIVE)
+            if want.state == "running" and want.requested_by.startswith("trigger:"):
+                self.services.stop(LIVE, by="trigger:end")
+                fired.append(TriggerEvent("end", key, now.isoformat(), None, LIVE))
+            state["end"] = key
+        if state != self._state():
             self.ctx.catalog.set_config(STATE_KEY, state)
-            for ev in fired:
-                self.ctx.bus.publish("jobs", {"trigger": ev.action, "day": ev.day, "job_id": ev.job_id}, type_="trigger")
+        for ev in fired:
+            self.ctx.bus.publish(TriggerFired(action=ev.action, day=ev.day, at=ev.at, job_id=ev.job_id))
         return fired

@@ -1,11 +1,15 @@
-"""Workers: claim jobs from the SQL queue and run them, in a thread or a separate process.
+"""Workers: claim jobs from the SQL queue and run them in N slots, in this process or another.
 
 ``tickdeck worker`` runs :meth:`Worker.run` in its own process (any number of them may share
-one PostgreSQL database); ``tickdeck serve`` calls :func:`start_embedded`, which runs one
-worker thread plus the scheduler inside the server process. On start (and every
-:data:`RECOVER_EVERY_S` while idle) a worker marks jobs orphaned by a dead worker as
-``interrupted`` and re-queues them per their retry policy, and completes the post-write step
-(default bars, validation) of days whose writer was killed during it
+one PostgreSQL database); ``tickdeck serve`` calls :func:`start_embedded`, which runs a worker
+with ``Settings.worker_slots`` slots (default 2) plus the scheduler and the service supervisor
+inside the server process. A slot is a thread that claims and runs one job at a time, so with
+two slots a backfill or an export runs while another job does; long-running services (live
+collection) are not jobs and take no slot (:mod:`core.services`).
+
+On start (and every :data:`RECOVER_EVERY_S` while idle) a worker marks jobs orphaned by a dead
+worker as ``interrupted`` and re-queues them per their retry policy, and completes the
+post-write step (default bars, validation) of days whose writer was killed during it
 (:func:`core.ingest.complete_pending`: one SQL query when nothing is pending).
 """
 
@@ -17,6 +21,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
+from core.errors import JobError
 from jobs.queue import STALE_AFTER_S, JobQueue, JobRecord, default_worker_id
 from jobs.runner import run_job
 
@@ -24,10 +29,12 @@ log = logging.getLogger(__name__)
 
 POLL_S = 0.5  # idle wait between claims: fast pick-up without hammering SQL
 RECOVER_EVERY_S = 30.0  # how often an idle worker looks for orphaned jobs
+SLOT_RESTART_S = 5.0  # a slot whose loop failed (e.g. SQL briefly down) starts again after this
+MAX_SLOTS = 64
 
 
 class Worker:
-    """Claims and runs jobs one at a time.
+    """Claims and runs jobs, up to ``slots`` at a time.
 
     Parameters
     ----------
@@ -37,10 +44,20 @@ class Worker:
         Only claim these kinds (default: all).
     stale_after_s
         Heartbeat age after which a running job counts as orphaned.
+    slots
+        Jobs run at once, each in its own thread (``<worker id>/<slot>`` in the job's
+        ``worker`` column when more than one).
+
+    Raises
+    ------
+    JobError
+        ``slots`` outside 1..64.
     """
 
     def __init__(self, ctx, *, worker_id: str | None = None, kinds=None, poll_s: float = POLL_S,
-                 stale_after_s: float = STALE_AFTER_S, auto_retry: bool = True):
+                 stale_after_s: float = STALE_AFTER_S, auto_retry: bool = True, slots: int = 1):
+        if not 1 <= int(slots) <= MAX_SLOTS:
+            raise JobError(f"a worker runs 1..{MAX_SLOTS} slots, got {slots!r}")
         self.ctx = ctx
         self.queue = JobQueue(ctx.catalog.engine, ctx.bus)
         self.worker_id = worker_id or f"{default_worker_id()}:{uuid.uuid4().hex[:6]}"
@@ -48,8 +65,12 @@ class Worker:
         self.poll_s = poll_s
         self.stale_after_s = stale_after_s
         self.auto_retry = auto_retry
+        self.slots = int(slots)
         self.stop_event = threading.Event()
         self.ran: list[JobRecord] = []
+        self._lock = threading.Lock()
+        self._taken = 0  # jobs claimed (or about to be) by this run, for max_jobs
+        self.busy: dict[int, int] = {}  # slot -> id of the job it runs now
 
     def recover(self) -> list[int]:
         self.complete_pending()
@@ -68,34 +89,78 @@ class Worker:
             log.info("completed the post-write step of %d day(s) left pending", len(done))
         return done
 
-    def run_once(self) -> JobRecord | None:
-        """Claim and run one job; ``None`` when the queue is empty."""
-        job = self.queue.claim(self.worker_id, self.kinds)
+    def slot_id(self, slot: int) -> str:
+        return self.worker_id if self.slots == 1 else f"{self.worker_id}/{slot + 1}"
+
+    def run_once(self, slot: int = 0) -> JobRecord | None:
+        """Claim and run one job in ``slot``; ``None`` when the queue is empty."""
+        job = self.queue.claim(self.slot_id(slot), self.kinds)
         if job is None:
             return None
-        rec = run_job(self.ctx, self.queue, job, self.worker_id)
+        self.busy[slot] = job.id
+        try:
+            rec = run_job(self.ctx, self.queue, job, self.slot_id(slot))
+        finally:
+            self.busy.pop(slot, None)
         self.ran.append(rec)
         return rec
 
-    def run(self, *, once: bool = False, max_jobs: int | None = None) -> int:
-        """Run jobs until stopped, the queue drains (``once``) or ``max_jobs`` ran; returns the count."""
-        n = 0
-        self.recover()
+    def _take(self, max_jobs: int | None) -> bool:
+        with self._lock:
+            if max_jobs is not None and self._taken >= max_jobs:
+                return False
+            self._taken += 1
+            return True
+
+    def _give_back(self) -> None:
+        with self._lock:
+            self._taken -= 1
+
+    def _loop(self, slot: int, once: bool, max_jobs: int | None) -> None:
         last_recover = time.monotonic()
         while not self.stop_event.is_set():
-            if max_jobs is not None and n >= max_jobs:
+            if not self._take(max_jobs):
                 break
-            rec = self.run_once()
-            if rec is not None:
-                n += 1
+            if self.run_once(slot) is not None:
                 continue
+            self._give_back()
             if once:
                 break
-            if time.monotonic() - last_recover > RECOVER_EVERY_S:
+            if slot == 0 and time.monotonic() - last_recover > RECOVER_EVERY_S:
                 self.recover()
                 last_recover = time.monotonic()
             self.stop_event.wait(self.poll_s)
-        return n
+
+    def _slot_main(self, slot: int, once: bool, max_jobs: int | None) -> None:
+        while not self.stop_event.is_set():
+            try:
+                self._loop(slot, once, max_jobs)
+                return
+            except Exception:  # noqa: BLE001 - e.g. SQL briefly down; the other slots go on
+                log.exception("worker slot %s failed; restarting in %g s", self.slot_id(slot), SLOT_RESTART_S)
+                if once:
+                    return
+                self.stop_event.wait(SLOT_RESTART_S)
+
+    def run(self, *, once: bool = False, max_jobs: int | None = None) -> int:
+        """Run jobs until stopped, the queue drains (``once``) or ``max_jobs`` ran; returns the count.
+
+        With one slot the jobs run in the calling thread; with more, each slot is a thread and
+        this call waits for them all (signals still reach the calling thread).
+        """
+        self._taken = 0
+        self.recover()
+        if self.slots == 1:
+            self._loop(0, once, max_jobs)
+            return self._taken
+        threads = [threading.Thread(target=self._slot_main, args=(i, once, max_jobs), daemon=True,
+                                    name=f"tickdeck-worker-slot-{i + 1}") for i in range(self.slots)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            while t.is_alive():
+                t.join(0.5)
+        return self._taken
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -103,13 +168,16 @@ class Worker:
 
 @dataclass
 class EmbeddedHandle:
-    """What :func:`start_embedded` returns; ``stop()`` ends the thread and the scheduler."""
+    """What :func:`start_embedded` returns; ``stop()`` ends the services, the slots and the scheduler."""
 
     worker: Worker
     thread: threading.Thread
     scheduler: object | None
+    supervisor: object | None = None
 
     def stop(self, timeout: float = 10.0) -> None:
+        if self.supervisor is not None:
+            self.supervisor.shutdown()  # services first: each gets its bounded final flush
         self.worker.stop()
         if self.scheduler is not None:
             self.scheduler.shutdown()
@@ -120,20 +188,37 @@ class EmbeddedHandle:
         return self.thread.is_alive()
 
 
-def start_embedded(ctx, *, scheduler: bool = True, triggers: bool = True) -> EmbeddedHandle:
-    """Start one worker thread (and the persistent scheduler) inside this process."""
-    w = Worker(ctx)
+def start_embedded(ctx, *, scheduler: bool = True, triggers: bool = True, slots: int | None = None,
+                   services: bool | None = None, clock=None, trigger_every_s: float | None = None,
+                   poll_s: float = POLL_S) -> EmbeddedHandle:
+    """Start a worker (``slots`` threads, default ``Settings.worker_slots``) inside this process,
+    and with ``scheduler`` the persistent scheduler, the market triggers and the service supervisor.
+
+    Parameters
+    ----------
+    services
+        Run the service supervisor (default: with the scheduler — one of each per database).
+    clock, trigger_every_s
+        The market triggers' clock (default the wall clock, ET) and how often they are checked
+        (tests run a simulated day with the emulator's clock).
+    """
+    w = Worker(ctx, slots=slots or ctx.settings.worker_slots, poll_s=poll_s)
     t = threading.Thread(target=_guarded_run, args=(w,), name="tickdeck-worker", daemon=True)
     t.start()
-    sched = None
-    if scheduler:
-        from jobs.scheduler import Scheduler
+    sched = sup = None
+    if services if services is not None else scheduler:
+        from core.services import Supervisor
 
-        sched = Scheduler(ctx)
+        sup = Supervisor(ctx)
+        sup.start()
+    if scheduler:
+        from jobs.scheduler import TRIGGER_CHECK_S, Scheduler
+
+        sched = Scheduler(ctx, clock=clock)
         if triggers:
-            sched.install_market_triggers()
+            sched.install_market_triggers(trigger_every_s or TRIGGER_CHECK_S)
         sched.start()
-    return EmbeddedHandle(w, t, sched)
+    return EmbeddedHandle(w, t, sched, sup)
 
 
 def _guarded_run(w: Worker) -> None:

@@ -36,7 +36,8 @@ def run(args) -> int:
     for p in plans:
         print(f"{p.symbol}: {len(p.missing)} missing, {len(p.failing)} failing day(s)"
               + (f" ({', '.join(str(d) for d in p.days[:8])}{' …' if len(p.days) > 8 else ''})" if p.days else "")
-              + (f" from {p.via}" if p.days and p.via else "") + (f"; skipped: {p.reason}" if p.days and not p.via else ""))
+              + (f" from {p.via}" if p.days and p.via else "")
+              + (f"; skipped: {p.reason}" if p.days and not p.via else ""))
     plans = [p for p in plans if p.days and p.via]
     if not plans:
         print("nothing to backfill")

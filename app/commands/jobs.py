@@ -106,8 +106,8 @@ def _run_now(ctx, q, jid: int) -> int:
     if not n:
         raise JobError(f"job {jid} was taken by a worker; follow it with: tickdeck jobs show {jid}")
     bar = tqdm(total=100, desc=f"job {jid}", unit="%")
-    stop = ctx.bus.listen("jobs", lambda m: (m["data"].get("id") == jid and m["type"] == "progress")
-                          and (setattr(bar, "n", m["data"]["progress"]), bar.refresh()))
+    stop = ctx.bus.listen("jobs", lambda m: (getattr(m.event, "id", None) == jid and m.event.change == "progress")
+                          and (setattr(bar, "n", m.event.progress), bar.refresh()))
     try:
         rec = run_job(ctx, q, q.get(jid), worker)
     finally:

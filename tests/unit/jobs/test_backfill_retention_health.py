@@ -36,7 +36,7 @@ def test_backfill_plan_lists_missing_trading_days_and_latest_failing_ones(ctx):
     q = JobQueue(ctx.catalog.engine)
     ids = submit_plans([plan], lambda k, p, pr: q.submit(k, p, priority=pr))
     job = q.get(ids[0])
-    assert (job.kind, job.priority) == ("collect", 2)
+    assert (job.kind, job.priority) == ("generate", 2)  # a synthetic dataset goes to the generator (issue 12)
     assert job.params["days"] == ["2024-07-02", "2024-07-03", "2024-07-05", "2024-07-08"]
 
 

@@ -66,7 +66,7 @@ def test_cancel_pending_job_is_immediate_and_finished_job_cannot_be_cancelled(qu
     jid = queue.submit("health")
     assert queue.cancel(jid).status == "cancelled"
     assert queue.claim("w") is None
-    with pytest.raises(JobError, match="only pending or running"):
+    with pytest.raises(JobError, match="only pending, running or waiting"):
         queue.cancel(jid)
     with pytest.raises(JobNotFound):
         queue.cancel(999_999)
@@ -141,8 +141,9 @@ def test_state_changes_are_published_on_the_jobs_topic(queue, jctx):
     queue.claim("w")
     queue.set_progress(jid, 40, "halfway")
     queue.finish(jid, "succeeded")
-    assert [m["type"] for m in seen] == ["submitted", "started", "progress", "succeeded"]
-    assert seen[2]["data"]["progress"] == 40 and seen[2]["data"]["message"] == "halfway"
+    assert [m.event.change for m in seen] == ["submitted", "started", "progress", "succeeded"]
+    assert {m.type for m in seen} == {"JobChanged"} and {m.event.kind for m in seen} == {"health"}
+    assert seen[2].event.progress == 40 and seen[2].event.message == "halfway"
 
 
 def _age_heartbeat(queue, job_id, seconds):

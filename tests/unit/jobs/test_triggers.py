@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pandas as pd
-import pytest
 
+from core.services import ServiceControl
 from core.session_status import session_status
 from jobs.queue import JobQueue
 from jobs.triggers import MarketTriggers
@@ -46,22 +46,56 @@ def _simulate(ctx, start, end, step="5min"):
     return q, fired
 
 
-def test_triggers_fire_open_and_close_once_per_trading_day_across_holiday_and_early_close(ctx):
+def test_triggers_fire_open_close_and_end_once_per_trading_day_across_holiday_and_early_close(ctx):
+    """Issue 12: the open asks for the live service (no job on a worker slot), the close queues
+    the finalize job, the end of the extended session (plus the grace) stops the service."""
     ctx.catalog.set_config("watchlist", ["AAPL", "MSFT"])
     q, fired = _simulate(ctx, "2024-07-02 08:00", "2024-07-05 21:00")
     assert [(a, d) for a, d, _ in fired] == [
-        ("open", "2024-07-02"), ("close", "2024-07-02"),
-        ("open", "2024-07-03"), ("close", "2024-07-03"),  # early close
-        ("open", "2024-07-05"), ("close", "2024-07-05"),  # 07-04 holiday: nothing
+        ("open", "2024-07-02"), ("close", "2024-07-02"), ("end", "2024-07-02"),
+        ("open", "2024-07-03"), ("close", "2024-07-03"), ("end", "2024-07-03"),  # early close
+        ("open", "2024-07-05"), ("close", "2024-07-05"), ("end", "2024-07-05"),  # 07-04 holiday: nothing
     ]
     at = {(a, d): ts for a, d, ts in fired}
     assert at[("close", "2024-07-03")] == t("2024-07-03 13:00")
+    assert at[("end", "2024-07-03")] == t("2024-07-03 17:05")  # after-hours end 17:00 + 2 min grace, 5 min steps
     assert at[("close", "2024-07-02")] == t("2024-07-02 16:00")
+    assert at[("end", "2024-07-02")] == t("2024-07-02 20:05")
     assert at[("open", "2024-07-05")] == t("2024-07-05 09:30")
     jobs = sorted(q.list(), key=lambda j: j.id)
-    assert [j.kind for j in jobs] == ["collect", "finalize"] * 3
-    assert jobs[0].params == {"mode": "live", "symbols": ["AAPL", "MSFT"], "day": "2024-07-02"}
-    assert jobs[3].params["early_close"] is True and jobs[3].priority == 0
+    assert [j.kind for j in jobs] == ["finalize"] * 3  # live collection is a service, not a job
+    assert jobs[1].params["early_close"] is True and jobs[1].priority == 0
+    want = ServiceControl(ctx).desired("live")
+    assert (want.state, want.requested_by) == ("stopped", "trigger:end")
+
+
+def test_the_open_asks_for_the_live_service_with_the_watchlist(ctx):
+    """Issue 12: after the open the live service is desired running for the watchlist's feed symbols."""
+    ctx.catalog.set_config("watchlist", ["AAPL", "MSFT"])
+    q, fired = _simulate(ctx, "2024-07-02 09:00", "2024-07-02 10:00")
+    assert [(a, ts) for a, _, ts in fired] == [("open", t("2024-07-02 09:30"))]
+    want = ServiceControl(ctx).desired("live")
+    assert (want.state, want.requested_by, want.params["symbols"]) == ("running", "trigger:open", ["AAPL", "MSFT"])
+    assert q.list() == []
+
+
+def test_the_end_trigger_leaves_a_live_service_started_by_hand_running(ctx):
+    """Issue 12: only a live collection the open started is stopped by the end trigger."""
+    ctx.catalog.set_config("watchlist", ["AAPL"])
+    ServiceControl(ctx).start("live", by="cli", params={"symbols": ["AAPL"]})
+    _, fired = _simulate(ctx, "2024-07-02 09:00", "2024-07-02 21:00")
+    assert [a for a, _, _ in fired] == ["open", "close"]
+    assert ServiceControl(ctx).desired("live").requested_by == "cli"
+
+
+def test_imported_and_synthetic_datasets_are_neither_streamed_nor_finalised(ctx):
+    """Issue 12: the triggers only send IQFeed datasets to the feed."""
+    ctx.catalog.upsert_dataset("IMP", source="import:csv")
+    ctx.catalog.upsert_dataset("SYN", source="synthetic")
+    ctx.catalog.set_config("watchlist", ["IMP", "SYN", "AAPL"])
+    q, _ = _simulate(ctx, "2024-07-02 09:00", "2024-07-02 16:30")
+    assert ServiceControl(ctx).desired("live").params["symbols"] == ["AAPL"]
+    assert [j.params["symbols"] for j in q.list()] == [["AAPL"]]
 
 
 def test_triggers_do_not_refire_after_a_restart(ctx):
