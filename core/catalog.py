@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core import db
 from core.naming import as_date, normalize_ticker
+from core.quality_scale import check_quality_score
 from core.store import DayInfo
 
 TZ = "America/New_York"
@@ -217,8 +218,6 @@ class Catalog:
             ``score`` is not a number between 0 and 100 (nothing is written).
         """
         if score is not None:
-            from core.validation.quality import check_quality_score  # lazy: validation imports the catalog
-
             score = check_quality_score(score, where=f"{normalize_ticker(symbol)} {as_date(day)}")
         with self.Session.begin() as s:
             s.execute(update(db.TickDay).where(db.TickDay.symbol == normalize_ticker(symbol),

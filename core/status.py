@@ -7,7 +7,7 @@ none of them classifies on its own. A :class:`DatasetStatus` combines
 * **freshness** from :func:`core.backfill.freshness` (latest stored day against the calendar's
   last completed trading day);
 * **quality** from the catalog: the mean of the dataset's per-day ``quality_score`` on the one
-  0–100 scale of :mod:`core.validation.quality` (band good / fair / poor);
+  0–100 scale of :mod:`core.quality_scale` (band good / fair / poor);
 * **validation**: how many stored days fail their latest validation;
 * **collection**: when the newest finished job that collects the dataset (``collect``,
   ``backfill``, ``generate``) failed, its message — e.g. a backfill whose collect job was
@@ -40,7 +40,7 @@ from core import db
 from core.backfill import Freshness, freshness
 from core.catalog import FAILING_STATUSES, DatasetSummary
 from core.naming import normalize_ticker
-from core.validation.quality import QUALITY_FAIR, QUALITY_GOOD, QUALITY_MAX, quality_band
+from core.quality_scale import QUALITY_FAIR, QUALITY_GOOD, QUALITY_MAX, quality_band
 
 STALE_MAX_LAG = 3  # trading days behind that are still "stale" (amber); more is "outdated" (red)
 COLLECTING_KINDS = ("collect", "backfill", "generate")  # jobs whose failure means the dataset did not update

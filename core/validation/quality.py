@@ -15,9 +15,10 @@ Formula (components 0–100 each; weights are :data:`WEIGHTS`)::
 * consistency = max(0, 100 − Σ penalty) over the session/storage/timezone/continuity issues,
   penalty CRITICAL 40, HIGH 20, MEDIUM 5, LOW 0.
 
-The scale is 0–100 everywhere: the score, its components, the catalog's ``quality_score``, the
-``data_health`` rows and every page (:func:`quality_band` names the band: good ≥
-:data:`QUALITY_GOOD`, fair ≥ :data:`QUALITY_FAIR`, else poor). A stored 1 means 1 out of 100.
+The scale is 0–100 everywhere (:mod:`core.quality_scale`): the score, its components, the
+catalog's ``quality_score``, the ``data_health`` rows and every page; :func:`quality_band` names
+the band (good ≥ :data:`QUALITY_GOOD`, fair ≥ :data:`QUALITY_FAIR`, else poor). A stored 1
+means 1 out of 100.
 """
 
 from __future__ import annotations
@@ -29,9 +30,17 @@ import numpy as np
 from sqlalchemy import delete
 
 from core import db
-from core.errors import TickdeckError
 from core.events import QualityScored
 from core.naming import as_date, normalize_ticker
+from core.quality_scale import (  # noqa: F401 - the scale, re-exported with the score
+    QUALITY_BANDS,
+    QUALITY_FAIR,
+    QUALITY_GOOD,
+    QUALITY_MAX,
+    InvalidQualityScore,
+    check_quality_score,
+    quality_band,
+)
 from core.validation.result import CRITICAL, HIGH, LOW, MEDIUM, DayReport
 
 WEIGHTS = {"completeness": 0.30, "accuracy": 0.30, "timeliness": 0.10, "consistency": 0.30}
@@ -40,42 +49,6 @@ HISTORY_DAYS = 20  # previous days whose median tick count is the expected activ
 ACCURACY_PENALTY = 20.0  # bad-row share multiplier: 5% bad rows → accuracy 0
 TIMELINESS_STEP = 10.0  # points lost per trading day the dataset lags behind
 BAD_FLAGS = ("crossed", "outside_quote", "price_jump")
-QUALITY_MAX = 100.0  # the one quality scale: 0–100 (not a 0–1 fraction) for scores, components and bands
-QUALITY_GOOD = 90.0  # at or above: "good"
-QUALITY_FAIR = 70.0  # at or above (below good): "fair"; below: "poor"
-QUALITY_BANDS = ("good", "fair", "poor")
-
-
-class InvalidQualityScore(TickdeckError, ValueError):
-    """A quality score outside 0–100 (or not a number) was given to be stored."""
-
-
-def check_quality_score(score, *, where: str = "") -> float:
-    """``score`` as a float on the 0–100 scale.
-
-    Raises
-    ------
-    InvalidQualityScore
-        Not a finite number between 0 and :data:`QUALITY_MAX`.
-    """
-    try:
-        value = float(score)
-    except (TypeError, ValueError):
-        value = float("nan")
-    if not 0.0 <= value <= QUALITY_MAX:  # NaN fails too
-        at = f" for {where}" if where else ""
-        raise InvalidQualityScore(f"quality score {score!r}{at} is not on the 0–{QUALITY_MAX:g} scale; "
-                                  f"scores are points out of {QUALITY_MAX:g}, not fractions")
-    return value
-
-
-def quality_band(score: float | None) -> str | None:
-    """``good`` | ``fair`` | ``poor`` for a 0–100 score (``None`` when not scored yet)."""
-    if score is None:
-        return None
-    if score >= QUALITY_GOOD:
-        return "good"
-    return "fair" if score >= QUALITY_FAIR else "poor"
 
 
 @dataclass(frozen=True)
