@@ -10,6 +10,8 @@ else from tickdeck but the errors, so the catalog and the pages can use it.
 
 from __future__ import annotations
 
+import math
+
 from core.errors import TickdeckError
 
 QUALITY_MAX = 100.0  # the one quality scale: 0–100 (not a 0–1 fraction) for scores, components and bands
@@ -48,3 +50,8 @@ def quality_band(score: float | None) -> str | None:
     if score >= QUALITY_GOOD:
         return "good"
     return "fair" if score >= QUALITY_FAIR else "poor"
+
+
+def format_quality(score: float) -> str:
+    """``score`` with one decimal, rounded down so the text never crosses a band edge (89.96 → 89.9)."""
+    return f"{math.floor(score * 10 + 1e-9) / 10:.1f}"

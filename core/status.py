@@ -40,7 +40,7 @@ from core import db
 from core.backfill import Freshness, freshness
 from core.catalog import FAILING_STATUSES, DatasetSummary
 from core.naming import normalize_ticker
-from core.quality_scale import QUALITY_FAIR, QUALITY_GOOD, QUALITY_MAX, quality_band
+from core.quality_scale import QUALITY_FAIR, QUALITY_GOOD, QUALITY_MAX, format_quality, quality_band
 
 STALE_MAX_LAG = 3  # trading days behind that are still "stale" (amber); more is "outdated" (red)
 COLLECTING_KINDS = ("collect", "backfill", "generate")  # jobs whose failure means the dataset did not update
@@ -95,10 +95,10 @@ class DatasetStatus:
 
     @property
     def quality_text(self) -> str:
-        """``"1 / 100 (poor)"``, or ``"not validated"``."""
+        """``"1.0 / 100 (poor)"``, or ``"not validated"``."""
         if self.quality is None:
             return "not validated"
-        return f"{self.quality:.0f} / {QUALITY_MAX:.0f} ({self.quality_band})"
+        return f"{format_quality(self.quality)} / {QUALITY_MAX:.0f} ({self.quality_band})"
 
 
 def _plural(n: int, word: str) -> str:
@@ -112,7 +112,7 @@ def classify(symbol: str, fresh: Freshness, summary: DatasetSummary | None, *, m
     band = quality_band(quality)
     first = None if summary is None else summary.first_day
     behind, done = fresh.days_behind, fresh.last_completed
-    q_text = "" if quality is None else f"; quality {quality:.0f}/{QUALITY_MAX:.0f} ({band})"
+    q_text = "" if quality is None else f"; quality {format_quality(quality)}/{QUALITY_MAX:.0f} ({band})"
     fail_text = f"; {_plural(failing_days, 'day')} failing validation" if failing_days else ""
     if fresh.latest_day is None:
         state = "empty"
@@ -130,14 +130,14 @@ def classify(symbol: str, fresh: Freshness, summary: DatasetSummary | None, *, m
         level, label, detail = "bad", "Empty", lag
     elif band == "poor":
         level, label = "bad", "Poor quality"
-        detail = f"quality {quality:.0f}/{QUALITY_MAX:.0f} is below {QUALITY_FAIR:.0f}; {lag}{fail_text}"
+        detail = f"quality {format_quality(quality)}/{QUALITY_MAX:.0f} is below {QUALITY_FAIR:.0f}; {lag}{fail_text}"
     elif state == "outdated":
         level, label, detail = "bad", "Outdated", f"{lag}{q_text}{fail_text}"
     elif state == "stale":
         level, label, detail = "warn", "Stale", f"{lag}{q_text}{fail_text}"
     elif band == "fair":
         level, label = "warn", "Check quality"
-        detail = f"{lag}; quality {quality:.0f}/{QUALITY_MAX:.0f} is below {QUALITY_GOOD:.0f}{fail_text}"
+        detail = f"{lag}; quality {format_quality(quality)}/{QUALITY_MAX:.0f} is below {QUALITY_GOOD:.0f}{fail_text}"
     else:
         level, label, detail = "ok", "Fresh", f"{lag}{q_text}{fail_text}"
     return DatasetStatus(

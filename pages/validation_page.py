@@ -30,7 +30,8 @@ from core.errors import NotFound, TickdeckError
 from core.naming import date_range, normalize_ticker
 from core.status import dataset_status
 from core.validation import flagged_ticks, history, quality_score, validate_day
-from core.validation.quality import QUALITY_MAX, QualityScore, quality_band
+from core.quality_scale import QUALITY_MAX, format_quality, quality_band
+from core.validation.quality import QualityScore
 from core.validation.service import HistoryEntry
 from pages.components.status import BAND_LEVEL, badge_html, quality_html
 from pages.components.ui import STATUS_CSS, badge, error_text, run_off_loop
@@ -420,7 +421,7 @@ class ValidationPage(pn.viewable.Viewer):
             f"<dt>{html.escape(k)}</dt><dd><meter min='0' max='{QUALITY_MAX:g}' value='{v:.3f}' "
             f"aria-label='{html.escape(k)}'></meter> {v:.1f}</dd>" for k, v in quality_rows(q))
         return (f"<div data-testid='quality' data-band='{band}'>"
-                f"{badge(BAND_LEVEL[band], f'Quality {q.score:.1f} / {QUALITY_MAX:g} ({band})')}"
+                f"{badge(BAND_LEVEL[band], f'Quality {format_quality(q.score)} / {QUALITY_MAX:g} ({band})')}"
                 f"<dl class='td-kv'>{rows}</dl></div>")
 
     def _render_dataset(self, status=None) -> None:

@@ -29,11 +29,13 @@ def test_backfill_stale_symbol_job_completes_card_turns_green(app_server, page, 
     with EmulatorThread(IQFeedEmulator(port_history=0, port_l1=0, ticks=2000)) as emu:
         env = {"TICKDECK_REDIS_URL": redis_url, "TICKDECK_FEED_PORT_HISTORY": str(emu.port_history)}
         app = app_server(data=False, env=env)
-        app.cli("generate", "AAPL", "--start", first.isoformat(), "--end", first.isoformat(), "--ticks", "2000")
+        # the first day from the feed too: an IQFeed dataset, whose backfill goes to the feed
+        app.cli("collect", "AAPL", "--start", first.isoformat(), "--end", first.isoformat(),
+                "--port-history", str(emu.port_history))
         page.goto(app.url + "admin")
         row = page.locator(".td-frow[data-symbol='AAPL']")
         row.wait_for()
-        assert row.get_attribute("data-level") == "amber" and "Stale" in row.inner_text()
+        assert row.get_attribute("data-level") == "warn" and "Stale" in row.inner_text()
         assert "2 trading days behind" in row.inner_text()
         page.locator("[data-check='sql'][data-status='ok']").wait_for()  # health cards rendered
         shot(page, "admin-stale")
@@ -59,7 +61,7 @@ def test_backfill_stale_symbol_job_completes_card_turns_green(app_server, page, 
             assert JobQueue.for_context(ctx).counts()["succeeded"] == 2
         finally:
             ctx.close()
-        page.locator(".td-frow[data-symbol='AAPL'][data-level='green']").wait_for()
+        page.locator(".td-frow[data-symbol='AAPL'][data-level='ok']").wait_for()
         assert "Fresh" in page.locator(".td-frow[data-symbol='AAPL']").inner_text()
         page.locator(".tabulator-row", has_text="backfill").first.wait_for()  # the action is in the audit log
         shot(page, "admin-backfilled")

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from builders import store_synthetic
 
+from core.quality_scale import format_quality
 from core.status import dataset_status, dataset_statuses
 from core.validation.quality import QUALITY_FAIR, InvalidQualityScore
 
@@ -45,7 +46,7 @@ def test_a_day_the_pipeline_scores_1_makes_an_up_to_date_dataset_red_and_poor(sc
     assert st.days_behind == 0 and st.last_day == BROKEN_DAY  # up to date...
     assert (st.level, st.label, st.quality_band) == ("bad", "Poor quality", "poor")  # ...but red
     assert st.quality == pytest.approx(row.quality_score)
-    assert st.quality_text == f"{row.quality_score:.0f} / 100 (poor)"
+    assert st.quality_text == f"{format_quality(row.quality_score)} / 100 (poor)"
     assert f"below {QUALITY_FAIR:.0f}" in st.detail
 
 

@@ -14,6 +14,7 @@ import pytest
 from builders import store_synthetic
 
 from app.routes import QueueJobs
+from core.quality_scale import format_quality
 from core.users import User
 from pages.components.services import JobsFacade
 
@@ -49,7 +50,7 @@ def test_home_card_of_a_day_scored_1_is_red_with_poor_quality_in_words(vctx):
 
     card = re.search(r'<article class="td-card" data-symbol="FAULTY".*?</article>', html).group(0)
     assert 'data-status="bad"' in card and "✕ Poor quality" in card
-    assert f"{score:.0f} / 100 (poor)" in card and 'data-band="poor"' in card
+    assert f"{format_quality(score)} / 100 (poor)" in card and 'data-band="poor"' in card
     assert "100 %" not in card and "100%" not in card
     good = re.search(r'<article class="td-card" data-symbol="AAPL".*?</article>', html).group(0)
     assert 'data-band="poor"' not in good
@@ -64,7 +65,7 @@ def test_admin_freshness_row_of_a_day_scored_1_is_red_with_poor_quality(vctx):
     rows = {re.search(r"data-symbol='(\w+)'", r.objects[0].object).group(1): r.objects[0].object
             for r in page.freshness_box.objects[1:]}
     assert "data-level='bad'" in rows["FAULTY"] and "Poor quality" in rows["FAULTY"]
-    assert f"{_score(vctx, 'FAULTY'):.0f} / 100 (poor)" in rows["FAULTY"]
+    assert f"{format_quality(_score(vctx, 'FAULTY'))} / 100 (poor)" in rows["FAULTY"]
 
 
 def test_validation_page_shows_the_dataset_red_and_the_days_score_poor(vctx):
@@ -79,7 +80,7 @@ def test_validation_page_shows_the_dataset_red_and_the_days_score_poor(vctx):
     score = _score(vctx, "FAULTY")
     assert page.quality.score == pytest.approx(score)
     assert "data-band='poor'" in page.quality_pane.object and "td-bad" in page.quality_pane.object
-    assert f"Quality {score:.1f} / 100 (poor)" in page.quality_pane.object
+    assert f"Quality {format_quality(score)} / 100 (poor)" in page.quality_pane.object
     assert "Poor quality" in page.dataset_pane.object
 
 
