@@ -152,8 +152,9 @@ def serve(settings: Settings, *, port: int = 5006, address: str = "127.0.0.1", p
           worker: bool = True, warm_up: bool = True) -> None:
     """Start the server and block (login required once a user exists, see :mod:`app.auth`).
 
-    With ``worker`` (the embedded default) each server process runs a job-worker thread; the
-    APScheduler scheduler (schedules and market triggers) runs only when there is one process —
+    With ``worker`` (the embedded default) each server process runs a job worker with
+    ``TICKDECK_WORKER_SLOTS`` slots (default 2); the APScheduler scheduler (schedules and market
+    triggers) and the service supervisor (live collection) run only when there is one process —
     with ``num_procs > 1`` run one ``tickdeck worker --scheduler`` beside the servers. With
     ``warm_up`` each process warms up page and chart code when its context opens (before serving with one process).
     """
@@ -174,10 +175,14 @@ def serve(settings: Settings, *, port: int = 5006, address: str = "127.0.0.1", p
     if num_procs == 1:
         context()  # no fork ahead: open services and start the worker before the first visitor
     origins = allow_websocket_origin or [f"localhost:{port}", f"127.0.0.1:{port}", f"{address}:{port}"]
-    pn.serve(
-        routes(), port=port, address=address, prefix=prefix or "", num_procs=num_procs,
-        websocket_origin=origins, show=show, title="tickdeck", start=True,
-        use_xheaders=True, check_unused_sessions=CHECK_UNUSED_SESSIONS_MS,
-        unused_session_lifetime=UNUSED_SESSION_LIFETIME_MS,
-        cookie_secret=settings.secret, auth_provider=make_auth_provider(lambda: context().catalog, settings),
-    )
+    try:
+        pn.serve(
+            routes(), port=port, address=address, prefix=prefix or "", num_procs=num_procs,
+            websocket_origin=origins, show=show, title="tickdeck", start=True,
+            use_xheaders=True, check_unused_sessions=CHECK_UNUSED_SESSIONS_MS,
+            unused_session_lifetime=UNUSED_SESSION_LIFETIME_MS,
+            cookie_secret=settings.secret, auth_provider=make_auth_provider(lambda: context().catalog, settings),
+        )
+    finally:  # the server stopped (Ctrl-C, SIGTERM): services get their bounded final flush, slots end
+        if _embedded["handle"] is not None:
+            _embedded["handle"].stop()

@@ -33,6 +33,7 @@ class LiveCollectionService(ThreadService):
         from core.sources.iqfeed import InvalidFeedSymbol
 
         symbols = list(params.get("symbols") or feed_symbols(self.ctx))
+        params["symbols"] = symbols  # shown in the status; the close's finalize leaves these days to this service
         if not symbols:
             raise ServiceConfigError("no symbols to collect live: the watchlist has no IQFeed dataset "
                                      "(set system_config 'watchlist' or start it with symbols)")

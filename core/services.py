@@ -141,6 +141,7 @@ class Service(Protocol):
     """A long-running service: ``start`` returns at once, ``stop`` is bounded by ``timeout``."""
 
     name: str
+    params: dict  # what it runs with, defaults resolved (shown in its status)
 
     def start(self, params: dict) -> None:
         """Begin running with ``params`` (non-blocking)."""
@@ -156,8 +157,8 @@ class ThreadService:
     """A :class:`Service` whose work is :meth:`run` in a daemon thread; subclasses implement ``run``.
 
     ``run(params, stop, beat)`` blocks until ``stop`` (a :class:`threading.Event`) is set and
-    calls ``beat(detail)`` as it works. Raising ends the run as a crash; returning without a
-    stop request is a crash too.
+    calls ``beat(detail)`` as it works; it may fill in defaults in ``self.params`` (shown in the
+    status). Raising ends the run as a crash; returning without a stop request is a crash too.
     """
 
     name = "service"
@@ -166,6 +167,7 @@ class ThreadService:
     def __init__(self, ctx, *, clock: Callable[[], float] = time.time):
         self.ctx = ctx
         self.clock = clock
+        self.params: dict = {}
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._detail = ""
@@ -184,7 +186,8 @@ class ThreadService:
             raise ServiceError(f"service {self.name!r} is already running")
         self._stop = threading.Event()
         self._error, self._permanent, self._detail, self._beat_at = "", False, "starting", self.clock()
-        self._thread = threading.Thread(target=self._main, args=(dict(params or {}), self._stop),
+        self.params = dict(params or {})
+        self._thread = threading.Thread(target=self._main, args=(self.params, self._stop),
                                         name=f"tickdeck-service-{self.name}", daemon=True)
         self._thread.start()
 
@@ -375,13 +378,26 @@ class ServiceControl:
         """The supervisor's lease: ``{"host", "beat_at"}`` (empty when none ever ran)."""
         return dict(self.ctx.catalog.get_config(LEASE_KEY, None) or {})
 
+    def supervisor_alive(self) -> bool:
+        """Whether a supervisor renewed its lease within :data:`STALE_AFTER_S`."""
+        beat = _ts(self.supervisor().get("beat_at"))
+        return beat is not None and self.clock() - beat <= STALE_AFTER_S
+
     def collecting_live(self, day=None) -> list[str]:
-        """Symbols the ``live`` service is collecting now (empty unless it runs)."""
+        """Symbols the ``live`` service is collecting now (empty unless it runs) — into ``day``
+        when given: the day its start request names (the open trigger's), else today (ET)."""
         if "live" not in self.names():
             return []
         st = self.status("live")
         if (st.state not in ("starting", "running", "stopping") and not st.stuck) or st.stale(self.clock()):
             return []
+        if day is not None:
+            from zoneinfo import ZoneInfo
+
+            live_day = st.params.get("day") or dt.datetime.fromtimestamp(self.clock(), ZoneInfo("America/New_York"))\
+                .date().isoformat()
+            if str(day)[:10] != str(live_day):
+                return []
         return list(st.params.get("symbols") or [])
 
 
@@ -508,6 +524,7 @@ class Supervisor:
             run.last_error = f"{run.last_error}; it stopped {self._for(run, now)} later"
             self._set(name, run, "stopped")
         if health.alive:
+            run.detail = health.detail or run.detail
             if want.state != "running":
                 return self._stop(name, run, self.stop_timeout)
             if fresh and want.params != run.params:  # e.g. another watchlist: restart with it
@@ -580,8 +597,9 @@ class Supervisor:
     # -- status ---------------------------------------------------------------------------
     def status(self, name: str) -> ServiceStatus:
         run = self.runs[name]
+        params = dict(run.service.params) if run.service is not None else run.params
         return ServiceStatus(name, run.state, self.control.desired(name).state, _iso(run.since), run.restarts,
-                             run.failures, run.last_error, run.detail, _iso(run.next_start), run.params,
+                             run.failures, run.last_error, run.detail, _iso(run.next_start), params,
                              run.requested_by, self.host, _iso(self.clock()), run.stuck)
 
     def _write(self, name: str, run: _Run) -> ServiceStatus:

@@ -190,7 +190,7 @@ class EmbeddedHandle:
 
 def start_embedded(ctx, *, scheduler: bool = True, triggers: bool = True, slots: int | None = None,
                    services: bool | None = None, clock=None, trigger_every_s: float | None = None,
-                   poll_s: float = POLL_S) -> EmbeddedHandle:
+                   poll_s: float | None = None) -> EmbeddedHandle:
     """Start a worker (``slots`` threads, default ``Settings.worker_slots``) inside this process,
     and with ``scheduler`` the persistent scheduler, the market triggers and the service supervisor.
 
@@ -201,15 +201,18 @@ def start_embedded(ctx, *, scheduler: bool = True, triggers: bool = True, slots:
     clock, trigger_every_s
         The market triggers' clock (default the wall clock, ET) and how often they are checked
         (tests run a simulated day with the emulator's clock).
+    poll_s
+        Idle wait of the worker's slots and the supervisor's round (default :data:`POLL_S` and
+        :data:`core.services.POLL_S`); a simulated day shortens them with its clock.
     """
-    w = Worker(ctx, slots=slots or ctx.settings.worker_slots, poll_s=poll_s)
+    w = Worker(ctx, slots=slots or ctx.settings.worker_slots, poll_s=poll_s or POLL_S)
     t = threading.Thread(target=_guarded_run, args=(w,), name="tickdeck-worker", daemon=True)
     t.start()
     sched = sup = None
     if services if services is not None else scheduler:
         from core.services import Supervisor
 
-        sup = Supervisor(ctx)
+        sup = Supervisor(ctx, **({"poll_s": poll_s} if poll_s else {}))
         sup.start()
     if scheduler:
         from jobs.scheduler import TRIGGER_CHECK_S, Scheduler

@@ -1,4 +1,9 @@
-"""``tickdeck worker``: run queued jobs in this process (scale-out: start several)."""
+"""``tickdeck worker``: run queued jobs in this process (scale-out: start several).
+
+With ``--scheduler`` the process also runs the persistent scheduler, the market triggers and
+the service supervisor (live collection): one such process per database, instead of the
+server's embedded one.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,11 @@ def register(sub) -> None:
     p.add_argument("--once", action="store_true", help="exit when the queue is empty")
     p.add_argument("--max-jobs", type=int, default=None, help="exit after this many jobs")
     p.add_argument("--kinds", default="", help="comma-separated job kinds this worker takes (default: all)")
+    p.add_argument("--slots", type=int, default=None,
+                   help="jobs run at once, each in its own thread (default TICKDECK_WORKER_SLOTS, 2)")
     p.add_argument("--scheduler", action="store_true",
-                   help="also run the persistent scheduler and market triggers (one process per database)")
+                   help="also run the persistent scheduler, the market triggers and the long-running services "
+                        "(live collection); one process per database")
     p.add_argument("--stale-after", type=float, default=None,
                    help="seconds without a heartbeat before a running job counts as orphaned")
     p.set_defaults(func=run)
@@ -24,21 +32,28 @@ def run(args) -> int:
 
     ctx = open_context()
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()] or None
-    w = Worker(ctx, kinds=kinds, stale_after_s=args.stale_after or STALE_AFTER_S)
+    w = Worker(ctx, kinds=kinds, stale_after_s=args.stale_after or STALE_AFTER_S,
+               slots=args.slots or ctx.settings.worker_slots)
     signal.signal(signal.SIGTERM, lambda *_: w.stop())
-    sched = None
+    sched = sup = None
     if args.scheduler:
+        from core.services import Supervisor
         from jobs.scheduler import Scheduler
 
+        sup = Supervisor(ctx)
+        sup.start()
         sched = Scheduler(ctx)
         sched.install_market_triggers()
         sched.start()
-    print(f"worker {w.worker_id} started", flush=True)
+    print(f"worker {w.worker_id} started with {w.slots} slot(s)" + (" and the service supervisor" if sup else ""),
+          flush=True)
     try:
         n = w.run(once=args.once, max_jobs=args.max_jobs)
     finally:
         if sched is not None:
             sched.shutdown()
+        if sup is not None:
+            sup.shutdown()  # each service gets its bounded final flush
         ctx.close()
     counts = {}
     for r in w.ran:

@@ -48,7 +48,10 @@ def test_protocol_conversation_and_error_replies(emulator):
                        "R4,E,!NO_DATA!,", "E,!SYNTAX_ERROR!,"]
 
 
-def test_htt_range_filters_direction_and_max(emulator):
+def test_htt_range_filters_direction_and_max(emulator_factory):
+    """Issue 12 item 7: the emulated "now" is frozen (speed 0), so ``last_ticks`` across it is the
+    same however long the requests take on a loaded machine."""
+    emulator = emulator_factory(speed=0)
     src = emulator.day_raw("AAPL", DAY)
     t = src["time"]
     with HistoryClient("127.0.0.1", emulator.port_history) as c:
