@@ -40,7 +40,8 @@ from functools import partial
 
 from core.config import Settings
 from core.users import (
-    LOCAL_USER, SESSION_DAYS, User, auth_enabled, authenticate, create_session, revoke_session, session_user,
+    LOCAL_USER, SESSION_DAYS, User, auth_enabled, authenticate, create_session, dummy_hash, revoke_session,
+    session_user,
 )
 
 log = logging.getLogger(__name__)
@@ -158,6 +159,7 @@ def make_auth_provider(get_catalog, settings: Settings):
     from app.auth import use_catalog
 
     use_catalog(get_catalog)
+    dummy_hash()  # made now, so the first login with an unknown name costs what every other one does
     import tornado.escape
     from panel.auth import BasicAuthProvider, BasicLoginHandler, LogoutHandler as PanelLogoutHandler
     from panel.auth import _validate_next_url
