@@ -41,7 +41,8 @@ from core.errors import TickdeckError
 TOPICS = ("collection", "jobs", "validation", "health", "services", "indicators", "alerts")
 FEED_KINDS = ("history", "level1")
 FEED_STATES = ("connected", "reconnecting", "disconnected", "breaker_open")
-JOB_STATUSES = ("pending", "running", "waiting", "succeeded", "failed", "cancelled", "interrupted")  # waiting: for child jobs
+# waiting: for child jobs
+JOB_STATUSES = ("pending", "running", "waiting", "succeeded", "failed", "cancelled", "interrupted")
 SERVICE_STATES = ("starting", "running", "stopping", "stopped", "failed", "restarting")
 EVENT_TYPES: dict[str, type["Event"]] = {}
 

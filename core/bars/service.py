@@ -22,7 +22,6 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 
-import numpy as np
 import pandas as pd
 
 from core import naming
@@ -227,7 +226,8 @@ def day_bars(ctx, symbol: str, day, spec: BarSpec | str) -> pd.DataFrame:
     return df
 
 
-def get_bars(ctx, symbol: str, start, end=None, spec: BarSpec | str = "time:1m", *, session: str = "all") -> pd.DataFrame:
+def get_bars(ctx, symbol: str, start, end=None, spec: BarSpec | str = "time:1m", *,
+             session: str = "all") -> pd.DataFrame:
     """Bars of ``spec`` for the stored days in ``[start, end]`` (``end`` defaults to ``start``).
 
     ``session`` keeps bars whose first trade is in that session (``regular``, ``pre``,

@@ -44,7 +44,8 @@ from core.sources.iqfeed_parse import ParsedTicks
 PROTOCOL = "6.2"
 CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 30.0  # a server silent this long mid-reply (or L1 without its 1 s heartbeat) is stalled
-BLOCK_BYTES = 4 << 20  # history reply blocks handed to the parser: ~50 per 2M-tick day, each parsed while the next arrives
+# history reply blocks handed to the parser: ~50 per 2M-tick day, each parsed while the next arrives
+BLOCK_BYTES = 4 << 20
 L1_RECV_BYTES = 1 << 18  # one Level 1 recv (updates are small; no multi-MB allocation per read)
 L1_POLL_S = 0.2  # longest single Level 1 wait, so stop requests and stall checks are seen promptly
 FLUSH_AFTER_S = 0.05  # a buffered Level 1 line is handed on within this long (latency target p99 < 250 ms)
@@ -360,7 +361,10 @@ class HistoryClient:
                       newest_first: bool = False, per_send: int | None = None) -> ParsedTicks:
         """``HTT``: ticks with ``start <= time <= end`` (ET wall clock; None = open)."""
         rid = self._rid()
-        fmt = (lambda t: "" if t is None else t.strftime("%Y%m%d %H%M%S"))
+
+        def fmt(t) -> str:
+            return "" if t is None else t.strftime("%Y%m%d %H%M%S")
+
         cmd = (f"HTT,{normalize_ticker(symbol)},{fmt(start)},{fmt(end)},{max_points or ''},{begin_filter},"
                f"{end_filter},{0 if newest_first else 1},{rid},{per_send or ''}")
         return self.request(cmd, rid)

@@ -55,7 +55,8 @@ def _same(a, b) -> bool:
     for f in dataclasses.fields(a):
         x, y = getattr(a, f.name), getattr(b, f.name)
         if isinstance(x, np.ndarray):
-            if not (isinstance(y, np.ndarray) and x.dtype == y.dtype and np.array_equal(x, y, equal_nan=x.dtype.kind == "f")):
+            same = isinstance(y, np.ndarray) and x.dtype == y.dtype
+            if not (same and np.array_equal(x, y, equal_nan=x.dtype.kind == "f")):
                 return False
         elif isinstance(x, float) and math.isnan(x):
             if not (isinstance(y, float) and math.isnan(y)):

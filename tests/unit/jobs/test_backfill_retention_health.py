@@ -6,7 +6,7 @@ import datetime as dt
 import socket
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 
 from builders import store_synthetic
 from core import db
@@ -65,7 +65,8 @@ def test_retention_dry_run_reports_and_real_run_deletes_old_days(ctx):
         s.execute(db.DeadLetter.__table__.update().values(created_at=db.utcnow() - dt.timedelta(days=400)))
     policy = RetentionPolicy.from_dict({"ticks": 20, "bars": 20, "dead_letter_days": 90})
     dry = apply_retention(ctx, policy, today="2024-07-02", dry_run=True)
-    assert dry.tick_days == ("AAPL/2024-06-03", "AAPL/2024-06-04") and dry.bar_series == ("bars_time:AAPL/2024-06-03/60s",)
+    assert dry.tick_days == ("AAPL/2024-06-03", "AAPL/2024-06-04")
+    assert dry.bar_series == ("bars_time:AAPL/2024-06-03/60s",)
     assert dry.dead_letters == 1 and dry.bytes_freed > 0
     assert ctx.store.list_days("AAPL") == [D(2024, 6, 3), D(2024, 6, 4), D(2024, 7, 1)]
     real = apply_retention(ctx, policy, today="2024-07-02")
@@ -103,7 +104,8 @@ def test_health_with_sql_down_is_unhealthy(ctx):
     ctx.catalog.engine.dispose()
     from sqlalchemy import create_engine
 
-    ctx.catalog.engine = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 1})
+    ctx.catalog.engine = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none",
+                                       connect_args={"connect_timeout": 1})
     rep = check_health(ctx)
     assert rep.status == "unhealthy" and rep.check("sql").status == "down"
 

@@ -16,7 +16,8 @@ from jobs.queue import JobNotFound, JobQueue
 def test_submit_records_kind_params_priority_and_requester(queue):
     jid = queue.submit("health", {"a": 1}, priority=0, requested_by="alice")
     rec = queue.get(jid)
-    assert (rec.kind, rec.params, rec.priority, rec.status, rec.requested_by) == ("health", {"a": 1}, 0, "pending", "alice")
+    assert (rec.kind, rec.params, rec.priority, rec.status, rec.requested_by) == (
+        "health", {"a": 1}, 0, "pending", "alice")
     assert rec.created_at.tzinfo is not None and rec.started_at is None
 
 
@@ -92,7 +93,7 @@ def test_retry_requeues_failed_job_and_counts_it(queue):
 
 def test_retry_all_failed_only_touches_failed_jobs(queue):
     f1, f2, ok = (queue.submit("health") for _ in range(3))
-    for j in (f1, f2, ok):
+    for _ in (f1, f2, ok):
         queue.claim("w")
     queue.finish(f1, "failed", error="x")
     queue.finish(f2, "failed", error="y")
