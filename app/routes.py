@@ -58,10 +58,15 @@ class QueueJobs:
 
 
 def page_services(ctx) -> dict:
-    """What every page factory injects: ``user`` (this session's) and ``jobs`` (the facade)."""
+    """What every page factory injects: ``user`` (this session's), ``jobs`` (the facade) and
+    ``services`` (start/stop/status of long-running services; start/stop need the admin role)."""
     from app.auth import current_user
+    from core.services import ServiceControl
+    from pages.components.services import require
 
-    return {"user": current_user(), "jobs": QueueJobs.for_context(ctx)}
+    user = current_user()
+    services = ServiceControl(ctx, authorize=lambda: require(user, "admin", "starting or stopping a service"))
+    return {"user": user, "jobs": QueueJobs.for_context(ctx), "services": services}
 
 
 def _home(ctx):

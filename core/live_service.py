@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from typing import Callable
 
-from core.services import ServiceConfigError, ThreadService
+from core.service_base import ServiceConfigError, ThreadService
 
 STOP_GRACE_S = 120  # the market triggers stop the service this long after the extended session, for late prints
 

@@ -1,5 +1,6 @@
-"""Long-running services: the :class:`Service` protocol, the :class:`Supervisor` that runs them,
-and :class:`ServiceControl`, through which any process starts, stops and inspects them.
+"""Long-running services: the :class:`Supervisor` that runs them and :class:`ServiceControl`,
+through which any process starts, stops and inspects them (the :class:`Service` protocol and
+:class:`ThreadService` are in :mod:`core.service_base` and importable from here).
 
 A **service** runs until it is stopped — live collection now (:mod:`core.live_service`), the
 indicators and alert engines later. It is not a job: it takes no worker slot, has no progress
@@ -70,10 +71,18 @@ import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, field, replace
-from typing import Callable, Protocol
+from typing import Callable
 
 from core.errors import TickdeckError
 from core.events import SERVICE_STATES, ServiceChanged
+from core.service_base import (  # noqa: F401 - the service model is importable from here too
+    Service,
+    ServiceConfigError,
+    ServiceError,
+    ServiceHealth,
+    ThreadService,
+    UnknownService,
+)
 
 log = logging.getLogger(__name__)
 
@@ -90,28 +99,6 @@ STATES = SERVICE_STATES  # stopped, starting, running, stopping, restarting, fai
 LEASE_KEY = "service.supervisor"
 
 
-class ServiceError(TickdeckError, RuntimeError):
-    """A service could not be started, stopped or found."""
-
-
-class UnknownService(ServiceError, KeyError):
-    """No service of this name."""
-
-    def __init__(self, name: str, known):
-        self.name = name
-        super().__init__(f"no service named {name!r}; services: {', '.join(sorted(known))}")
-
-    def __str__(self) -> str:
-        return self.args[0]
-
-
-class ServiceConfigError(ServiceError, ValueError):
-    """The service cannot run as configured (no symbols, a symbol the feed does not know):
-    restarting would fail the same way, so the supervisor marks it failed at once."""
-
-    permanent = True
-
-
 def backoff_delay(failures: int) -> float:
     """Seconds before restarting after ``failures`` consecutive crashes (``failures >= 1``)."""
     return min(BACKOFF_BASE_S * 2 ** max(failures - 1, 0), BACKOFF_MAX_S)
@@ -123,96 +110,6 @@ def _iso(t: float | None) -> str | None:
 
 def _ts(s: str | None) -> float | None:
     return None if not s else dt.datetime.fromisoformat(s).timestamp()
-
-
-@dataclass(frozen=True)
-class ServiceHealth:
-    """What a service says about itself: alive or not, a one-line detail, the error that ended
-    its last run (empty when it ended on request) and the clock time of its last sign of life."""
-
-    alive: bool
-    detail: str = ""
-    error: str = ""
-    permanent: bool = False  # the error cannot be fixed by a restart
-    beat_at: float | None = None
-
-
-class Service(Protocol):
-    """A long-running service: ``start`` returns at once, ``stop`` is bounded by ``timeout``."""
-
-    name: str
-    params: dict  # what it runs with, defaults resolved (shown in its status)
-
-    def start(self, params: dict) -> None:
-        """Begin running with ``params`` (non-blocking)."""
-
-    def stop(self, timeout: float) -> bool:
-        """Ask it to stop and wait up to ``timeout`` seconds; True when it has stopped."""
-
-    def health(self) -> ServiceHealth:
-        """Whether it runs, what it does, why its last run ended."""
-
-
-class ThreadService:
-    """A :class:`Service` whose work is :meth:`run` in a daemon thread; subclasses implement ``run``.
-
-    ``run(params, stop, beat)`` blocks until ``stop`` (a :class:`threading.Event`) is set and
-    calls ``beat(detail)`` as it works; it may fill in defaults in ``self.params`` (shown in the
-    status). Raising ends the run as a crash; returning without a stop request is a crash too.
-    """
-
-    name = "service"
-    description = ""
-
-    def __init__(self, ctx, *, clock: Callable[[], float] = time.time):
-        self.ctx = ctx
-        self.clock = clock
-        self.params: dict = {}
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
-        self._detail = ""
-        self._error = ""
-        self._permanent = False
-        self._beat_at: float | None = None
-
-    def run(self, params: dict, stop: threading.Event, beat: Callable[[str], None]) -> None:
-        raise NotImplementedError
-
-    def beat(self, detail: str = "") -> None:
-        self._detail, self._beat_at = detail, self.clock()
-
-    def start(self, params: dict) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            raise ServiceError(f"service {self.name!r} is already running")
-        self._stop = threading.Event()
-        self._error, self._permanent, self._detail, self._beat_at = "", False, "starting", self.clock()
-        self.params = dict(params or {})
-        self._thread = threading.Thread(target=self._main, args=(self.params, self._stop),
-                                        name=f"tickdeck-service-{self.name}", daemon=True)
-        self._thread.start()
-
-    def _main(self, params: dict, stop: threading.Event) -> None:
-        try:
-            self.run(params, stop, self.beat)
-        except BaseException as e:  # noqa: BLE001 - recorded for the supervisor, which restarts it
-            self._error = f"{type(e).__name__}: {e}"
-            self._permanent = bool(getattr(e, "permanent", False))
-            log.warning("service %s crashed: %s", self.name, self._error, exc_info=not self._permanent)
-        else:
-            if not stop.is_set():
-                self._error = "its run ended without a stop request"
-
-    def stop(self, timeout: float) -> bool:
-        self._stop.set()
-        t = self._thread
-        if t is None:
-            return True
-        t.join(max(timeout, 0.0))
-        return not t.is_alive()
-
-    def health(self) -> ServiceHealth:
-        alive = self._thread is not None and self._thread.is_alive()
-        return ServiceHealth(alive, self._detail, "" if alive else self._error, self._permanent, self._beat_at)
 
 
 def default_services() -> dict[str, Callable]:
@@ -343,6 +240,16 @@ class ServiceControl:
         want = DesiredState(self._check(name), state, dict(params or {}), by, _iso(self.clock()), uuid.uuid4().hex)
         self.ctx.catalog.set_config(_desired_key(name), want.to_dict())
         return want
+
+    def allowed(self) -> bool:
+        """Whether start/stop would pass the injected authorization (pages grey out their buttons)."""
+        if self.authorize is None:
+            return True
+        try:
+            self.authorize()
+        except TickdeckError:
+            return False
+        return True
 
     def start(self, name: str, *, by: str = "system", params: dict | None = None) -> DesiredState:
         """Ask for ``name`` to run (with ``params``); the supervisor starts it within ~1 s.

@@ -70,6 +70,8 @@ class AdminPage(pn.viewable.Viewer):
                                doc="who is looking (injected by the server; a notebook is the local admin)")
     jobs = param.Parameter(default=None, doc="jobs facade (pages.components.services.JobsFacade); "
                                              "None: job actions say the queue is not available")
+    services = param.Parameter(default=None, doc="services facade (core.services.ServiceControl, injected); "
+                                                 "None: no services panel actions")
     actor = param.String(default="", doc="name recorded in the audit log (default: the user's name)")
     autostart = param.Boolean(default=True, doc="listen to the bus and refresh periodically when rendered")
     message = param.String(default="", doc="last action result or error")
@@ -392,9 +394,12 @@ class AdminPage(pn.viewable.Viewer):
                              pn.pane.Alert(f"Admin only: {md_text(self.denied)}", alert_type="danger"))
         if self.autostart:
             self.start_updates()
+        from pages.components.service_panel import ServicesPanel
+
         return pn.Column(
             pn.pane.Markdown("## Admin"), self.message_pane,
             pn.pane.Markdown("### System health"), self.health_pane, self.health_button,
+            pn.pane.Markdown("### Services"), ServicesPanel(services=self.services, actor=self.actor or self.user.name),
             pn.pane.Markdown("### Data freshness"),
             pn.pane.Markdown("Each dataset's last stored day against the last completed trading day. "
                              "*Backfill* queues collection of the missing days (backfill priority)."),

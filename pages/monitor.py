@@ -72,6 +72,8 @@ class MonitorPage(pn.viewable.Viewer):
                                doc="who is looking (injected by the server): start/stop needs the admin role")
     jobs = param.Parameter(default=None, doc="jobs facade (pages.components.services.JobsFacade); "
                                              "None: collections run in this process")
+    services = param.Parameter(default=None, doc="services facade (core.services.ServiceControl, injected); "
+                                                 "None: no services panel actions")
 
     def __init__(self, **params):
         super().__init__(**params)
@@ -385,12 +387,15 @@ class MonitorPage(pn.viewable.Viewer):
             pn.pane.Markdown("### Start / stop collection"),
             pn.Row(self.symbols_input, self.mode_input, self.days_input),
             pn.Row(self.start_button, self.stop_button), self.message_pane, sizing_mode="stretch_width")
+        from pages.components.service_panel import ServicesPanel
+
         return pn.Column(
             pn.pane.Markdown("## Collection monitor"),
             pn.Row(
                 pn.Column(pn.pane.Markdown("### Feed connection"), self.feed_pane, width=420),
                 pn.Column(pn.pane.Markdown("### Market session"), self.session_pane, width=420),
             ),
+            pn.pane.Markdown("### Services"), ServicesPanel(services=self.services, actor=self.actor or self.user.name),
             pn.Row(self.ticks_trend, self.bars_trend, self.latency, self.dead_count),
             pn.pane.Markdown("### Active collections"), self.active_pane,
             pn.pane.Markdown("### Recently stored days"), self.recent_pane,
