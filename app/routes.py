@@ -80,9 +80,10 @@ def _home(ctx):
 def _explorer(ctx):
     import panel as pn
 
+    from app.auth import current_user
     from pages.explorer import ExplorerPage
 
-    page = ExplorerPage(ctx=ctx, defer_load=True, user=page_services(ctx)["user"])
+    page = ExplorerPage(ctx=ctx, defer_load=True, user=current_user())
     page.sync_location()
     pn.state.onload(page.refresh_async)
     return page
