@@ -17,6 +17,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
+
 from core.naming import date_range, format_day, normalize_ticker
 
 BACKFILL_PRIORITY = 2
@@ -132,16 +134,39 @@ def plan_backfill(ctx, symbol: str, start, end) -> BackfillPlan:
                         via=route.via, reason=route.reason, ticks=ticks)
 
 
-def freshness_of(symbol: str, latest_day: dt.date | None, calendar, *, now=None) -> Freshness:
+class TradingDayCounter:
+    """Counts one calendar's trading days in any ``[a, b]`` by binary search (no list per call).
+
+    Built once for a span (``start`` … ``end``); counting thousands of datasets' ranges then
+    costs microseconds each instead of building a list of dates per dataset.
+    """
+
+    def __init__(self, calendar, start, end):
+        self.days = np.array(calendar.trading_days(start, end), dtype="datetime64[D]")
+
+    def count(self, a: dt.date, b: dt.date) -> int:
+        """Trading days in ``[a, b]`` (within the span this counter was built for)."""
+        lo = np.searchsorted(self.days, np.datetime64(a, "D"), side="left")
+        hi = np.searchsorted(self.days, np.datetime64(b, "D"), side="right")
+        return max(int(hi - lo), 0)
+
+
+def freshness_of(symbol: str, latest_day: dt.date | None, calendar, *, now=None,
+                 counter: TradingDayCounter | None = None) -> Freshness:
     """Freshness of one dataset whose newest stored day is ``latest_day`` (pure: no catalog read).
 
     A dataset with nothing stored is :data:`DEFAULT_LOOKBACK_DAYS` trading days behind.
+    ``counter`` (covering ``latest_day`` … the last completed day) saves building a list of days.
     """
     last = calendar.last_completed_trading_day(now)
     if latest_day is None:
         behind = len(calendar.previous_trading_days(last, DEFAULT_LOOKBACK_DAYS))
+    elif latest_day >= last:
+        behind = 0
+    elif counter is not None:
+        behind = counter.count(latest_day + dt.timedelta(days=1), last)
     else:
-        behind = len(calendar.trading_days(latest_day + dt.timedelta(days=1), last)) if latest_day < last else 0
+        behind = len(calendar.trading_days(latest_day + dt.timedelta(days=1), last))
     return Freshness(normalize_ticker(symbol), latest_day, last, behind)
 
 
@@ -149,15 +174,24 @@ def freshness(ctx, symbols=None, *, now=None, datasets=None) -> list[Freshness]:
     """Latest stored day vs the last completed trading day, per symbol (default: the watchlist).
 
     One catalog query for all symbols (``datasets``: summaries already read by the caller);
-    each dataset is measured on its own calendar.
+    each dataset is measured on its own calendar, with one :class:`TradingDayCounter` per
+    calendar (2,000 datasets: a few milliseconds).
     """
     summaries = {d.symbol: d for d in (ctx.catalog.datasets() if datasets is None else datasets)}
-    out = []
-    for sym in symbols or watchlist(ctx):
-        d = summaries.get(normalize_ticker(sym))
-        cal = ctx.calendar(d.calendar if d is not None and d.calendar else None)
-        out.append(freshness_of(sym, None if d is None else d.last_day, cal, now=now))
-    return out
+    syms = [normalize_ticker(s) for s in (symbols or watchlist(ctx))]
+    by_cal: dict[str | None, list] = {}
+    for sym in syms:
+        d = summaries.get(sym)
+        by_cal.setdefault(d.calendar if d is not None and d.calendar else None, []).append(sym)
+    out: dict[str, Freshness] = {}
+    for name, group in by_cal.items():
+        cal = ctx.calendar(name)
+        firsts = [summaries[s].last_day for s in group if s in summaries and summaries[s].last_day is not None]
+        counter = TradingDayCounter(cal, min(firsts), cal.last_completed_trading_day(now)) if firsts else None
+        for sym in group:
+            d = summaries.get(sym)
+            out[sym] = freshness_of(sym, None if d is None else d.last_day, cal, now=now, counter=counter)
+    return [out[s] for s in syms]
 
 
 def plan_stale(ctx, symbols=None, *, now=None, lookback_days: int = DEFAULT_LOOKBACK_DAYS) -> list[BackfillPlan]:

@@ -37,7 +37,7 @@ from typing import Iterable
 from sqlalchemy import func, select
 
 from core import db
-from core.backfill import Freshness, freshness
+from core.backfill import Freshness, TradingDayCounter, freshness
 from core.catalog import FAILING_STATUSES, DatasetSummary
 from core.naming import normalize_ticker
 from core.quality_scale import QUALITY_FAIR, QUALITY_GOOD, QUALITY_MAX, format_quality, quality_band
@@ -242,13 +242,20 @@ def dataset_statuses(ctx, symbols: Iterable[str] | None = None, *, datasets: lis
     fresh = {f.symbol: f for f in freshness(ctx, syms, now=now, datasets=list(by_symbol.values()))}
     failing = failing_day_counts(ctx.catalog, syms)
     failures = collection_failures(ctx.catalog, syms)
+    spans: dict[str, tuple[dt.date, dt.date]] = {}  # per calendar: covering every stored range
+    for sym in syms:
+        d = by_symbol.get(sym)
+        if d is not None and d.first_day is not None:
+            lo, hi = spans.get(d.calendar or "", (d.first_day, d.last_day))
+            spans[d.calendar or ""] = (min(lo, d.first_day), max(hi, d.last_day))
+    counters = {name: TradingDayCounter(ctx.calendar(name or None), lo, hi) for name, (lo, hi) in spans.items()}
     out = []
     for sym in syms:
         summary = by_symbol.get(sym)
         holes = 0
         if summary is not None and summary.first_day is not None:
-            cal = ctx.calendar(summary.calendar or None)
-            holes = max(len(cal.trading_days(summary.first_day, summary.last_day)) - summary.days, 0)
+            stored_span = counters[summary.calendar or ""].count(summary.first_day, summary.last_day)
+            holes = max(stored_span - summary.days, 0)
         out.append(classify(sym, fresh[sym], summary, missing_days=holes, failing_days=failing.get(sym, 0),
                             failure=failures.get(sym)))
     return out
