@@ -175,7 +175,7 @@ class ServiceStatus:
         text = {
             "stopped": "stopped" + (f" {since}" if since else ""),
             "starting": "starting",
-            "running": "running" + (f" since {since}" if since else ""),
+            "running": "running" + (f" for {since[:-4]}" if since else ""),
             "stopping": "stopping: final flush",
             "restarting": f"crashed; restart {self.restarts + 1} in "
                           f"{max((_ts(self.next_start) or now) - now, 0):.0f} s",

@@ -44,13 +44,13 @@ def render_statuses(statuses, now: float | None = None) -> str:
         since = _epoch(s.since)
         want = "" if s.desired == s.state or (s.desired == "stopped" and s.state == "failed") else \
             f'<div class="td-muted">requested: {html.escape(s.desired)}</div>'
+        error = f'<td class="td-err">{html.escape(s.last_error)}</td>' if s.last_error else "<td>—</td>"
         rows.append(
             f'<tr data-service="{html.escape(s.name)}" data-state="{html.escape(s.state)}" '
             f'data-desired="{html.escape(s.desired)}">'
             f"<td><b>{html.escape(s.name)}</b></td>"
             f"<td>{badge(STATE_KIND.get(s.state, 'idle'), s.describe(now), testid=f'service-{s.name}')}{want}</td>"
-            f"<td>{s.restarts}</td>"
-            f'<td class="td-err">{html.escape(s.last_error) or "—"}</td>'
+            f"<td>{s.restarts}</td>{error}"
             f"<td>{ago(now - since) if since is not None else '—'}</td>"
             f'<td class="td-muted">{html.escape(s.detail) or "—"}</td></tr>')
     return ('<table class="td-services"><thead><tr><th>Service</th><th>State</th><th>Restarts</th>'

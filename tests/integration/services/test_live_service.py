@@ -50,8 +50,9 @@ def test_live_service_streams_and_stops_with_its_final_flush(emulator_factory, f
         control.start("live", by="test", params={"symbols": ["AAPL", "MSFT"]})
         wait_for(lambda: control.status("live").state == "running", "the service to run")
         wait_for(lambda: batches.appended > 20, "live ticks")
-        st = control.status("live")
-        assert "ticks acknowledged" in st.detail and st.params["symbols"] == ["AAPL", "MSFT"]
+        st = wait_for(lambda: "ticks acknowledged" in (s := control.status("live")).detail and s,
+                      "the status to show the ticks (rewritten every BEAT_S)")
+        assert st.params["symbols"] == ["AAPL", "MSFT"]
         control.stop("live", by="test")
         t0 = time.monotonic()
         wait_for(lambda: control.status("live").state == "stopped", "the stop")
