@@ -78,3 +78,32 @@ def test_backfill_queues_jobs_for_missing_days_from_each_datasets_source(env, ca
         assert run_plan(ctx, plan_backfill(ctx, "IMP", "2024-07-01", "2024-07-01")) == []
     finally:
         ctx.close()
+
+
+def test_service_start_stop_and_status_record_requests_for_the_supervisor(env, capsys):
+    """Issue 12: tickdeck service start|stop|status; without a running supervisor it says so."""
+    assert main(["service", "status"]) == 0
+    out = capsys.readouterr().out
+    assert "live: stopped" in out and "no service supervisor is running" in out
+    assert main(["service", "start", "live", "--symbols", "aapl,msft"]) == 0
+    assert "service live: start requested" in capsys.readouterr().out
+    assert main(["service", "status", "live", "--json"]) == 0
+    (st,) = json.loads(capsys.readouterr().out)
+    assert (st["desired"], st["state"], st["requested_by"], st["params"]) == (
+        "running", "stopped", "cli", {"symbols": ["AAPL", "MSFT"]})
+    assert st["text"].startswith("start requested; no supervisor is running")
+    assert main(["service", "stop", "live"]) == 0
+    assert "service live: stop requested" in capsys.readouterr().out
+    assert main(["service", "start", "nope"]) == 1
+    assert capsys.readouterr().err.strip() == "tickdeck: error: no service named 'nope'; services: live"
+
+
+def test_worker_slots_come_from_the_flag_or_the_setting(env, capsys, monkeypatch):
+    """Issue 12: tickdeck worker --slots N, default TICKDECK_WORKER_SLOTS (2); a bad value is one line."""
+    assert main(["worker", "--once", "--slots", "3"]) == 0
+    assert "with 3 slot(s)" in capsys.readouterr().out
+    assert main(["worker", "--once"]) == 0
+    assert "with 2 slot(s)" in capsys.readouterr().out
+    monkeypatch.setenv("TICKDECK_WORKER_SLOTS", "0")
+    assert main(["worker", "--once"]) == 1
+    assert capsys.readouterr().err.strip() == "tickdeck: error: TICKDECK_WORKER_SLOTS: 0 slots is outside 1..64"
