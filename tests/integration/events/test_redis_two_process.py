@@ -77,3 +77,29 @@ def test_collector_in_another_process_reaches_this_process_typed(tmp_path, redis
         assert np.array_equal(got["timestamp"], stored.index.asi8)
     finally:
         ctx.close()
+
+
+def test_bad_messages_on_redis_are_counted_and_never_reach_a_subscriber(redis_url, recorder_for):
+    """Issue 12: garbage, an unknown type and a mistyped event on the channel are counted, not delivered."""
+    import redis
+
+    from core.events import DayWritten
+
+    prefix = f"tickdeck-test-{uuid.uuid4().hex[:10]}:"
+    bus = RedisBus(redis_url, prefix=prefix)
+    rec = recorder_for(bus, "collection")
+    raw = redis.Redis.from_url(redis_url)
+    try:
+        raw.publish(prefix + "collection", b"\xff not json")
+        raw.publish(prefix + "collection", b'{"type": "Nope", "topic": "collection", "data": {}, "timestamp": 1.0,'
+                                           b' "sequence": 1}')
+        raw.publish(prefix + "collection", b'{"type": "DayWritten", "topic": "collection", "data": {"symbol": 1},'
+                                           b' "timestamp": 1.0, "sequence": 2}')
+        bus.publish(DayWritten("AAPL", "2024-07-01", 10, "iqfeed", "x"))
+        rec.wait(lambda r: r.events("DayWritten"), 30, "the good event")
+    finally:
+        raw.close()
+        rec.stop()
+        bus.close()
+    assert [m.type for m in rec.messages] == ["DayWritten"]
+    assert (bus.stats.malformed, bus.stats.unknown, bus.stats.delivered) == (2, 1, 1)
