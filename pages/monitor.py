@@ -103,7 +103,8 @@ class MonitorPage(pn.viewable.Viewer):
         self.dead_count = pn.indicators.Number(label="Dead letters (new)", value=0, format="{value:,}",
                                                font_size="28pt", title_size="11pt",
                                                colors=[(0.5, "#116329"), (1e12, "#a40e26")])
-        self.dead_table = pn.widgets.Tabulator(pd.DataFrame(columns=["id", "when", "source", "symbol", "reason", "raw"]),
+        dead_columns = ["id", "when", "source", "symbol", "reason", "raw"]
+        self.dead_table = pn.widgets.Tabulator(pd.DataFrame(columns=dead_columns),
                                                show_index=False, disabled=True, pagination="local", page_size=10,
                                                sizing_mode="stretch_width")
         self.dead_card = pn.Card(self.dead_table, title="Inspect dead letters", collapsed=True,
