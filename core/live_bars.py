@@ -6,21 +6,23 @@
 
 :class:`LiveBars` runs the streaming :class:`core.bars.builder.BarBuilder` per symbol for
 :data:`LIVE_BAR_SPECS` on its own thread, fed through a queue (the acknowledgement path only
-enqueues), and publishes every bar that closes as a :class:`core.events.BarClosed` on
-``bars.<SYM>.<spec>``. The bar inputs the stored day would have after its whole-day
-enrichment are computed per batch with the state carried across batches: spread in bps from
-the quote, the session from the calendar, and the Lee–Ready trade sign with the tick rule
-continuing from the previous batch (:func:`core.enrich.trade_signs` over the batch behind a
-two-tick prefix that reproduces the carried state). So the bars equal what the bars service
-builds from the finalised day, bar for bar. When collection starts on a day that already has
-stored ticks, the builders are first fed those ticks (nothing published for them).
+enqueues; the thread builds what arrived every :data:`BARS_EVERY_S`), and publishes every bar
+that closes as a :class:`core.events.BarClosed` on ``bars.<SYM>.<spec>``. The bar inputs the
+stored day would have after its whole-day enrichment are computed per batch with the state
+carried across batches: spread in bps from the quote, the session from the calendar, and the
+Lee–Ready trade sign with the tick rule continuing from the previous batch
+(:func:`core.enrich.trade_signs` over the batch behind a two-price prefix that reproduces the
+carried last price and direction). So the bars equal what
+the bars service builds from the finalised day, bar for bar. When collection starts on a day
+that already has stored ticks, the builders are first fed those ticks (nothing published for
+them).
 
 A time bar closes when the first tick after its interval arrives (or at the day's end); a
 tick or volume bar when its threshold is reached.
 
 Warnings
 --------
-The queue is unbounded: it holds what the thread has not built yet (normally one batch). A
+The queue is unbounded: it holds what the thread has not built yet (normally a few batches). A
 symbol whose ticks the builder refuses (:class:`core.bars.arrays.BarInputError`) stops getting
 bars for the rest of the day; the error is logged.
 """
@@ -30,6 +32,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 
 import numpy as np
 
@@ -44,6 +47,10 @@ from core.instruments import stored_terms
 log = logging.getLogger(__name__)
 
 LIVE_BAR_SPECS = ("time:1m", "tick:500")  # built live for every collected symbol: a clock bar and an activity bar
+# The bars thread builds what arrived at most this often: fewer, larger builder updates, so it takes
+# less of the GIL from the acknowledgement path (a bar is published within this long of closing).
+BARS_EVERY_S = 0.25
+YIELD_EVERY = 64  # bars published (or symbols built) between two hand-overs of the GIL to the collector
 TICKS_PER_EVENT = 50_000  # a history backfill of a busy day is split: one event stays a few MB on the wire
 _RAW = tuple(k for k in TICK_ARRAYS if k != "timestamp")
 _STOP = object()
@@ -68,12 +75,12 @@ def publish_ticks(bus, day: str, origin: str, symbols: np.ndarray, columns: dict
     return sent
 
 
-def _prefix(prev_last: float, prev_nz: int) -> tuple[np.ndarray, int]:
+def _prefix(prev_last: float, prev_nz: int) -> np.ndarray:
     """Two prices whose tick rule leaves ``prev_last`` as the last price and ``prev_nz`` as the
     last non-zero change, so the sign kernel continues exactly where the previous batch ended."""
     if np.isnan(prev_last):
-        return np.empty(0), 0
-    return np.array([prev_last - prev_nz, prev_last]), 2
+        return np.empty(0)
+    return np.array([prev_last - prev_nz, prev_last])
 
 
 class _SymbolBars:
@@ -92,14 +99,16 @@ class _SymbolBars:
         spread = np.where(valid, ask - bid, np.nan)
         mid = np.where(valid, (bid + ask) * 0.5, np.nan)
         bps = spread / mid * 1e4
-        pre, k = _prefix(self.prev_last, self.prev_nz)
-        sign, tdir = trade_signs(np.concatenate((pre, last)), np.concatenate((np.full(k, np.nan), mid)))
-        nz = tdir[tdir != 0]
-        if nz.size:
-            self.prev_nz = int(nz[-1])
+        pre = _prefix(self.prev_last, self.prev_nz)
+        k = pre.size
+        out = trade_signs(np.concatenate((pre, last)), np.concatenate((np.full(k, np.nan), mid)))
+        sign, tdir = out[0][k:], out[1]
+        moved = tdir[tdir != 0]
+        if moved.size:
+            self.prev_nz = int(moved[-1])
         if last.size:
             self.prev_last = float(last[-1])
-        return TickArrays(np.asarray(ts, dtype=np.int64), last, np.asarray(size, dtype=np.float64), sign[k:], bps,
+        return TickArrays(np.asarray(ts, dtype=np.int64), last, np.asarray(size, dtype=np.float64), sign, bps,
                           np.asarray(session, dtype=np.int8), self.scale)
 
     def update(self, x: TickArrays, flush: bool = False) -> list[tuple[str, dict]]:
@@ -123,6 +132,7 @@ class LiveBars:
         self.ctx, self.calendar, self.specs = ctx, calendar, tuple(str(parse_spec(s)) for s in specs)
         self.published = 0  # BarClosed events sent
         self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self._closing = threading.Event()
         self._symbols: dict[str, _SymbolBars] = {}
         self._thread = threading.Thread(target=self._run, name="tickdeck-live-bars", daemon=True)
         self._thread.start()
@@ -145,23 +155,39 @@ class LiveBars:
     def close(self) -> None:
         """Build what is queued, then stop the thread (open bars stay open: they did not close)."""
         self._q.put(_STOP)
+        self._closing.set()
         self._thread.join()
 
     # -- the thread ------------------------------------------------------------------------------
     def _run(self) -> None:
         while True:
-            item = self._q.get()
-            if item is _STOP:
-                return
-            try:
-                if item[0] == "ticks":
-                    self._ticks(*item[1:])
-                elif item[0] == "day":
-                    self._day(item[1])
+            items = [self._q.get()]
+            while True:  # everything that arrived since the last round, in order
+                try:
+                    items.append(self._q.get_nowait())
+                except queue.Empty:
+                    break
+            ticks: list = []
+            for item in items:
+                if item is not _STOP and item[0] == "ticks":
+                    ticks.append(item[1:])
+                    continue
+                self._step("ticks", self._ticks, ticks)
+                ticks = []
+                if item is _STOP:
+                    return
+                if item[0] == "day":
+                    self._step("day", self._day, item[1])
                 else:
-                    self._end()
-            except Exception:  # noqa: BLE001 - bars are a by-product: collection must go on
-                log.exception("live bars: %s failed", item[0])
+                    self._step("end", self._end)
+            self._step("ticks", self._ticks, ticks)
+            self._closing.wait(BARS_EVERY_S)
+
+    def _step(self, what: str, fn, *args) -> None:
+        try:
+            fn(*args)
+        except Exception:  # noqa: BLE001 - bars are a by-product: collection must go on
+            log.exception("live bars: %s failed", what)
 
     def _new(self, symbol: str) -> _SymbolBars:
         scale = stored_terms(self.ctx, symbol).notional_scale
@@ -173,36 +199,43 @@ class LiveBars:
         for symbol, (ts, last, size, bid, ask) in stored.items():
             sb = self._symbols[symbol] = self._new(symbol)
             if ts.size:
-                self._guarded(sb, lambda: sb.update(sb.arrays(ts, last, size, bid, ask,
-                                                             self.calendar.label_sessions(ts))))
+                x = sb.arrays(ts, last, size, bid, ask, self.calendar.label_sessions(ts))
+                self._guarded(sb, sb.update, x)  # the bars before this run: not published
+                time.sleep(0)
 
-    def _ticks(self, symbols: np.ndarray, columns: dict, timestamps: np.ndarray) -> None:
-        ses = self.calendar.label_sessions(timestamps)
-        cuts = np.flatnonzero(symbols[1:] != symbols[:-1]) + 1
-        bounds = zip(np.concatenate(([0], cuts)).tolist(), np.concatenate((cuts, [timestamps.shape[0]])).tolist())
-        for a, b in bounds:
-            symbol = str(symbols[a])
+    def _ticks(self, batches: list) -> None:
+        """Build the bars of queued batches: per symbol, its new ticks of all of them at once."""
+        parts: dict[str, list] = {}
+        for symbols, columns, timestamps in batches:
+            ses = self.calendar.label_sessions(timestamps)
+            cuts = np.flatnonzero(symbols[1:] != symbols[:-1]) + 1
+            for a, b in zip(np.concatenate(([0], cuts)).tolist(),
+                            np.concatenate((cuts, [timestamps.shape[0]])).tolist()):
+                parts.setdefault(str(symbols[a]), []).append(
+                    (timestamps[a:b], columns["last"][a:b], columns["last_sz"][a:b], columns["bid"][a:b],
+                     columns["ask"][a:b], ses[a:b]))
+        for symbol, chunks in parts.items():
             sb = self._symbols.get(symbol) or self._symbols.setdefault(symbol, self._new(symbol))
             if sb.broken:
                 continue
-            ts = timestamps[a:b]
+            ts, last, size, bid, ask, ses = (np.concatenate(c) for c in zip(*chunks)) if len(chunks) > 1 \
+                else chunks[0]
             order = slice(None) if np.all(ts[1:] >= ts[:-1]) else np.argsort(ts, kind="stable")
-            x = sb.arrays(ts[order], columns["last"][a:b][order], columns["last_sz"][a:b][order],
-                          columns["bid"][a:b][order], columns["ask"][a:b][order], ses[a:b][order])
-            closed = self._guarded(sb, lambda: sb.update(x))
-            self._publish(symbol, closed or [])
+            x = sb.arrays(ts[order], last[order], size[order], bid[order], ask[order], ses[order])
+            self._publish(symbol, self._guarded(sb, sb.update, x) or [])
+            time.sleep(0)  # hand the GIL to the acknowledgement path now, not at the next forced switch
 
     def _end(self) -> None:
         for symbol, sb in self._symbols.items():
             if not sb.broken:
                 empty = TickArrays(np.empty(0, np.int64), np.empty(0), np.empty(0), np.empty(0, np.int8), np.empty(0),
                                    np.empty(0, np.int8), sb.scale)
-                self._publish(symbol, self._guarded(sb, lambda: sb.update(empty, flush=True)) or [])
+                self._publish(symbol, self._guarded(sb, sb.update, empty, True) or [])
         self._symbols.clear()
 
-    def _guarded(self, sb: _SymbolBars, work):
+    def _guarded(self, sb: _SymbolBars, fn, *args):
         try:
-            return work()
+            return fn(*args)
         except TickdeckError as e:
             sb.broken = True
             log.error("live bars of %s stop for today: %s", sb.symbol, e)
@@ -215,3 +248,5 @@ class LiveBars:
             for row in zip(*values):
                 bus.publish(BarClosed(symbol, spec, *row))
                 self.published += 1
+                if self.published % YIELD_EVERY == 0:  # a catch-up burst (thousands of bars) stays interruptible
+                    time.sleep(0)
