@@ -12,7 +12,7 @@ from core.calendar import MarketCalendar, get_calendar
 from core.catalog import Catalog
 from core.config import Settings
 from core.errors import ConfigError
-from core.events import LocalBus, make_bus
+from core.bus import LocalBus, make_bus
 from core.store import Store
 
 

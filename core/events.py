@@ -518,15 +518,3 @@ def event_type(name: str) -> type[Event]:
         return EVENT_TYPES[name]
     except KeyError:
         raise UnknownEventType(f"unknown event type {name!r}; known: {', '.join(sorted(EVENT_TYPES))}") from None
-
-
-_BUS_NAMES = ("LocalBus", "RedisBus", "make_bus", "BusStats", "Subscription")
-
-
-def __getattr__(name: str):
-    """The bus classes live in :mod:`core.bus`; they stay importable from here."""
-    if name in _BUS_NAMES:
-        from core import bus
-
-        return getattr(bus, name)
-    raise AttributeError(f"module 'core.events' has no attribute {name!r}")
