@@ -8,7 +8,8 @@ bus thread and applied in ~100 ms batches on the session's event loop, and a 1 s
 callback turns counters into rates (ticks/s, bars/s sparklines), re-renders the "3 s ago"
 times and refreshes the session countdown. The feed panel is
 :func:`pages.components.feed.feed_html` of the latest status of each feed client.
-Start/stop collection submits a ``collect`` job through the injected jobs facade (``jobs=``),
+Start/stop collection in live mode asks the supervised live service (injected ``services=``)
+to start or stop; history mode submits a ``collect`` job through the injected jobs facade (``jobs=``),
 and without one runs
 :func:`core.collect.collect_days` (days) or :func:`core.live.collect_live` (live) on a
 background thread. Starting and stopping needs the admin role (the injected ``user``). The
@@ -325,6 +326,14 @@ class MonitorPage(pn.viewable.Viewer):
             cal = self.ctx.calendar()
             params["days"] = [d.isoformat() for d in cal.previous_trading_days(cal.last_completed_trading_day(),
                                                                                    self.days)]
+        if self.mode == "live" and self.services is not None:
+            try:  # live collection runs all day: a supervised service, not a job on a worker slot
+                self.services.start("live", by=self.actor, params={"symbols": syms})
+            except Exception as e:  # noqa: BLE001 - shown on the page
+                self._notify(error_text(e), "danger")
+                return
+            self._notify(f"Asked the live service to collect {', '.join(syms)}", "success")
+            return
         queue = self.jobs
         if queue is None:
             self._start_local(syms, params)
@@ -366,6 +375,13 @@ class MonitorPage(pn.viewable.Viewer):
             ev.set()
             del self._local_runs[key]
             stopped += 1
+        if self.mode == "live" and self.services is not None:
+            try:
+                self.services.stop("live", by=self.actor)
+                stopped += 1
+            except Exception as e:  # noqa: BLE001
+                self._notify(error_text(e), "danger")
+                return
         queue = self.jobs
         if queue is not None:
             try:

@@ -209,3 +209,20 @@ def test_a_viewer_cannot_start_or_stop_collection(ctx):
     assert JobQueue.for_context(ctx).list() == []
     page.stop_collection()
     assert "needs the admin role" in page.message
+
+
+def test_live_mode_asks_the_supervised_live_service_not_a_worker_slot(ctx):
+    """Issue 12: live collection is a service — the monitor records a start request for the
+    supervisor (no collect job takes a worker slot) and Stop asks the service to stop."""
+    from core.services import ServiceControl
+    from jobs.queue import JobQueue
+
+    services = ServiceControl(ctx)
+    page = MonitorPage(ctx=ctx, autostart=False, jobs=JobQueue.for_context(ctx), services=services)
+    page.symbols, page.mode = "aapl, msft", "live"
+    page.start_collection()
+    want = services.desired("live")
+    assert (want.state, want.params["symbols"]) == ("running", ["AAPL", "MSFT"])
+    assert JobQueue.for_context(ctx).list(kind="collect") == []
+    page.stop_collection()
+    assert services.desired("live").state == "stopped"
