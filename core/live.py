@@ -135,6 +135,44 @@ class LiveSummary:
         return _percentile(self.day_latency_hist, q)
 
 
+class LiveSymbols:
+    """The symbols of a running :func:`collect_live`, changeable while it runs (thread-safe).
+
+    :meth:`set` from any thread; the collecting thread applies the change before its next batch
+    (within ``batch_seconds``): a removed symbol is unwatched (``r``) and its ticks are no longer
+    journaled (what was acknowledged before lands in its day); an added one is watched (``w``),
+    then its day is filled in from history up to now (its stored ticks first, as at the start
+    of a run), so its day has no hole before its first live tick. A symbol the feed does not
+    know is dropped again and listed in :attr:`rejected` with the reason; the run goes on.
+    """
+
+    def __init__(self, symbols):
+        self._lock = threading.Lock()
+        self._symbols = tuple(dict.fromkeys(normalize_ticker(s) for s in symbols))
+        self.version = 0
+        self.rejected: dict[str, str] = {}  # symbol -> why it was dropped while running
+
+    def set(self, symbols) -> None:
+        """Collect exactly ``symbols`` from now on."""
+        new = tuple(dict.fromkeys(normalize_ticker(s) for s in symbols))
+        with self._lock:
+            if new != self._symbols:
+                self._symbols, self.version = new, self.version + 1
+                for s in new:
+                    self.rejected.pop(s, None)
+
+    def get(self) -> tuple[int, tuple[str, ...]]:
+        """(version, symbols): the version changes with every :meth:`set` that changed them."""
+        with self._lock:
+            return self.version, self._symbols
+
+    def reject(self, symbol: str, why: str) -> None:
+        """Drop ``symbol`` (the feed refused it) without a new version: the run already left it."""
+        with self._lock:
+            self._symbols = tuple(s for s in self._symbols if s != symbol)
+            self.rejected[symbol] = why
+
+
 class _LiveDay:
     """One symbol's day: the last acknowledged tick (id and ET time of day in µs)."""
 
@@ -596,7 +634,8 @@ def collect_live(ctx, symbols, *, batch_seconds: float = 1.0, flush_after: float
                  segment_seconds: float = JOURNAL_SEGMENT_S, bar_specs=LIVE_BAR_SPECS) -> LiveSummary:
     """Stream trades into the current day until ``stop_event`` is set.
 
-    The current day is the server's (its ``T`` heartbeat). Lines are acknowledged (journaled
+    ``symbols`` is a list, or a :class:`LiveSymbols` whose symbols may change while the run
+    goes on (see there). The current day is the server's (its ``T`` heartbeat). Lines are acknowledged (journaled
     and published) once the oldest of them is ``flush_after`` seconds old, and appended to
     their symbol-days every ``batch_seconds`` by the materialiser process. At the end of the
     day's extended session every symbol's day is finalised (:func:`core.collect.finalize_day`)
@@ -611,7 +650,10 @@ def collect_live(ctx, symbols, *, batch_seconds: float = 1.0, flush_after: float
         Appending to the journal or a day failed (what was acknowledged stays in the journal
         and is recovered at the next start).
     """
-    syms = [normalize_ticker(s) for s in symbols]
+    live_symbols = symbols if isinstance(symbols, LiveSymbols) else LiveSymbols(symbols)
+    applied, initial = live_symbols.get()
+    syms = list(initial)
+    added_while_running: set[str] = set()  # a feed's "unknown symbol" for these drops them instead of failing the run
     host = host or ctx.settings.feed_host
     cal = ctx.calendar()
     summary = LiveSummary()
@@ -635,11 +677,55 @@ def collect_live(ctx, symbols, *, batch_seconds: float = 1.0, flush_after: float
             m, mat = mat, None
             m.close(summary)
 
+    def change_symbols(wanted: tuple[str, ...], day: dt.date | None) -> None:
+        """Apply a new symbol set between two batches (see :class:`LiveSymbols`)."""
+        nonlocal states, index
+        added = [s for s in wanted if s not in index]
+        removed = [s for s in syms if s not in set(wanted)]
+        l1.unwatch(removed)
+        l1.watch(added)  # first: what trades from now on arrives live; history fills in what came before
+        added_while_running.update(added)
+        before = dict(zip(syms, states))
+        syms[:] = list(wanted)
+        index = {s: i for i, s in enumerate(syms)}
+        if not states:  # no day yet: the first day starts with the new set
+            return
+        if added:  # what is journaled goes to the days first (a re-added symbol resumes after it)
+            settle()
+        states = [before.get(s) or _LiveDay(ctx, s, day) for s in syms]
+        if removed:
+            bars.drop_symbols(removed)
+        if added:
+            bars.add_symbols(_stored_bar_inputs(ctx, added, day))
+            if cal.is_trading_day(day):
+                for s in added:  # one by one: a symbol history does not know is dropped alone
+                    try:
+                        _backfill(ctx, hist, {s: states[index[s]]}, summary, cal, checks, bars)
+                    except InvalidFeedSymbol as e:
+                        drop_unknown(s, str(e))
+
+    def drop_unknown(symbol: str, why: str) -> None:
+        nonlocal states, index
+        live_symbols.reject(symbol, why or f"IQFeed does not know symbol {symbol}")
+        l1.unwatch([symbol])
+        if states:
+            states = [st for s, st in zip(syms, states) if s != symbol]
+            bars.drop_symbols([symbol])
+        syms.remove(symbol)
+        index = {s: i for i, s in enumerate(syms)}
+
     try:
         l1.connect(syms)
         for batch in l1.batches(batch_seconds=batch_seconds, stop_event=stop_event, flush_after=flush_after):
-            if batch.unknown:
+            unknown = [u for u in (normalize_ticker(x) for x in batch.unknown) if u in index]
+            for u in [u for u in unknown if u in added_while_running]:
+                drop_unknown(u, f"IQFeed does not know symbol {u}")
+            if [u for u in unknown if u not in added_while_running]:
                 raise InvalidFeedSymbol(f"IQFeed does not know symbol(s) {', '.join(batch.unknown)}")
+            version, wanted = live_symbols.get()
+            if version != applied:
+                applied = version
+                change_symbols(wanted, states[0].day if states else None)
             if batch.server_time is None:
                 if time.monotonic() - t_start > first_heartbeat_timeout:
                     raise FeedError(f"no Level 1 heartbeat from {host} within {first_heartbeat_timeout:g}s")

@@ -152,6 +152,15 @@ class LiveBars:
         """The day is over: close every open bar (published) and drop the builders."""
         self._q.put(("end",))
 
+    def add_symbols(self, stored: dict) -> None:
+        """Symbols added to a running day: fresh builders fed their ticks already stored (as
+        :meth:`start_day`, without ending the other symbols' bars)."""
+        self._q.put(("add", stored))
+
+    def drop_symbols(self, symbols) -> None:
+        """Symbols no longer collected: their builders are dropped (open bars stay open)."""
+        self._q.put(("drop", tuple(symbols)))
+
     def close(self) -> None:
         """Build what is queued, then stop the thread (open bars stay open: they did not close)."""
         self._q.put(_STOP)
@@ -178,6 +187,11 @@ class LiveBars:
                     return
                 if item[0] == "day":
                     self._step("day", self._day, item[1])
+                elif item[0] == "add":
+                    self._step("add", self._add, item[1])
+                elif item[0] == "drop":
+                    for symbol in item[1]:
+                        self._symbols.pop(symbol, None)
                 else:
                     self._step("end", self._end)
             self._step("ticks", self._ticks, ticks)
@@ -196,6 +210,9 @@ class LiveBars:
     def _day(self, stored: dict) -> None:
         if self._symbols:
             self._end()
+        self._add(stored)
+
+    def _add(self, stored: dict) -> None:
         for symbol, (ts, last, size, bid, ask) in stored.items():
             sb = self._symbols[symbol] = self._new(symbol)
             if ts.size:

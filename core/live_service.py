@@ -9,6 +9,13 @@ stop timeout. ``tickdeck collect --live`` runs the same collection in the foregr
 
 Params: ``symbols`` (default: the watchlist's IQFeed datasets, :func:`core.backfill.feed_symbols`),
 ``host``, ``batch_seconds``.
+
+Its symbols change without a restart: when only ``symbols`` differ from what it runs with, the
+supervisor calls :meth:`LiveCollectionService.update` (``ServiceControl.subscribe`` /
+``unsubscribe``, the API's ``/feeds/subscribe``), and the running collection watches the added
+symbols (their day filled in from history first) and stops storing the removed ones
+(:class:`core.live.LiveSymbols`). Symbols the feed refused while running are listed in the
+status's params under ``rejected``.
 """
 
 from __future__ import annotations
@@ -26,14 +33,44 @@ class LiveCollectionService(ThreadService):
 
     name = "live"
     description = "Level 1 live collection of the watchlist"
+    RECONFIGURABLE = ("symbols",)  # params :meth:`update` applies to a running collection
+
+    def __init__(self, ctx, **kw):
+        super().__init__(ctx, **kw)
+        self._lock = threading.Lock()
+        self._symbols = None  # core.live.LiveSymbols of the running collection
+
+    def update(self, params: dict) -> bool:
+        """Run with ``params`` from now on without a restart, when only ``symbols`` change;
+        False (the supervisor restarts it instead) when anything else changes or it is not running."""
+        params = dict(params or {})
+        if not self.health().alive or not params.get("symbols"):
+            return False
+        fixed = self.RECONFIGURABLE + ("rejected",)
+        if {k: v for k, v in params.items() if k not in fixed} != \
+                {k: v for k, v in self.params.items() if k not in fixed}:
+            return False
+        with self._lock:
+            self.params["symbols"] = list(params["symbols"])
+            if self._symbols is not None:
+                self._symbols.set(params["symbols"])
+        return True
+
+    def _rejected(self) -> None:
+        """Show what the feed refused while running in the status params."""
+        if self._symbols is not None and self._symbols.rejected:
+            self.params["rejected"] = dict(self._symbols.rejected)
+            self.params["symbols"] = list(self._symbols.get()[1])
 
     def run(self, params: dict, stop: threading.Event, beat: Callable[[str], None]) -> None:
         from core.backfill import feed_symbols
-        from core.live import collect_live
+        from core.live import LiveSymbols, collect_live
         from core.sources.iqfeed import InvalidFeedSymbol
 
-        symbols = list(params.get("symbols") or feed_symbols(self.ctx))
-        params["symbols"] = symbols  # shown in the status; the close's finalize leaves these days to this service
+        with self._lock:
+            symbols = list(params.get("symbols") or feed_symbols(self.ctx))
+            params["symbols"] = symbols  # shown in the status; the close's finalize leaves these days to this service
+            self._symbols = LiveSymbols(symbols)
         if not symbols:
             raise ServiceConfigError("no symbols to collect live: the watchlist has no IQFeed dataset "
                                      "(set system_config 'watchlist' or start it with symbols)")
@@ -41,10 +78,13 @@ class LiveCollectionService(ThreadService):
         beat(f"{label}: connecting")
 
         def progress(p) -> None:  # once per micro-batch (core.live: Progress("live", acknowledged, 0, "N batches"))
-            beat(f"{label}: {p.done:,} ticks acknowledged, {p.message}")
+            self._rejected()
+            now = self._symbols.get()[1]
+            text = ", ".join(now[:5]) + (f" and {len(now) - 5} more" if len(now) > 5 else "")
+            beat(f"{text}: {p.done:,} ticks acknowledged, {p.message}")
 
         try:
-            s = collect_live(self.ctx, symbols, stop_event=stop, host=params.get("host"), progress=progress,
+            s = collect_live(self.ctx, self._symbols, stop_event=stop, host=params.get("host"), progress=progress,
                              batch_seconds=float(params.get("batch_seconds", 1.0)))
         except InvalidFeedSymbol as e:
             raise ServiceConfigError(f"{e}; remove the symbol from the watchlist or the start request") from e

@@ -267,6 +267,45 @@ class ServiceControl:
         """Ask for ``name`` to stop; the supervisor stops it (bounded final flush)."""
         return self._request(name, "stopped", by, self.desired(name).params)
 
+    def subscribe(self, symbols, *, name: str = "live", by: str = "system") -> DesiredState:
+        """Add ``symbols`` to the running ``name`` service's symbols; the supervisor hands the
+        new set to it without a restart (within ~1 s, :data:`POLL_S`; see
+        :mod:`core.live_service`). Returns the new request.
+
+        Raises
+        ------
+        ServiceError
+            The service is not asked to run (start it with the symbols instead).
+        """
+        return self._change_symbols(name, by, add=symbols)
+
+    def unsubscribe(self, symbols, *, name: str = "live", by: str = "system") -> DesiredState:
+        """Remove ``symbols`` from the running ``name`` service (see :meth:`subscribe`).
+
+        Raises
+        ------
+        ServiceError
+            The service is not asked to run, or no symbol would be left (stop it instead).
+        """
+        return self._change_symbols(name, by, remove=symbols)
+
+    def _change_symbols(self, name: str, by: str, *, add=(), remove=()) -> DesiredState:
+        from core.naming import normalize_ticker
+
+        want = self.desired(name)
+        if want.state != "running":
+            raise ServiceError(f"the {name} service is not running; start it with the symbols instead")
+        st = self.status(name)
+        current = list(want.params.get("symbols") or st.params.get("symbols") or [])
+        refused = set((st.params.get("rejected") or {}) if st.params.get("symbols") else ())
+        add = [normalize_ticker(s) for s in add]
+        gone = {normalize_ticker(s) for s in remove}
+        symbols = list(dict.fromkeys([s for s in current if s not in gone and s not in refused] + add))
+        if not symbols:
+            raise ServiceError(f"removing {', '.join(sorted(gone))} would leave the {name} service without "
+                               "symbols; stop it instead")
+        return self._request(name, "running", by, {**want.params, "symbols": symbols})
+
     def desired(self, name: str) -> DesiredState:
         d = self.ctx.catalog.get_config(_desired_key(self._check(name)), None) or {}
         known = set(DesiredState.__dataclass_fields__)
@@ -364,6 +403,9 @@ class Supervisor:
         """Reconcile every ``poll_s`` in a daemon thread until :meth:`shutdown`."""
         if self._thread is not None and self._thread.is_alive():
             return
+        from core.feed_status import install as keep_feed_status
+
+        keep_feed_status(self.ctx)  # the services' feed clients' last status, for readers in any process
         self._halt.clear()
         self._thread = threading.Thread(target=self._loop, name="tickdeck-supervisor", daemon=True)
         self._thread.start()
@@ -435,6 +477,12 @@ class Supervisor:
             if want.state != "running":
                 return self._stop(name, run, self.stop_timeout)
             if fresh and want.params != run.params:  # e.g. another watchlist: restart with it
+                update = getattr(run.service, "update", None)  # ... unless it takes them while running
+                if update is not None and update(dict(want.params)):
+                    run.params = dict(want.params)
+                    run.detail = f"symbols changed by {want.requested_by or 'a request'}"
+                    self._write(name, run)
+                    return None
                 if not self._stop(name, run, self.stop_timeout):
                     return
                 return self._start(name, run, want)

@@ -440,6 +440,29 @@ class Level1Client:
         self._sock = sock
         self._status.connected, self._status.reconnecting = True, False
 
+    def watch(self, symbols) -> list[str]:
+        """Also watch ``symbols`` on the open connection (and after every reconnect); returns
+        the ones that were not watched yet. Call it from the thread reading :meth:`batches`."""
+        new = [s for s in dict.fromkeys(normalize_ticker(x) for x in symbols) if s not in self.symbols]
+        self.symbols += tuple(new)
+        self._send([f"w{s}" for s in new])
+        return new
+
+    def unwatch(self, symbols) -> list[str]:
+        """Stop watching ``symbols`` (``r`` commands); returns the ones that were watched."""
+        gone = [s for s in dict.fromkeys(normalize_ticker(x) for x in symbols) if s in self.symbols]
+        self.symbols = tuple(s for s in self.symbols if s not in gone)
+        self._send([f"r{s}" for s in gone])
+        return gone
+
+    def _send(self, lines: list[str]) -> None:
+        if not lines or self._sock is None:
+            return  # not connected: the next connect watches self.symbols
+        try:
+            self._sock.sendall(("\r\n".join(lines) + "\r\n").encode())
+        except OSError as e:  # the next read sees the broken connection and reconnects with self.symbols
+            self._status.last_error = f"level 1 {self.host}:{self.port}: {e}"
+
     def _reconnect(self, stop: threading.Event) -> None:
         self._drop()
         self._status.reconnecting = True
