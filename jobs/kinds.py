@@ -88,6 +88,9 @@ def _days(ctx, params: dict, symbol: str | None = None) -> list:
 
 @register("collect")
 def collect(ctx, params: dict, *, progress) -> dict:
+    from core.feed_status import install as keep_feed_status
+
+    keep_feed_status(ctx)  # the feed clients' last status outlives the job (pages, /api/v1/feeds/status)
     symbols = _symbols(params)
     if params.get("mode") == "live":
         return _collect_live(ctx, symbols, params, progress)

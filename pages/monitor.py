@@ -33,6 +33,7 @@ import pandas as pd
 import panel as pn
 import param
 
+from core import feed_status
 from core.errors import TickdeckError
 from core.events import (BarClosed, BarsBuilt, CollectionProgress, DayWritten, FeedStatusChanged, JobChanged,
                          Message)
@@ -84,7 +85,8 @@ class MonitorPage(pn.viewable.Viewer):
         self._buffer: collections.deque = collections.deque(maxlen=MAX_BUFFER)
         self._stops: list[Callable[[], None]] = []
         self._callbacks: list = []
-        self.feeds: dict[str, FeedStatusChanged] = {}  # feed client kind -> its latest status
+        # feed client kind -> its latest status: what any process saw last, then the bus's updates
+        self.feeds: dict[str, FeedStatusChanged] = feed_status.latest(self.ctx)
         self.active: dict[str, dict] = {}
         self.recent: collections.deque = collections.deque(maxlen=RECENT_WRITES)
         self.ticks_written = 0
@@ -127,6 +129,7 @@ class MonitorPage(pn.viewable.Viewer):
         self.start_button.on_click(lambda _e: self.start_collection())
         self.stop_button.on_click(lambda _e: self.stop_collection())
         self.refresh(sizes=True)
+        self._render_feed()  # the feed's last known status before any bus update
 
     # -- bus ------------------------------------------------------------------------------
     def _on_bus(self, msg: Message) -> None:  # bus thread: never block, never touch widgets
