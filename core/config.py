@@ -22,6 +22,8 @@ TICKDECK_SIZE_MAX          1e12                                    imported size
 TICKDECK_COOKIE_SECURE     0                                       1: cookies only over HTTPS (TLS)
 TICKDECK_LOGIN_LIMIT_USER  5 per 5 minutes                         login attempts per user name
 TICKDECK_LOGIN_LIMIT_ADDR  30 per 5 minutes                        login attempts per client address
+TICKDECK_API_LIMIT         10000 per hour                          API requests per key and route group
+TICKDECK_API_STREAM_LIMIT  10 per minute                           stream connections per key
 ========================== ======================================= ==========================
 """
 
@@ -115,6 +117,8 @@ class Settings:
     cookie_secure: bool = False  # web cookies carry Secure (set behind TLS); see app/login.py
     login_limit_user: str = "5 per 5 minutes"  # failed-login throttle per user name (limits notation)
     login_limit_address: str = "30 per 5 minutes"  # and per client address
+    api_limit: str = "10000 per hour"  # HTTP API requests per key (or session, or address) and route group
+    api_stream_limit: str = "10 per minute"  # WebSocket stream connections per key (or session, or address)
     worker_slots: int = 2  # batch jobs a worker (embedded or `tickdeck worker`) runs at once, beside the services
 
     def __post_init__(self) -> None:
@@ -156,6 +160,8 @@ class Settings:
             cookie_secure=_flag(env, "COOKIE_SECURE"),
             login_limit_user=_rate(env, "LOGIN_LIMIT_USER", "5 per 5 minutes"),
             login_limit_address=_rate(env, "LOGIN_LIMIT_ADDR", "30 per 5 minutes"),
+            api_limit=_rate(env, "API_LIMIT", "10000 per hour"),
+            api_stream_limit=_rate(env, "API_STREAM_LIMIT", "10 per minute"),
             worker_slots=_slots(env, "WORKER_SLOTS", 2),
         )
 

@@ -220,6 +220,8 @@ class ApiKey(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    role: Mapped[str | None] = mapped_column(String(16), nullable=True)  # 0004: null = the user's role
+    expires_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)  # 0004: null = never
 
 
 class AlertConfig(Base):

@@ -16,9 +16,11 @@
 * **API keys** (``api_keys`` table) are random 256-bit secrets ``tdk_…`` shown once by
   :func:`create_api_key`; only their SHA-256 is stored (a fast hash is enough for a random
   secret of that size) with the first :data:`API_KEY_PREFIX_CHARS` characters to tell keys
-  apart. :func:`verify_api_key` resolves a key to its active user; revoked keys and keys of
-  disabled users resolve to nobody. A password change does not revoke keys; disabling does
-  (while disabled).
+  apart, a label, a role (never above the user's: a researcher may hold a viewer key) and an
+  optional expiry. :func:`check_api_key` resolves a key to its active user acting with the
+  lower of the key's and the user's role, or says why not (unknown, revoked, expired, user
+  disabled); :func:`verify_api_key` is its yes/no form. A password change does not revoke
+  keys; disabling does (while disabled).
 * **Web sessions** are rows of ``web_sessions``: the browser's cookie holds a random token, the
   row its SHA-256, the user, expiry and revocation time. Logout revokes the row;
   :func:`set_password` and disabling a user (:func:`set_active`) revoke all of the user's rows.
@@ -78,6 +80,10 @@ API_KEY_MARK = "tdk_"  # every key starts with this, so a leaked one is recognis
 API_KEY_BYTES = 32  # random bytes per key (256 bits)
 API_KEY_PREFIX_CHARS = 12  # characters stored in clear to tell keys apart ("tdk_" + 8)
 API_KEY_NAME_MAX = 64
+API_KEY_MAX_DAYS = 3650  # expiries further away than this are refused (a typo such as 9000d)
+_DURATION = re.compile(r"^\s*([1-9][0-9]*)\s*([hdwy])\s*$")
+_DURATION_UNIT = {"h": dt.timedelta(hours=1), "d": dt.timedelta(days=1), "w": dt.timedelta(weeks=1),
+                  "y": dt.timedelta(days=365)}
 _KEY_NAME = re.compile(r"^[^\x00-\x1f\x7f]*$")  # key labels: any text without control characters
 
 
@@ -100,7 +106,11 @@ class User:
 
 @dataclass(frozen=True)
 class ApiKey:
-    """A stored API key (never the secret): its id, owner, label, clear prefix and times (UTC)."""
+    """A stored API key (never the secret): its id, owner, label, clear prefix, role and times (UTC).
+
+    ``role`` is the key's own role (``None`` for keys made before keys had one: the user's role);
+    a request with the key acts with the lower of it and the user's current role.
+    """
 
     id: int
     user: str
@@ -109,10 +119,35 @@ class ApiKey:
     created_at: dt.datetime
     last_used_at: dt.datetime | None
     revoked_at: dt.datetime | None
+    role: str | None = None
+    expires_at: dt.datetime | None = None
+
+    @property
+    def expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= db.utcnow()
 
     @property
     def active(self) -> bool:
-        return self.revoked_at is None
+        """Neither revoked nor expired."""
+        return self.revoked_at is None and not self.expired
+
+
+@dataclass(frozen=True)
+class KeyCheck:
+    """What presenting an API key came to.
+
+    ``status`` is ``ok`` (``user`` is set, with the role the request acts with), ``unknown`` (no
+    such key), ``revoked``, ``expired`` or ``disabled`` (its user is disabled or gone); ``key`` is
+    the stored key whenever one matched.
+    """
+
+    status: str
+    user: User | None = None
+    key: ApiKey | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
 
 
 @dataclass(frozen=True)
@@ -331,33 +366,70 @@ def _key_hash(secret: str) -> str:
 
 
 def _api_key(row: db.ApiKey, user: str) -> ApiKey:
-    return ApiKey(row.id, user, row.name, row.prefix, row.created_at, row.last_used_at, row.revoked_at)
+    return ApiKey(row.id, user, row.name, row.prefix, row.created_at, row.last_used_at, row.revoked_at,
+                  row.role, row.expires_at)
 
 
-def create_api_key(catalog: Catalog, user: str, name: str = "", *, actor: str = "cli") -> NewApiKey:
-    """Create an API key for an active user; the secret is in the result and nowhere else.
+def parse_duration(text: str) -> dt.timedelta:
+    """A lifetime such as ``90d``, ``12h``, ``2w`` or ``1y`` (days of 24 h, years of 365 days).
 
     Raises
     ------
     AuthError
-        No active user of that name, or a label longer than :data:`API_KEY_NAME_MAX` characters
-        or with control characters.
+        Not of that form, or longer than :data:`API_KEY_MAX_DAYS` days.
+    """
+    m = _DURATION.match(text or "")
+    if not m:
+        raise AuthError(f"invalid duration {str(text)[:40]!r}: write a whole number and a unit, h d w or y "
+                        "(e.g. 90d)")
+    delta = int(m.group(1)) * _DURATION_UNIT[m.group(2)]
+    if delta > dt.timedelta(days=API_KEY_MAX_DAYS):
+        raise AuthError(f"duration {text.strip()} is longer than {API_KEY_MAX_DAYS} days")
+    return delta
+
+
+def create_api_key(catalog: Catalog, user: str, name: str = "", *, role: str | None = None,
+                   expires_in: dt.timedelta | None = None, actor: str = "cli") -> NewApiKey:
+    """Create an API key for an active user; the secret is in the result and nowhere else.
+
+    Parameters
+    ----------
+    role
+        The key's role; default the user's. It may be lower than the user's, never higher.
+    expires_in
+        The key stops working this long from now; default never.
+
+    Raises
+    ------
+    AuthError
+        No active user of that name; a label longer than :data:`API_KEY_NAME_MAX` characters or
+        with control characters; an unknown role or one above the user's; a lifetime that is not
+        positive or longer than :data:`API_KEY_MAX_DAYS` days.
     """
     name = (name or "").strip()
     if len(name) > API_KEY_NAME_MAX or not _KEY_NAME.match(name):
         raise AuthError(f"invalid API key name {name[:80]!r}: at most {API_KEY_NAME_MAX} characters, "
                         "no control characters")
+    if role is not None:
+        check_role(role)
+    if expires_in is not None and not dt.timedelta(0) < expires_in <= dt.timedelta(days=API_KEY_MAX_DAYS):
+        raise AuthError(f"an API key's lifetime must be positive and at most {API_KEY_MAX_DAYS} days")
     secret = API_KEY_MARK + secrets.token_urlsafe(API_KEY_BYTES)
+    now = db.utcnow()
     with catalog.Session.begin() as s:
         u = s.scalar(select(db.User).where(db.User.username == user))
         if u is None or not u.active:
             raise AuthError(f"no active user {user!r}: see `tickdeck users list`")
+        role = role or u.role
+        if RANK[role] > RANK[u.role]:
+            raise AuthError(f"a key of {user} cannot have the {role} role: {user} is a {u.role}")
         row = db.ApiKey(user_id=u.id, name=name, prefix=secret[:API_KEY_PREFIX_CHARS], key_hash=_key_hash(secret),
-                        created_at=db.utcnow())
+                        created_at=now, role=role, expires_at=now + expires_in if expires_in is not None else None)
         s.add(row)
         s.flush()
         key = _api_key(row, u.username)
-    catalog.audit(actor, "api_key_create", user, {"key_id": key.id, "prefix": key.prefix, "name": name})
+    catalog.audit(actor, "api_key_create", user, {"key_id": key.id, "prefix": key.prefix, "name": name, "role": role,
+                                                  "expires_at": key.expires_at.isoformat() if key.expires_at else None})
     return NewApiKey(key, secret)
 
 
@@ -396,26 +468,38 @@ def revoke_api_key(catalog: Catalog, key_id: int, *, user: str | None = None, ac
     return key
 
 
-def verify_api_key(catalog: Catalog, secret: str | None) -> User | None:
-    """The active user owning the unrevoked key ``secret``, else ``None``.
+def check_api_key(catalog: Catalog, secret: str | None) -> KeyCheck:
+    """Resolve the key ``secret``: its user acting with the lower of the key's and the user's role,
+    or why it does not resolve (see :class:`KeyCheck`).
 
     One SHA-256 and one indexed look-up; the key's ``last_used_at`` is written at most every
     :data:`LAST_SEEN_EVERY_S` seconds.
     """
     if not secret or len(secret) > 200:
-        return None
+        return KeyCheck("unknown")
     with catalog.Session.begin() as s:
         found = s.execute(select(db.ApiKey, db.User).join(db.User, db.User.id == db.ApiKey.user_id)
                           .where(db.ApiKey.key_hash == _key_hash(secret))).first()
         if found is None:
-            return None
+            return KeyCheck("unknown")
         row, u = found
-        if row.revoked_at is not None or not u.active:
-            return None
+        key = _api_key(row, u.username)
+        if row.revoked_at is not None:
+            return KeyCheck("revoked", key=key)
+        if key.expired:
+            return KeyCheck("expired", key=key)
+        if not u.active:
+            return KeyCheck("disabled", key=key)
         now = db.utcnow()
         if row.last_used_at is None or (now - row.last_used_at).total_seconds() > LAST_SEEN_EVERY_S:
             row.last_used_at = now
-        return User(u.username, u.role, True)
+        role = u.role if row.role is None or RANK[row.role] > RANK[u.role] else row.role
+        return KeyCheck("ok", User(u.username, role, True), key)
+
+
+def verify_api_key(catalog: Catalog, secret: str | None) -> User | None:
+    """The active user of the live key ``secret`` (acting with the key's role), else ``None``."""
+    return check_api_key(catalog, secret).user
 
 
 # -- web sessions ---------------------------------------------------------------------------
