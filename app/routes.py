@@ -110,9 +110,14 @@ def _monitor(ctx):
 
 
 def _admin(ctx):
+    from core.users import ApiKeyControl
     from pages.admin import AdminPage
+    from pages.components.services import require
 
-    return AdminPage(ctx=ctx, **page_services(ctx))
+    services = page_services(ctx)
+    user = services["user"]
+    keys = ApiKeyControl(ctx.catalog, user.name, authorize=lambda: require(user, "admin", "managing API keys"))
+    return AdminPage(ctx=ctx, keys=keys, **services)
 
 
 ROUTES: list[Route] = [

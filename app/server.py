@@ -1,4 +1,7 @@
-"""The Panel server: maps URL slugs to page factories (one page instance per session).
+"""The server: maps URL slugs to page factories (one page instance per session), and serves the
+HTTP API (:func:`app.api.create_api`: ``/api``, ``/ws/…``, ``/healthz``, ``/readyz``) on the same port
+through :mod:`app.asgi_bridge` — one origin, one event loop, one context per process (docs/api.md
+"Serving" says why the Tornado server stays the root).
 
 The per-process :class:`~core.context.Context` opens lazily on the first session so that
 ``--num-procs`` forks before any database or store connection exists. Templates, navigation,
@@ -42,6 +45,19 @@ _warm: dict = {"enabled": True, "done": False}
 # discarded after UNUSED_SESSION_LIFETIME_MS, checked every CHECK_UNUSED_SESSIONS_MS.
 UNUSED_SESSION_LIFETIME_MS = 60_000
 CHECK_UNUSED_SESSIONS_MS = 10_000
+# Paths the API answers (under --prefix): everything below these, and WebSockets below /ws (/ws itself
+# is the home page's Bokeh socket).
+API_HTTP_PATHS = ("/api", "/healthz", "/readyz")
+API_WS_PATHS = ("/ws",)
+
+
+def api_patterns(settings: Settings, prefix: str = "") -> list:
+    """Tornado URL patterns serving the FastAPI app (on this process's context) beside the pages."""
+    from app.api import create_api
+    from app.asgi_bridge import patterns
+
+    api = create_api(settings, context)
+    return patterns(api, http=API_HTTP_PATHS, websocket=API_WS_PATHS, root_path=(prefix or "").rstrip("/"))
 
 
 def warm_up() -> float | None:
@@ -178,6 +194,7 @@ def serve(settings: Settings, *, port: int = 5006, address: str = "127.0.0.1", p
     try:
         pn.serve(
             routes(), port=port, address=address, prefix=prefix or "", num_procs=num_procs,
+            extra_patterns=api_patterns(settings, prefix),
             websocket_origin=origins, show=show, title="tickdeck", start=True,
             use_xheaders=True, check_unused_sessions=CHECK_UNUSED_SESSIONS_MS,
             unused_session_lifetime=UNUSED_SESSION_LIFETIME_MS,

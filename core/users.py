@@ -588,3 +588,35 @@ def live_sessions(catalog: Catalog, name: str) -> int:
 _session_cache: dict = {}  # (catalog id, token hash) -> (monotonic time, user name or None)
 _counter = itertools.count(1)
 _revocations = {"n": 0}  # bumped by every revocation: look-ups that overlapped one are not cached
+
+
+class ApiKeyControl:
+    """What a page is given to manage API keys: list, create and revoke through this module.
+
+    ``actor`` is recorded in the audit log; ``authorize()`` runs before every call and raises
+    :class:`~core.errors.PermissionDenied` when the viewer may not manage keys (the server passes
+    an admin-role check). A page that is given no control shows no keys section.
+    """
+
+    def __init__(self, catalog: Catalog, actor: str, authorize=None):
+        self._catalog = catalog
+        self.actor = actor
+        self._authorize = authorize or (lambda: None)
+
+    def users(self) -> list[User]:
+        self._authorize()
+        return [u for u in list_users(self._catalog) if u.active]
+
+    def list(self, user: str | None = None) -> list[ApiKey]:
+        self._authorize()
+        return list_api_keys(self._catalog, user)
+
+    def create(self, user: str, name: str, *, role: str | None = None, expires: str = "") -> NewApiKey:
+        """A new key (``expires`` as in :func:`parse_duration`, empty: never); its secret is shown once."""
+        self._authorize()
+        lifetime = parse_duration(expires) if (expires or "").strip() else None
+        return create_api_key(self._catalog, user, name, role=role or None, expires_in=lifetime, actor=self.actor)
+
+    def revoke(self, key_id: int) -> ApiKey:
+        self._authorize()
+        return revoke_api_key(self._catalog, key_id, actor=self.actor)

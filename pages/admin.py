@@ -11,6 +11,8 @@
   failed jobs with their error, *Retry* per job and *Retry all failed*.
 * **Retention** — a dry-run preview of what cleanup would delete, then a confirmation step.
 * **Audit log** — the newest entries of ``ctx.catalog.audit_log()``.
+* **API keys** — list, create (the secret shown once) and revoke keys through the injected
+  ``keys`` control (:class:`core.users.ApiKeyControl`; :mod:`pages.components.api_keys`).
 
 Every action is recorded with ``ctx.catalog.audit(actor, action, target, details)``. The page
 is given its user and a jobs facade (see :mod:`pages.components.services`); it shows nothing
@@ -72,6 +74,8 @@ class AdminPage(pn.viewable.Viewer):
                                              "None: job actions say the queue is not available")
     services = param.Parameter(default=None, doc="services facade (core.services.ServiceControl, injected); "
                                                  "None: no services panel actions")
+    keys = param.Parameter(default=None, doc="API key control (core.users.ApiKeyControl, injected); "
+                                             "None: no API keys section")
     actor = param.String(default="", doc="name recorded in the audit log (default: the user's name)")
     autostart = param.Boolean(default=True, doc="listen to the bus and refresh periodically when rendered")
     message = param.String(default="", doc="last action result or error")
@@ -412,8 +416,16 @@ class AdminPage(pn.viewable.Viewer):
                              "history and dead letters. Preview first; nothing is deleted until you confirm."),
             pn.Row(self.preview_button, self.confirm_button, self.cancel_button), self.retention_pane,
             pn.pane.Markdown("### Audit log"), self.audit_table,
+            *self._keys_section(),
             sizing_mode="stretch_width",
         )
+
+    def _keys_section(self) -> list:
+        if self.keys is None:
+            return []
+        from pages.components.api_keys import ApiKeysPanel
+
+        return [pn.pane.Markdown("### API keys"), ApiKeysPanel(keys=self.keys)]
 
 
 _CHECK_TITLES = {"feed": "Feed (IQFeed)", "arcticdb": "ArcticDB", "sql": "SQL catalog", "redis": "Redis",

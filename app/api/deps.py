@@ -47,6 +47,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 API_PREFIX = "/api/v1"
 LIMIT_NAMESPACE = "tickdeck-api"
 STREAM_GROUP = "streams"
+PEER_EXTENSION = "tickdeck.peer"  # the socket's own peer when X-Forwarded-For was applied (app.asgi_bridge)
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,7 @@ def authenticate(conn: HTTPConnection) -> Principal:
     """
     ctx: Context = conn.app.state.get_ctx()
     client = conn.client.host if conn.client else ""
+    peer = (conn.scope.get("extensions") or {}).get(PEER_EXTENSION, {}).get("address", client)
     secret = _bearer(conn)
     if secret is not None:
         check = check_api_key(ctx.catalog, secret)
@@ -151,7 +153,7 @@ def authenticate(conn: HTTPConnection) -> Principal:
         _check_cookie_call(conn, settings.secret, token)
         return Principal(user, None, "cookie", None, client)
     if not auth_enabled(ctx.catalog):
-        if is_loopback(client):
+        if is_loopback(client) and is_loopback(peer):
             return Principal(User("local", "admin"), None, "local", None, client)
         raise _unauthenticated("no users are configured, so the API answers only this machine (loopback); "
                                "add a user (`tickdeck users add`) and a key (`tickdeck keys create`)")

@@ -13,8 +13,8 @@ and users and keys for each role.
 * ``start_api_server(**kw)`` — a factory for a server of one's own (other settings, e.g.
   ``env={"TICKDECK_API_LIMIT": "5 per minute"}``, or ``users=False`` for an install without users).
 
-The server is ``tickdeck serve`` (pages and API on one port) when :data:`SERVE_ONE_PORT` is true,
-else a uvicorn process serving :func:`app.api.create_api` alone with the embedded worker.
+The server is ``tickdeck serve``: pages and API on one port, the embedded worker and services.
+``api_server.login(client, role)`` signs a client in through the pages' login form (session cookie).
 """
 
 from __future__ import annotations
@@ -41,23 +41,6 @@ SECRET = "api-test-secret"
 START_TIMEOUT_S = 120  # a loaded 2-core machine imports the server slowly
 USERS = {"viewer": ("vera", "vera-password"), "researcher": ("rita", "rita-password"),
          "admin": ("adam", "adam-password")}
-SERVE_ONE_PORT = False  # True once `tickdeck serve` serves the API (switched by the serving work)
-
-UVICORN_APP = """
-import sys
-import uvicorn
-from app.api import create_api
-from app.wiring import load_settings, open_context
-from jobs.worker import start_embedded
-
-settings = load_settings()
-ctx = open_context(settings)
-handle = start_embedded(ctx, scheduler=True, triggers=False)
-try:
-    uvicorn.run(create_api(settings, lambda: ctx), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
-finally:
-    handle.stop()
-"""
 
 
 def free_port() -> int:
@@ -163,6 +146,28 @@ class ApiServer:
             headers["Authorization"] = f"Bearer {self.keys[who]}"
         return httpx.Client(base_url=self.url, headers=headers, timeout=kw.pop("timeout", 60), **kw)
 
+    def login(self, client, role: str) -> None:
+        """Sign ``client`` (an ``httpx.Client`` without a key) in through the pages' login form."""
+        import re
+
+        name, password = self.users[role]
+        form = client.get("/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+        r = client.post("/login", data={"username": name, "password": password, "csrf_token": token})
+        if r.status_code != 302 or "user" not in client.cookies:
+            raise AssertionError(f"login of {name} failed: {r.status_code} {r.text[:300]}")
+
+    def audit_log(self, limit: int = 200) -> list:
+        """The newest audit records of this server's catalog (read directly, as an operator would)."""
+        from core.catalog import Catalog
+        from core.config import Settings
+
+        catalog = Catalog(Settings(data_dir=self.data_dir).sql_url)
+        try:
+            return [(a.actor, a.action, a.target, dict(a.details or {})) for a in catalog.audit_log(limit=limit)]
+        finally:
+            catalog.engine.dispose()
+
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         return run_cli(self.data_dir, *args)
 
@@ -213,12 +218,7 @@ def start_api_server(tmp_path_factory, api_demo_data, api_emulator):
             data_dir.mkdir()
         port = free_port()
         log = base / "server.log"
-        if SERVE_ONE_PORT:
-            cmd = [*TICKDECK, "serve", "--port", str(port), *(["--prefix", prefix] if prefix else []), *args]
-        else:
-            if prefix:
-                raise ValueError("--prefix needs `tickdeck serve` (SERVE_ONE_PORT)")
-            cmd = [sys.executable, "-c", UVICORN_APP, str(port)]
+        cmd = [*TICKDECK, "serve", "--port", str(port), *(["--prefix", prefix] if prefix else []), *args]
         with open(log, "w") as fh:
             proc = subprocess.Popen(cmd, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
                                     env={**os.environ, "TICKDECK_DATA_DIR": str(data_dir), "TICKDECK_SECRET": SECRET,
