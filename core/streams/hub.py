@@ -1,0 +1,488 @@
+"""Fan-out of bus events to stream clients: lanes (one per window size), per-client bounded
+queues and sender loops, slow-client drops, heartbeats.
+
+See :mod:`core.streams` for the protocol; :class:`StreamHub` is the entry point.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import itertools
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Mapping
+
+from core.errors import TickdeckError
+from core.events import Message
+from core.streams.protocol import (
+    CLOSE_BAD_REQUEST, CLOSE_TOO_SLOW, CONTROL_CHANNEL, MAX_BATCH_MS, Channel, Frame, InvalidChannel, InvalidCursor,
+    StreamConfig, StreamError, TickCursor, close_reason, encode_message, merge_ticks, parse_channel, parse_since,
+    sliced, tick_frame,
+)
+from core.streams.replay import read_ticks_since
+
+log = logging.getLogger(__name__)
+
+# -- fan-out ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StreamStats:
+    """Counters of a hub since it started."""
+
+    clients: int
+    channels: int
+    frames_sent: int
+    messages_sent: int
+    dropped_clients: int
+    dropped_messages: int
+    replays: int
+    replayed_ticks: int
+
+
+@dataclass(eq=False)
+class _Replay:
+    channel: Channel
+    cursor: TickCursor
+
+
+class _Lane:
+    """The clients of one window size: pending events per channel, one flush timer, one
+    encoding of each message for all of them."""
+
+    def __init__(self, hub: "StreamHub", batch_ms: int):
+        self.hub, self.window = hub, batch_ms / 1000.0
+        self.subs: dict[str, set[StreamClient]] = {}
+        self.pending: dict[str, list[Message]] = {}
+        self.seq: collections.Counter = collections.Counter()
+        self.last_flush = -1e9
+        self.timer: asyncio.Handle | None = None
+
+    def add(self, channel: str, msg: Message) -> None:
+        self.pending.setdefault(channel, []).append(msg)
+        if self.timer is None:
+            loop = self.hub.loop
+            due = self.last_flush + self.window
+            self.timer = loop.call_soon(self.flush) if due <= loop.time() else loop.call_at(due, self.flush)
+
+    def flush(self) -> None:
+        self.timer = None
+        self.last_flush = self.hub.loop.time()
+        pending, self.pending = self.pending, {}
+        for name, msgs in pending.items():
+            clients = self.subs.get(name)
+            if not clients:
+                continue
+            ch = self.hub.channels.get(name)
+            if ch is None:
+                continue
+            for frame in self._frames(ch, msgs):
+                for c in list(clients):
+                    c.offer(frame)
+
+    def _frames(self, ch: Channel, msgs: list[Message]) -> list[Frame]:
+        if ch.kind == "tick":
+            out, run = [], [msgs[0]]
+            for m in msgs[1:]:  # one message per run of the same day and origin
+                if m.event.day == run[0].event.day and m.event.origin == run[0].event.origin:
+                    run.append(m)
+                else:
+                    out.append(tick_frame(ch.name, merge_ticks([r.event for r in run]), run[0].timestamp))
+                    run = [m]
+            out.append(tick_frame(ch.name, merge_ticks([r.event for r in run]), run[0].timestamp))
+            return out
+        frames = []
+        for m in msgs:
+            self.seq[ch.name] += 1
+            frames.append(Frame(ch.name, encode_message(m.type, ch.name, m.event, m.timestamp, self.seq[ch.name]),
+                                timestamp=m.timestamp))
+        return frames
+
+
+class StreamClient:
+    """One connection: its channels, bounded queue, tick cursors and sender loop.
+
+    Made by :meth:`StreamHub.connect`; the adapter runs :meth:`run` with its send function and
+    ends the connection when :meth:`wait_closed` returns, with :attr:`close_code` /
+    :attr:`close_reason` when the hub dropped it (None after a normal end).
+    """
+
+    _ids = itertools.count(1)
+
+    def __init__(self, hub: "StreamHub", lane: _Lane, label: str = "", single: bool = False):
+        self.id = next(self._ids)
+        self.hub, self.lane, self.label = hub, lane, label
+        self.single = single  # a one-channel route: ends when its channel cannot be served
+        self.channels: dict[str, Channel] = {}
+        self.cursors: dict[str, TickCursor] = {}
+        self.queue: collections.deque = collections.deque()
+        self.queued_bytes = 0
+        self.close_code: int | None = None
+        self.close_reason = ""
+        self.closed = False
+        self._wake = asyncio.Event()
+        self._done = asyncio.Event()
+
+    # -- hub side (event loop) --------------------------------------------------------------
+    def offer(self, item) -> None:
+        """Queue a frame (or a replay); drop the client when its queue would overflow."""
+        if self.closed:
+            return
+        size = len(item.text) if isinstance(item, Frame) else 0
+        cfg = self.hub.config
+        if self.queue and (len(self.queue) >= cfg.queue_messages or self.queued_bytes + size > cfg.queue_bytes):
+            self.drop(CLOSE_TOO_SLOW, f"too slow: {len(self.queue) + 1} messages dropped")
+            return
+        self.queue.append(item)
+        self.queued_bytes += size
+        self._wake.set()
+
+    def reply(self, type_: str, data: Any, channel: str | None = CONTROL_CHANNEL, sequence: int = 0) -> None:
+        self.offer(Frame(channel or "", encode_message(type_, channel, data, time.time(), sequence), control=True))
+
+    def drop(self, code: int, reason: str) -> None:
+        """End the connection with ``code`` and ``reason``; what is queued is discarded."""
+        if self.closed:
+            return
+        dropped = len(self.queue) + (1 if code == CLOSE_TOO_SLOW else 0)
+        self.close_code, self.close_reason = code, close_reason(reason)
+        self.queue.clear()
+        self.queued_bytes = 0
+        self.hub._dropped(self, dropped)
+        log.warning("stream client %s%s dropped: %s", self.id, f" ({self.label})" if self.label else "", reason)
+        self.close()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.hub.disconnect(self)
+        self._wake.set()
+        self._done.set()
+
+    async def wait_closed(self) -> None:
+        await self._done.wait()
+
+    # -- sender -----------------------------------------------------------------------------
+    async def run(self, send: Callable[[str], Awaitable[None]]) -> None:
+        """Send what is queued, one frame (a JSON array of messages) per wake-up, until closed."""
+        while not self.closed:
+            if not self.queue:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            items, self.queue = self.queue, collections.deque()
+            self.queued_bytes = 0
+            texts: list[str] = []
+            for item in items:
+                if isinstance(item, _Replay):
+                    if texts:
+                        await self._send(send, texts)
+                        texts = []
+                    await self._replay(item, send)
+                    continue
+                text = self._admit(item)
+                if text is not None:
+                    texts.append(text)
+            if texts:
+                await self._send(send, texts)
+
+    async def _send(self, send, texts: list[str]) -> None:
+        await send("[" + ",".join(texts) + "]")
+        self.hub._count("frames_sent")
+        self.hub._count("messages_sent", len(texts))
+
+    def _admit(self, f: Frame) -> str | None:
+        """The text to send for ``f``, None to skip it (unsubscribed, or ticks the client has)."""
+        if f.control:
+            return f.text
+        if f.channel not in self.channels:
+            return None
+        if f.event is None:
+            return f.text
+        cur = self.cursors.get(f.channel)
+        if cur is not None and cur.day is not None:
+            if f.day < cur.day or (f.day == cur.day and f.last_tick <= cur.tick_id):
+                return None
+            if f.day == cur.day and f.first_tick <= cur.tick_id:  # partly sent already: the rest only
+                f = tick_frame(f.channel, sliced(f.event, f.event.tick_id > cur.tick_id), f.timestamp)
+        self.cursors[f.channel] = TickCursor(f.day, f.last_tick)
+        return f.text
+
+    async def _replay(self, r: _Replay, send) -> None:
+        ch = r.channel
+        cfg = self.hub.config
+        try:
+            events, last = await asyncio.to_thread(read_ticks_since, self.hub.store, ch.symbol, r.cursor,
+                                                   max_days=cfg.replay_max_days, chunk=cfg.replay_chunk)
+        except Exception as e:  # noqa: BLE001 - reported to the client; live ticks alone would leave a gap
+            if not isinstance(e, TickdeckError):
+                log.error("tick replay of %s since %s failed", ch.name, r.cursor, exc_info=True)
+            detail = str(e) if isinstance(e, TickdeckError) else f"replay failed: {type(e).__name__}"
+            self.hub.unsubscribe(self, [ch.name], reply=False)
+            await send("[" + encode_message("error", ch.name, {"channel": ch.name, "detail": detail}, time.time(), 0)
+                       + "]")
+            if self.single and not self.channels:
+                self.drop(CLOSE_BAD_REQUEST, detail)
+            return
+        if ch.name not in self.channels:
+            return
+        now, sent = time.time(), 0
+        for ev in events:
+            text = await asyncio.to_thread(encode_message, "TicksAppended", ch.name, ev, now, int(ev.tick_id[-1]))
+            await send("[" + text + "]")
+            sent += len(ev)
+            self.hub._count("frames_sent")
+            self.hub._count("messages_sent")
+        self.cursors[ch.name] = last
+        self.hub._count("replays")
+        self.hub._count("replayed_ticks", sent)
+        data = {"channel": ch.name, "since": str(r.cursor), "ticks": sent, "day": last.day, "tick_id": last.tick_id}
+        await send("[" + encode_message("replayed", ch.name, data, time.time(), last.tick_id) + "]")
+
+
+class StreamHub:
+    """Fan-out of bus events to :class:`StreamClient` s of one event loop.
+
+    The hub listens on the bus once per channel in use (from any thread: the bus callback only
+    appends and wakes the loop), routes each message to the lanes whose clients have the
+    channel, and sends a heartbeat to every client every ``config.heartbeat_s``.
+
+    Parameters
+    ----------
+    bus
+        :class:`core.bus.LocalBus` or :class:`core.bus.RedisBus`.
+    store
+        The :class:`core.store.Store` the tick replay reads.
+    config
+        :class:`StreamConfig`.
+
+    Warnings
+    --------
+    Create and use it on the event loop that serves the connections.
+    """
+
+    def __init__(self, bus, store, config: StreamConfig | None = None):
+        self.bus, self.store, self.config = bus, store, config or StreamConfig()
+        self.loop = asyncio.get_running_loop()
+        self.channels: dict[str, Channel] = {}
+        self.clients: set[StreamClient] = set()
+        self._lanes: dict[int, _Lane] = {}
+        self._listening: dict[str, tuple[asyncio.Future, list]] = {}  # channel -> (ready, [stop])
+        self._refs: collections.Counter = collections.Counter()  # channel -> clients
+        self._inbound: collections.deque = collections.deque()
+        self._lock = threading.Lock()
+        self._pump_pending = False
+        self._counts: collections.Counter = collections.Counter()
+        self._heartbeats = 0
+        self._beat = self.loop.call_later(self.config.heartbeat_s, self._heartbeat)
+        self._closed = False
+
+    # -- counters ---------------------------------------------------------------------------
+    def _count(self, what: str, n: int = 1) -> None:
+        self._counts[what] += n
+
+    def _dropped(self, client: StreamClient, messages: int) -> None:
+        self._count("dropped_clients")
+        self._count("dropped_messages", messages)
+
+    @property
+    def stats(self) -> StreamStats:
+        c = self._counts
+        return StreamStats(len(self.clients), len(self._refs), c["frames_sent"], c["messages_sent"],
+                           c["dropped_clients"], c["dropped_messages"], c["replays"], c["replayed_ticks"])
+
+    # -- connections ------------------------------------------------------------------------
+    def connect(self, *, batch_ms: int | None = None, label: str = "", single: bool = False) -> StreamClient:
+        """A new client whose updates are batched in ``batch_ms`` windows (default the config's);
+        ``label`` names it in logs; ``single``: it ends when its one channel cannot be served."""
+        ms = self.config.batch_ms if batch_ms is None else int(batch_ms)
+        if not 0 <= ms <= MAX_BATCH_MS:
+            raise StreamError(f"batch_ms must be 0..{MAX_BATCH_MS}, got {ms}")
+        lane = self._lanes.get(ms) or self._lanes.setdefault(ms, _Lane(self, ms))
+        client = StreamClient(self, lane, label, single)
+        self.clients.add(client)
+        return client
+
+    def disconnect(self, client: StreamClient) -> None:
+        """Forget ``client`` (idempotent): its channels are released."""
+        if client not in self.clients:
+            return
+        self.clients.discard(client)
+        for name in list(client.channels):
+            self._release(client, name)
+        client.channels.clear()
+        if not client.closed:
+            client.close()
+
+    async def subscribe(self, client: StreamClient, channels: list[str],
+                        since: Mapping[str, Any] | None = None) -> list[str]:
+        """Subscribe ``client`` to ``channels`` (names; already subscribed ones are kept as they
+        are); ``since`` maps tick channel names to a cursor to resume from. Returns the
+        canonical names added, after a ``subscribed`` reply is queued.
+
+        Raises
+        ------
+        InvalidChannel, InvalidCursor
+            Nothing is subscribed then.
+        """
+        parsed = [parse_channel(n) for n in channels]
+        cursors: dict[str, TickCursor] = {}
+        for key, value in (since or {}).items():
+            ch = parse_channel(key)
+            if ch.kind != "tick":
+                raise InvalidCursor(f"since applies to tick channels, not {key!r}")
+            cursors[ch.name] = parse_since(value)
+        names = [c.name for c in parsed]
+        stray = [n for n in cursors if n not in names]
+        if stray:
+            raise InvalidCursor(f"since names channel(s) not subscribed here: {', '.join(stray)}")
+        new = [c for c in dict((c.name, c) for c in parsed).values() if c.name not in client.channels]
+        if len(client.channels) + len(new) > self.config.max_channels:
+            raise InvalidChannel(f"at most {self.config.max_channels} channels per connection")
+        results = await asyncio.gather(*(self._listen(c) for c in new), return_exceptions=True)
+        failed = [r for r in results if isinstance(r, BaseException)]
+        if failed or client.closed:
+            for c, r in zip(new, results):
+                if not isinstance(r, BaseException):
+                    self._unref(c.name)
+            if failed:
+                raise failed[0]
+            return []
+        for c in new:  # registered before the replay reads the store: nothing falls in between
+            client.channels[c.name] = c
+            client.lane.subs.setdefault(c.name, set()).add(client)
+        client.reply("subscribed", {"channels": sorted(client.channels), "added": [c.name for c in new]})
+        for c in new:
+            if c.name in cursors:
+                client.offer(_Replay(c, cursors[c.name]))
+        return [c.name for c in new]
+
+    def unsubscribe(self, client: StreamClient, channels: list[str], *, reply: bool = True) -> list[str]:
+        """Unsubscribe ``client`` from ``channels``; returns the names removed (after an
+        ``unsubscribed`` reply is queued; nothing of them is sent after it).
+
+        Raises
+        ------
+        InvalidChannel
+        """
+        names = [parse_channel(n).name for n in channels]
+        gone = [n for n in dict.fromkeys(names) if n in client.channels]
+        for n in gone:
+            self._release(client, n)
+            del client.channels[n]
+            client.cursors.pop(n, None)
+        if reply:
+            client.reply("unsubscribed", {"channels": sorted(client.channels), "removed": gone})
+        return gone
+
+    def _release(self, client: StreamClient, name: str) -> None:
+        subs = client.lane.subs.get(name)
+        if subs is not None:
+            subs.discard(client)
+            if not subs:
+                del client.lane.subs[name]
+        self._unref(name)
+
+    # -- bus side ---------------------------------------------------------------------------
+    async def _listen(self, ch: Channel) -> None:
+        """Hold a reference to ``ch``; listen on its topic when it is the first (returns once the
+        bus confirmed it, so what is published afterwards reaches the hub)."""
+        self._refs[ch.name] += 1
+        self.channels.setdefault(ch.name, ch)
+        entry = self._listening.get(ch.name)
+        try:
+            if entry is not None:
+                await asyncio.shield(entry[0])
+                return
+            ready = self.loop.create_future()
+            entry = self._listening[ch.name] = (ready, [])
+            try:
+                stop = await asyncio.to_thread(self.bus.listen, ch.topic, self._receiver(ch))
+            except Exception as e:
+                self._listening.pop(ch.name, None)
+                ready.set_exception(StreamError(f"cannot listen on {ch.topic}: {type(e).__name__}: {e}"))
+                ready.exception()  # marked retrieved: waiters get it through the shield
+                raise ready.exception() from e
+            entry[1].append(stop)
+            ready.set_result(None)
+            if ch.name not in self._refs:  # everyone left meanwhile
+                self._stop_listening(ch.name)
+        except BaseException:
+            self._unref(ch.name)
+            raise
+
+    def _unref(self, name: str) -> None:
+        self._refs[name] -= 1
+        if self._refs[name] <= 0:
+            del self._refs[name]
+            entry = self._listening.get(name)
+            if entry is not None and entry[0].done():
+                self._stop_listening(name)
+
+    def _stop_listening(self, name: str) -> None:
+        entry = self._listening.pop(name, None)
+        self.channels.pop(name, None)
+        if entry and entry[1]:
+            self.loop.run_in_executor(None, entry[1][0])  # Redis unsubscribe is network I/O
+
+    def _receiver(self, ch: Channel) -> Callable[[Message], None]:
+        name, wanted = ch.name, ch.event_type
+
+        def on_message(msg: Message) -> None:  # the bus's delivering thread: append and wake only
+            if wanted is not None and msg.type != wanted:
+                return
+            self._inbound.append((name, msg))
+            with self._lock:
+                if self._pump_pending:
+                    return
+                self._pump_pending = True
+            try:
+                self.loop.call_soon_threadsafe(self._pump)
+            except RuntimeError:  # the loop is closed
+                pass
+
+        return on_message
+
+    def _pump(self) -> None:
+        with self._lock:
+            self._pump_pending = False
+        inbound = self._inbound
+        lanes = list(self._lanes.values())
+        while inbound:
+            name, msg = inbound.popleft()
+            for lane in lanes:
+                if name in lane.subs:
+                    lane.add(name, msg)
+
+    def _heartbeat(self) -> None:
+        if self._closed:
+            return
+        self._heartbeats += 1
+        now = time.time()
+        frame = Frame("", encode_message("heartbeat", CONTROL_CHANNEL, {"server_time": now}, now, self._heartbeats),
+                      control=True)
+        for c in list(self.clients):
+            c.offer(frame)
+        self._beat = self.loop.call_later(self.config.heartbeat_s, self._heartbeat)
+
+    def close(self) -> None:
+        """Drop every client (code 1001) and stop listening."""
+        self._closed = True
+        self._beat.cancel()
+        for c in list(self.clients):
+            c.drop(1001, "server shutting down")
+        for name in list(self._listening):
+            self._stop_listening(name)
+
+
+def hub_for(ctx, config: StreamConfig | None = None) -> StreamHub:
+    """The :class:`StreamHub` of ``ctx`` on the running event loop (made on first use; the
+    config is ``ctx.extras["stream_config"]`` or :meth:`StreamConfig.from_env`)."""
+    loop = asyncio.get_running_loop()
+    hub = ctx.extras.get("stream_hub")
+    if hub is None or hub.loop is not loop or hub._closed:
+        cfg = config or ctx.extras.get("stream_config") or StreamConfig.from_env()
+        hub = ctx.extras["stream_hub"] = StreamHub(ctx.bus, ctx.store, cfg)
+    return hub
