@@ -9,12 +9,12 @@ days missing against the exchange calendar, and days failing validation.
 from __future__ import annotations
 
 import html
-from collections import defaultdict
 from urllib.parse import quote
 
 import panel as pn
 import param
 
+from core.catalog_tree import catalog_tree
 from core.errors import TickdeckError
 from core.naming import normalize_ticker
 from core.status import dataset_status
@@ -49,18 +49,10 @@ class CatalogPage(pn.viewable.Viewer):
 
     def tree(self) -> dict:
         """``{venue: {symbol: {"ticks": (days, ticks, first, last), "bars": {family: {spec: (series, bars)}}}}}``."""
-        bars: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(lambda: [0, 0])))
-        for r in self.ctx.catalog.bar_series():
-            cell = bars[r.symbol][r.family][r.spec]
-            cell[0] += 1
-            cell[1] += int(r.bars or 0)
-        out: dict = defaultdict(dict)
-        for d in self._datasets:
-            out[d.venue or d.calendar or "unknown venue"][d.symbol] = {
-                "ticks": (d.days, d.ticks, d.first_day, d.last_day),
-                "bars": {f: {s: tuple(v) for s, v in specs.items()} for f, specs in sorted(bars[d.symbol].items())},
-            }
-        return dict(sorted(out.items()))
+        return {v.venue: {i.symbol: {"ticks": (i.days, i.ticks, i.first_day, i.last_day),
+                                     "bars": {f.family: {s.spec: (s.days, s.bars) for s in f.specs} for f in i.bars}}
+                          for i in v.instruments}
+                for v in catalog_tree(self.ctx, self._datasets)}
 
     def tree_html(self) -> str:
         e = html.escape

@@ -27,6 +27,7 @@ import param
 
 from core.calendar import MarketCalendar
 from core.catalog import Catalog, DatasetSummary
+from core.datasets import DatasetFilter, filter_datasets
 from core.errors import TickdeckError
 from core.status import DatasetStatus, dataset_statuses
 from pages.components.actions import ui_action
@@ -154,26 +155,11 @@ class HomePage(pn.viewable.Viewer):
         self.param.venue.objects = [ALL, *sorted({d.venue for d in items if d.venue})]
 
     def datasets(self) -> list[DatasetSummary]:
-        """The datasets passing every filter (one catalog query)."""
-        q = self.search.strip().lower()
-        out = []
-        lo = self.covers_from
-        hi = self.covers_to
-        for d in self.catalog.datasets():
-            if q and q not in d.symbol.lower() and q not in d.source.lower() and q not in d.venue.lower():
-                continue
-            if self.source != ALL and d.source != self.source:
-                continue
-            if self.venue != ALL and d.venue != self.venue:
-                continue
-            if (lo or hi) and d.first_day is None:
-                continue
-            if lo and d.last_day < lo or hi and d.first_day > hi:
-                continue
-            if self.min_quality and (d.quality_score is None or d.quality_score < self.min_quality):
-                continue
-            out.append(d)
-        return out
+        """The datasets passing every filter (one catalog query; :func:`core.datasets.filter_datasets`)."""
+        flt = DatasetFilter(search=self.search, source=None if self.source == ALL else self.source,
+                            venue=None if self.venue == ALL else self.venue, covers_from=self.covers_from,
+                            covers_to=self.covers_to, min_quality=self.min_quality)
+        return filter_datasets(self.catalog.datasets(), flt)
 
     def cards(self, items: list[DatasetSummary] | None = None) -> list[tuple[DatasetSummary, DatasetStatus]]:
         """``(dataset, status)`` of ``items`` (default: every dataset passing the filters)."""
