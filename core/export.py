@@ -259,12 +259,34 @@ def _tick_slices(ctx, sym: str, day, req: ExportRequest) -> Iterator[pa.Table]:
     during the export is never mixed; if that version is pruned meanwhile the export fails
     with a :class:`StorageError` saying so (:meth:`core.store.Store.read_day_arrow`).
     """
-    cols = None
-    if req.columns:
-        cols = [c for c in req.columns if c != "timestamp"]
-        if not req.partition and "symbol" not in cols:
-            cols.append("symbol")
-    for table in ctx.store.read_day_arrow(sym, day, columns=cols, session=req.session, slice_rows=READ_ROWS):
+    yield from tick_day_tables(ctx, sym, day, columns=req.columns, session=req.session, with_symbol=not req.partition)
+
+
+def tick_columns(columns, *, with_symbol: bool = True) -> list[str] | None:
+    """The stored columns to read for an export's ``columns`` (``None``: all of them).
+
+    ``timestamp`` (the index) always comes first by itself; ``symbol`` is added unless
+    ``with_symbol`` is false (hive partitions carry it in the path).
+    """
+    if not columns:
+        return None
+    cols = [c for c in columns if c != "timestamp"]
+    if with_symbol and "symbol" not in cols:
+        cols.append("symbol")
+    return cols
+
+
+def tick_day_tables(ctx, symbol: str, day, *, columns=None, session: str = "all", with_symbol: bool = True,
+                    slice_rows: int = READ_ROWS) -> Iterator[pa.Table]:
+    """One stored tick day as the Arrow tables an export writes, at most ``slice_rows`` rows each.
+
+    The column set and types every tick export has (``tickdeck export``, the HTTP API's
+    ``csv``/``parquet``/``arrow`` downloads): ``timestamp`` (``timestamp[ns, America/New_York]``)
+    first, then ``columns`` in stored order (default: every stored column) plus ``symbol``;
+    strings as plain ``large_string``. Every slice is read from the version the first read saw.
+    """
+    cols = tick_columns(columns, with_symbol=with_symbol)
+    for table in ctx.store.read_day_arrow(symbol, day, columns=cols, session=session, slice_rows=slice_rows):
         yield _plain_arrow(table)
 
 

@@ -1,0 +1,57 @@
+"""Bars of one symbol over a day range as an Arrow table, for the HTTP API.
+
+:func:`bars_table` answers any valid spec the way the explorer does — the stored series when it
+was built from the day's current ticks, else computed from them (:func:`core.bars.get_bars`) —
+with the column set of a bar export (``start`` first, the bar columns, ``symbol``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from core.errors import SymbolNotFound
+from core.naming import as_date, normalize_ticker
+
+
+@dataclass(frozen=True)
+class BarsAnswer:
+    symbol: str
+    spec: str  # canonical
+    start: dt.date
+    end: dt.date
+    table: pa.Table
+
+
+def bars_table(ctx, symbol: str, spec: str, start=None, end=None, *, session: str = "all") -> BarsAnswer:
+    """Bars of ``spec`` on the stored days of ``[start, end]``; ``start`` defaults to the last
+    stored day, ``end`` to ``start``.
+
+    Raises
+    ------
+    InvalidBarSpec
+        ``spec`` does not parse (the message lists the grammar).
+    SymbolNotFound, DayNotFound
+        Nothing stored for the symbol, or on the days of the range.
+    InvalidSymbol, InvalidDateRange, SchemaError
+        A bad ticker, ``end`` before ``start``, an unknown session.
+    """
+    from core.bars import get_bars, parse_spec
+
+    sym = normalize_ticker(symbol)
+    parsed = parse_spec(spec)
+    if start is None:
+        days = ctx.store.list_days(sym)
+        if not days:
+            raise SymbolNotFound(sym)
+        start = days[-1]
+    lo = as_date(start)
+    hi = lo if end is None else as_date(end)
+    df = get_bars(ctx, sym, lo, hi, parsed, session=session)
+    frame = df.reset_index()
+    if "symbol" not in frame.columns:  # as a bar export (core.export) adds it
+        frame = frame.assign(symbol=sym)
+    table = pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
+    return BarsAnswer(sym, str(parsed), lo, hi, table)

@@ -1,0 +1,220 @@
+"""Quality scores and gaps of a symbol over a day range (``GET /api/v1/quality``, ``/gaps``).
+
+* :func:`quality_days` reads the stored score of every stored day with its four components
+  (``data_health`` rows written by :func:`core.validation.quality_score`; a day never scored
+  has no score). No frame is read.
+* :func:`gaps` lists every gap of the tick stream with its severity, day by day, by the
+  continuity validator's own rule (:func:`core.validation.continuity.find_gaps`, thresholds from
+  the validation config), plus every trading day of the calendar with nothing stored
+  (``missing_day``, HIGH, as :func:`core.validation.service.missing_day_report` rates it).
+  Each stored day's timestamps and sessions are read (two columns of one read).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+from sqlalchemy import select
+
+from core import db
+from core.errors import DayNotFound, SchemaError, SymbolNotFound, TickdeckError
+from core.naming import as_date, date_range, normalize_ticker
+from core.quality_scale import quality_band
+from core.validation.continuity import find_gaps
+from core.validation.result import CRITICAL, HIGH, LOW, MEDIUM, SEVERITIES, SEVERITY_RANK, DayData
+from core.validation.rules import load_config
+
+GAPS_MAX_DAYS = 92  # stored days one gaps answer may read (a quarter): each is read from the store
+QUALITY_COMPONENTS = ("completeness", "accuracy", "timeliness", "consistency")
+
+
+class RangeTooLong(TickdeckError, ValueError):
+    """A range that would read more days than the answer allows."""
+
+
+@dataclass(frozen=True)
+class DayQuality:
+    """A stored day's quality (0–100) and its components; ``score`` is ``None`` when never scored."""
+
+    day: dt.date
+    score: float | None
+    band: str | None
+    completeness: float | None
+    accuracy: float | None
+    timeliness: float | None
+    consistency: float | None
+    details: dict = field(default_factory=dict)
+    scored_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    symbol: str
+    start: dt.date
+    end: dt.date
+    mean: float | None  # of the scored days
+    band: str | None
+    days: tuple[DayQuality, ...]
+
+
+def _span(ctx, symbol: str, start, end) -> tuple[str, dt.date, dt.date, list[dt.date]]:
+    sym = normalize_ticker(symbol)
+    stored = ctx.catalog.stored_days(sym)
+    if not stored:
+        raise SymbolNotFound(sym, "the catalog")
+    lo = as_date(start) if start is not None else stored[0]
+    hi = as_date(end) if end is not None else stored[-1]
+    lo, hi = date_range(lo, hi)
+    return sym, lo, hi, [d for d in stored if lo <= d <= hi]
+
+
+def _plain(x):
+    if isinstance(x, dict):
+        return {str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    if isinstance(x, np.generic):
+        return x.item()
+    return x
+
+
+def stored_days_in(ctx, symbol: str, start, end=None) -> list[dt.date]:
+    """The stored tick days of ``symbol`` in ``[start, end]`` (``end`` defaults to ``start``).
+
+    Raises
+    ------
+    SymbolNotFound
+        Nothing is stored for ``symbol``.
+    DayNotFound
+        No stored day falls in the range.
+    InvalidDateRange
+        ``end`` is before ``start``.
+    """
+    sym = normalize_ticker(symbol)
+    lo, hi = date_range(start, start if end is None else end)
+    stored = ctx.store.list_days(sym)
+    if not stored:
+        raise SymbolNotFound(sym)
+    days = [d for d in stored if lo <= d <= hi]
+    if not days:
+        raise DayNotFound(sym, lo if lo == hi else f"{lo}..{hi}")
+    return days
+
+
+def report_record(report) -> dict:
+    """A :class:`~core.validation.DayReport` as plain data: the report's fields and each validator's
+    result with its issues (numpy numbers in metrics as Python numbers)."""
+    return {"symbol": report.symbol, "day": report.day, "status": report.status,
+            "data_version": report.data_version, "cached": report.cached,
+            "results": [{"validator": r.validator, "status": r.status, "checks": list(r.checks),
+                         "issues": [_plain(i.to_dict()) for i in r.issues], "metrics": _plain(r.metrics),
+                         "data_version": r.data_version, "created_at": r.created_at} for r in report.results]}
+
+
+def quality_days(ctx, symbol: str, start=None, end=None) -> QualityReport:
+    """Every stored day of ``symbol`` in ``[start, end]`` (default: all) with its stored score.
+
+    Raises
+    ------
+    SymbolNotFound
+        No tick day of ``symbol`` is catalogued.
+    InvalidDateRange
+        ``end`` is before ``start``.
+    """
+    sym, lo, hi, days = _span(ctx, symbol, start, end)
+    h = db.DataHealth
+    stmt = (select(h.day, h.score, h.components, h.updated_at)
+            .where(h.symbol == sym, h.day >= lo, h.day <= hi))
+    with ctx.catalog.engine.connect() as c:
+        rows = {as_date(r[0]): r for r in c.execute(stmt)}
+    out = []
+    for d in days:
+        r = rows.get(d)
+        if r is None:
+            out.append(DayQuality(d, None, None, None, None, None, None))
+            continue
+        comp = dict(r[2] or {})
+        parts = [None if comp.get(k) is None else float(comp[k]) for k in QUALITY_COMPONENTS]
+        details = _plain({k: v for k, v in comp.items() if k not in QUALITY_COMPONENTS})
+        at = r[3]
+        if isinstance(at, dt.datetime) and at.tzinfo is None:
+            at = at.replace(tzinfo=dt.timezone.utc)
+        score = float(r[1])
+        out.append(DayQuality(d, score, quality_band(score), *parts, details=details, scored_at=at))
+    scored = [q.score for q in out if q.score is not None]
+    mean = round(float(np.mean(scored)), 2) if scored else None
+    return QualityReport(sym, lo, hi, mean, quality_band(mean), tuple(out))
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A hole in a day's tick stream (``kind="gap"``: between two trades of one session) or a
+    trading day with nothing stored (``kind="missing_day"``; ``start``/``end`` are ``None``)."""
+
+    day: dt.date
+    kind: str
+    severity: str
+    session: str | None
+    start: str | None  # ISO 8601, ET
+    end: str | None
+    seconds: float | None
+
+
+@dataclass(frozen=True)
+class GapReport:
+    symbol: str
+    start: dt.date
+    end: dt.date
+    min_severity: str
+    counts: dict  # severity -> how many gaps (at or above min_severity)
+    gaps: tuple[Gap, ...]
+
+
+def _day_data(ctx, sym: str, day: dt.date, cal) -> DayData:
+    df = ctx.store.read_day(sym, day, columns=["session"])
+    n = len(df)
+    zeros = np.zeros(n, np.int64)
+    return DayData(sym, day, cal, None, None, df.index.asi8, zeros, zeros.astype(np.int32), zeros,
+                   np.zeros(n), zeros, zeros, np.zeros(n), np.zeros(n), df["session"].to_numpy(np.int8),
+                   zeros.astype(np.uint8))
+
+
+def gaps(ctx, symbol: str, start=None, end=None, *, min_severity: str = LOW) -> GapReport:
+    """Gaps of ``symbol`` on the days of ``[start, end]`` (default: all stored days), in time order.
+
+    Only gaps of ``min_severity`` or worse are listed (``LOW``: all).
+
+    Raises
+    ------
+    SymbolNotFound
+        No tick day of ``symbol`` is catalogued.
+    InvalidDateRange
+        ``end`` is before ``start``.
+    SchemaError
+        ``min_severity`` is not CRITICAL, HIGH, MEDIUM or LOW.
+    RangeTooLong
+        More than :data:`GAPS_MAX_DAYS` stored days in the range.
+    """
+    if min_severity not in SEVERITIES:
+        raise SchemaError("min_severity", f"unknown severity {min_severity!r}; use one of {', '.join(SEVERITIES)}")
+    sym, lo, hi, days = _span(ctx, symbol, start, end)
+    if len(days) > GAPS_MAX_DAYS:
+        raise RangeTooLong(f"{sym} has {len(days):,} stored days in {lo}..{hi}; a gaps answer reads at most "
+                           f"{GAPS_MAX_DAYS} days: ask for a shorter range")
+    cfg = load_config(ctx.catalog)
+    cal = ctx.calendar_for(sym)
+    worst = SEVERITY_RANK[min_severity]
+    found: list[Gap] = []
+    for d in cal.missing_days(lo, hi, days):
+        if SEVERITY_RANK[HIGH] <= worst:
+            found.append(Gap(d, "missing_day", HIGH, None, None, None, None))
+    for d in days:
+        for g in find_gaps(_day_data(ctx, sym, d, cal), cfg):
+            if SEVERITY_RANK[g["severity"]] <= worst:
+                found.append(Gap(d, "gap", g["severity"], g["session"], g["start"], g["end"], g["seconds"]))
+    found.sort(key=lambda g: (g.day, g.start or ""))
+    counts = {s: sum(1 for g in found if g.severity == s) for s in (CRITICAL, HIGH, MEDIUM, LOW)
+              if SEVERITY_RANK[s] <= worst}
+    return GapReport(sym, lo, hi, min_severity, counts, tuple(found))
