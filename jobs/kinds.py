@@ -13,13 +13,17 @@ collect    ``symbols``, ``days`` (list) or ``start``/``end``; ``mode="live"`` fo
 backfill   ``symbols`` (default: watchlist), ``start``, ``end``; queues child jobs per source
            (``collect`` for IQFeed datasets, ``generate`` for synthetic ones) and waits for them
 build-bars ``symbol``, ``days`` or ``start``/``end``
-validate   ``symbol``, ``days`` or ``start``/``end``
+validate   ``symbol``, ``days`` or ``start``/``end``; ``score`` also stores each day's quality score,
+           ``use_cache`` false re-runs the validators
 finalize   ``symbols``, ``day``: collect the day (IQFeed datasets only; a day the live service is
            writing is left to it), default bars, validate, configured exports
 export     see :class:`core.export.ExportRequest` (``symbols``, ``start``, ``end``, ``spec``, …)
 retention  ``dry_run`` (bool), optional ``policy`` overrides
 health     none
 generate   ``symbols``, ``start``/``end`` or ``days``, ``seed``, ``ticks``, ``faults`` (synthetic market)
+import     ``file`` (an upload in ``<data_dir>/uploads``, :mod:`core.uploads`), ``symbol``, optional
+           ``source``, ``calendar``, ``mapping``, ``format``, ``replace``; fails when a stored day
+           was left as it was (``replace`` false), as ``tickdeck import`` exits 1
 ========== ================================================================================
 
 A kind that queues child jobs does so with ``progress.spawn(kind, params, priority=…)`` (the
@@ -172,15 +176,19 @@ def build_bars(ctx, params: dict, *, progress) -> dict:
 
 @register("validate")
 def validate(ctx, params: dict, *, progress) -> dict:
-    from core.validation import validate_day
+    from core.validation import quality_score, validate_day
 
     out = {}
+    scores = {}
     for sym in _symbols(params):
         days = _days(ctx, params, sym)
         for i, day in enumerate(days, 1):
-            out[f"{sym}/{format_day(day)}"] = _jsonable(validate_day(ctx, sym, day))
+            report = validate_day(ctx, sym, day, use_cache=bool(params.get("use_cache", True)))
+            out[f"{sym}/{format_day(day)}"] = _jsonable(report)
+            if params.get("score"):  # POST /api/v1/quality/validate: score the day from this report too
+                scores[f"{sym}/{format_day(day)}"] = quality_score(ctx, sym, day, report=report).score
             progress(Progress("validate", i, len(days), f"{sym} {day}"))
-    return {"validated": out}
+    return {"validated": out, **({"scores": scores} if params.get("score") else {})}
 
 
 @register("finalize")
@@ -232,6 +240,32 @@ def export_kind(ctx, params: dict, *, progress) -> dict:
     from core.export import ExportRequest, export
 
     return export(ctx, ExportRequest.from_params(params, ctx.settings), progress=progress).to_dict()
+
+
+@register("import")
+def import_kind(ctx, params: dict, *, progress) -> dict:
+    """Import an uploaded file (``tickdeck import`` semantics, ``replace`` as ``--replace``); the
+    upload is deleted once every day is imported, kept for a retry otherwise."""
+    from core.sources.files import import_file
+    from core.uploads import check_upload_path, remove_upload
+
+    path = check_upload_path(ctx.settings, params.get("file") or "")
+    if not params.get("symbol"):
+        raise JobError("an import job needs 'symbol'")
+    report = import_file(ctx, path, symbol=params["symbol"], source=params.get("source"),
+                         calendar=params.get("calendar"), mapping=params.get("mapping") or None,
+                         fmt=params.get("format"), replace=bool(params.get("replace", False)), progress=progress)
+    days = [{"day": format_day(d.day), "ticks": d.ticks} for d in report.days]
+    out = {"symbol": report.symbol, "source": report.source, "format": report.fmt, "calendar": report.calendar,
+           "ticks": report.ticks, "rejected": report.rejected, "days": days,
+           "refused": [{"day": format_day(d), "reason": why} for d, why in report.refused]}
+    if report.refused:
+        first = report.refused[0]
+        raise JobError(f"{len(report.refused)} stored day(s) of {report.symbol} left as they were "
+                       f"({format_day(first[0])}: {first[1]}); imported {len(days)} other day(s); "
+                       "retry with replace=true to replace them")
+    remove_upload(ctx.settings, path)
+    return out
 
 
 @register("retention")

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from core.errors import JobError
 
-KIND_NAMES = ("collect", "backfill", "build-bars", "validate", "finalize", "export", "retention", "health", "generate")
+KIND_NAMES = ("collect", "backfill", "build-bars", "validate", "finalize", "export", "retention", "health", "generate",
+              "import")
 
 
 def check_kind(kind: str) -> str:

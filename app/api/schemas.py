@@ -111,3 +111,253 @@ class ApiKeyCreated(Record):
 
     key: ApiKeyOut
     secret: str
+
+
+# -- operations: jobs ---------------------------------------------------------------------------
+JobStatus = Literal["pending", "running", "waiting", "succeeded", "failed", "cancelled", "interrupted"]
+
+
+class JobOut(Record):
+    """A job (``jobs.queue.JobRecord``); ``message`` says how it ended (a failure's one-line error)."""
+
+    id: int
+    kind: str
+    params: dict
+    priority: int = Field(description="0 high, 1 normal, 2 backfill")
+    status: JobStatus
+    progress: float = Field(description="0-100")
+    message: str
+    created_at: dt.datetime
+    started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+    heartbeat_at: dt.datetime | None = None
+    retries: int
+    max_retries: int
+    requested_by: str
+    worker: str
+    cancel_requested: bool
+    result: dict
+    parent_id: int | None = None
+
+
+class JobAccepted(Record):
+    """202 answer of long work: the queued job; ``location`` (also the Location header) is where to follow it."""
+
+    job: JobOut
+    location: str
+    download: str | None = Field(None, description="exports: where the file is served once the job succeeded")
+
+
+# -- operations: services, feeds, collection -------------------------------------------------------
+class ServiceOut(Record):
+    """A supervised service's status (``core.services.ServiceStatus``) with ``description`` in words."""
+
+    name: str
+    state: Literal["stopped", "starting", "running", "stopping", "restarting", "failed"]
+    desired: Literal["running", "stopped"]
+    description: str
+    since: str | None = None
+    restarts: int
+    failures: int
+    last_error: str
+    detail: str
+    next_start: str | None = None
+    params: dict
+    requested_by: str
+    host: str
+    beat_at: str | None = None
+    stuck: bool
+
+
+class FeedStatusOut(Record):
+    """A feed client's last known status (``core.events.FeedStatusChanged``) and its age in seconds."""
+
+    kind: Literal["history", "level1"]
+    host: str
+    port: int
+    state: Literal["connected", "reconnecting", "disconnected", "breaker_open"]
+    breaker: str
+    lines: int
+    ticks: int
+    bad_lines: int
+    errors: int
+    reconnects: int
+    latency_ms: float | None = None
+    last_error: str
+    updated_at: float = Field(description="epoch seconds")
+    age_s: float
+
+
+class FeedsStatus(Record):
+    """``GET /feeds/status``: the last status of each feed client (empty before any feed was used)."""
+
+    feeds: list[FeedStatusOut]
+
+
+class CollectionStart(BaseModel):
+    """``POST /collection/start``.
+
+    ``mode=live``: start the supervised live service with ``symbols`` (default: the watchlist's IQFeed
+    datasets); ``mode=history``: queue a collect job for ``symbols`` over the trading days ``start``..``end``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["live", "history"] = "live"
+    symbols: list[str] = Field(default_factory=list, max_length=500, examples=[["AAPL", "MSFT"]])
+    start: dt.date | None = Field(None, description="history: first day")
+    end: dt.date | None = Field(None, description="history: last day")
+    priority: int = Field(0, ge=0, le=2, description="history: job priority (0 high, 1 normal, 2 backfill)")
+
+
+class CollectionStarted(Record):
+    """What ``POST /collection/start`` asked for: the live service's status or the queued job."""
+
+    mode: Literal["live", "history"]
+    location: str
+    service: ServiceOut | None = None
+    job: JobOut | None = None
+
+
+class CollectionStatus(Record):
+    """``GET /collection/status``: the live service, unfinished collect jobs, the feed."""
+
+    service: ServiceOut
+    supervisor_alive: bool
+    jobs: list[JobOut]
+    feeds: list[FeedStatusOut]
+
+
+class SymbolsChange(BaseModel):
+    """``POST /feeds/subscribe``: symbols to add to the running live service."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    symbols: list[str] = Field(min_length=1, max_length=500, examples=[["NVDA"]])
+
+
+class SymbolsChanged(Record):
+    """The live service's symbols as requested now (it applies them within about a second)."""
+
+    symbols: list[str]
+    added: list[str] = Field(default_factory=list)
+    removed: list[str] = Field(default_factory=list)
+    service: ServiceOut
+
+
+# -- operations: exports and imports ------------------------------------------------------------
+class ExportIn(BaseModel):
+    """``POST /exports``: what ``tickdeck export`` takes; the file is written in the exports directory
+    under a generated name and served by ``GET /exports/{job id}/download``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    symbols: list[str] = Field(min_length=1, max_length=200, examples=[["AAPL"]])
+    start: dt.date
+    end: dt.date
+    spec: str = Field("ticks", max_length=64, description="'ticks' or a bar spec such as time:1m")
+    session: Literal["all", "pre", "regular", "after"] = "all"
+    columns: list[str] | None = Field(None, max_length=100)
+    format: Literal["csv", "parquet", "jsonl"] = "parquet"
+    partition: bool = Field(False, description="hive-partitioned parquet (downloaded as a zip)")
+
+
+# -- operations: admin ----------------------------------------------------------------------------
+class HealthCheckOut(Record):
+    name: str
+    status: Literal["ok", "degraded", "down"]
+    detail: str
+    value: float | None = None
+    elapsed_ms: float
+
+
+class HealthOut(Record):
+    """``GET /admin/health-check`` (``core.health``): each part's check and the overall status."""
+
+    status: Literal["healthy", "degraded", "unhealthy"]
+    at: dt.datetime
+    checks: list[HealthCheckOut]
+    library_bytes: dict[str, int]
+
+
+class DataStatusOut(Record):
+    """One dataset's freshness and quality (``core.status.DatasetStatus``)."""
+
+    symbol: str
+    state: Literal["fresh", "stale", "outdated", "empty", "failing"]
+    level: Literal["ok", "warn", "bad"]
+    label: str
+    detail: str
+    quality: float | None = None
+    quality_band: str | None = None
+    first_day: dt.date | None = None
+    last_day: dt.date | None = None
+    expected_day: dt.date
+    days_behind: int
+    missing_days: int
+    failing_days: int
+    last_error: str | None = None
+    last_error_job: int | None = None
+    last_error_at: dt.datetime | None = None
+
+
+class DataStatus(Record):
+    """``GET /admin/data-status``: every dataset's status, and how many are in each state."""
+
+    datasets: list[DataStatusOut]
+    counts: dict[str, int]
+
+
+class CleanupOut(Record):
+    """``POST /admin/cleanup`` (``core.retention``): what was (dry run: would be) deleted."""
+
+    dry_run: bool
+    tick_days: list[str]
+    bar_series: list[str]
+    validation_rows: int
+    dead_letters: int
+    bytes_freed: int
+    compacted: list[str]
+    export_temps: list[str]
+    previous_versions: list[str]
+
+
+class BackfillIn(BaseModel):
+    """``POST /admin/backfill``: fill missing days of ``symbols`` (default: the watchlist) over
+    ``start``..``end``; without a range, every stale dataset up to the last completed day."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    symbols: list[str] | None = Field(None, max_length=500)
+    start: dt.date | None = None
+    end: dt.date | None = None
+
+
+class DayWrittenOut(Record):
+    symbol: str
+    day: dt.date
+    ticks: int
+    source: str
+    updated_at: dt.datetime
+
+
+class PipelineHealthOut(Record):
+    """``GET /pipeline/health`` (``core.pipeline_health``)."""
+
+    status: Literal["ok", "degraded"]
+    issues: list[str]
+    jobs: dict[str, int]
+    oldest_pending_s: float | None = None
+    services: list[ServiceOut]
+    supervisor_alive: bool
+    feeds: list[FeedStatusOut]
+    dead_letters_new: int
+    last_days_written: list[DayWrittenOut]
+
+
+# -- indicators (filled by the indicators engine) -------------------------------------------------
+class IndicatorSeries(Record):
+    """The stored series of an indicator group (``<INDICATOR>/<YYYY-MM-DD>`` in the ``indicators`` library)."""
+
+    group: str
+    series: list[str]

@@ -5,4 +5,11 @@ includes every module named here (one line per module: add yours)."""
 ROUTERS: list[str] = [
     "me",
     "keys",
+    "collection",
+    "feeds",
+    "jobs",
+    "exports",
+    "imports",
+    "admin",
+    "indicators",
 ]

@@ -1,0 +1,39 @@
+"""Shapes shared by the operations routers (collection, feeds, jobs, exports, imports, admin):
+core records to response models, and the 202 answer of queued work."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+from app.api.schemas import FeedStatusOut, JobAccepted, JobOut, ServiceOut
+
+
+def job_out(rec) -> JobOut:
+    """A ``jobs.queue.JobRecord`` (its traceback stays in the job table: ``message`` has the one-line error)."""
+    return JobOut.model_validate(rec)
+
+
+def service_out(st) -> ServiceOut:
+    """A ``core.services.ServiceStatus`` with its state in words."""
+    return ServiceOut.model_validate({**st.to_dict(), "description": st.describe()})
+
+
+def feed_out(ev, now: float | None = None) -> FeedStatusOut:
+    """A ``core.events.FeedStatusChanged`` with its age."""
+    now = time.time() if now is None else now
+    return FeedStatusOut.model_validate({**ev.to_dict(), "age_s": round(max(now - ev.updated_at, 0.0), 3)})
+
+
+def job_location(request: Request, job_id: int) -> str:
+    """``/api/v1/jobs/{id}`` as this server is reached (its root path included)."""
+    return request.url_for("get_job", job_id=job_id).path
+
+
+def accepted(request: Request, rec, *, download: str | None = None) -> JSONResponse:
+    """202 with ``Location`` of the job and the job itself."""
+    location = job_location(request, rec.id)
+    body = JobAccepted(job=job_out(rec), location=location, download=download)
+    return JSONResponse(body.model_dump(mode="json"), status_code=202, headers={"Location": location})
