@@ -9,7 +9,7 @@ each stream appends its own. Problem documents (:mod:`app.api.errors`) are :clas
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -114,6 +114,8 @@ class ApiKeyCreated(Record):
 
 
 # -- operations: jobs ---------------------------------------------------------------------------
+# Days a request may name: the calendars and nanosecond timestamps cover these (year 1 or 9999 would not).
+OpsDay = Annotated[dt.date, Field(ge=dt.date(1970, 1, 1), le=dt.date(2199, 12, 31))]
 JobStatus = Literal["pending", "running", "waiting", "succeeded", "failed", "cancelled", "interrupted"]
 
 
@@ -205,8 +207,8 @@ class CollectionStart(BaseModel):
 
     mode: Literal["live", "history"] = "live"
     symbols: list[str] = Field(default_factory=list, max_length=500, examples=[["AAPL", "MSFT"]])
-    start: dt.date | None = Field(None, description="history: first day")
-    end: dt.date | None = Field(None, description="history: last day")
+    start: OpsDay | None = Field(None, description="history: first day")
+    end: OpsDay | None = Field(None, description="history: last day")
     priority: int = Field(0, ge=0, le=2, description="history: job priority (0 high, 1 normal, 2 backfill)")
 
 
@@ -253,8 +255,8 @@ class ExportIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     symbols: list[str] = Field(min_length=1, max_length=200, examples=[["AAPL"]])
-    start: dt.date
-    end: dt.date
+    start: OpsDay
+    end: OpsDay
     spec: str = Field("ticks", max_length=64, description="'ticks' or a bar spec such as time:1m")
     session: Literal["all", "pre", "regular", "after"] = "all"
     columns: list[str] | None = Field(None, max_length=100)
@@ -329,8 +331,8 @@ class BackfillIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     symbols: list[str] | None = Field(None, max_length=500)
-    start: dt.date | None = None
-    end: dt.date | None = None
+    start: OpsDay | None = None
+    end: OpsDay | None = None
 
 
 class DayWrittenOut(Record):

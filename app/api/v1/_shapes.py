@@ -8,7 +8,16 @@ import time
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from app.api.schemas import FeedStatusOut, JobAccepted, JobOut, ServiceOut
+from app.api.schemas import FeedStatusOut, JobAccepted, JobOut, Problem, ServiceOut
+
+
+def problem_doc(description: str) -> dict:
+    """An OpenAPI response of a problem document (for statuses beyond the API-wide ones)."""
+    schema = Problem.model_json_schema()
+    return {"description": description, "content": {"application/problem+json": {"schema": schema}}}
+
+
+CONFLICT = {409: problem_doc("the record's state does not allow it (the detail says which state)")}
 
 
 def job_out(rec) -> JobOut:

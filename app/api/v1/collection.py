@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from app.api.deps import CtxDep, Principal, audit, require_role
 from app.api.errors import problem
 from app.api.schemas import CollectionStart, CollectionStarted, CollectionStatus, ServiceOut
-from app.api.v1._shapes import feed_out, job_location, job_out, service_out
+from app.api.v1._shapes import CONFLICT, feed_out, job_location, job_out, service_out
 from core import feed_status
 from core.naming import date_range, format_day, normalize_ticker
 from core.services import ServiceControl, ServiceError
@@ -81,7 +81,7 @@ def collection_status(ctx: CtxDep, _: Viewer) -> CollectionStatus:
                             feeds=[feed_out(ev) for ev in feed_status.latest(ctx).values()])
 
 
-@router.delete("/collection/stop", response_model=ServiceOut,
+@router.delete("/collection/stop", response_model=ServiceOut, responses=CONFLICT,
                summary="stop the live service (and with cancel_jobs, unfinished collect jobs)")
 def stop_collection(ctx: CtxDep, principal: Admin,
                     cancel_jobs: Annotated[bool, Query(description="also cancel unfinished collect jobs")] = False,

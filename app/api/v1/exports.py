@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse, StreamingResponse
 from app.api.deps import CtxDep, Principal, audit, require_role
 from app.api.errors import problem
 from app.api.schemas import ExportIn, JobAccepted
-from app.api.v1._shapes import accepted
+from app.api.v1._shapes import accepted, problem_doc
 from app.api.v1.collection import requester
 from app.api.v1.jobs import JobId
 from core.downloads import resolve_export, unique_out, zip_directory
@@ -28,6 +28,7 @@ router = APIRouter(tags=["exports"])
 
 Researcher = Annotated[Principal, Depends(require_role("researcher"))]
 MEDIA = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet", "jsonl": "application/x-ndjson"}
+DOWNLOAD_MEDIA = (*MEDIA.values(), "application/zip", "application/octet-stream")
 
 
 @router.post("/exports", status_code=202, response_model=JobAccepted,
@@ -50,8 +51,8 @@ def create_export(ctx: CtxDep, principal: Researcher, body: ExportIn, request: R
 
 @router.get("/exports/{job_id}/download", name="download_export",
             summary="the finished export's file (a partitioned export as a zip)",
-            responses={200: {"content": {"application/octet-stream": {}}, "description": "the file"},
-                       409: {"description": "the export job has not succeeded (yet)"}})
+            responses={200: {"content": {m: {} for m in DOWNLOAD_MEDIA}, "description": "the file"},
+                       409: problem_doc("the export job has not succeeded (yet)")})
 def download_export(ctx: CtxDep, _: Researcher, job_id: JobId):
     job = JobQueue.for_context(ctx).get(job_id)
     if job.kind != "export":

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Query
 from app.api.deps import CtxDep, Principal, audit, require_role
 from app.api.errors import problem
 from app.api.schemas import FeedsStatus, SymbolsChange, SymbolsChanged
-from app.api.v1._shapes import feed_out, service_out
+from app.api.v1._shapes import CONFLICT, feed_out, service_out
 from app.api.v1.collection import LIVE, requester, symbols_of
 from core import feed_status
 from core.services import ServiceControl, ServiceError
@@ -48,13 +48,13 @@ def _change(ctx, principal: Principal, symbols: list[str], *, add: bool) -> Symb
     return SymbolsChanged(symbols=now, added=added, removed=removed, service=service_out(control.status(LIVE)))
 
 
-@router.post("/feeds/subscribe", response_model=SymbolsChanged,
+@router.post("/feeds/subscribe", response_model=SymbolsChanged, responses=CONFLICT,
              summary="add symbols to the running live service (no restart; their day is filled in from history)")
 def subscribe(ctx: CtxDep, principal: Admin, body: SymbolsChange) -> SymbolsChanged:
     return _change(ctx, principal, symbols_of(body.symbols), add=True)
 
 
-@router.delete("/feeds/unsubscribe", response_model=SymbolsChanged,
+@router.delete("/feeds/unsubscribe", response_model=SymbolsChanged, responses=CONFLICT,
                summary="remove symbols from the running live service (no restart; they stop being stored)")
 def unsubscribe(ctx: CtxDep, principal: Admin,
                 symbols: Annotated[list[str], Query(min_length=1, max_length=500,

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from app.api.deps import CtxDep, Principal, audit, require_role
 from app.api.schemas import JobOut, JobStatus
-from app.api.v1._shapes import job_out
+from app.api.v1._shapes import CONFLICT, job_out
 from jobs.queue import JobQueue
 from jobs.registry import KIND_NAMES
 
@@ -43,7 +43,7 @@ def get_job(ctx: CtxDep, _: Viewer, job_id: JobId) -> JobOut:
     return job_out(JobQueue.for_context(ctx).get(job_id))
 
 
-@router.post("/jobs/{job_id}/cancel", response_model=JobOut,
+@router.post("/jobs/{job_id}/cancel", response_model=JobOut, responses=CONFLICT,
              summary="cancel a pending job, or ask a running one to stop (409 when it has finished)")
 def cancel_job(ctx: CtxDep, principal: Admin, job_id: JobId) -> JobOut:
     rec = JobQueue.for_context(ctx).cancel(job_id)
@@ -51,7 +51,7 @@ def cancel_job(ctx: CtxDep, principal: Admin, job_id: JobId) -> JobOut:
     return job_out(rec)
 
 
-@router.post("/jobs/{job_id}/retry", response_model=JobOut,
+@router.post("/jobs/{job_id}/retry", response_model=JobOut, responses=CONFLICT,
              summary="queue a failed, cancelled or interrupted job again (409 otherwise)")
 def retry_job(ctx: CtxDep, principal: Admin, job_id: JobId) -> JobOut:
     rec = JobQueue.for_context(ctx).retry(job_id)
