@@ -7,7 +7,8 @@ pages. Why a bridge and not Panel's FastAPI integration is in docs/api.md "Servi
 
 What the bridge does:
 
-* ``http``: the request (its body already read by Tornado, at most ``max_body_size``) is one
+* ``http``: the request body is collected as it arrives (Tornado does not parse it: a malformed
+  multipart upload is the ASGI app's to refuse; at most :data:`MAX_BODY_BYTES`) and given as one
   ``http.request`` message; the response is streamed — each ``http.response.body`` with
   ``more_body`` is written and flushed at once, so Arrow/CSV/Parquet streams go out as they are
   made and a slow client holds back the producer (``flush`` waits for the socket). A client that
@@ -36,6 +37,7 @@ import tornado.websocket
 log = logging.getLogger(__name__)
 
 PEER_EXTENSION = "tickdeck.peer"
+MAX_BODY_BYTES = 1 << 30  # request bodies (file uploads to /api/v1/imports) are held in memory up to 1 GiB
 
 
 def _peer(request) -> str:
@@ -73,6 +75,7 @@ def _scope(handler, kind: str, root_path: str) -> dict:
     return scope
 
 
+@tornado.web.stream_request_body
 class AsgiHttpHandler(tornado.web.RequestHandler):
     """One HTTP request handed to the ASGI app (see the module docstring)."""
 
@@ -80,6 +83,13 @@ class AsgiHttpHandler(tornado.web.RequestHandler):
         self.app = app
         self.root_path = root_path
         self._disconnected = asyncio.Event()
+        self._body = bytearray()
+
+    def prepare(self) -> None:
+        self.request.connection.set_max_body_size(MAX_BODY_BYTES)
+
+    def data_received(self, chunk: bytes) -> None:
+        self._body += chunk
 
     def check_xsrf_cookie(self) -> None:  # the API has its own CSRF rule (app.api.deps)
         return None
@@ -98,7 +108,7 @@ class AsgiHttpHandler(tornado.web.RequestHandler):
             nonlocal body_sent
             if not body_sent:
                 body_sent = True
-                return {"type": "http.request", "body": self.request.body or b"", "more_body": False}
+                return {"type": "http.request", "body": bytes(self._body), "more_body": False}
             await self._disconnected.wait()
             return {"type": "http.disconnect"}
 
