@@ -8,7 +8,8 @@ one — and a client that stopped sends no more. So :func:`install` (idempotent 
 listens on ``collection`` and keeps the newest status per feed client kind (``history``,
 ``level1``) in memory; a daemon thread writes them to ``system_config['feed.status']`` at once
 when a client's state changes and at most every :data:`PERSIST_EVERY_S` otherwise (never on the
-publisher's thread: the Level 1 acknowledgement path must not wait for SQL). :func:`latest`
+publisher's thread: the Level 1 acknowledgement path must not wait for SQL). The writer thread
+runs only while there is something to write: an idle context keeps no thread. :func:`latest`
 returns, per kind, the newer of the in-memory and the stored status, so a fresh process or a
 fresh page shows what the last one saw.
 
@@ -55,11 +56,9 @@ class FeedStatusCache:
         self._thread: threading.Thread | None = None
 
     def start(self) -> "FeedStatusCache":
-        """Listen on the bus and start the writer thread (idempotent)."""
+        """Listen on the bus (idempotent); the writer thread starts with the first status."""
         if self._stop_listening is None:
             self._stop_listening = self.ctx.bus.listen("collection", self._on_message)
-            self._thread = threading.Thread(target=self._writer, name="tickdeck-feed-status", daemon=True)
-            self._thread.start()
         return self
 
     def close(self) -> None:
@@ -85,6 +84,9 @@ class FeedStatusCache:
             self._latest[ev.kind] = ev
             self._dirty = True
             changed = self._saved_state.get(ev.kind) != ev.state
+            if self._thread is None and not self._halt.is_set():
+                self._thread = threading.Thread(target=self._writer, name="tickdeck-feed-status", daemon=True)
+                self._thread.start()
         if changed:
             self._wake.set()
 
@@ -92,6 +94,10 @@ class FeedStatusCache:
         while not self._halt.is_set():
             self._wake.wait(self.persist_every_s)
             self._wake.clear()
+            with self._lock:
+                if not self._dirty:  # nothing new for a whole period: end (the next status starts one)
+                    self._thread = None
+                    return
             try:
                 self.flush()
             except Exception:  # noqa: BLE001 - SQL briefly down: the next round writes it
