@@ -6,8 +6,11 @@
 * :func:`gaps` lists every gap of the tick stream with its severity, day by day, by the
   continuity validator's own rule (:func:`core.validation.continuity.find_gaps`, thresholds from
   the validation config), plus every trading day of the calendar with nothing stored
-  (``missing_day``, HIGH, as :func:`core.validation.service.missing_day_report` rates it).
+  (``missing_day``, HIGH, as :func:`core.validation.service.missing_day_report` rates it) up to
+  the calendar's last completed trading day.
   Each stored day's timestamps and sessions are read (two columns of one read).
+* :func:`stored_days_in` (the days a validation job over a range covers) and
+  :func:`report_record` (a day report as plain data).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from core.validation.continuity import find_gaps
 from core.validation.result import CRITICAL, HIGH, LOW, MEDIUM, SEVERITIES, SEVERITY_RANK, DayData
 from core.validation.rules import load_config
 
-GAPS_MAX_DAYS = 92  # stored days one gaps answer may read (a quarter): each is read from the store
+GAPS_MAX_DAYS = 92  # trading or stored days one gaps answer covers (a quarter): each stored one is read
 QUALITY_COMPONENTS = ("completeness", "accuracy", "timeliness", "consistency")
 
 
@@ -195,19 +198,23 @@ def gaps(ctx, symbol: str, start=None, end=None, *, min_severity: str = LOW) -> 
     SchemaError
         ``min_severity`` is not CRITICAL, HIGH, MEDIUM or LOW.
     RangeTooLong
-        More than :data:`GAPS_MAX_DAYS` stored days in the range.
+        The range spans more than :data:`GAPS_MAX_DAYS` trading or stored days.
     """
     if min_severity not in SEVERITIES:
         raise SchemaError("min_severity", f"unknown severity {min_severity!r}; use one of {', '.join(SEVERITIES)}")
     sym, lo, hi, days = _span(ctx, symbol, start, end)
-    if len(days) > GAPS_MAX_DAYS:
-        raise RangeTooLong(f"{sym} has {len(days):,} stored days in {lo}..{hi}; a gaps answer reads at most "
-                           f"{GAPS_MAX_DAYS} days: ask for a shorter range")
-    cfg = load_config(ctx.catalog)
     cal = ctx.calendar_for(sym)
+    done = min(hi, cal.last_completed_trading_day())  # later trading days are not missing yet
+    trading = cal.trading_days(lo, done) if lo <= done else []
+    span = len(set(trading) | set(days))
+    if span > GAPS_MAX_DAYS:
+        raise RangeTooLong(f"{lo}..{hi} spans {span:,} trading or stored days of {sym}; a gaps answer covers at "
+                           f"most {GAPS_MAX_DAYS}: ask for a shorter range")
+    cfg = load_config(ctx.catalog)
     worst = SEVERITY_RANK[min_severity]
     found: list[Gap] = []
-    for d in cal.missing_days(lo, hi, days):
+    have = set(days)
+    for d in (t for t in trading if t not in have):
         if SEVERITY_RANK[HIGH] <= worst:
             found.append(Gap(d, "missing_day", HIGH, None, None, None, None))
     for d in days:

@@ -754,6 +754,56 @@ class Store:
             part = rest(read, row_range=(start, min(total, start + slice_rows)))
             yield part.data.replace_schema_metadata(None)
 
+    # -- row ranges of a tick day (pages of the HTTP API) -----------------------------------
+    def read_day_rows(self, ticker: str, day, start: int, stop: int, *, columns: list[str] | None = None,
+                      as_of: int | None = None) -> "DayRows":
+        """Stored rows ``[start, stop)`` of one tick day, from version ``as_of`` (default: the latest).
+
+        The table's first column is ``timestamp``; schema metadata is dropped; string columns
+        may come dictionary-encoded (as :meth:`read_day_arrow`). Paging a day by stored row
+        offsets at the version the first page saw never skips or repeats a row, whatever is
+        written meanwhile.
+
+        Raises
+        ------
+        DayNotFound
+            Nothing is stored for ``ticker`` on ``day``.
+        VersionNotFound
+            ``as_of`` is no longer kept (the day was replaced and that version pruned).
+        """
+        import pyarrow as pa
+        from arcticdb.options import ArrowOutputStringFormat
+
+        from core.errors import VersionNotFound
+
+        sym = naming.tick_symbol(ticker, day)
+        if not self.ticks.has_symbol(sym):
+            raise DayNotFound(naming.normalize_ticker(ticker), naming.as_date(day))
+        kw = {} if as_of is None else {"as_of": int(as_of)}
+        try:
+            desc = self.ticks.get_description(sym, **kw)
+        except Exception as e:
+            if as_of is not None:
+                raise VersionNotFound(f"version {as_of} of {naming.normalize_ticker(ticker)} "
+                                      f"{naming.as_date(day)} is no longer stored (the day was replaced)") from None
+            raise StorageError(sym, "read description", str(e)) from e
+        total = int(desc.row_count)
+        lo, hi = max(0, int(start)), min(total, max(0, int(stop)))
+        version = int(as_of) if as_of is not None else None
+        try:
+            res = _read_retrying(lambda: self.ticks.read(
+                sym, columns=columns, row_range=(lo, max(lo, hi)), output_format="pyarrow",
+                arrow_string_format_default=ArrowOutputStringFormat.CATEGORICAL, **kw))
+            table = res.data
+            version = int(res.version)
+        except (TypeError, ValueError, NotImplementedError, AttributeError, ImportError):  # no Arrow output
+            res = _read_retrying(lambda: self.ticks.read(sym, columns=columns, row_range=(lo, max(lo, hi)), **kw))
+            table = pa.Table.from_pandas(res.data.reset_index(), preserve_index=False)
+            version = int(res.version)
+        except Exception as e:
+            raise StorageError(sym, "read", str(e)) from e
+        return DayRows(table.replace_schema_metadata(None), version, total)
+
     # -- sizes ----------------------------------------------------------------------------
     def sizes(self) -> dict[str, int]:
         """Compressed bytes stored per library (ArcticDB admin tools)."""
@@ -765,6 +815,16 @@ class Store:
             except Exception:  # older backends without admin tools: fall back to the LMDB dir
                 out[name] = _dir_size(self.uri, name)
         return out
+
+
+@dataclass(frozen=True)
+class DayRows:
+    """A row range of a stored tick day (:meth:`Store.read_day_rows`): the rows, the version
+    they were read from and the day's stored row count at that version."""
+
+    table: object  # pyarrow.Table
+    version: int
+    total_rows: int
 
 
 class DayStage:

@@ -113,6 +113,281 @@ class ApiKeyCreated(Record):
     secret: str
 
 
+# -- datasets ----------------------------------------------------------------------------------
+# Days the data routes accept (as OpsDay below): what the calendars and nanosecond timestamps cover.
+DAY_MIN, DAY_MAX = dt.date(1970, 1, 1), dt.date(2199, 12, 31)
+
+
+class DatasetStatusOut(Record):
+    """A dataset's status (``core.status.DatasetStatus``): freshness, quality on the 0–100 scale,
+    days failing validation and the last failed collection; ``label`` is what a badge says."""
+
+    state: Literal["fresh", "stale", "outdated", "empty", "failing"]
+    level: Literal["ok", "warn", "bad"]
+    label: str
+    detail: str
+    quality: float | None = Field(None, description="mean day score, 0-100 (null: never scored)")
+    quality_band: Literal["good", "fair", "poor"] | None = None
+    expected_day: dt.date = Field(description="the calendar's last completed trading day")
+    days_behind: int
+    missing_days: int = Field(description="trading days between the first and last stored day with nothing stored")
+    failing_days: int
+    last_error: str | None = None
+    last_error_job: int | None = None
+    last_error_at: dt.datetime | None = None
+
+
+class DatasetOut(Record):
+    """One dataset (``core.catalog.DatasetSummary``) with its status."""
+
+    symbol: str
+    source: str
+    venue: str
+    asset_class: str
+    calendar: str
+    first_day: dt.date | None = None
+    last_day: dt.date | None = None
+    days: int
+    ticks: int
+    volume: int
+    last_update: dt.datetime | None = None
+    quality_score: float | None = Field(None, description="mean day score, 0-100")
+    status: DatasetStatusOut
+
+
+class DatasetList(Record):
+    """``GET /datasets``: the datasets passing the filters, ``offset``/``limit`` of ``total``."""
+
+    total: int
+    offset: int
+    limit: int
+    items: list[DatasetOut]
+
+
+# -- data: metadata, ticks, bars ------------------------------------------------------------------
+class InstrumentTermsOut(Record):
+    """How stored sizes become quantities and money (``core.instruments.InstrumentTerms``)."""
+
+    asset_class: str
+    multiplier: float
+    size_decimals: int
+    lot_size: float | None = None
+    tick_size: float | None = None
+
+
+class TickDayOut(Record):
+    """Tier-1 metadata of one stored tick day (``core.catalog.TickDayRow``); ``first_ns``/``last_ns``
+    are the first and last trade times in ns since the epoch (UTC)."""
+
+    day: dt.date
+    source: str
+    ticks: int
+    first_ns: int | None = None
+    last_ns: int | None = None
+    volume: int
+    dollar_volume: float
+    vwap: float | None = None
+    open: float | None = None
+    high: float | None = None
+    low: float | None = None
+    close: float | None = None
+    avg_spread_bps: float | None = None
+    pre_ticks: int
+    regular_ticks: int
+    after_ticks: int
+    quality_score: float | None = None
+    updated_at: dt.datetime
+
+
+class BarSeriesOut(Record):
+    """A stored bar series of a dataset over its days (``core.datasets.BarSeriesSummary``)."""
+
+    family: str
+    spec: str
+    days: int
+    bars: int
+    first_day: dt.date
+    last_day: dt.date
+
+
+class DatasetMetadata(Record):
+    """``GET /data/{symbol}/metadata``: the dataset, its instrument terms, per-day tier-1 metadata and
+    the stored bar series (other specs are computed on demand by ``GET /data/{symbol}/bars/{spec}``)."""
+
+    dataset: DatasetOut
+    description: str
+    terms: InstrumentTermsOut
+    days: list[TickDayOut]
+    bar_series: list[BarSeriesOut]
+
+
+class TickPageOut(BaseModel):
+    """``GET /data/{symbol}/ticks?format=json``: one page of rows (objects keyed by column; timestamps ISO
+    8601 with nanoseconds and the ET offset; NaN as null). Pass ``next_cursor`` as ``cursor`` for the next
+    page; ``null`` at the end."""
+
+    symbol: str
+    start: dt.date
+    end: dt.date
+    session: str
+    columns: list[str]
+    rows: int
+    next_cursor: str | None = None
+    data: list[dict]
+
+
+class BarsOut(BaseModel):
+    """``GET /data/{symbol}/bars/{spec}?format=json``: the bar rows (``start``/``end`` ISO 8601 with the
+    ET offset)."""
+
+    symbol: str
+    spec: str
+    start: dt.date
+    end: dt.date
+    session: str
+    columns: list[str]
+    rows: int
+    data: list[dict]
+
+
+# -- validation and quality ------------------------------------------------------------------------
+Severity = Literal["CRITICAL", "HIGH", "MEDIUM", "LOW"]
+CheckStatus = Literal["PASS", "WARN", "FAIL"]
+
+
+class IssueOut(Record):
+    """One finding (``core.validation.Issue``): what, how bad, where (ISO 8601, ET), how many rows."""
+
+    validator: str
+    severity: Severity
+    code: str
+    message: str
+    start: str | None = None
+    end: str | None = None
+    rows: int = 0
+    examples: list[dict] = Field(default_factory=list)
+
+
+class ValidatorResultOut(Record):
+    """What one validator found (``core.validation.ValidationResult``)."""
+
+    validator: str
+    status: CheckStatus
+    checks: list[str]
+    issues: list[IssueOut]
+    metrics: dict
+    data_version: str = ""
+    created_at: dt.datetime | None = None
+
+
+class DayReportOut(Record):
+    """``GET /validate/{type}/{symbol}/{date}``: every asked validator's result for the day, the overall
+    status and ``cached`` (true: stored results of the same data version were reused)."""
+
+    symbol: str
+    day: dt.date
+    status: CheckStatus
+    data_version: str = ""
+    cached: bool = False
+    results: list[ValidatorResultOut]
+
+
+class QualityValidateIn(BaseModel):
+    """``POST /quality/validate``: validate and score ``symbol`` on its stored days in ``[start, end]``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    symbol: str = Field(max_length=32, examples=["AAPL"])
+    start: dt.date = Field(ge=DAY_MIN, le=DAY_MAX)
+    end: dt.date | None = Field(None, ge=DAY_MIN, le=DAY_MAX, description="default: start")
+
+
+class DayQualityOut(Record):
+    """A stored day's quality score (0–100) and components; all null when the day was never scored."""
+
+    day: dt.date
+    score: float | None = None
+    band: Literal["good", "fair", "poor"] | None = None
+    completeness: float | None = None
+    accuracy: float | None = None
+    timeliness: float | None = None
+    consistency: float | None = None
+    details: dict = Field(default_factory=dict)
+    scored_at: dt.datetime | None = None
+
+
+class QualityOut(Record):
+    """``GET /quality/{symbol}``: the score of every stored day in the range and their mean."""
+
+    symbol: str
+    start: dt.date
+    end: dt.date
+    mean: float | None = None
+    band: Literal["good", "fair", "poor"] | None = None
+    days: list[DayQualityOut]
+
+
+class GapOut(Record):
+    """A hole in a day's ticks (``gap``) or a trading day with nothing stored (``missing_day``)."""
+
+    day: dt.date
+    kind: Literal["gap", "missing_day"]
+    severity: Severity
+    session: str | None = None
+    start: str | None = None
+    end: str | None = None
+    seconds: float | None = None
+
+
+class GapsOut(Record):
+    """``GET /gaps/{symbol}``: gaps of ``min_severity`` or worse in the range, in time order."""
+
+    symbol: str
+    start: dt.date
+    end: dt.date
+    min_severity: Severity
+    counts: dict[str, int]
+    gaps: list[GapOut]
+
+
+# -- catalog ---------------------------------------------------------------------------------------
+class SpecNodeOut(Record):
+    spec: str
+    days: int
+    bars: int
+
+
+class FamilyNodeOut(Record):
+    family: str
+    specs: list[SpecNodeOut]
+
+
+class InstrumentNodeOut(Record):
+    """An instrument: its ticks (days, count, coverage) and stored bar families."""
+
+    symbol: str
+    asset_class: str
+    source: str
+    days: int
+    ticks: int
+    first_day: dt.date | None = None
+    last_day: dt.date | None = None
+    bars: list[FamilyNodeOut]
+
+
+class VenueNodeOut(Record):
+    venue: str
+    instruments: list[InstrumentNodeOut]
+
+
+class CatalogOut(Record):
+    """``GET /catalog``: venue → instrument → data types (ticks; bar families and specs), with counts."""
+
+    instruments: int
+    ticks: int
+    venues: list[VenueNodeOut]
+
+
 # -- operations: jobs ---------------------------------------------------------------------------
 # Days a request may name: the calendars and nanosecond timestamps cover these (year 1 or 9999 would not).
 OpsDay = Annotated[dt.date, Field(ge=dt.date(1970, 1, 1), le=dt.date(2199, 12, 31))]
@@ -363,3 +638,17 @@ class IndicatorSeries(Record):
 
     group: str
     series: list[str]
+
+
+# -- streams (/ws/...) -------------------------------------------------------------------------------
+class StreamStatsOut(Record):
+    """``GET /api/v1/streams``: this server process's live streams (``core.streams.StreamStats``)."""
+
+    clients: int = Field(description="WebSocket stream connections open now")
+    channels: int = Field(description="channels at least one of them is subscribed to")
+    frames_sent: int = Field(description="WebSocket frames sent (each a JSON array of messages)")
+    messages_sent: int
+    dropped_clients: int = Field(description="clients closed with 4008 because they did not read fast enough")
+    dropped_messages: int = Field(description="messages those clients had waiting when they were dropped")
+    replays: int = Field(description="tick replays served to clients resuming with since")
+    replayed_ticks: int

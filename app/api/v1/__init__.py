@@ -12,4 +12,8 @@ ROUTERS: list[str] = [
     "imports",
     "admin",
     "indicators",
+    "datasets",
+    "data",
+    "validation",
+    "catalog",
 ]
