@@ -58,9 +58,13 @@ class LiveCollectionService(ThreadService):
 
     def _rejected(self) -> None:
         """Show what the feed refused while running in the status params."""
-        if self._symbols is not None and self._symbols.rejected:
+        if self._symbols is None:
+            return
+        if self._symbols.rejected:
             self.params["rejected"] = dict(self._symbols.rejected)
             self.params["symbols"] = list(self._symbols.get()[1])
+        else:
+            self.params.pop("rejected", None)
 
     def run(self, params: dict, stop: threading.Event, beat: Callable[[str], None]) -> None:
         from core.backfill import feed_symbols
