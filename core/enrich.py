@@ -15,11 +15,17 @@ Conventions (also in docs/schema.md):
   quantity × multiplier; ``volume_rate`` counts quantity. Odd lots (equity only): quantity
   below the round lot (100 shares) or the ODD_LOT condition. Block trade: the asset class's
   :data:`core.instruments.BLOCK_RULES` (equity ≥ 10,000 shares or ≥ $200,000 notional).
+
+A large day can be enriched in slices (:func:`enrich_slices`, used by the ingest path): the
+state that crosses a slice boundary — the previous price, the tick-rule direction, the running
+quantity sum behind the trailing 60 s volume and the day's total quantity behind
+``trade_pct_of_day`` (summed before the first slice) — is carried, so the slices are exactly the
+rows of :func:`enrich` over the whole day, bit for bit.
 """
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Iterator, Mapping
 
 import numba
 import numpy as np
@@ -33,20 +39,25 @@ from core.schema import INDEX, RAW_FIELDS, STORED_COLUMNS, TZ, numpy_dtype
 
 VOLUME_RATE_WINDOW_S = 60
 _NS_PER_US = 1_000
+# Ticks per slice of :func:`enrich_slices`: ~55 MB of stored columns, small beside a 5,000,000-tick
+# day's 1 GB, large enough that per-slice overheads (pandas frame, one ArcticDB stage call) vanish.
+SLICE_ROWS = 131072
+_TOTAL_CHUNK = 1 << 20  # rows per step of the day's total-quantity sum
 
 
 @numba.njit(cache=True, nogil=True)
-def _sign_kernel(last, mid, sign, tdir):  # pragma: no cover - compiled
-    prev_nz = 0
+def _sign_kernel(last, mid, sign, tdir, before, prev_nz):  # pragma: no cover - compiled
+    # ``before``: the price of the row before ``last[0]`` (NaN for a day's first row);
+    # ``prev_nz``: the last non-zero price change before it. Returns the state after the last row.
     n = last.shape[0]
     for i in range(n):
+        p = last[i - 1] if i > 0 else before
         d = 0
-        if i > 0:
-            diff = last[i] - last[i - 1]
-            if diff > 0:
-                d = 1
-            elif diff < 0:
-                d = -1
+        diff = last[i] - p
+        if diff > 0:
+            d = 1
+        elif diff < 0:
+            d = -1
         tdir[i] = d
         if d != 0:
             prev_nz = d
@@ -57,15 +68,22 @@ def _sign_kernel(last, mid, sign, tdir):  # pragma: no cover - compiled
             sign[i] = -1
         else:
             sign[i] = prev_nz
+    return prev_nz
 
 
-def trade_signs(last: np.ndarray, mid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(trade_sign, tick_direction) as int8 arrays; see module docstring."""
+def trade_signs(last: np.ndarray, mid: np.ndarray, *, before: float = np.nan,
+                prev_nz: int = 0) -> tuple[np.ndarray, np.ndarray, int]:
+    """(trade_sign, tick_direction, tick-rule state after the last row); see module docstring.
+
+    ``before`` and ``prev_nz`` carry the price and tick-rule direction from the rows before
+    ``last`` (a day's first slice: NaN and 0).
+    """
     n = last.shape[0]
     sign = np.empty(n, dtype=np.int8)
     tdir = np.empty(n, dtype=np.int8)
-    _sign_kernel(np.ascontiguousarray(last, dtype=np.float64), np.ascontiguousarray(mid, dtype=np.float64), sign, tdir)
-    return sign, tdir
+    state = _sign_kernel(np.ascontiguousarray(last, dtype=np.float64), np.ascontiguousarray(mid, dtype=np.float64),
+                         sign, tdir, float(before), int(prev_nz))
+    return sign, tdir, int(state)
 
 
 def utc_ns_from_date_time(date: np.ndarray, time_us: np.ndarray) -> np.ndarray:
@@ -123,21 +141,64 @@ def constant_strings(n: int, value: str) -> np.ndarray:
     return a
 
 
-def _column(raw, name: str, n: int) -> np.ndarray:
+def _column(raw, name: str, n: int, lo: int = 0, hi: int | None = None) -> np.ndarray:
+    """Raw column ``name`` (rows ``lo:hi``) in its schema dtype; a scalar is that value on every row."""
     f = next(f for f in RAW_FIELDS if f.name == name)
     if name not in raw:
         raise SchemaError(name, "required raw column is missing")
+    hi = n if hi is None else hi
     a = raw[name]
     a = a.to_numpy() if isinstance(a, pd.Series) else np.asarray(a)
+    want = numpy_dtype(f)
+    if a.ndim == 0:  # one value for the whole day (importers: last_type, mkt_ctr, conditions)
+        try:
+            return np.full(hi - lo, a, dtype=want)
+        except (TypeError, ValueError) as e:
+            raise SchemaError(name, f"cannot convert {a.dtype} to {want}: {e}") from None
     if a.shape[0] != n:
         raise SchemaError(name, f"length {a.shape[0]} differs from tick_id length {n}")
-    want = numpy_dtype(f)
+    if lo or hi != n:
+        a = a[lo:hi]
     if a.dtype != want:
         try:
             a = a.astype(want)
         except (TypeError, ValueError) as e:
             raise SchemaError(name, f"cannot convert {a.dtype} to {want}: {e}") from None
     return a
+
+
+def _raw_rows(raw, n: int, lo: int, hi: int, ns: np.ndarray, volume_before: int) -> dict[str, np.ndarray]:
+    """The 14 raw columns of rows ``lo:hi``.
+
+    Besides arrays, ``raw`` may hold a scalar for a column that is the same on every row, and
+    may leave out ``date`` and ``time`` (derived from ``ns``) and ``tot_vlm`` (the running sum
+    of ``last_sz``, continuing from ``volume_before``).
+    """
+    cols = {}
+    if "date" not in raw and "time" not in raw:
+        cols["date"], cols["time"] = date_time_from_utc_ns(ns[lo:hi])
+    for f in RAW_FIELDS:
+        if f.name in cols or (f.name == "tot_vlm" and f.name not in raw):
+            continue
+        cols[f.name] = _column(raw, f.name, n, lo, hi)
+    if "tot_vlm" not in raw:
+        tot = np.cumsum(cols["last_sz"])
+        if volume_before:
+            tot += volume_before
+        cols["tot_vlm"] = tot
+    return {f.name: cols[f.name] for f in RAW_FIELDS}
+
+
+def _timestamps(raw, n: int, timestamps_ns) -> np.ndarray:
+    if timestamps_ns is not None:
+        return np.asarray(timestamps_ns, dtype=np.int64)
+    return utc_ns_from_date_time(_column(raw, "date", n), _column(raw, "time", n))
+
+
+def _quantity(size: np.ndarray, terms: InstrumentTerms) -> np.ndarray:
+    """Real quantity: stored units / 10**decimals (division by an exact power of ten rounds once)."""
+    size_f = size.astype(np.float64)
+    return size_f / 10.0 ** terms.size_decimals if terms.size_decimals else size_f
 
 
 def enrich(
@@ -179,15 +240,109 @@ def enrich(
     if "tick_id" not in raw:
         raise SchemaError("tick_id", "required raw column is missing")
     n = len(raw["tick_id"])
-    cols = {f.name: _column(raw, f.name, n) for f in RAW_FIELDS}
-    ns = utc_ns_from_date_time(cols["date"], cols["time"]) if timestamps_ns is None else np.asarray(timestamps_ns, dtype=np.int64)
-
-    last, size = cols["last"], cols["last_sz"]
-    bid, ask = cols["bid"], cols["ask"]
+    ns = _timestamps(raw, n, timestamps_ns)
+    cols = _raw_rows(raw, n, 0, n, ns, 0)
     terms = EQUITY if terms is None else terms
-    size_f = size.astype(np.float64)
-    # Real quantity: stored units / 10**decimals (division by an exact power of ten rounds once).
-    qty = size_f / 10.0 ** terms.size_decimals if terms.size_decimals else size_f
+    qty = _quantity(cols["last_sz"], terms)
+    csum = np.cumsum(qty)
+    j = np.searchsorted(ns, ns - VOLUME_RATE_WINDOW_S * 10**9, side="right")
+    before = np.where(j > 0, csum[np.maximum(j - 1, 0)], 0.0)
+    total = csum[-1] if n else 0.0
+    df, _ = _enrich_rows(cols, ns, qty, csum, before, total, np.nan, 0, symbol=symbol, source=source,
+                         ingest_id=ingest_id, calendar=calendar, terms=terms)
+    return df
+
+
+def enrich_slices(
+    raw: Mapping[str, np.ndarray],
+    *,
+    symbol: str,
+    source: str,
+    ingest_id: str,
+    calendar: MarketCalendar,
+    timestamps_ns: np.ndarray | None = None,
+    terms: InstrumentTerms | None = None,
+    rows: int = SLICE_ROWS,
+) -> Iterator[tuple[int, int, pd.DataFrame]]:
+    """:func:`enrich` of a whole day, ``rows`` rows at a time: yields ``(lo, hi, frame)``.
+
+    Each ``frame`` is exactly rows ``lo:hi`` of ``enrich(raw, ...)`` (same values, bit for bit):
+    the previous price, the tick-rule state, the running quantity sum of the trailing 60 s
+    volume and the day's total quantity (``trade_pct_of_day``, summed in a first pass) carry
+    across slices. Only one slice's 43 columns are in memory at a time.
+
+    Parameters
+    ----------
+    raw
+        As :func:`enrich`; the rows must be in time order (``timestamps_ns`` non-decreasing), as
+        the trailing volume window of a row reaches into earlier slices by time. A column may
+        also be one scalar for every row, and ``date``/``time`` (derived from ``timestamps_ns``)
+        and ``tot_vlm`` (the running sum of ``last_sz``) may be left out.
+    rows
+        Rows per slice (at least 1).
+
+    Raises
+    ------
+    SchemaError
+        A raw column is missing, has the wrong length or cannot be converted, or the rows are
+        not in time order.
+    """
+    if "tick_id" not in raw:
+        raise SchemaError("tick_id", "required raw column is missing")
+    n = len(raw["tick_id"])
+    if ("date" not in raw or "time" not in raw) and timestamps_ns is None:
+        raise SchemaError("date" if "date" not in raw else "time", "required raw column is missing")
+    ns = _timestamps(raw, n, timestamps_ns)
+    if ns.shape[0] != n:
+        raise SchemaError("timestamp", f"length {ns.shape[0]} differs from tick_id length {n}")
+    if n > 1 and not (ns[1:] >= ns[:-1]).all():
+        raise SchemaError("timestamp", "rows must be in time order to be enriched in slices",
+                          row=int(np.flatnonzero(ns[1:] < ns[:-1])[0]) + 1)
+    terms = EQUITY if terms is None else terms
+    rows = max(1, int(rows))
+    window = VOLUME_RATE_WINDOW_S * 10**9
+    # the day's total quantity, summed in row order as one running sum over the day sums it
+    total = 0.0
+    for lo in range(0, n, _TOTAL_CHUNK):
+        q = _quantity(_column(raw, "last_sz", n, lo, min(n, lo + _TOTAL_CHUNK)), terms)
+        total = float(np.cumsum(q)[-1] if lo == 0 else np.cumsum(np.concatenate(([total], q)))[-1])
+    prev_last, prev_nz, volume = np.nan, 0, 0
+    tail, tail_lo = np.empty(0), 0  # running sums of rows tail_lo.. up to the slice, for the window
+    for lo in range(0, max(n, 1), rows):
+        hi = min(n, lo + rows)
+        cols = _raw_rows(raw, n, lo, hi, ns, volume)
+        qty = _quantity(cols["last_sz"], terms)
+        last_sum = tail[-1] if tail.size else 0.0
+        csum = np.cumsum(qty) if lo == 0 else np.cumsum(np.concatenate(([last_sum], qty)))[1:]
+        sums = np.concatenate((tail, csum)) if tail.size else csum  # running sums of rows tail_lo..hi
+        # every row before tail_lo is at or before each window's start, so searching from there is exact
+        j = np.searchsorted(ns[tail_lo:hi], ns[lo:hi] - window, side="right") + tail_lo
+        before = np.where(j > 0, sums[np.maximum(j - 1 - tail_lo, 0)], 0.0)
+        df, prev_nz = _enrich_rows(cols, ns[lo:hi], qty, csum, before, total, prev_last, prev_nz, symbol=symbol,
+                                   source=source, ingest_id=ingest_id, calendar=calendar, terms=terms)
+        if hi < n:
+            prev_last = float(cols["last"][-1])
+            if "tot_vlm" not in raw:
+                volume = int(cols["tot_vlm"][-1])
+            keep_from = max(int(np.searchsorted(ns, ns[hi] - window, side="right")) - 1, 0)
+            tail, tail_lo = sums[keep_from - tail_lo:].copy(), keep_from  # later windows start here or later
+        del cols, qty, csum, sums, j, before
+        yield lo, hi, df
+        del df
+
+
+def _enrich_rows(cols: dict[str, np.ndarray], ns: np.ndarray, qty: np.ndarray, csum: np.ndarray,
+                 before: np.ndarray, total: float, prev_last: float, prev_nz: int, *, symbol: str, source: str,
+                 ingest_id: str, calendar: MarketCalendar, terms: InstrumentTerms) -> tuple[pd.DataFrame, int]:
+    """The stored frame of consecutive rows of a day, from their raw columns and the day's state.
+
+    ``csum``: running quantity sums of the day at these rows; ``before``: the running sum just
+    before each row's 60 s window; ``total``: the day's total quantity; ``prev_last`` and
+    ``prev_nz``: the price and tick-rule direction before the first row (NaN and 0 at the
+    day's start). Returns the frame and the tick-rule direction after the last row.
+    """
+    n = ns.shape[0]
+    last, bid, ask = cols["last"], cols["bid"], cols["ask"]
 
     valid_q = (bid > 0) & (ask >= bid) & np.isfinite(ask)
     spread = np.where(valid_q, ask - bid, np.nan)
@@ -195,25 +350,21 @@ def enrich(
     spread_bps = spread / mid * 1e4
     spread_pct = spread / mid * 100.0
 
-    sign, tdir = trade_signs(last, mid)
+    sign, tdir, prev_nz = trade_signs(last, mid, before=prev_last, prev_nz=prev_nz)
 
     dollar = last * qty
     if terms.multiplier != 1.0:
         dollar *= terms.multiplier
     prev = np.empty_like(last)
     if n:
-        prev[0] = np.nan
+        prev[0] = prev_last
         prev[1:] = last[:-1]
     price_change = last - prev
     with np.errstate(divide="ignore", invalid="ignore"):
         log_return = np.log(last / prev)
     price_change_bps = price_change / prev * 1e4
 
-    csum = np.cumsum(qty)
-    j = np.searchsorted(ns, ns - VOLUME_RATE_WINDOW_S * 10**9, side="right")
-    before = np.where(j > 0, csum[np.maximum(j - 1, 0)], 0.0)
     volume_rate = (csum - before) / VOLUME_RATE_WINDOW_S
-    total = csum[-1] if n else 0.0
     trade_pct = qty * (100.0 / total) if total > 0 else np.zeros(n)
 
     c1, c2, c3, c4 = cols["cond1"], cols["cond2"], cols["cond3"], cols["cond4"]
@@ -272,4 +423,4 @@ def enrich(
         "ingest_id": constant_strings(n, ingest_id),
     }
     index = pd.DatetimeIndex(ns.view("datetime64[ns]"), name=INDEX).tz_localize("UTC").tz_convert(TZ)
-    return pd.DataFrame({k: out[k] for k in STORED_COLUMNS}, index=index, copy=False)
+    return pd.DataFrame({k: out[k] for k in STORED_COLUMNS}, index=index, copy=False), prev_nz
