@@ -8,7 +8,10 @@ announces the write.
 Two extension points keep this module independent of later layers:
 
 * ``ctx.extras["ingest_rules"]``: a callable ``rules(df) -> (kept_df, rejects)`` where
-  ``rejects`` is a list of ``(raw_text, reason)``; without one, everything passes.
+  ``rejects`` is a list of ``(raw_text, reason)``; without one, everything passes. Rules that
+  also offer their row-local part ``rules.reject_rows(df)`` and their whole-day part
+  ``rules.flag_day(...)`` (:func:`core.validation.rules.make_ingest_rules` does) let a day be
+  enriched, checked and written in slices (see :func:`ingest_day`); other rules see the day whole.
 * ``ctx.extras["after_write"]``: a list of callables ``hook(ctx, symbol, day)`` run after a
   day is stored and catalogued (default bars, validation). A failing hook is logged and
   published on the bus; it never undoes the write.
@@ -25,6 +28,7 @@ Replacing and resuming:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from dataclasses import dataclass
@@ -34,12 +38,14 @@ import numpy as np
 import pandas as pd
 
 from core.calendar import MarketCalendar
-from core.enrich import enrich
+from core.enrich import SLICE_ROWS as SLICE_ROWS_ENRICH
+from core.enrich import enrich, enrich_slices, utc_ns_from_date_time
 from core.errors import SchemaError
 from core.events import DayWritten, PostWriteFailed
 from core.instruments import terms_for_ingest
 from core.naming import as_date, normalize_ticker
-from core.store import DayInfo, ensure_sorted
+from core.schema import TZ
+from core.store import DayInfo, day_info_from_columns, ensure_sorted, trim_heap
 
 
 @dataclass(frozen=True)
@@ -56,35 +62,55 @@ def new_ingest_id(source: str) -> str:
 
 
 def dedupe_tick_ids(raw: Mapping[str, np.ndarray]) -> tuple[dict, int]:
-    """Drop rows whose tick id was already seen (first one wins, order kept)."""
+    """Drop rows whose tick id was already seen (first one wins, order kept).
+
+    Scalar columns (one value for every row) stay as they are; a left-out ``tot_vlm`` is filled
+    in first (the running sum of ``last_sz`` over every row, duplicates included, as a source
+    that wrote it would have).
+    """
     ids = np.asarray(raw["tick_id"])
-    if ids.size == 0:
-        return dict(raw), 0
-    if ids.size < 2 or (np.diff(ids) > 0).all():  # strictly increasing: nothing to do (fast path)
+    if ids.size < 2 or (ids[1:] > ids[:-1]).all():  # strictly increasing: nothing to do (fast path)
         return dict(raw), 0
     _, first = np.unique(ids, return_index=True)
     if first.size == ids.size:
         return dict(raw), 0
     keep = np.sort(first)
-    return {k: np.asarray(v)[keep] for k, v in raw.items()}, int(ids.size - keep.size)
+    raw = dict(raw)
+    if "tot_vlm" not in raw and "last_sz" in raw and np.ndim(raw["last_sz"]):
+        raw["tot_vlm"] = np.cumsum(np.asarray(raw["last_sz"], dtype=np.int64))
+    return {k: np.asarray(v)[keep] if np.ndim(v) else v for k, v in raw.items()}, int(ids.size - keep.size)
 
 
 def ingest_day(ctx, symbol: str, day, raw: Mapping[str, np.ndarray] | pd.DataFrame, *, source: str,
                calendar: MarketCalendar | None = None, timestamps_ns: np.ndarray | None = None,
                dataset: dict | None = None, ingest_id: str | None = None,
-               guard_replace: bool = False) -> IngestResult:
+               guard_replace: bool = False, defer_post_write: bool = False,
+               release_raw: bool = False) -> IngestResult:
     """Enrich, check and store one whole tick day; mirror it in the catalog.
 
     A stored day is replaced whole; the replaced version is kept for
     :func:`restore_day` (see :mod:`core.store`). Bar series built from the replaced version are
-    deleted before the post-write hooks rebuild the default ones (:func:`core.bars.service.invalidate_day_bars`).
+    deleted before the post-write hooks rebuild the default ones
+    (:func:`core.bars.service.invalidate_day_bars`).
+
+    A day whose rows are in time order is enriched and checked :data:`SLICE_ROWS` rows at a
+    time (:func:`core.enrich.enrich_slices`) and written through a staged write
+    (:meth:`core.store.Store.stage_day`) published at once, so memory holds the raw columns and
+    one slice, not the day's 43 columns; the stored day, its metadata, dead letters and flags
+    are exactly those of enriching and writing it whole. Rows out of time order, or ingest
+    rules without the ``reject_rows``/``flag_day`` parts, take the whole-day path.
 
     Parameters
     ----------
     ctx
         :class:`core.context.Context`.
     raw
-        The 14 raw columns for the day (any order of rows; duplicates allowed).
+        The 14 raw columns for the day (any order of rows; duplicates allowed). A column may be
+        one scalar for every row (e.g. ``last_type``); with ``timestamps_ns``, ``date`` and
+        ``time`` may be left out (derived from it), and ``tot_vlm`` may be (the running sum of
+        ``last_sz`` in the given row order).
+    timestamps_ns
+        UTC epoch ns per row when the caller already has them (importers).
     dataset
         Extra dataset attributes for the catalog (venue, asset_class, calendar, description).
     guard_replace
@@ -92,6 +118,15 @@ def ingest_day(ctx, symbol: str, day, raw: Mapping[str, np.ndarray] | pd.DataFra
         replace a stored day from another source family or with fewer than
         :data:`SHRINK_LIMIT` of its ticks (see :func:`check_replace`). Importers pass
         ``not replace``; collection re-fetches the same source and does not guard.
+    defer_post_write
+        Return once the day is stored and catalogued (its post-write marker set) and leave the
+        post-write hooks to :func:`finish_post_write`, so the caller can free its raw columns
+        before the hooks read the day back (importers). A process that dies in between leaves
+        the marker for :func:`complete_pending`.
+    release_raw
+        The caller hands ``raw`` (a dict) over: it is emptied once the day no longer needs it
+        (before a day written in slices is published), so its arrays are freed while ArcticDB
+        reads the slices back, provided the caller holds no other reference to them.
 
     Raises
     ------
@@ -104,6 +139,7 @@ def ingest_day(ctx, symbol: str, day, raw: Mapping[str, np.ndarray] | pd.DataFra
     day = as_date(day)
     _complete_pending_once(ctx)
     calendar = calendar or ctx.calendar_for(symbol)
+    release = raw.clear if release_raw and isinstance(raw, dict) else None
     if isinstance(raw, pd.DataFrame):
         raw = {c: raw[c].to_numpy() for c in raw.columns}
     if timestamps_ns is not None:
@@ -112,49 +148,236 @@ def ingest_day(ctx, symbol: str, day, raw: Mapping[str, np.ndarray] | pd.DataFra
     ts = raw.pop("_ns", None)
     ingest_id = ingest_id or new_ingest_id(source)
     terms = terms_for_ingest(ctx, symbol, dataset)  # instrument terms: sizes and money per asset class
-    df = enrich(raw, symbol=symbol, source=source, ingest_id=ingest_id, calendar=calendar, timestamps_ns=ts,
-                terms=terms)
+    rules = ctx.extras.get("ingest_rules")
+    kw = dict(symbol=symbol, source=source, ingest_id=ingest_id, calendar=calendar, timestamps_ns=ts, terms=terms)
+    if _in_time_order(raw, ts) and (rules is None or _sliceable(rules)):
+        day_ = _SlicedDay(ctx, symbol, day, raw, kw, rules)
+        del raw, ts, kw
+        return _publish(ctx, day_, dups=dups, dataset=dataset, guard_replace=guard_replace,
+                        defer_post_write=defer_post_write, release=release)
+    df = enrich(raw, **kw)
+    del raw, ts, kw
     df, disorder = ensure_sorted(df)
 
     wrong_day = 0
     letters: list = []  # dead letters, stored only once the day is going to be written
     if len(df) and calendar.name == "XNYS":
-        lo = pd.Timestamp(day).tz_localize("America/New_York").value
-        hi = pd.Timestamp(day + dt.timedelta(days=1)).tz_localize("America/New_York").value
-        ns = df.index.asi8
-        on_day = (ns >= lo) & (ns < hi)  # the ET calendar day, without building local dates per tick
+        on_day = _on_day(df.index.asi8, day)
         wrong_day = int((~on_day).sum())
         if wrong_day:
-            first_bad = int(np.flatnonzero(~on_day)[0])
-            if wrong_day == len(df):
-                raise SchemaError("timestamp", f"no tick falls on {day} (first is {df.index[0]})", row=first_bad)
-            letters += [(source, symbol, f"tick_id={int(df['tick_id'].iat[i])} at {df.index[i]}",
-                         f"timestamp is not on {day}") for i in np.flatnonzero(~on_day)[:1000]]
+            letters += _wrong_day_letters(source, symbol, day, on_day, df["tick_id"].to_numpy(), df.index.asi8)
             df = df[on_day]
 
     rejected = 0
-    rules = ctx.extras.get("ingest_rules")
     if rules is not None:
         df, rejects = rules(df)
         rejected = len(rejects)
         letters += [(source, symbol, raw_text, reason) for raw_text, reason in rejects]
+    return _publish(ctx, _WholeDay(symbol, day, source, calendar.name, df, letters, rejected, wrong_day, disorder),
+                    dups=dups, dataset=dataset, guard_replace=guard_replace, defer_post_write=defer_post_write,
+                    release=release)
 
-    previous = _stored_info(ctx, symbol, day)
-    if guard_replace and previous is not None:
-        check_replace(previous, source=source, ticks=len(df))
-    if letters:
-        ctx.catalog.add_dead_letters(letters)
-    extra = {"duplicates_dropped": dups, "out_of_order_fixed": disorder, "rejected": rejected,
-             "wrong_day_dropped": wrong_day}
+
+# Rows per slice of a day ingested in slices (:func:`core.enrich.enrich_slices`).
+SLICE_ROWS = SLICE_ROWS_ENRICH
+WRONG_DAY_LETTERS = 1000  # dead letters written for ticks outside the day (all are counted)
+
+
+def _in_time_order(raw, ts) -> bool:
+    n = len(raw["tick_id"])
+    if n == 0:
+        return False
+    if ts is None:
+        if "date" not in raw or "time" not in raw:
+            return False  # enrich names the missing column
+        try:
+            ts = utc_ns_from_date_time(np.asarray(raw["date"]), np.asarray(raw["time"]))
+        except (SchemaError, ValueError, TypeError, OverflowError):
+            return False  # the whole-day path raises the same error as always
+        raw["_ns_from_date_time"] = ts
+    return bool((ts[1:] >= ts[:-1]).all())
+
+
+def _sliceable(rules) -> bool:
+    return callable(getattr(rules, "reject_rows", None)) and callable(getattr(rules, "flag_day", None))
+
+
+def _on_day(ns: np.ndarray, day: dt.date) -> np.ndarray:
+    """Rows in the ET calendar day ``day``, without building local dates per tick."""
+    lo = pd.Timestamp(day).tz_localize(TZ).value
+    hi = pd.Timestamp(day + dt.timedelta(days=1)).tz_localize(TZ).value
+    return (ns >= lo) & (ns < hi)
+
+
+def _et(ns) -> pd.Timestamp:
+    return pd.Timestamp(int(ns), tz="UTC").tz_convert(TZ)
+
+
+def _wrong_day_letters(source: str, symbol: str, day, on_day: np.ndarray, tick_id: np.ndarray,
+                       ns: np.ndarray) -> list[tuple]:
+    """Dead letters of ticks outside ``day``; refuses the day when no tick is on it."""
+    bad = np.flatnonzero(~on_day)
+    if bad.size == on_day.size:
+        raise SchemaError("timestamp", f"no tick falls on {day} (first is {_et(ns[0])})", row=int(bad[0]))
+    return [(source, symbol, f"tick_id={int(tick_id[i])} at {_et(ns[i])}", f"timestamp is not on {day}")
+            for i in bad[:WRONG_DAY_LETTERS]]
+
+
+@dataclass
+class _WholeDay:
+    """A day enriched and checked whole, ready to be written (internal)."""
+
+    symbol: str
+    day: dt.date
+    source: str
+    calendar: str
+    df: pd.DataFrame
+    letters: list
+    rejected: int
+    wrong_day: int
+    disorder: int
+
+    @property
+    def ticks(self) -> int:
+        return len(self.df)
+
+    def write(self, ctx, extra: dict, release=None) -> DayInfo:
+        info = ctx.store.write_day(self.symbol, self.day, self.df, extra=extra)
+        self.df = None
+        if release is not None:
+            release()
+        return info
+
+    def abort(self) -> None:
+        pass
+
+
+class _SlicedDay:
+    """A day in time order enriched, checked and staged slice by slice (internal).
+
+    Construction runs the slices: each is enriched (:func:`core.enrich.enrich_slices`), loses
+    its rows outside the day and those the rules' ``reject_rows`` refuse, and is staged; the
+    columns the day's metadata needs are gathered for the kept rows, then the rules' ``flag_day``
+    sees the whole day's kept rows. :meth:`write` publishes the staged slices (or writes a day
+    of one slice directly); :meth:`abort` drops them.
+    """
+
+    disorder = 0
+
+    def __init__(self, ctx, symbol: str, day: dt.date, raw: dict, kw: dict, rules):
+        self.symbol, self.day, self.letters, self.rejected = symbol, day, [], 0
+        source, ingest_id = kw["source"], kw["ingest_id"]
+        self.source, self.calendar = source, kw["calendar"].name
+        ts = raw.pop("_ns_from_date_time", None)
+        ts = kw["timestamps_ns"] if ts is None else ts
+        n = len(raw["tick_id"])
+        ids = np.asarray(raw["tick_id"], dtype=np.int64)
+        rows = max(1, int(SLICE_ROWS))
+        keep = None  # rows kept of the day (None: all of them)
+        self.wrong_day = 0
+        if kw["calendar"].name == "XNYS":
+            on_day = _on_day(ts, day)
+            self.wrong_day = int(n - np.count_nonzero(on_day))
+            if self.wrong_day:
+                self.letters += _wrong_day_letters(source, symbol, day, on_day, ids, ts)
+                keep = on_day
+        session = np.empty(n, dtype=np.int8)
+        dollar, bps = np.empty(n), np.empty(n)  # of the kept rows, in order
+        m = 0
+        self.stage = ctx.store.stage_day(symbol, day) if n > rows else None
+        self.df = None  # the day's only slice, or (staged) an empty frame for a day whose every row is dropped
+        try:
+            for lo, hi, df in enrich_slices(raw, rows=rows, **kw):
+                session[lo:hi] = df["session"].to_numpy()
+                if keep is not None and not keep[lo:hi].all():
+                    df = df[keep[lo:hi]]
+                if rules is not None and len(df):
+                    k = len(df)
+                    df, rejects = rules.reject_rows(df)
+                    self.rejected += len(rejects)
+                    self.letters += [(source, symbol, raw_text, reason) for raw_text, reason in rejects]
+                    if len(df) < k:
+                        if keep is None:
+                            keep = np.ones(n, dtype=bool)
+                        keep[lo:hi] &= np.isin(ids[lo:hi], df["tick_id"].to_numpy())
+                dollar[m:m + len(df)] = df["dollar_volume"].to_numpy()
+                bps[m:m + len(df)] = df["spread_bps"].to_numpy()
+                m += len(df)
+                if self.stage is None:
+                    self.df = df
+                    continue
+                if self.df is None:
+                    self.df = df.iloc[:0].copy()  # a copy: a view would keep the slice's arrays alive
+                self.stage.add(df)
+                del df
+        except BaseException:
+            self.abort()
+            raise
+        self.ticks = m
+
+        def kept(a, dtype):
+            a = np.asarray(a, dtype=dtype)
+            if a.ndim == 0:
+                a = np.full(n, a, dtype=dtype)
+            return a if keep is None else a[keep]
+
+        ns = kept(ts, np.int64)
+        last, size, session = kept(raw["last"], np.float64), kept(raw["last_sz"], np.int64), kept(session, np.int8)
+        self.info = None
+        if self.stage is not None and m:  # the day's metadata now, so its two columns can go before the flags
+            self.info = day_info_from_columns(
+                symbol, day, {"last": last, "last_sz": size, "dollar_volume": dollar[:m], "session": session,
+                              "spread_bps": bps[:m], "source": [source], "ingest_id": [ingest_id]},
+                first=_et(ns[0]), last=_et(ns[-1]))
+        del dollar, bps
+        if rules is not None and m:
+            rules.flag_day(symbol, ingest_id, ns, kept(ids, np.int64), last, size, kept(raw["bid"], np.float64),
+                           kept(raw["ask"], np.float64), session)
+
+    def write(self, ctx, extra: dict, release=None) -> DayInfo:
+        if self.info is None:  # one slice, or every row dropped: an ordinary write
+            if self.stage is not None:
+                self.stage.abort()
+            info = ctx.store.write_day(self.symbol, self.day, self.df, extra=extra)
+        else:
+            if release is not None:
+                release()  # the raw columns go before ArcticDB reads the staged slices back
+                release = None
+            info = self.stage.commit(dataclasses.replace(self.info, extra=extra))
+        self.df = self.info = None
+        if release is not None:
+            release()
+        return info
+
+    def abort(self) -> None:
+        if self.stage is not None:
+            self.stage.abort()
+
+
+def _publish(ctx, d, *, dups: int, dataset: dict | None, guard_replace: bool, defer_post_write: bool,
+             release=None) -> IngestResult:
+    """Guard, dead letters, pending marker, write, dataset row and the post-write step of a
+    prepared day (:class:`_WholeDay` or :class:`_SlicedDay`)."""
+    previous = _stored_info(ctx, d.symbol, d.day)
+    try:
+        if guard_replace and previous is not None:
+            check_replace(previous, source=d.source, ticks=d.ticks)
+    except BaseException:
+        d.abort()
+        raise
+    if d.letters:
+        ctx.catalog.add_dead_letters(d.letters)
+    extra = {"duplicates_dropped": dups, "out_of_order_fixed": d.disorder, "rejected": d.rejected,
+             "wrong_day_dropped": d.wrong_day}
     if previous is not None:
-        _mark_pending(ctx, symbol, day)
-    info = ctx.store.write_day(symbol, day, df, extra=extra)
+        _mark_pending(ctx, d.symbol, d.day)
+    info = d.write(ctx, extra, release)
     ds = dict(dataset or {})
-    existing = ctx.catalog.dataset(symbol)
+    existing = ctx.catalog.dataset(d.symbol)
     if existing is None or dataset:
-        ctx.catalog.upsert_dataset(symbol, source=ds.pop("source", source), calendar=calendar.name, **ds)
-    after_store(ctx, info, replaced=previous is not None)
-    return IngestResult(info, dups, disorder, rejected, wrong_day)
+        ctx.catalog.upsert_dataset(d.symbol, source=ds.pop("source", d.source), calendar=d.calendar, **ds)
+    after_store(ctx, info, replaced=previous is not None, run_hooks=not defer_post_write)
+    return IngestResult(info, dups, d.disorder, d.rejected, d.wrong_day)
 
 
 # -- replacing a stored day -------------------------------------------------------------------
@@ -195,7 +418,8 @@ def check_replace(previous, *, source: str, ticks: int) -> None:
     if why is None:
         return
     raise ReplaceRefused(previous.symbol, previous.day,
-                         f"{previous.symbol} {previous.day} is stored from {previous.source} ({previous.ticks:,} ticks); "
+                         f"{previous.symbol} {previous.day} is stored from {previous.source} "
+                         f"({previous.ticks:,} ticks); "
                          f"refusing to replace it with {why} and {ticks:,} ticks. Nothing was written. Pass --replace "
                          f"to replace it (the stored version is kept: `tickdeck restore-day {previous.symbol} "
                          f"{previous.day}` lists and restores versions).")
@@ -295,11 +519,12 @@ def _clear_pending(ctx, symbol: str, day, ingest_id: str) -> None:
                       .values(post_write_pending=False, extra=extra))
 
 
-def after_store(ctx, info, *, replaced: bool) -> None:
+def after_store(ctx, info, *, replaced: bool, run_hooks: bool = True) -> None:
     """Everything after a day's ticks are stored: catalog row (marked pending), a
     :class:`core.events.DayWritten` event, invalidation of bar series of older versions, the
     post-write hooks, then the marker is cleared. A process killed in between leaves the
-    marker; :func:`complete_pending` finishes.
+    marker; :func:`complete_pending` finishes. With ``run_hooks=False`` the hooks and the
+    clearing are left to :func:`finish_post_write`.
     """
     hooks = bool(ctx.extras.get("after_write"))
     _upsert_day_row(ctx, info, pending=hooks)
@@ -308,9 +533,19 @@ def after_store(ctx, info, *, replaced: bool) -> None:
         from core.bars.service import invalidate_day_bars
 
         invalidate_day_bars(ctx, info.symbol, info.day)
-    if hooks:
-        run_after_write(ctx, info.symbol, info.day)
-        _clear_pending(ctx, info.symbol, info.day, info.ingest_id)
+    if hooks and run_hooks:
+        finish_post_write(ctx, info)
+
+
+def finish_post_write(ctx, info) -> None:
+    """Run the post-write hooks of a day just stored and clear its pending marker (the second
+    half of :func:`after_store`; called by it, or by a caller of ``ingest_day(...,
+    defer_post_write=True)`` once it has freed its own copy of the day)."""
+    if not ctx.extras.get("after_write"):
+        return
+    run_after_write(ctx, info.symbol, info.day)
+    _clear_pending(ctx, info.symbol, info.day, info.ingest_id)
+    trim_heap()
 
 
 @dataclass(frozen=True)
@@ -365,7 +600,8 @@ def complete_pending(ctx, *, grace_s: float = PENDING_GRACE_S, limit: int | None
         if limit is not None and len(done) >= limit:
             break
         owner = (extra or {}).get(OWNER_KEY)
-        at = updated_at.replace(tzinfo=dt.timezone.utc) if updated_at is not None and updated_at.tzinfo is None else updated_at
+        naive = updated_at is not None and updated_at.tzinfo is None
+        at = updated_at.replace(tzinfo=dt.timezone.utc) if naive else updated_at
         if not (_owner_gone(owner) or at is None or at <= cutoff):
             continue
         claimed = {**(extra or {}), OWNER_KEY: _owner()}
@@ -408,6 +644,7 @@ def run_after_write(ctx, symbol: str, day) -> None:
     import logging
 
     for hook in ctx.extras.get("after_write", ()):
+        trim_heap()  # what the write or the previous hook freed, before this one reads the day back
         try:
             hook(ctx, symbol, day)
         except Exception as e:  # noqa: BLE001 - a hook must not undo a completed write

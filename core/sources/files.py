@@ -6,9 +6,10 @@ row (plausibility bounds from :mod:`core.plausibility`, sizes that fit the store
 assigns each row its trading-session day of the chosen calendar and spools the rows per day
 (:class:`core.sources.spool.DaySpool`: memory up to a budget, Arrow IPC files beyond). When the
 whole file has been read and found valid, each day is written whole, once, through
-:func:`core.ingest.ingest_day` (the single write path). Memory stays near the spool budget plus
-the largest day, whatever the file's size. Rows that cannot be used go to the dead-letter table
-with their own text, their 1-based line (or row / record) number and the reason.
+:func:`core.ingest.ingest_day` (the single write path), which enriches and stages it in slices;
+its post-write hooks run once the day's arrays are freed. Memory stays near the spool budget
+plus the largest day's raw columns, whatever the file's size. Rows that cannot be used go to the
+dead-letter table with their own text, their 1-based line (or row / record) number and the reason.
 
 CSV and Parquet are read by :mod:`core.sources.tabular` (streaming, column auto-detection);
 DBN and Nautilus by :mod:`core.sources.dbn` and :mod:`core.sources.nautilus` (one chunk).
@@ -395,35 +396,59 @@ def _stage(chunk: ParsedTicks, cal: MarketCalendar, bounds, spool, dead: _DeadLe
                      "row": row[keep].astype(np.int64, copy=False), "line": line[keep].astype(np.int64, copy=False)})
 
 
-def _day_raw(cols: dict[str, np.ndarray], whole_sizes: bool, use_ids: bool, quote_only: bool,
-             dead: _DeadLetters) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """One day's spooled rows → the 14 raw columns in time order (and their UTC ns).
+def _day_raw(spool, day: np.datetime64, whole_sizes: bool, use_ids: bool, quote_only: bool,
+             dead: _DeadLetters) -> tuple[dict, np.ndarray]:
+    """One day's spooled rows → its raw columns in time order (and their UTC ns), for ingest_day.
 
     Sizes become integers in the import's unit; a row whose size in 1e-8 units does not fit
     int64, or that would carry the day's running volume (``tot_vlm``) past it, is a dead letter.
+
+    Only what the file gives is an array (``tick_id``, ``last``, ``last_sz``, ``bid``, ``ask``);
+    ``last_type``, ``mkt_ctr`` and the conditions are one value for every row, and ``date``,
+    ``time`` and ``tot_vlm`` are left for :func:`core.ingest.ingest_day` to derive slice by slice
+    (the same values :func:`build_raw` gives). Only the columns needed are read from the spool
+    (line numbers only for rows turned into dead letters), and a day the file had in time order
+    is moved, not copied. The spool forgets the day.
     """
-    order = np.argsort(cols["ns"], kind="stable")
-    units = np.take(cols["size"], order)
+    ids_name = "id" if use_ids else "row"
+    cols = spool.take(day, ["ns", "price", "size", "bid", "ask", ids_name], keep=True)
+    ns = cols["ns"]
+    order = None if ns.size < 2 or bool((ns[1:] >= ns[:-1]).all()) else np.argsort(ns, kind="stable")
+    units = cols["size"].copy() if order is None else np.take(cols["size"], order)
     if not whole_sizes:
         units *= 10**SIZE_DECIMALS
     np.round(units, out=units)
     over = units >= INT64_LIMIT
     if units.size and (over.any() or float(units.max()) * units.size >= VOLUME_LIMIT):  # else no sum can pass it
         over |= np.cumsum(np.where(over, 0.0, units)) >= VOLUME_LIMIT
+    sel = order
     if over.any():
         bad = np.flatnonzero(over)
-        first = order[bad[:dead.room]]
+        first = bad[:dead.room] if order is None else order[bad[:dead.room]]
         reasons = [f"size {float(cols['size'][i])!r} in units of 1e-{SIZE_DECIMALS} does not fit a 64-bit integer"
                    if units[k] >= INT64_LIMIT else "the day's running volume would pass the 64-bit limit"
                    for i, k in zip(first.tolist(), bad[:dead.room].tolist())]
-        lines = [int(v) or None for v in cols["line"][first]]
-        ids = cols["id"] if use_ids else cols["row"]
+        lines = [int(v) or None for v in spool.take(day, ["line"], keep=True)["line"][first]]
         dead.add([None] * first.size, reasons, lines,
-                 _describe(cols["ns"], cols["price"], cols["size"], ids, first), int(bad.size))
-        order, units = order[~over], units[~over]
-    raw = build_raw(cols["ns"], cols["price"], units, cols["bid"], cols["ask"], cols["id"] if use_ids else cols["row"],
-                    quote_only=quote_only, order=order)
-    return raw, cols["ns"][order]
+                 _describe(cols["ns"], cols["price"], cols["size"], cols[ids_name], first), int(bad.size))
+        sel = np.flatnonzero(~over) if order is None else order[~over]
+        units = units[~over]
+    spool.forget(day)
+    del cols["size"]
+    last_sz = units.astype(np.int64)
+    del units, order, over, ns
+
+    def take(name: str) -> np.ndarray:
+        a = cols.pop(name)
+        return a if sel is None else np.take(a, sel)
+
+    raw = {"tick_id": take(ids_name), "last": take("price"), "last_sz": last_sz, "bid": take("bid"),
+           "ask": take("ask"), "last_type": np.uint8(LAST_TYPE_QUOTE if quote_only else LAST_TYPE_TRADE),
+           "mkt_ctr": np.int16(0), "cond1": np.uint8(0), "cond2": np.uint8(0), "cond3": np.uint8(0),
+           "cond4": np.uint8(0)}
+    ns = take("ns")
+    cols.clear()
+    return raw, ns
 
 
 def _release_memory() -> None:
@@ -483,10 +508,11 @@ def import_file(ctx, path: str | Path, *, symbol: str, source: str | None = None
 
     Warnings
     --------
-    Peak memory is about :data:`SPOOL_BYTES` plus what :func:`core.ingest.ingest_day` needs
-    for the largest day; spill files need about 64 bytes of disk per row.
+    Peak memory is about :data:`SPOOL_BYTES` or the largest day's raw columns (48 bytes per
+    tick) plus one slice of :func:`core.ingest.ingest_day`, whichever is more; spill files
+    need about 64 bytes of disk per row.
     """
-    from core.ingest import ingest_day
+    from core.ingest import finish_post_write, ingest_day
     from core.plausibility import Bounds
     from core.sources.spool import DaySpool, sweep_stale
 
@@ -526,8 +552,8 @@ def import_file(ctx, path: str | Path, *, symbol: str, source: str | None = None
                                    bid=first.bid[:0], ask=first.ask[:0], tick_id=None, line=None, row=None, text=None)
         del first, chunk
         days = spool.days()
-        if len(days) > 1:
-            spool.spill()  # while one day is written, the others wait on disk, not in memory
+        if len(days) > 1 or spool.spills:
+            spool.spill()  # while one day is written, the others (and its own rows) wait on disk, not in memory
         _release_memory()
         unit = 1.0 if seen.whole_sizes else 10.0**-SIZE_DECIMALS
         terms = resolve_terms(sym, asset, size_decimals=0 if unit == 1.0 else SIZE_DECIMALS, file_terms=meta.terms,
@@ -536,11 +562,12 @@ def import_file(ctx, path: str | Path, *, symbol: str, source: str | None = None
         try:
             for k, day64 in enumerate(days):
                 day = day64.astype(object)
-                raw, ns = _day_raw(spool.take(day64), seen.whole_sizes, seen.ids, meta.quote_only, dead)
+                raw, ns = _day_raw(spool, day64, seen.whole_sizes, seen.ids, meta.quote_only, dead)
+                r = None
                 if ns.size:
-                    try:
+                    try:  # the post-write hooks (bars, validation) run below, once this day's arrays are freed
                         r = ingest_day(ctx, sym, day, raw, source=src, calendar=cal, timestamps_ns=ns, dataset=dataset,
-                                       guard_replace=not replace)
+                                       guard_replace=not replace, defer_post_write=True, release_raw=True)
                     except ReplaceRefused as e:
                         refused.append((day, str(e)))
                     else:
@@ -548,6 +575,9 @@ def import_file(ctx, path: str | Path, *, symbol: str, source: str | None = None
                                                  r.rejected + r.wrong_day_dropped))
                 del raw, ns
                 _release_memory()
+                if r is not None:
+                    finish_post_write(ctx, r.info)
+                    _release_memory()
                 if progress:
                     progress(Progress("import", k + 1, len(days), f"{sym} {day}"))
         finally:

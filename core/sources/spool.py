@@ -133,38 +133,54 @@ class DaySpool:
     def rows(self, day: np.datetime64) -> int:
         return self._rows.get(day, 0)
 
-    def take(self, day: np.datetime64) -> dict[str, np.ndarray]:
-        """All rows of ``day`` in the order they were added; the spool forgets them.
+    def take(self, day: np.datetime64, columns: list[str] | None = None, *,
+             keep: bool = False) -> dict[str, np.ndarray]:
+        """All rows of ``day`` in the order they were added (only ``columns``, default all).
 
-        The result is filled piece by piece, so taking a day needs its own size plus one piece.
+        The spool forgets the day unless ``keep`` (then :meth:`take` can read other columns of
+        it later, and :meth:`forget` drops it). The result is filled piece by piece, so taking a
+        day needs its own size plus one piece.
         """
-        total = self._rows.pop(day, 0)
+        total = self._rows.get(day, 0)
         out: dict[str, np.ndarray] = {}
         at = 0
-        for piece in self._pieces(day):
+        for piece in self._pieces(day, columns, keep):
             n = len(next(iter(piece.values())))
             if not out:
                 if n == total:  # the whole day in one piece: no copy
-                    return dict(piece)
+                    out = dict(piece)
+                    break
                 out = {name: np.empty(total, dtype=v.dtype) for name, v in piece.items()}
             for name, v in piece.items():
                 out[name][at:at + n] = v
             at += n
+        if not keep:
+            self.forget(day)
         return out
 
-    def _pieces(self, day: np.datetime64):
+    def forget(self, day: np.datetime64) -> None:
+        """Drop every row of ``day``."""
+        self._rows.pop(day, None)
+        self._spilled.pop(day, None)
+        mem = self._mem.pop(day, [])
+        self._mem_bytes -= sum(v.nbytes for p in mem for v in p.values())
+
+    def _pieces(self, day: np.datetime64, columns: list[str] | None, keep: bool):
         by_file: dict[int, list[int]] = defaultdict(list)
-        for k, b in self._spilled.pop(day, ()):
+        for k, b in self._spilled.get(day, ()):
             by_file[k].append(b)
         for k, batches in sorted(by_file.items()):
             with pa.OSFile(str(self._files[k]), "rb") as f:
                 reader = pa.ipc.open_file(f)
                 for b in batches:
                     rb = reader.get_batch(b)
-                    yield {name: rb.column(i).to_numpy(zero_copy_only=False) for i, name in enumerate(rb.schema.names)}
-        mem = self._mem.pop(day, [])
-        self._mem_bytes -= sum(v.nbytes for p in mem for v in p.values())
-        yield from mem
+                    names = rb.schema.names if columns is None else columns
+                    yield {name: rb.column(name).to_numpy(zero_copy_only=False) for name in names}
+                    del rb
+        for piece in (self._mem.get(day, []) if keep else self._mem.pop(day, [])):
+            if not keep:
+                self._mem_bytes -= sum(v.nbytes for v in piece.values())
+            yield piece if columns is None else {name: piece[name] for name in columns}
 
     def close(self) -> None:
         """Forget every row and remove the spill files."""
