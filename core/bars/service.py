@@ -39,13 +39,19 @@ from core.schema import SESSION_BY_NAME
 
 ET = "America/New_York"
 CACHE_ENTRIES = 512  # ~40 KB per 1m bar day: a few hundred symbol-day-specs stay well under 50 MB
+# Fine-grained specs of a busy day are large (the 39 default series of a 5,000,000-tick day take
+# ~50 MB), so the cache is also bounded in bytes: building them keeps the last few series, not a
+# whole day's worth on top of the memory the next day's import or validation needs.
+CACHE_BYTES = 32 << 20
 _cache: OrderedDict = OrderedDict()
+_sizes: dict = {}
 _lock = threading.Lock()
 
 
 def cache_clear() -> None:
     with _lock:
         _cache.clear()
+        _sizes.clear()
 
 
 def _cache_get(key):
@@ -57,11 +63,14 @@ def _cache_get(key):
 
 
 def _cache_put(key, df: pd.DataFrame) -> None:
+    size = int(df.memory_usage(index=True, deep=False).sum())
     with _lock:
         _cache[key] = df
+        _sizes[key] = size
         _cache.move_to_end(key)
-        while len(_cache) > CACHE_ENTRIES:
-            _cache.popitem(last=False)
+        while len(_cache) > 1 and (len(_cache) > CACHE_ENTRIES or sum(_sizes.values()) > CACHE_BYTES):
+            old, _ = _cache.popitem(last=False)
+            _sizes.pop(old, None)
 
 
 def _stats(df: pd.DataFrame) -> dict:
@@ -182,6 +191,7 @@ def _cache_drop_day(uri: str, symbol: str, day) -> None:
     with _lock:
         for key in [k for k in _cache if k[:3] == (uri, symbol, day)]:
             del _cache[key]
+            _sizes.pop(key, None)
 
 
 def _stored(ctx, symbol, day, spec: BarSpec, ingest_id: str) -> pd.DataFrame | None:

@@ -21,6 +21,7 @@ from core.errors import DayNotFound, TickdeckError
 from core.events import ValidationDone
 from core.naming import as_date, date_range, normalize_ticker
 from core.progress import Progress
+from core.store import trim_heap
 from core.validation.continuity import validate_continuity
 from core.validation.result import HIGH, DayData, DayReport, Issue, ValidationResult
 from core.validation.rules import ValidationConfig, load_config, validate_rules
@@ -81,6 +82,7 @@ def run_validators(ctx, data: DayData, types=None, config: ValidationConfig | No
     version = getattr(data.info, "ingest_id", "") or ""
     out = []
     for t in _types(types):
+        trim_heap()  # the previous validator's scratch arrays, before this one makes its own
         if t == "session":
             r = validate_session(data, cfg)
         elif t == "storage":

@@ -35,6 +35,7 @@ PROFILE_SAMPLE = 20_000  # ticks sampled for the profile test: a share estimate 
 PROFILE_SHIFTS_H = (-5, -4, -1, 1, 4, 5)  # UTC offsets of ET (4/5 h) and a missed DST switch (1 h)
 PROFILE_MARGIN = 0.15  # a shift must put 15 points more of the day in the regular session to be believed
 _H = 3_600 * 10**9
+RAW_CHUNK = 1 << 20  # ticks whose raw date/time are compared with the index per step
 
 
 def _offset_h(day: dt.date) -> float:
@@ -94,16 +95,22 @@ def _check_raw_columns(data: DayData, issues: list, metrics: dict) -> None:
     if not date.size or int(date.min()) < 19000101:
         metrics["raw_time_columns"] = "absent"
         return
-    try:
-        raw_ns = utc_ns_from_date_time(date, data.time)
-    except Exception:  # noqa: BLE001 - unparseable raw dates are reported, not raised
-        metrics["raw_time_columns"] = "unparseable"
-        return
-    diff = data.ns - raw_ns
-    bad = np.flatnonzero(np.abs(diff) >= 10**9)  # the index may carry sub-µs precision the raw time lacks
+    bad, diffs = [], []
+    for lo in range(0, date.size, RAW_CHUNK):  # a slice at a time: the raw stamps of a whole day are 40 MB per 5M
+        hi = lo + RAW_CHUNK
+        try:
+            raw_ns = utc_ns_from_date_time(date[lo:hi], data.time[lo:hi])
+        except Exception:  # noqa: BLE001 - unparseable raw dates are reported, not raised
+            metrics["raw_time_columns"] = "unparseable"
+            return
+        d = data.ns[lo:hi] - raw_ns
+        at = np.flatnonzero(np.abs(d) >= 10**9)  # the index may carry sub-µs precision the raw time lacks
+        bad.append(at + lo)
+        diffs.append(d[at])
+    bad, diff_bad = np.concatenate(bad), np.concatenate(diffs)
     metrics["raw_time_mismatches"] = int(bad.size)
     if bad.size:
-        hours = float(np.median(diff[bad])) / _H
+        hours = float(np.median(diff_bad)) / _H
         whole = abs(hours - round(hours)) < 1e-6
         what = f"by {hours:+.0f} h (a UTC-offset or DST error)" if whole else f"by a median {hours * 3600:+.1f} s"
         issues.append(Issue(NAME, HIGH, "TIME_COLUMNS_SHIFTED",
