@@ -308,6 +308,8 @@ class MappedPagesReleased:
             self._thread.start()
             return self
         kernel = _release_kernel()
+        if kernel is None:
+            return self
         ready_r, ready_w = os.pipe()
         stop_r, self._stop_w = os.pipe()
         poll = np.zeros(1, dtype=[("fd", np.int32), ("events", np.int16), ("revents", np.int16)])
@@ -374,20 +376,25 @@ def _release_kernel():
     """The compiled release loop of :class:`MappedPagesReleased` (built once per process)."""
     if _KERNEL:
         return _KERNEL[0]
+    import logging
+
     import numba
 
     madvise, poll, write = _libc("madvise"), _libc("poll"), _libc("write")
     one = np.ones(1, dtype=np.uint8)
+    try:  # compiled here, eagerly: a failure means no native release, never a thread that does not start
 
-    @numba.njit(nogil=True)
-    def kernel(spans, pollfd, interval_ms, ready_fd):  # pragma: no cover - compiled
-        write(ready_fd, one.ctypes.data, 1)
-        done = False
-        while not done:
-            done = poll(pollfd, 1, interval_ms) != 0  # the block ended: one last pass
-            for i in range(spans.shape[0]):
-                madvise(spans[i, 0], spans[i, 1], _MADV_DONTNEED)
-
+        @numba.njit("void(uint64[:, ::1], uint64, int32, int32)", nogil=True)
+        def kernel(spans, pollfd, interval_ms, ready_fd):  # pragma: no cover - compiled
+            write(ready_fd, one.ctypes.data, 1)
+            done = False
+            while not done:
+                done = poll(pollfd, 1, interval_ms) != 0  # the block ended: one last pass
+                for i in range(spans.shape[0]):
+                    madvise(spans[i, 0], spans[i, 1], _MADV_DONTNEED)
+    except Exception as e:  # noqa: BLE001 - releasing pages is an optimisation
+        logging.getLogger(__name__).warning("LMDB pages will not be released while publishing: %s", e)
+        kernel = None
     _KERNEL.append(kernel)
     return kernel
 
