@@ -150,11 +150,14 @@ def ingest_day(ctx, symbol: str, day, raw: Mapping[str, np.ndarray] | pd.DataFra
     terms = terms_for_ingest(ctx, symbol, dataset)  # instrument terms: sizes and money per asset class
     rules = ctx.extras.get("ingest_rules")
     kw = dict(symbol=symbol, source=source, ingest_id=ingest_id, calendar=calendar, timestamps_ns=ts, terms=terms)
-    if _in_time_order(raw, ts) and (rules is None or _sliceable(rules)):
-        day_ = _SlicedDay(ctx, symbol, day, raw, kw, rules)
+    ordered, day_ns = _in_time_order(raw, ts)
+    if ordered and (rules is None or _sliceable(rules)):
+        day_ = _SlicedDay(ctx, symbol, day, raw, {**kw, "timestamps_ns": day_ns}, rules)
+        del day_ns
         del raw, ts, kw
         return _publish(ctx, day_, dups=dups, dataset=dataset, guard_replace=guard_replace,
                         defer_post_write=defer_post_write, release=release)
+    del day_ns
     df = enrich(raw, **kw)
     del raw, ts, kw
     df, disorder = ensure_sorted(df)
@@ -183,19 +186,20 @@ SLICE_ROWS = SLICE_ROWS_ENRICH
 WRONG_DAY_LETTERS = 1000  # dead letters written for ticks outside the day (all are counted)
 
 
-def _in_time_order(raw, ts) -> bool:
+def _in_time_order(raw, ts) -> tuple[bool, np.ndarray | None]:
+    """Whether the day's rows are in time order, and their UTC ns (from ``date``/``time`` when
+    the caller gave none)."""
     n = len(raw["tick_id"])
     if n == 0:
-        return False
+        return False, ts
     if ts is None:
-        if "date" not in raw or "time" not in raw:
-            return False  # enrich names the missing column
+        if "date" not in raw or "time" not in raw or not np.ndim(raw["date"]) or not np.ndim(raw["time"]):
+            return False, ts  # the whole-day path names the missing column
         try:
             ts = utc_ns_from_date_time(np.asarray(raw["date"]), np.asarray(raw["time"]))
-        except (SchemaError, ValueError, TypeError, OverflowError):
-            return False  # the whole-day path raises the same error as always
-        raw["_ns_from_date_time"] = ts
-    return bool((ts[1:] >= ts[:-1]).all())
+        except (SchemaError, ValueError, TypeError, OverflowError, IndexError):
+            return False, None  # the whole-day path raises the same error as always
+    return bool(len(ts) == n and (ts[1:] >= ts[:-1]).all()), ts
 
 
 def _sliceable(rules) -> bool:
@@ -268,8 +272,7 @@ class _SlicedDay:
         self.symbol, self.day, self.letters, self.rejected = symbol, day, [], 0
         source, ingest_id = kw["source"], kw["ingest_id"]
         self.source, self.calendar = source, kw["calendar"].name
-        ts = raw.pop("_ns_from_date_time", None)
-        ts = kw["timestamps_ns"] if ts is None else ts
+        ts = kw["timestamps_ns"]
         n = len(raw["tick_id"])
         ids = np.asarray(raw["tick_id"], dtype=np.int64)
         rows = max(1, int(SLICE_ROWS))
