@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from core.errors import SymbolNotFound
@@ -50,8 +52,26 @@ def bars_table(ctx, symbol: str, spec: str, start=None, end=None, *, session: st
     lo = as_date(start)
     hi = lo if end is None else as_date(end)
     df = get_bars(ctx, sym, lo, hi, parsed, session=session)
-    frame = df.reset_index()
-    if "symbol" not in frame.columns:  # as a bar export (core.export) adds it
-        frame = frame.assign(symbol=sym)
-    table = pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
-    return BarsAnswer(sym, str(parsed), lo, hi, table)
+    return BarsAnswer(sym, str(parsed), lo, hi, bar_arrow(df, sym))
+
+
+def bar_arrow(df: pd.DataFrame, symbol: str) -> pa.Table:
+    """A bar frame (index ``start``) as the Arrow table a bar export writes: ``start`` first, the
+    columns, ``symbol`` — the types ``pa.Table.from_pandas(df.reset_index().assign(symbol=…))``
+    gives, built from the column arrays directly (a few times faster on a day of bars)."""
+    ts = pa.timestamp("ns", tz=str(df.index.tz) if df.index.tz is not None else None)
+    arrays = [pa.array(df.index.asi8, ts)]
+    names = [df.index.name or "start"]
+    for name in df.columns:
+        col = df[name]
+        if isinstance(col.dtype, pd.DatetimeTZDtype) or col.dtype.kind == "M":
+            idx = pd.DatetimeIndex(col)
+            arrays.append(pa.array(idx.asi8, pa.timestamp("ns", tz=str(idx.tz) if idx.tz is not None else None),
+                                   mask=idx.isna() if idx.hasnans else None))
+        else:
+            arrays.append(pa.array(col.to_numpy(), from_pandas=True))
+        names.append(name)
+    if "symbol" not in names:  # as a bar export (core.export) adds it
+        arrays.append(pa.array(np.full(len(df), symbol, dtype=object), pa.string()))
+        names.append("symbol")
+    return pa.Table.from_arrays(arrays, names=names)

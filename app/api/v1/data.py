@@ -61,25 +61,25 @@ def _json_body(head: dict, records: bytes) -> bytes:
     return text[:-1].encode() + b',"data":' + records + b"}"
 
 
-def _next_group(chunks: Iterator) -> list:
-    """The next chunks of ``chunks`` up to about :data:`SEND_GROUP_BYTES` (empty at the end)."""
+def _next_group(chunks: Iterator) -> bytes:
+    """The next chunks of ``chunks`` joined, up to about :data:`SEND_GROUP_BYTES` (empty at the end)."""
     out, size = [], 0
     for chunk in chunks:
         out.append(chunk)
         size += memoryview(chunk).nbytes
         if size >= SEND_GROUP_BYTES:
             break
-    return out
+    return b"".join(out)
 
 
 async def _body(chunks: Iterator):
-    """Send ``chunks`` (a blocking iterator) with one worker-thread hop per group of chunks, not per
-    chunk (an Arrow IPC batch is one chunk per column buffer); closed on the thread when the client
+    """Send ``chunks`` (a blocking iterator of bytes-like chunks) as ASGI body messages of about
+    :data:`SEND_GROUP_BYTES` bytes (ASGI bodies are ``bytes``), one worker-thread hop per message, not
+    per chunk (an Arrow IPC batch is a chunk per column buffer); closed on the thread when the client
     goes away, so a Parquet writer thread stops too."""
     try:
         while group := await run_in_threadpool(_next_group, chunks):
-            for chunk in group:
-                yield chunk
+            yield group
     finally:
         close = getattr(chunks, "close", None)
         if close is not None:
