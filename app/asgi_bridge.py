@@ -127,7 +127,7 @@ class AsgiHttpHandler(tornado.web.RequestHandler):
                     return
                 chunk = message.get("body", b"")
                 if chunk:
-                    self.write(chunk)
+                    self.write(chunk if isinstance(chunk, bytes) else bytes(chunk))  # Tornado takes bytes only
                 if message.get("more_body", False):
                     try:
                         await self.flush()
@@ -205,7 +205,7 @@ class AsgiWebSocketHandler(tornado.websocket.WebSocketHandler):
                 data = message.get("bytes")
                 try:
                     if data is not None:
-                        await self.write_message(data, binary=True)
+                        await self.write_message(data if isinstance(data, bytes) else bytes(data), binary=True)
                     else:
                         await self.write_message(message.get("text", ""))
                 except tornado.websocket.WebSocketClosedError:
