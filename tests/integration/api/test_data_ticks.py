@@ -242,3 +242,23 @@ def test_a_range_too_large_for_json_is_413_naming_the_streaming_formats(start_ap
     assert body["formats"] == ["arrow", "parquet", "csv"] and body["limit"] == 1000 and body["rows"] > 1000
     assert all(f"format={f}" in body["detail"] for f in ("arrow", "parquet", "csv"))
     assert ok.status_code == 200 and pa.ipc.open_stream(pa.py_buffer(ok.content)).read_all().num_rows == body["rows"]
+
+
+def test_a_day_of_many_batches_streams_whole_in_every_format(api_server, store_ctx):
+    """Issue 13: a day larger than one Arrow IPC batch and one send (~80,000 ticks: two batches, several MB
+    per column buffer group) arrives whole as Arrow, Parquet and CSV through the one-port server."""
+    from core.sources.synthetic import generate_into_store
+
+    generate_into_store(store_ctx, ["QQQ"], DAY, DAY, ticks=80_000, seed=5)
+    want = stored(store_ctx, "QQQ", DAY)
+    assert len(want) > 80_000
+    with api_server.client("viewer") as c:
+        arrow = c.get("/api/v1/data/QQQ/ticks", params={"start": DAY, "format": "arrow"})
+        parquet = c.get("/api/v1/data/QQQ/ticks", params={"start": DAY, "format": "parquet"})
+        csv = c.get("/api/v1/data/QQQ/ticks", params={"start": DAY, "format": "csv", "columns": "last,last_sz"})
+    assert len(arrow.content) > 16 << 20
+    assert_same_rows(pa.ipc.open_stream(pa.py_buffer(arrow.content)).read_all().to_pandas(), want)
+    assert_same_rows(pq.read_table(io.BytesIO(parquet.content)).to_pandas(), want)
+    got = pd.read_csv(io.BytesIO(csv.content), float_precision="round_trip")
+    got["timestamp"] = pd.to_datetime(got["timestamp"], utc=True).dt.tz_convert("America/New_York")
+    assert_same_rows(got, stored(store_ctx, "QQQ", DAY, columns=["last", "last_sz"]))
