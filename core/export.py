@@ -277,16 +277,18 @@ def tick_columns(columns, *, with_symbol: bool = True) -> list[str] | None:
 
 
 def tick_day_tables(ctx, symbol: str, day, *, columns=None, session: str = "all", with_symbol: bool = True,
-                    slice_rows: int = READ_ROWS) -> Iterator[pa.Table]:
+                    slice_rows: int | None = None) -> Iterator[pa.Table]:
     """One stored tick day as the Arrow tables an export writes, at most ``slice_rows`` rows each.
 
     The column set and types every tick export has (``tickdeck export``, the HTTP API's
     ``csv``/``parquet``/``arrow`` downloads): ``timestamp`` (``timestamp[ns, America/New_York]``)
     first, then ``columns`` in stored order (default: every stored column) plus ``symbol``;
     strings as plain ``large_string``. Every slice is read from the version the first read saw.
+    ``slice_rows`` defaults to :data:`READ_ROWS` (read when called).
     """
     cols = tick_columns(columns, with_symbol=with_symbol)
-    for table in ctx.store.read_day_arrow(symbol, day, columns=cols, session=session, slice_rows=slice_rows):
+    for table in ctx.store.read_day_arrow(symbol, day, columns=cols, session=session,
+                                          slice_rows=slice_rows or READ_ROWS):
         yield _plain_arrow(table)
 
 
