@@ -652,3 +652,6 @@ class StreamStatsOut(Record):
     dropped_messages: int = Field(description="messages those clients had waiting when they were dropped")
     replays: int = Field(description="tick replays served to clients resuming with since")
     replayed_ticks: int
+    send_latency_p50_ms: float | None = Field(None, description="bus publish (the oldest event of a frame) to the "
+                                              "frame written to its socket, over the last 20,000 frames")
+    send_latency_p99_ms: float | None = None

@@ -15,21 +15,28 @@ import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Mapping
 
+import numpy as np
+
 from core.errors import TickdeckError
 from core.events import Message
 from core.streams.protocol import (
     CLOSE_BAD_REQUEST, CLOSE_TOO_SLOW, CONTROL_CHANNEL, MAX_BATCH_MS, Channel, Frame, InvalidChannel, InvalidCursor,
     StreamConfig, StreamError, TickCursor, close_reason, encode_message, merge_ticks, parse_channel, parse_since,
-    sliced, tick_frame,
+    sliced, tick_frame, tick_frames,
 )
 from core.streams.replay import read_ticks_since
 
 log = logging.getLogger(__name__)
 
 # -- fan-out ------------------------------------------------------------------------------------
+RECENT_FRAMES = 20_000  # frames whose latency the stats' percentiles cover (seconds of a busy server)
+
+
 @dataclass(frozen=True)
 class StreamStats:
-    """Counters of a hub since it started."""
+    """Counters of a hub since it started, and the latency from the bus (the oldest event of a
+    frame's messages) to the frame written to its socket, over the last :data:`RECENT_FRAMES`
+    frames (None before the first)."""
 
     clients: int
     channels: int
@@ -39,6 +46,8 @@ class StreamStats:
     dropped_messages: int
     replays: int
     replayed_ticks: int
+    send_latency_p50_ms: float | None = None
+    send_latency_p99_ms: float | None = None
 
 
 @dataclass(eq=False)
@@ -83,14 +92,14 @@ class _Lane:
 
     def _frames(self, ch: Channel, msgs: list[Message]) -> list[Frame]:
         if ch.kind == "tick":
-            out, run = [], [msgs[0]]
+            out, run, per = [], [msgs[0]], self.hub.config.ticks_per_message
             for m in msgs[1:]:  # one message per run of the same day and origin
                 if m.event.day == run[0].event.day and m.event.origin == run[0].event.origin:
                     run.append(m)
                 else:
-                    out.append(tick_frame(ch.name, merge_ticks([r.event for r in run]), run[0].timestamp))
+                    out.extend(tick_frames(ch.name, merge_ticks([r.event for r in run]), run[0].timestamp, per))
                     run = [m]
-            out.append(tick_frame(ch.name, merge_ticks([r.event for r in run]), run[0].timestamp))
+            out.extend(tick_frames(ch.name, merge_ticks([r.event for r in run]), run[0].timestamp, per))
             return out
         frames = []
         for m in msgs:
@@ -118,6 +127,8 @@ class StreamClient:
         self.cursors: dict[str, TickCursor] = {}
         self.queue: collections.deque = collections.deque()
         self.queued_bytes = 0
+        self.waiting_since = 0.0  # when the oldest queued message was queued (monotonic)
+        self.replaying = False  # the sender is busy with a replay: queued messages wait for it, not for the client
         self.close_code: int | None = None
         self.close_reason = ""
         self.closed = False
@@ -126,12 +137,16 @@ class StreamClient:
 
     # -- hub side (event loop) --------------------------------------------------------------
     def offer(self, item) -> None:
-        """Queue a frame (or a replay); drop the client when its queue would overflow."""
+        """Queue a frame (or a replay); drop the client when it is too slow (see :mod:`core.streams`)."""
         if self.closed:
             return
         size = len(item.text) if isinstance(item, Frame) else 0
         cfg = self.hub.config
-        if self.queue and (len(self.queue) >= cfg.queue_messages or self.queued_bytes + size > cfg.queue_bytes):
+        now = time.monotonic()
+        if not self.queue:
+            self.waiting_since = now
+        elif len(self.queue) >= cfg.queue_messages or self.queued_bytes + size > cfg.queue_bytes or \
+                (not self.replaying and now - self.waiting_since > cfg.max_lag_s):
             self.drop(CLOSE_TOO_SLOW, f"too slow: {len(self.queue) + 1} messages dropped")
             return
         self.queue.append(item)
@@ -175,23 +190,38 @@ class StreamClient:
             items, self.queue = self.queue, collections.deque()
             self.queued_bytes = 0
             texts: list[str] = []
+            size, limit, oldest = 0, self.hub.config.frame_bytes, 0.0
             for item in items:
                 if isinstance(item, _Replay):
                     if texts:
-                        await self._send(send, texts)
-                        texts = []
-                    await self._replay(item, send)
+                        await self._send(send, texts, oldest)
+                        texts, size, oldest = [], 0, 0.0
+                    self.replaying = True
+                    try:
+                        await self._replay(item, send)
+                    finally:
+                        self.replaying = False
+                        self.waiting_since = time.monotonic()  # what queued meanwhile waited for the replay
                     continue
                 text = self._admit(item)
-                if text is not None:
-                    texts.append(text)
+                if text is None:
+                    continue
+                if texts and size + len(text) > limit:
+                    await self._send(send, texts, oldest)
+                    texts, size, oldest = [], 0, 0.0
+                texts.append(text)
+                size += len(text)
+                if item.timestamp and not item.control:
+                    oldest = min(oldest, item.timestamp) if oldest else item.timestamp
             if texts:
-                await self._send(send, texts)
+                await self._send(send, texts, oldest)
 
-    async def _send(self, send, texts: list[str]) -> None:
+    async def _send(self, send, texts: list[str], oldest: float = 0.0) -> None:
         await send("[" + ",".join(texts) + "]")
         self.hub._count("frames_sent")
         self.hub._count("messages_sent", len(texts))
+        if oldest:
+            self.hub._recent.append(time.time() - oldest)
 
     def _admit(self, f: Frame) -> str | None:
         """The text to send for ``f``, None to skip it (unsubscribed, or ticks the client has)."""
@@ -215,7 +245,7 @@ class StreamClient:
         cfg = self.hub.config
         try:
             events, last = await asyncio.to_thread(read_ticks_since, self.hub.store, ch.symbol, r.cursor,
-                                                   max_days=cfg.replay_max_days, chunk=cfg.replay_chunk)
+                                                   max_days=cfg.replay_max_days, chunk=cfg.ticks_per_message)
         except Exception as e:  # noqa: BLE001 - reported to the client; live ticks alone would leave a gap
             if not isinstance(e, TickdeckError):
                 log.error("tick replay of %s since %s failed", ch.name, r.cursor, exc_info=True)
@@ -275,6 +305,7 @@ class StreamHub:
         self._lock = threading.Lock()
         self._pump_pending = False
         self._counts: collections.Counter = collections.Counter()
+        self._recent: collections.deque = collections.deque(maxlen=RECENT_FRAMES)  # bus -> socket, seconds
         self._heartbeats = 0
         self._beat = self.loop.call_later(self.config.heartbeat_s, self._heartbeat)
         self._closed = False
@@ -290,8 +321,11 @@ class StreamHub:
     @property
     def stats(self) -> StreamStats:
         c = self._counts
+        p50 = p99 = None
+        if self._recent:
+            p50, p99 = (round(float(x) * 1000, 1) for x in np.percentile(np.fromiter(self._recent, float), [50, 99]))
         return StreamStats(len(self.clients), len(self._refs), c["frames_sent"], c["messages_sent"],
-                           c["dropped_clients"], c["dropped_messages"], c["replays"], c["replayed_ticks"])
+                           c["dropped_clients"], c["dropped_messages"], c["replays"], c["replayed_ticks"], p50, p99)
 
     # -- connections ------------------------------------------------------------------------
     def connect(self, *, batch_ms: int | None = None, label: str = "", single: bool = False) -> StreamClient:

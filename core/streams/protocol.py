@@ -23,11 +23,17 @@ CLOSE_BAD_REQUEST = 4400  # a path or query the stream cannot serve
 HEARTBEAT_S = 10.0
 BATCH_MS = 100  # default window: at most ~10 frames/s per client, each with every update of the window
 MAX_BATCH_MS = 1000
-QUEUE_MESSAGES = 4096  # per client: ~8 s of 50 busy channels at 10 windows/s
-QUEUE_BYTES = 16 << 20  # per client, encoded bytes waiting
+# A client is too slow when, waiting to be sent, it has more than QUEUE_MESSAGES messages or
+# QUEUE_BYTES of them, or the oldest has waited MAX_LAG_S. Messages are shared by every client of a
+# window (one encoding), so the byte bound is about lag, not memory: a burst (the history fill at
+# the start of live collection, tens of MB) passes; a client that stops reading is dropped.
+QUEUE_MESSAGES = 20_000  # ~40 s of 50 busy channels at 10 windows/s
+QUEUE_BYTES = 256 << 20
+MAX_LAG_S = 10.0
 CLOSE_TIMEOUT_S = 10.0  # how long the close frame to a dropped client may wait for it to read
 REPLAY_MAX_DAYS = 3  # a since older than this many stored days is refused (use the ticks endpoint)
-REPLAY_CHUNK = 20_000  # ticks per replayed message (~3 MB of JSON)
+TICKS_PER_MESSAGE = 5_000  # a longer run of ticks is split (~0.5 MB of JSON per message)
+FRAME_BYTES = 1 << 20  # messages are joined into one WebSocket frame up to this size (a bigger one goes alone)
 MAX_CHANNELS = 500  # per connection
 CONTROL_CHANNEL = None  # the channel of heartbeats and replies
 
@@ -152,24 +158,26 @@ def _env_number(env: Mapping[str, str], name: str, default, lo, hi, kind=float):
 @dataclass(frozen=True)
 class StreamConfig:
     """Stream settings (environment: ``TICKDECK_WS_HEARTBEAT_S``, ``TICKDECK_WS_BATCH_MS``,
-    ``TICKDECK_WS_QUEUE_MESSAGES``, ``TICKDECK_WS_QUEUE_BYTES``)."""
+    ``TICKDECK_WS_QUEUE_MESSAGES``, ``TICKDECK_WS_QUEUE_BYTES``, ``TICKDECK_WS_MAX_LAG_S``)."""
 
     heartbeat_s: float = HEARTBEAT_S
     batch_ms: int = BATCH_MS
     queue_messages: int = QUEUE_MESSAGES
     queue_bytes: int = QUEUE_BYTES
+    max_lag_s: float = MAX_LAG_S
     close_timeout_s: float = CLOSE_TIMEOUT_S
     replay_max_days: int = REPLAY_MAX_DAYS
-    replay_chunk: int = REPLAY_CHUNK
+    ticks_per_message: int = TICKS_PER_MESSAGE
+    frame_bytes: int = FRAME_BYTES
     max_channels: int = MAX_CHANNELS
 
     def __post_init__(self) -> None:
-        if self.heartbeat_s <= 0:
-            raise ValueError(f"heartbeat_s must be > 0, got {self.heartbeat_s}")
+        if self.heartbeat_s <= 0 or self.max_lag_s <= 0:
+            raise ValueError(f"heartbeat_s and max_lag_s must be > 0, got {self.heartbeat_s}, {self.max_lag_s}")
         if not 0 <= self.batch_ms <= MAX_BATCH_MS:
             raise ValueError(f"batch_ms must be 0..{MAX_BATCH_MS}, got {self.batch_ms}")
-        if self.queue_messages < 1 or self.queue_bytes < 1 or self.replay_chunk < 1:
-            raise ValueError("queue_messages, queue_bytes and replay_chunk must be >= 1")
+        if min(self.queue_messages, self.queue_bytes, self.ticks_per_message, self.frame_bytes) < 1:
+            raise ValueError("queue_messages, queue_bytes, ticks_per_message and frame_bytes must be >= 1")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "StreamConfig":
@@ -178,7 +186,8 @@ class StreamConfig:
         return cls(heartbeat_s=_env_number(env, "WS_HEARTBEAT_S", HEARTBEAT_S, 0.01, 3600.0),
                    batch_ms=_env_number(env, "WS_BATCH_MS", BATCH_MS, 0, MAX_BATCH_MS, int),
                    queue_messages=_env_number(env, "WS_QUEUE_MESSAGES", QUEUE_MESSAGES, 1, 10**7, int),
-                   queue_bytes=_env_number(env, "WS_QUEUE_BYTES", QUEUE_BYTES, 1, 1 << 34, int))
+                   queue_bytes=_env_number(env, "WS_QUEUE_BYTES", QUEUE_BYTES, 1, 1 << 34, int),
+                   max_lag_s=_env_number(env, "WS_MAX_LAG_S", MAX_LAG_S, 0.01, 3600.0))
 
 
 def close_reason(text: str, limit: int = 123) -> str:
@@ -226,6 +235,15 @@ def tick_frame(channel: str, event: TicksAppended, timestamp: float) -> Frame:
                  int(event.tick_id[0]), last, event, timestamp)
 
 
+def tick_frames(channel: str, event: TicksAppended, timestamp: float, per_message: int) -> list[Frame]:
+    """``event`` as messages of at most ``per_message`` ticks."""
+    n = len(event)
+    if n <= per_message:
+        return [tick_frame(channel, event, timestamp)]
+    return [tick_frame(channel, sliced(event, slice(lo, lo + per_message)), timestamp)
+            for lo in range(0, n, per_message)]
+
+
 def merge_ticks(events: list[TicksAppended]) -> TicksAppended:
     if len(events) == 1:
         return events[0]
@@ -234,7 +252,7 @@ def merge_ticks(events: list[TicksAppended]) -> TicksAppended:
                          **{k: np.concatenate([getattr(e, k) for e in events]) for k in TICK_ARRAYS})
 
 
-def sliced(event: TicksAppended, keep: np.ndarray) -> TicksAppended:
+def sliced(event: TicksAppended, keep) -> TicksAppended:
     return TicksAppended(event.symbol, event.day, event.origin, **{k: getattr(event, k)[keep] for k in TICK_ARRAYS})
 
 

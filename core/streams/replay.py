@@ -15,7 +15,7 @@ from core.enrich import utc_ns_from_date_time
 from core.errors import DayNotFound, InvalidSymbol, NotFound
 from core.events import TicksAppended
 from core.schema import RAW_COLUMNS
-from core.streams.protocol import REPLAY_CHUNK, REPLAY_MAX_DAYS, InvalidCursor, TickCursor
+from core.streams.protocol import REPLAY_MAX_DAYS, TICKS_PER_MESSAGE, InvalidCursor, TickCursor
 
 # -- replay -------------------------------------------------------------------------------------
 def _journal_rows(store, symbol: str, days: set[str]) -> dict[str, dict]:
@@ -50,7 +50,7 @@ def _journal_days(store) -> set[str]:
 
 
 def read_ticks_since(store, symbol: str, cursor: TickCursor, *, max_days: int = REPLAY_MAX_DAYS,
-                     chunk: int = REPLAY_CHUNK) -> tuple[list[TicksAppended], TickCursor]:
+                     chunk: int = TICKS_PER_MESSAGE) -> tuple[list[TicksAppended], TickCursor]:
     """The ticks of ``symbol`` after ``cursor`` that are stored or journaled, as
     :class:`TicksAppended` events (``origin="replay"``) of at most ``chunk`` ticks in (day,
     tick id) order, and the cursor of the last one (``cursor`` itself, with its day resolved,

@@ -176,6 +176,34 @@ def test_a_client_that_stops_reading_is_dropped_and_the_others_keep_receiving():
     run(main())
 
 
+def test_a_burst_passes_but_a_client_whose_oldest_message_waits_too_long_is_dropped():
+    """Issue 13: messages are shared by the clients of a window, so a burst (hundreds of messages
+    at once) is no reason to drop anyone; a client whose oldest waiting message is older than
+    max_lag_s is too slow and is dropped."""
+    async def main():
+        bus = LocalBus()
+        hub = StreamHub(bus, None, StreamConfig(batch_ms=0, max_lag_s=0.3))
+        _, peer, task = await _connected(hub, ["tick:AAPL"])
+        for i in range(1, 501):  # one loop turn: a burst
+            bus.publish(ticks("AAPL", [i]))
+        await peer.wait(lambda p: sum(len(m["data"]["tick_id"]) for m in p.messages("TicksAppended")) == 500,
+                        "the whole burst")
+        assert hub.stats.dropped_clients == 0 and hub.stats.send_latency_p99_ms is not None
+        slow, slow_peer, slow_task = await _connected(hub, ["tick:AAPL"])
+        slow_peer.block()
+        i = 500
+        while not slow.closed:  # a producer publishing every 10 ms until the stalled client is dropped
+            i += 1
+            bus.publish(ticks("AAPL", [i]))
+            await asyncio.sleep(0.01)
+            assert i < 2_000, "the stalled client was not dropped on lag"
+        assert slow.close_code == CLOSE_TOO_SLOW and i - 500 >= 25  # it waited ~0.3 s first
+        slow_task.cancel()
+        hub.close()
+        await task
+    run(main())
+
+
 def test_heartbeats_arrive_on_their_period_and_unsubscribe_stops_a_channel():
     """Issue 13: every client gets a heartbeat each heartbeat_s; after 'unsubscribed' nothing of
     that channel arrives."""
