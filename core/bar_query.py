@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 
 from core.errors import SymbolNotFound
-from core.naming import as_date, normalize_ticker
+from core.naming import date_range, normalize_ticker
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,7 @@ def bars_table(ctx, symbol: str, spec: str, start=None, end=None, *, session: st
         if not days:
             raise SymbolNotFound(sym)
         start = days[-1]
-    lo = as_date(start)
-    hi = lo if end is None else as_date(end)
+    lo, hi = date_range(start, start if end is None else end)
     df = get_bars(ctx, sym, lo, hi, parsed, session=session)
     return BarsAnswer(sym, str(parsed), lo, hi, bar_arrow(df, sym))
 

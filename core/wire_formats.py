@@ -211,10 +211,16 @@ def parquet_stream(tables: Iterable[pa.Table]) -> Iterator[bytes]:
     cancelled = threading.Event()
     failure: list[BaseException] = []
 
+    def pulled():  # the writer may read ahead of what it wrote: stop it there too
+        for table in tables:
+            if cancelled.is_set():
+                raise BrokenPipeError("the client went away")
+            yield table
+
     def run() -> None:
         sink = _QueueSink(q, cancelled)
         try:
-            write_parquet(sink, iter(tables))
+            write_parquet(sink, pulled())
             sink.close()
         except BaseException as e:  # noqa: BLE001 - handed to the consumer
             failure.append(e)
