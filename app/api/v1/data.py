@@ -25,6 +25,7 @@ from app.api.schemas import DAY_MAX, DAY_MIN, BarsOut, DatasetMetadata, TickPage
 from app.api.v1.datasets import dataset_out
 from core.bar_query import bars_table
 from core.datasets import dataset_metadata
+from core.export_formats import prefetch
 from core.tick_query import (PAGE_MAX_ROWS, PAGE_ROWS, STREAM_FORMATS, CursorExpired, RangeTooLarge,
                              check_json_size, tick_page, tick_query, tick_range, tick_tables)
 from core.wire_formats import EXTENSIONS, MEDIA_TYPES, arrow_stream, csv_stream, json_records, parquet_stream
@@ -90,10 +91,11 @@ async def _body(chunks: Iterator):
 def _stream(fmt: str, tables: Iterator, filename: str, compression: str = "none") -> StreamingResponse:
     """A streamed download; the first table was read already, so a bad request failed before this."""
     first = next(tables)
+    rest = prefetch(tables)  # the next slice is read from the store while this one is sent
 
     def chained():
         yield first
-        yield from tables
+        yield from rest
 
     packed = None if compression == "none" else compression
     chunks = {"arrow": lambda: arrow_stream(chained(), compression=packed),
