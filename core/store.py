@@ -256,99 +256,7 @@ class FrameCache:
         return self._bytes
 
 
-MAPPED_PAGES_INTERVAL_MS = 10  # pages ArcticDB reads in 10 ms: a few MB at its decode rate
-_MADV_DONTNEED = 4
-
-
-class MappedPagesReleased:
-    """See :meth:`Store.mapped_pages_released`.
-
-    A helper thread calls ``madvise(MADV_DONTNEED)`` on the LMDB data-file mappings every
-    interval; for a shared file mapping that only drops the process's page-table entries, so a
-    concurrent reader refaults the same bytes from the page cache. ArcticDB reads without the
-    GIL, so a Python thread does; but it holds the GIL while it publishes staged data, so there
-    (``native=True``) the loop is compiled (numba, without the GIL) and the block waits until the
-    loop runs before it starts.
-    """
-
-    def __init__(self, root: str | None, interval_ms: int, native: bool = False):
-        self.root, self.interval, self.native = root, int(interval_ms), native
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
-        self._stop_w = -1
-        self._spans = np.zeros((0, 2), dtype=np.uint64)
-
-    def _find_spans(self) -> np.ndarray:
-        try:
-            with open("/proc/self/maps") as f:
-                spans = [line.split(None, 1)[0] for line in f
-                         if line.rstrip().endswith("/data.mdb") and f" {self.root}/" in line]
-        except OSError:
-            spans = []
-        out = np.zeros((len(spans), 2), dtype=np.uint64)
-        for k, span in enumerate(spans):
-            lo, hi = (int(x, 16) for x in span.split("-"))
-            out[k] = lo, hi - lo
-        return out
-
-    def release(self) -> None:
-        """Hand the resident pages back now."""
-        madvise = _libc("madvise")
-        for lo, size in self._spans.tolist():
-            madvise(lo, size, _MADV_DONTNEED)
-
-    def __enter__(self) -> "MappedPagesReleased":
-        if not self.root or _libc("madvise") is None:
-            return self
-        self._spans = self._find_spans()
-        if not self._spans.shape[0]:
-            return self
-        if not self.native:
-            self._thread = threading.Thread(target=self._run, name="lmdb-pages", daemon=True)
-            self._thread.start()
-            return self
-        kernel = _release_kernel()
-        if kernel is None:
-            return self
-        ready_r, ready_w = os.pipe()
-        stop_r, self._stop_w = os.pipe()
-        poll = np.zeros(1, dtype=[("fd", np.int32), ("events", np.int16), ("revents", np.int16)])
-        poll["fd"], poll["events"] = stop_r, 1  # POLLIN: the block has ended
-        spans = self._spans
-
-        def run():
-            try:
-                kernel(spans, poll.ctypes.data, self.interval, ready_w)
-            finally:
-                os.close(stop_r)
-
-        self._thread = threading.Thread(target=run, name="lmdb-pages", daemon=True)
-        self._thread.start()
-        os.read(ready_r, 1)  # the loop runs (without the GIL) before the block starts
-        os.close(ready_r)
-        os.close(ready_w)
-        return self
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval / 1000):
-            self.release()
-
-    def __exit__(self, *exc) -> None:
-        if self._thread is None:
-            return
-        if self.native:
-            os.write(self._stop_w, b"x")
-            self._thread.join()
-            os.close(self._stop_w)
-        else:
-            self._stop.set()
-            self._thread.join()
-            self.release()
-        self._thread = None
-
-
 _LIBC: dict = {}
-_KERNEL: list = []
 
 
 def _libc(name: str):
@@ -357,10 +265,7 @@ def _libc(name: str):
         import ctypes
         import sys
 
-        sig = {"madvise": ([ctypes.c_size_t, ctypes.c_size_t, ctypes.c_int], ctypes.c_int),
-               "poll": ([ctypes.c_size_t, ctypes.c_size_t, ctypes.c_int], ctypes.c_int),
-               "write": ([ctypes.c_int, ctypes.c_size_t, ctypes.c_size_t], ctypes.c_ssize_t),
-               "malloc_trim": ([ctypes.c_size_t], ctypes.c_int)}[name]
+        sig = {"malloc_trim": ([ctypes.c_size_t], ctypes.c_int)}[name]
         f = None
         if sys.platform.startswith("linux"):
             try:
@@ -370,33 +275,6 @@ def _libc(name: str):
                 f = None
         _LIBC[name] = f
     return _LIBC[name]
-
-
-def _release_kernel():
-    """The compiled release loop of :class:`MappedPagesReleased` (built once per process)."""
-    if _KERNEL:
-        return _KERNEL[0]
-    import logging
-
-    import numba
-
-    madvise, poll, write = _libc("madvise"), _libc("poll"), _libc("write")
-    one = np.ones(1, dtype=np.uint8)
-    try:  # compiled here, eagerly: a failure means no native release, never a thread that does not start
-
-        @numba.njit("void(uint64[:, ::1], uint64, int32, int32)", nogil=True)
-        def kernel(spans, pollfd, interval_ms, ready_fd):  # pragma: no cover - compiled
-            write(ready_fd, one.ctypes.data, 1)
-            done = False
-            while not done:
-                done = poll(pollfd, 1, interval_ms) != 0  # the block ended: one last pass
-                for i in range(spans.shape[0]):
-                    madvise(spans[i, 0], spans[i, 1], _MADV_DONTNEED)
-    except Exception as e:  # noqa: BLE001 - releasing pages is an optimisation
-        logging.getLogger(__name__).warning("LMDB pages will not be released while publishing: %s", e)
-        kernel = None
-    _KERNEL.append(kernel)
-    return kernel
 
 
 def trim_heap() -> None:
@@ -454,30 +332,6 @@ class Store:
             raise StorageError(uri, "open", str(e)) from e
         self._libs: dict[str, adb.library.Library] = {}
         self.frame_cache = FrameCache()
-        self._lmdb_root = str(Path(uri[len("lmdb://"):].split("?")[0]).resolve()) if uri.startswith("lmdb://") else None
-
-    def mapped_pages_released(self, interval_ms: int = MAPPED_PAGES_INTERVAL_MS, *,
-                              native: bool = False) -> "MappedPagesReleased":
-        """A ``with`` block during which this process's resident pages of the store's LMDB data
-        files are handed back to the page cache every ``interval_ms`` (and once at its end).
-
-        LMDB serves reads from a shared read-only mapping of its file: every page ArcticDB reads
-        stays resident in the process (counted in its RSS, and as active memory by container
-        limits) until the kernel reclaims it. Around a call that reads a whole day — publishing
-        staged slices, reading a day back — that is the day's compressed size again; releasing
-        the pages as they are read keeps the process's memory at what it allocates. Reading them
-        again costs a page-cache hit. ``native`` for an ArcticDB call that holds the GIL (see
-        :class:`MappedPagesReleased`). Nothing happens for other backends or off Linux.
-        """
-        return MappedPagesReleased(self._lmdb_root, interval_ms, native)
-
-    def release_mapped_pages(self) -> None:
-        """Hand this process's resident pages of the LMDB data files back now (see
-        :meth:`mapped_pages_released`)."""
-        if self._lmdb_root and _libc("madvise") is not None:
-            m = MappedPagesReleased(self._lmdb_root, MAPPED_PAGES_INTERVAL_MS)
-            m._spans = m._find_spans()
-            m.release()
 
     # -- libraries ------------------------------------------------------------------------
     def library(self, name: str, create: bool = True):
@@ -753,8 +607,7 @@ class Store:
             raise DayNotFound(naming.normalize_ticker(ticker), naming.as_date(day))
         q = _session_query(session)
         try:
-            with self.mapped_pages_released():  # LMDB's pages of the day are not kept resident after the read
-                return _read_retrying(lambda: self.ticks.read(sym, columns=columns, query_builder=q).data)
+            return _read_retrying(lambda: self.ticks.read(sym, columns=columns, query_builder=q).data)
         except Exception as e:
             raise StorageError(sym, "read", str(e)) from e
 
@@ -1019,9 +872,10 @@ class DayStage:
 
     Warnings
     --------
-    Publishing compacts the staged slices: ArcticDB reads them back once. On LMDB the pages it
-    reads are handed back as it goes (:meth:`Store.mapped_pages_released`), so they do not stay
-    in the process's resident memory.
+    Publishing compacts the staged slices: ArcticDB reads them back once. On LMDB those reads
+    fault the store file's pages into the process's mapping: they count in its RSS but are clean
+    page cache the kernel reclaims under pressure, not memory the process allocated (the import
+    bench reports anonymous memory beside RSS for that reason).
     """
 
     def __init__(self, store: Store, ticker: str, day: dt.date):
@@ -1078,7 +932,6 @@ class DayStage:
         finally:
             del frame
             trim_heap()  # what ArcticDB freed encoding the slice, before the next one is built
-            self.store.release_mapped_pages()  # and the LMDB pages it read on the way
         self._last_ns = int(ns[-1])
         self.rows += len(df)
 
@@ -1096,10 +949,9 @@ class DayStage:
             raise StorageError(self.symbol, "write", "no staged rows to publish")
         trim_heap()
         try:
-            with self.store.mapped_pages_released(native=True):  # publishing reads every staged slice back
-                self.store._publish(self.symbol, info, lambda meta: self.store.ticks.finalize_staged_data(
-                    self.symbol, mode="write", prune_previous_versions=False, metadata=meta,
-                    stage_results=self._results))
+            self.store._publish(self.symbol, info, lambda meta: self.store.ticks.finalize_staged_data(
+                self.symbol, mode="write", prune_previous_versions=False, metadata=meta,
+                stage_results=self._results))
         except StorageError:
             self.abort()
             raise

@@ -11,7 +11,9 @@ in a fresh child process against a temporary LMDB store and SQLite catalog (no p
 pipeline; ``--pipeline`` installs it: default bars and validation after each day), after a
 small warm-up import that compiles the enrichment kernels. One row per format and code tree:
 rows, days, seconds, ticks/s, CPU seconds (all threads; steadier than wall time on a shared
-machine), the child's RSS before the import and its peak RSS (the whole process). ``--stages``
+machine), the child's RSS before the import, its peak RSS (the whole process, including the clean
+pages of LMDB's file mapping that reads fault in) and its peak anonymous memory (``RssAnon``,
+sampled every 2 ms: what the import allocated). ``--stages``
 adds, per stage of the import, the peak RSS while the child was in it.
 
 Per-stage peaks: a thread in the child wakes every 2 ms, reads the kernel's high-water mark of
@@ -120,6 +122,72 @@ class StageSampler:
             self._sample()
 
 
+class AnonSampler:
+    """Peak anonymous resident memory (``RssAnon``: what the process allocated, without the
+    clean file pages of LMDB's mapping that RSS also counts and the kernel reclaims at will),
+    sampled every ``interval_s`` on a thread; Linux only."""
+
+    def __init__(self, interval_s: float = 0.002):
+        import threading
+
+        self.interval = interval_s
+        self.peak = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> "AnonSampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _status_mb("RssAnon:"))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.peak = max(self.peak, _status_mb("RssAnon:"))
+
+class MemoryLimit:
+    """A cgroup v1 memory cgroup with ``limit_mb`` (memory and memory+swap) that the import child
+    joins before it execs; a no-op for 0. Needs root and ``/sys/fs/cgroup/memory``."""
+
+    ROOT = Path("/sys/fs/cgroup/memory")
+
+    def __init__(self, limit_mb: int):
+        import os
+
+        self.limit_mb = limit_mb
+        self.path = self.ROOT / f"tickdeck-bench-{os.getpid()}"
+        self.peak_mb, self.oom_kills = float("nan"), 0
+
+    def __enter__(self) -> "MemoryLimit":
+        if self.limit_mb:
+            self.path.mkdir()
+            limit = str(self.limit_mb * 2**20)
+            (self.path / "memory.limit_in_bytes").write_text(limit)
+            if (self.path / "memory.memsw.limit_in_bytes").exists():
+                (self.path / "memory.memsw.limit_in_bytes").write_text(limit)  # no escape into swap
+        return self
+
+    def enter(self) -> None:
+        """In the child, before exec: join the cgroup."""
+        if self.limit_mb:
+            import os
+
+            (self.path / "cgroup.procs").write_text(str(os.getpid()))
+
+    def __exit__(self, *exc) -> None:
+        if not self.limit_mb:
+            return
+        self.peak_mb = int((self.path / "memory.max_usage_in_bytes").read_text()) / 2**20
+        for line in (self.path / "memory.oom_control").read_text().splitlines():
+            if line.startswith("oom_kill "):
+                self.oom_kills = int(line.split()[1])
+        (self.path / "memory.force_empty").write_text("0")
+        self.path.rmdir()
+
+
 def _status_mb(key: str) -> float:
     with open("/proc/self/status") as f:
         for line in f:
@@ -163,11 +231,13 @@ def child(args) -> None:
         before = rss_mb()
         cpu0 = _cpu_s()
         t = time.perf_counter()
-        if sampler is not None:
-            with sampler:
+        anon = AnonSampler()
+        with anon:
+            if sampler is not None:
+                with sampler:
+                    rep = import_file(ctx, args.child, symbol="BENCH", calendar="XNYS")
+            else:
                 rep = import_file(ctx, args.child, symbol="BENCH", calendar="XNYS")
-        else:
-            rep = import_file(ctx, args.child, symbol="BENCH", calendar="XNYS")
         s = time.perf_counter() - t
         cpu = _cpu_s() - cpu0
     finally:
@@ -176,7 +246,8 @@ def child(args) -> None:
     if sampler is not None:  # resetting the high-water mark resets ru_maxrss too: the sampler saw the peak
         peak = max(sampler.peak, before)
     print(json.dumps({"ticks": rep.ticks, "days": len(rep.days), "seconds": s, "cpu_s": cpu, "before_mb": before,
-                      "peak_mb": peak, "stages": sampler.peaks if sampler is not None else {}}))
+                      "peak_mb": peak, "peak_anon_mb": anon.peak,
+                      "stages": sampler.peaks if sampler is not None else {}}))
 
 
 def main() -> None:
@@ -187,6 +258,9 @@ def main() -> None:
     ap.add_argument("--pipeline", action="store_true", help="default bars and validation after each day")
     ap.add_argument("--stages", action="store_true", help="peak RSS per import stage")
     ap.add_argument("--code", action="append", default=None, help="source tree to import with (default: this one)")
+    ap.add_argument("--limit-mb", type=int, default=0,
+                    help="run each import in a memory cgroup with this limit (Linux cgroup v1, root): "
+                         "the import must finish without being killed")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--warm", help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
@@ -211,14 +285,20 @@ def main() -> None:
             pq.write_table(warm, tmp / "warm.parquet")
         del table
         print(f"{'format':<8} {'code':<24} {'file MB':>8} {'rows':>11} {'days':>5} {'seconds':>8} {'ticks/s':>10} "
-              f"{'CPU s':>6} {'RSS before':>10} {'peak RSS':>9}")
+              f"{'CPU s':>6} {'RSS before':>10} {'peak RSS':>9} {'peak anon':>9}")
         for fmt in formats:
             path = tmp / f"trades.{fmt}"
             for k, code in enumerate(codes):
                 flags = [f for f, on in (("--pipeline", args.pipeline), ("--stages", args.stages)) if on]
                 cmd = [sys.executable, __file__, "--child", str(path), "--warm", str(tmp / f"warm.{fmt}"),
                        "--data", str(tmp / f"data-{fmt}-{k}"), "--code", code, *flags]
-                out = subprocess.run(cmd, capture_output=True, text=True)
+                with MemoryLimit(args.limit_mb) as limit:
+                    out = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=limit.enter)
+                if args.limit_mb:
+                    print(f"         in a {args.limit_mb:,} MB memory cgroup: "
+                          + ("killed (out of memory)" if out.returncode == -9 else f"exit {out.returncode}")
+                          + f", cgroup peak (incl. page cache) {limit.peak_mb:,.0f} MB, "
+                            f"out-of-memory events {limit.oom_kills}")
                 if out.returncode:
                     print(out.stderr, file=sys.stderr)
                     continue
@@ -227,7 +307,7 @@ def main() -> None:
                 print(f"{fmt:<8} {name[:24]:<24} {path.stat().st_size / 1e6:>8,.0f} {r['ticks']:>11,} {r['days']:>5} "
                       f"{r['seconds']:>8.1f} {r['ticks'] / r['seconds']:>10,.0f} {r['cpu_s']:>6.1f} "
                       f"{r['before_mb']:>8,.0f}MB "
-                      f"{r['peak_mb']:>7,.0f}MB")
+                      f"{r['peak_mb']:>7,.0f}MB {r.get('peak_anon_mb', float('nan')):>7,.0f}MB")
                 if r.get("stages"):
                     print("         peak RSS by stage: " + ", ".join(f"{k} {v:,.0f}MB" for k, v in
                                                                    sorted(r["stages"].items(), key=lambda kv: -kv[1])))

@@ -14,7 +14,6 @@ longer held whole.
 from __future__ import annotations
 
 import dataclasses
-import sys
 import tracemalloc
 
 import numpy as np
@@ -243,25 +242,3 @@ def test_an_import_holds_one_slice_of_the_enriched_day_not_the_whole_day(ctx, tm
                       ctx.store.read_day("BBB", DAY).drop(columns=["symbol", "ingest_id"]))
     assert sliced < 0.5 * whole, (sliced, whole)
     assert sliced / n < 150, sliced / n  # bytes per tick: raw columns (~48) plus the day's bookkeeping
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="resident file pages are read from /proc")
-def test_reading_or_publishing_a_day_leaves_no_lmdb_pages_resident(ctx, small_slices):
-    """Issue 11 item 18: the pages LMDB maps while ArcticDB reads a day back (publishing staged slices,
-    a post-write hook reading the day) are handed back, so they do not stay in the process's memory."""
-
-    def file_mb() -> float:
-        with open("/proc/self/status") as f:
-            return next(int(line.split()[1]) for line in f if line.startswith("RssFile:")) / 1024
-
-    ingest_day(ctx, "WARM", DAY, make_trades(5_000), source="iqfeed")
-    ctx.store.read_day("WARM", DAY)
-    before = file_mb()
-    ingest_day(ctx, "AAPL", DAY, make_trades(400_000, seed=8), source="iqfeed")  # ~100 slices staged, published
-    after_write = file_mb()
-    df = ctx.store.read_day("AAPL", DAY)
-    after_read = file_mb()
-    stored_mb = sum(ctx.store.sizes().values()) / 2**20
-    assert len(df) == 400_000 and stored_mb > 20
-    assert after_write - before < 0.25 * stored_mb, (before, after_write, stored_mb)
-    assert after_read - after_write < 0.25 * stored_mb, (after_write, after_read, stored_mb)
