@@ -1,34 +1,36 @@
-"""Fan-out of bus events to stream clients: lanes (one per window size), per-client bounded
-queues and sender loops, slow-client drops, heartbeats.
+"""Fan-out of bus events to stream clients: lanes (one per window size), bundles, heartbeats
+(the clients themselves — queues, slow-client drops, sender loops — are :mod:`core.streams.client`).
 
 See :mod:`core.streams` for the protocol; :class:`StreamHub` is the entry point.
+
+Cost model: per window, a lane encodes each channel's messages once and joins them once per
+*set of channels* its clients have (:class:`core.streams.client.Bundle`); a client then costs
+one queue entry and one socket write per window, however many channels it has. Only a client
+resuming a tick channel (until its live ticks pass the cursor) or one whose channels changed
+since the window was built has its messages looked at one by one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import itertools
 import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from core.errors import TickdeckError
 from core.events import Message
+from core.streams.client import StreamClient, make_bundles, Replay
 from core.streams.protocol import (
-    CLOSE_BAD_REQUEST, CLOSE_TOO_SLOW, CONTROL_CHANNEL, MAX_BATCH_MS, Channel, Frame, InvalidChannel, InvalidCursor,
-    StreamConfig, StreamError, TickCursor, close_reason, encode_message, merge_ticks, parse_channel, parse_since,
-    sliced, tick_frame, tick_frames,
+    CONTROL_CHANNEL, MAX_BATCH_MS, Channel, Frame, InvalidChannel, InvalidCursor, StreamConfig, StreamError,
+    TickCursor, encode_message, merge_ticks, parse_channel, parse_since, tick_frames,
 )
-from core.streams.replay import read_ticks_since
 
 log = logging.getLogger(__name__)
 
-# -- fan-out ------------------------------------------------------------------------------------
 RECENT_FRAMES = 20_000  # frames whose latency the stats' percentiles cover (seconds of a busy server)
 
 
@@ -50,15 +52,9 @@ class StreamStats:
     send_latency_p99_ms: float | None = None
 
 
-@dataclass(eq=False)
-class _Replay:
-    channel: Channel
-    cursor: TickCursor
-
-
 class _Lane:
     """The clients of one window size: pending events per channel, one flush timer, one
-    encoding of each message for all of them."""
+    encoding of each message and one join per channel set for all of them."""
 
     def __init__(self, hub: "StreamHub", batch_ms: int):
         self.hub, self.window = hub, batch_ms / 1000.0
@@ -79,16 +75,26 @@ class _Lane:
         self.timer = None
         self.last_flush = self.hub.loop.time()
         pending, self.pending = self.pending, {}
+        frames: dict[str, list[Frame]] = {}
+        targets: set[StreamClient] = set()
         for name, msgs in pending.items():
             clients = self.subs.get(name)
-            if not clients:
-                continue
             ch = self.hub.channels.get(name)
-            if ch is None:
-                continue
-            for frame in self._frames(ch, msgs):
-                for c in list(clients):
-                    c.offer(frame)
+            if clients and ch is not None:
+                frames[name] = self._frames(ch, msgs)
+                targets |= clients
+        if not frames:
+            return
+        names = frozenset(frames)
+        groups: dict[frozenset, list[StreamClient]] = {}
+        for c in targets:
+            groups.setdefault(c.channel_key & names, []).append(c)
+        limit = self.hub.config.frame_bytes
+        for key, clients in groups.items():
+            bundles = make_bundles(key, [f for name in frames if name in key for f in frames[name]], limit)
+            for c in clients:
+                for b in bundles:
+                    c.offer(b)
 
     def _frames(self, ch: Channel, msgs: list[Message]) -> list[Frame]:
         if ch.kind == "tick":
@@ -107,169 +113,6 @@ class _Lane:
             frames.append(Frame(ch.name, encode_message(m.type, ch.name, m.event, m.timestamp, self.seq[ch.name]),
                                 timestamp=m.timestamp))
         return frames
-
-
-class StreamClient:
-    """One connection: its channels, bounded queue, tick cursors and sender loop.
-
-    Made by :meth:`StreamHub.connect`; the adapter runs :meth:`run` with its send function and
-    ends the connection when :meth:`wait_closed` returns, with :attr:`close_code` /
-    :attr:`close_reason` when the hub dropped it (None after a normal end).
-    """
-
-    _ids = itertools.count(1)
-
-    def __init__(self, hub: "StreamHub", lane: _Lane, label: str = "", single: bool = False):
-        self.id = next(self._ids)
-        self.hub, self.lane, self.label = hub, lane, label
-        self.single = single  # a one-channel route: ends when its channel cannot be served
-        self.channels: dict[str, Channel] = {}
-        self.cursors: dict[str, TickCursor] = {}
-        self.queue: collections.deque = collections.deque()
-        self.queued_bytes = 0
-        self.waiting_since = 0.0  # when the oldest queued message was queued (monotonic)
-        self.replaying = False  # the sender is busy with a replay: queued messages wait for it, not for the client
-        self.close_code: int | None = None
-        self.close_reason = ""
-        self.closed = False
-        self._wake = asyncio.Event()
-        self._done = asyncio.Event()
-
-    # -- hub side (event loop) --------------------------------------------------------------
-    def offer(self, item) -> None:
-        """Queue a frame (or a replay); drop the client when it is too slow (see :mod:`core.streams`)."""
-        if self.closed:
-            return
-        size = len(item.text) if isinstance(item, Frame) else 0
-        cfg = self.hub.config
-        now = time.monotonic()
-        if not self.queue:
-            self.waiting_since = now
-        elif len(self.queue) >= cfg.queue_messages or self.queued_bytes + size > cfg.queue_bytes or \
-                (not self.replaying and now - self.waiting_since > cfg.max_lag_s):
-            self.drop(CLOSE_TOO_SLOW, f"too slow: {len(self.queue) + 1} messages dropped")
-            return
-        self.queue.append(item)
-        self.queued_bytes += size
-        self._wake.set()
-
-    def reply(self, type_: str, data: Any, channel: str | None = CONTROL_CHANNEL, sequence: int = 0) -> None:
-        self.offer(Frame(channel or "", encode_message(type_, channel, data, time.time(), sequence), control=True))
-
-    def drop(self, code: int, reason: str) -> None:
-        """End the connection with ``code`` and ``reason``; what is queued is discarded."""
-        if self.closed:
-            return
-        dropped = len(self.queue) + (1 if code == CLOSE_TOO_SLOW else 0)
-        self.close_code, self.close_reason = code, close_reason(reason)
-        self.queue.clear()
-        self.queued_bytes = 0
-        self.hub._dropped(self, dropped)
-        log.warning("stream client %s%s dropped: %s", self.id, f" ({self.label})" if self.label else "", reason)
-        self.close()
-
-    def close(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        self.hub.disconnect(self)
-        self._wake.set()
-        self._done.set()
-
-    async def wait_closed(self) -> None:
-        await self._done.wait()
-
-    # -- sender -----------------------------------------------------------------------------
-    async def run(self, send: Callable[[str], Awaitable[None]]) -> None:
-        """Send what is queued, one frame (a JSON array of messages) per wake-up, until closed."""
-        while not self.closed:
-            if not self.queue:
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            items, self.queue = self.queue, collections.deque()
-            self.queued_bytes = 0
-            texts: list[str] = []
-            size, limit, oldest = 0, self.hub.config.frame_bytes, 0.0
-            for item in items:
-                if isinstance(item, _Replay):
-                    if texts:
-                        await self._send(send, texts, oldest)
-                        texts, size, oldest = [], 0, 0.0
-                    self.replaying = True
-                    try:
-                        await self._replay(item, send)
-                    finally:
-                        self.replaying = False
-                        self.waiting_since = time.monotonic()  # what queued meanwhile waited for the replay
-                    continue
-                text = self._admit(item)
-                if text is None:
-                    continue
-                if texts and size + len(text) > limit:
-                    await self._send(send, texts, oldest)
-                    texts, size, oldest = [], 0, 0.0
-                texts.append(text)
-                size += len(text)
-                if item.timestamp and not item.control:
-                    oldest = min(oldest, item.timestamp) if oldest else item.timestamp
-            if texts:
-                await self._send(send, texts, oldest)
-
-    async def _send(self, send, texts: list[str], oldest: float = 0.0) -> None:
-        await send("[" + ",".join(texts) + "]")
-        self.hub._count("frames_sent")
-        self.hub._count("messages_sent", len(texts))
-        if oldest:
-            self.hub._recent.append(time.time() - oldest)
-
-    def _admit(self, f: Frame) -> str | None:
-        """The text to send for ``f``, None to skip it (unsubscribed, or ticks the client has)."""
-        if f.control:
-            return f.text
-        if f.channel not in self.channels:
-            return None
-        if f.event is None:
-            return f.text
-        cur = self.cursors.get(f.channel)
-        if cur is not None and cur.day is not None:
-            if f.day < cur.day or (f.day == cur.day and f.last_tick <= cur.tick_id):
-                return None
-            if f.day == cur.day and f.first_tick <= cur.tick_id:  # partly sent already: the rest only
-                f = tick_frame(f.channel, sliced(f.event, f.event.tick_id > cur.tick_id), f.timestamp)
-        self.cursors[f.channel] = TickCursor(f.day, f.last_tick)
-        return f.text
-
-    async def _replay(self, r: _Replay, send) -> None:
-        ch = r.channel
-        cfg = self.hub.config
-        try:
-            events, last = await asyncio.to_thread(read_ticks_since, self.hub.store, ch.symbol, r.cursor,
-                                                   max_days=cfg.replay_max_days, chunk=cfg.ticks_per_message)
-        except Exception as e:  # noqa: BLE001 - reported to the client; live ticks alone would leave a gap
-            if not isinstance(e, TickdeckError):
-                log.error("tick replay of %s since %s failed", ch.name, r.cursor, exc_info=True)
-            detail = str(e) if isinstance(e, TickdeckError) else f"replay failed: {type(e).__name__}"
-            self.hub.unsubscribe(self, [ch.name], reply=False)
-            await send("[" + encode_message("error", ch.name, {"channel": ch.name, "detail": detail}, time.time(), 0)
-                       + "]")
-            if self.single and not self.channels:
-                self.drop(CLOSE_BAD_REQUEST, detail)
-            return
-        if ch.name not in self.channels:
-            return
-        now, sent = time.time(), 0
-        for ev in events:
-            text = await asyncio.to_thread(encode_message, "TicksAppended", ch.name, ev, now, int(ev.tick_id[-1]))
-            await send("[" + text + "]")
-            sent += len(ev)
-            self.hub._count("frames_sent")
-            self.hub._count("messages_sent")
-        self.cursors[ch.name] = last
-        self.hub._count("replays")
-        self.hub._count("replayed_ticks", sent)
-        data = {"channel": ch.name, "since": str(r.cursor), "ticks": sent, "day": last.day, "tick_id": last.tick_id}
-        await send("[" + encode_message("replayed", ch.name, data, time.time(), last.tick_id) + "]")
 
 
 class StreamHub:
@@ -347,6 +190,7 @@ class StreamHub:
         for name in list(client.channels):
             self._release(client, name)
         client.channels.clear()
+        client._set_channels()
         if not client.closed:
             client.close()
 
@@ -387,10 +231,11 @@ class StreamHub:
         for c in new:  # registered before the replay reads the store: nothing falls in between
             client.channels[c.name] = c
             client.lane.subs.setdefault(c.name, set()).add(client)
+        client._set_channels()
         client.reply("subscribed", {"channels": sorted(client.channels), "added": [c.name for c in new]})
         for c in new:
             if c.name in cursors:
-                client.offer(_Replay(c, cursors[c.name]))
+                client.offer(Replay(c, cursors[c.name]))
         return [c.name for c in new]
 
     def unsubscribe(self, client: StreamClient, channels: list[str], *, reply: bool = True) -> list[str]:
@@ -406,7 +251,8 @@ class StreamHub:
         for n in gone:
             self._release(client, n)
             del client.channels[n]
-            client.cursors.pop(n, None)
+            client.guarded.pop(n, None)
+        client._set_channels()
         if reply:
             client.reply("unsubscribed", {"channels": sorted(client.channels), "removed": gone})
         return gone

@@ -19,8 +19,19 @@ rows, each parsed with ``json.loads``), whose ratio to Arrow is reported.
 ``--server uvicorn`` serves ``create_api`` alone with uvicorn instead (no pages) for comparison. CPU
 is shared with other work: the load average is printed, and numbers under load are pessimistic.
 
-# -- streams: the WebSocket fan-out benchmark (200 clients, 50 symbols) belongs to the streams work;
-#    it goes in its own section below (:func:`bench_streams`), called from :func:`main`.
+Streams (``--streams``, instead of the above)::
+
+    .venv/bin/python tests/bench/bench_api.py --streams [--stream-clients 200] [--stream-symbols 50]
+        [--stream-channels-per-client 50] [--stream-rate 2000] [--stream-seconds 30] [--stream-batch-ms 100]
+        [--stream-client-procs 4] [--server serve|uvicorn]
+
+The emulator (its own process) streams ``--stream-symbols`` symbols at about ``--stream-rate`` trades/s;
+the server's live collection stores and publishes them; ``--stream-clients`` WebSocket clients (in
+``--stream-client-procs`` processes) subscribe on ``/ws/v1`` to the tick channels of
+``--stream-channels-per-client`` symbols once the history fill is over. Over ``--stream-seconds``:
+bus → client latency (a message's ``timestamp``, the bus publish time of its oldest event, to the frame
+parsed by the client: target p99 < 50 ms), the server's own bus → socket latency (``GET
+/api/v1/streams``), server CPU (cores) and RSS, the materialiser's and the client processes' CPU.
 """
 
 from __future__ import annotations
@@ -272,6 +283,221 @@ def bench_ticks(url: str, port: int, data_dir: Path, repeat: int, skip_json: boo
               "of the fastest Arrow IPC answer above")
 
 
+# -- streams: WebSocket fan-out under live collection -------------------------------------------------
+# With --server serve: `tickdeck serve` with its embedded services runs the live service (started with
+# `tickdeck service start live`); with --server uvicorn: create_api under uvicorn with collect_live in a
+# thread of the same process. Either way the bus is the in-process one (TICKDECK_REDIS_URL unset), so
+# "bus -> client" is the event's publish time in the collector -> the frame parsed by a client.
+STREAM_UVICORN_APP = """
+import sys, threading
+import uvicorn
+from app.api import create_api
+from app.wiring import load_settings, open_context
+from core.live import collect_live
+
+settings = load_settings()
+ctx = open_context(settings, pipeline=False)
+stop = threading.Event()
+live = threading.Thread(target=collect_live, args=(ctx, sys.argv[2].split(",")), kwargs={"stop_event": stop},
+                        daemon=True)
+live.start()
+try:
+    uvicorn.run(create_api(settings, lambda: ctx), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning",
+                ws_per_message_deflate=False)
+finally:
+    stop.set()
+    live.join(60)
+"""
+STREAM_DAY_TICKS = 60_000  # regular-session trades per emulated symbol-day (as bench_collect.py)
+STREAM_WARMUP_S = 8.0  # after every client is subscribed and live ticks flow, before measuring
+
+
+def _stream_clients(url: str, channels: list[str], clients: int, batch_ms: int, ready, start, stop, out) -> None:
+    """A client process: ``clients`` WebSocket clients subscribed to ``channels`` on /ws/v1. For every
+    tick message received while ``start`` is set and ``stop`` is not: receipt time - its timestamp (ms)."""
+    import asyncio
+
+    import msgspec
+    import websockets
+
+    head = msgspec.defstruct("Head", [("type", str), ("timestamp", float), ("data", msgspec.Raw)])
+    decode = msgspec.json.Decoder(list[head]).decode  # data stays unparsed: the client's cost is not measured
+    lat: list[float] = []
+    counts = {"frames": 0, "messages": 0, "bytes": 0, "closed": 0}
+
+    async def one() -> None:
+        async with websockets.connect(f"{url}/ws/v1?batch_ms={batch_ms}", max_size=None, proxy=None,
+                                      compression=None, open_timeout=300, ping_interval=None) as ws:
+            await ws.send(json.dumps({"type": "subscribe", "channels": channels}))
+            subscribed = False
+            try:
+                async for frame in ws:
+                    now = time.time()
+                    msgs = decode(frame)
+                    if not subscribed and any(m.type == "subscribed" for m in msgs):
+                        subscribed = True
+                        ready.put(1)
+                    if start.is_set() and not stop.is_set():
+                        counts["frames"] += 1
+                        counts["bytes"] += len(frame)
+                        for m in msgs:
+                            if m.type == "TicksAppended":
+                                counts["messages"] += 1
+                                lat.append((now - m.timestamp) * 1000.0)
+                    elif stop.is_set():
+                        return
+            except websockets.ConnectionClosed:
+                counts["closed"] += 1
+
+    async def main() -> None:
+        await asyncio.gather(*(one() for _ in range(clients)))
+
+    asyncio.run(main())
+    out.put((lat, counts))
+
+
+def _first_live_batch(url: str, timeout: float = 300.0) -> None:
+    """Until live collection publishes its first Level 1 batch (after the history fill at its start)."""
+    from websockets.sync.client import connect
+
+    with connect(f"{url}/ws/collection", proxy=None, max_size=None, open_timeout=60) as ws:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(m["type"] == "LiveBatch" and m["data"]["appended"] for m in json.loads(ws.recv(timeout))):
+                return
+    raise SystemExit(f"live collection did not stream within {timeout:g} s")
+
+
+@contextlib.contextmanager
+def stream_server(data_dir: Path, kind: str, emulator, symbols: list[str], batch_ms: int):
+    port = free_port()
+    env = {**os.environ, "TICKDECK_DATA_DIR": str(data_dir), "TICKDECK_FEED_HOST": "127.0.0.1",
+           "TICKDECK_FEED_PORT_HISTORY": str(emulator.port_history), "TICKDECK_FEED_PORT_L1": str(emulator.port_l1),
+           "TICKDECK_API_STREAM_LIMIT": "100000 per minute", "TICKDECK_WS_BATCH_MS": str(batch_ms)}
+    env.pop("TICKDECK_REDIS_URL", None)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    cmd = ([sys.executable, "-m", "app.cli", "serve", "--port", str(port)] if kind == "serve"
+           else [sys.executable, "-c", STREAM_UVICORN_APP, str(port), ",".join(symbols)])
+    log = data_dir.parent / "stream-server.log"
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        import httpx
+
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            if proc.poll() is not None:
+                raise SystemExit(f"the server exited {proc.returncode}:\n{log.read_text()[-3000:]}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise SystemExit(f"the server did not start in {START_TIMEOUT_S} s")
+            time.sleep(0.2)  # polling while the server boots
+        if kind == "serve":
+            subprocess.run([sys.executable, "-m", "app.cli", "service", "start", "live", "--symbols",
+                            ",".join(symbols), "--wait", "300"], cwd=ROOT, env=env, check=True,
+                           stdout=subprocess.DEVNULL)
+        _first_live_batch(url.replace("http://", "ws://"))
+        yield url, proc
+    finally:
+        os.killpg(proc.pid, 15)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+
+
+def bench_streams(args, tmp: Path) -> dict:
+    """``--stream-clients`` WebSocket clients, each subscribed to ``--stream-channels-per-client`` of
+    ``--stream-symbols`` tick channels, while live collection streams about ``--stream-rate`` trades/s."""
+    import multiprocessing as mp
+
+    import numpy as np
+    import psutil
+
+    sys.path.insert(0, str(ROOT / "tests" / "bench"))
+    from bench_collect import REGULAR_SECONDS, EmulatorProcess
+
+    names = [f"S{i:03d}" for i in range(args.stream_symbols)]
+    speed = args.stream_rate / len(names) / (STREAM_DAY_TICKS / REGULAR_SECONDS)
+    channels = [f"tick:{s}" for s in names[:args.stream_channels_per_client]]
+    with EmulatorProcess([(s, "2024-07-03") for s in names], symbols=names, ticks=STREAM_DAY_TICKS, speed=speed,
+                         now="2024-07-03 10:00:00") as emu, \
+            stream_server(tmp / "streams" / "data", args.server, emu, names, args.stream_batch_ms) as (url, proc):
+        ctx = mp.get_context("spawn")
+        ready, out, start, stop = ctx.Queue(), ctx.Queue(), ctx.Event(), ctx.Event()
+        procs, left = [], args.stream_clients
+        for i in range(args.stream_client_procs):
+            n = left // (args.stream_client_procs - i)
+            left -= n
+            procs.append(ctx.Process(target=_stream_clients, daemon=True, args=(
+                url.replace("http://", "ws://"), channels, n, args.stream_batch_ms, ready, start, stop, out)))
+        for p in procs:
+            p.start()
+        for _ in range(args.stream_clients):
+            ready.get(timeout=600)
+        time.sleep(STREAM_WARMUP_S)  # a warm-up of fixed length before measuring, not a wait for a condition
+        server = psutil.Process(proc.pid)
+        helpers = server.children(recursive=True)  # the live materialiser
+        clients = [psutil.Process(p.pid) for p in procs]
+
+        def busy(ps):
+            return sum(t.user + t.system for t in (p.cpu_times() for p in ps))
+
+        cpu0, helpers0, clients0 = busy([server]), busy(helpers), busy(clients)
+        rss, t0 = [], time.perf_counter()
+        start.set()
+        while time.perf_counter() - t0 < args.stream_seconds:
+            rss.append(server.memory_info().rss)
+            time.sleep(1.0)  # RSS sampling period
+        wall = time.perf_counter() - t0
+        cpu1, helpers1, clients1 = busy([server]), busy(helpers), busy(clients)
+        import httpx
+
+        stats = httpx.get(url + "/api/v1/streams", timeout=30).json()  # latency of the last 20,000 frames
+        stop.set()
+        results = [out.get(timeout=300) for _ in procs]
+        for p in procs:
+            p.join(30)
+    lat = np.concatenate([np.asarray(r[0], dtype=np.float64) for r in results])
+    counts = {k: sum(r[1][k] for r in results) for k in results[0][1]}
+    p50, p99 = (np.percentile(lat, [50, 99]) if lat.size else (np.nan, np.nan))
+    return {"server": args.server, "clients x tick channels": f"{args.stream_clients} x {len(channels)}",
+            "symbols / trades/s (target)": f"{len(names)} / {args.stream_rate:,.0f}",
+            "batch window ms": args.stream_batch_ms, "measured s": round(wall, 1),
+            "tick messages received": f"{counts['messages']:,}", "frames received": f"{counts['frames']:,}",
+            "MB/s sent to clients": round(counts["bytes"] / wall / 2**20, 1),
+            "bus -> client p50 / p99 ms": f"{p50:.1f} / {p99:.1f}",
+            "bus -> server socket p50 / p99 ms": f"{stats['send_latency_p50_ms']} / {stats['send_latency_p99_ms']}",
+            "server CPU (cores)": round((cpu1 - cpu0) / wall, 2),
+            "materialiser CPU (cores)": round((helpers1 - helpers0) / wall, 2),
+            "client processes CPU (cores)": round((clients1 - clients0) / wall, 2),
+            "server RSS MB (max)": round(max(rss) / 2**20) if rss else None,
+            "clients dropped as too slow / closed": f"{stats['dropped_clients']} / {counts['closed']}"}
+
+
+def add_stream_args(ap: argparse.ArgumentParser) -> None:
+    g = ap.add_argument_group("streams (--streams: the WebSocket benchmark instead of the HTTP ones)")
+    g.add_argument("--streams", action="store_true")
+    g.add_argument("--stream-clients", type=int, default=200)
+    g.add_argument("--stream-symbols", type=int, default=50)
+    g.add_argument("--stream-channels-per-client", type=int, default=50, help="tick channels each client takes")
+    g.add_argument("--stream-rate", type=float, default=2000.0, help="trades/s over all symbols")
+    g.add_argument("--stream-seconds", type=float, default=30.0, help="measured period")
+    g.add_argument("--stream-batch-ms", type=int, default=100, help="the batching window (?batch_ms=)")
+    g.add_argument("--stream-client-procs", type=int, default=4, help="processes the clients run in")
+
+
+def run_streams(args) -> None:
+    print(f"streams: {load()}")
+    with tempfile.TemporaryDirectory() as d:
+        for k, v in bench_streams(args, Path(d)).items():
+            print(f"  {k:36} {v}")
+    print(f"streams done: {load()}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--ticks", type=int, default=1_000_000)
@@ -280,7 +506,11 @@ def main() -> None:
     ap.add_argument("--server", choices=["serve", "uvicorn"], default="serve")
     ap.add_argument("--skip-json", action="store_true")
     ap.add_argument("--skip-bars", action="store_true")
+    add_stream_args(ap)
     args = ap.parse_args()
+    if args.streams:
+        run_streams(args)
+        return
     with tempfile.TemporaryDirectory() as d:
         data_dir = Path(d) / "data"
         t0 = time.perf_counter()
