@@ -1,10 +1,11 @@
-"""``tickdeck serve``: the Panel web app."""
+"""``tickdeck serve``: the Panel web app and the HTTP API (``/api/v1``, ``/ws/…``, ``/healthz``,
+``/readyz``, docs at ``/api/docs``) on one port."""
 
 from __future__ import annotations
 
 
 def register(sub) -> None:
-    p = sub.add_parser("serve", help="serve the web app")
+    p = sub.add_parser("serve", help="serve the web app and the HTTP API on one port")
     p.add_argument("--port", type=int, default=5006)
     p.add_argument("--address", default="127.0.0.1")
     p.add_argument("--prefix", default="", help="URL prefix when served behind a proxy, e.g. /tickdeck")
@@ -23,7 +24,8 @@ def run(args) -> int:
     settings = load_settings()
     # Fail fast on bad settings (one line naming the variable) before the server starts.
     Context.open(settings).close()
-    print(f"tickdeck serving on http://{args.address}:{args.port}{args.prefix or ''}/", flush=True)
+    base = f"http://{args.address}:{args.port}{args.prefix or ''}"
+    print(f"tickdeck serving on {base}/ (API: {base}/api/v1, docs: {base}/api/docs)", flush=True)
     serve(settings, port=args.port, address=args.address, prefix=args.prefix, num_procs=args.num_procs,
           allow_websocket_origin=args.allow_websocket_origin, worker=not args.no_worker)
     return 0
