@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import sys
 import uuid
 from pathlib import Path
@@ -18,17 +17,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+from services_needed import CI, free_port, missing_service  # noqa: E402,F401  (re-exported for fixtures)
+
 PG_URL = os.environ.get("TICKDECK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TICKDECK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
-
-
-def missing_service(what: str) -> None:
-    """Fail under CI, skip otherwise."""
-    if CI:
-        pytest.fail(f"{what} is required under CI=true but is not available", pytrace=False)
-    pytest.skip(f"{what} not available")
 
 
 @pytest.fixture
@@ -109,9 +102,3 @@ def realdata():
     if not REALDATA.exists():
         missing_service(f"shared real-data files at {REALDATA}")
     return REALDATA
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

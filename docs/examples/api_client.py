@@ -10,6 +10,12 @@ It asks ``GET /api/v1/data/{symbol}/ticks?format=arrow`` — an Arrow IPC stream
 as it arrives — and hands the table to pandas and to Polars without converting a row. docs/api.md
 ("Ticks") lists the other formats and parameters. Needs ``httpx``, ``pyarrow``, ``pandas`` and
 ``polars``.
+
+With ``--follow N`` it then prints N batches of live ticks from the ``/ws/v1`` stream
+(:func:`follow_ticks`, needs ``websockets``; docs/api.md "Streams"), resuming after a dropped
+connection from the last tick it printed::
+
+    python docs/examples/api_client.py AAPL 2024-07-02 --follow 20
 """
 
 from __future__ import annotations
@@ -69,11 +75,59 @@ def fetch_ticks(api: httpx.Client, symbol: str, day: str, *, session: str = "all
             return reader.read_all()  # or: for batch in reader: … (one record batch at a time)
 
 
+# == live ticks over /ws/v1 =====================================================================
+def follow_ticks(symbol: str, messages: int, url: str | None = None, key: str | None = None) -> None:
+    """Print ``messages`` batches of ``symbol``'s live ticks from the multiplexed stream ``/ws/v1``.
+
+    Every WebSocket frame is a JSON array of messages ``{type, channel, data, timestamp, sequence}``;
+    a ``TicksAppended``'s ``data`` holds the ticks column by column. Its ``sequence`` is the last tick
+    id, so ``<data.day>:<sequence>`` is where to resume: after a dropped connection this reconnects
+    with that cursor as ``since`` and gets the ticks it missed (from the store) before live ones.
+    """
+    import json
+
+    import pandas as pd
+    from websockets.exceptions import ConnectionClosedError, InvalidStatus
+    from websockets.sync.client import connect
+
+    url = (url or os.environ.get("TICKDECK_URL", "http://localhost:5006")).replace("http", "ws", 1)
+    key = key or os.environ.get("TICKDECK_API_KEY")
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    channel, cursor, seen = f"tick:{symbol.upper()}", None, 0
+    while seen < messages:
+        request = {"type": "subscribe", "channels": [channel]}
+        if cursor:
+            request["since"] = {channel: cursor}
+        try:
+            with connect(f"{url}/ws/v1", additional_headers=headers, max_size=None) as ws:
+                ws.send(json.dumps(request))
+                while seen < messages:
+                    for m in json.loads(ws.recv()):
+                        if m["type"] == "error":
+                            raise SystemExit(f"stream error: {m['data']['detail']}")
+                        if m["type"] != "TicksAppended":
+                            continue  # subscribed, replayed, heartbeat
+                        d = m["data"]
+                        ticks = pd.DataFrame({"time": pd.to_datetime(d["timestamp"], utc=True), "last": d["last"],
+                                              "size": d["last_sz"], "bid": d["bid"], "ask": d["ask"]})
+                        when = ticks["time"].dt.tz_convert("America/New_York").dt.strftime("%H:%M:%S.%f")
+                        cursor = f"{d['day']}:{m['sequence']}"
+                        print(f"{d['symbol']} {d['origin']}: {len(ticks)} ticks {when.iloc[0]} → {when.iloc[-1]}, "
+                              f"last {ticks['last'].iloc[-1]:.2f}, cursor {cursor}")
+                        seen += 1
+        except InvalidStatus as e:  # the upgrade was refused: the body is a problem document
+            raise SystemExit(f"{e.response.status_code}: {e.response.body.decode(errors='replace')}") from None
+        except ConnectionClosedError as e:  # e.g. 4008 too slow: resume after the cursor
+            print(f"stream closed ({e.rcvd.code if e.rcvd else 'no close frame'}); resuming after {cursor}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("symbol")
     ap.add_argument("day", help="YYYY-MM-DD, a stored day")
     ap.add_argument("--session", default="all", choices=["all", "pre", "regular", "after"])
+    ap.add_argument("--follow", type=int, default=0, metavar="N",
+                    help="then print N batches of live ticks from /ws/v1 (needs live collection running)")
     args = ap.parse_args(argv)
 
     with client() as api:
@@ -89,10 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"polars {df.shape} timestamp dtype {df.schema['timestamp']}")
     print(f"vwap pandas {vwap_pandas:.6f} polars {vwap_polars:.6f}")
 
-    # == live ticks over /ws/v1 =================================================================
-    # The streams part of this example (subscribe to tick:<SYMBOL> on /ws/v1 and print what
-    # arrives) goes here; see docs/api.md "Streams".
-    # == end of live ticks ======================================================================
+    if args.follow:
+        follow_ticks(args.symbol, args.follow)
     return 0
 
 

@@ -312,9 +312,10 @@ STREAM_DAY_TICKS = 60_000  # regular-session trades per emulated symbol-day (as 
 STREAM_WARMUP_S = 8.0  # after every client is subscribed and live ticks flow, before measuring
 
 
-def _stream_clients(url: str, channels: list[str], clients: int, batch_ms: int, ready, start, stop, out) -> None:
-    """A client process: ``clients`` WebSocket clients subscribed to ``channels`` on /ws/v1. For every
-    tick message received while ``start`` is set and ``stop`` is not: receipt time - its timestamp (ms)."""
+def _stream_clients(url: str, channels: list[list[str]], batch_ms: int, ready, start, stop, out) -> None:
+    """A client process: one WebSocket client per entry of ``channels``, subscribed to those on /ws/v1.
+    For every tick message received while ``start`` is set and ``stop`` is not: receipt time - its
+    timestamp (ms)."""
     import asyncio
 
     import msgspec
@@ -325,10 +326,10 @@ def _stream_clients(url: str, channels: list[str], clients: int, batch_ms: int, 
     lat: list[float] = []
     counts = {"frames": 0, "messages": 0, "bytes": 0, "closed": 0}
 
-    async def one() -> None:
+    async def one(mine: list[str]) -> None:
         async with websockets.connect(f"{url}/ws/v1?batch_ms={batch_ms}", max_size=None, proxy=None,
                                       compression=None, open_timeout=300, ping_interval=None) as ws:
-            await ws.send(json.dumps({"type": "subscribe", "channels": channels}))
+            await ws.send(json.dumps({"type": "subscribe", "channels": mine}))
             subscribed = False
             try:
                 async for frame in ws:
@@ -350,7 +351,7 @@ def _stream_clients(url: str, channels: list[str], clients: int, batch_ms: int, 
                 counts["closed"] += 1
 
     async def main() -> None:
-        await asyncio.gather(*(one() for _ in range(clients)))
+        await asyncio.gather(*(one(mine) for mine in channels))
 
     asyncio.run(main())
     out.put((lat, counts))
@@ -422,18 +423,17 @@ def bench_streams(args, tmp: Path) -> dict:
 
     names = [f"S{i:03d}" for i in range(args.stream_symbols)]
     speed = args.stream_rate / len(names) / (STREAM_DAY_TICKS / REGULAR_SECONDS)
-    channels = [f"tick:{s}" for s in names[:args.stream_channels_per_client]]
+    k = args.stream_channels_per_client  # client i takes k symbols from (i * k) on, round the list
+    channels = [[f"tick:{names[(i * k + j) % len(names)]}" for j in range(k)] for i in range(args.stream_clients)]
     with EmulatorProcess([(s, "2024-07-03") for s in names], symbols=names, ticks=STREAM_DAY_TICKS, speed=speed,
                          now="2024-07-03 10:00:00") as emu, \
             stream_server(tmp / "streams" / "data", args.server, emu, names, args.stream_batch_ms) as (url, proc):
         ctx = mp.get_context("spawn")
         ready, out, start, stop = ctx.Queue(), ctx.Queue(), ctx.Event(), ctx.Event()
-        procs, left = [], args.stream_clients
-        for i in range(args.stream_client_procs):
-            n = left // (args.stream_client_procs - i)
-            left -= n
-            procs.append(ctx.Process(target=_stream_clients, daemon=True, args=(
-                url.replace("http://", "ws://"), channels, n, args.stream_batch_ms, ready, start, stop, out)))
+        n = args.stream_client_procs
+        procs = [ctx.Process(target=_stream_clients, daemon=True, args=(
+            url.replace("http://", "ws://"), channels[i::n], args.stream_batch_ms, ready, start, stop, out))
+            for i in range(n)]
         for p in procs:
             p.start()
         for _ in range(args.stream_clients):
@@ -464,7 +464,7 @@ def bench_streams(args, tmp: Path) -> dict:
     lat = np.concatenate([np.asarray(r[0], dtype=np.float64) for r in results])
     counts = {k: sum(r[1][k] for r in results) for k in results[0][1]}
     p50, p99 = (np.percentile(lat, [50, 99]) if lat.size else (np.nan, np.nan))
-    return {"server": args.server, "clients x tick channels": f"{args.stream_clients} x {len(channels)}",
+    return {"server": args.server, "clients x tick channels": f"{args.stream_clients} x {k}",
             "symbols / trades/s (target)": f"{len(names)} / {args.stream_rate:,.0f}",
             "batch window ms": args.stream_batch_ms, "measured s": round(wall, 1),
             "tick messages received": f"{counts['messages']:,}", "frames received": f"{counts['frames']:,}",
@@ -483,7 +483,8 @@ def add_stream_args(ap: argparse.ArgumentParser) -> None:
     g.add_argument("--streams", action="store_true")
     g.add_argument("--stream-clients", type=int, default=200)
     g.add_argument("--stream-symbols", type=int, default=50)
-    g.add_argument("--stream-channels-per-client", type=int, default=50, help="tick channels each client takes")
+    g.add_argument("--stream-channels-per-client", type=int, default=50,
+                   help="tick channels each client takes (spread round the symbols)")
     g.add_argument("--stream-rate", type=float, default=2000.0, help="trades/s over all symbols")
     g.add_argument("--stream-seconds", type=float, default=30.0, help="measured period")
     g.add_argument("--stream-batch-ms", type=int, default=100, help="the batching window (?batch_ms=)")

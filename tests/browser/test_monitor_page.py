@@ -88,7 +88,7 @@ class FeedWatch:
 @pytest.fixture(scope="module")
 def monitor_app(tmp_path_factory, chromium_path):
     """A served app with a Redis bus, pointed at an emulator; the embedded worker runs the jobs."""
-    from conftest import free_port, missing_service  # tests/conftest.py
+    from services_needed import free_port, missing_service
 
     try:
         RedisBus(REDIS_URL).close()

@@ -178,3 +178,10 @@ def test_without_users_only_loopback_clients_are_answered(start_api_server):
     assert me.status_code == 200 and me.json()["via"] == "local" and me.json()["role"] == "admin"
     far = httpx.get(server.url + "/api/v1/me", headers={"X-Forwarded-For": "203.0.113.9"})
     assert far.status_code == 401 and "loopback" in far.json()["detail"]
+    # what docs/api.md and the README promise after `make demo`: plain curl on the pages' port
+    import json
+    import subprocess
+
+    out = subprocess.run(["curl", "-s", "-f", server.url + "/api/v1/datasets"], capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    assert {"AAPL", "MSFT"} <= {d["symbol"] for d in json.loads(out)["items"]}

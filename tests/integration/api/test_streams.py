@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import websockets
 
-from conftest import missing_service
+from services_needed import missing_service
 from core.events import BAR_FIELDS, TICK_ARRAYS
 from core.schema import RAW_COLUMNS
 
@@ -336,6 +336,26 @@ def test_a_stalled_client_is_dropped_while_the_others_keep_receiving(stream_serv
             assert reason.startswith("too slow: ") and reason.endswith(" messages dropped") and \
                 int(reason.split()[2]) > 0
     run(main())
+
+
+def test_the_python_example_follows_live_ticks_over_ws_v1(stream_server):
+    """Issue 13: `docs/examples/api_client.py AAPL <stored day> --follow 5` fetches the day as Arrow,
+    then prints 5 batches of AAPL's live ticks from /ws/v1, each with its resume cursor."""
+    import os
+    import re
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    env = {**os.environ, "TICKDECK_URL": stream_server.url, "TICKDECK_API_KEY": stream_server.keys["viewer"]}
+    done = subprocess.run([sys.executable, str(root / "docs" / "examples" / "api_client.py"), "AAPL",
+                           stream_server.days[-1].isoformat(), "--follow", "5"], env=env, capture_output=True,
+                          text=True, timeout=300, cwd=root)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("AAPL live: ")]
+    assert len(lines) == 5, done.stdout
+    cursors = [int(re.search(rf"cursor {DAY}:(\d+)$", ln).group(1)) for ln in lines]
+    assert cursors == sorted(cursors) and len(set(cursors)) == 5
 
 
 def test_bar_closed_events_equal_get_bars_for_the_same_minutes(stream_server, stored):
