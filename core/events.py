@@ -420,6 +420,90 @@ class ServiceChanged(Event):
         super().__post_init__()
 
 
+# -- indicators and alerts ----------------------------------------------------------------------
+INDICATOR_GROUPS = ("breadth", "options", "derived")
+INDICATOR_SOURCES = ("feed", "local", "derived", "reconciled")
+
+
+@dataclass(frozen=True, eq=False)
+class StatisticUpdated(Event):
+    """A DTN calculated statistic's new value from the feed: a Level 1 update of a statistic
+    symbol (``JTNT.Z`` …), routed to the indicator path instead of a tick day.
+
+    ``indicator`` is its name in :mod:`core.indicators.catalog` (e.g. ``TICK.NYSE``); ``at`` is the
+    feed's time of the update (UTC ns); ``value`` is NaN when the feed sent none."""
+
+    TOPIC: ClassVar[str] = "indicators"
+    NAN_FIELDS: ClassVar[tuple[str, ...]] = ("value",)
+    dtn_symbol: str
+    indicator: str
+    day: str
+    at: int
+    value: float | None
+
+
+@dataclass(frozen=True, eq=False)
+class IndicatorUpdate(Event):
+    """New values of indicator series at one instant, published by the indicators service.
+
+    ``names`` and ``values`` are parallel (a value may be NaN: not defined yet). ``group`` is one of
+    :data:`INDICATOR_GROUPS`; ``symbol`` is empty for market-wide series and the symbol for derived
+    metrics; ``source`` is ``feed`` (a DTN statistic), ``local`` (computed over the collected
+    universe), ``derived`` (per-symbol metrics) or ``reconciled`` (local minus feed)."""
+
+    TOPIC: ClassVar[str] = "indicators"
+    ARRAYS: ClassVar[dict[str, str]] = {"values": "float64"}
+    group: str
+    source: str
+    day: str
+    at: int
+    names: tuple[str, ...]
+    values: np.ndarray
+    symbol: str = ""
+
+    def __post_init__(self) -> None:
+        _one_of(self.group, INDICATOR_GROUPS, "indicator group")
+        _one_of(self.source, INDICATOR_SOURCES, "indicator source")
+        object.__setattr__(self, "names", tuple(self.names))
+        super().__post_init__()
+        if len(self.names) != self.values.shape[0]:
+            raise ValueError(f"IndicatorUpdate has {len(self.names)} names but {self.values.shape[0]} values")
+
+    def as_dict(self) -> dict[str, float]:
+        """``{name: value}``."""
+        return dict(zip(self.names, self.values.tolist()))
+
+
+@dataclass(frozen=True)
+class AlertFired(Event):
+    """An alert rule fired: its ``alert_history`` row ``history_id``. ``at`` is epoch seconds of the
+    observation that fired it (the feed's or the simulated clock's time, not the wall clock)."""
+
+    TOPIC: ClassVar[str] = "alerts"
+    NAN_FIELDS: ClassVar[tuple[str, ...]] = ("value", "threshold")
+    alert_id: int
+    history_id: int
+    name: str
+    owner: str
+    watch: str  # what the rule watches, e.g. indicator:TICK.NYSE, quality:AAPL, feed:level1
+    condition: str  # above | below | crosses_up | crosses_down | change_pct | …
+    value: float | None
+    threshold: float | None
+    message: str
+    at: float
+
+
+@dataclass(frozen=True)
+class AlertAcknowledged(Event):
+    """A fired alert (its ``alert_history`` row) was acknowledged by ``by``."""
+
+    TOPIC: ClassVar[str] = "alerts"
+    alert_id: int
+    history_id: int
+    by: str
+    at: float
+
+
 # -- messages and the codec ---------------------------------------------------------------------
 @dataclass(frozen=True)
 class Message:

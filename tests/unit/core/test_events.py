@@ -47,6 +47,13 @@ SAMPLES = {
                                                  ev.HealthCheck("disk", "ok", "10 GiB free", 42.0, 0.1)),
                                                 {"ticks": 123}),
     "ServiceChanged": lambda: ev.ServiceChanged("live", "running", 1, "", 1_720_000_000.0, "streaming AAPL"),
+    "StatisticUpdated": lambda: ev.StatisticUpdated("JTNT.Z", "TICK.NYSE", "2024-07-03", 1_720_015_200_000_000_000,
+                                                    math.nan),
+    "IndicatorUpdate": lambda: ev.IndicatorUpdate("breadth", "local", "2024-07-03", 1_720_015_200_000_000_000,
+                                                  ("TICK.NYSE", "TRIN.NYSE"), np.array([312.0, math.nan])),
+    "AlertFired": lambda: ev.AlertFired(3, 17, "TICK extreme", "adam", "indicator:TICK.NYSE", "above", 1012.0,
+                                        1000.0, "TICK.NYSE 1012 above 1000", 1_720_015_200.25),
+    "AlertAcknowledged": lambda: ev.AlertAcknowledged(3, 17, "adam", 1_720_015_260.0),
 }
 
 
