@@ -10,8 +10,10 @@ byte slicing plus one ``bytes.replace`` for the request id.
 
 Level 1 port (default 5009): ``w``/``r`` watch, ``S,SELECT UPDATE FIELDS``, ``P`` summary on
 watch, ``Q`` per trade paced in emulated time (``now`` + wall time × ``speed``), ``T`` once per
-emulated second, ``n,SYM`` for unknown symbols, and the DTN statistic symbols of
-:data:`STAT_SYMBOLS`, computed from the emulator's own universe (:meth:`IQFeedEmulator.statistics`).
+emulated second, ``n,SYM`` for unknown symbols, and every DTN statistic symbol of the indicator catalog
+(:data:`STAT_SYMBOLS`: NYSE and NASDAQ breadth, equity/index/total option volumes), computed per
+listing exchange from the emulator's own universe (:meth:`IQFeedEmulator.statistics`; the option
+volumes are proxies derived from the equity tape). Statistic updates go out once per emulated second.
 
 The emulated clock also bounds history: ticks after ``now`` do not exist yet.
 Fault switches (:class:`EmulatorFaults`) drop connections, stall, corrupt lines and repeat or
@@ -33,6 +35,7 @@ import pandas as pd
 
 from core.calendar import MarketCalendar, get_calendar
 from core.errors import InvalidSymbol, TickdeckError
+from core.indicators.catalog import EXCHANGES, INDEX_PRODUCTS, INDICATORS, STATISTIC_SYMBOLS, listing_exchange
 from core.naming import normalize_ticker
 from core.sources import iqfeed_l1 as l1p
 from core.sources import iqfeed_parse as ip
@@ -49,16 +52,10 @@ SEND_CHUNK_LINES = 50_000  # lines per write when the request gives no Datapoint
 LOOKBACK_TRADING_DAYS = 30  # HTX walks back at most this far; HTT without a begin date too
 L1_LOOP_S = 0.05  # Level 1 pacing period: trades go out within 50 ms of their emulated time
 DEFAULT_UNIVERSE = tuple(KNOWN_PRICES)  # statistics universe when ``symbols`` is not restricted
-STAT_SYMBOLS = {
-    "JTNT.Z": "net tick: universe symbols whose last trade was an uptick minus downticks",
-    "TINT.Z": "issues traded so far today",
-    "RINT.Z": "TRIN: (advancers / decliners) / (advancing volume / declining volume) vs the first trade",
-    "VINT.Z": "total volume of the universe",
-    "VCOET.Z": "call volume proxy: shares bought at or above the ask / 100",
-    "VPOET.Z": "put volume proxy: shares sold at or below the bid / 100",
-    "H1NH.Z": "symbols whose last trade is at the day's high",
-    "H1NL.Z": "symbols whose last trade is at the day's low",
-}
+# Every DTN statistic of the catalog, served computed from the universe (see IQFeedEmulator.statistics).
+STAT_SYMBOLS = {sym: INDICATORS[name].meaning for sym, name in STATISTIC_SYMBOLS.items()}
+_STAT_OF = {name: sym for sym, name in STATISTIC_SYMBOLS.items()}  # indicator name -> DTN symbol
+_UNDEFINED_WHEN_CLOSED = tuple(_STAT_OF[f"TRIN.{ex}"] for ex in EXCHANGES)
 
 
 # How ``malformed_every`` corrupts a line: the field it touches and what it writes there.
@@ -196,35 +193,66 @@ class IQFeedEmulator:
         return int(np.searchsorted(times, now_us, side="right"))
 
     def statistics(self, at: pd.Timestamp | None = None) -> dict[str, float | None]:
-        """The DTN statistic values at emulated time ``at`` (default now), from the universe."""
+        """The DTN statistic values at emulated time ``at`` (naive ET; default now), from the universe.
+
+        A plain loop over the universe's symbols, kept simple on purpose: it is the independent
+        reference :mod:`core.indicators.breadth` is tested against. Each symbol counts under its
+        listing exchange (:func:`core.indicators.catalog.listing_exchange`), using its ticks up to
+        ``at`` (inclusive): TICK adds the sign of its last trade against the trade before; it
+        advances / declines / is unchanged when its last trade is above / below / equal to the
+        day's first trade, with its day's volume going to advancing / declining volume; TRIN is
+        ``(adv / dec) / (adv volume / dec volume)`` (None when a term is zero); it is at a new
+        high / low when its last trade is at the day's running high / low. Option volumes are
+        *proxies from the equity tape*: calls = shares traded at or above the ask / 100, puts =
+        at or below the bid / 100, per symbol; index products (:data:`INDEX_PRODUCTS`) count as
+        index options, the others as equity options, total = both.
+        """
         at = at if at is not None else self.sim_now()
         day = at.date()
-        out = {k: 0.0 for k in STAT_SYMBOLS}
+        out: dict[str, float | None] = {k: 0.0 for k in STAT_SYMBOLS}
         if not self.calendar.is_trading_day(day):
-            out["RINT.Z"] = None
+            for k in _UNDEFINED_WHEN_CLOSED:
+                out[k] = None
             return out
-        adv = dec = 0
-        adv_v = dec_v = 0.0
+        per = {ex: collections.Counter() for ex in EXCHANGES}
+        calls = {"EQUITY": 0.0, "INDEX": 0.0}
+        puts = {"EQUITY": 0.0, "INDEX": 0.0}
         for sym in (s for s in (self.symbols or DEFAULT_UNIVERSE) if s not in STAT_SYMBOLS):
             e = self._day(sym, day)
             j = self._available(day, at, e.times)
             if j == 0:
                 continue
+            c = per[listing_exchange(sym)]
             last = e.raw["last"]
-            out["TINT.Z"] += 1
             vol = float(e.raw["tot_vlm"][j - 1])
-            out["VINT.Z"] += vol
-            out["VCOET.Z"] += float(e.extra["_buy"][j - 1] // 100)
-            out["VPOET.Z"] += float(e.extra["_sell"][j - 1] // 100)
+            c["ISSUES"] += 1
+            c["VOLUME"] += vol
             if j > 1:
-                out["JTNT.Z"] += float(np.sign(last[j - 1] - last[j - 2]))
+                c["TICK"] += float(np.sign(last[j - 1] - last[j - 2]))
             if last[j - 1] > last[0]:
-                adv, adv_v = adv + 1, adv_v + vol
+                c["ADV"] += 1
+                c["ADV_VOL"] += vol
             elif last[j - 1] < last[0]:
-                dec, dec_v = dec + 1, dec_v + vol
-            out["H1NH.Z"] += float(last[j - 1] >= e.extra["_high"][j - 1])
-            out["H1NL.Z"] += float(last[j - 1] <= e.extra["_low"][j - 1])
-        out["RINT.Z"] = (adv / dec) / (adv_v / dec_v) if adv and dec and adv_v and dec_v else None
+                c["DEC"] += 1
+                c["DEC_VOL"] += vol
+            else:
+                c["UNCH"] += 1
+            c["NEW_HIGHS"] += float(last[j - 1] >= e.extra["_high"][j - 1])
+            c["NEW_LOWS"] += float(last[j - 1] <= e.extra["_low"][j - 1])
+            cls = "INDEX" if sym in INDEX_PRODUCTS else "EQUITY"
+            calls[cls] += float(e.extra["_buy"][j - 1] // 100)
+            puts[cls] += float(e.extra["_sell"][j - 1] // 100)
+        for ex, c in per.items():
+            for kind in ("TICK", "ADV", "DEC", "UNCH", "ADV_VOL", "DEC_VOL", "NEW_HIGHS", "NEW_LOWS", "ISSUES",
+                         "VOLUME"):
+                out[_STAT_OF[f"{kind}.{ex}"]] = float(c[kind])
+            adv, dec, adv_v, dec_v = c["ADV"], c["DEC"], c["ADV_VOL"], c["DEC_VOL"]
+            out[_STAT_OF[f"TRIN.{ex}"]] = (adv / dec) / (adv_v / dec_v) if adv and dec and adv_v and dec_v else None
+        for cls in ("EQUITY", "INDEX"):
+            out[_STAT_OF[f"CALL_VOL.{cls}"]] = calls[cls]
+            out[_STAT_OF[f"PUT_VOL.{cls}"]] = puts[cls]
+        out[_STAT_OF["CALL_VOL.TOTAL"]] = calls["EQUITY"] + calls["INDEX"]
+        out[_STAT_OF["PUT_VOL.TOTAL"]] = puts["EQUITY"] + puts["INDEX"]
         return out
 
     # -- server lifecycle -----------------------------------------------------------------------

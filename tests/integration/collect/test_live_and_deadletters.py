@@ -90,11 +90,12 @@ def test_level1_conversation_unknown_symbol_and_statistics(emulator):
         ticks += int(np.sign(raw["last"][j - 1] - raw["last"][j - 2]))
         adv += raw["last"][j - 1] > raw["last"][0]
         dec += raw["last"][j - 1] < raw["last"][0]
-    assert stats["TINT.Z"] == 2 and stats["JTNT.Z"] == ticks
-    assert stats["VINT.Z"] == sum(emulator.day_raw(s, "2024-07-03")["tot_vlm"][
+    # AAPL and MSFT are NASDAQ-listed: they count in the NASDAQ statistics only
+    assert stats["TIQT.Z"] == 2 and stats["JTQT.Z"] == ticks and stats["TINT.Z"] == 0
+    assert stats["VIQT.Z"] == sum(emulator.day_raw(s, "2024-07-03")["tot_vlm"][
         np.searchsorted(emulator.day_raw(s, "2024-07-03")["time"], 10 * 3600e6, "right") - 1] for s in ("AAPL", "MSFT"))
     assert stats["VCOET.Z"] > 0 and stats["VPOET.Z"] > 0
-    assert (stats["RINT.Z"] is None) == (adv == 0 or dec == 0)
+    assert (stats["RIQT.Z"] is None) == (adv == 0 or dec == 0)
 
 
 def test_malformed_lines_become_dead_letters_and_fix_then_replay_restores_the_day(ctx, emulator_factory):
