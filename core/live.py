@@ -63,7 +63,8 @@ from core import naming
 from core.collect import DATASET, SOURCE, _dead_letters, finalize_day
 from core.deadletters import add_line_dead_letters, add_tick_dead_letters
 from core.enrich import enrich, utc_ns_from_date_time
-from core.events import LiveBatch
+from core.events import LiveBatch, StatisticUpdated
+from core.indicators.catalog import is_statistic_symbol, statistic_name
 from core.errors import DayNotFound, FeedError, SchemaError, StorageError
 from core.ingest import dedupe_tick_ids, new_ingest_id
 from core.live_bars import LIVE_BAR_SPECS, LiveBars, publish_ticks
@@ -627,6 +628,20 @@ def _journal_batch(states: list[_LiveDay], index: dict[str, int], parsed, day_in
     return frame
 
 
+def publish_statistics(bus, stats) -> int:
+    """Publish each statistic update of a Level 1 batch (:class:`core.sources.iqfeed_l1.ParsedStatistics`)
+    as a :class:`core.events.StatisticUpdated` on ``indicators``; returns how many.
+
+    A handful per second (one per watched statistic symbol), so one event per update."""
+    if not len(stats):
+        return 0
+    at = utc_ns_from_date_time(stats.date, stats.time)
+    for sym, value, day, ns in zip(stats.symbol, stats.value.tolist(), stats.date.tolist(), at.tolist()):
+        iso = f"{day // 10000:04d}-{day // 100 % 100:02d}-{day % 100:02d}"
+        bus.publish(StatisticUpdated(sym, statistic_name(sym), iso, int(ns), value))
+    return len(stats)
+
+
 def collect_live(ctx, symbols, *, batch_seconds: float = 1.0, flush_after: float = FLUSH_AFTER_S,
                  stop_event: threading.Event,
                  host: str | None = None, port_history: int | None = None, port_l1: int | None = None,
@@ -652,7 +667,8 @@ def collect_live(ctx, symbols, *, batch_seconds: float = 1.0, flush_after: float
     """
     live_symbols = symbols if isinstance(symbols, LiveSymbols) else LiveSymbols(symbols)
     applied, initial = live_symbols.get()
-    syms = list(initial)
+    syms = [s for s in initial if not is_statistic_symbol(s)]  # tick symbols: days, journal, bars
+    stat_syms = [s for s in initial if is_statistic_symbol(s)]  # DTN statistics: StatisticUpdated only
     added_while_running: set[str] = set()  # a feed's "unknown symbol" for these drops them instead of failing the run
     host = host or ctx.settings.feed_host
     cal = ctx.calendar()
@@ -680,6 +696,11 @@ def collect_live(ctx, symbols, *, batch_seconds: float = 1.0, flush_after: float
     def change_symbols(wanted: tuple[str, ...], day: dt.date | None) -> None:
         """Apply a new symbol set between two batches (see :class:`LiveSymbols`)."""
         nonlocal states, index
+        stats_now = [s for s in wanted if is_statistic_symbol(s)]
+        l1.unwatch([s for s in stat_syms if s not in stats_now])
+        l1.watch([s for s in stats_now if s not in stat_syms])
+        stat_syms[:] = stats_now
+        wanted = tuple(s for s in wanted if not is_statistic_symbol(s))
         added = [s for s in wanted if s not in index]
         removed = [s for s in syms if s not in set(wanted)]
         l1.unwatch(removed)
@@ -715,8 +736,15 @@ def collect_live(ctx, symbols, *, batch_seconds: float = 1.0, flush_after: float
         index = {s: i for i, s in enumerate(syms)}
 
     try:
-        l1.connect(syms)
+        l1.connect(syms + stat_syms)
         for batch in l1.batches(batch_seconds=batch_seconds, stop_event=stop_event, flush_after=flush_after):
+            for u in (normalize_ticker(x) for x in batch.unknown):
+                if u in stat_syms:  # a statistic the feed does not serve: dropped, the run goes on
+                    stat_syms.remove(u)
+                    live_symbols.reject(u, f"IQFeed does not serve statistic {u}")
+                    l1.unwatch([u])
+            if len(batch.parsed.stats):
+                publish_statistics(ctx.bus, batch.parsed.stats)
             unknown = [u for u in (normalize_ticker(x) for x in batch.unknown) if u in index]
             for u in [u for u in unknown if u in added_while_running]:
                 drop_unknown(u, f"IQFeed does not know symbol {u}")

@@ -119,22 +119,23 @@ _OPTION_VOLUMES = {
 }
 
 
-def _derived_metric_names() -> tuple[str, ...]:
+def _derived_metrics() -> dict[str, tuple[str, str]]:
+    """``{metric: (meaning, unit)}`` from :mod:`core.indicators.derived` (its ``METRICS`` names and
+    ``METRIC_INFO``), or the names alone when it cannot be imported."""
     try:
         from core.indicators.derived import METRICS
     except ImportError:
-        return DERIVED_METRIC_NAMES
-    return tuple(METRICS)
-
-
-def _derived_meaning(name: str) -> tuple[str, str]:
+        METRICS = DERIVED_METRIC_NAMES
     try:
-        from core.indicators.derived import METRICS
-        m = METRICS[name]
-    except (ImportError, KeyError):
-        return f"derived metric {name} per symbol over rolling windows (docs/indicators.md)", ""
-    return (str(getattr(m, "meaning", "") or getattr(m, "description", "") or f"derived metric {name}"),
-            str(getattr(m, "unit", "") or ""))
+        from core.indicators.derived import METRIC_INFO
+    except ImportError:
+        METRIC_INFO = {}
+    out = {}
+    for name in METRICS:
+        info = METRIC_INFO.get(name)
+        out[name] = (getattr(info, "meaning", "") or f"derived metric {name} per symbol (docs/indicators.md)",
+                     getattr(info, "unit", "") or "")
+    return out
 
 
 def _build() -> dict[str, Indicator]:
@@ -162,8 +163,7 @@ def _build() -> dict[str, Indicator]:
                       {cls: put}, tuple(s for s in unconfirmed if s == put)))
         add(Indicator(f"PCR.{cls}", "options", f"{what} put/call volume ratio: PUT_VOL.{cls} / CALL_VOL.{cls}",
                       "ratio", "feed"))
-    for name in _derived_metric_names():
-        meaning, unit = _derived_meaning(name)
+    for name, (meaning, unit) in _derived_metrics().items():
         add(Indicator(name, "derived", meaning, unit, "local"))
     return out
 

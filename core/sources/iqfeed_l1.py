@@ -8,11 +8,17 @@
 * :func:`trade_lines` writes ticks back as ``Q`` lines: the replayable text of a Level 1 dead
   letter (a late tick, a row the ingest rules refused).
 
+Statistic symbols (DTN calculated statistics, any ``.Z`` symbol:
+:func:`core.indicators.catalog.is_statistic_symbol`) never become ticks: :func:`parse_level1`
+hands their updates back separately (:class:`ParsedStatistics`: value, the feed's date and time)
+for the indicator path.
+
 The field helpers and the tick-line patterns are shared with :mod:`core.sources.iqfeed_parse`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from dataclasses import dataclass
 
@@ -41,6 +47,7 @@ _L1_COLS = ["type", "symbol", "last", "last_sz", "time", "date", "mkt_ctr", "con
 MIN_YEAR, MAX_YEAR = 1900, 2200  # a Level 1 date outside these years is a corrupt line, not a trade
 _INT64_MAX = b"9223372036854775807"
 _INT64_COLS = ("last_sz", "tot_vlm", "tick_id")
+_STATISTIC = r"\.[Zz]\s*$"  # a statistic symbol: ends in .Z (core.indicators.catalog.is_statistic_symbol)
 _DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
 _WHOLE = "{} is not a whole number of 1 to 18 digits"  # the history lines' rule: every such number fits int64
 # (field, pattern, reason) in line order: a bad line is named by its first failing field; ``{}`` is the
@@ -156,6 +163,50 @@ def trade_lines(symbols, raw: dict) -> list[str]:
 
 
 @dataclass(frozen=True)
+class ParsedStatistics:
+    """Updates of statistic symbols (``.Z``) in a block of Level 1 lines, one row per line.
+
+    ``value`` is NaN when the line carried none (a TRIN with no decliners); ``date`` is
+    YYYYMMDD and ``time`` µs since midnight, ET, the feed's time of the update."""
+
+    symbol: tuple = ()
+    value: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0))
+    date: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    time: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0, dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self.symbol)
+
+
+def _statistics(t: pa.Table, bad: list) -> ParsedStatistics:
+    """The statistic rows of ``t`` (few: one per statistic symbol per second), parsed one by one;
+    a row whose value, time or date is malformed goes to ``bad`` with its reason."""
+    syms, vals, dates, times = [], [], [], []
+    cols = {c: t[c].to_pylist() for c in ("symbol", "last", "time", "date")}
+    for i in range(t.num_rows):
+        sym, last, tm, dd = (cols[c][i] for c in ("symbol", "last", "time", "date"))
+        try:
+            text = sym.decode("ascii").strip().upper()
+            value = float(last) if last.strip() else np.nan
+            hh, mi, rest = tm.decode("ascii").split(":")
+            sec, _, frac = rest.partition(".")
+            us = ((int(hh) * 60 + int(mi)) * 60 + int(sec)) * 1_000_000 + int((frac + "000000")[:6])
+            mo, d, y = (int(x) for x in dd.decode("ascii").split("/"))
+            if not (0 <= us < 86_400_000_000 and _real_date(f"{mo:02d}/{d:02d}/{y:04d}".encode())):
+                raise ValueError("time or date out of range")
+        except (ValueError, UnicodeDecodeError) as e:
+            line = b",".join(t[c][i].as_py() for c in _L1_COLS)
+            bad.append((line_text(line), f"statistic update: {e}", line_text(sym)))
+            continue
+        syms.append(text)
+        vals.append(value)
+        dates.append(y * 10000 + mo * 100 + d)
+        times.append(us)
+    return ParsedStatistics(tuple(syms), np.asarray(vals, dtype=np.float64), np.asarray(dates, dtype=np.int64),
+                            np.asarray(times, dtype=np.int64))
+
+
+@dataclass(frozen=True)
 class ParsedLevel1:
     """Trades parsed from ``Q`` lines selected with :data:`L1_COLLECT_FIELDS`.
 
@@ -169,6 +220,7 @@ class ParsedLevel1:
     symbol_names: tuple
     raw: dict
     bad: tuple
+    stats: ParsedStatistics = ParsedStatistics()  # updates of statistic symbols (never ticks)
 
     def for_symbol(self, symbol: str) -> dict:
         """The raw columns of one symbol's ticks (empty when it had none)."""
@@ -256,25 +308,28 @@ def _real_dates(col, shaped: np.ndarray) -> np.ndarray:
 def parse_level1(body: bytes) -> ParsedLevel1:
     """Parse ``Q,SYM,...`` trade lines (fields :data:`L1_COLLECT_FIELDS`) into raw columns.
 
-    Lines without a trade (an empty ``Most Recent Trade`` or ``TickID``, e.g. a statistic
-    symbol) are skipped silently. Any other line that cannot become a tick comes back in
-    ``bad`` — whatever its bytes: a wrong number of fields, a byte that is not UTF-8, a number
-    that is not one or does not fit its column (sizes, volume and tick id in int64), a time of
-    day outside 00:00:00–23:59:59.999999, a date that is not a real calendar day — and the
-    other lines are kept. Never raises on the content of ``body``.
+    Lines of statistic symbols (``.Z``) come back in ``stats``, never as ticks. Other lines
+    without a trade (an empty ``Most Recent Trade`` or ``TickID``) are skipped silently. Any
+    other line that cannot become a tick comes back in ``bad`` — whatever its bytes: a wrong
+    number of fields, a byte that is not UTF-8, a number that is not one or does not fit its
+    column (sizes, volume and tick id in int64), a time of day outside 00:00:00–23:59:59.999999,
+    a date that is not a real calendar day — and the other lines are kept. Never raises on the content of ``body``.
     """
     if not body.strip():
         return ParsedLevel1(np.empty(0, dtype=np.int32), (), empty_raw(0), ())
     body, bad = _split_lines(body)
     if not body:
-        return ParsedLevel1(np.empty(0, dtype=np.int32), (), empty_raw(0), tuple(bad))
+        return ParsedLevel1(np.empty(0, dtype=np.int32), (), empty_raw(0), tuple(bad))  # no line was whole
     t = pacsv.read_csv(
         io.BytesIO(body),
         read_options=pacsv.ReadOptions(column_names=_L1_COLS, block_size=PARSE_BLOCK_BYTES),
         parse_options=pacsv.ParseOptions(quote_char=False),
         convert_options=pacsv.ConvertOptions(column_types={c: pa.binary() for c in _L1_COLS},
                                              strings_can_be_null=False))
-    t = t.filter(pc.and_(pc.not_equal(t["last"], b""), pc.not_equal(t["tick_id"], b"")))  # trades only
+    is_stat = pc.match_substring_regex(t["symbol"], _STATISTIC)  # on bytes: any symbol, even not UTF-8
+    stats = _statistics(t.filter(is_stat), bad) if pc.any(is_stat).as_py() else ParsedStatistics()
+    t = t.filter(pc.and_(pc.invert(is_stat),
+                         pc.and_(pc.not_equal(t["last"], b""), pc.not_equal(t["tick_id"], b""))))  # trades only
     ok = np.ones(t.num_rows, dtype=bool)
     failed = np.full(t.num_rows, -1, dtype=np.int16)  # the first failing check per row
     for j, (k, pat, _) in enumerate(_L1_CHECKS):
@@ -326,4 +381,4 @@ def parse_level1(body: bytes) -> ParsedLevel1:
             t = t.filter(pa.array(~huge))
     enc = pc.dictionary_encode(t["symbol"]).combine_chunks()
     index = enc.indices.to_numpy(zero_copy_only=False).astype(np.int32)
-    return ParsedLevel1(index, tuple(enc.dictionary.to_pylist()), raw, tuple(bad))
+    return ParsedLevel1(index, tuple(enc.dictionary.to_pylist()), raw, tuple(bad), stats)
