@@ -9,14 +9,15 @@ computed locally; the two are reconciled, ``<NAME>.diff``).
 
 DTN symbols (``.Z`` suffix). Confirmed names come from DTN's calculated-indicators guide as quoted
 by public IQFeed client code: ``JTNT.Z``/``JTQT.Z`` (net tick), ``RINT.Z``/``RIQT.Z`` (TRIN),
-``TINT.Z``/``TIQT.Z`` (total issues), ``VINT.Z``/``VIQT.Z`` (volume), ``H1NH.Z``/``H1NL.Z`` (new
-highs/lows), ``VCOET.Z``/``VPOET.Z`` (equity call/put volume), and the S&P 500 issue/volume
-symbols ``II6A.Z``/``II6D.Z``/``VI6A.Z``/``VI6D.Z``. The NYSE/NASDAQ advancing/declining issue and
-volume symbols follow the same pattern (``N`` = NYSE, ``Q`` = NASDAQ in place of ``6``) but were
-not seen spelled out: they are listed in :attr:`Indicator.unconfirmed`, as are the unchanged-issue
-symbols, the NASDAQ new highs/lows and the index/total option volumes (``docs/indicators.md``,
-"Catalog", says the same). An unconfirmed symbol is still served by the bundled emulator and
-routed like any other; check it against DTN's symbol guide before relying on a real feed.
+``TINT.Z``/``TIQT.Z`` (total issues), ``VINT.Z``/``VIQT.Z`` (volume), ``H1NH.Z``/``H1NL.Z`` (1-day
+new highs/lows; quoted without an exchange, the ``N`` read as NYSE as in the others),
+``VCOET.Z``/``VPOET.Z`` (equity call/put volume), and the S&P 500 issue/volume symbols
+``II6A.Z``/``II6D.Z``/``VI6A.Z``/``VI6D.Z``. The NYSE/NASDAQ advancing/declining issue and volume
+symbols follow the same pattern (``N`` = NYSE, ``Q`` = NASDAQ in place of ``6``) but were not seen
+spelled out: they are listed in :attr:`Indicator.unconfirmed`, as are the unchanged-issue symbols,
+the NASDAQ new highs/lows and the index/total option volumes (``docs/indicators.md``, "Catalog",
+says the same). An unconfirmed symbol is still served by the bundled emulator and routed like any
+other; check it against DTN's symbol guide before relying on a real feed.
 
 Any ``.Z`` symbol is a statistic (:func:`is_statistic_symbol`): one the catalog does not know is
 named ``STAT.<symbol>`` (:func:`statistic_name`) and never becomes a tick day.
