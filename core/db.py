@@ -231,17 +231,36 @@ class AlertConfig(Base):
     kind: Mapped[str] = mapped_column(String(32))
     symbol: Mapped[str] = mapped_column(String(32), default="")
     condition: Mapped[dict] = mapped_column(default=dict)
-    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)  # the rule's active flag
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # 0005: the typed rule (core.alert_rules.AlertRule); kind/symbol/condition mirror it
+    owner: Mapped[str] = mapped_column(String(64), default="", server_default="", index=True)
+    watch: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    op: Mapped[str] = mapped_column(String(16), default="above", server_default="above")
+    threshold: Mapped[float | None] = mapped_column(Float, nullable=True)
+    window_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    cooldown_s: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    webhook_url: Mapped[str] = mapped_column(String(2048), default="", server_default="")
+    updated_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)  # rules reload when it moves
 
 
 class AlertHistory(Base):
     __tablename__ = "alert_history"
+    __table_args__ = (Index("ix_alert_history_config_triggered", "config_id", "triggered_at"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     config_id: Mapped[int] = mapped_column(ForeignKey("alert_configs.id", ondelete="CASCADE"))
     triggered_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     value: Mapped[float | None] = mapped_column(Float, nullable=True)
     message: Mapped[str] = mapped_column(Text, default="")
+    # 0005: what fired, acknowledgement and webhook delivery (none | pending | delivered | failed)
+    series: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    threshold: Mapped[float | None] = mapped_column(Float, nullable=True)
+    acked_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    acked_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    delivery: Mapped[str] = mapped_column(String(16), default="none", server_default="none")
+    delivery_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    delivery_error: Mapped[str] = mapped_column(Text, default="", server_default="")
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
 
 
 class SystemConfig(Base):
