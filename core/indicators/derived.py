@@ -1,0 +1,486 @@
+"""The 20 derived per-symbol metrics over rolling windows (1 min, 5 min, session), as numpy arrays.
+
+:func:`compute_derived` takes one symbol-day's ticks (in time order) and evaluation instants
+(:func:`metric_grid`: the end of every 1 s step holding a tick) and returns the 60 series
+``<metric>.<window>``. Formulas, units and references are in ``docs/indicators.md`` ("Derived
+metrics") and in :data:`METRIC_INFO`.
+
+How it is computed: every metric is a function of sums, over the ticks of the window, of per-tick
+quantities (volume, signed volume, squared returns, lagged products, …). One compiled pass
+(:func:`core.indicators._derived_kernels.prefix_at`) records the running sums of all quantities at
+the window boundaries the grid needs (``np.searchsorted`` of ``g`` and ``g − window``), so a
+window's sum is a difference of two rows: O(ticks + grid) for all 60 series. VPIN needs a second
+sequential pass (equal-volume buckets).
+
+Window semantics. The window of ``g`` holds the ticks with ``g − window < timestamp <= g``
+(``session``: every tick passed, from the day's first). A quantity built from consecutive trades
+counts only when every trade it uses is in the window: returns (``ln p_i/p_{i−1}``) need both
+trades in it, lag-1 products of returns three trades, k-trade returns k + 1. Classifications of a
+trade are attributes of that trade computed from it and the trades before it, as the stored
+``trade_sign`` is: the Lee–Ready sign (the tick rule carried over zero ticks when the trade is at
+the midpoint or has no quote) and the tick-rule direction may look back before the window start.
+Nothing depends on ticks after ``g``, so a live engine calling this on the day so far gets the
+values a batch run over the whole day gets, bit for bit.
+
+Inputs. ``timestamp`` (UTC ns), ``last``, ``last_sz``, ``bid``, ``ask``, ``cond1..cond4`` are
+required. When the stored enrichment columns are present they are used instead of recomputing
+(they carry the instrument's terms): ``trade_sign``, ``dollar_volume``, ``is_block_trade``,
+``is_odd_lot``, ``is_intermarket_sweep``. Without them: Lee–Ready signs by
+:func:`core.enrich.trade_signs`, dollar volume ``last × last_sz`` and the equity rules of
+:mod:`core.instruments` (block ≥ 10,000 shares or ≥ $200,000; odd lot < 100 shares or the ODD_LOT
+condition). Sizes are in the stored units of ``last_sz``. Every tick passed is used: the caller
+chooses the session (pass regular-session ticks for a regular-session ``session`` window).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from core import conditions
+from core.errors import SchemaError, TickdeckError
+from core.indicators import _derived_kernels as kx
+from core.instruments import BLOCK_RULES, EQUITY_LOT
+from core.schema import TZ
+
+WINDOWS: dict[str, int | None] = {"1min": 60_000_000_000, "5min": 300_000_000_000, "session": None}
+STEP_NS = 1_000_000_000  # the evaluation grid's step: live evaluation emits each completed second
+VR_LAG = 5  # variance ratio VR(k): k-trade returns against 1-trade returns
+# VPIN bucket: 1/1000 of the average day's volume (the volume profile's), ~23 s of an average
+# 6.5 h day, so a 1 min window holds ~2–3 whole buckets and 5 min ~13. Easley, López de Prado and
+# O'Hara (2012) use 1/50 of daily volume for a day-long VPIN; these windows are much shorter.
+VPIN_BUCKETS_PER_DAY = 1000
+MAX_VPIN_BUCKETS = 20_000_000  # a bucket so small that a day fills more is a units mistake
+_DAY_NS = 86_400 * 10**9
+_REL_EPS = 1e-12  # a variance below this fraction of its sum of squares is rounding: no variation
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One derived metric: its name, what it measures and its unit."""
+
+    name: str
+    meaning: str
+    unit: str
+    reference: str
+
+
+METRIC_INFO: dict[str, Metric] = {m.name: m for m in (
+    Metric("realized_vol", "realized volatility: sqrt of the sum of squared trade-to-trade log returns",
+           "log return", "Andersen, Bollerslev, Diebold, Labys (2003)"),
+    Metric("vwap_dev_bps", "last trade price against the window's VWAP", "bps", "Berkowitz, Logue, Noser (1988)"),
+    Metric("ofi", "order-flow imbalance: (buy − sell volume) / volume, Lee–Ready signs", "fraction (−1..1)",
+           "Chordia, Roll, Subrahmanyam (2002); Lee, Ready (1991)"),
+    Metric("trade_count_imbalance", "(buy − sell trades) / trades, Lee–Ready signs", "fraction (−1..1)",
+           "Chordia, Roll, Subrahmanyam (2002)"),
+    Metric("kyle_lambda", "Kyle's lambda: OLS slope of returns on signed dollar volume", "bps per $1M",
+           "Kyle (1985); Hasbrouck (2009)"),
+    Metric("amihud", "Amihud illiquidity: sum |return| / dollar volume", "bps per $1M", "Amihud (2002)"),
+    Metric("roll_spread", "Roll's implied spread: 2 sqrt(−cov(Δp_t, Δp_t−1)), 0 when the covariance is ≥ 0",
+           "price", "Roll (1984)"),
+    Metric("effective_spread_bps", "mean of 2 |price − midpoint| / midpoint over trades with a quote", "bps",
+           "Bessembinder (2003)"),
+    Metric("quoted_spread_bps", "time-weighted (ask − bid) / midpoint of the quotes prevailing at trades", "bps",
+           "SEC Rule 605; Hasbrouck (2007)"),
+    Metric("price_improvement_rate", "share of signed trades with a quote executed better than it", "fraction",
+           "SEC Rule 605"),
+    Metric("vpin", "volume-synchronised probability of informed trading: mean |buy − sell| / bucket volume "
+           "over the equal-volume buckets inside the window", "fraction",
+           "Easley, López de Prado, O'Hara (2012)"),
+    Metric("trade_intensity", "trades per second", "trades/s", "Engle, Russell (1998)"),
+    Metric("avg_trade_size", "volume / trades", "size units", "—"),
+    Metric("block_share", "block-trade volume / volume", "fraction", "NYSE block definition; SEC Rule 10b-18"),
+    Metric("odd_lot_share", "odd-lot trades / trades", "fraction", "O'Hara, Yao, Ye (2014)"),
+    Metric("iso_share", "intermarket-sweep volume / volume", "fraction", "Chakravarty, Jain, Upson, Wood (2012)"),
+    Metric("variance_ratio", f"Lo–MacKinlay VR({VR_LAG}): variance of overlapping {VR_LAG}-trade returns / "
+           f"({VR_LAG} × variance of trade returns), bias-corrected", "ratio", "Lo, MacKinlay (1988)"),
+    Metric("return_autocorr", "first-order autocorrelation of trade-to-trade log returns", "correlation",
+           "Roll (1984); Campbell, Lo, MacKinlay (1997)"),
+    Metric("tick_run_length", "mean length of runs of equal tick-rule direction (zero ticks carry it)", "trades",
+           "Lee, Ready (1991)"),
+    Metric("relative_volume", "volume / the average volume of the same time-of-day window over the last "
+           "stored days", "ratio", "—"),
+)}
+METRICS: tuple[str, ...] = tuple(METRIC_INFO)
+SERIES: tuple[str, ...] = tuple(f"{m}.{w}" for m in METRICS for w in WINDOWS)
+REQUIRED = ("timestamp", "last", "last_sz", "bid", "ask", "cond1", "cond2", "cond3", "cond4")
+
+
+class DerivedMetricsError(TickdeckError, ValueError):
+    """An argument of the derived-metric computation is unusable (the message says which and why)."""
+
+
+# -- grid and profile --------------------------------------------------------------------------------
+def metric_grid(timestamp_ns: np.ndarray, step_ns: int = STEP_NS) -> np.ndarray:
+    """The evaluation instants of a day: ``unique(ceil(t / step) * step)``, the end of every step
+    holding a tick (int64 UTC ns, ascending; ``timestamp_ns`` in time order).
+
+    Raises
+    ------
+    DerivedMetricsError
+        ``step_ns`` is not a positive number of nanoseconds.
+    """
+    step = int(step_ns)
+    if step <= 0:
+        raise DerivedMetricsError(f"grid step must be a positive number of ns, got {step_ns}")
+    t = _ns(timestamp_ns)
+    if t.size == 0:
+        return np.empty(0, dtype=np.int64)
+    c = -((-t) // step) * step
+    keep = np.empty(c.size, dtype=bool)
+    keep[0] = True
+    np.not_equal(c[1:], c[:-1], out=keep[1:])
+    return c[keep] if (c[1:] >= c[:-1]).all() else np.unique(c)
+
+
+@dataclass(frozen=True, eq=False)
+class VolumeProfile:
+    """Average cumulative volume by time of day over some earlier days (for ``relative_volume``).
+
+    ``cumulative[s]`` is the mean, over the days, of the volume traded at local times of day
+    ``<= s`` seconds (``s`` = 0..86,400). Resolution is one second: a window's profile volume is
+    ``cumulative[end] − cumulative[start]`` with both ends in whole seconds of local time.
+    """
+
+    cumulative: np.ndarray
+    days: int
+    tz: str = TZ
+
+    @classmethod
+    def from_days(cls, days: Iterable[tuple[np.ndarray, np.ndarray]], tz: str = TZ) -> VolumeProfile:
+        """Build from ``[(timestamp_ns, size), ...]``, one pair of arrays per earlier day.
+
+        Raises
+        ------
+        DerivedMetricsError
+            No days, or a day's arrays differ in length.
+        """
+        total = np.zeros(86_401)
+        n = 0
+        for ts, size in days:
+            ts, size = _ns(ts), np.asarray(size, dtype=np.float64)
+            if ts.shape != size.shape:
+                raise DerivedMetricsError(f"volume profile day {n}: {ts.size} timestamps but {size.size} sizes")
+            sec = -((-_time_of_day_ns(ts, tz)) // 10**9)  # tick at time of day in (s−1, s] → bin s
+            total += np.bincount(sec, weights=size, minlength=86_401)[:86_401]
+            n += 1
+        if n == 0:
+            raise DerivedMetricsError("a volume profile needs at least one earlier day")
+        return cls(np.cumsum(total) / n, n, tz)
+
+    @property
+    def daily_volume(self) -> float:
+        """The average day's volume."""
+        return float(self.cumulative[-1])
+
+    def between(self, lo_s: np.ndarray, hi_s: np.ndarray) -> np.ndarray:
+        """Average volume at times of day in ``(lo_s, hi_s]`` (whole seconds, clipped to the day)."""
+        lo = np.clip(np.asarray(lo_s, dtype=np.int64), 0, 86_400)
+        hi = np.clip(np.asarray(hi_s, dtype=np.int64), 0, 86_400)
+        return np.where(hi > lo, self.cumulative[hi] - self.cumulative[lo], 0.0)
+
+
+def _time_of_day_ns(ts: np.ndarray, tz: str) -> np.ndarray:
+    if ts.size == 0:
+        return ts
+    local = pd.DatetimeIndex(ts.view("datetime64[ns]")).tz_localize("UTC").tz_convert(tz).tz_localize(None).asi8
+    return local % _DAY_NS
+
+
+def _ns(a) -> np.ndarray:
+    """int64 ns from an int64 array, a datetime64 array or a DatetimeIndex."""
+    if isinstance(a, pd.DatetimeIndex):
+        return np.ascontiguousarray(a.asi8)
+    a = np.asarray(a)
+    if a.dtype.kind == "M":
+        return np.ascontiguousarray(a.astype("datetime64[ns]").view(np.int64))
+    return np.ascontiguousarray(a, dtype=np.int64)
+
+
+def columns_from_frame(df: pd.DataFrame) -> dict[str, np.ndarray]:
+    """A stored tick frame (indexed by ``timestamp``) as the columns :func:`compute_derived` reads."""
+    out = {"timestamp": np.ascontiguousarray(df.index.asi8, dtype=np.int64)}
+    for name in (*REQUIRED[1:], *_ENRICHED):
+        if name in df.columns:
+            out[name] = np.ascontiguousarray(df[name].to_numpy())
+    return out
+
+
+_ENRICHED = ("trade_sign", "dollar_volume", "is_block_trade", "is_odd_lot", "is_intermarket_sweep")
+
+
+# -- inputs -------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Ticks:
+    t: np.ndarray
+    p: np.ndarray
+    q: np.ndarray
+    dv: np.ndarray
+    has_dv: bool
+    s: np.ndarray
+    blk: np.ndarray
+    odd: np.ndarray
+    iso: np.ndarray
+    bid: np.ndarray
+    ask: np.ndarray
+
+
+def _inputs(cols: Mapping[str, np.ndarray]) -> _Ticks:
+    for name in REQUIRED:
+        if name not in cols:
+            raise SchemaError(name, "required column is missing for the derived metrics")
+    t = _ns(cols["timestamp"])
+    n = t.size
+    arr = {}
+    for name in REQUIRED[1:] + tuple(k for k in _ENRICHED if k in cols):
+        a = np.asarray(cols[name])
+        if a.shape != (n,):
+            raise SchemaError(name, f"length {a.shape} differs from timestamp length {n}")
+        arr[name] = a
+    if n > 1:
+        bad = np.flatnonzero(t[1:] < t[:-1])
+        if bad.size:
+            raise SchemaError("timestamp", "ticks must be in time order for the derived metrics; sort them",
+                              row=int(bad[0]) + 1)
+    p = np.ascontiguousarray(arr["last"], dtype=np.float64)
+    if n and not (p > 0).all():
+        row = int(np.flatnonzero(~(p > 0))[0])
+        raise SchemaError("last", f"price must be > 0, got {p[row]}", row=row)
+    q = np.ascontiguousarray(arr["last_sz"])
+    if q.dtype.kind not in "iuf":
+        q = q.astype(np.float64)
+    bid = np.ascontiguousarray(arr["bid"], dtype=np.float64)
+    ask = np.ascontiguousarray(arr["ask"], dtype=np.float64)
+    if "trade_sign" in arr:
+        s = np.ascontiguousarray(arr["trade_sign"], dtype=np.int8)
+    else:
+        from core.enrich import trade_signs
+
+        valid = (bid > 0) & (ask >= bid) & np.isfinite(ask)
+        s, _, _ = trade_signs(p, np.where(valid, (bid + ask) * 0.5, np.nan))
+    has_dv = "dollar_volume" in arr
+    dv = np.ascontiguousarray(arr["dollar_volume"], dtype=np.float64) if has_dv else np.empty(0)
+    c = [np.ascontiguousarray(arr[f"cond{i}"], dtype=np.uint8) for i in range(1, 5)]
+    bits = None
+    fb = conditions.FLAG_BITS
+    if "is_block_trade" in arr:
+        blk = np.ascontiguousarray(arr["is_block_trade"], dtype=bool)
+    else:
+        rule = BLOCK_RULES["equity"]
+        qf = q.astype(np.float64)
+        blk = (qf >= rule.quantity) | (p * qf >= rule.notional)
+    if "is_odd_lot" in arr:
+        odd = np.ascontiguousarray(arr["is_odd_lot"], dtype=bool)
+    else:
+        bits = conditions.flag_bits(*c)
+        odd = ((bits & fb["odd_lot"]) != 0) | (q < EQUITY_LOT)
+    if "is_intermarket_sweep" in arr:
+        iso = np.ascontiguousarray(arr["is_intermarket_sweep"], dtype=bool)
+    else:
+        bits = conditions.flag_bits(*c) if bits is None else bits
+        iso = (bits & fb["intermarket_sweep"]) != 0
+    return _Ticks(t, p, q, dv, has_dv, s, blk, odd, iso, bid, ask)
+
+
+def vpin_bucket_size(volume_profile: VolumeProfile | None, vpin_bucket: float | None) -> float | None:
+    """The VPIN bucket in size units: ``vpin_bucket`` if given, else the profile's average day
+    volume / :data:`VPIN_BUCKETS_PER_DAY` (rounded, at least 1), else None (VPIN is NaN)."""
+    if vpin_bucket is not None:
+        v = float(vpin_bucket)
+        if not v > 0:
+            raise DerivedMetricsError(f"VPIN bucket must be a positive volume, got {vpin_bucket}")
+        return v
+    if volume_profile is None or not volume_profile.daily_volume > 0:
+        return None
+    return float(max(1.0, round(volume_profile.daily_volume / VPIN_BUCKETS_PER_DAY)))
+
+
+# -- the metrics ----------------------------------------------------------------------------------------
+def compute_derived(cols: Mapping[str, np.ndarray], grid_ns: np.ndarray, *,
+                    volume_profile: VolumeProfile | None = None,
+                    vpin_bucket: float | None = None) -> dict[str, np.ndarray]:
+    """The 20 metrics × 3 windows at each instant of ``grid_ns``.
+
+    Parameters
+    ----------
+    cols
+        One symbol-day's ticks in time order (see the module docstring for the columns).
+    grid_ns
+        Evaluation instants, int64 UTC ns ascending (usually :func:`metric_grid`).
+    volume_profile
+        Earlier days' volume by time of day: ``relative_volume`` and the default VPIN bucket.
+        Without it both are NaN (unless ``vpin_bucket`` is given).
+    vpin_bucket
+        VPIN bucket volume in size units, overriding the profile's.
+
+    Returns
+    -------
+    ``{"<metric>.<window>": float64 array aligned to grid_ns}`` for the 60 names of :data:`SERIES`;
+    NaN where a metric is undefined (too few trades, no quote, no variation).
+
+    Raises
+    ------
+    SchemaError
+        A required column is missing or has the wrong length, the ticks are not in time order or
+        a price is not positive.
+    DerivedMetricsError
+        The grid is not ascending, or the VPIN bucket is not positive or absurdly small.
+
+    Warnings
+    --------
+    Memory: besides the inputs, ~270 bytes per grid instant and window (the running sums at the
+    window bounds), ~60 MB for a 16 h grid; no per-tick arrays beyond the inputs' conversions.
+    """
+    x = _inputs(cols)
+    g = _ns(grid_ns)
+    if g.size > 1 and (g[1:] < g[:-1]).any():
+        raise DerivedMetricsError("grid instants must be ascending")
+    n, G = x.t.size, g.size
+    b = np.searchsorted(x.t, g, side="right")
+    bounds: dict[str, tuple[np.ndarray, ...]] = {}
+    parts = [b, np.maximum(b - 1, 0)]
+    for w, span in WINDOWS.items():
+        a = np.zeros(G, dtype=np.int64) if span is None else np.searchsorted(x.t, g - span, side="right")
+        a = np.minimum(a, b)
+        a1, a2, ak, bm1 = np.minimum(a + 1, b), np.minimum(a + 2, b), np.minimum(a + VR_LAG, b), np.maximum(b - 1, a)
+        bounds[w] = (a, a1, a2, ak, bm1)
+        parts += [a, a1, a2, ak, bm1]
+    uidx = np.unique(np.concatenate(parts)) if G else np.zeros(1, dtype=np.int64)
+    P = kx.prefix_at(uidx, x.t, x.p, x.q, x.dv, x.has_dv, x.s, x.blk, x.odd, x.iso, x.bid, x.ask, VR_LAG)
+    pb = np.searchsorted(uidx, b)
+
+    bucket = vpin_bucket_size(volume_profile, vpin_bucket)
+    buckets = None
+    if bucket is not None and n:
+        total = float(x.q.sum(dtype=np.float64))
+        if total / bucket > MAX_VPIN_BUCKETS:
+            raise DerivedMetricsError(f"VPIN bucket of {bucket:g} size units would cut this day's volume "
+                                      f"({total:g}) into more than {MAX_VPIN_BUCKETS:,} buckets; use a larger bucket")
+        starts, ends, imb = kx.vpin_buckets(x.t, x.q, x.s, bucket)
+        buckets = (starts, ends, np.concatenate(([0.0], np.cumsum(imb))), bucket)
+
+    # the quote prevailing at each window's last trade, held until g
+    last_i = np.maximum(b - 1, 0)
+    lb, la = (x.bid[last_i], x.ask[last_i]) if n else (np.full(G, np.nan), np.full(G, np.nan))
+    last_ok = (b > 0) & (lb > 0) & (la >= lb) & np.isfinite(la)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        last_spread = np.where(last_ok, (la - lb) / ((la + lb) * 0.5) * 1e4, 0.0)
+        last_p = x.p[last_i] if n else np.full(G, np.nan)
+        tod_g = None
+        if volume_profile is not None and G:
+            tod_g = _time_of_day_ns(g, volume_profile.tz) // 10**9
+        out: dict[str, np.ndarray] = {}
+        for w, span in WINDOWS.items():
+            a, a1, a2, ak, bm1 = bounds[w]
+            vals = _window_metrics(P, uidx, pb, a, a1, a2, ak, bm1, b, g, span, x, last_ok, last_spread, last_p,
+                                   buckets, volume_profile, tod_g)
+            for m in METRICS:
+                out[f"{m}.{w}"] = vals[m]
+    return {k: out[k] for k in SERIES}
+
+
+def _window_metrics(P, uidx, pb, a, a1, a2, ak, bm1, b, g, span, x: _Ticks, last_ok, last_spread, last_p,
+                    buckets, profile, tod_g) -> dict[str, np.ndarray]:
+    """The 20 metrics of one window from the running sums ``P`` at the window bounds."""
+    pa, pa1, pa2, pak, pbm1 = (np.searchsorted(uidx, i) for i in (a, a1, a2, ak, bm1))
+
+    def s0(c):  # over the window's trades [a, b)
+        return P[pb, c] - P[pa, c]
+
+    def s1(c):  # over returns [a+1, b)
+        return P[pb, c] - P[pa1, c]
+
+    def s2(c):  # over lag-1 pairs [a+2, b)
+        return P[pb, c] - P[pa2, c]
+
+    nan = np.nan
+    cnt = (b - a).astype(np.float64)
+    m1 = (b - a1).astype(np.float64)
+    m2 = (b - a2).astype(np.float64)
+    mk = (b - ak).astype(np.float64)
+    vol = s0(kx.C_Q)
+    out: dict[str, np.ndarray] = {}
+
+    r_sum, r2 = s1(kx.C_R), s1(kx.C_R2)
+    out["realized_vol"] = np.where(m1 >= 1, np.sqrt(np.maximum(r2, 0.0)), nan)
+    vwap = s0(kx.C_PQ) / vol
+    out["vwap_dev_bps"] = np.where((cnt > 0) & (vol > 0), (last_p - vwap) / vwap * 1e4, nan)
+    out["ofi"] = np.where(vol > 0, s0(kx.C_SQ) / vol, nan)
+    out["trade_count_imbalance"] = np.where(cnt > 0, s0(kx.C_S) / cnt, nan)
+
+    sx, sx2, sxr = s1(kx.C_X), s1(kx.C_X2), s1(kx.C_XR)
+    var_x = sx2 - sx * sx / m1
+    cov_xr = sxr - sx * r_sum / m1
+    ok = (m1 >= 2) & (var_x > _REL_EPS * sx2)
+    out["kyle_lambda"] = np.where(ok, cov_xr / var_x * 1e4, nan)
+    dv1 = s1(kx.C_DV1)
+    out["amihud"] = np.where((m1 >= 1) & (dv1 > 0), s1(kx.C_AR) * 1e4 / (dv1 * 1e-6), nan)
+
+    dd, d0, d1 = s2(kx.C_DD), s2(kx.C_D0), s2(kx.C_D1)
+    cov_d = (dd - d0 * d1 / m2) / (m2 - 1)
+    out["roll_spread"] = np.where(m2 >= 2, np.where(cov_d < 0, 2.0 * np.sqrt(np.abs(cov_d)), 0.0), nan)
+
+    nvq = s0(kx.C_NVQ)
+    out["effective_spread_bps"] = np.where(nvq > 0, s0(kx.C_EFF) / nvq, nan)
+    held = (g - x.t[np.maximum(b - 1, 0)]).astype(np.float64) if x.t.size else np.zeros(g.size)
+    last_w = np.where(last_ok & (b > a), held, 0.0)
+    wsum = P[pbm1, kx.C_W] - P[pa, kx.C_W] + last_w
+    wss = P[pbm1, kx.C_WS] - P[pa, kx.C_WS] + last_w * last_spread
+    out["quoted_spread_bps"] = np.where(wsum > 0, wss / wsum, nan)
+    npie = s0(kx.C_NPIE)
+    out["price_improvement_rate"] = np.where(npie > 0, s0(kx.C_NPI) / npie, nan)
+
+    out["vpin"] = _vpin(buckets, g, span)
+    if span is None:
+        el = (g - x.t[0]).astype(np.float64) / 1e9 if x.t.size else np.zeros(g.size)
+        out["trade_intensity"] = np.where((b > 0) & (el > 0), cnt / el, nan)
+    else:
+        out["trade_intensity"] = cnt / (span / 1e9)
+    out["avg_trade_size"] = np.where(cnt > 0, vol / cnt, nan)
+    out["block_share"] = np.where(vol > 0, s0(kx.C_BLK) / vol, nan)
+    out["odd_lot_share"] = np.where(cnt > 0, s0(kx.C_ODD) / cnt, nan)
+    out["iso_share"] = np.where(vol > 0, s0(kx.C_ISO) / vol, nan)
+
+    k = float(VR_LAG)
+    mu = r_sum / m1
+    var1 = (r2 - m1 * mu * mu) / (m1 - 1)
+    rk, rk2 = P[pb, kx.C_RK] - P[pak, kx.C_RK], P[pb, kx.C_RK2] - P[pak, kx.C_RK2]
+    msc = k * mk * (1.0 - k / m1)
+    vark = (rk2 - 2.0 * k * mu * rk + mk * k * k * mu * mu) / msc
+    ok = (m1 > k) & (var1 * (m1 - 1) > _REL_EPS * r2)
+    out["variance_ratio"] = np.where(ok, vark / var1, nan)
+
+    rr, r0, r1, r0s, r1s = (s2(c) for c in (kx.C_RR, kx.C_R0, kx.C_R1, kx.C_R0S, kx.C_R1S))
+    vx, vy = r0s - r0 * r0 / m2, r1s - r1 * r1 / m2
+    ok = (m2 >= 3) & (vx > _REL_EPS * r0s) & (vy > _REL_EPS * r1s)
+    out["return_autocorr"] = np.where(ok, (rr - r0 * r1 / m2) / np.sqrt(np.abs(vx * vy)), nan)
+
+    cont_a = np.where(b > a, P[pa1, kx.C_CONT] - P[pa, kx.C_CONT], 0.0)
+    runs = s0(kx.C_RS) + cont_a
+    out["tick_run_length"] = np.where(runs > 0, s0(kx.C_NZ) / runs, nan)
+
+    if profile is None or tod_g is None:
+        out["relative_volume"] = np.full(g.size, nan)
+    else:
+        if span is None:
+            t0 = x.t[0] if x.t.size else 0
+            lo = np.full(g.size, -((-_time_of_day_ns(np.array([t0], dtype=np.int64), profile.tz)[0]) // 10**9) - 1)
+        else:
+            lo = tod_g - span // 10**9
+        ref = profile.between(lo, tod_g)
+        out["relative_volume"] = np.where((ref > 0) & (b > 0), vol / ref, nan)
+    return out
+
+
+def _vpin(buckets, g: np.ndarray, span: int | None) -> np.ndarray:
+    """Mean bucket imbalance over the buckets that start after ``g − span`` and end at or before ``g``."""
+    if buckets is None:
+        return np.full(g.size, np.nan)
+    starts, ends, cum, size = buckets
+    j1 = np.searchsorted(ends, g, side="right")
+    j0 = np.zeros(g.size, dtype=np.int64) if span is None else np.searchsorted(starts, g - span, side="right")
+    nb = (j1 - j0).astype(np.float64)
+    return np.where(nb > 0, (cum[np.maximum(j1, 0)] - cum[np.minimum(j0, j1)]) / (nb * size), np.nan)
