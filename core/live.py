@@ -680,6 +680,7 @@ def collect_live(ctx, symbols, *, batch_seconds: float = 1.0, flush_after: float
     bars = LiveBars(ctx, cal, bar_specs)
     index = {s: i for i, s in enumerate(syms)}
     states: list[_LiveDay] = []
+    cur_day: dt.date | None = None  # the day being collected (set by the first heartbeat)
     journal: _Journal | None = None
     mat: _Materialiser | None = None
     t_start = time.monotonic()
@@ -709,7 +710,7 @@ def collect_live(ctx, symbols, *, batch_seconds: float = 1.0, flush_after: float
         before = dict(zip(syms, states))
         syms[:] = list(wanted)
         index = {s: i for i, s in enumerate(syms)}
-        if not states:  # no day yet: the first day starts with the new set
+        if day is None:  # no day yet: the first day starts with the new set
             return
         if added:  # what is journaled goes to the days first (a re-added symbol resumes after it)
             settle()
@@ -753,7 +754,7 @@ def collect_live(ctx, symbols, *, batch_seconds: float = 1.0, flush_after: float
             version, wanted = live_symbols.get()
             if version != applied:
                 applied = version
-                change_symbols(wanted, states[0].day if states else None)
+                change_symbols(wanted, cur_day)
             if batch.server_time is None:
                 if time.monotonic() - t_start > first_heartbeat_timeout:
                     raise FeedError(f"no Level 1 heartbeat from {host} within {first_heartbeat_timeout:g}s")
@@ -761,7 +762,8 @@ def collect_live(ctx, symbols, *, batch_seconds: float = 1.0, flush_after: float
             if mat is not None:
                 mat.check()
             day = batch.server_time.date()
-            if not states or states[0].day != day:
+            if cur_day != day:  # (a watch list of statistics only has no tick states, but a day)
+                cur_day = day
                 settle()
                 for sym, d in recovered:  # an earlier run's unfinished day: finalise it now
                     if finalize and d < day and cal.is_trading_day(d) and (sym, d) not in summary.finalized:
