@@ -140,3 +140,40 @@ def test_live_breadth_state_fed_the_universe_matches_the_emulator_at_an_instant(
             assert snap[f"{kind}.{exch}"] == pytest.approx(feed[f"{kind}.{exch}"], nan_ok=True, rel=1e-12)
     assert feed["PUT_VOL.TOTAL"] == feed["PUT_VOL.EQUITY"] + feed["PUT_VOL.INDEX"] > 0
     assert feed["CALL_VOL.INDEX"] > 0  # SPY and IWM stand in for index options
+
+
+def test_a_watch_list_of_statistics_only_starts_its_day_once_and_takes_symbols_added_later(ctx, emulator):
+    from core.live import LiveSymbols
+
+    emu = emulator(symbols=("AAPL", "MSFT"), now=f"{DAY} 10:00:00", speed=10)
+    live = LiveSymbols(["JTQT.Z"])
+    stats, ticks, stop = threading.Event(), threading.Event(), threading.Event()
+    seen = []
+
+    def on_message(msg):
+        if msg.type == "StatisticUpdated":
+            seen.append(msg.event)
+            if len(seen) >= 5:
+                stats.set()
+        elif msg.type == "TicksAppended" and msg.event.origin == "live":
+            ticks.set()
+
+    unlisten = [ctx.bus.listen("indicators", on_message), ctx.bus.listen("ticks.AAPL", on_message)]
+    result = {}
+    worker = threading.Thread(target=lambda: result.update(summary=collect_live(
+        ctx, live, batch_seconds=0.2, stop_event=stop, port_history=emu.port_history, port_l1=emu.port_l1)))
+    worker.start()
+    try:
+        assert stats.wait(60)
+        live.set(["JTQT.Z", "AAPL"])
+        assert ticks.wait(60), "no live AAPL ticks after adding it"
+    finally:
+        stop.set()
+        worker.join(60)
+        for u in unlisten:
+            u()
+    summary = result["summary"]
+    assert summary.batches >= 5
+    assert summary.backfills == 2  # the day's start, then AAPL's day filled in when it was added
+    assert summary.appended.get("AAPL", 0) > 0 and ctx.store.has_day("AAPL", DAY)
+    assert not any(n.split("/")[0].endswith(".Z") for n in ctx.store.list_series(naming.TICKS_LIBRARY))
