@@ -114,9 +114,10 @@ def _ts(s: str | None) -> float | None:
 
 def default_services() -> dict[str, Callable]:
     """Service name -> factory ``factory(ctx) -> Service`` (the ones this build has)."""
+    from core.alert_service import AlertsService
     from core.live_service import LiveCollectionService
 
-    return {LiveCollectionService.name: LiveCollectionService}
+    return {LiveCollectionService.name: LiveCollectionService, AlertsService.name: AlertsService}
 
 
 @dataclass(frozen=True)
