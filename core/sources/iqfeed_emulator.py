@@ -35,7 +35,8 @@ import pandas as pd
 
 from core.calendar import MarketCalendar, get_calendar
 from core.errors import InvalidSymbol, TickdeckError
-from core.indicators.catalog import EXCHANGES, INDEX_PRODUCTS, INDICATORS, STATISTIC_SYMBOLS, listing_exchange
+from core.indicators.catalog import (EXCHANGES, INDEX_PRODUCTS, INDICATORS, STATISTIC_SYMBOLS, is_statistic_symbol,
+                                    listing_exchange)
 from core.naming import normalize_ticker
 from core.sources import iqfeed_l1 as l1p
 from core.sources import iqfeed_parse as ip
@@ -153,7 +154,9 @@ class IQFeedEmulator:
             sym = normalize_ticker(symbol)
         except InvalidSymbol:
             return False
-        return sym in STAT_SYMBOLS or self.symbols is None or sym in self.symbols
+        if is_statistic_symbol(sym):  # a statistic exists only if the catalog has it (unknown: n,SYM)
+            return sym in STAT_SYMBOLS
+        return self.symbols is None or sym in self.symbols
 
     def _day(self, symbol: str, day: dt.date) -> _Day:
         key = (symbol, day)

@@ -50,8 +50,11 @@ def _as_sent(v):
 
 
 def test_live_collection_routes_statistics_to_events_and_stores_no_statistic_day(ctx, emulator):
-    emu = emulator(symbols=("AAPL", "MSFT", "SPY"), now=f"{DAY} 10:00:00", speed=10)
+    from core.live import LiveSymbols
+
+    emu = emulator(symbols=None, now=f"{DAY} 10:00:00", speed=10)  # any ticker trades; statistics: the catalog's
     watched = ("JTNT.Z", "JTQT.Z", "RIQT.Z", "IINA.Z", "VPOET.Z", "ZZZZ.Z")
+    live = LiveSymbols(["AAPL", *watched])
     events, enough, stop = [], threading.Event(), threading.Event()
 
     def on_indicator(msg):
@@ -63,7 +66,7 @@ def test_live_collection_routes_statistics_to_events_and_stores_no_statistic_day
     unlisten = ctx.bus.listen("indicators", on_indicator)
     result = {}
     worker = threading.Thread(target=lambda: result.update(summary=collect_live(
-        ctx, ["AAPL", *watched], batch_seconds=0.2, stop_event=stop, port_history=emu.port_history,
+        ctx, live, batch_seconds=0.2, stop_event=stop, port_history=emu.port_history,
         port_l1=emu.port_l1)))
     worker.start()
     try:
@@ -84,6 +87,8 @@ def test_live_collection_routes_statistics_to_events_and_stores_no_statistic_day
     assert not any(n.split("/")[0].endswith(".Z") for n in ticks), ticks
     assert not any(s.endswith(".Z") for s in summary.appended)
     assert ctx.catalog.tick_days("JTNT.Z") == []
+    assert "ZZZZ.Z" in live.rejected  # a statistic the feed does not serve is dropped, the run goes on
+    assert "ZZZZ.Z" not in {e.dtn_symbol for e in events}
 
 
 def _universe(emu: IQFeedEmulator, symbols) -> dict:
