@@ -106,12 +106,19 @@ class AlertEngine:
         if clock is None:
             raise TypeError("AlertEngine needs a clock (epoch seconds): the service's or a simulated one")
         self.clock = clock
-        self.calendar = calendar or get_calendar("XNYS")
+        self._calendar = calendar
         self._states: dict[tuple[int, str], _SeriesState] = {}
         self._rules: dict[int, AlertRule] = {}
         self._started = clock()
         self._last_tick: float | None = None
         self.set_rules(rules)
+
+    @property
+    def calendar(self) -> MarketCalendar:
+        """Loaded on first use (only ``feed:stale`` needs it; loading XNYS takes seconds)."""
+        if self._calendar is None:
+            self._calendar = get_calendar("XNYS")
+        return self._calendar
 
     # -- rules ------------------------------------------------------------------------------
     @property
