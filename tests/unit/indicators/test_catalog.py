@@ -69,3 +69,10 @@ def test_bad_group_or_source_is_refused():
         cat.Indicator("X.Y", "nope", "", "", "feed")
     with pytest.raises(ValueError, match="source"):
         cat.Indicator("X.Y", "breadth", "", "", "nope")
+
+
+def test_derived_metric_names_are_the_engines():
+    derived = pytest.importorskip("core.indicators.derived")
+    names = [i.name for i in cat.INDICATORS.values() if i.group == "derived"]
+    assert names == list(derived.METRICS) and set(names) == set(cat.DERIVED_METRIC_NAMES)
+    assert all(cat.INDICATORS[n].meaning and cat.INDICATORS[n].unit for n in names)
