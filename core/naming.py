@@ -4,7 +4,9 @@
 
 - tick day:   library ``ticks``,            symbol ``<SYMBOL>/<YYYY-MM-DD>``
 - bar series: library ``bars_<family>``,    symbol ``<SYMBOL>/<YYYY-MM-DD>/<spec>``
-- indicator:  library ``indicators``,       symbol ``<INDICATOR>/<YYYY-MM-DD>``
+- indicator:  library ``indicators``,       symbol ``<INDICATOR>/<YYYY-MM-DD>``; the indicator part is
+  ``BREADTH.LOCAL``, ``BREADTH.FEED``, ``BREADTH.DIFF``, ``OPTIONS.FEED`` or ``DERIVED.<SYMBOL>``
+  (one series per source or symbol per day, a column per indicator; :mod:`core.indicators.store`)
 - live journal: library ``journal``,        symbol ``<YYYY-MM-DD>/<PID>-<NS>`` (writer's pid, creation time)
 - tick flags: library ``flags``,            symbol ``<SYMBOL>/<YYYY-MM-DD>`` (the flagged ticks of a tick day)
 

@@ -26,6 +26,10 @@ import     ``file`` (an upload in ``<data_dir>/uploads``, :mod:`core.uploads`), 
            was left as it was (``replace`` false), as ``tickdeck import`` exits 1
 ========== ================================================================================
 
+``indicators_build`` takes ``start``, ``end`` (or ``days``/``day``) and optional ``symbols`` (derived
+metrics only for these; breadth always over every symbol stored that day), parsed into
+:class:`IndicatorsBuildParams`, and runs :func:`core.indicators.build.build_indicators`.
+
 A kind that queues child jobs does so with ``progress.spawn(kind, params, priority=…)`` (the
 runner's :class:`jobs.runner.JobProgress`); it then waits for them without holding a worker
 slot and fails with a child's error when a child fails. Kinds do not import the queue.
@@ -33,6 +37,7 @@ slot and fails with a child's error when a child fails. Kinds do not import the 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 from core.errors import JobError
@@ -172,6 +177,53 @@ def build_bars(ctx, params: dict, *, progress) -> dict:
             done.append(f"{sym}/{format_day(day)}")
             progress(Progress("build-bars", i, len(days), f"{sym} {day}"))
     return {"built": done}
+
+
+@dataclass(frozen=True)
+class IndicatorsBuildParams:
+    """What an ``indicators_build`` job is asked: a day range and optionally the symbols."""
+
+    start: str
+    end: str
+    symbols: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, params: dict) -> "IndicatorsBuildParams":
+        """From a job's params; ``days``/``day`` stand for the range they span.
+
+        Raises
+        ------
+        JobError
+            No range given, or ``end`` before ``start``.
+        """
+        from core.errors import InvalidDateRange
+        from core.naming import date_range, normalize_ticker
+
+        if params.get("days") or params.get("day"):
+            days = params.get("days") or [params["day"]]
+            days = sorted(as_date(d) for d in (days.split(",") if isinstance(days, str) else days))
+            start, end = days[0], days[-1]
+        elif params.get("start") and params.get("end"):
+            start, end = params["start"], params["end"]
+        else:
+            raise JobError("indicators_build needs 'start' and 'end' (or 'days')")
+        try:
+            s, e = date_range(start, end)
+        except InvalidDateRange as ex:
+            raise JobError(f"indicators_build: {ex}") from None
+        syms = params.get("symbols") or ()
+        if isinstance(syms, str):
+            syms = syms.replace(",", " ").split()
+        return cls(format_day(s), format_day(e), tuple(normalize_ticker(x) for x in syms))
+
+
+@register("indicators_build")
+def indicators_build(ctx, params: dict, *, progress) -> dict:
+    from core.indicators.build import build_indicators
+
+    p = IndicatorsBuildParams.parse(params)
+    out = build_indicators(ctx, p.start, p.end, list(p.symbols) or None, progress=progress)
+    return out.to_dict() | {"note": f"{len(out.days)} days, {out.derived} symbol-days of derived metrics"}
 
 
 @register("validate")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from core.errors import JobError
 
 KIND_NAMES = ("collect", "backfill", "build-bars", "validate", "finalize", "export", "retention", "health", "generate",
-              "import")
+              "import", "indicators_build")
 
 
 def check_kind(kind: str) -> str:

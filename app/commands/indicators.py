@@ -1,0 +1,75 @@
+"""``tickdeck indicators``: build the indicator history from stored tick days, or show a stored series.
+
+``build --start … --end … [--symbols A,B]`` runs :func:`core.indicators.build.build_indicators` in
+the foreground (the ``indicators_build`` job does the same in a worker). ``show DAY`` prints one
+day's series: ``breadth`` (``--source local|feed|diff``), ``options``, or ``derived SYMBOL``
+(``--metric``, ``--window``); ``--tail N`` rows (default 10).
+"""
+
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    p = sub.add_parser("indicators", help="build or show market indicators (breadth, options flow, derived metrics)")
+    verbs = p.add_subparsers(dest="indicators_command", metavar="VERB")
+    verbs.required = True
+    b = verbs.add_parser("build", help="compute and store the indicators of stored tick days")
+    b.add_argument("--start", required=True, help="first day YYYY-MM-DD")
+    b.add_argument("--end", required=True, help="last day YYYY-MM-DD")
+    b.add_argument("--symbols", default="", help="comma-separated tickers for the derived metrics "
+                                                 "(default: every symbol stored; breadth always uses all)")
+    b.set_defaults(func=run)
+    s = verbs.add_parser("show", help="print a stored indicator series of one day")
+    s.add_argument("what", choices=["breadth", "options", "derived"])
+    s.add_argument("day", metavar="YYYY-MM-DD")
+    s.add_argument("symbol", nargs="?", default=None, help="the symbol (derived)")
+    s.add_argument("--source", choices=["local", "feed", "diff"], default="local", help="breadth source")
+    s.add_argument("--metric", action="append", default=None, help="derived metric (repeatable)")
+    s.add_argument("--window", choices=["1min", "5min", "session"], default=None)
+    s.add_argument("--tail", type=int, default=10, help="rows to print (0: all)")
+    s.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from app.wiring import open_context
+    from core.errors import TickdeckError
+
+    if args.indicators_command == "show":
+        import pandas as pd
+
+        from core.indicators import store as istore
+
+        if args.what == "derived" and not args.symbol:
+            raise TickdeckError("tickdeck indicators show derived DAY SYMBOL: give the symbol")
+        ctx = open_context(pipeline=False)
+        try:
+            if args.what == "breadth":
+                df = istore.read_breadth(ctx, args.day, args.source)
+            elif args.what == "options":
+                df = istore.read_options(ctx, args.day)
+            else:
+                df = istore.read_derived(ctx, args.symbol, args.day, metrics=args.metric, window=args.window)
+        finally:
+            ctx.close()
+        with pd.option_context("display.max_rows", 200, "display.max_columns", 12, "display.width", 250):
+            print(df.tail(args.tail) if args.tail else df)
+        print(f"{len(df):,} rows, {len(df.columns)} columns")
+        return 0
+
+    from core.indicators.build import build_indicators
+    from core.naming import normalize_ticker
+    from core.progress import TqdmProgress
+
+    symbols = [normalize_ticker(x) for x in args.symbols.replace(",", " ").split()] or None
+    ctx = open_context(pipeline=False)
+    bar = TqdmProgress()
+    try:
+        out = build_indicators(ctx, args.start, args.end, symbols, progress=bar)
+    finally:
+        bar.close()
+        ctx.close()
+    if not out.days:
+        raise TickdeckError(f"no stored tick days between {args.start} and {args.end}: collect or import them first")
+    print(f"built indicators for {len(out.days)} day(s): {out.derived} symbol-days of derived metrics, "
+          f"{out.breadth_rows:,} breadth rows" + (f"; no ticks on {', '.join(out.skipped)}" if out.skipped else ""))
+    return 0
