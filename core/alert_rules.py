@@ -30,7 +30,7 @@ import re
 from dataclasses import asdict, dataclass, replace
 from urllib.parse import urlsplit
 
-from core.errors import TickdeckError
+from core.errors import NotFound, TickdeckError
 
 CONDITIONS = ("above", "below", "crosses_up", "crosses_down", "change_pct")
 WATCH_KINDS = ("indicator", "quality", "validation", "deadletters", "feed")
@@ -42,6 +42,7 @@ MAX_NAME = 128  # alert_configs.name
 MAX_WATCH = 200  # alert_configs.watch (0005)
 MAX_URL = 2048  # alert_configs.webhook_url (0005)
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/ +-]*$")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _PART_RE = re.compile(r"^[A-Za-z0-9$^*][A-Za-z0-9_.$^/=+-]*$")
 
 
@@ -49,11 +50,8 @@ class AlertRuleError(TickdeckError, ValueError):
     """A rule is not valid (the message names the field and what is allowed)."""
 
 
-class AlertNotFound(TickdeckError, KeyError):
+class AlertNotFound(NotFound):
     """No alert rule or alert history row with this id."""
-
-    def __str__(self) -> str:
-        return self.args[0] if self.args else "alert not found"
 
 
 @dataclass(frozen=True)
@@ -194,7 +192,7 @@ def validate_rule(rule: AlertRule, *, indicator_names: set[str] | None = None) -
         raise AlertRuleError(f"alert name {rule.name!r} must be 1–{MAX_NAME} characters of letters, digits, "
                              "spaces and _ . : / + - (starting with a letter or digit)")
     owner = (rule.owner or "").strip()
-    if not owner or len(owner) > 64:
+    if not owner or len(owner) > 64 or _CONTROL_RE.search(owner):
         raise AlertRuleError(f"alert owner {rule.owner!r} must be a user name of 1–64 characters")
     w = parse_watch(rule.watch)
     if w.kind == "indicator":
@@ -234,7 +232,8 @@ def validate_rule(rule: AlertRule, *, indicator_names: set[str] | None = None) -
     url = (rule.webhook_url or "").strip()
     if url:
         parts = urlsplit(url)
-        if parts.scheme.lower() not in WEBHOOK_SCHEMES or not parts.hostname or len(url) > MAX_URL:
+        if parts.scheme.lower() not in WEBHOOK_SCHEMES or not parts.hostname or len(url) > MAX_URL or \
+                _CONTROL_RE.search(url):
             raise AlertRuleError(f"webhook URL {url!r} must be http:// or https:// with a host "
                                  f"(at most {MAX_URL} characters)")
     return replace(rule, name=name, owner=owner, watch=str(w), threshold=threshold, cooldown_s=cooldown,

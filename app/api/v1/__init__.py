@@ -16,4 +16,5 @@ ROUTERS: list[str] = [
     "data",
     "validation",
     "catalog",
+    "alerts",
 ]
