@@ -213,19 +213,26 @@ _ENRICHED = ("trade_sign", "dollar_volume", "is_block_trade", "is_odd_lot", "is_
 
 
 # -- inputs -------------------------------------------------------------------------------------------
+
+
+# -- inputs -------------------------------------------------------------------------------------------
+_BIT_ODD, _BIT_ISO = np.uint8(1), np.uint8(2)
+_BIT_TABLE = (conditions.FLAG_TABLES["odd_lot"] * _BIT_ODD
+              | conditions.FLAG_TABLES["intermarket_sweep"] * _BIT_ISO).astype(np.uint8)
+_NO_I8, _NO_BOOL, _NO_F8 = np.empty(0, dtype=np.int8), np.empty(0, dtype=bool), np.empty(0)
+
+
 @dataclass(frozen=True)
 class _Ticks:
     t: np.ndarray
     p: np.ndarray
     q: np.ndarray
-    dv: np.ndarray
-    has_dv: bool
-    s: np.ndarray
-    blk: np.ndarray
-    odd: np.ndarray
-    iso: np.ndarray
     bid: np.ndarray
     ask: np.ndarray
+    conds: tuple[np.ndarray, ...]
+    dv: np.ndarray  # empty: price × size
+    s: np.ndarray  # empty: Lee–Ready in the pass
+    flags: tuple[np.ndarray, ...]  # empty: from conditions and sizes
 
 
 def _inputs(cols: Mapping[str, np.ndarray]) -> _Ticks:
@@ -252,42 +259,28 @@ def _inputs(cols: Mapping[str, np.ndarray]) -> _Ticks:
     q = np.ascontiguousarray(arr["last_sz"])
     if q.dtype.kind not in "iuf":
         q = q.astype(np.float64)
-    bid = np.ascontiguousarray(arr["bid"], dtype=np.float64)
-    ask = np.ascontiguousarray(arr["ask"], dtype=np.float64)
-    if "trade_sign" in arr:
-        s = np.ascontiguousarray(arr["trade_sign"], dtype=np.int8)
-    else:
-        from core.enrich import trade_signs
+    dv = np.ascontiguousarray(arr["dollar_volume"], dtype=np.float64) if "dollar_volume" in arr else _NO_F8
+    sign = np.ascontiguousarray(arr["trade_sign"], dtype=np.int8) if "trade_sign" in arr else _NO_I8
+    flags = (_NO_BOOL,) * 3
+    if all(k in arr for k in _FLAGS):  # all three stored flags, else all three from conditions and sizes
+        flags = tuple(np.ascontiguousarray(arr[k], dtype=bool) for k in _FLAGS)
+    return _Ticks(t, p, q, np.ascontiguousarray(arr["bid"], dtype=np.float64),
+                  np.ascontiguousarray(arr["ask"], dtype=np.float64),
+                  tuple(np.ascontiguousarray(arr[f"cond{i}"], dtype=np.uint8) for i in range(1, 5)), dv, sign, flags)
 
-        valid = (bid > 0) & (ask >= bid) & np.isfinite(ask)
-        s, _, _ = trade_signs(p, np.where(valid, (bid + ask) * 0.5, np.nan))
-    has_dv = "dollar_volume" in arr
-    dv = np.ascontiguousarray(arr["dollar_volume"], dtype=np.float64) if has_dv else np.empty(0)
-    c = [np.ascontiguousarray(arr[f"cond{i}"], dtype=np.uint8) for i in range(1, 5)]
-    bits = None
-    fb = conditions.FLAG_BITS
-    if "is_block_trade" in arr:
-        blk = np.ascontiguousarray(arr["is_block_trade"], dtype=bool)
-    else:
-        rule = BLOCK_RULES["equity"]
-        qf = q.astype(np.float64)
-        blk = (qf >= rule.quantity) | (p * qf >= rule.notional)
-    if "is_odd_lot" in arr:
-        odd = np.ascontiguousarray(arr["is_odd_lot"], dtype=bool)
-    else:
-        bits = conditions.flag_bits(*c)
-        odd = ((bits & fb["odd_lot"]) != 0) | (q < EQUITY_LOT)
-    if "is_intermarket_sweep" in arr:
-        iso = np.ascontiguousarray(arr["is_intermarket_sweep"], dtype=bool)
-    else:
-        bits = conditions.flag_bits(*c) if bits is None else bits
-        iso = (bits & fb["intermarket_sweep"]) != 0
-    return _Ticks(t, p, q, dv, has_dv, s, blk, odd, iso, bid, ask)
+
+_FLAGS = ("is_block_trade", "is_odd_lot", "is_intermarket_sweep")
 
 
 def vpin_bucket_size(volume_profile: VolumeProfile | None, vpin_bucket: float | None) -> float | None:
     """The VPIN bucket in size units: ``vpin_bucket`` if given, else the profile's average day
-    volume / :data:`VPIN_BUCKETS_PER_DAY` (rounded, at least 1), else None (VPIN is NaN)."""
+    volume / :data:`VPIN_BUCKETS_PER_DAY` (rounded, at least 1), else None (VPIN is NaN).
+
+    Raises
+    ------
+    DerivedMetricsError
+        ``vpin_bucket`` is not positive.
+    """
     if vpin_bucket is not None:
         v = float(vpin_bucket)
         if not v > 0:
@@ -331,156 +324,201 @@ def compute_derived(cols: Mapping[str, np.ndarray], grid_ns: np.ndarray, *,
 
     Warnings
     --------
-    Memory: besides the inputs, ~270 bytes per grid instant and window (the running sums at the
-    window bounds), ~60 MB for a 16 h grid; no per-tick arrays beyond the inputs' conversions.
+    Memory: besides the inputs, a bool per tick and ~200 bytes per distinct window bound (the
+    running sums there; ~16 bounds per grid instant), ~180 MB for a 16 h grid of 57,600 instants.
     """
     x = _inputs(cols)
     g = _ns(grid_ns)
     if g.size > 1 and (g[1:] < g[:-1]).any():
         raise DerivedMetricsError("grid instants must be ascending")
     n, G = x.t.size, g.size
-    b = np.searchsorted(x.t, g, side="right")
-    bounds: dict[str, tuple[np.ndarray, ...]] = {}
-    parts = [b, np.maximum(b - 1, 0)]
-    for w, span in WINDOWS.items():
-        a = np.zeros(G, dtype=np.int64) if span is None else np.searchsorted(x.t, g - span, side="right")
-        a = np.minimum(a, b)
-        a1, a2, ak, bm1 = np.minimum(a + 1, b), np.minimum(a + 2, b), np.minimum(a + VR_LAG, b), np.maximum(b - 1, a)
-        bounds[w] = (a, a1, a2, ak, bm1)
-        parts += [a, a1, a2, ak, bm1]
-    uidx = np.unique(np.concatenate(parts)) if G else np.zeros(1, dtype=np.int64)
-    P = kx.prefix_at(uidx, x.t, x.p, x.q, x.dv, x.has_dv, x.s, x.blk, x.odd, x.iso, x.bid, x.ask, VR_LAG)
-    pb = np.searchsorted(uidx, b)
-
     bucket = vpin_bucket_size(volume_profile, vpin_bucket)
-    buckets = None
-    if bucket is not None and n:
+    if n == 0 or G == 0:
+        return _empty(G)
+    b = kx.search_sorted(x.t, g, True)
+    bm1 = np.maximum(b - 1, 0)
+    bounds: dict[str, tuple[np.ndarray, ...]] = {}
+    mark = np.zeros(n + 1, dtype=bool)
+    mark[b] = True
+    mark[bm1] = True
+    for w, span in WINDOWS.items():
+        a = np.zeros(G, dtype=np.int64) if span is None else np.minimum(kx.search_sorted(x.t, g - span, True), b)
+        bounds[w] = (a, np.minimum(a + 1, b), np.minimum(a + 2, b), np.minimum(a + VR_LAG, b))
+        for ix in bounds[w]:
+            mark[ix] = True
+    uidx = np.flatnonzero(mark)
+    cap = 0
+    if bucket is not None:
         total = float(x.q.sum(dtype=np.float64))
         if total / bucket > MAX_VPIN_BUCKETS:
             raise DerivedMetricsError(f"VPIN bucket of {bucket:g} size units would cut this day's volume "
                                       f"({total:g}) into more than {MAX_VPIN_BUCKETS:,} buckets; use a larger bucket")
-        starts, ends, imb = kx.vpin_buckets(x.t, x.q, x.s, bucket)
-        buckets = (starts, ends, np.concatenate(([0.0], np.cumsum(imb))), bucket)
-
-    # the quote prevailing at each window's last trade, held until g
-    last_i = np.maximum(b - 1, 0)
-    lb, la = (x.bid[last_i], x.ask[last_i]) if n else (np.full(G, np.nan), np.full(G, np.nan))
-    last_ok = (b > 0) & (lb > 0) & (la >= lb) & np.isfinite(la)
+        cap = int(total // bucket) + 1
+    rule = BLOCK_RULES["equity"]
+    P, bs, be, bi = kx.day_pass(uidx, x.t, x.p, x.p.view(np.uint64), x.q, x.bid, x.ask, x.dv, x.dv.size > 0, x.s,
+                                x.s.size > 0, *x.flags, x.flags[0].size > 0, *x.conds, _BIT_TABLE, _BIT_ODD, _BIT_ISO,
+                                EQUITY_LOT, float(rule.quantity), float(rule.notional), VR_LAG, bucket or 0.0, cap)
+    buckets = (bs, be, np.concatenate(([0.0], np.cumsum(bi))), bucket) if bucket is not None else None
+    ctx = _Grid(P, uidx, x, g, b, bm1, volume_profile)
+    out: dict[str, np.ndarray] = {}
     with np.errstate(divide="ignore", invalid="ignore"):
-        last_spread = np.where(last_ok, (la - lb) / ((la + lb) * 0.5) * 1e4, 0.0)
-        last_p = x.p[last_i] if n else np.full(G, np.nan)
-        tod_g = None
-        if volume_profile is not None and G:
-            tod_g = _time_of_day_ns(g, volume_profile.tz) // 10**9
-        out: dict[str, np.ndarray] = {}
         for w, span in WINDOWS.items():
-            a, a1, a2, ak, bm1 = bounds[w]
-            vals = _window_metrics(P, uidx, pb, a, a1, a2, ak, bm1, b, g, span, x, last_ok, last_spread, last_p,
-                                   buckets, volume_profile, tod_g)
+            vals = _window_metrics(ctx, span, *bounds[w], buckets)
             for m in METRICS:
                 out[f"{m}.{w}"] = vals[m]
     return {k: out[k] for k in SERIES}
 
 
-def _window_metrics(P, uidx, pb, a, a1, a2, ak, bm1, b, g, span, x: _Ticks, last_ok, last_spread, last_p,
-                    buckets, profile, tod_g) -> dict[str, np.ndarray]:
-    """The 20 metrics of one window from the running sums ``P`` at the window bounds."""
-    pa, pa1, pa2, pak, pbm1 = (np.searchsorted(uidx, i) for i in (a, a1, a2, ak, bm1))
+def _empty(G: int) -> dict[str, np.ndarray]:
+    out = {k: np.full(G, np.nan) for k in SERIES}
+    for w, span in WINDOWS.items():
+        if span is not None:
+            out[f"trade_intensity.{w}"] = np.zeros(G)
+    return out
 
-    def s0(c):  # over the window's trades [a, b)
-        return P[pb, c] - P[pa, c]
 
-    def s1(c):  # over returns [a+1, b)
-        return P[pb, c] - P[pa1, c]
+# the running sums each kind of window bound needs (see the kernel module's row groups)
+_AT_A = tuple(range(kx.C_Q, kx.C_WS + 1))
+_AT_A1 = (kx.C_R2, kx.C_AR, kx.C_DV1, kx.C_X, kx.C_X2, kx.C_XR, kx.C_CONT)
+_AT_A2 = (kx.C_DD, kx.C_RR, kx.C_R2)
+_AT_AK = (kx.C_RK, kx.C_RK2)
+_AT_BM1 = (kx.C_W, kx.C_WS, kx.C_R2)
 
-    def s2(c):  # over lag-1 pairs [a+2, b)
-        return P[pb, c] - P[pa2, c]
+
+class _Grid:
+    """What every window's metrics share: the running sums, the grid and the last trade at each instant."""
+
+    def __init__(self, P, uidx, x: _Ticks, g, b, bm1, profile):
+        self.P, self.uidx, self.x, self.g, self.b, self.profile = P, uidx, x, g, b, profile
+        self.Tb, self.Tbm1 = self.rows(b), self.rows(bm1, _AT_BM1)
+        self.last_p = x.p[bm1]
+        self.lnp_last = np.log(self.last_p)
+        lb, la = x.bid[bm1], x.ask[bm1]
+        ok = (b > 0) & (lb > 0) & (la >= lb) & np.isfinite(la)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            spread = (la - lb) / ((la + lb) * 0.5) * 1e4
+        # the quote prevailing at the last trade, held until g
+        self.last_w = np.where(ok, (g - x.t[bm1]).astype(np.float64), 0.0)
+        self.last_ws = np.where(ok, self.last_w * spread, 0.0)
+        self.tod = _time_of_day_ns(g, profile.tz) // 10**9 if profile is not None else None
+
+    def rows(self, ix: np.ndarray, which: tuple[int, ...] = tuple(range(kx.N_ROWS))) -> np.ndarray:
+        """The running sums at tick indices ``ix`` (members of ``uidx``), one row per quantity
+        (rows not in ``which`` are left zero: the bound does not need them)."""
+        cols = np.asarray(which, dtype=np.int64)
+        taken = kx.take_rows(self.P, kx.search_sorted(self.uidx, ix, False), cols)
+        if cols.size == kx.N_ROWS:
+            return taken
+        full = np.zeros((kx.N_ROWS, ix.size))
+        full[cols] = taken
+        return full
+
+    def at(self, ix: np.ndarray) -> np.ndarray:
+        """Index ``ix`` clipped to the ticks (for gathers of prices)."""
+        return np.clip(ix, 0, self.x.t.size - 1)
+
+
+def _window_metrics(c: _Grid, span, a, a1, a2, ak, buckets) -> dict[str, np.ndarray]:
+    """The 20 metrics of one window from the running sums at its bounds (see the module docstring)."""
+    x, b, g = c.x, c.b, c.g
+    Tb, pa, pa1, pa2, pak = c.Tb, c.rows(a, _AT_A), c.rows(a1, _AT_A1), c.rows(a2, _AT_A2), c.rows(ak, _AT_AK)
+
+    def s(row, lo):  # sum of ``row`` from bound ``lo`` to b
+        return Tb[row] - lo[row]
 
     nan = np.nan
     cnt = (b - a).astype(np.float64)
     m1 = (b - a1).astype(np.float64)
     m2 = (b - a2).astype(np.float64)
     mk = (b - ak).astype(np.float64)
-    vol = s0(kx.C_Q)
+    vol = s(kx.C_Q, pa)
+    lnp_a = np.log(x.p[c.at(a)])
+    lnp_a1 = np.log(x.p[c.at(a + 1)])
+    lnp_b2 = np.log(x.p[c.at(b - 2)])
+    r_sum = np.where(m1 >= 1, c.lnp_last - lnp_a, 0.0)  # returns telescope: ln p_{b−1} − ln p_a
+    r2 = s(kx.C_R2, pa1)
     out: dict[str, np.ndarray] = {}
 
-    r_sum, r2 = s1(kx.C_R), s1(kx.C_R2)
     out["realized_vol"] = np.where(m1 >= 1, np.sqrt(np.maximum(r2, 0.0)), nan)
-    vwap = s0(kx.C_PQ) / vol
-    out["vwap_dev_bps"] = np.where((cnt > 0) & (vol > 0), (last_p - vwap) / vwap * 1e4, nan)
-    out["ofi"] = np.where(vol > 0, s0(kx.C_SQ) / vol, nan)
-    out["trade_count_imbalance"] = np.where(cnt > 0, s0(kx.C_S) / cnt, nan)
+    vwap = s(kx.C_PQ, pa) / vol
+    out["vwap_dev_bps"] = np.where((cnt > 0) & (vol > 0), (c.last_p - vwap) / vwap * 1e4, nan)
+    out["ofi"] = np.where(vol > 0, s(kx.C_SQ, pa) / vol, nan)
+    out["trade_count_imbalance"] = np.where(cnt > 0, s(kx.C_S, pa) / cnt, nan)
 
-    sx, sx2, sxr = s1(kx.C_X), s1(kx.C_X2), s1(kx.C_XR)
+    sx, sx2, sxr = s(kx.C_X, pa1), s(kx.C_X2, pa1), s(kx.C_XR, pa1)
     var_x = sx2 - sx * sx / m1
-    cov_xr = sxr - sx * r_sum / m1
     ok = (m1 >= 2) & (var_x > _REL_EPS * sx2)
-    out["kyle_lambda"] = np.where(ok, cov_xr / var_x * 1e4, nan)
-    dv1 = s1(kx.C_DV1)
-    out["amihud"] = np.where((m1 >= 1) & (dv1 > 0), s1(kx.C_AR) * 1e4 / (dv1 * 1e-6), nan)
+    out["kyle_lambda"] = np.where(ok, (sxr - sx * r_sum / m1) / var_x * 1e4, nan)
+    dv1 = s(kx.C_DV1, pa1)
+    out["amihud"] = np.where((m1 >= 1) & (dv1 > 0), s(kx.C_AR, pa1) * 1e4 / (dv1 * 1e-6), nan)
 
-    dd, d0, d1 = s2(kx.C_DD), s2(kx.C_D0), s2(kx.C_D1)
-    cov_d = (dd - d0 * d1 / m2) / (m2 - 1)
+    # lag-1 pairs i in [a+2, b): sums of Δp_i, Δp_{i−1}, r_i, r_{i−1} telescope too
+    d0 = x.p[c.at(b - 1)] - x.p[c.at(a + 1)]
+    d1 = x.p[c.at(b - 2)] - x.p[c.at(a)]
+    cov_d = (s(kx.C_DD, pa2) - d0 * d1 / m2) / (m2 - 1)
     out["roll_spread"] = np.where(m2 >= 2, np.where(cov_d < 0, 2.0 * np.sqrt(np.abs(cov_d)), 0.0), nan)
 
-    nvq = s0(kx.C_NVQ)
-    out["effective_spread_bps"] = np.where(nvq > 0, s0(kx.C_EFF) / nvq, nan)
-    held = (g - x.t[np.maximum(b - 1, 0)]).astype(np.float64) if x.t.size else np.zeros(g.size)
-    last_w = np.where(last_ok & (b > a), held, 0.0)
-    wsum = P[pbm1, kx.C_W] - P[pa, kx.C_W] + last_w
-    wss = P[pbm1, kx.C_WS] - P[pa, kx.C_WS] + last_w * last_spread
-    out["quoted_spread_bps"] = np.where(wsum > 0, wss / wsum, nan)
-    npie = s0(kx.C_NPIE)
-    out["price_improvement_rate"] = np.where(npie > 0, s0(kx.C_NPI) / npie, nan)
+    nvq = s(kx.C_NVQ, pa)
+    out["effective_spread_bps"] = np.where(nvq > 0, s(kx.C_EFF, pa) / nvq, nan)
+    wsum = c.Tbm1[kx.C_W] - pa[kx.C_W] + c.last_w
+    wss = c.Tbm1[kx.C_WS] - pa[kx.C_WS] + c.last_ws
+    out["quoted_spread_bps"] = np.where((cnt > 0) & (wsum > 0), wss / wsum, nan)
+    npie = s(kx.C_NPIE, pa)
+    out["price_improvement_rate"] = np.where(npie > 0, s(kx.C_NPI, pa) / npie, nan)
 
     out["vpin"] = _vpin(buckets, g, span)
     if span is None:
-        el = (g - x.t[0]).astype(np.float64) / 1e9 if x.t.size else np.zeros(g.size)
+        el = (g - x.t[0]).astype(np.float64) / 1e9
         out["trade_intensity"] = np.where((b > 0) & (el > 0), cnt / el, nan)
     else:
         out["trade_intensity"] = cnt / (span / 1e9)
     out["avg_trade_size"] = np.where(cnt > 0, vol / cnt, nan)
-    out["block_share"] = np.where(vol > 0, s0(kx.C_BLK) / vol, nan)
-    out["odd_lot_share"] = np.where(cnt > 0, s0(kx.C_ODD) / cnt, nan)
-    out["iso_share"] = np.where(vol > 0, s0(kx.C_ISO) / vol, nan)
+    out["block_share"] = np.where(vol > 0, s(kx.C_BLK, pa) / vol, nan)
+    out["odd_lot_share"] = np.where(cnt > 0, s(kx.C_ODD, pa) / cnt, nan)
+    out["iso_share"] = np.where(vol > 0, s(kx.C_ISO, pa) / vol, nan)
 
     k = float(VR_LAG)
     mu = r_sum / m1
-    var1 = (r2 - m1 * mu * mu) / (m1 - 1)
-    rk, rk2 = P[pb, kx.C_RK] - P[pak, kx.C_RK], P[pb, kx.C_RK2] - P[pak, kx.C_RK2]
-    msc = k * mk * (1.0 - k / m1)
-    vark = (rk2 - 2.0 * k * mu * rk + mk * k * k * mu * mu) / msc
-    ok = (m1 > k) & (var1 * (m1 - 1) > _REL_EPS * r2)
-    out["variance_ratio"] = np.where(ok, vark / var1, nan)
+    ss1 = r2 - m1 * mu * mu
+    rk, rk2 = s(kx.C_RK, pak), s(kx.C_RK2, pak)
+    vark = (rk2 - 2.0 * k * mu * rk + mk * k * k * mu * mu) / (k * mk * (1.0 - k / m1))
+    ok = (m1 > k) & (ss1 > _REL_EPS * r2)
+    out["variance_ratio"] = np.where(ok, vark / (ss1 / (m1 - 1)), nan)
 
-    rr, r0, r1, r0s, r1s = (s2(c) for c in (kx.C_RR, kx.C_R0, kx.C_R1, kx.C_R0S, kx.C_R1S))
+    r0 = np.where(m2 >= 1, c.lnp_last - lnp_a1, 0.0)
+    r1 = np.where(m2 >= 1, lnp_b2 - lnp_a, 0.0)
+    r0s = s(kx.C_R2, pa2)
+    r1s = c.Tbm1[kx.C_R2] - pa1[kx.C_R2]
     vx, vy = r0s - r0 * r0 / m2, r1s - r1 * r1 / m2
     ok = (m2 >= 3) & (vx > _REL_EPS * r0s) & (vy > _REL_EPS * r1s)
-    out["return_autocorr"] = np.where(ok, (rr - r0 * r1 / m2) / np.sqrt(np.abs(vx * vy)), nan)
+    out["return_autocorr"] = np.where(ok, (s(kx.C_RR, pa2) - r0 * r1 / m2) / np.sqrt(np.abs(vx * vy)), nan)
 
-    cont_a = np.where(b > a, P[pa1, kx.C_CONT] - P[pa, kx.C_CONT], 0.0)
-    runs = s0(kx.C_RS) + cont_a
-    out["tick_run_length"] = np.where(runs > 0, s0(kx.C_NZ) / runs, nan)
+    starts, conts = s(kx.C_RS, pa), s(kx.C_CONT, pa)
+    # the window's first trade starts a run even when it continues one begun before the window
+    runs = starts + np.where(cnt > 0, pa1[kx.C_CONT] - pa[kx.C_CONT], 0.0)
+    out["tick_run_length"] = np.where(runs > 0, (starts + conts) / runs, nan)
 
-    if profile is None or tod_g is None:
+    if c.profile is None:
         out["relative_volume"] = np.full(g.size, nan)
     else:
         if span is None:
-            t0 = x.t[0] if x.t.size else 0
-            lo = np.full(g.size, -((-_time_of_day_ns(np.array([t0], dtype=np.int64), profile.tz)[0]) // 10**9) - 1)
+            first = _time_of_day_ns(x.t[:1], c.profile.tz)[0]
+            lo = np.full(g.size, -(-first // 10**9) - 1)  # from the second holding the day's first tick
         else:
-            lo = tod_g - span // 10**9
-        ref = profile.between(lo, tod_g)
+            lo = c.tod - span // 10**9
+        ref = c.profile.between(lo, c.tod)
         out["relative_volume"] = np.where((ref > 0) & (b > 0), vol / ref, nan)
     return out
 
 
 def _vpin(buckets, g: np.ndarray, span: int | None) -> np.ndarray:
-    """Mean bucket imbalance over the buckets that start after ``g − span`` and end at or before ``g``."""
+    """Mean bucket imbalance / bucket size over the buckets that start after ``g − span`` and end at
+    or before ``g``."""
     if buckets is None:
         return np.full(g.size, np.nan)
     starts, ends, cum, size = buckets
     j1 = np.searchsorted(ends, g, side="right")
-    j0 = np.zeros(g.size, dtype=np.int64) if span is None else np.searchsorted(starts, g - span, side="right")
+    j0 = np.zeros(g.size, dtype=np.int64) if span is None else np.minimum(np.searchsorted(starts, g - span,
+                                                                                         side="right"), j1)
     nb = (j1 - j0).astype(np.float64)
-    return np.where(nb > 0, (cum[np.maximum(j1, 0)] - cum[np.minimum(j0, j1)]) / (nb * size), np.nan)
+    return np.where(nb > 0, (cum[j1] - cum[j0]) / (nb * size), np.nan)
