@@ -18,8 +18,8 @@ delivery is retried on connection errors, timeouts, HTTP 429 and 5xx, up to
 (delivered or failed, attempts, last error) is recorded on the history row.
 
 Params: ``check_s`` (time-driven checks, default :data:`CHECK_S`), ``rules_poll_s``
-(:data:`RULES_POLL_S`), ``backoff_s`` (first webhook retry delay, :data:`WEBHOOK_BACKOFF_S`),
-``attempts`` (:data:`WEBHOOK_ATTEMPTS`).
+(:data:`RULES_POLL_S`), ``dead_letters_s`` (:data:`DEAD_LETTERS_S`), ``backoff_s`` (first webhook
+retry delay, :data:`WEBHOOK_BACKOFF_S`), ``attempts`` (:data:`WEBHOOK_ATTEMPTS`).
 """
 
 from __future__ import annotations
@@ -131,6 +131,7 @@ class AlertsService(ThreadService):
 
         check_s = float(params.setdefault("check_s", CHECK_S))
         rules_poll_s = float(params.setdefault("rules_poll_s", RULES_POLL_S))
+        dead_letters_s = float(params.setdefault("dead_letters_s", DEAD_LETTERS_S))
         cat, bus = self.ctx.catalog, self.ctx.bus
         version = rules_version(cat)
         self.engine = engine = AlertEngine(list_rules(cat), self.clock, calendar=self.calendar)
@@ -164,7 +165,7 @@ class AlertsService(ThreadService):
                     next_check = now + check_s
                     firings += engine.check()
                     if engine.watches_dead_letters and now >= next_dead:
-                        next_dead = now + DEAD_LETTERS_S
+                        next_dead = now + dead_letters_s
                         t = self.clock()
                         firings += engine.dead_letters(dead_letters_since(cat, t - DEAD_LETTERS_WINDOW_S), t)
                 for f in firings:
