@@ -37,7 +37,10 @@ C_R2, C_AR, C_DV1, C_X, C_X2, C_XR = 15, 16, 17, 18, 19, 20
 C_DD, C_RR = 21, 22
 # k-trade returns ln(p_i / p_{i−k}), over [a+k, b)
 C_RK, C_RK2 = 23, 24
-N_ROWS = 25
+# not sums but the state at the bound: ln p and p of the trade just before it (sums of returns and
+# price changes telescope, so these give them)
+C_LPREV, C_PPREV = 25, 26
+N_ROWS = 27
 _CACHE = 4096  # log cache slots (a power of two)
 _HASH = np.uint64(0x9E3779B97F4A7C15)
 _SHIFT = np.uint64(52)
@@ -102,6 +105,8 @@ def day_pass(idx, t, p, pbits, q, bid, ask, dv, has_dv, s_in, has_s, blk_in, odd
             out[j, C_RR] = srr
             out[j, C_RK] = srk
             out[j, C_RK2] = srk2
+            out[j, C_LPREV] = lp_prev
+            out[j, C_PPREV] = p[i - 1] if i > 0 else 0.0
             j += 1
         if i == n or (j == m and bucket <= 0.0):
             break
@@ -222,12 +227,102 @@ def search_sorted(arr, queries, right):  # pragma: no cover - compiled
     return out
 
 
+# rows of window_values' output: the metrics in the order of derived.METRICS (vpin and
+# relative_volume, rows 10 and 19, are filled by the caller)
+N_METRICS = 20
+
+
 @numba.njit(cache=True, nogil=True)
-def take_rows(sums, pos, cols):  # pragma: no cover - compiled
-    """``sums[pos][:, cols].T`` as one contiguous (len(cols), len(pos)) array, without the full-width copy."""
-    out = np.empty((cols.shape[0], pos.shape[0]))
-    for j in range(pos.shape[0]):
-        row = sums[pos[j]]
-        for c in range(cols.shape[0]):
-            out[c, j] = row[cols[c]]
+def window_values(P, pb, pbm1, pa, pa1, pa2, pak, a, b, g, t, bid, ask, span, k, eps):  # pragma: no cover
+    """The metrics of one window at every grid instant from the running sums ``P`` (rows at the
+    positions ``pb`` … ``pak`` of the bounds b, b−1, a, a+1, a+2, a+k); ``span`` in ns, 0 for the
+    session. Formulas: docs/indicators.md "Derived metrics"."""
+    G = g.shape[0]
+    out = np.full((N_METRICS, G), np.nan)
+    fk = float(k)
+    for j in range(G):
+        B = P[pb[j]]
+        BM1 = P[pbm1[j]]
+        A = P[pa[j]]
+        A1 = P[pa1[j]]
+        A2 = P[pa2[j]]
+        AK = P[pak[j]]
+        cnt = float(b[j] - a[j])
+        m1 = max(cnt - 1.0, 0.0)
+        m2 = max(cnt - 2.0, 0.0)
+        mk = max(cnt - fk, 0.0)
+        vol = B[C_Q] - A[C_Q]
+        r2 = B[C_R2] - A1[C_R2]
+        r_sum = B[C_LPREV] - A1[C_LPREV] if m1 >= 1.0 else 0.0  # ln p_{b−1} − ln p_a
+        if m1 >= 1.0:
+            out[0, j] = math.sqrt(max(r2, 0.0))
+        if cnt > 0.0 and vol > 0.0:
+            vwap = (B[C_PQ] - A[C_PQ]) / vol
+            out[1, j] = (B[C_PPREV] - vwap) / vwap * 1e4
+            out[2, j] = (B[C_SQ] - A[C_SQ]) / vol
+            out[13, j] = (B[C_BLK] - A[C_BLK]) / vol
+            out[15, j] = (B[C_ISO] - A[C_ISO]) / vol
+        if cnt > 0.0:
+            out[3, j] = (B[C_S] - A[C_S]) / cnt
+            out[12, j] = vol / cnt
+            out[14, j] = (B[C_ODD] - A[C_ODD]) / cnt
+        sx = B[C_X] - A1[C_X]
+        sx2 = B[C_X2] - A1[C_X2]
+        if m1 >= 2.0:
+            var_x = sx2 - sx * sx / m1
+            if var_x > eps * sx2:
+                out[4, j] = ((B[C_XR] - A1[C_XR]) - sx * r_sum / m1) / var_x * 1e4
+        dv1 = B[C_DV1] - A1[C_DV1]
+        if m1 >= 1.0 and dv1 > 0.0:
+            out[5, j] = (B[C_AR] - A1[C_AR]) * 1e4 / (dv1 * 1e-6)
+        if m2 >= 2.0:
+            d0 = B[C_PPREV] - A2[C_PPREV]  # Σ Δp_i = p_{b−1} − p_{a+1}
+            d1 = BM1[C_PPREV] - A1[C_PPREV]  # Σ Δp_{i−1} = p_{b−2} − p_a
+            cov_d = ((B[C_DD] - A2[C_DD]) - d0 * d1 / m2) / (m2 - 1.0)
+            out[6, j] = 2.0 * math.sqrt(-cov_d) if cov_d < 0.0 else 0.0
+        nvq = B[C_NVQ] - A[C_NVQ]
+        if nvq > 0.0:
+            out[7, j] = (B[C_EFF] - A[C_EFF]) / nvq
+        if cnt > 0.0:
+            last = b[j] - 1
+            lb = bid[last]
+            la = ask[last]
+            wsum = BM1[C_W] - A[C_W]
+            wss = BM1[C_WS] - A[C_WS]
+            if lb > 0.0 and la >= lb and la < np.inf:  # the last trade's quote, held until g
+                held = float(g[j] - t[last])
+                wsum += held
+                wss += held * ((la - lb) / ((la + lb) * 0.5) * 1e4)
+            if wsum > 0.0:
+                out[8, j] = wss / wsum
+        npie = B[C_NPIE] - A[C_NPIE]
+        if npie > 0.0:
+            out[9, j] = (B[C_NPI] - A[C_NPI]) / npie
+        if span > 0:
+            out[11, j] = cnt / (span / 1e9)
+        elif b[j] > 0 and g[j] > t[0]:
+            out[11, j] = cnt / (float(g[j] - t[0]) / 1e9)
+        if m1 > fk:
+            mu = r_sum / m1
+            ss1 = r2 - m1 * mu * mu
+            if ss1 > eps * r2:
+                rk = B[C_RK] - AK[C_RK]
+                rk2 = B[C_RK2] - AK[C_RK2]
+                vark = (rk2 - 2.0 * fk * mu * rk + mk * fk * fk * mu * mu) / (fk * mk * (1.0 - fk / m1))
+                out[16, j] = vark / (ss1 / (m1 - 1.0))
+        if m2 >= 3.0:
+            r0 = B[C_LPREV] - A2[C_LPREV]  # Σ r_i over [a+2, b)
+            r1 = BM1[C_LPREV] - A1[C_LPREV]  # Σ r_{i−1}
+            r0s = B[C_R2] - A2[C_R2]
+            r1s = BM1[C_R2] - A1[C_R2]
+            vx = r0s - r0 * r0 / m2
+            vy = r1s - r1 * r1 / m2
+            if vx > eps * r0s and vy > eps * r1s:
+                out[17, j] = ((B[C_RR] - A2[C_RR]) - r0 * r1 / m2) / math.sqrt(vx * vy)
+        if cnt > 0.0:
+            starts = B[C_RS] - A[C_RS]
+            conts = B[C_CONT] - A[C_CONT]
+            runs = starts + (A1[C_CONT] - A[C_CONT])  # the window's first trade starts a run
+            if runs > 0.0:
+                out[18, j] = (starts + conts) / runs
     return out

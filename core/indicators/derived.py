@@ -106,6 +106,7 @@ METRIC_INFO: dict[str, Metric] = {m.name: m for m in (
 )}
 METRICS: tuple[str, ...] = tuple(METRIC_INFO)
 SERIES: tuple[str, ...] = tuple(f"{m}.{w}" for m in METRICS for w in WINDOWS)
+_VPIN, _RELVOL = METRICS.index("vpin"), METRICS.index("relative_volume")  # filled outside the kernel
 REQUIRED = ("timestamp", "last", "last_sz", "bid", "ask", "cond1", "cond2", "cond3", "cond4")
 
 
@@ -359,13 +360,26 @@ def compute_derived(cols: Mapping[str, np.ndarray], grid_ns: np.ndarray, *,
                                 x.s.size > 0, *x.flags, x.flags[0].size > 0, *x.conds, _BIT_TABLE, _BIT_ODD, _BIT_ISO,
                                 EQUITY_LOT, float(rule.quantity), float(rule.notional), VR_LAG, bucket or 0.0, cap)
     buckets = (bs, be, np.concatenate(([0.0], np.cumsum(bi))), bucket) if bucket is not None else None
-    ctx = _Grid(P, uidx, x, g, b, bm1, volume_profile)
+    pb, pbm1 = kx.search_sorted(uidx, b, False), kx.search_sorted(uidx, bm1, False)
+    tod = _time_of_day_ns(g, volume_profile.tz) // 10**9 if volume_profile is not None else None
     out: dict[str, np.ndarray] = {}
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for w, span in WINDOWS.items():
-            vals = _window_metrics(ctx, span, *bounds[w], buckets)
-            for m in METRICS:
-                out[f"{m}.{w}"] = vals[m]
+    for w, span in WINDOWS.items():
+        a = bounds[w][0]
+        pa, pa1, pa2, pak = (kx.search_sorted(uidx, ix, False) for ix in bounds[w])
+        vals = kx.window_values(P, pb, pbm1, pa, pa1, pa2, pak, a, b, g, x.t, x.bid, x.ask, span or 0, VR_LAG,
+                                _REL_EPS)
+        vals[_VPIN] = _vpin(buckets, g, span)
+        if tod is not None:
+            vol = P[pb, kx.C_Q] - P[pa, kx.C_Q]
+            if span is None:  # from the second holding the day's first trade
+                lo = np.full(G, -(-_time_of_day_ns(x.t[:1], volume_profile.tz)[0] // 10**9) - 1)
+            else:
+                lo = tod - span // 10**9
+            ref = volume_profile.between(lo, tod)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                vals[_RELVOL] = np.where((ref > 0) & (b > 0), vol / ref, np.nan)
+        for row, m in enumerate(METRICS):
+            out[f"{m}.{w}"] = vals[row]
     return {k: out[k] for k in SERIES}
 
 
@@ -374,140 +388,6 @@ def _empty(G: int) -> dict[str, np.ndarray]:
     for w, span in WINDOWS.items():
         if span is not None:
             out[f"trade_intensity.{w}"] = np.zeros(G)
-    return out
-
-
-# the running sums each kind of window bound needs (see the kernel module's row groups)
-_AT_A = tuple(range(kx.C_Q, kx.C_WS + 1))
-_AT_A1 = (kx.C_R2, kx.C_AR, kx.C_DV1, kx.C_X, kx.C_X2, kx.C_XR, kx.C_CONT)
-_AT_A2 = (kx.C_DD, kx.C_RR, kx.C_R2)
-_AT_AK = (kx.C_RK, kx.C_RK2)
-_AT_BM1 = (kx.C_W, kx.C_WS, kx.C_R2)
-
-
-class _Grid:
-    """What every window's metrics share: the running sums, the grid and the last trade at each instant."""
-
-    def __init__(self, P, uidx, x: _Ticks, g, b, bm1, profile):
-        self.P, self.uidx, self.x, self.g, self.b, self.profile = P, uidx, x, g, b, profile
-        self.Tb, self.Tbm1 = self.rows(b), self.rows(bm1, _AT_BM1)
-        self.last_p = x.p[bm1]
-        self.lnp_last = np.log(self.last_p)
-        lb, la = x.bid[bm1], x.ask[bm1]
-        ok = (b > 0) & (lb > 0) & (la >= lb) & np.isfinite(la)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            spread = (la - lb) / ((la + lb) * 0.5) * 1e4
-        # the quote prevailing at the last trade, held until g
-        self.last_w = np.where(ok, (g - x.t[bm1]).astype(np.float64), 0.0)
-        self.last_ws = np.where(ok, self.last_w * spread, 0.0)
-        self.tod = _time_of_day_ns(g, profile.tz) // 10**9 if profile is not None else None
-
-    def rows(self, ix: np.ndarray, which: tuple[int, ...] = tuple(range(kx.N_ROWS))) -> np.ndarray:
-        """The running sums at tick indices ``ix`` (members of ``uidx``), one row per quantity
-        (rows not in ``which`` are left zero: the bound does not need them)."""
-        cols = np.asarray(which, dtype=np.int64)
-        taken = kx.take_rows(self.P, kx.search_sorted(self.uidx, ix, False), cols)
-        if cols.size == kx.N_ROWS:
-            return taken
-        full = np.zeros((kx.N_ROWS, ix.size))
-        full[cols] = taken
-        return full
-
-    def at(self, ix: np.ndarray) -> np.ndarray:
-        """Index ``ix`` clipped to the ticks (for gathers of prices)."""
-        return np.clip(ix, 0, self.x.t.size - 1)
-
-
-def _window_metrics(c: _Grid, span, a, a1, a2, ak, buckets) -> dict[str, np.ndarray]:
-    """The 20 metrics of one window from the running sums at its bounds (see the module docstring)."""
-    x, b, g = c.x, c.b, c.g
-    Tb, pa, pa1, pa2, pak = c.Tb, c.rows(a, _AT_A), c.rows(a1, _AT_A1), c.rows(a2, _AT_A2), c.rows(ak, _AT_AK)
-
-    def s(row, lo):  # sum of ``row`` from bound ``lo`` to b
-        return Tb[row] - lo[row]
-
-    nan = np.nan
-    cnt = (b - a).astype(np.float64)
-    m1 = (b - a1).astype(np.float64)
-    m2 = (b - a2).astype(np.float64)
-    mk = (b - ak).astype(np.float64)
-    vol = s(kx.C_Q, pa)
-    lnp_a = np.log(x.p[c.at(a)])
-    lnp_a1 = np.log(x.p[c.at(a + 1)])
-    lnp_b2 = np.log(x.p[c.at(b - 2)])
-    r_sum = np.where(m1 >= 1, c.lnp_last - lnp_a, 0.0)  # returns telescope: ln p_{b−1} − ln p_a
-    r2 = s(kx.C_R2, pa1)
-    out: dict[str, np.ndarray] = {}
-
-    out["realized_vol"] = np.where(m1 >= 1, np.sqrt(np.maximum(r2, 0.0)), nan)
-    vwap = s(kx.C_PQ, pa) / vol
-    out["vwap_dev_bps"] = np.where((cnt > 0) & (vol > 0), (c.last_p - vwap) / vwap * 1e4, nan)
-    out["ofi"] = np.where(vol > 0, s(kx.C_SQ, pa) / vol, nan)
-    out["trade_count_imbalance"] = np.where(cnt > 0, s(kx.C_S, pa) / cnt, nan)
-
-    sx, sx2, sxr = s(kx.C_X, pa1), s(kx.C_X2, pa1), s(kx.C_XR, pa1)
-    var_x = sx2 - sx * sx / m1
-    ok = (m1 >= 2) & (var_x > _REL_EPS * sx2)
-    out["kyle_lambda"] = np.where(ok, (sxr - sx * r_sum / m1) / var_x * 1e4, nan)
-    dv1 = s(kx.C_DV1, pa1)
-    out["amihud"] = np.where((m1 >= 1) & (dv1 > 0), s(kx.C_AR, pa1) * 1e4 / (dv1 * 1e-6), nan)
-
-    # lag-1 pairs i in [a+2, b): sums of Δp_i, Δp_{i−1}, r_i, r_{i−1} telescope too
-    d0 = x.p[c.at(b - 1)] - x.p[c.at(a + 1)]
-    d1 = x.p[c.at(b - 2)] - x.p[c.at(a)]
-    cov_d = (s(kx.C_DD, pa2) - d0 * d1 / m2) / (m2 - 1)
-    out["roll_spread"] = np.where(m2 >= 2, np.where(cov_d < 0, 2.0 * np.sqrt(np.abs(cov_d)), 0.0), nan)
-
-    nvq = s(kx.C_NVQ, pa)
-    out["effective_spread_bps"] = np.where(nvq > 0, s(kx.C_EFF, pa) / nvq, nan)
-    wsum = c.Tbm1[kx.C_W] - pa[kx.C_W] + c.last_w
-    wss = c.Tbm1[kx.C_WS] - pa[kx.C_WS] + c.last_ws
-    out["quoted_spread_bps"] = np.where((cnt > 0) & (wsum > 0), wss / wsum, nan)
-    npie = s(kx.C_NPIE, pa)
-    out["price_improvement_rate"] = np.where(npie > 0, s(kx.C_NPI, pa) / npie, nan)
-
-    out["vpin"] = _vpin(buckets, g, span)
-    if span is None:
-        el = (g - x.t[0]).astype(np.float64) / 1e9
-        out["trade_intensity"] = np.where((b > 0) & (el > 0), cnt / el, nan)
-    else:
-        out["trade_intensity"] = cnt / (span / 1e9)
-    out["avg_trade_size"] = np.where(cnt > 0, vol / cnt, nan)
-    out["block_share"] = np.where(vol > 0, s(kx.C_BLK, pa) / vol, nan)
-    out["odd_lot_share"] = np.where(cnt > 0, s(kx.C_ODD, pa) / cnt, nan)
-    out["iso_share"] = np.where(vol > 0, s(kx.C_ISO, pa) / vol, nan)
-
-    k = float(VR_LAG)
-    mu = r_sum / m1
-    ss1 = r2 - m1 * mu * mu
-    rk, rk2 = s(kx.C_RK, pak), s(kx.C_RK2, pak)
-    vark = (rk2 - 2.0 * k * mu * rk + mk * k * k * mu * mu) / (k * mk * (1.0 - k / m1))
-    ok = (m1 > k) & (ss1 > _REL_EPS * r2)
-    out["variance_ratio"] = np.where(ok, vark / (ss1 / (m1 - 1)), nan)
-
-    r0 = np.where(m2 >= 1, c.lnp_last - lnp_a1, 0.0)
-    r1 = np.where(m2 >= 1, lnp_b2 - lnp_a, 0.0)
-    r0s = s(kx.C_R2, pa2)
-    r1s = c.Tbm1[kx.C_R2] - pa1[kx.C_R2]
-    vx, vy = r0s - r0 * r0 / m2, r1s - r1 * r1 / m2
-    ok = (m2 >= 3) & (vx > _REL_EPS * r0s) & (vy > _REL_EPS * r1s)
-    out["return_autocorr"] = np.where(ok, (s(kx.C_RR, pa2) - r0 * r1 / m2) / np.sqrt(np.abs(vx * vy)), nan)
-
-    starts, conts = s(kx.C_RS, pa), s(kx.C_CONT, pa)
-    # the window's first trade starts a run even when it continues one begun before the window
-    runs = starts + np.where(cnt > 0, pa1[kx.C_CONT] - pa[kx.C_CONT], 0.0)
-    out["tick_run_length"] = np.where(runs > 0, (starts + conts) / runs, nan)
-
-    if c.profile is None:
-        out["relative_volume"] = np.full(g.size, nan)
-    else:
-        if span is None:
-            first = _time_of_day_ns(x.t[:1], c.profile.tz)[0]
-            lo = np.full(g.size, -(-first // 10**9) - 1)  # from the second holding the day's first tick
-        else:
-            lo = c.tod - span // 10**9
-        ref = c.profile.between(lo, c.tod)
-        out["relative_volume"] = np.where((ref > 0) & (b > 0), vol / ref, nan)
     return out
 
 
@@ -521,4 +401,5 @@ def _vpin(buckets, g: np.ndarray, span: int | None) -> np.ndarray:
     j0 = np.zeros(g.size, dtype=np.int64) if span is None else np.minimum(np.searchsorted(starts, g - span,
                                                                                          side="right"), j1)
     nb = (j1 - j0).astype(np.float64)
-    return np.where(nb > 0, (cum[j1] - cum[j0]) / (nb * size), np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(nb > 0, (cum[j1] - cum[j0]) / (nb * size), np.nan)
