@@ -15,7 +15,9 @@ Each firing is stored in ``alert_history``, published as :class:`core.events.Ale
 JSON by a small pool of worker threads — a slow or failing webhook never delays evaluation. A
 delivery is retried on connection errors, timeouts, HTTP 429 and 5xx, up to
 :data:`WEBHOOK_ATTEMPTS` attempts with exponential backoff (``tenacity``), and its outcome
-(delivered or failed, attempts, last error) is recorded on the history row.
+(delivered or failed, attempts, last error) is recorded on the history row. Deliveries the
+service could not make before it stopped (queued, or cut short by the stop) are recorded failed; so
+are those a crashed run left pending, at the next start.
 
 Params: ``check_s`` (time-driven checks, default :data:`CHECK_S`), ``rules_poll_s``
 (:data:`RULES_POLL_S`), ``dead_letters_s`` (:data:`DEAD_LETTERS_S`), ``backoff_s`` (first webhook
@@ -52,6 +54,10 @@ WEBHOOK_ATTEMPTS = 5  # tries of one delivery before it is recorded failed
 WEBHOOK_BACKOFF_S = 1.0  # first retry delay; doubles per retry (1, 2, 4, 8 s)
 WEBHOOK_BACKOFF_MAX_S = 30.0
 USER_AGENT = "tickdeck-alerts/1"
+
+
+class _Stopped(Exception):
+    """A webhook's backoff wait was ended by the service's stop."""
 
 
 class WebhookError(TickdeckError):
@@ -126,13 +132,16 @@ class AlertsService(ThreadService):
 
     # -- the service's thread -----------------------------------------------------------------
     def run(self, params: dict, stop: threading.Event, beat: Callable[[str], None]) -> None:
-        from core.alert_store import dead_letters_since, list_rules, rules_version
+        from core.alert_store import abandon_pending, dead_letters_since, list_rules, rules_version
         from core.alerts import AlertEngine
 
         check_s = float(params.setdefault("check_s", CHECK_S))
         rules_poll_s = float(params.setdefault("rules_poll_s", RULES_POLL_S))
         dead_letters_s = float(params.setdefault("dead_letters_s", DEAD_LETTERS_S))
         cat, bus = self.ctx.catalog, self.ctx.bus
+        stale = abandon_pending(cat, error="the alerts service stopped (or crashed) before delivering it")
+        if stale:
+            log.warning("%s webhook deliveries of an earlier run were never made: recorded as failed", stale)
         version = rules_version(cat)
         self.engine = engine = AlertEngine(list_rules(cat), self.clock, calendar=self.calendar)
         unlisten = [bus.listen(t, self._offer) for t in TOPICS]
@@ -177,7 +186,10 @@ class AlertsService(ThreadService):
                 u()
             if tick_unlisten is not None:
                 tick_unlisten()
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.shutdown(wait=True, cancel_futures=True)  # running deliveries end: their backoff waits on stop
+            with self._lock:
+                left, self._pending = set(self._pending), set()
+            abandon_pending(cat, left)  # queued behind the pool's workers, never started
 
     def _fire(self, firing, pool, params: dict, stop: threading.Event) -> None:
         from core.alert_store import record_firing
@@ -197,29 +209,44 @@ class AlertsService(ThreadService):
             pool.submit(self._deliver, firing, hid, params, stop)
 
     def _deliver(self, firing, hid: int, params: dict, stop: threading.Event) -> None:
-        """POST one firing, retried with exponential backoff; record the outcome (a worker thread)."""
-        from tenacity import (
-            RetryError, Retrying, retry_if_exception, stop_after_attempt, stop_when_event_set, wait_exponential,
-        )
+        """POST one firing, retried with exponential backoff; record the outcome (a worker thread).
+
+        A stop request ends a backoff wait at once and the delivery is recorded failed with its last error."""
+        from tenacity import RetryError, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
         from core.alert_store import record_delivery
 
         url, payload = firing.rule.webhook_url, firing_payload(firing, hid)
         base = float(params.get("backoff_s", WEBHOOK_BACKOFF_S))
-        retrying = Retrying(
-            stop=stop_after_attempt(int(params.get("attempts", WEBHOOK_ATTEMPTS))) | stop_when_event_set(stop),
-            wait=wait_exponential(multiplier=base, min=base, max=WEBHOOK_BACKOFF_MAX_S),
-            retry=retry_if_exception(lambda e: isinstance(e, WebhookError) and e.retry),
-            sleep=stop.wait, reraise=False)
-        error, ok = "", False
+        last = {"error": "", "attempts": 0}
+
+        def attempt() -> int:
+            last["attempts"] += 1
+            try:
+                return self.post(url, payload)
+            except Exception as e:
+                last["error"] = str(e)
+                raise
+
+        def sleep(seconds: float) -> None:
+            if stop.wait(seconds):
+                raise _Stopped()
+
+        retrying = Retrying(stop=stop_after_attempt(int(params.get("attempts", WEBHOOK_ATTEMPTS))),
+                            wait=wait_exponential(multiplier=base, min=base, max=WEBHOOK_BACKOFF_MAX_S),
+                            retry=retry_if_exception(lambda e: isinstance(e, WebhookError) and e.retry),
+                            sleep=sleep, reraise=False)
+        ok, error = False, ""
         try:
-            retrying(self.post, url, payload)
+            retrying(attempt)
             ok = True
-        except RetryError as e:
-            error = str(e.last_attempt.exception())
-        except Exception as e:  # noqa: BLE001 - a permanent failure (4xx) or a bug: recorded, never raised
-            error = str(e)
-        attempts = retrying.statistics.get("attempt_number", 1)
+        except _Stopped:
+            error = f"{last['error']}; not retried: the alerts service stopped"
+        except RetryError:
+            error = last["error"]
+        except Exception:  # noqa: BLE001 - a permanent failure (4xx) or a bug: recorded, never raised
+            error = last["error"]
+        attempts = last["attempts"]
         try:
             record_delivery(self.ctx.catalog, hid, ok=ok, attempts=attempts, error=error)
         except Exception:  # noqa: BLE001 - the database may be gone at shutdown

@@ -181,6 +181,18 @@ def record_delivery(catalog, history_id: int, *, ok: bool, attempts: int, error:
             delivered_at=db.utcnow() if ok else None))
 
 
+def abandon_pending(catalog, ids=None, *, error: str = "the alerts service stopped before delivering it") -> int:
+    """Record webhook deliveries still ``pending`` (all, or of history ``ids``) as failed; how many."""
+    stmt = update(db.AlertHistory).where(db.AlertHistory.delivery == "pending")
+    if ids is not None:
+        ids = list(ids)
+        if not ids:
+            return 0
+        stmt = stmt.where(db.AlertHistory.id.in_(ids))
+    with catalog.Session.begin() as s:
+        return s.execute(stmt.values(delivery="failed", delivery_error=error)).rowcount
+
+
 def history(catalog, *, rule_id: int | None = None, owner: str | None = None, unacked: bool = False,
             limit: int = HISTORY_LIMIT) -> list[AlertHistoryRow]:
     """Firings, newest first (of one rule, of one owner's rules, only unacknowledged ones)."""

@@ -297,5 +297,6 @@ class AlertEngine:
 
 
 def _definition(r: AlertRule) -> tuple:
-    """What a series' state depends on (a renamed rule keeps its state, a new threshold does not)."""
-    return (r.watch, r.condition, r.threshold, r.window_s)
+    """What a series' state depends on: a renamed rule keeps its state; a new threshold does not, nor
+    a rule switched off and on again (it starts afresh: a value already above fires)."""
+    return (r.watch, r.condition, r.threshold, r.window_s, r.active)

@@ -155,3 +155,31 @@ def test_failed_webhook_delivery_is_recorded_and_does_not_block_evaluation(sql_c
     assert row.delivery_attempts == 3
     assert "HTTP 503" in row.delivery_error
     assert [s for s, _ in hook.received] == [503, 503, 503]
+
+
+def test_stopping_during_webhook_backoff_is_prompt_and_records_the_delivery_failed(sql_ctx, hook):
+    cat = sql_ctx.catalog
+    add_rule(cat, rule(webhook_url=f"http://127.0.0.1:{hook.server_port}/down"))
+    hook.statuses = [503] * 10
+    svc = AlertsService(sql_ctx, clock=lambda: T0)
+    svc.start({**FAST, "backoff_s": 30.0, "attempts": 5})  # the first retry would wait 30 s
+    wait_for(lambda: "rules" in svc.health().detail, "the service to listen")
+    publish_tick(sql_ctx, 1100, T0)
+    wait_for(lambda: hook.received, "the first POST")
+    t = time.monotonic()
+    assert svc.stop(10)
+    assert time.monotonic() - t < 5
+    [row] = history(cat)
+    assert (row.delivery, row.delivery_attempts) == ("failed", 1)
+    assert row.delivery_error.endswith("HTTP 503 Service Unavailable; not retried: the alerts service stopped")
+
+
+def test_a_4xx_answer_is_not_retried(sql_ctx, service, hook):
+    cat = sql_ctx.catalog
+    add_rule(cat, rule(webhook_url=f"http://127.0.0.1:{hook.server_port}/gone"))
+    hook.statuses = [404, 200]
+    service()
+    publish_tick(sql_ctx, 1100, T0)
+    [row] = wait_for(lambda: (h := history(cat)) and h[0].delivery != "pending" and h, "the delivery")
+    assert (row.delivery, row.delivery_attempts) == ("failed", 1) and "HTTP 404" in row.delivery_error
+    assert [s for s, _ in hook.received] == [404]

@@ -189,3 +189,12 @@ def test_dead_letters_per_minute():
     e = AlertEngine([rule(watch="deadletters", threshold=10)], SimClock())
     assert [f.value for f in e.dead_letters(3, T0) + e.dead_letters(12, T0 + 10) + e.dead_letters(15, T0 + 20)] \
         == [12.0]
+
+
+def test_a_rule_switched_off_and_on_starts_afresh():
+    e = AlertEngine([rule()], SimClock())
+    assert len(run(e, [1100])) == 1
+    e.set_rules([rule(active=False)])
+    assert run(e, [1200], start=T0 + 1) == []
+    e.set_rules([rule()])
+    assert [f.value for f in run(e, [1300], start=T0 + 2)] == [1300]  # already above: fires when back on
