@@ -485,7 +485,7 @@ class AlertFired(Event):
     history_id: int
     name: str
     owner: str
-    watch: str  # what the rule watches, e.g. indicator:TICK.NYSE, quality:AAPL, feed:level1
+    watch: str  # what the rule watches, e.g. indicator:TICK.NYSE, quality:AAPL, feed:stale (core.alert_rules)
     condition: str  # above | below | crosses_up | crosses_down | change_pct | …
     value: float | None
     threshold: float | None
