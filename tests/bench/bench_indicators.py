@@ -10,6 +10,11 @@ leaves one out):
   straightforward pandas implementation of the tests (``tests/unit/indicators/reference_metrics.py``)
   on the day's first ``--peer-ticks`` trades at ``--peer-instants`` grid instants: its time per grid
   instant beside ours.
+* breadth — one local market-breadth update (:class:`core.indicators.breadth.BreadthState`: a batch
+  of ``--breadth-batch`` new ticks of one symbol, then a snapshot of all 42 NYSE/NASDAQ/ALL values)
+  over ``--breadth-symbols`` symbols (default 500), p50/p99 in ms of ``--breadth-updates`` updates,
+  target < 10 ms per statistic tick; and :func:`core.indicators.breadth.breadth_series` over the same
+  universe on the session's one-second grid (what the history build computes per day).
 """
 
 from __future__ import annotations
@@ -102,6 +107,53 @@ def bench_metrics(args) -> None:
           f"pandas reference {peer / at.size * 1e3:.1f} ms on {m:,} ticks ({at.size} instants)")
 
 
+def bench_breadth(args) -> None:
+    """One breadth update (a batch of one symbol's new ticks + a snapshot of every local breadth value)
+    over ``--breadth-symbols`` symbols, p50/p99 in ms against the < 10 ms target; and ``breadth_series``
+    over the same universe on a one-second grid of the session (the batch build's cost)."""
+    from core.indicators.breadth import BreadthState, breadth_series
+    from core.indicators.catalog import exchange_map
+
+    rng = np.random.default_rng(7)
+    n_sym, batch, warm = args.breadth_symbols, args.breadth_batch, args.breadth_ticks
+    symbols = [f"B{k:04d}" for k in range(n_sym)]
+    ex = exchange_map(symbols)
+    t0 = 1_720_013_400_000_000_000  # 2024-07-03 09:30 ET in UTC ns
+    universe = {}
+    for k, s in enumerate(symbols):
+        n = warm + batch * (args.breadth_updates // n_sym + 1)
+        price = np.round(50 + np.cumsum(rng.choice([-0.01, 0.0, 0.01], n)), 2)
+        universe[s] = {"timestamp": t0 + np.sort(rng.integers(0, 23_400 * 10**9, n)) + k,
+                       "last": price, "last_sz": rng.integers(1, 500, n).astype(np.float64),
+                       "bid": price - 0.01, "ask": price + 0.01}
+    st = BreadthState(ex)
+    pos = {}
+    for s, c in universe.items():
+        st.update(s, {k: v[:warm] for k, v in c.items()})
+        pos[s] = warm
+    times = np.empty(args.breadth_updates)
+    for i in range(args.breadth_updates):
+        s = symbols[i % n_sym]
+        a = pos[s]
+        cols = {k: v[a:a + batch] for k, v in universe[s].items()}
+        pos[s] = a + batch
+        t = time.perf_counter()
+        st.update(s, cols)
+        snap = st.snapshot(int(cols["timestamp"][-1]))
+        times[i] = time.perf_counter() - t
+    ms = times * 1000
+    p50, p99 = float(np.percentile(ms, 50)), float(np.percentile(ms, 99))
+    grid = t0 + np.arange(0, 23_400, dtype=np.int64) * 10**9
+    t = time.perf_counter()
+    series = breadth_series({s: {k: v[:pos[s]] for k, v in c.items()} for s, c in universe.items()}, grid, ex)
+    series_s = time.perf_counter() - t
+    print(f"breadth: {n_sym} symbols, batches of {batch} ticks, {args.breadth_updates} updates, "
+          f"{len(snap)} values per snapshot")
+    print(f"  update + snapshot: p50 {p50:.3f} ms  p99 {p99:.3f} ms  (target < 10 ms: "
+          f"{'met' if p99 < 10 else 'MISSED'})")
+    print(f"  breadth_series: {grid.size} instants x {n_sym} symbols, {len(series)} series in {series_s:.2f} s")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ticks", type=int, default=5_000_000, help="trades in the metrics day")
@@ -109,9 +161,16 @@ def main() -> None:
     ap.add_argument("--peer-ticks", type=int, default=20_000, help="trades the pandas reference runs on (0: skip)")
     ap.add_argument("--peer-instants", type=int, default=200, help="grid instants the pandas reference evaluates")
     ap.add_argument("--skip-metrics", action="store_true", help="leave out the derived-metrics section")
+    ap.add_argument("--breadth-symbols", type=int, default=500, help="symbols in the breadth universe")
+    ap.add_argument("--breadth-batch", type=int, default=20, help="ticks per breadth update (one symbol's batch)")
+    ap.add_argument("--breadth-ticks", type=int, default=2_000, help="ticks per symbol already folded in")
+    ap.add_argument("--breadth-updates", type=int, default=20_000, help="timed updates (+ snapshots)")
+    ap.add_argument("--skip-breadth", action="store_true", help="leave out the market-breadth section")
     args = ap.parse_args()
     if not args.skip_metrics:
         bench_metrics(args)
+    if not args.skip_breadth:
+        bench_breadth(args)
 
 
 if __name__ == "__main__":
