@@ -2,7 +2,9 @@
 
 The engine is fed bus messages (or bare events) and returns the :class:`Firing` objects they
 cause; it stores nothing and sends nothing (the alerts service, :mod:`core.alert_service`, does).
-Rules, their SQL rows, history and acknowledgement are in :mod:`core.alert_store`.
+Rules, their SQL rows, history and acknowledgement are in :mod:`core.alert_store` (its verbs —
+``add_rule``, ``list_rules``, ``remove_rule``, ``set_active``, ``history``, ``acknowledge`` — are
+importable from here too).
 
 Series
 ------
@@ -39,7 +41,16 @@ from typing import Callable, Iterable
 
 import pandas as pd
 
-from core.alert_rules import AlertRule, Watch, parse_watch
+from core.alert_rules import AlertRule, AlertRuleError, Watch, parse_watch, validate_rule  # noqa: F401
+from core.alert_store import (  # noqa: F401 - the stored side is importable from here too
+    AlertHistoryRow,
+    acknowledge,
+    add_rule,
+    history,
+    list_rules,
+    remove_rule,
+    set_active,
+)
 from core.calendar import MarketCalendar, get_calendar
 from core.events import (
     Event,
