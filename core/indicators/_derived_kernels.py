@@ -62,7 +62,7 @@ def day_pass(idx, t, p, pbits, q, bid, ask, dv, has_dv, s_in, has_s, blk_in, odd
     """
     n = p.shape[0]
     m = idx.shape[0]
-    out = np.zeros((m, N_ROWS))
+    out = np.empty((m, N_ROWS))  # every row is written: each index is <= n
     b_start = np.empty(cap, dtype=np.int64)
     b_end = np.empty(cap, dtype=np.int64)
     b_imb = np.empty(cap)
