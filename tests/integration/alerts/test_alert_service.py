@@ -183,3 +183,24 @@ def test_a_4xx_answer_is_not_retried(sql_ctx, service, hook):
     [row] = wait_for(lambda: (h := history(cat)) and h[0].delivery != "pending" and h, "the delivery")
     assert (row.delivery, row.delivery_attempts) == ("failed", 1) and "HTTP 404" in row.delivery_error
     assert [s for s, _ in hook.received] == [404]
+
+
+def test_supervised_alerts_service_started_by_name(sql_ctx):
+    from core.services import ServiceControl, Supervisor
+
+    cat = sql_ctx.catalog
+    r = add_rule(cat, rule())
+    sup = Supervisor(sql_ctx, poll_s=0.1, stop_timeout=10)
+    sup.start()
+    control = ServiceControl(sql_ctx)
+    try:
+        control.start("alerts", by="test")
+        wait_for(lambda: "1 rules" in control.status("alerts").detail, "the supervised service to load its rules",
+                 timeout=60)
+        publish_tick(sql_ctx, 1100, T0)
+        [row] = wait_for(lambda: history(cat), "the firing")
+        assert row.rule_id == r.id
+        control.stop("alerts", by="test")
+        wait_for(lambda: control.status("alerts").state == "stopped", "the stop")
+    finally:
+        sup.shutdown(timeout=10)
