@@ -6,11 +6,12 @@
 metrics") and in :data:`METRIC_INFO`.
 
 How it is computed: every metric is a function of sums, over the ticks of the window, of per-tick
-quantities (volume, signed volume, squared returns, lagged products, …). One compiled pass
-(:func:`core.indicators._derived_kernels.prefix_at`) records the running sums of all quantities at
-the window boundaries the grid needs (``np.searchsorted`` of ``g`` and ``g − window``), so a
-window's sum is a difference of two rows: O(ticks + grid) for all 60 series. VPIN needs a second
-sequential pass (equal-volume buckets).
+quantities (volume, signed volume, squared returns, lagged products, …). One compiled pass over the
+day (:func:`core.indicators._derived_kernels.day_pass`) records the running sums of all quantities at
+the window bounds the grid needs (the ticks at or before ``g`` and ``g − window``) and fills VPIN's
+equal-volume buckets; a window's sum is then the difference of two recorded rows, and a compiled
+loop over the grid (:func:`~core.indicators._derived_kernels.window_values`) turns them into the
+metrics: O(ticks + grid) for all 60 series, no per-tick temporaries.
 
 Window semantics. The window of ``g`` holds the ticks with ``g − window < timestamp <= g``
 (``session``: every tick passed, from the day's first). A quantity built from consecutive trades
@@ -25,8 +26,8 @@ values a batch run over the whole day gets, bit for bit.
 Inputs. ``timestamp`` (UTC ns), ``last``, ``last_sz``, ``bid``, ``ask``, ``cond1..cond4`` are
 required. When the stored enrichment columns are present they are used instead of recomputing
 (they carry the instrument's terms): ``trade_sign``, ``dollar_volume``, ``is_block_trade``,
-``is_odd_lot``, ``is_intermarket_sweep``. Without them: Lee–Ready signs by
-:func:`core.enrich.trade_signs`, dollar volume ``last × last_sz`` and the equity rules of
+``is_odd_lot``, ``is_intermarket_sweep``. Without them, the pass computes them as enrichment does:
+Lee–Ready signs as :func:`core.enrich.trade_signs`, dollar volume ``last × last_sz`` and the equity rules of
 :mod:`core.instruments` (block ≥ 10,000 shares or ≥ $200,000; odd lot < 100 shares or the ODD_LOT
 condition). Sizes are in the stored units of ``last_sz``. Every tick passed is used: the caller
 chooses the session (pass regular-session ticks for a regular-session ``session`` window).
@@ -214,9 +215,7 @@ _ENRICHED = ("trade_sign", "dollar_volume", "is_block_trade", "is_odd_lot", "is_
 
 
 # -- inputs -------------------------------------------------------------------------------------------
-
-
-# -- inputs -------------------------------------------------------------------------------------------
+_FLAGS = ("is_block_trade", "is_odd_lot", "is_intermarket_sweep")
 _BIT_ODD, _BIT_ISO = np.uint8(1), np.uint8(2)
 _BIT_TABLE = (conditions.FLAG_TABLES["odd_lot"] * _BIT_ODD
               | conditions.FLAG_TABLES["intermarket_sweep"] * _BIT_ISO).astype(np.uint8)
@@ -268,9 +267,6 @@ def _inputs(cols: Mapping[str, np.ndarray]) -> _Ticks:
     return _Ticks(t, p, q, np.ascontiguousarray(arr["bid"], dtype=np.float64),
                   np.ascontiguousarray(arr["ask"], dtype=np.float64),
                   tuple(np.ascontiguousarray(arr[f"cond{i}"], dtype=np.uint8) for i in range(1, 5)), dv, sign, flags)
-
-
-_FLAGS = ("is_block_trade", "is_odd_lot", "is_intermarket_sweep")
 
 
 def vpin_bucket_size(volume_profile: VolumeProfile | None, vpin_bucket: float | None) -> float | None:
@@ -325,8 +321,9 @@ def compute_derived(cols: Mapping[str, np.ndarray], grid_ns: np.ndarray, *,
 
     Warnings
     --------
-    Memory: besides the inputs, a bool per tick and ~200 bytes per distinct window bound (the
-    running sums there; ~16 bounds per grid instant), ~180 MB for a 16 h grid of 57,600 instants.
+    Memory: besides the inputs, a bool per tick and 216 bytes per distinct window bound (the running
+    sums there: about 10 bounds per grid instant, at most one per tick), ~125 MB for a 16 h grid
+    of 57,600 instants over a day of more than 576,000 ticks.
     """
     x = _inputs(cols)
     g = _ns(grid_ns)
