@@ -114,10 +114,12 @@ def _ts(s: str | None) -> float | None:
 
 def default_services() -> dict[str, Callable]:
     """Service name -> factory ``factory(ctx) -> Service`` (the ones this build has)."""
+    from core.indicators.service import IndicatorsService
     from core.alert_service import AlertsService
     from core.live_service import LiveCollectionService
 
-    return {LiveCollectionService.name: LiveCollectionService, AlertsService.name: AlertsService}
+    return {LiveCollectionService.name: LiveCollectionService, IndicatorsService.name: IndicatorsService,
+            AlertsService.name: AlertsService}
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,12 @@ live collection after the extended session.
 :meth:`MarketTriggers.check` is called every few seconds by the scheduler (or by a test with
 a simulated clock). On a trading day, once the regular session has opened it asks for the
 ``live`` *service* (:mod:`core.services`) to run for the watchlist's IQFeed datasets — a
-service, not a job, so it takes no worker slot and batch jobs keep running beside it; once the
-regular session has closed (the calendar's close, so 13:00 on early-close days) it submits a
-``finalize`` job (collect the whole day, default bars, validation, configured exports); once the
-extended session has ended (plus :data:`core.live_service.STOP_GRACE_S` for late prints) it
-stops the live service if a trigger started it (one started by hand keeps running). Each fires
+service, not a job, so it takes no worker slot and batch jobs keep running beside it — and the
+``indicators`` service (:mod:`core.indicators.service`) beside it; once the regular session has
+closed (the calendar's close, so 13:00 on early-close days) it submits a ``finalize`` job
+(collect the whole day, default bars, validation, configured exports); once the extended
+session has ended (plus :data:`core.live_service.STOP_GRACE_S` for late prints) it stops the
+live and indicators services if a trigger started them (one started by hand keeps running). Each fires
 at most once per trading day: the last fired day is kept in ``system_config['triggers.state']``
 so restarts do not fire twice. Holidays and weekends fire nothing. A process that starts after
 the close does not start live collection for that day but still finalises it.
@@ -29,6 +30,7 @@ from core.services import ServiceControl
 
 STATE_KEY = "triggers.state"
 LIVE = "live"  # the service the open starts
+INDICATORS = "indicators"  # started with it (computes the indicators from its ticks), stopped with it
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,8 @@ class MarketTriggers:
             if symbols and self.services.desired(LIVE).state != "running":
                 self.services.start(LIVE, by="trigger:open", params={"symbols": symbols, "day": key})
                 started = LIVE
+            if symbols and self.services.desired(INDICATORS).state != "running":
+                self.services.start(INDICATORS, by="trigger:open", params={"day": key})
             state["open"] = key
             fired.append(TriggerEvent("open", key, now.isoformat(), None, started))
         if now >= b.close and state.get("close") != key:
@@ -92,6 +96,9 @@ class MarketTriggers:
             if want.state == "running" and want.requested_by.startswith("trigger:"):
                 self.services.stop(LIVE, by="trigger:end")
                 fired.append(TriggerEvent("end", key, now.isoformat(), None, LIVE))
+            ind = self.services.desired(INDICATORS)
+            if ind.state == "running" and ind.requested_by.startswith("trigger:"):
+                self.services.stop(INDICATORS, by="trigger:end")
             state["end"] = key
         if state != self._state():
             self.ctx.catalog.set_config(STATE_KEY, state)

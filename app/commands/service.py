@@ -19,7 +19,7 @@ def register(sub) -> None:
     verbs = p.add_subparsers(dest="verb", metavar="VERB")
     verbs.required = True
     st = verbs.add_parser("start", help="ask the supervisor to run a service: tickdeck service start live")
-    st.add_argument("name", help="the service (live)")
+    st.add_argument("name", help="the service (live, indicators)")
     st.add_argument("--symbols", default="", help="comma-separated tickers (live; default: the watchlist)")
     st.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                     help="wait up to SECONDS for it to be running (exit 1 if it is not)")

@@ -140,3 +140,27 @@ def test_cli_builds_and_shows(stored, monkeypatch, capsys):
     assert "vpin.5min" in capsys.readouterr().out
     assert main(["indicators", "show", "derived", DAYS[2], "MSFT"]) == 1
     assert "no indicators stored for DERIVED.MSFT on 2024-07-03" in capsys.readouterr().err
+
+
+def test_market_triggers_run_the_indicators_service_beside_live_collection(stored):
+    """Issue 14: the open asks for the indicators service with the live one (on a simulated clock),
+    the end of the extended session stops it; one started by hand keeps running."""
+    import pandas as pd
+
+    from core.services import ServiceControl
+    from jobs.queue import JobQueue
+    from jobs.triggers import MarketTriggers
+
+    stored.catalog.set_config("watchlist", ["AAPL"])
+    stored.catalog.upsert_dataset("AAPL", source="iqfeed")
+    trig, control = MarketTriggers(stored, JobQueue(stored.catalog.engine, stored.bus)), ServiceControl(stored)
+    trig.check(pd.Timestamp("2024-07-02 09:31", tz="America/New_York"))
+    want = control.desired("indicators")
+    assert (want.state, want.requested_by, want.params) == ("running", "trigger:open", {"day": "2024-07-02"})
+    trig.check(pd.Timestamp("2024-07-02 20:05", tz="America/New_York"))
+    assert (control.desired("indicators").state, control.desired("indicators").requested_by) == \
+        ("stopped", "trigger:end")
+    control.start("indicators", by="cli")
+    trig.check(pd.Timestamp("2024-07-03 09:31", tz="America/New_York"))
+    trig.check(pd.Timestamp("2024-07-03 17:05", tz="America/New_York"))
+    assert control.desired("indicators").requested_by == "cli" and control.desired("indicators").state == "running"
