@@ -198,3 +198,27 @@ def test_missing_column_unsorted_ticks_and_bad_vpin_bucket_are_refused():
         compute_derived(cols, g, vpin_bucket=0)
     with pytest.raises(DerivedMetricsError, match="larger bucket"):
         compute_derived(dict(cols, last_sz=np.array([10**12, 10**12])), g, vpin_bucket=1)
+
+
+def test_kyle_lambda_recovers_a_linear_price_impact():
+    # each trade moves the log price by exactly lambda × its signed dollar volume (no noise)
+    rng = np.random.default_rng(5)
+    n, lam_bps_per_million = 500, 3.0
+    sign = rng.choice([-1, 1], n).astype(np.int8)
+    dollars = rng.uniform(1e4, 5e5, n)
+    lnp = np.log(100.0) + np.cumsum(lam_bps_per_million * 1e-4 * sign * dollars / 1e6)
+    cols = _cols(np.exp(lnp), np.arange(n) * 0.5)
+    cols.update(trade_sign=sign, dollar_volume=dollars)
+    got = compute_derived(cols, metric_grid(cols["timestamp"])[-1:])
+    assert got["kyle_lambda.session"][0] == pytest.approx(lam_bps_per_million, rel=1e-9)
+
+
+def test_vpin_counts_the_equal_volume_buckets_that_start_and_end_inside_the_window():
+    # buckets of 100: [buy 60 + sell 40] → 20, [buy 100 of the 150] → 100, [buy 50 + buy 50] → 100
+    cols = _cols([10.0, 10.0, 10.0, 10.0], [0.0, 1.0, 2.0, 70.0], sizes=[60, 40, 150, 50])
+    cols["trade_sign"] = np.array([1, -1, 1, 1], dtype=np.int8)
+    g = metric_grid(cols["timestamp"])
+    got = compute_derived(cols, g, vpin_bucket=100)
+    assert got["vpin.session"][-1] == pytest.approx((20 + 100 + 100) / 3 / 100)
+    assert got["vpin.1min"][2] == pytest.approx((20 + 100) / 2 / 100)  # at 2 s: the first two
+    assert np.isnan(got["vpin.1min"][-1])  # the third bucket began at 2 s, before 70 s − 1 min
