@@ -222,3 +222,15 @@ def test_vpin_counts_the_equal_volume_buckets_that_start_and_end_inside_the_wind
     assert got["vpin.session"][-1] == pytest.approx((20 + 100 + 100) / 3 / 100)
     assert got["vpin.1min"][2] == pytest.approx((20 + 100) / 2 / 100)  # at 2 s: the first two
     assert np.isnan(got["vpin.1min"][-1])  # the third bucket began at 2 s, before 70 s − 1 min
+
+
+def test_forward_search_of_window_bounds_equals_numpy_searchsorted():
+    from core.indicators._derived_kernels import search_sorted
+
+    rng = np.random.default_rng(11)
+    for _ in range(200):
+        arr = np.sort(rng.integers(0, 50, rng.integers(0, 40)))
+        q = np.sort(rng.integers(-5, 60, rng.integers(0, 30)))
+        for right in (True, False):
+            want = np.searchsorted(arr, q, side="right" if right else "left")
+            np.testing.assert_array_equal(search_sorted(arr, q, right), want)
