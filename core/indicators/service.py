@@ -28,17 +28,18 @@ round evaluates the new complete instants only — at most one row per second of
 
 Each round appends the new rows through :func:`core.indicators.store.write_rows` and publishes one
 :class:`core.events.IndicatorUpdate` per series with its latest row (group/source as in
-:mod:`core.events`). On a restart it reloads the day's stored ticks (the first event of a day
+:mod:`core.events`). On a restart it reloads the day's acknowledged ticks — the live journal's
+rows, then the stored days, merged by tick id — and the stored feed rows (the first event of a day
 triggers it; ``params["day"]`` does it at start) and appends only rows after the stored ones.
 
-Params: ``day`` (load this day's stored ticks at start), ``catchup`` (instants above which breadth
+Params: ``day`` (load this day's ticks at start), ``catchup`` (instants above which breadth
 is computed in bulk, default :data:`CATCHUP_INSTANTS`).
 
 Warnings
 --------
-Ticks acknowledged while the service was down and not yet materialised into their day are missed
-until the batch build is run for the day. Derived metrics are recomputed over the symbol's whole
-day so far at each round (O(ticks of the day) per symbol per second of data).
+Derived metrics are recomputed over the symbol's whole day so far at each round (O(ticks of the
+day) per symbol per second of data). Not thread-safe: one service thread evaluates; the bus's
+delivering threads only enqueue.
 """
 
 from __future__ import annotations

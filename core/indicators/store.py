@@ -112,8 +112,10 @@ def write_rows(ctx, name: str, day, at_ns: np.ndarray, columns: dict[str, np.nda
 def _read(ctx, name: str, day, columns: list[str] | None = None) -> pd.DataFrame:
     sym = series_symbol(name, day)
     if not ctx.store.has_series(LIB, sym):
-        raise IndicatorsNotStored(f"no indicators stored for {name} on {naming.format_day(day)}: "
-                                  "run `tickdeck indicators build` for the day or start the indicators service")
+        how = ("the feed's statistics are stored by the indicators service while it runs"
+               if name in (breadth_name("feed"), OPTIONS_NAME) else
+               "run `tickdeck indicators build` for the day or start the indicators service")
+        raise IndicatorsNotStored(f"no indicators stored for {name} on {naming.format_day(day)}: {how}")
     df, _ = ctx.store.read_series(LIB, sym, columns=columns)
     return df
 
