@@ -174,7 +174,7 @@ STATISTIC_SYMBOLS: dict[str, str] = {sym: ind.name for ind in INDICATORS.values(
                                      for sym in ind.dtn_symbols.values()}
 # Local breadth kinds computed by core.indicators.breadth at every instant (MCCLELLAN needs daily history).
 SNAPSHOT_KINDS = tuple(_BREADTH_BOTH) + ("AD_LINE", "UPDOWN_VOL_RATIO", "PCT_ABOVE_VWAP")
-# Indexes ETFs whose tape stands in for index options in the emulator's option-volume proxies.
+# Index ETFs whose tape stands in for index options in the emulator's option-volume proxies.
 INDEX_PRODUCTS = frozenset({"SPY", "QQQ", "IWM", "DIA"})
 # Primary listings of the synthetic market's named symbols (SPY and IWM list on NYSE Arca, counted as NYSE).
 KNOWN_LISTINGS = {"AAPL": "NASDAQ", "MSFT": "NASDAQ", "NVDA": "NASDAQ", "TSLA": "NASDAQ", "AMZN": "NASDAQ",
