@@ -12,7 +12,7 @@ import itertools
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Protocol
 
 from core.errors import TickdeckError
 from core.streams.protocol import (
@@ -21,8 +21,23 @@ from core.streams.protocol import (
 )
 from core.streams.replay import read_ticks_since
 
-if TYPE_CHECKING:
-    from core.streams.hub import StreamHub, _Lane
+
+
+class Hub(Protocol):
+    """What a client uses of the :class:`core.streams.hub.StreamHub` that made it (the hub imports
+    this module, so the client names the hub's side by this protocol instead of importing it)."""
+
+    config: Any
+    store: Any
+    _recent: Any
+
+    def _count(self, what: str, n: int = 1) -> None: ...
+
+    def _dropped(self, client: "StreamClient", messages: int) -> None: ...
+
+    def disconnect(self, client: "StreamClient") -> None: ...
+
+    def unsubscribe(self, client: "StreamClient", channels: list[str], *, reply: bool = True) -> list[str]: ...
 
 log = logging.getLogger("core.streams.hub")
 
@@ -75,7 +90,7 @@ class StreamClient:
 
     _ids = itertools.count(1)
 
-    def __init__(self, hub: "StreamHub", lane: _Lane, label: str = "", single: bool = False):
+    def __init__(self, hub: Hub, lane: Any, label: str = "", single: bool = False):
         self.id = next(self._ids)
         self.hub, self.lane, self.label = hub, lane, label
         self.single = single  # a one-channel route: ends when its channel cannot be served
