@@ -49,7 +49,7 @@ def engine_costs() -> None:
            for i in range(64)]
     print(f"engine: breadth update (40 values, 200 market rules):       "
           f"{per_call(lambda i: e.feed(ups[i % 64])):7.1f} µs/update")
-    ders = [IndicatorUpdate("derived", "derived", "2024-07-02", int((T0 + i) * 1e9), tuple(metrics), vals[i],
+    ders = [IndicatorUpdate("derived", "derived", "2024-07-02", int((T0 + i) * 1e9), tuple(metrics), vals[i % 64],
                             symbol=syms[i % 500]) for i in range(500)]
     print(f"engine: derived update (60 metrics, 1,000 rules on 500 syms): "
           f"{per_call(lambda i: e.feed(ders[i % 500])):7.1f} µs/update")
