@@ -109,6 +109,15 @@ def _monitor(ctx):
     return MonitorPage(ctx=ctx, **page_services(ctx))
 
 
+def _indicators(ctx):
+    from pages.indicators import IndicatorsPage
+
+    services = page_services(ctx)
+    page = IndicatorsPage(ctx=ctx, user=services["user"], jobs=services["jobs"])
+    page.sync_location()
+    return page
+
+
 def _admin(ctx):
     from core.users import ApiKeyControl
     from pages.admin import AdminPage
@@ -126,5 +135,6 @@ ROUTES: list[Route] = [
     Route("catalog", "Catalog", _catalog),
     Route("validation", "Validation", _validation),
     Route("monitor", "Collection monitor", _monitor),
+    Route("indicators", "Market indicators", _indicators),
     Route("admin", "Admin", _admin, role="admin"),
 ]

@@ -103,6 +103,9 @@ class AdminPage(pn.viewable.Viewer):
         self.backfill_all_button = pn.widgets.Button(label="Backfill all stale", color="primary",
                                                      description="queue backfill jobs for every stale dataset")
         self.backfill_all_button.on_click(lambda _e: self.backfill_all())
+        self.indicators_button = pn.widgets.Button(label="Build indicators history",
+                                                   description="queue the indicators build over every stored tick day")
+        self.indicators_button.on_click(lambda _e: self.build_indicators_history())
         self.queue_pane = pn.pane.HTML(stylesheets=[STATUS_CSS, _ADMIN_CSS], sizing_mode="stretch_width")
         self.running_box = pn.Column(sizing_mode="stretch_width")
         self.failed_box = pn.Column(sizing_mode="stretch_width")
@@ -266,6 +269,25 @@ class AdminPage(pn.viewable.Viewer):
         self._act(act)
         return out[0] if out else None
 
+    def build_indicators_history(self) -> int | None:
+        """Queue the ``indicators_build`` job over the stored tick days (first to last); audited."""
+        from core.indicators.build import all_days
+
+        out: list[int] = []
+
+        def act():
+            days = all_days(self.ctx)
+            if not days:
+                raise TickdeckError("no tick days are stored: collect or import some first")
+            params = {"start": days[0].isoformat(), "end": days[-1].isoformat()}
+            job_id = self._require_jobs().submit("indicators_build", params, priority=2, requested_by=self.actor)
+            self._audit("indicators_build", f"{params['start']}..{params['end']}", {"job_id": job_id, **params})
+            self._notify(f"Queued indicators build job {job_id} for {params['start']} … {params['end']}", "success")
+            out.append(job_id)
+
+        self._act(act)
+        return out[0] if out else None
+
     # -- job queue ------------------------------------------------------------------------
     def _render_queue(self) -> None:
         if self.jobs is None:
@@ -408,6 +430,9 @@ class AdminPage(pn.viewable.Viewer):
             pn.pane.Markdown("Each dataset's last stored day against the last completed trading day. "
                              "*Backfill* queues collection of the missing days (backfill priority)."),
             self.backfill_all_button, self.freshness_box,
+            pn.pane.Markdown("### Market indicators"),
+            pn.pane.Markdown("Builds breadth and derived-metric history from every stored tick day "
+                             "(shown on the Market indicators page)."), self.indicators_button,
             pn.pane.Markdown("### Job queue"), self.queue_pane,
             pn.pane.Markdown("#### Running"), self.running_box,
             pn.pane.Markdown("#### Failed"), self.retry_all_button, self.failed_box,
