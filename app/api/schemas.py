@@ -632,12 +632,22 @@ class PipelineHealthOut(Record):
     last_days_written: list[DayWrittenOut]
 
 
-# -- indicators (filled by the indicators engine) -------------------------------------------------
-class IndicatorSeries(Record):
-    """The stored series of an indicator group (``<INDICATOR>/<YYYY-MM-DD>`` in the ``indicators`` library)."""
+# -- indicators ------------------------------------------------------------------------------------
+class IndicatorColumns(Record):
+    """One day of an indicator group as JSON columns (``core.indicator_series.json_columns``)."""
 
-    group: str
-    series: list[str]
+    group: str = Field(description="market-breadth, options-flow or derived-metrics")
+    day: dt.date
+    source: str = Field(description="local, feed or diff (breadth); feed (options); derived")
+    symbol: str = Field(description="the symbol of derived series; empty for market-wide series or the table")
+    window: str = Field(description="the window asked for (derived metrics), or empty")
+    days: list[dt.date] = Field(description="every day stored for the group")
+    symbols: list[str] = Field(description="derived metrics: the symbols stored that day")
+    rows: int
+    names: list[str] = Field(description="the series (columns) in order, after the index column")
+    columns: dict[str, list[float | str | None]] = Field(
+        description="index column first (timestamp as ISO 8601 text with the ET offset, or symbol), then a "
+                    "list per series; NaN (not defined yet) is null")
 
 
 # -- streams (/ws/...) -------------------------------------------------------------------------------
