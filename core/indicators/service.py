@@ -23,7 +23,9 @@ round evaluates the new complete instants only — at most one row per second of
   :func:`~core.indicators.breadth.breadth_series` call instead), with ``MCCLELLAN.*`` as in the batch;
 * ``BREADTH.FEED`` / ``OPTIONS.FEED`` — the latest statistic values at each second of feed time
   that brought an update (rows up to the feed time of the last ``LiveBatch``); options flow adds
-  the put/call ratios ``PCR.<CLASS>`` of the feed's put and call volumes (:func:`put_call_ratios`);
+  the put/call ratios ``PCR.<CLASS>`` of the feed's put and call volumes (:func:`put_call_ratios`).
+  Their IndicatorUpdate is published at the end of every Level 1 batch that brought statistics,
+  with the latest values (not waiting for the second to complete, as the stored rows do);
 * ``BREADTH.DIFF`` — local − feed at the local instants (feed values as of ``g``).
 
 Each round appends the new rows through :func:`core.indicators.store.write_rows` and publishes one
@@ -130,6 +132,7 @@ class DayState:
         self.mark = -1  # the latest tick time of a whole batch (ticks up to it are all in)
         self.feed_seen = self.feed_mark = -1  # the same for the feed's statistics
         self.evaluated_at = (-1, -1)  # the seconds (ticks, feed) of the last round
+        self.fresh: set[str] = set()  # feed groups with statistics not published yet
         self._load_feed()
 
     def _load_feed(self) -> None:
@@ -246,13 +249,33 @@ class IndicatorsService(ThreadService):
                 group = _statistic_group(ev.indicator)
                 st.feed[group].append((int(ev.at), ev.indicator, np.nan if ev.value is None else float(ev.value)))
                 st.feed_seen = max(st.feed_seen, int(ev.at))
+                st.fresh.add(group)
             elif kind == "LiveBatch" and self.state is not None:
                 self.state.mark = self.state.seen  # every tick up to here is in: the batch is whole
                 self.state.feed_mark = self.state.feed_seen
                 batch = True
-        if batch:
-            return self.evaluate(catchup)
-        return False
+        if not batch:
+            return False
+        if self.state.fresh:
+            self._publish_feed(self.state)
+        return self.evaluate(catchup)
+
+    def _publish_feed(self, st: DayState) -> None:
+        """The feed's latest values at once (not waiting for their second to complete, as the stored
+        rows do): one IndicatorUpdate per group that got statistics in this batch."""
+        for group in sorted(st.fresh):
+            latest = dict(st.feed_latest[group])
+            pending = sorted(st.feed[group], key=lambda x: x[0])
+            for _, name, value in pending:
+                latest[name] = value
+            if not latest:
+                continue
+            cols = {k: np.asarray([v], dtype=np.float64) for k, v in sorted(latest.items())}
+            if group == "options":
+                cols = put_call_ratios(cols)
+            at = pending[-1][0] if pending else st.feed_mark
+            self._publish(group, "feed", st.day, at, {k: cols[k] for k in sorted(cols)})
+        st.fresh.clear()
 
     def evaluate(self, catchup: int = CATCHUP_INSTANTS) -> bool:
         """One round over the complete instants not evaluated yet (see the module docstring); False
@@ -399,7 +422,6 @@ class IndicatorsService(ThreadService):
                 for k in st.feed_rows:  # a name that appeared later: NaN before it
                     if len(st.feed_rows[k]) < len(st.feed_times):
                         st.feed_rows[k][:0] = [np.nan] * (len(st.feed_times) - len(st.feed_rows[k]))
-            self._publish(group, "feed", st.day, at_ns[-1], cols)
 
 
 def put_call_ratios(cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

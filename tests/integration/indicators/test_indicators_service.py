@@ -36,13 +36,19 @@ class Updates:
     def __init__(self, bus):
         self.lock = threading.Lock()
         self.by: dict[tuple, list] = {}
+        self.seq, self.seq_of = 0, {}
         self.stop = bus.listen("indicators", self._on)
 
     def _on(self, m) -> None:
-        if m.type == "IndicatorUpdate":
-            e = m.event
-            with self.lock:
+        e = m.event
+        with self.lock:
+            if m.type == "IndicatorUpdate":
                 self.by.setdefault((e.group, e.source, e.symbol), []).append(e)
+            elif m.type == "StatisticUpdated":  # what the feed sent, with the order it was received in
+                self.by.setdefault(("statistic", e.indicator), []).append((self.seq, e))
+            self.seq += 1
+            if m.type == "IndicatorUpdate":
+                self.seq_of[id(e)] = self.seq
 
     def count(self, key) -> int:
         with self.lock:
@@ -120,6 +126,12 @@ def test_live_indicators_equal_the_batch_build_of_the_same_ticks_across_a_restar
     for name, lv in live.items():  # one row per instant, in time order, across the restart
         assert lv.index.is_unique and lv.index.is_monotonic_increasing, name
         assert lv.index.asi8[-1] > before + 5_000_000_000, name
+
+    for u in updates.by[("breadth", "feed", "")][-5:]:  # published with the feed's latest values
+        for name, value in u.as_dict().items():
+            sent = [np.nan if e.value is None else e.value for k, e in updates.by[("statistic", name)]
+                    if e.at <= u.at and k < updates.seq_of[id(u)]]
+            assert value == pytest.approx(sent[-1], nan_ok=True), name
 
     feed, diff, options = (_stored(ictx, n) for n in ("BREADTH.FEED", "BREADTH.DIFF", "OPTIONS.FEED"))
     assert {"TICK.NYSE", "TICK.NASDAQ", "TRIN.NYSE", "TRIN.NASDAQ"} <= set(feed.columns)
