@@ -25,7 +25,8 @@ round evaluates the new complete instants only — at most one row per second of
   that brought an update (rows up to the feed time of the last ``LiveBatch``); options flow adds
   the put/call ratios ``PCR.<CLASS>`` of the feed's put and call volumes (:func:`put_call_ratios`).
   Their IndicatorUpdate is published at the end of every Level 1 batch that brought statistics,
-  with the latest values (not waiting for the second to complete, as the stored rows do);
+  with the latest values, by a thread of its own (:class:`FeedLatest`: not waiting for the second
+  to complete, as the stored rows do, nor for a round of the other series);
 * ``BREADTH.DIFF`` — local − feed at the local instants (feed values as of ``g``).
 
 Each round appends the new rows through :func:`core.indicators.store.write_rows` and publishes one
@@ -132,7 +133,6 @@ class DayState:
         self.mark = -1  # the latest tick time of a whole batch (ticks up to it are all in)
         self.feed_seen = self.feed_mark = -1  # the same for the feed's statistics
         self.evaluated_at = (-1, -1)  # the seconds (ticks, feed) of the last round
-        self.fresh: set[str] = set()  # feed groups with statistics not published yet
         self._load_feed()
 
     def _load_feed(self) -> None:
@@ -172,6 +172,47 @@ class DayState:
         return self.profiles[symbol]
 
 
+class FeedLatest:
+    """The feed's latest statistic values per group, published as IndicatorUpdate on a thread of
+    their own at the end of each Level 1 batch that brought statistics, so a long round of the
+    service (a catch-up, the store's appends) never delays them."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._values: dict[str, dict[str, float]] = {"breadth": {}, "options": {}}
+        self._at: dict[str, int] = {}
+        self._day = ""
+        self._fresh: set[str] = set()
+
+    def add(self, ev) -> None:  # the bus's delivering thread: a dict update
+        group = _statistic_group(ev.indicator)
+        with self._lock:
+            if ev.day != self._day:
+                self._day, self._values, self._at = ev.day, {"breadth": {}, "options": {}}, {}
+            self._values[group][ev.indicator] = np.nan if ev.value is None else float(ev.value)
+            self._at[group] = max(self._at.get(group, 0), int(ev.at))
+            self._fresh.add(group)
+
+    def batch_done(self) -> None:
+        if self._fresh:
+            self._wake.set()
+
+    def run(self, service: "IndicatorsService", stop: threading.Event) -> None:
+        while not stop.is_set():
+            if not self._wake.wait(WAIT_S):
+                continue
+            self._wake.clear()
+            with self._lock:
+                out = [(g, self._day, self._at[g], dict(self._values[g])) for g in sorted(self._fresh)]
+                self._fresh.clear()
+            for group, day, at, values in out:
+                cols = {k: np.asarray([v], dtype=np.float64) for k, v in values.items()}
+                if group == "options":
+                    cols = put_call_ratios(cols)
+                service._publish(group, "feed", day, at, {k: cols[k] for k in sorted(cols)})
+
+
 class IndicatorsService(ThreadService):
     """Live indicators from the bus (see the module docstring)."""
 
@@ -185,17 +226,24 @@ class IndicatorsService(ThreadService):
         self.state: DayState | None = None
         self.rounds = 0
         self.published = 0
+        self._latest = FeedLatest()
 
     # -- bus side (the delivering thread: only enqueue) ------------------------------------------
     def _on(self, msg) -> None:
         if msg.type in ("TicksAppended", "StatisticUpdated", "LiveBatch"):
             self._events.append(msg.event)
-            if msg.type != "TicksAppended":
+            if msg.type == "StatisticUpdated":
+                self._latest.add(msg.event)
+            elif msg.type == "LiveBatch":
+                self._latest.batch_done()
                 self._wake.set()
 
     def run(self, params: dict, stop: threading.Event, beat: Callable[[str], None]) -> None:
         catchup = int(params.get("catchup", CATCHUP_INSTANTS))
         unlisten = [self.ctx.bus.listen(p, self._on) for p in ("ticks.*", "indicators", "collection")]
+        feed = threading.Thread(target=self._latest.run, args=(self, stop), name="tickdeck-indicators-feed",
+                                daemon=True)
+        feed.start()
         try:
             if params.get("day"):
                 self._day(naming.format_day(params["day"]))
@@ -210,6 +258,7 @@ class IndicatorsService(ThreadService):
         finally:
             for u in unlisten:
                 u()
+            feed.join(timeout=5)
 
     # -- work ------------------------------------------------------------------------------------
     def _day(self, day: str) -> DayState:
@@ -249,33 +298,13 @@ class IndicatorsService(ThreadService):
                 group = _statistic_group(ev.indicator)
                 st.feed[group].append((int(ev.at), ev.indicator, np.nan if ev.value is None else float(ev.value)))
                 st.feed_seen = max(st.feed_seen, int(ev.at))
-                st.fresh.add(group)
             elif kind == "LiveBatch" and self.state is not None:
                 self.state.mark = self.state.seen  # every tick up to here is in: the batch is whole
                 self.state.feed_mark = self.state.feed_seen
                 batch = True
         if not batch:
             return False
-        if self.state.fresh:
-            self._publish_feed(self.state)
         return self.evaluate(catchup)
-
-    def _publish_feed(self, st: DayState) -> None:
-        """The feed's latest values at once (not waiting for their second to complete, as the stored
-        rows do): one IndicatorUpdate per group that got statistics in this batch."""
-        for group in sorted(st.fresh):
-            latest = dict(st.feed_latest[group])
-            pending = sorted(st.feed[group], key=lambda x: x[0])
-            for _, name, value in pending:
-                latest[name] = value
-            if not latest:
-                continue
-            cols = {k: np.asarray([v], dtype=np.float64) for k, v in sorted(latest.items())}
-            if group == "options":
-                cols = put_call_ratios(cols)
-            at = pending[-1][0] if pending else st.feed_mark
-            self._publish(group, "feed", st.day, at, {k: cols[k] for k in sorted(cols)})
-        st.fresh.clear()
 
     def evaluate(self, catchup: int = CATCHUP_INSTANTS) -> bool:
         """One round over the complete instants not evaluated yet (see the module docstring); False
