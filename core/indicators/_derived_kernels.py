@@ -108,7 +108,7 @@ def day_pass(idx, t, p, pbits, q, bid, ask, dv, has_dv, s_in, has_s, blk_in, odd
             out[j, C_LPREV] = lp_prev
             out[j, C_PPREV] = p[i - 1] if i > 0 else 0.0
             j += 1
-        if i == n or (j == m and bucket <= 0.0):
+        if i == n or j == m:  # ticks after the last bound (after the last instant) change nothing
             break
         pi = p[i]
         qi = float(q[i])
