@@ -29,6 +29,7 @@ done
 echo "demo: IQFeed emulator on $TICKDECK_FEED_HOST:$TICKDECK_FEED_PORT_HISTORY (history) / :$TICKDECK_FEED_PORT_L1 (Level 1)"
 echo "demo: collecting $SYMBOLS, last $DAYS trading days, into $DATA"
 $BIN/tickdeck collect $SYMBOLS --days "$DAYS"
+$BIN/tickdeck indicators build --days "$DAYS"   # breadth and derived-metrics history of the collected days
 $BIN/tickdeck catalog
 echo "demo: serving on http://localhost:$PORT/ (Ctrl-C stops the app and the emulator)"
 $BIN/tickdeck serve --port "$PORT" --address 0.0.0.0 \

@@ -1,9 +1,10 @@
 """``tickdeck indicators``: build the indicator history from stored tick days, or show a stored series.
 
-``build --start … --end … [--symbols A,B]`` runs :func:`core.indicators.build.build_indicators` in
-the foreground (the ``indicators_build`` job does the same in a worker). ``show DAY`` prints one
-day's series: ``breadth`` (``--source local|feed|diff``), ``options``, or ``derived SYMBOL``
-(``--metric``, ``--window``); ``--tail N`` rows (default 10).
+``build --start … --end … [--symbols A,B]`` (or ``--days N``: the last N days with stored ticks)
+runs :func:`core.indicators.build.build_indicators` in the foreground (the ``indicators_build`` job
+does the same in a worker). ``show DAY`` prints one day's series: ``breadth`` (``--source
+local|feed|diff``), ``options``, or ``derived SYMBOL`` (``--metric``, ``--window``); ``--tail N``
+rows (default 10).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ def register(sub) -> None:
     verbs = p.add_subparsers(dest="indicators_command", metavar="VERB")
     verbs.required = True
     b = verbs.add_parser("build", help="compute and store the indicators of stored tick days")
-    b.add_argument("--start", required=True, help="first day YYYY-MM-DD")
-    b.add_argument("--end", required=True, help="last day YYYY-MM-DD")
+    span = b.add_mutually_exclusive_group(required=True)
+    span.add_argument("--start", help="first day YYYY-MM-DD (with --end)")
+    span.add_argument("--days", type=int, metavar="N", help="the last N days with stored ticks")
+    b.add_argument("--end", help="last day YYYY-MM-DD")
     b.add_argument("--symbols", default="", help="comma-separated tickers for the derived metrics "
                                                  "(default: every symbol stored; breadth always uses all)")
     b.set_defaults(func=run)
@@ -60,10 +63,19 @@ def run(args) -> int:
     from core.naming import normalize_ticker
     from core.progress import TqdmProgress
 
+    from core.indicators.build import all_days
+
     symbols = [normalize_ticker(x) for x in args.symbols.replace(",", " ").split()] or None
+    if args.start and not args.end:
+        raise TickdeckError("tickdeck indicators build --start DAY needs --end DAY (or use --days N)")
     ctx = open_context(pipeline=False)
     bar = TqdmProgress()
     try:
+        if args.days is not None:
+            stored = all_days(ctx)[-args.days:] if args.days > 0 else []
+            if not stored:
+                raise TickdeckError("no stored tick days: collect or import them first")
+            args.start, args.end = stored[0].isoformat(), stored[-1].isoformat()
         out = build_indicators(ctx, args.start, args.end, symbols, progress=bar)
     finally:
         bar.close()

@@ -140,6 +140,9 @@ def test_cli_builds_and_shows(stored, monkeypatch, capsys):
     assert "vpin.5min" in capsys.readouterr().out
     assert main(["indicators", "show", "derived", DAYS[2], "MSFT"]) == 1
     assert "no indicators stored for DERIVED.MSFT on 2024-07-03" in capsys.readouterr().err
+    assert main(["indicators", "build", "--days", "2"]) == 0
+    assert "built indicators for 2 day(s): 6 symbol-days" in capsys.readouterr().out
+    assert main(["indicators", "show", "derived", DAYS[2], "MSFT", "--tail", "1"]) == 0
 
 
 def test_market_triggers_run_the_indicators_service_beside_live_collection(stored):
