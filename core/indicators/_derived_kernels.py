@@ -67,8 +67,9 @@ def day_pass(idx, t, p, pbits, q, bid, ask, dv, has_dv, s_in, has_s, blk_in, odd
     b_end = np.empty(cap, dtype=np.int64)
     b_imb = np.empty(cap)
     nb = 0
-    fill = buy = sell = 0.0
+    fill = buy = 0.0
     t0 = 0
+    slot = 0
     cache_p = np.full(_CACHE, -1.0)
     cache_l = np.zeros(_CACHE)
     ring = np.zeros(max(k, 1))
@@ -179,31 +180,36 @@ def day_pass(idx, t, p, pbits, q, bid, ask, dv, has_dv, s_in, has_s, blk_in, odd
                 srr += r * r_prev
             dp_prev = dpi
             r_prev = r
-        slot = i % k
-        if i >= k:
+        if i >= k:  # ring[slot] holds ln p_{i−k}
             rk = lp - ring[slot]
             srk += rk
             srk2 += rk * rk
         ring[slot] = lp
+        slot = slot + 1 if slot + 1 < k else 0  # not i % k: an integer division per tick
         lp_prev = lp
-        if bucket > 0.0 and qi > 0.0:
-            frac = 1.0 if si > 0.0 else (0.0 if si < 0.0 else 0.5)
-            rem = qi
-            while rem > 0.0:
-                if fill == 0.0:
+        if bucket > 0.0:
+            frac = 0.5 + 0.5 * si  # buy share: 1 for +1, 0 for −1, half for unsigned
+            if fill + qi < bucket:  # the usual case: the trade fits in the open bucket
+                if fill == 0.0 and qi > 0.0:
                     t0 = t[i]
-                take = min(rem, bucket - fill)
-                buy += take * frac
-                sell += take * (1.0 - frac)
-                fill += take
-                rem -= take
-                if fill >= bucket:
-                    if nb < cap:
-                        b_start[nb] = t0
-                        b_end[nb] = t[i]
-                        b_imb[nb] = abs(buy - sell)
-                        nb += 1
-                    fill = buy = sell = 0.0
+                buy += qi * frac
+                fill += qi
+            else:
+                rem = qi
+                while rem > 0.0:
+                    if fill == 0.0:
+                        t0 = t[i]
+                    take = min(rem, bucket - fill)
+                    buy += take * frac
+                    fill += take
+                    rem -= take
+                    if fill >= bucket:
+                        if nb < cap:
+                            b_start[nb] = t0
+                            b_end[nb] = t[i]
+                            b_imb[nb] = abs(2.0 * buy - fill)  # |buy − sell|, sell = fill − buy
+                            nb += 1
+                        fill = buy = 0.0
     return out, b_start[:nb], b_end[:nb], b_imb[:nb]
 
 
