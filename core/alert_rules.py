@@ -25,6 +25,7 @@ over ``window_s`` seconds reaches ``threshold``; a negative threshold watches fa
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from dataclasses import asdict, dataclass, replace
@@ -198,8 +199,10 @@ def validate_rule(rule: AlertRule, *, indicator_names: set[str] | None = None) -
     if w.kind == "indicator":
         names = known_indicator_names() if indicator_names is None else indicator_names
         if names is not None and not _known_indicator(w.name, names):
-            shown = ", ".join(sorted(names)[:12]) + (" …" if len(names) > 12 else "")
-            raise AlertRuleError(f"unknown indicator {w.name!r} in watch {rule.watch!r}; known: {shown}")
+            close = difflib.get_close_matches(w.name, sorted(names), n=3, cutoff=0.6)
+            hint = f"did you mean {' or '.join(close)}? " if close else ""
+            raise AlertRuleError(f"unknown indicator {w.name!r} in watch {rule.watch!r}; {hint}"
+                                 f"{len(names)} indicators are listed in docs/indicators.md, Catalog")
     if rule.condition not in CONDITIONS:
         raise AlertRuleError(f"unknown condition {rule.condition!r}; conditions: {', '.join(CONDITIONS)}")
     try:
