@@ -101,7 +101,7 @@ class StreamClient:
         self.queue: collections.deque = collections.deque()
         self.queued_messages = 0
         self.queued_bytes = 0
-        self.waiting_since = 0.0  # when the oldest queued message was queued (monotonic)
+        self.waiting_since = 0.0  # when the oldest queued message was queued (config.clock)
         self.replaying = False  # the sender is busy with a replay: queued messages wait for it, not for the client
         self.close_code: int | None = None
         self.close_reason = ""
@@ -125,7 +125,7 @@ class StreamClient:
         else:
             n, size = 1, 0
         cfg = self.hub.config
-        now = time.monotonic()
+        now = cfg.clock()
         if not self.queue:
             self.waiting_since = now
         elif self.queued_messages + n > cfg.queue_messages or self.queued_bytes + size > cfg.queue_bytes or \
@@ -193,7 +193,7 @@ class StreamClient:
                         await self._replay(item, send)
                     finally:
                         self.replaying = False
-                        self.waiting_since = time.monotonic()  # what queued meanwhile waited for the replay
+                        self.waiting_since = self.hub.config.clock()  # what queued meanwhile waited for the replay
                     continue
                 if isinstance(item, Bundle) and self._whole(item):
                     pieces = [(item.inner, len(item.frames), item.oldest)]

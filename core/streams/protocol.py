@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from dataclasses import dataclass
-from typing import Any, Mapping
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
 
 import msgspec
 import numpy as np
@@ -170,6 +171,8 @@ class StreamConfig:
     ticks_per_message: int = TICKS_PER_MESSAGE
     frame_bytes: int = FRAME_BYTES
     max_channels: int = MAX_CHANNELS
+    # how long a client's oldest message has waited is measured on this clock (tests use a simulated one)
+    clock: Callable[[], float] = field(default=time.monotonic, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.heartbeat_s <= 0 or self.max_lag_s <= 0:

@@ -179,11 +179,13 @@ def test_a_client_that_stops_reading_is_dropped_and_the_others_keep_receiving():
 def test_a_burst_passes_but_a_client_whose_oldest_message_waits_too_long_is_dropped():
     """Issue 13: messages are shared by the clients of a window, so a burst (hundreds of messages
     at once) is no reason to drop anyone; a client whose oldest waiting message is older than
-    max_lag_s is too slow and is dropped."""
+    max_lag_s is too slow and is dropped. The lag is measured on a simulated clock."""
+    now = [1000.0]
+
     async def main():
         bus = LocalBus()
-        hub = StreamHub(bus, None, StreamConfig(batch_ms=0, max_lag_s=0.3))
-        _, peer, task = await _connected(hub, ["tick:AAPL"])
+        hub = StreamHub(bus, None, StreamConfig(batch_ms=0, max_lag_s=0.3, clock=lambda: now[0]))
+        first, peer, task = await _connected(hub, ["tick:AAPL"])
         for i in range(1, 501):  # one loop turn: a burst
             bus.publish(ticks("AAPL", [i]))
         await peer.wait(lambda p: sum(len(m["data"]["tick_id"]) for m in p.messages("TicksAppended")) == 500,
@@ -192,12 +194,15 @@ def test_a_burst_passes_but_a_client_whose_oldest_message_waits_too_long_is_drop
         slow, slow_peer, slow_task = await _connected(hub, ["tick:AAPL"])
         slow_peer.block()
         i = 500
-        while not slow.closed:  # a producer publishing every 10 ms until the stalled client is dropped
+        while not slow.closed:  # a producer publishing every 10 ms (simulated) until the stalled client is dropped
             i += 1
             bus.publish(ticks("AAPL", [i]))
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0)  # let the hub hand the message to the clients
+            now[0] += 0.01
             assert i < 2_000, "the stalled client was not dropped on lag"
-        assert slow.close_code == CLOSE_TOO_SLOW and i - 500 >= 25  # it waited ~0.3 s first
+        # dropped once its oldest waiting message had waited more than 0.3 s: ~30 messages later
+        assert slow.close_code == CLOSE_TOO_SLOW and 28 <= i - 500 <= 40, i - 500
+        assert hub.stats.dropped_clients == 1 and not first.closed  # the reading client stays
         slow_task.cancel()
         hub.close()
         await task
