@@ -29,8 +29,9 @@ round evaluates the new complete instants only — at most one row per second of
   to complete, as the stored rows do, nor for a round of the other series);
 * ``BREADTH.DIFF`` — local − feed at the local instants (feed values as of ``g``).
 
-Each round appends the new rows through :func:`core.indicators.store.write_rows` and publishes one
-:class:`core.events.IndicatorUpdate` per series with its latest row (group/source as in
+Each round publishes one :class:`core.events.IndicatorUpdate` per series with its latest row and
+keeps the new rows, appended through :func:`core.indicators.store.write_rows` every
+:data:`STORE_EVERY_NS` of data time, at a stop and at a day change (group/source as in
 :mod:`core.events`). On a restart it reloads the day's acknowledged ticks — the live journal's
 rows, then the stored days, merged by tick id — and the stored feed rows (the first event of a day
 triggers it; ``params["day"]`` does it at start) and appends only rows after the stored ones.
@@ -65,6 +66,10 @@ log = logging.getLogger(__name__)
 CATCHUP_INSTANTS = 30  # more pending breadth instants than this: one breadth_series call, not per-instant snapshots
 WAIT_S = 0.2  # the service thread's longest wait for events (so a stop is prompt)
 STEP_NS = 1_000_000_000
+# Rows are appended to the store at most this often (data time): one append per series per flush
+# instead of one per second, so the store's appends (tens of ms each) keep up with many symbols.
+# Rows not flushed when the service crashes are recomputed from the ticks at its restart.
+STORE_EVERY_NS = 5 * STEP_NS
 OPTIONS_PREFIXES = ("PCR.", "PUT_VOL.", "CALL_VOL.")
 
 
@@ -133,6 +138,9 @@ class DayState:
         self.mark = -1  # the latest tick time of a whole batch (ticks up to it are all in)
         self.feed_seen = self.feed_mark = -1  # the same for the feed's statistics
         self.evaluated_at = (-1, -1)  # the seconds (ticks, feed) of the last round
+        self.pending: dict[str, list] = {}  # series -> rows computed, not stored yet (see flush)
+        self.flushed: dict[str, int | None] = {}  # series -> last instant stored
+        self.flushed_at = -1  # the data time of the last flush
         self._load_feed()
 
     def _load_feed(self) -> None:
@@ -165,6 +173,31 @@ class DayState:
             self.stored[name] = istore.last_instant(self.ctx, name, self.day)
         v = self.stored[name]
         return -1 if v is None else v
+
+    def write(self, name: str, at_ns: np.ndarray, cols: dict[str, np.ndarray]) -> None:
+        """Rows of series ``name`` for the store: kept until :meth:`flush` (``name`` counts as
+        handled up to the last of them from now on)."""
+        self.pending.setdefault(name, []).append((np.asarray(at_ns, dtype=np.int64), cols))
+        self.stored[name] = int(at_ns[-1])
+
+    def flush(self, now_ns: int = 0, force: bool = False) -> int:
+        """Append the kept rows, one append per series, when :data:`STORE_EVERY_NS` of data time has
+        passed since the last flush (or ``force``); returns the rows written."""
+        if not self.pending or (not force and now_ns - self.flushed_at < STORE_EVERY_NS):
+            return 0
+        rows = 0
+        for name, chunks in self.pending.items():
+            at = np.concatenate([a for a, _ in chunks])
+            names = list(dict.fromkeys(k for _, c in chunks for k in c))
+            cols = {k: np.concatenate([np.asarray(c[k], dtype=np.float64) if k in c else np.full(a.size, np.nan)
+                                       for a, c in chunks]) for k in names}
+            if name not in self.flushed:
+                self.flushed[name] = istore.last_instant(self.ctx, name, self.day)
+            rows += istore.write_rows(self.ctx, name, self.day, at, cols, after_ns=self.flushed[name])
+            self.flushed[name] = int(at[-1])
+        self.pending.clear()
+        self.flushed_at = now_ns
+        return rows
 
     def profile(self, symbol: str):
         if symbol not in self.profiles:
@@ -245,6 +278,8 @@ class IndicatorsService(ThreadService):
                                 daemon=True)
         feed.start()
         try:
+            beat("compiling the metric kernels")
+            warm_up()
             if params.get("day"):
                 self._day(naming.format_day(params["day"]))
             beat("waiting for ticks")
@@ -258,6 +293,8 @@ class IndicatorsService(ThreadService):
         finally:
             for u in unlisten:
                 u()
+            if self.state is not None:
+                self.state.flush(force=True)
             feed.join(timeout=5)
 
     # -- work ------------------------------------------------------------------------------------
@@ -267,6 +304,8 @@ class IndicatorsService(ThreadService):
         The service listens before it reads, so a tick is in the journal, in its day or in an event
         still queued."""
         if self.state is None or self.state.day != day:
+            if self.state is not None:
+                self.state.flush(force=True)
             st = DayState(self.ctx, day)
             journal = ib.journal_columns(self.ctx, day)
             for sym in sorted(set(ib.stored_symbols(self.ctx, day)) | set(journal)):
@@ -320,6 +359,7 @@ class IndicatorsService(ThreadService):
         if st.mark >= 0:
             self._derived(st, st.mark)
             self._breadth(st, st.mark, catchup)
+        st.flush(max(st.mark, st.feed_mark))
         return True
 
     def _publish(self, group: str, source: str, day: str, at: int, values: dict, symbol: str = "") -> None:
@@ -342,8 +382,7 @@ class IndicatorsService(ThreadService):
             if new.size == 0:
                 continue
             values = compute_derived(cols, new, volume_profile=st.profile(sym))
-            istore.write_rows(self.ctx, name, st.day, new, values, after_ns=st.last_stored(name))
-            st.stored[name] = int(new[-1])
+            st.write(name, new, values)
             st.derived_until[sym] = int(new[-1])
             self._publish("derived", "derived", st.day, new[-1], values, symbol=sym)
 
@@ -377,8 +416,7 @@ class IndicatorsService(ThreadService):
             local = {k: np.asarray([r[k] for r in rows], dtype=np.float64) for k in rows[0]}
         local = ib.with_mcclellan(local, st.history)
         name = istore.breadth_name("local")
-        istore.write_rows(self.ctx, name, st.day, new, local, after_ns=st.last_stored(name))
-        st.stored[name] = int(new[-1])
+        st.write(name, new, local)
         st.breadth_until = int(new[-1])
         self._publish("breadth", "local", st.day, new[-1], local)
         if st.feed_seen >= 0 or st.feed_times:  # the diff waits until the feed has passed the instants
@@ -405,8 +443,7 @@ class IndicatorsService(ThreadService):
         diff = ib.diff_columns(local, feed)
         if diff:
             name = istore.breadth_name("diff")
-            istore.write_rows(self.ctx, name, st.day, at_ns, diff, after_ns=st.last_stored(name))
-            st.stored[name] = int(at_ns[-1])
+            st.write(name, at_ns, diff)
             self._publish("breadth", "reconciled", st.day, at_ns[-1], diff)
 
     def _feed(self, st: DayState, mark: int) -> None:
@@ -442,8 +479,7 @@ class IndicatorsService(ThreadService):
             if stored_cols is None or list(stored_cols) != names:
                 cols, names = _stable_columns(self.ctx, name, st.day, cols, names)
                 st.stored[name + ":columns"] = names
-            istore.write_rows(self.ctx, name, st.day, at_ns, cols, after_ns=st.last_stored(name))
-            st.stored[name] = int(at_ns[-1])
+            st.write(name, at_ns, cols)
             if group == "breadth":
                 st.feed_times.extend(at)
                 for k in names:
@@ -451,6 +487,20 @@ class IndicatorsService(ThreadService):
                 for k in st.feed_rows:  # a name that appeared later: NaN before it
                     if len(st.feed_rows[k]) < len(st.feed_times):
                         st.feed_rows[k][:0] = [np.nan] * (len(st.feed_times) - len(st.feed_rows[k]))
+
+
+def warm_up() -> None:
+    """Compile the derived-metric kernels on a few ticks before the first round needs them (a
+    first compile takes seconds; numba's cache makes later starts quick)."""
+    from core.indicators.derived import compute_derived, metric_grid
+
+    n = 4
+    cols = {k: np.zeros(n, dtype=dt) for k, dt in TICK_ARRAYS.items()}
+    cols["timestamp"] = np.arange(n, dtype=np.int64) * STEP_NS + 14 * 3600 * STEP_NS
+    cols["last"] = np.array([100.0, 100.01, 100.0, 100.02])
+    cols["last_sz"] = np.array([100, 200, 100, 300], dtype=np.int64)
+    cols["bid"], cols["ask"] = cols["last"] - 0.01, cols["last"] + 0.01
+    compute_derived(cols, metric_grid(cols["timestamp"]))
 
 
 def put_call_ratios(cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
