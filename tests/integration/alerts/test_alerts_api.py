@@ -96,11 +96,13 @@ def test_alert_rules_history_and_ack_over_http_by_role(api):
             wait_for(lambda: "rules" in svc.health().detail, "the alerts service to listen")
             with connect(url.replace("http", "ws") + "/ws/alerts",
                          additional_headers={"Authorization": f"Bearer {keys['vera']}"}, open_timeout=30) as ws:
+                # frames are arrays of messages; "subscribed" says the stream listens to the bus from now on
+                wait_for(lambda: any(m["type"] == "subscribed" for m in json.loads(ws.recv(timeout=30))),
+                         "the stream to subscribe")
                 ctx.bus.publish(IndicatorUpdate("breadth", "feed", "2024-07-02", int(T0 * 1e9), ("TICK.NYSE",),
                                                 np.array([1250.0])))
-                fired = []
-                while not fired:  # frames are arrays of messages; the first says "subscribed"
-                    fired = [m for m in json.loads(ws.recv(timeout=30)) if m["type"] == "AlertFired"]
+                fired = wait_for(lambda: [m for m in json.loads(ws.recv(timeout=30)) if m["type"] == "AlertFired"],
+                                 "AlertFired on /ws/alerts")  # heartbeats may come first
         finally:
             assert svc.stop(10)
         assert (fired[0]["data"]["alert_id"], fired[0]["data"]["value"]) == (mine["id"], 1250.0)
