@@ -341,3 +341,25 @@ def window_values(P, pb, pbm1, pa, pa1, pa2, pak, a, b, g, t, bid, ask, span, k,
             if runs > 0.0:
                 out[18, j] = (starts + conts) / runs
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def grid_steps(t, step):  # pragma: no cover - compiled
+    """``unique(ceil(t / step) * step)`` for ascending ``t`` in one walk: a division only where a
+    tick skips whole steps. Returns (grid, True), or (empty, False) when ``t`` is not ascending."""
+    n = t.shape[0]
+    out = np.empty(n, dtype=np.int64)
+    if n == 0:
+        return out, True
+    bound = -((-t[0]) // step) * step
+    out[0] = bound
+    m = 1
+    for i in range(1, n):
+        v = t[i]
+        if v < t[i - 1]:
+            return out[:0], False
+        if v > bound:
+            bound = bound + step if v <= bound + step else -((-v) // step) * step
+            out[m] = bound
+            m += 1
+    return out[:m], True

@@ -129,13 +129,8 @@ def metric_grid(timestamp_ns: np.ndarray, step_ns: int = STEP_NS) -> np.ndarray:
     if step <= 0:
         raise DerivedMetricsError(f"grid step must be a positive number of ns, got {step_ns}")
     t = _ns(timestamp_ns)
-    if t.size == 0:
-        return np.empty(0, dtype=np.int64)
-    c = -((-t) // step) * step
-    keep = np.empty(c.size, dtype=bool)
-    keep[0] = True
-    np.not_equal(c[1:], c[:-1], out=keep[1:])
-    return c[keep] if (c[1:] >= c[:-1]).all() else np.unique(c)
+    grid, ordered = kx.grid_steps(t, step)
+    return grid.copy() if ordered else np.unique(-((-t) // step) * step)
 
 
 @dataclass(frozen=True, eq=False)

@@ -234,3 +234,12 @@ def test_forward_search_of_window_bounds_equals_numpy_searchsorted():
         for right in (True, False):
             want = np.searchsorted(arr, q, side="right" if right else "left")
             np.testing.assert_array_equal(search_sorted(arr, q, right), want)
+
+
+def test_metric_grid_equals_the_unique_ceilings_of_the_tick_times():
+    rng = np.random.default_rng(2)
+    t = np.sort(10**18 + np.concatenate([rng.integers(0, 5 * 10**9, 300), rng.integers(9 * 10**11, 10**12, 50)]))
+    for step in (1, 10**6, 10**9, 7 * 10**8):
+        np.testing.assert_array_equal(metric_grid(t, step), np.unique(-((-t) // step) * step))
+    shuffled = rng.permutation(t)  # out of order: still the unique ceilings
+    np.testing.assert_array_equal(metric_grid(shuffled), np.unique(-((-t) // 10**9) * 10**9))
