@@ -47,7 +47,15 @@ def test_open_starts_live_service_backfill_runs_beside_it_and_close_finalizes_on
 
     ctx.bus.listen("collection", on_batch)
     ctx.bus.listen("jobs", lambda m: triggers.append(m.event) if m.type == "TriggerFired" else None)
-    ctx.bus.listen("services", lambda m: service_states.append((m.event.state, now())))
+    indicators_states = []  # the open starts the indicators service beside live collection
+
+    def on_service(m) -> None:
+        if m.event.name == "live":
+            service_states.append((m.event.state, now()))
+        elif m.event.name == "indicators":
+            indicators_states.append(m.event.state)
+
+    ctx.bus.listen("services", on_service)
     q, control = JobQueue(ctx.catalog.engine, ctx.bus), ServiceControl(ctx)
     handle = start_embedded(ctx, clock=now, trigger_every_s=0.1, poll_s=0.05)
     try:
@@ -57,6 +65,8 @@ def test_open_starts_live_service_backfill_runs_beside_it_and_close_finalizes_on
         assert at("09:30") <= started < at("10:00"), started
         assert (st.requested_by, st.params["symbols"]) == ("trigger:open", ["AAPL", "MSFT"])
         assert [t.action for t in triggers] == ["open"] and q.list() == []
+        _wait(lambda: "running" in indicators_states, "the indicators service to run beside it")
+        assert control.status("indicators").requested_by == "trigger:open"
         _wait(lambda: live["appended"] > 0, "live ticks")
 
         # 10:00: a backfill of two past days for both symbols, on the worker's slots.
