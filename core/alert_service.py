@@ -27,11 +27,15 @@ retry delay, :data:`WEBHOOK_BACKOFF_S`), ``attempts`` (:data:`WEBHOOK_ATTEMPTS`)
 from __future__ import annotations
 
 import collections
+import functools
+import ipaddress
 import json
 import logging
+import socket
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
@@ -68,18 +72,56 @@ class WebhookError(TickdeckError):
         super().__init__(f"webhook {url}: {reason}")
 
 
-def post_json(url: str, payload: dict, *, timeout: float = WEBHOOK_TIMEOUT_S) -> int:
-    """POST ``payload`` as JSON to ``url``; the HTTP status.
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Webhook answers are not followed to another URL (a redirect could point inside the network)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirect)
+
+
+def check_webhook_target(url: str) -> None:
+    """Refuse a webhook whose host resolves to a loopback, private, link-local, multicast, reserved or
+    unspecified address, so an alert rule cannot make the server call its own network (the target is
+    checked at every delivery, after DNS; ``TICKDECK_ALERT_WEBHOOK_ALLOW_PRIVATE=true`` allows them).
 
     Raises
     ------
     WebhookError
-        Not reachable, timed out, or answered with a status of 400 or more (retry for 429 and 5xx).
+        The host does not resolve (retry) or resolves to such an address (no retry).
     """
+    parts = urllib.parse.urlsplit(url)
+    try:
+        infos = socket.getaddrinfo(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80),
+                                   proto=socket.IPPROTO_TCP)
+    except OSError as e:
+        raise WebhookError(url, f"host {parts.hostname!r} does not resolve: {e}", retry=True) from None
+    for info in infos:
+        ip = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        if ip.is_loopback or ip.is_private or ip.is_link_local or ip.is_multicast or ip.is_reserved or \
+                ip.is_unspecified:
+            raise WebhookError(url, f"refused: {parts.hostname} resolves to {ip}, an internal address "
+                                    "(set TICKDECK_ALERT_WEBHOOK_ALLOW_PRIVATE=true to allow)", retry=False)
+
+
+def post_json(url: str, payload: dict, *, timeout: float = WEBHOOK_TIMEOUT_S, allow_private: bool = False) -> int:
+    """POST ``payload`` as JSON to ``url``; the HTTP status. Redirects are not followed; unless
+    ``allow_private``, internal addresses are refused (:func:`check_webhook_target`).
+
+    Raises
+    ------
+    WebhookError
+        Refused, not reachable, timed out, redirected, or answered with a status of 400 or more
+        (retry for 429 and 5xx).
+    """
+    if not allow_private:
+        check_webhook_target(url)
     req = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",
                                  headers={"Content-Type": "application/json", "User-Agent": USER_AGENT})
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - http(s) checked by validate_rule
+        with _opener.open(req, timeout=timeout) as resp:  # http(s) checked by validate_rule
             resp.read()
             return resp.status
     except urllib.error.HTTPError as e:
@@ -107,10 +149,10 @@ class AlertsService(ThreadService):
     description = "alert engine: rules over indicators, data quality and feed signals"
 
     def __init__(self, ctx, *, clock: Callable[[], float] = time.time, calendar=None,
-                 post: Callable[[str, dict], int] = post_json):
+                 post: Callable[[str, dict], int] | None = None):
         super().__init__(ctx, clock=clock)
         self.calendar = calendar
-        self.post = post
+        self.post = post or functools.partial(post_json, allow_private=ctx.settings.alert_webhook_allow_private)
         self._queue: collections.deque = collections.deque()
         self._wake = threading.Event()
         self.dropped = 0

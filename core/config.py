@@ -115,6 +115,9 @@ class Settings:
     price_max: float = 1e9
     size_max: float = 1e12
     cookie_secure: bool = False  # web cookies carry Secure (set behind TLS); see app/login.py
+    # alert webhooks may reach loopback, private and link-local addresses (off: a rule's URL cannot
+    # make the server call its own network); see core/alert_service.py
+    alert_webhook_allow_private: bool = False
     login_limit_user: str = "5 per 5 minutes"  # failed-login throttle per user name (limits notation)
     login_limit_address: str = "30 per 5 minutes"  # and per client address
     api_limit: str = "10000 per hour"  # HTTP API requests per key (or session, or address) and route group
@@ -158,6 +161,7 @@ class Settings:
             price_max=_float(env, "PRICE_MAX", 1e9),
             size_max=_float(env, "SIZE_MAX", 1e12),
             cookie_secure=_flag(env, "COOKIE_SECURE"),
+            alert_webhook_allow_private=_flag(env, "ALERT_WEBHOOK_ALLOW_PRIVATE"),
             login_limit_user=_rate(env, "LOGIN_LIMIT_USER", "5 per 5 minutes"),
             login_limit_address=_rate(env, "LOGIN_LIMIT_ADDR", "30 per 5 minutes"),
             api_limit=_rate(env, "API_LIMIT", "10000 per hour"),

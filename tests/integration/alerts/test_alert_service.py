@@ -64,7 +64,8 @@ def sql_ctx(sql_url, tmp_path):
     from core.config import Settings
     from core.context import Context
 
-    c = Context.open(Settings(data_dir=tmp_path / "data", sql_url=sql_url))
+    # the test webhooks listen on loopback, which a default server refuses to call
+    c = Context.open(Settings(data_dir=tmp_path / "data", sql_url=sql_url, alert_webhook_allow_private=True))
     yield c
     c.close()
 
@@ -204,3 +205,38 @@ def test_supervised_alerts_service_started_by_name(sql_ctx):
         wait_for(lambda: control.status("alerts").state == "stopped", "the stop")
     finally:
         sup.shutdown(timeout=10)
+
+
+def test_a_webhook_to_an_internal_address_is_refused_unless_allowed(sql_url, tmp_path, hook):
+    """A rule's webhook cannot make the server call its own network: by default a URL that resolves
+    to a loopback, private or link-local address is refused at delivery (recorded, not retried, the
+    server never contacted); redirects are not followed."""
+    from core.alert_service import WebhookError, check_webhook_target, post_json
+    from core.config import Settings
+    from core.context import Context
+
+    for url in ("http://127.0.0.1:9/x", "http://169.254.169.254/latest/meta-data", "http://10.1.2.3/x",
+                "http://[::1]:8080/x", "http://localhost/x", "http://0.0.0.0/x"):
+        with pytest.raises(WebhookError, match="internal address") as e:
+            check_webhook_target(url)
+        assert not e.value.retry
+    check_webhook_target("https://93.184.216.34/hook")  # a public address passes the check
+    ctx = Context.open(Settings(data_dir=tmp_path / "data", sql_url=sql_url))
+    try:
+        add_rule(ctx.catalog, rule(webhook_url=f"http://127.0.0.1:{hook.server_port}/hook"))
+        svc = AlertsService(ctx, clock=lambda: T0)
+        svc.start(FAST)
+        try:
+            wait_for(lambda: "rules" in svc.health().detail, "the service to listen")
+            publish_tick(ctx, 1100, T0)
+            [row] = wait_for(lambda: (h := history(ctx.catalog)) and h[0].delivery == "failed" and h,
+                             "the delivery to be refused")
+        finally:
+            assert svc.stop(10)
+        assert row.delivery_attempts == 1 and "internal address" in row.delivery_error
+        assert hook.received == []
+    finally:
+        ctx.close()
+    hook.statuses = [302]  # allowed explicitly, a redirect answer is an error, not followed
+    with pytest.raises(WebhookError, match="302"):
+        post_json(f"http://127.0.0.1:{hook.server_port}/hook", {"x": 1}, allow_private=True)
