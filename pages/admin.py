@@ -1,7 +1,8 @@
 """Admin page: system health, data freshness with backfill, the job queue, retention, audit log.
 
 * **Health** — :func:`core.health.check_health` (feed, ArcticDB, SQL, Redis, disk, memory, CPU),
-  one card per check with its status in words.
+  one card per check with its status in words; a degraded or unhealthy banner names the checks
+  behind it (CPU only after a sustained minute above the threshold: :class:`core.health.CpuWindow`).
 * **Data freshness** — :func:`core.status.dataset_statuses`: each dataset's last stored day
   against its calendar's last completed trading day, quality on the 0–100 scale, failing days
   and the last failed collection (e.g. a backfill's collect job the feed refused), with the
@@ -35,7 +36,7 @@ import panel as pn
 import param
 
 from core.errors import TickdeckError
-from core.health import check_health
+from core.health import check_health, degraded_checks
 from core.retention import RetentionReport, apply_retention
 from core.status import DatasetStatus, dataset_statuses
 from core.users import User
@@ -76,6 +77,8 @@ class AdminPage(pn.viewable.Viewer):
                                                  "None: no services panel actions")
     keys = param.Parameter(default=None, doc="API key control (core.users.ApiKeyControl, injected); "
                                              "None: no API keys section")
+    cpu = param.Parameter(default=None, doc="core.health.CpuWindow the CPU samples join (default: the "
+                                            "process's window; tests inject a sampler and clock)")
     actor = param.String(default="", doc="name recorded in the audit log (default: the user's name)")
     autostart = param.Boolean(default=True, doc="listen to the bus and refresh periodically when rendered")
     message = param.String(default="", doc="last action result or error")
@@ -184,7 +187,7 @@ class AdminPage(pn.viewable.Viewer):
         self._health_at = time.time()
         if self.health is None:
             self.health_pane.object = "<p class='td-muted'>Checking services…</p>"
-        t = run_off_loop(lambda: check_health(self.ctx), self._show_health,
+        t = run_off_loop(lambda: check_health(self.ctx, cpu=self.cpu), self._show_health,
                          lambda e: self._notify(f"health check failed: {error_text(e)}", "danger"))
         if wait:
             t.join()
@@ -202,8 +205,13 @@ class AdminPage(pn.viewable.Viewer):
                          f"<p>{html.escape(c.detail)}</p><p class='td-muted'>{c.elapsed_ms:.0f} ms</p></div>")
         sizes = "".join(f"<li>{html.escape(k)}: {human_bytes(v)}</li>" for k, v in sorted(rep.library_bytes.items()))
         at = rep.at.astimezone().strftime("%H:%M:%S")
+        bad = degraded_checks(rep)
+        why = "; ".join(f"{_CHECK_TITLES.get(c.name, c.name)} {HEALTH_KIND.get(c.status, ('', c.status))[1].lower()}: "
+                        f"{c.detail}" for c in bad)
+        why_html = (f" <span data-testid='health-why' data-checks='{html.escape(' '.join(c.name for c in bad))}'>"
+                    f"— {html.escape(why)}</span>" if bad else "")
         self.health_pane.object = (
-            f"<p>{badge(kind, 'System ' + text, testid='health-overall')} "
+            f"<p>{badge(kind, 'System ' + text, testid='health-overall')}{why_html} "
             f"<span class='td-muted'>checked at {at}</span></p><div class='td-hgrid'>{''.join(cards)}</div>"
             + (f"<details><summary>Storage per library</summary><ul class='td-muted'>{sizes}</ul></details>"
                if sizes else ""))

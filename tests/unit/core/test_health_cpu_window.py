@@ -1,0 +1,68 @@
+"""CPU health over a sustained window: one saturated reading is not a degraded system.
+
+The sampler and the clock are injected (a list of readings and a simulated clock), so the
+window is judged deterministically; the rest of the report is the real probes on a real ctx.
+"""
+
+from __future__ import annotations
+
+from core.health import CPU_WINDOW_S, CpuWindow, check_health, degraded_checks
+
+
+class Clock:
+    def __init__(self):
+        self.t = 1000.0
+
+    def __call__(self):
+        return self.t
+
+
+def _window(readings, clock):
+    it = iter(readings)
+    return CpuWindow(lambda: next(it), clock)
+
+
+def test_one_full_cpu_reading_is_ok_and_says_it_was_a_spike():
+    clock = Clock()
+    w = _window([100.0], clock)
+    status, detail, value = w.check()
+    assert status == "ok" and value == 100.0 and "spike" in detail
+
+
+def test_cpu_degrades_only_after_a_whole_window_of_saturated_samples():
+    clock = Clock()
+    w = _window([99.0] * 5, clock)
+    seen = []
+    for _ in range(5):  # a sample every 15 s: 0, 15, 30, 45, 60 s
+        seen.append(w.check()[0])
+        clock.t += CPU_WINDOW_S / 4
+    assert seen == ["ok", "ok", "ok", "ok", "degraded"]
+
+
+def test_a_dip_inside_the_window_keeps_cpu_ok_and_a_sampling_hole_does_not_count_as_sustained():
+    clock = Clock()
+    w = _window([99.0, 99.0, 40.0, 99.0, 99.0], clock)
+    out = []
+    for _ in range(5):
+        out.append(w.check()[0])
+        clock.t += 30.0
+    assert out == ["ok"] * 5  # the 40 % reading at 60 s is inside every later 60 s window up to 120 s
+    holed = _window([99.0, 99.0], clock)
+    holed.check()
+    clock.t += 10 * CPU_WINDOW_S  # the page was closed: nothing is known about the time between
+    assert holed.check()[0] == "ok"
+
+
+def test_health_report_names_cpu_as_the_degraded_check_only_when_sustained(ctx):
+    clock = Clock()
+    w = _window([100.0] * 3, clock)
+    first = check_health(ctx, cpu=w)
+    assert first.check("cpu").status == "ok"
+    assert "cpu" not in {c.name for c in degraded_checks(first)}
+    clock.t += 30.0
+    check_health(ctx, cpu=w)
+    clock.t += 30.0
+    third = check_health(ctx, cpu=w)
+    assert third.check("cpu").status == "degraded" and third.status in ("degraded", "unhealthy")
+    assert "cpu" in {c.name for c in degraded_checks(third)}
+    assert "for the last 60 s" in third.check("cpu").detail
