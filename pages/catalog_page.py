@@ -21,6 +21,7 @@ from core.status import dataset_status
 from pages.components.coverage import CAL_CSS, calendar_html, day_states, failing_days
 from pages.components.safe import describe_invalid, sync_url
 from pages.components.status import badge_html, quality_html
+from pages.components.ui import empty_state_html
 
 TREE_CSS = """
 .td-tree { font-family: system-ui, sans-serif; font-size: .95em; }
@@ -75,7 +76,8 @@ class CatalogPage(pn.viewable.Viewer):
                 parts.append("</ul></details>")
             parts.append("</details>")
         if not self._datasets:
-            parts.append('<p class="td-empty">Nothing stored yet. Generate or collect data first.</p>')
+            parts.append(empty_state_html("Nothing stored yet", "The catalog lists every venue, instrument, day and "
+                                          "bar series in the store. Add data one of these ways:"))
         parts.append("</div>")
         return "".join(parts)
 

@@ -43,6 +43,7 @@ from pages.components.grid import TICK_GRID_COLUMNS, data_grid
 from pages.components.safe import describe_invalid, md_text, sync_url
 from pages.components.services import LOCAL_ADMIN, require
 from pages.components.tick_plot import TickPlot, tick_chart
+from pages.components.ui import empty_state
 
 EXPORT_ROLE = "researcher"  # the least role that may download a selection
 CHART_COLUMNS = ["last", "bid", "ask", "last_sz"]  # what the tick chart draws: read on every selection
@@ -222,9 +223,16 @@ class ExplorerPage(pn.viewable.Viewer):
         self._grid_holder.objects = []
         self._status.object = f"⚠ {md_text(message)}"
 
+    @property
+    def is_empty(self) -> bool:
+        """No dataset in the store and none asked for: the page shows its empty state instead of controls."""
+        return not self.symbol and not self._symbol.options
+
     def refresh(self) -> None:
         """Load synchronously (Jupyter, tests); errors are shown on the page, not raised."""
         self._ready = True
+        if self.is_empty:
+            return
         try:
             self._apply(self.load())
             self._fill_grid()
@@ -237,6 +245,8 @@ class ExplorerPage(pn.viewable.Viewer):
     async def refresh_async(self) -> None:
         """Load in a worker thread, then swap the views in; only the newest request is applied."""
         self._ready = True
+        if self.is_empty:
+            return
         self._generation += 1
         gen = self._generation
         self._chart_box.loading = True
@@ -386,6 +396,11 @@ class ExplorerPage(pn.viewable.Viewer):
         notify(self.last_error, "warning")
 
     def __panel__(self):
+        if self.is_empty:  # a Select without options cannot render: show what to do instead
+            return pn.Column(pn.pane.Markdown("## Explorer"), empty_state(
+                "No tick data yet",
+                "The explorer charts a symbol's ticks and bars once a day of it is stored. Add data one of "
+                "these ways, then reload this page:"), sizing_mode="stretch_width")
         controls = pn.FlexBox(
             self._symbol, self._start, self._end,
             pn.Column(pn.pane.Markdown("Session", margin=(0, 5)), self._session),

@@ -32,6 +32,7 @@ from core.errors import TickdeckError
 from core.status import DatasetStatus, dataset_statuses
 from pages.components.actions import ui_action
 from pages.components.status import badge_html, quality_html
+from pages.components.ui import empty_state_html
 
 LIVE_BATCH_MS = 500  # bus events are applied at most twice a second: smooth without flicker
 CARDS_PER_PAGE = 60  # cards rendered at first and per "Show more": 1,000 cards are ~1 MB of HTML
@@ -181,7 +182,10 @@ class HomePage(pn.viewable.Viewer):
         cal = self.calendar
         matching = self.datasets()
         items = self.cards(matching[:self.shown])
-        if not items:
+        if not items and not matching and not self.catalog.datasets():
+            body = empty_state_html("No datasets yet", "Each stored symbol gets a card here with its days, "
+                                    "ticks and quality. Add data one of these ways, then reload this page:")
+        elif not items:
             body = '<p class="td-empty">No datasets match. Clear the filters, or generate or collect data first.</p>'
         else:
             cards = "".join(card_html(d, s, update_frequency(d, cal)) for d, s in items)

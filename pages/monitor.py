@@ -42,7 +42,8 @@ from core.users import User
 from pages.components.feed import feed_html, feed_summary, primary
 from pages.components.safe import md_text
 from pages.components.services import LOCAL_ADMIN, require
-from pages.components.ui import STATUS_CSS, badge, countdown, error_text, human_bytes, run_off_loop  # noqa: F401
+from pages.components.ui import (  # noqa: F401
+    STATUS_CSS, badge, countdown, empty_state, error_text, human_bytes, run_off_loop)
 
 log = logging.getLogger(__name__)
 
@@ -397,6 +398,20 @@ class MonitorPage(pn.viewable.Viewer):
         self._notify(f"Asked {stopped} collection(s) to stop" if stopped else "No collection is running", "info")
 
     # -- layout ---------------------------------------------------------------------------
+    def _empty_state(self) -> list:
+        """A card saying how to get data in when nothing is stored yet (the start controls are below)."""
+        if self.ctx.catalog.datasets():
+            return []
+        return [empty_state(
+            "Nothing collected yet",
+            "This page follows collections as they run. Start one with the controls under "
+            "\"Start / stop collection\" below (admins), or from a terminal:",
+            (("Collect history from IQFeed (or the bundled emulator)",
+              "tickdeck collect AAPL --start 2024-07-01 --end 2024-07-03"),
+             ("Collect live during market hours", "tickdeck collect AAPL --live"),
+             ("Or generate synthetic days to try the app",
+              "tickdeck generate AAPL MSFT --start 2024-07-01 --end 2024-07-03")))]
+
     def __panel__(self):
         if self.autostart:
             self.start_updates()
@@ -410,7 +425,7 @@ class MonitorPage(pn.viewable.Viewer):
         from pages.components.service_panel import ServicesPanel
 
         return pn.Column(
-            pn.pane.Markdown("## Collection monitor"),
+            pn.pane.Markdown("## Collection monitor"), *self._empty_state(),
             pn.Row(
                 pn.Column(pn.pane.Markdown("### Feed connection"), self.feed_pane, width=420),
                 pn.Column(pn.pane.Markdown("### Market session"), self.session_pane, width=420),

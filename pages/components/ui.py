@@ -7,6 +7,8 @@
   event loop (or directly outside a server session: Jupyter, tests).
 * :func:`error_text` — the one line a user sees for an exception (see
   :mod:`pages.components.actions`).
+* :func:`empty_state` — what a page shows when the store has nothing for it yet: a title, why,
+  and the next steps (commands to run, buttons where the page has them).
 """
 
 from __future__ import annotations
@@ -115,3 +117,42 @@ def error_text(e: BaseException) -> str:
     from pages.components.actions import report
 
     return report(e)
+
+
+EMPTY_CSS = """
+.td-empty-state { border:1px dashed #afb8c1; border-radius:8px; padding:18px 22px; margin:8px 0; background:#f6f8fa;
+            font-family:system-ui,sans-serif; color:#24292f; max-width:760px; }
+.td-empty-state h3 { margin:0 0 6px 0; font-size:1.15em; }
+.td-empty-state p { margin:4px 0 10px 0; color:#424a53; }
+.td-empty-state ol { margin:0; padding-left:1.3em; } .td-empty-state li { margin:4px 0; }
+.td-empty-state code { background:#eaeef2; padding:1px 6px; border-radius:4px; font-size:.92em;
+                       overflow-wrap:anywhere; }
+"""
+
+EMPTY_STEPS = (  # the ways data gets into the store, as a researcher would run them
+    ("Generate synthetic days to try the app", "tickdeck generate AAPL MSFT --start 2024-07-01 --end 2024-07-03"),
+    ("Import files you already have (CSV, Parquet, DBN, Nautilus)", "tickdeck import FILE --symbol AAPL"),
+    ("Collect history from IQFeed (or the bundled emulator)",
+     "tickdeck collect AAPL --start 2024-07-01 --end 2024-07-03"),
+)
+
+
+def empty_state_html(title: str, why: str, steps=EMPTY_STEPS, *, testid: str = "empty-state") -> str:
+    """The empty-state card as HTML: ``title``, one line ``why``, then ``(what, command)`` steps."""
+    items = "".join(
+        f"<li>{html.escape(what)}: <code>{html.escape(cmd)}</code></li>" if cmd else f"<li>{html.escape(what)}</li>"
+        for what, cmd in steps)
+    return (f"<style>{EMPTY_CSS}</style>"  # inline: the card renders the same inside any page's pane
+            f'<div class="td-empty-state" role="note" data-testid="{html.escape(testid)}">'
+            f"<h3>{html.escape(title)}</h3><p>{html.escape(why)}</p>"
+            f"{'<ol>' + items + '</ol>' if items else ''}</div>")
+
+
+def empty_state(title: str, why: str, steps=EMPTY_STEPS, *, buttons=(), testid: str = "empty-state") -> pn.Column:
+    """What a page shows when the store has nothing for it yet (never a traceback or a bare table).
+
+    ``steps`` are ``(what, command)`` pairs (command may be empty); ``buttons`` are widgets the page
+    already has for the same action (for an admin: start a collection, build indicators).
+    """
+    card = pn.pane.HTML(empty_state_html(title, why, steps, testid=testid), sizing_mode="stretch_width")
+    return pn.Column(card, *([pn.Row(*buttons)] if buttons else []), sizing_mode="stretch_width")
