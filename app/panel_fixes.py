@@ -35,6 +35,11 @@ Writes to a closed tab (Panel 1.9, ``panel.io.document``)
     with a traceback for an ordinary closed tab. The fix ends the writer quietly and installs, on
     the server's loop, an exception handler that drops exactly these closed-socket errors (DEBUG)
     and passes everything else on. Retire it when Panel reads its write futures itself.
+
+Google Fonts request of the Fast design (Panel 1.9, ``panel.theme.fast.Fast._resources["font"]``)
+    Every page of the Fast list template asked ``fonts.googleapis.com`` for Open Sans: a request
+    leaving the origin (blocked offline, a privacy leak otherwise). The fix drops the design's font
+    resource; pages keep the system sans-serif. Retire it when Panel can turn the font off.
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ def apply() -> None:
     _applied = True
     _quiet_crafted_requests()
     _quiet_closed_tab_writes()
+    _no_font_cdn()
     try:
         from panel.io import document as pdoc
 
@@ -157,3 +163,12 @@ def _quiet_closed_tab_writes() -> None:
         filter_closed_socket_errors(loop)
 
     pn.state.on_session_created(install)  # once per process (after --num-procs forks), on its loop
+
+
+def _no_font_cdn() -> None:
+    try:
+        from panel.theme.fast import Fast
+
+        Fast._resources = {k: v for k, v in Fast._resources.items() if k != "font"}
+    except (ImportError, AttributeError) as e:
+        log.warning("Panel's Fast design changed (%s): font work-around not applied", e)

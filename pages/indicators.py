@@ -47,7 +47,7 @@ from core.indicators import store as istore
 from core.indicators.derived import METRIC_INFO, WINDOWS
 from core.users import User
 from pages.components import indicator_charts as ic
-from pages.components.alerts_panel import AlertsPanel
+from pages.components.alerts_panel import CODE_CSS, AlertsPanel
 from pages.components.safe import describe_invalid, md_text, sync_url
 from pages.components.services import LOCAL_ADMIN
 from pages.components.ui import STATUS_CSS, badge, error_text
@@ -71,7 +71,7 @@ NOTHING_STORED = (
     "No indicators are stored yet. To see them:\n\n"
     "* **Live**: start live collection with the statistic symbols (e.g. `JTNT.Z`, `RINT.Z`, `VCOET.Z`, `VPOET.Z`) "
     "beside your symbols, and the `indicators` service (Collection monitor → Services, or "
-    "`tickdeck service start indicators`); values appear here within a second.\n"
+    "`tickdeck service start indicators`; `alerts` for alerts); values appear here within a second.\n"
     "* **History**: build the series from stored tick days with `tickdeck indicators build --start … --end …`, "
     "the button below, or Admin → Build indicators history.")
 
@@ -121,7 +121,8 @@ class IndicatorsPage(pn.viewable.Viewer):
         self.exchange_input = pn.widgets.RadioButtonGroup.from_param(self.param.exchange, label="Exchange")
         self.window_input = pn.widgets.RadioButtonGroup.from_param(self.param.window, label="Window")
         self.status_pane = pn.pane.HTML(stylesheets=[STATUS_CSS], sizing_mode="stretch_width")
-        self.empty_pane = pn.pane.Alert(NOTHING_STORED, alert_type="info", visible=False, sizing_mode="stretch_width")
+        self.empty_pane = pn.pane.Alert(NOTHING_STORED, alert_type="info", visible=False, sizing_mode="stretch_width",
+                                        stylesheets=[CODE_CSS])
         self.build_button = pn.widgets.Button(label="Build indicators history", color="primary", width=230,
                                               visible=False)
         self.build_button.on_click(lambda _e: self.build_history())
@@ -137,15 +138,19 @@ class IndicatorsPage(pn.viewable.Viewer):
                                           frozen_columns=["symbol"])
         self.table.on_click(self._on_cell)
         self.alerts = AlertsPanel(ctx=self.ctx, user=self.user)
-        self.tabs = pn.Tabs(*[(TAB_TITLES[t], pn.Column()) for t in TABS], dynamic=False,
-                            sizing_mode="stretch_width")
-        self.tabs[0].objects = [self.breadth_latest, self.breadth_box]
-        self.tabs[1].objects = [self.options_latest, self.options_box]
-        self.tabs[2].objects = [pn.Row(pn.pane.Markdown("Window:", margin=(12, 5)), self.window_input),
-                                self.derived_box, self.detail_box]
-        self.tabs[3].objects = [self.alerts]
-        self.tabs.active = TABS.index(self.tab)
-        self.tabs.param.watch(lambda e: setattr(self, "tab", TABS[e.new]), "active")
+        # Tabs as a button group over one body: Bokeh's Tabs keep hidden panels focusable under
+        # aria-hidden (axe "aria-hidden-focus"), and its dynamic mode loads a stylesheet from a CDN.
+        self.tab_input = pn.widgets.RadioButtonGroup(options={TAB_TITLES[t]: t for t in TABS}, value=self.tab,
+                                                     label="Section", sizing_mode="stretch_width", margin=(10, 5))
+        self.tab_content = {
+            "breadth": pn.Column(self.breadth_latest, self.breadth_box, sizing_mode="stretch_width"),
+            "options": pn.Column(self.options_latest, self.options_box, sizing_mode="stretch_width"),
+            "derived": pn.Column(pn.Row(pn.pane.Markdown("Window:", margin=(12, 5)), self.window_input),
+                                 self.derived_box, self.detail_box, sizing_mode="stretch_width"),
+            "alerts": pn.Column(self.alerts, sizing_mode="stretch_width"),
+        }
+        self.body = pn.Column(self.tab_content[self.tab], sizing_mode="stretch_width")
+        self.tab_input.param.watch(lambda e: setattr(self, "tab", e.new), "value")
         self.day_select.param.watch(lambda e: setattr(self, "day", e.new or ""), "value")
         self.load()
 
@@ -248,12 +253,13 @@ class IndicatorsPage(pn.viewable.Viewer):
                  ("A/D line", "local", f"AD_LINE.{ex}"), ("Up/down volume", "local", f"UPDOWN_VOL_RATIO.{ex}"),
                  ("% above VWAP", "local", f"PCT_ABOVE_VWAP.{ex}"), ("McClellan", "local", f"MCCLELLAN.{ex}")]
         self.breadth_latest.object = self._strip(items, "local" if "local" in self.latest else "feed")
+        self.breadth_latest.visible = bool(self.stored.get("local") or self.stored.get("feed"))
 
     # -- options ------------------------------------------------------------------------------------
     def _render_options(self) -> None:
         if not self.stored.get("options"):
             self.options_box.objects = [self._nothing("options flow")]
-            self.options_latest.object = ""
+            self.options_latest.visible = False
             return
         src = self.sources["options"]
         figs = [ic.line_figure("Put/call volume ratio", [(src, f"PCR.{c}", c.lower()) for c in OPTION_CLASSES],
@@ -270,6 +276,7 @@ class IndicatorsPage(pn.viewable.Viewer):
         items = [(f"Put/call {c.lower()}", "options", f"PCR.{c}") for c in OPTION_CLASSES]
         items += [(f"Puts {c.lower()}", "options", f"PUT_VOL.{c}") for c in OPTION_CLASSES]
         self.options_latest.object = self._strip(items, "options")
+        self.options_latest.visible = True
 
     # -- derived metrics ----------------------------------------------------------------------------
     @param.depends("window", watch=True)
@@ -480,7 +487,8 @@ class IndicatorsPage(pn.viewable.Viewer):
 
     @param.depends("tab", watch=True)
     def _tab_changed(self) -> None:
-        self.tabs.active = TABS.index(self.tab)
+        self.tab_input.value = self.tab
+        self.body.objects = [self.tab_content[self.tab]]
 
     def sync_location(self) -> None:
         """Mirror ``day``, ``tab``, ``symbol`` and ``metric`` in the URL (served pages)."""
@@ -493,6 +501,6 @@ class IndicatorsPage(pn.viewable.Viewer):
         header = pn.FlexBox(pn.pane.Markdown("## Market indicators", margin=(0, 20, 0, 5)), self.day_select,
                             pn.Column(pn.pane.Markdown("Exchange", margin=(0, 5)), self.exchange_input),
                             self.status_pane, align_items="center", sizing_mode="stretch_width")
-        return pn.Column(header, self.empty_pane, self.build_button, self.message_pane, self.tabs,
+        return pn.Column(header, self.empty_pane, self.build_button, self.message_pane, self.tab_input, self.body,
                          sizing_mode="stretch_width")
 

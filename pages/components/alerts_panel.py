@@ -27,6 +27,7 @@ from pages.components.safe import md_text
 from pages.components.services import LOCAL_ADMIN, require
 from pages.components.ui import error_text
 
+CODE_CSS = "code { color: #1f2328; background: #eaeef2; }"  # Panel's default code colour is too light (contrast)
 HISTORY_ROWS = 200  # fired alerts listed (newest first)
 RULE_COLUMNS = ["id", "name", "owner", "fires when", "cooldown s", "active"]
 HISTORY_COLUMNS = ["id", "fired at", "rule", "series", "value", "message", "acknowledged"]
@@ -49,11 +50,11 @@ class AlertsPanel(pn.viewable.Viewer):
         self.watch_input = pn.widgets.TextInput(label="Watch", placeholder="indicator:TICK.NYSE", width=240)
         self.condition_input = pn.widgets.Select(label="Condition", options=list(CONDITIONS), value="above",
                                                  width=140)
-        self.threshold_input = pn.widgets.FloatInput(label="Threshold", value=None, width=120,
-                                                     placeholder="e.g. 1000")
-        self.cooldown_input = pn.widgets.FloatInput(label="Cooldown (s)", value=60.0, start=0, width=120)
-        self.window_input = pn.widgets.FloatInput(label="Window (s, change %)", value=None, width=150,
-                                                  placeholder="change_pct only")
+        # numbers as text: validate_rule's messages name what was wrong (no spinner buttons without names)
+        self.threshold_input = pn.widgets.TextInput(label="Threshold", width=120, placeholder="e.g. 1000")
+        self.cooldown_input = pn.widgets.TextInput(label="Cooldown (s)", value="60", width=120)
+        self.window_input = pn.widgets.TextInput(label="Window (s, change %)", width=150,
+                                                 placeholder="change_pct only")
         self.webhook_input = pn.widgets.TextInput(label="Webhook URL (optional)", placeholder="https://…", width=260)
         self.add_button = pn.widgets.Button(label="Add rule", color="primary", width=120)
         self.add_button.on_click(lambda _e: self.add_rule())
@@ -62,7 +63,7 @@ class AlertsPanel(pn.viewable.Viewer):
                                                 selectable=1, sizing_mode="stretch_width", layout="fit_data_fill",
                                                 height=220)
         self.toggle_button = pn.widgets.Button(label="Turn selected rule on/off", width=210)
-        self.remove_button = pn.widgets.Button(label="Remove selected rule", color="danger", width=190)
+        self.remove_button = pn.widgets.Button(label="Remove selected rule", width=190)
         self.toggle_button.on_click(lambda _e: self.toggle_selected())
         self.remove_button.on_click(lambda _e: self.remove_selected())
         self.history_table = pn.widgets.Tabulator(pd.DataFrame(columns=HISTORY_COLUMNS), show_index=False,
@@ -71,6 +72,8 @@ class AlertsPanel(pn.viewable.Viewer):
                                                   page_size=20)
         self.ack_button = pn.widgets.Button(label="Acknowledge selected alert", width=220)
         self.ack_button.on_click(lambda _e: self.acknowledge_selected())
+        self.no_rules = pn.pane.Markdown("No rules yet: add one above.")
+        self.no_history = pn.pane.Markdown("No alert has fired yet.")
         self.fired = 0  # AlertFired events seen since the page opened
         self.refresh()
 
@@ -85,12 +88,16 @@ class AlertsPanel(pn.viewable.Viewer):
         self.rules_table.value = pd.DataFrame(
             [{"id": r.id, "name": r.name, "owner": r.owner, "fires when": r.describe(), "cooldown s": r.cooldown_s,
               "active": "on" if r.active else "off"} for r in self.rules], columns=RULE_COLUMNS)
+        self.rules_table.visible = bool(self.rules)  # an empty grid has no rows (an ARIA grid needs them)
+        self.no_rules.visible = not self.rules
         self.history = alerts.history(self.ctx.catalog, limit=HISTORY_ROWS)
         self.history_table.value = pd.DataFrame(
             [{"id": h.id, "fired at": _when(h.at), "rule": h.rule_name, "series": h.series,
               "value": "—" if h.value is None else f"{h.value:,.4g}", "message": h.message,
               "acknowledged": f"by {h.acked_by} {_when(h.acked_at)}" if h.acked_at else "no"}
              for h in self.history], columns=HISTORY_COLUMNS)
+        self.history_table.visible = bool(self.history)
+        self.no_history.visible = not self.history
 
     def on_event(self, ev) -> None:
         """A fired alert: a toast; fired or acknowledged: the tables again (the caller batches events)."""
@@ -124,12 +131,13 @@ class AlertsPanel(pn.viewable.Viewer):
         """Validate and store the form's rule for this user; errors are shown under the form."""
         try:
             require(self.user, "researcher", "adding an alert rule")
-            window = self.window_input.value if self.condition_input.value == "change_pct" else None
+            window = self.window_input.value.strip() if self.condition_input.value == "change_pct" else None
             rule = alerts.add_rule(self.ctx.catalog, AlertRule(
                 name=self.name_input.value, owner=self.user.name, watch=self.watch_input.value,
-                condition=self.condition_input.value, threshold=self.threshold_input.value,
-                cooldown_s=self.cooldown_input.value if self.cooldown_input.value is not None else 0.0,
-                window_s=window, webhook_url=self.webhook_input.value), actor=self.user.name)
+                condition=self.condition_input.value, threshold=self.threshold_input.value.strip() or None,
+                cooldown_s=self.cooldown_input.value.strip() or 0.0,
+                window_s=window or None,
+                webhook_url=self.webhook_input.value), actor=self.user.name)
         except Exception as e:  # noqa: BLE001 - shown under the form
             self._fail(e)
             return None
@@ -182,11 +190,12 @@ class AlertsPanel(pn.viewable.Viewer):
                           self.cooldown_input, self.window_input, self.webhook_input, self.add_button,
                           align_items="flex-end", sizing_mode="stretch_width")
         return pn.Column(
-            pn.pane.Markdown("### New rule"), pn.pane.Markdown(WATCH_HELP, styles={"font-size": "0.9em"}),
+            pn.pane.Markdown("### New rule"), pn.pane.Markdown(WATCH_HELP, styles={"font-size": "0.9em"},
+                                                               stylesheets=[CODE_CSS]),
             form, self.form_message,
-            pn.pane.Markdown("### Rules"), self.rules_table,
+            pn.pane.Markdown("### Rules"), self.no_rules, self.rules_table,
             pn.FlexBox(self.toggle_button, self.remove_button),
-            pn.pane.Markdown("### Fired alerts"), self.history_table, self.ack_button,
+            pn.pane.Markdown("### Fired alerts"), self.no_history, self.history_table, self.ack_button,
             sizing_mode="stretch_width")
 
 

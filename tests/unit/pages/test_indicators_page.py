@@ -93,14 +93,14 @@ def test_rules_form_shows_validation_errors_and_adds_toggles_and_removes_rules(c
     page = IndicatorsPage(ctx=ctx, autostart=False)
     panel = page.alerts
     panel.name_input.value, panel.watch_input.value = "tick high", "indicator:NOT_AN_INDICATOR"
-    panel.threshold_input.value = 1000.0
+    panel.threshold_input.value = "1000"
     assert panel.add_rule() is None
     assert "unknown indicator 'NOT_AN_INDICATOR'" in panel.last_error and panel.form_message.visible
     panel.watch_input.value = "indicator:TICK.NYSE"
-    panel.threshold_input.value = None
-    assert panel.add_rule() is None and "threshold must be a number" in panel.last_error
+    panel.threshold_input.value = "lots"
+    assert panel.add_rule() is None and "threshold must be a number, got 'lots'" in panel.last_error
 
-    panel.threshold_input.value = 1000.0
+    panel.threshold_input.value = "1000"
     rule = panel.add_rule()
     assert rule is not None and panel.last_error == ""
     assert list(panel.rules_table.value["name"]) == ["tick high"]
@@ -120,6 +120,6 @@ def test_a_viewer_cannot_add_rules(ctx):
 
     page = IndicatorsPage(ctx=ctx, autostart=False, user=User("vic", "viewer"))
     panel = page.alerts
-    panel.name_input.value, panel.watch_input.value, panel.threshold_input.value = "x", "indicator:TICK.NYSE", 1.0
+    panel.name_input.value, panel.watch_input.value, panel.threshold_input.value = "x", "indicator:TICK.NYSE", "1"
     assert panel.add_rule() is None and "researcher" in panel.last_error
     assert alerts.list_rules(ctx.catalog) == []
