@@ -4,10 +4,13 @@ Formula (components 0–100 each; weights are :data:`WEIGHTS`)::
 
     score = 0.30·completeness + 0.30·accuracy + 0.10·timeliness + 0.30·consistency
 
-* completeness = 100 · min(1, ticks / expected) · coverage, where ``expected`` is the median tick
-  count of the symbol's previous (up to 20) stored days (the day itself when it has no history)
-  and ``coverage`` = (time from the first to the last regular trade − regular-session gap time)
-  / regular-session length, per the calendar (0 on a non-trading day).
+* completeness = 100 · covered / L, where L is the regular session's length per the calendar
+  (09:30–16:00, 09:30–13:00 on an early close) and covered = L − regular-session gap time (the
+  continuity validator's gaps, LOW threshold and up) − the hole before the first regular trade
+  − the hole after the last one; a hole at the open or close within the session validator's
+  tolerance (``open_tolerance_s``/``close_tolerance_s``) counts as covered. 0 on a non-trading
+  day or without a regular trade. The tick count is not part of it: a half day or a quiet day
+  with no gaps scores 100 (the count of earlier days is shown as ``median_ticks`` only).
 * accuracy = 100 · max(0, 1 − 20 · bad / (ticks + rejected)), ``bad`` = rows rejected at ingest
   + ticks flagged crossed, outside the quote or as a price jump (a 5% bad share scores 0).
 * timeliness = max(0, 100 − 10 · trading days between the symbol's latest stored day and the
@@ -42,10 +45,11 @@ from core.quality_scale import (  # noqa: F401 - the scale, re-exported with the
     quality_band,
 )
 from core.validation.result import CRITICAL, HIGH, LOW, MEDIUM, DayReport
+from core.validation.rules import load_config
 
 WEIGHTS = {"completeness": 0.30, "accuracy": 0.30, "timeliness": 0.10, "consistency": 0.30}
 PENALTY = {CRITICAL: 40.0, HIGH: 20.0, MEDIUM: 5.0, LOW: 0.0}
-HISTORY_DAYS = 20  # previous days whose median tick count is the expected activity (~a month)
+HISTORY_DAYS = 20  # previous days whose median tick count is reported beside the score (~a month)
 ACCURACY_PENALTY = 20.0  # bad-row share multiplier: 5% bad rows → accuracy 0
 TIMELINESS_STEP = 10.0  # points lost per trading day the dataset lags behind
 BAD_FLAGS = ("crossed", "outside_quote", "price_jump")
@@ -70,28 +74,27 @@ class QualityScore:
 
 
 def _completeness(ctx, symbol, day, report: DayReport, details: dict) -> float:
-    rows = ctx.catalog.tick_days(symbol, end=day - dt.timedelta(days=1))[-HISTORY_DAYS:]
-    ticks = report.result("session").metrics.get("ticks", 0) if report.result("session") else 0
-    expected = float(np.median([r.ticks for r in rows])) if rows else float(ticks)
-    details["expected_ticks"] = expected
-    ratio = min(1.0, ticks / expected) if expected > 0 else 0.0
-    cal = ctx.calendar_for(symbol)
-    if not cal.is_trading_day(day):
-        details["coverage"] = 0.0
-        return 0.0
-    b = cal.bounds(day)
     sess = report.result("session").metrics if report.result("session") else {}
     cont = report.result("continuity").metrics if report.result("continuity") else {}
-    if "first_regular" not in sess:
-        details["coverage"] = 0.0
+    rows = ctx.catalog.tick_days(symbol, end=day - dt.timedelta(days=1))[-HISTORY_DAYS:]
+    details["ticks"] = int(sess.get("ticks", 0))
+    details["median_ticks"] = float(np.median([r.ticks for r in rows])) if rows else None  # context, not scored
+    cal = ctx.calendar_for(symbol)
+    if not cal.is_trading_day(day) or "first_regular" not in sess:
+        details.update(coverage=0.0, session_seconds=0.0)
         return 0.0
-    import pandas as pd
-
-    span = (pd.Timestamp(sess["last_regular"]) - pd.Timestamp(sess["first_regular"])).total_seconds()
+    b = cal.bounds(day)
+    config = load_config(ctx.catalog)
     length = (b.close - b.open).total_seconds()
-    coverage = max(0.0, min(1.0, (span - cont.get("gap_seconds_regular", 0.0)) / length))
-    details["coverage"] = round(coverage, 4)
-    return 100.0 * ratio * coverage
+    late = float(sess.get("first_regular_delay_s", 0.0))
+    early = float(sess.get("last_regular_lead_s", 0.0))
+    hole_open = max(0.0, late) if late > config.open_tolerance_s else 0.0
+    hole_close = max(0.0, early) if early > config.close_tolerance_s else 0.0
+    gaps = float(cont.get("gap_seconds_regular", 0.0))
+    coverage = max(0.0, min(1.0, (length - gaps - hole_open - hole_close) / length)) if length > 0 else 0.0
+    details.update(coverage=round(coverage, 4), session_seconds=length, early_close=b.early_close,
+                   gap_seconds=gaps, missing_open_s=hole_open, missing_close_s=hole_close)
+    return 100.0 * coverage
 
 
 def _accuracy(report: DayReport, details: dict) -> float:
