@@ -3,6 +3,10 @@
 A command module defines ``register(subparsers)`` which adds its parser and sets
 ``func=run``; modules are discovered, so a new verb is a new file. Errors derived from
 ``TickdeckError`` print one line (``tickdeck: error: …``) and exit 1.
+
+Only the module of the verb given is imported (``tickdeck catalog`` does not import what
+``tickdeck import`` needs); ``tickdeck --help`` or an unknown verb registers them all. Output
+piped into a reader that stops early (``| head``) ends quietly instead of with a BrokenPipeError.
 """
 
 from __future__ import annotations
@@ -10,26 +14,70 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import pkgutil
 import sys
 
 from core.errors import TickdeckError
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command_modules() -> list[str]:
     import app.commands as commands
 
+    return sorted(m.name for m in pkgutil.iter_modules(commands.__path__))
+
+
+def _module_of(verb: str | None, modules: list[str]) -> str | None:
+    """The command module registering ``verb`` (``restore-day`` → ``restore_day``,
+    ``import`` → ``import_``), else ``None``."""
+    if not verb:
+        return None
+    name = verb.replace("-", "_")
+    for candidate in (name, f"{name}_"):
+        if candidate in modules:
+            return candidate
+    return None
+
+
+def _verb(argv: list[str]) -> str | None:
+    """The first argument that is not an option: the verb (the only top-level option is ``-v``)."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; with ``verb``, only that verb's module is imported and registered."""
     parser = argparse.ArgumentParser(prog="tickdeck", description="tickdeck — trading-data platform")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug information")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for mod in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        importlib.import_module(f"app.commands.{mod.name}").register(sub)
+    modules = _command_modules()
+    only = _module_of(verb, modules)
+    for name in [only] if only else modules:
+        importlib.import_module(f"app.commands.{name}").register(sub)
     return parser
 
 
+def _quiet_broken_pipe() -> int:
+    """The reader of stdout went away: point stdout at /dev/null so the interpreter's final
+    flush cannot raise again, and exit as a process killed by SIGPIPE would (128 + 13)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout already closed or not a real file
+        pass
+    return 141
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
+
+
+def _main(argv: list[str]) -> int:
+    parser = build_parser(_verb(argv))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -41,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tickdeck: interrupted", file=sys.stderr)
         return 130
+    sys.stdout.flush()  # a closed pipe shows here, inside main, rather than at interpreter exit
     return int(rc or 0)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import pandas as pd
 from sqlalchemy import delete, func, select, update
@@ -20,7 +20,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from core import db
 from core.naming import as_date, normalize_ticker
 from core.quality_scale import check_quality_score
-from core.store import DayInfo
+
+if TYPE_CHECKING:  # only annotations: the catalog is read without importing ArcticDB
+    from core.store import DayInfo
 
 TZ = "America/New_York"
 FAILING_STATUSES = ("FAIL", "FAILED", "ERROR")  # validation statuses that make a day "failing"

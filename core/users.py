@@ -287,6 +287,29 @@ def set_active(catalog: Catalog, name: str, active: bool, *, actor: str = "cli")
     return revoked
 
 
+def remove_user(catalog: Catalog, name: str, *, actor: str = "cli") -> int:
+    """Delete a user with their API keys, revoking their web sessions (returns how many).
+
+    When no active user is left, auth is off again (the web app is open as the local admin).
+    The name stays in the audit log.
+
+    Raises
+    ------
+    AuthError
+        No such user.
+    """
+    with catalog.Session.begin() as s:
+        u = s.scalar(select(db.User).where(db.User.username == name))
+        if u is None:
+            raise AuthError(f"no user {name!r}: see `tickdeck users list`")
+        s.execute(delete(db.ApiKey).where(db.ApiKey.user_id == u.id))
+        s.delete(u)
+    _cache.clear()
+    revoked = revoke_user_sessions(catalog, name)
+    catalog.audit(actor, "user_remove", name, {"sessions_revoked": revoked})
+    return revoked
+
+
 def list_users(catalog: Catalog) -> list[User]:
     """Every user, active or not, by name."""
     with catalog.Session() as s:

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import sys
 
-from core.calendar import CALENDAR_NAMES
 from core.progress import TqdmProgress
+
+# core.calendar.CALENDAR_NAMES, written out so that building the parser does not import
+# exchange_calendars (tests/unit/jobs/test_cli.py keeps the two equal)
+CALENDAR_CHOICES = ("XNYS", "CMES", "24/7")
 
 
 def register(sub) -> None:
@@ -24,7 +27,7 @@ def register(sub) -> None:
     p.add_argument("--symbol", required=True,
                    help="ticker to store under (also picks the instrument in multi-instrument files)")
     p.add_argument("--source", default=None, help="name recorded as import:NAME (default: the format)")
-    p.add_argument("--calendar", choices=CALENDAR_NAMES, default=None,
+    p.add_argument("--calendar", choices=CALENDAR_CHOICES, default=None,
                    help="session calendar (default: what the file says, else guessed from the symbol)")
     p.add_argument("--map", dest="mapping", action="extend", nargs="+", default=[], metavar="TARGET=COLUMN",
                    help=f"column mapping for CSV/Parquet; targets: {', '.join(TARGETS)}")

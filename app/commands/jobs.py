@@ -5,6 +5,22 @@ from __future__ import annotations
 import json
 
 from core.errors import JobError
+from jobs.registry import KIND_NAMES
+
+# What each kind does and takes (the full table: jobs/kinds.py); a test keeps the keys equal to KIND_NAMES.
+KIND_HELP = {
+    "collect": "symbols, days (list) or start/end; mode=live for live Level 1",
+    "backfill": "symbols (default: watchlist), start, end; queues collect/generate jobs per day",
+    "build-bars": "symbol, days or start/end",
+    "validate": "symbol, days or start/end; score=true stores quality scores",
+    "finalize": "symbols, day: collect the day, default bars, validate, configured exports",
+    "export": "symbols, start, end, spec, … (core.export.ExportRequest)",
+    "retention": "dry_run (bool), optional policy overrides",
+    "health": "no parameters",
+    "generate": "symbols, start/end or days, seed, ticks, faults (synthetic market)",
+    "import": "file (an upload in <data_dir>/uploads), symbol, optional source, calendar, mapping, format, replace",
+    "indicators_build": "start, end (or days/day), optional symbols: breadth and derived-metrics history",
+}
 
 
 def register(sub) -> None:
@@ -16,8 +32,15 @@ def register(sub) -> None:
     ls.add_argument("--kind", default=None)
     ls.add_argument("--limit", type=int, default=50)
     ls.add_argument("--json", action="store_true")
-    st = verbs.add_parser("start", help="queue a job: tickdeck jobs start export --param symbols=AAPL …")
-    st.add_argument("kind")
+    import argparse
+
+    kinds = "\n".join(f"  {k:<17}{KIND_HELP[k]}" for k in KIND_NAMES)
+    st = verbs.add_parser("start", help="queue a job: tickdeck jobs start export --param symbols=AAPL …",
+                          formatter_class=argparse.RawDescriptionHelpFormatter,
+                          epilog=f"job kinds and their --param keys:\n{kinds}\n\nexample:\n"
+                                 "  tickdeck jobs start build-bars --param symbol=AAPL "
+                                 "--param days='[\"2024-07-01\"]' --wait")
+    st.add_argument("kind", choices=KIND_NAMES, metavar="KIND", help="one of: " + ", ".join(KIND_NAMES))
     st.add_argument("--param", action="append", default=[], metavar="K=V",
                     help="job parameter; JSON values allowed (days='[\"2024-07-01\"]'); repeatable")
     st.add_argument("--priority", type=int, default=1, help="0 high, 1 normal, 2 backfill")

@@ -1,6 +1,7 @@
-"""``tickdeck users``: add web users with a role, change roles and passwords, disable, list them.
+"""``tickdeck users``: add web users with a role, change roles and passwords, disable, remove, list them.
 
-Auth turns on as soon as one user exists (see :mod:`core.users`). ``passwd`` and ``disable`` revoke
+Auth turns on as soon as one active user exists (see :mod:`core.users`) and is off again once none
+is left (``remove`` or ``disable`` the last one). ``passwd`` and ``disable`` revoke
 every web session of the user (a copied cookie stops working); ``enable`` lets them sign in again.
 """
 
@@ -12,7 +13,9 @@ import sys
 
 
 def register(sub) -> None:
-    p = sub.add_parser("users", help="manage web users and roles")
+    p = sub.add_parser("users", help="manage web users and roles",
+                       description="Manage web users. Web login is required while at least one active user "
+                                   "exists; remove or disable the last one to turn it off again.")
     verbs = p.add_subparsers(dest="users_command", metavar="VERB")
     verbs.required = True
     add = verbs.add_parser("add", help="create a user (prompts for the password unless --password)")
@@ -30,6 +33,9 @@ def register(sub) -> None:
     disable.add_argument("name")
     enable = verbs.add_parser("enable", help="let a disabled user sign in again")
     enable.add_argument("name")
+    remove = verbs.add_parser("remove", help="delete a user and their API keys, revoke their web sessions "
+                                             "(no active user left: auth is off again)")
+    remove.add_argument("name")
     verbs.add_parser("list", help="list users and roles")
     p.set_defaults(func=run)
 
@@ -57,9 +63,15 @@ def _new_password(args) -> str:
     return password
 
 
+def _say_if_auth_off(catalog, auth_enabled) -> None:
+    if not auth_enabled(catalog):
+        print("no active user left: web login is off (the app is open to everyone as the local admin)")
+
+
 def run(args) -> int:
     from app.wiring import open_context
-    from core.users import AuthError, add_user, list_users, set_active, set_password, set_role
+    from core.users import (AuthError, add_user, auth_enabled, list_users, remove_user, set_active, set_password,
+                            set_role)
 
     ctx = open_context()
     try:
@@ -83,6 +95,11 @@ def run(args) -> int:
             revoked = set_active(ctx.catalog, args.name, args.users_command == "enable", actor=_actor())
             print(f"{args.name} is {args.users_command}d" + (f"; {revoked} web session(s) signed out"
                                                             if args.users_command == "disable" else ""))
+            _say_if_auth_off(ctx.catalog, auth_enabled)
+        elif args.users_command == "remove":
+            revoked = remove_user(ctx.catalog, args.name, actor=_actor())
+            print(f"removed {args.name}; {revoked} web session(s) signed out")
+            _say_if_auth_off(ctx.catalog, auth_enabled)
         else:
             users = list_users(ctx.catalog)
             if not users:

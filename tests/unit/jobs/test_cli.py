@@ -109,3 +109,74 @@ def test_worker_slots_come_from_the_flag_or_the_setting(env, capsys, monkeypatch
     monkeypatch.setenv("TICKDECK_WORKER_SLOTS", "0")
     assert main(["worker", "--once"]) == 1
     assert capsys.readouterr().err.strip() == "tickdeck: error: TICKDECK_WORKER_SLOTS: 0 slots is outside 1..64"
+
+
+def _help(capsys, argv) -> str:
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 0
+    return capsys.readouterr().out
+
+
+def test_sql_help_lists_the_table_functions(capsys):
+    out = _help(capsys, ["sql", "--help"])
+    for name in ("ticks('AAPL', '2024-07-01', '2024-07-05' [, 'regular'])", "bars('AAPL',", "days ", "export_<name>"):
+        assert name in out
+
+
+def test_jobs_start_help_lists_every_kind_and_an_unknown_kind_is_refused(capsys):
+    from app.commands.jobs import KIND_HELP
+    from jobs.kinds import KINDS
+    from jobs.registry import KIND_NAMES
+
+    assert set(KIND_HELP) == set(KIND_NAMES) == set(KINDS)
+    out = _help(capsys, ["jobs", "start", "--help"])
+    assert all(f"\n  {k} " in out for k in KIND_NAMES), out
+    with pytest.raises(SystemExit):
+        main(["jobs", "start", "nope"])
+    assert "invalid choice: 'nope'" in capsys.readouterr().err
+
+
+def test_import_calendar_choices_are_the_calendars():
+    from app.commands.import_ import CALENDAR_CHOICES
+    from core.calendar import CALENDAR_NAMES
+
+    assert CALENDAR_CHOICES == CALENDAR_NAMES
+
+
+def test_only_the_verbs_module_builds_the_parser_and_top_level_help_lists_all(capsys):
+    from app.cli import build_parser
+
+    one = build_parser("restore-day")
+    (sub,) = [a for a in one._actions if a.dest == "command"]
+    assert list(sub.choices) == ["restore-day"]
+    (sub,) = [a for a in build_parser("import")._actions if a.dest == "command"]
+    assert list(sub.choices) == ["import"]
+    out = _help(capsys, ["--help"])
+    for verb in ("catalog", "import", "iqfeed-sim", "restore-day", "sql", "users"):
+        assert verb in out
+
+
+def test_users_remove_turns_auth_off_when_no_active_user_is_left(env, capsys):
+    from core.catalog import Catalog
+    from core.config import Settings
+    from core.users import auth_enabled
+
+    assert main(["users", "add", "ann", "--role", "admin", "--password", "correct-horse"]) == 0
+    assert main(["users", "add", "bob", "--password", "correct-horse"]) == 0
+    assert main(["keys", "create", "--user", "ann", "--name", "laptop"]) == 0
+    capsys.readouterr()
+    assert main(["users", "remove", "bob"]) == 0
+    out = capsys.readouterr().out
+    assert "removed bob" in out and "web login is off" not in out
+    assert main(["users", "remove", "ann"]) == 0
+    assert "no active user left: web login is off" in capsys.readouterr().out
+    catalog = Catalog(Settings.from_env().sql_url)
+    try:
+        assert not auth_enabled(catalog)
+    finally:
+        catalog.engine.dispose()
+    assert main(["users", "list"]) == 0
+    assert "no users" in capsys.readouterr().out
+    assert main(["users", "remove", "ann"]) == 1
+    assert capsys.readouterr().err.strip() == "tickdeck: error: no user 'ann': see `tickdeck users list`"
