@@ -293,10 +293,12 @@ class IndicatorsPage(pn.viewable.Viewer):
             self.detail_box.objects = []
             return
         ov = self.ov
+        # the day's shape is drawn once per load; a live update changes a cell's value text only
+        self._svg = [[ic.sparkline_svg(ov.sparks[i, j], label=f"{ov.symbols[i]} {m}") for j, m in enumerate(ov.metrics)]
+                     for i in range(len(ov.symbols))]
         rows = {"symbol": list(ov.symbols)}
         for j, m in enumerate(ov.metrics):
-            rows[m] = [self._cell(ov.last[i, j], ov.sparks[i, j], f"{ov.symbols[i]} {m}")
-                       for i in range(len(ov.symbols))]
+            rows[m] = [self._cell(ov.last[i, j], self._svg[i][j]) for i in range(len(ov.symbols))]
         self.table.formatters = {m: {"type": "html"} for m in ov.metrics}
         self.table.header_tooltips = {m: f"{METRIC_INFO[m].meaning} ({METRIC_INFO[m].unit})" for m in ov.metrics}
         self.table.value = pd.DataFrame(rows)
@@ -307,9 +309,9 @@ class IndicatorsPage(pn.viewable.Viewer):
         self._render_detail()
 
     @staticmethod
-    def _cell(value: float, spark: np.ndarray, label: str) -> str:
+    def _cell(value: float, svg: str) -> str:
         return (f"<span class='td-cell'><span style='display:inline-block;min-width:4.5em;text-align:right'>"
-                f"{html.escape(ic.fmt(value))}</span> {ic.sparkline_svg(spark, label=label)}</span>")
+                f"{html.escape(ic.fmt(value))}</span> {svg}</span>")
 
     def _on_cell(self, event) -> None:
         if self.ov is None or event.column not in METRIC_INFO or event.row is None or event.row >= len(self.ov.symbols):
@@ -435,7 +437,7 @@ class IndicatorsPage(pn.viewable.Viewer):
                 if v is None or (np.isnan(v) and np.isnan(ov.last[i, j])) or v == ov.last[i, j]:
                     continue
                 ov.last[i, j] = v
-                patch[m].append((i, self._cell(v, ov.sparks[i, j], f"{sym} {m}")))
+                patch[m].append((i, self._cell(v, self._svg[i][j])))
         if patch:
             self.table.patch(dict(patch), as_index=False)
 
