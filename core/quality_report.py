@@ -9,8 +9,11 @@
   (``missing_day``, HIGH, as :func:`core.validation.service.missing_day_report` rates it) up to
   the calendar's last completed trading day.
   Each stored day's timestamps and sessions are read (two columns of one read).
-* :func:`stored_days_in` (the days a validation job over a range covers) and
-  :func:`report_record` (a day report as plain data).
+* :func:`stored_days_in` (the days a validation job over a range covers; the page's form uses
+  :func:`days_to_validate`, the same from the catalog) and :func:`report_record` (a day report as
+  plain data). When nothing is there to validate the error says why, distinctly: an unknown
+  symbol (:class:`UnknownSymbol`), a day the market was closed with the holiday's name
+  (:class:`MarketClosed`), or a trading day not stored (:class:`DayNotStored`).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import numpy as np
 from sqlalchemy import select
 
 from core import db
-from core.errors import DayNotFound, SchemaError, SymbolNotFound, TickdeckError
+from core.errors import DayNotFound, NotFound, SchemaError, SymbolNotFound, TickdeckError
 from core.naming import as_date, date_range, normalize_ticker
 from core.quality_scale import quality_band
 from core.validation.continuity import find_gaps
@@ -83,6 +86,72 @@ def _plain(x):
     return x
 
 
+class UnknownSymbol(SymbolNotFound):
+    """Nothing at all is stored for the symbol (not the same as one day missing)."""
+
+    def __init__(self, symbol: str, known: list[str]):
+        self.symbol = symbol
+        shown = ", ".join(known[:8]) + (f" and {len(known) - 8} more" if len(known) > 8 else "")
+        NotFound.__init__(self, f"unknown symbol {symbol}: no data is stored for it"
+                                + (f" (stored symbols: {shown})" if known else " (the store is empty)")
+                                + "; generate, import or collect it first")
+
+
+class MarketClosed(DayNotFound):
+    """The asked day is not a trading day of the symbol's calendar (a holiday or a weekend)."""
+
+    def __init__(self, symbol: str, day: dt.date, calendar: str, reason: str):
+        self.symbol, self.day, self.calendar, self.reason = symbol, day, calendar, reason
+        NotFound.__init__(self, f"the market ({calendar}) was closed on {day:%a} {day} ({reason}): no ticks "
+                                f"to validate for {symbol}; pick a trading day")
+
+
+class DayNotStored(DayNotFound):
+    """A known symbol has no stored day in the asked trading day(s)."""
+
+    def __init__(self, symbol: str, lo: dt.date, hi: dt.date, stored: list[dt.date]):
+        self.symbol, self.day = symbol, lo if lo == hi else f"{lo}..{hi}"
+        when = f"on {lo}" if lo == hi else f"between {lo} and {hi}"
+        NotFound.__init__(self, f"no tick days stored for {symbol} {when} (stored: {stored[0]} … {stored[-1]}, "
+                                f"{len(stored):,} days); collect, import or generate them first")
+
+
+def _nothing_to_validate(ctx, sym: str, stored: list[dt.date], lo: dt.date, hi: dt.date) -> NotFound:
+    """Why ``[lo, hi]`` has no stored day of ``sym``: unknown symbol, market closed or day not stored."""
+    if not stored:
+        return UnknownSymbol(sym, sorted(d.symbol for d in ctx.catalog.datasets()))
+    cal = ctx.calendar_for(sym)
+    if lo == hi and not cal.is_trading_day(lo):
+        reason = cal.holiday_name(lo) or ("weekend" if lo.weekday() >= 5 else "no session")
+        return MarketClosed(sym, lo, cal.name, reason)
+    if not cal.trading_days(lo, hi):
+        return MarketClosed(sym, lo, cal.name, f"no trading day from {lo} to {hi}")
+    return DayNotStored(sym, lo, hi, stored)
+
+
+def days_to_validate(ctx, symbol: str, start, end=None) -> list[dt.date]:
+    """The catalogued tick days of ``symbol`` in ``[start, end]`` (``end`` defaults to ``start``).
+
+    Raises
+    ------
+    UnknownSymbol
+        Nothing is catalogued for ``symbol``.
+    MarketClosed
+        ``start`` (a single day) is a holiday or weekend, or the range has no trading day.
+    DayNotFound
+        The symbol is known but no stored day falls in the range.
+    InvalidDateRange
+        ``end`` is before ``start``.
+    """
+    sym = normalize_ticker(symbol)
+    lo, hi = date_range(start, start if end is None else end)
+    stored = ctx.catalog.stored_days(sym)
+    days = [d for d in stored if lo <= d <= hi]
+    if not days:
+        raise _nothing_to_validate(ctx, sym, stored, lo, hi)
+    return days
+
+
 def stored_days_in(ctx, symbol: str, start, end=None) -> list[dt.date]:
     """The stored tick days of ``symbol`` in ``[start, end]`` (``end`` defaults to ``start``).
 
@@ -97,12 +166,10 @@ def stored_days_in(ctx, symbol: str, start, end=None) -> list[dt.date]:
     """
     sym = normalize_ticker(symbol)
     lo, hi = date_range(start, start if end is None else end)
-    stored = ctx.store.list_days(sym)
-    if not stored:
-        raise SymbolNotFound(sym)
+    stored = sorted(ctx.store.list_days(sym))
     days = [d for d in stored if lo <= d <= hi]
     if not days:
-        raise DayNotFound(sym, lo if lo == hi else f"{lo}..{hi}")
+        raise _nothing_to_validate(ctx, sym, stored, lo, hi)
     return days
 
 

@@ -11,7 +11,11 @@ The work runs on a thread (validating a day reads the whole day) and the result 
 the session's event loop, so the page never freezes. Calls go to :mod:`core.validation` only.
 Above the form, the chosen dataset's status (:func:`core.status.dataset_status`) is the same
 badge as on the home cards and the admin page; quality is on the one 0–100 scale.
-URL: ``./validation?symbol=AAPL&day=2024-07-01`` pre-fills and runs.
+URL: ``./validation?symbol=AAPL&day=2024-07-01`` pre-fills and runs. Without a symbol the form is
+pre-filled (not run) with the most recently updated dataset and its latest stored day. When
+there is nothing to validate the message says why (:func:`core.quality_report.days_to_validate`):
+an unknown symbol, a holiday or weekend (with the holiday's name), or a day not stored.
+A PASS with LOW issues reads "PASS with 1 low-severity note", never "no problem found".
 
 Renders in Jupyter: ``ValidationPage(ctx=ctx, symbol="AAPL", day=date(2024, 7, 1))``.
 """
@@ -27,7 +31,8 @@ import panel as pn
 import param
 
 from core.errors import NotFound, TickdeckError
-from core.naming import date_range, normalize_ticker
+from core.quality_report import UnknownSymbol, days_to_validate
+from core.naming import normalize_ticker
 from core.status import dataset_status
 from core.validation import flagged_ticks, history, quality_score, validate_day
 from core.quality_scale import QUALITY_MAX, format_quality, quality_band
@@ -50,6 +55,41 @@ TIMELINE_EXAMPLES = 5  # example rows per issue drawn as diamonds (they pinpoint
 HISTORY_ROWS = 50  # past runs listed (newest first)
 
 _ISSUE_COLUMNS = ["severity", "code", "message", "where", "rows"]
+
+
+def status_text(status: str, issues=()) -> tuple[str, str]:
+    """(badge kind, text) of a validator's or a day's status; a PASS with (LOW) issues counts them as notes."""
+    kind, text = STATUS_BADGE.get(status, ("idle", status))
+    n = len(issues)
+    if status == "PASS" and n:
+        text = f"PASS with {n} low-severity note{'s' if n != 1 else ''}"
+    return kind, text
+
+
+def issue_count_text(issues) -> str:
+    """``"no issues"`` | ``"1 issue (LOW)"`` | ``"3 issues (1 HIGH, 2 LOW)"``: how many, by severity."""
+    if not issues:
+        return "no issues"
+    by = {}
+    for i in issues:
+        by[i.severity] = by.get(i.severity, 0) + 1
+    parts = ", ".join(f"{by[s]} {s}" for s in SEVERITY_COLOURS if s in by)
+    return f"{len(issues)} issue{'s' if len(issues) != 1 else ''} ({parts})"
+
+
+def latest_dataset(ctx) -> tuple[str, dt.date | None]:
+    """The most recently updated dataset's symbol and its latest stored day (``("", None)``: none)."""
+    rows = [d for d in ctx.catalog.datasets() if d.last_day is not None]
+    if not rows:
+        return "", None
+    far = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+
+    def key(d):
+        at = d.last_update or far
+        return (at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc), d.last_day, d.symbol)
+
+    best = max(rows, key=key)
+    return best.symbol, best.last_day
 
 
 def _date(v) -> dt.date | None:
@@ -184,27 +224,32 @@ class ValidationPage(pn.viewable.Viewer):
         self.history_table = pn.widgets.Tabulator(history_frame([]), show_index=False, disabled=True,
                                                   pagination="local", page_size=10, sizing_mode="stretch_width")
         self.detail = pn.Column(visible=False, sizing_mode="stretch_width")
+        if not self.symbol and not url_error:  # nothing asked: the latest dataset and day, ready to run
+            self.symbol, latest = latest_dataset(self.ctx)
+            if self.day is None:
+                self.day = latest
+            if self.symbol and self.day is not None and not self.message:
+                self.message = (f"Filled in the latest dataset, {self.symbol}, and its last stored day, {self.day}: "
+                                "press Validate or pick another.")
         if self.symbol and self.day is None and not url_error:
             days = self.ctx.catalog.stored_days(self.symbol)
             self.day = days[-1] if days else None
         self._render_status(error=url_error)
         if not url_error:
             self._render_dataset()
-        if from_url and self.autorun and self.day is not None:
+        if from_url and self.autorun:  # without a day (unknown symbol) the run says why
             self.run()
 
     # -- running --------------------------------------------------------------------------
     def _days(self) -> list[dt.date]:
         if not self.symbol.strip():
             raise TickdeckError("enter a symbol to validate, e.g. AAPL")
-        if self.day is None:
-            raise TickdeckError("pick a day to validate")
         sym = normalize_ticker(self.symbol)
-        start, end = date_range(self.day, self.end or self.day)
-        stored = [d for d in self.ctx.catalog.stored_days(sym) if start <= d <= end]
-        if not stored:
-            raise NotFound(f"no tick days stored for {sym} between {start} and {end}; "
-                           f"collect or generate them first")
+        if self.day is None:
+            if not self.ctx.catalog.stored_days(sym):
+                raise UnknownSymbol(sym, sorted(d.symbol for d in self.ctx.catalog.datasets()))
+            raise TickdeckError("pick a day to validate")
+        stored = days_to_validate(self.ctx, sym, self.day, self.end or self.day)
         if len(stored) > MAX_RANGE_DAYS:
             raise TickdeckError(f"{len(stored)} stored days in the range; validate at most {MAX_RANGE_DAYS} at a time")
         return stored
@@ -309,12 +354,14 @@ class ValidationPage(pn.viewable.Viewer):
             self.days_table.visible = True
         else:
             self.days_table.visible = False
-        kind, text = STATUS_BADGE.get(report.status, ("idle", report.status))
+        kind, text = status_text(report.status, report.issues)
         cached = " (cached result)" if getattr(report, "cached", False) else ""
+        count = issue_count_text(report.issues)
         header = pn.pane.HTML(
             f"<h3 style='margin:4px 0'>{html.escape(report.symbol)} · {day.isoformat()} "
             f"{badge(kind, 'Overall ' + text, testid='overall-status')}</h3>"
-            f"<p class='td-muted'>{len(report.issues)} issue(s){cached}. Severity: CRITICAL/HIGH fail the day, "
+            f"<p class='td-muted' data-testid='issue-count'>{count[:1].upper()}{count[1:]}{cached}. "
+            "Severity: CRITICAL/HIGH fail the day, "
             f"MEDIUM warns, LOW is informational.</p>", stylesheets=[STATUS_CSS], sizing_mode="stretch_width")
         for v in VALIDATORS:
             self.validator_cards[v].objects = self._validator_panel(v, report.result(v))
@@ -342,7 +389,7 @@ class ValidationPage(pn.viewable.Viewer):
         title = TITLES[name]
         if result is None:
             return [pn.pane.HTML(f"<h4>{title}</h4>{badge('idle', 'not run')}", stylesheets=[STATUS_CSS])]
-        kind, text = STATUS_BADGE.get(result.status, ("idle", result.status))
+        kind, text = status_text(result.status, result.issues)
         checks = ", ".join(c.replace("_", " ") for c in result.checks)
         head = pn.pane.HTML(
             f"<section aria-label='{title} validator' data-validator='{name}' data-status='{result.status}'>"
