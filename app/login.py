@@ -25,6 +25,10 @@ limited per user name and per client address (``limits`` moving windows, rates f
 ``TICKDECK_LOGIN_LIMIT_USER`` / ``TICKDECK_LOGIN_LIMIT_ADDR``), in memory per process, or in
 Redis shared by all processes when ``TICKDECK_REDIS_URL`` is set. A successful login clears
 its user name's count; every attempt counts against the address.
+
+The sign-in and signed-out pages are tickdeck's own (``app/templates/login.html``, ``logout.html``):
+logo, icon and styles are inline, so they load with no request beyond the server (Panel's pages
+fetch a logo and icon from its CDN).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ import threading
 import time
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 from core.config import Settings
 from core.users import (
@@ -51,6 +56,18 @@ SESSION_COOKIE = "user"  # the name Panel's ``pn.state.user`` reads
 CSRF_COOKIE = "tickdeck_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_MAX_AGE_DAYS = 1  # a login form older than this must be reloaded
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def auth_template(name: str):
+    """``app/templates/<name>.html`` as a Jinja template with the logo, icon and styles inlined."""
+    from urllib.parse import quote
+
+    import jinja2
+
+    logo = (TEMPLATES / "logo.svg").read_text().strip()
+    shared = {"LOGO_SVG": logo, "LOGO_URI": quote(logo, safe=""), "AUTH_CSS": (TEMPLATES / "auth.css").read_text()}
+    return jinja2.Environment(autoescape=False).from_string((TEMPLATES / f"{name}.html").read_text(), globals=shared)
 THROTTLE_NAMESPACE = "tickdeck-login"
 MESSAGES = {
     "invalid": "Invalid username or password!",
@@ -302,4 +319,7 @@ def make_auth_provider(get_catalog, settings: Settings):
             LogoutHandler._login_endpoint = self._login_endpoint
             return LogoutHandler
 
-    return TickdeckAuthProvider()
+    provider = TickdeckAuthProvider()
+    provider._login_template = auth_template("login")  # Panel's own load a logo and icon from its CDN
+    provider._logout_template = auth_template("logout")
+    return provider
