@@ -3,6 +3,10 @@
 # (each collected day is enriched, validated on ingest, stored, turned into the default bars
 # and validated), then serve the app. The emulator keeps running while the app is served, so
 # live collection and backfill work from the pages; both stop on Ctrl-C.
+# The emulator's clock starts inside a trading session (the latest XNYS trading day on or
+# before today, 09:45 ET; core/demo_clock.py) and runs at real speed, so the live services the
+# demo starts (live collection with the DTN statistic symbols, indicators, alerts) move at any
+# hour; the collected history is the complete trading days before that day.
 set -eu
 cd "$(dirname "$0")/.."
 PORT="${1:-5006}"
@@ -15,8 +19,9 @@ export TICKDECK_FEED_PORT_L1="${TICKDECK_FEED_PORT_L1:-5009}"
 SYMBOLS="${DEMO_SYMBOLS:-AAPL MSFT SPY NVDA QQQ}"
 DAYS="${DEMO_DAYS:-5}"
 mkdir -p "$DATA/logs"
+eval "$($BIN/python -m core.demo_clock --days "$DAYS")"   # DEMO_NOW, DEMO_START, DEMO_END, DEMO_STATISTICS
 
-$BIN/tickdeck iqfeed-sim --symbols "$(echo $SYMBOLS | tr ' ' ',')" --seed 7 \
+$BIN/tickdeck iqfeed-sim --symbols "$(echo $SYMBOLS | tr ' ' ',')" --seed 7 --now "$DEMO_NOW" --speed 1 \
   --port-history "$TICKDECK_FEED_PORT_HISTORY" --port-l1 "$TICKDECK_FEED_PORT_L1" \
   > "$DATA/logs/iqfeed-sim.log" 2>&1 &
 SIM=$!
@@ -27,10 +32,16 @@ for _ in $(seq 1 150); do
   sleep 0.2
 done
 echo "demo: IQFeed emulator on $TICKDECK_FEED_HOST:$TICKDECK_FEED_PORT_HISTORY (history) / :$TICKDECK_FEED_PORT_L1 (Level 1)"
-echo "demo: collecting $SYMBOLS, last $DAYS trading days, into $DATA"
-$BIN/tickdeck collect $SYMBOLS --days "$DAYS"
-$BIN/tickdeck indicators build --days "$DAYS"   # breadth and derived-metrics history of the collected days
+echo "demo: emulated market clock starts at $DEMO_NOW ET (real speed)"
+echo "demo: collecting $SYMBOLS, $DAYS trading days $DEMO_START .. $DEMO_END, into $DATA"
+$BIN/tickdeck collect $SYMBOLS --start "$DEMO_START" --end "$DEMO_END"
+$BIN/tickdeck indicators build --start "$DEMO_START" --end "$DEMO_END"   # breadth and derived-metrics history
 $BIN/tickdeck catalog
+# desired state for the serve's supervisor: live collection of the symbols and the DTN statistics
+# (routed to the indicators, never stored as tick days), the indicators and the alerts
+$BIN/tickdeck service start live --symbols "$(echo $SYMBOLS | tr ' ' ','),$DEMO_STATISTICS"
+$BIN/tickdeck service start indicators
+$BIN/tickdeck service start alerts
 echo "demo: serving on http://localhost:$PORT/ (Ctrl-C stops the app and the emulator)"
 $BIN/tickdeck serve --port "$PORT" --address 0.0.0.0 \
   --allow-websocket-origin "localhost:$PORT" --allow-websocket-origin "127.0.0.1:$PORT"
