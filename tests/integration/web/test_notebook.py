@@ -25,3 +25,32 @@ def test_explorer_notebook_executes_and_renders_the_page(tmp_path, monkeypatch):
     assert any("holoviews" in m or m == "text/html" for m in mimes), mimes
     last = "".join(o.get("text", "") for o in code[2].outputs if o.output_type == "stream")
     assert "all session" in last and "AAPL_2024-07-02_all_ticks.csv" in last
+
+
+def _run_without_data_dir(tmp_path, monkeypatch, cells=None):
+    """Execute the notebook with TICKDECK_DATA_DIR unset and temporary files under ``tmp_path/tmp``."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.delenv("TICKDECK_DATA_DIR", raising=False)
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    monkeypatch.setenv("PYTHONPATH", str(NOTEBOOK.parents[2]))
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    if cells is not None:
+        nb.cells = nb.cells[:cells]
+    NotebookClient(nb, timeout=240, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    return nb, scratch
+
+
+def test_notebook_without_a_data_dir_leaves_no_temporary_directory(tmp_path, monkeypatch):
+    nb, scratch = _run_without_data_dir(tmp_path, monkeypatch)
+    last = nb.cells[-1]
+    assert last.cell_type == "code" and "close_notebook()" in last.source
+    shown = last.outputs[0]["data"]["text/plain"]
+    assert shown.startswith("'removed ") and f"{scratch}/tickdeck-nb-" in shown, shown
+    assert list(scratch.glob("tickdeck-nb-*")) == []
+
+
+def test_a_kernel_shut_down_before_the_last_cell_still_removes_its_temporary_directory(tmp_path, monkeypatch):
+    nb, scratch = _run_without_data_dir(tmp_path, monkeypatch, cells=3)
+    assert "'AAPL'" in nb.cells[1].outputs[0]["data"]["text/plain"]
+    assert list(scratch.glob("tickdeck-nb-*")) == []
