@@ -6,9 +6,9 @@ required part (ArcticDB, SQL, disk) is down, ``degraded`` when anything else is 
 ``healthy``; :func:`degraded_checks` names the checks behind a non-healthy status.
 
 CPU is judged over a sustained window, not one reading: :class:`CpuWindow` keeps the samples of
-the last :data:`CPU_WINDOW_S` seconds (one per health check, each the process-wide
-``psutil.cpu_percent`` over a short interval) and reports ``degraded`` only when every sample
-covering a whole window is above :data:`CPU_DEGRADED_PCT`. One 100 % reading (a page render, a
+the last :data:`CPU_WINDOW_S` seconds (one per health check, each the CPU use since the
+previous check) and reports ``degraded`` only when the samples cover a whole window and every
+one is above :data:`CPU_DEGRADED_PCT`. One 100 % reading (a page render, a
 compile) leaves the check ``ok`` with the reading in its detail. The sampler and the clock are
 injectable (``check_health(ctx, cpu=CpuWindow(sampler, clock))``) so tests are deterministic.
 """
@@ -32,7 +32,7 @@ DISK_DOWN_FREE = 0.02  # below 2 % ArcticDB/LMDB writes start failing
 MEMORY_DEGRADED_PCT = 90.0  # above this, day-sized frames risk swapping
 CPU_DEGRADED_PCT = 95.0  # sustained saturation delays live collection
 CPU_WINDOW_S = 60.0  # CPU must stay above CPU_DEGRADED_PCT for this long (every sample) to degrade
-CPU_SAMPLE_S = 0.1  # each sample is the CPU use over this interval
+CPU_SAMPLE_S = 0.1  # the first sample's interval (later ones cover the time since the previous)
 REQUIRED = ("arcticdb", "sql", "disk")
 
 
@@ -68,42 +68,55 @@ class HealthReport:
                               {str(k): int(v) for k, v in self.library_bytes.items()})
 
 
-def _psutil_cpu() -> float:
-    import psutil
+class _PsutilCpu:
+    """CPU use since the previous call (``psutil.cpu_percent(None)``); the first call measures
+    :data:`CPU_SAMPLE_S`. Each sample therefore covers the whole time since the one before."""
 
-    return float(psutil.cpu_percent(interval=CPU_SAMPLE_S))
+    def __init__(self):
+        self.started = False
+
+    def __call__(self) -> float:
+        import psutil
+
+        if not self.started:
+            self.started = True
+            return float(psutil.cpu_percent(interval=CPU_SAMPLE_S))
+        return float(psutil.cpu_percent(interval=None))
 
 
 class CpuWindow:
     """CPU samples over a sliding window; degraded only when saturation is sustained.
 
-    ``sampler()`` returns a CPU percentage, ``clock()`` monotonic seconds. :meth:`check` takes one
-    sample and judges the window ending now: ``degraded`` when a sample at least ``window_s`` old
-    exists, no two consecutive samples are more than ``window_s`` apart, and that sample and every
-    later one are above ``threshold``. Thread-safe (health checks run off the event loop).
+    ``sampler()`` returns the CPU percentage since its previous call (the first call: over
+    ``first_s``), ``clock()`` monotonic seconds. :meth:`check` takes one sample and judges the
+    window ``[now − window_s, now]``: ``degraded`` when the samples cover all of it and every one
+    of them is above ``threshold``. A dip anywhere in the last ``window_s`` keeps it ``ok``.
+    Thread-safe (health checks run off the event loop).
     """
 
     def __init__(self, sampler=None, clock=time.monotonic, *, window_s: float = CPU_WINDOW_S,
-                 threshold: float = CPU_DEGRADED_PCT):
-        self.sampler = sampler or _psutil_cpu
+                 threshold: float = CPU_DEGRADED_PCT, first_s: float = CPU_SAMPLE_S):
+        self.sampler = sampler or _PsutilCpu()
         self.clock = clock
         self.window_s = float(window_s)
         self.threshold = float(threshold)
-        self._samples: deque[tuple[float, float]] = deque()
+        self.first_s = float(first_s)
+        self._samples: deque[tuple[float, float, float]] = deque()  # (covers from, to, percent)
         self._lock = threading.Lock()
 
     def check(self) -> tuple[str, str, float]:
         """Sample once; (status, detail, this sample's percentage)."""
-        pct = float(self.sampler())
         with self._lock:
+            pct = float(self.sampler())
             now = float(self.clock())
-            self._samples.append((now, pct))
+            begin = self._samples[-1][1] if self._samples else now - self.first_s
+            self._samples.append((begin, now, pct))
             start = now - self.window_s
-            while len(self._samples) > 1 and self._samples[1][0] <= start:  # keep one sample at/before the start
+            while self._samples and self._samples[0][1] <= start:  # ended before the window
                 self._samples.popleft()
             window = list(self._samples)
-        full = window[0][0] <= start and all(b[0] - a[0] <= self.window_s for a, b in zip(window, window[1:]))
-        above = [p > self.threshold for _, p in window]
+        full = window[0][0] <= start
+        above = [p > self.threshold for _, _, p in window]
         cores = _cpu_count()
         if full and all(above):
             return ("degraded", f"{pct:.0f}% now; above {self.threshold:.0f}% for the last {self.window_s:.0f} s "
