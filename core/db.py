@@ -9,6 +9,7 @@ compare); timestamps of events (created, started, …) as timezone-aware UTC dat
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 from sqlalchemy import (
@@ -340,8 +341,38 @@ def alembic_config(engine: Engine):
     return cfg
 
 
+_REVISION_LINE = re.compile(r"""^(down_)?revision\s*=\s*['"]?([^'"\s]+)""", re.MULTILINE)
+
+
+def head_revision() -> str | None:
+    """The newest migration's revision, read from the files in ``migrations/versions`` (the
+    revision no other file names as its ``down_revision``) without importing Alembic; ``None``
+    when it is not exactly one (Alembic then decides)."""
+    revisions, downs = set(), set()
+    for f in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        for down, rev in _REVISION_LINE.findall(f.read_text(encoding="utf-8")):
+            (downs if down else revisions).add(rev)
+    heads = revisions - downs
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _at_head(engine: Engine) -> bool:
+    """True when the database's ``alembic_version`` is the newest migration: nothing to upgrade."""
+    head = head_revision()
+    if head is None:
+        return False
+    try:
+        with engine.connect() as c:
+            return [r[0] for r in c.execute(text("SELECT version_num FROM alembic_version"))] == [head]
+    except Exception:  # no alembic_version table yet: a new database
+        return False
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Run Alembic migrations up to ``revision`` on ``engine``."""
+    """Run Alembic migrations up to ``revision`` on ``engine`` (to head: skipped, without importing
+    Alembic, when the database is already there; a read-only CLI command starts ~0.4 s sooner)."""
+    if revision == "head" and _at_head(engine):
+        return
     from alembic import command
 
     cfg = alembic_config(engine)

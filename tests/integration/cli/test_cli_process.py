@@ -44,12 +44,13 @@ def test_a_real_head_pipeline_prints_the_first_rows_and_nothing_on_stderr(tmp_pa
     assert done.stderr == ""
 
 
-def test_cold_catalog_imports_neither_the_tick_store_nor_calendars_nor_compilers(tmp_path):
+def test_cold_catalog_imports_neither_the_tick_store_nor_calendars_nor_compilers_nor_migrations(tmp_path):
     env = _env(tmp_path)
     subprocess.run([sys.executable, "-m", "app.cli", "generate", "AAPL", "--start", "2024-07-01",
                     "--end", "2024-07-02", "--ticks", "500"], cwd=ROOT, env=env, check=True, capture_output=True)
     probe = ("import json, sys\nfrom app.cli import main\nrc = main(['catalog'])\n"
-             "heavy = ('arcticdb', 'exchange_calendars', 'numba', 'panel', 'bokeh', 'duckdb', 'core.pipeline')\n"
+             "heavy = ('arcticdb', 'exchange_calendars', 'numba', 'panel', 'bokeh', 'duckdb', 'core.pipeline',\n"
+             "         'alembic')\n"
              "print(json.dumps({'rc': rc, 'loaded': [m for m in heavy if m in sys.modules]}))")
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=120)
