@@ -11,7 +11,6 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable
 
-import pandas as pd
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
@@ -21,7 +20,9 @@ from core import db
 from core.naming import as_date, normalize_ticker
 from core.quality_scale import check_quality_score
 
-if TYPE_CHECKING:  # only annotations: the catalog is read without importing ArcticDB
+if TYPE_CHECKING:  # only annotations: the catalog is read without importing ArcticDB (or pandas)
+    import pandas as pd
+
     from core.store import DayInfo
 
 TZ = "America/New_York"
@@ -105,11 +106,19 @@ class BarSeriesRow:
 
 
 def _ts(ns):
-    return None if ns is None else pd.Timestamp(int(ns), tz="UTC").tz_convert(TZ)
+    if ns is None:
+        return None
+    import pandas as pd  # here, not at import: `tickdeck catalog` lists from the nanoseconds without it
+
+    return pd.Timestamp(int(ns), tz="UTC").tz_convert(TZ)
 
 
 def _ns(ts):
-    return None if ts is None else int(pd.Timestamp(ts).value)
+    if ts is None:
+        return None
+    import pandas as pd
+
+    return int(pd.Timestamp(ts).value)
 
 
 class Catalog:

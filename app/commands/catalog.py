@@ -6,7 +6,12 @@ cold ``tickdeck catalog`` starts in about a second; ``--rebuild`` opens the stor
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from zoneinfo import ZoneInfo
+
+TZ = "America/New_York"
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
 
 def register(sub) -> None:
@@ -38,6 +43,18 @@ def run(args) -> int:
         catalog.engine.dispose()
 
 
+def _iso(ns: int | None) -> str | None:
+    """ISO 8601 in New York time of a stored nanosecond time, as ``pd.Timestamp.isoformat`` writes
+    it, without importing pandas for the usual whole microseconds."""
+    if ns is None:
+        return None
+    if ns % 1000:
+        import pandas as pd
+
+        return pd.Timestamp(int(ns), tz="UTC").tz_convert(TZ).isoformat()
+    return (EPOCH + dt.timedelta(microseconds=ns // 1000)).astimezone(ZoneInfo(TZ)).isoformat()
+
+
 def _show(args, catalog) -> int:
     datasets = catalog.datasets()
     rows = catalog.tick_days()
@@ -52,11 +69,10 @@ def _show(args, catalog) -> int:
                 "symbol": d.symbol, "source": d.source, "venue": d.venue, "calendar": d.calendar,
                 "first_day": d.first_day and d.first_day.isoformat(),
                 "last_day": d.last_day and d.last_day.isoformat(), "days": d.days, "ticks": d.ticks,
-                "first_time": days[0].first.isoformat() if days and days[0].first is not None else None,
-                "last_time": days[-1].last.isoformat() if days and days[-1].last is not None else None,
-                "day_list": [{"day": r.day.isoformat(), "ticks": r.ticks,
-                              "first": r.first.isoformat() if r.first is not None else None,
-                              "last": r.last.isoformat() if r.last is not None else None} for r in days],
+                "first_time": _iso(days[0].first_ns) if days else None,
+                "last_time": _iso(days[-1].last_ns) if days else None,
+                "day_list": [{"day": r.day.isoformat(), "ticks": r.ticks, "first": _iso(r.first_ns),
+                              "last": _iso(r.last_ns)} for r in days],
             })
         print(json.dumps(out, indent=2))
         return 0
@@ -66,10 +82,12 @@ def _show(args, catalog) -> int:
     print(f"{'symbol':<10} {'source':<12} {'days':>5} {'ticks':>14}  {'first':<26} {'last':<26}")
     for d in datasets:
         days = by_sym.get(d.symbol, [])
-        first = days[0].first.isoformat() if days and days[0].first is not None else "-"
-        last = days[-1].last.isoformat() if days and days[-1].last is not None else "-"
+        first = (_iso(days[0].first_ns) if days else None) or "-"
+        last = (_iso(days[-1].last_ns) if days else None) or "-"
         print(f"{d.symbol:<10} {d.source:<12} {d.days:>5} {d.ticks:>14,}  {first:<26} {last:<26}")
         if args.days:
             for r in days:
-                print(f"    {r.day}  {r.ticks:>12,} ticks  {r.first:%H:%M:%S} – {r.last:%H:%M:%S}")
+                first, last = _iso(r.first_ns), _iso(r.last_ns)
+                print(f"    {r.day}  {r.ticks:>12,} ticks  {first[11:19] if first else '-'} – "
+                      f"{last[11:19] if last else '-'}")
     return 0

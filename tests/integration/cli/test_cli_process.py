@@ -50,7 +50,7 @@ def test_cold_catalog_imports_neither_the_tick_store_nor_calendars_nor_compilers
                     "--end", "2024-07-02", "--ticks", "500"], cwd=ROOT, env=env, check=True, capture_output=True)
     probe = ("import json, sys\nfrom app.cli import main\nrc = main(['catalog'])\n"
              "heavy = ('arcticdb', 'exchange_calendars', 'numba', 'panel', 'bokeh', 'duckdb', 'core.pipeline',\n"
-             "         'alembic')\n"
+             "         'alembic', 'pandas')\n"
              "print(json.dumps({'rc': rc, 'loaded': [m for m in heavy if m in sys.modules]}))")
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=120)
