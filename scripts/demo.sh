@@ -39,9 +39,11 @@ $BIN/tickdeck indicators build --start "$DEMO_START" --end "$DEMO_END"   # bread
 $BIN/tickdeck catalog
 # desired state for the serve's supervisor: live collection of the symbols and the DTN statistics
 # (routed to the indicators, never stored as tick days), the indicators and the alerts
-$BIN/tickdeck service start live --symbols "$(echo $SYMBOLS | tr ' ' ','),$DEMO_STATISTICS"
-$BIN/tickdeck service start indicators
-$BIN/tickdeck service start alerts
+# (stdout dropped: it notes that no supervisor runs yet, which the serve below starts; errors still show)
+$BIN/tickdeck service start live --symbols "$(echo $SYMBOLS | tr ' ' ','),$DEMO_STATISTICS" > /dev/null
+$BIN/tickdeck service start indicators > /dev/null
+$BIN/tickdeck service start alerts > /dev/null
+echo "demo: live collection (with the DTN statistics), indicators and alerts start with the server"
 echo "demo: serving on http://localhost:$PORT/ (Ctrl-C stops the app and the emulator)"
 $BIN/tickdeck serve --port "$PORT" --address 0.0.0.0 \
   --allow-websocket-origin "localhost:$PORT" --allow-websocket-origin "127.0.0.1:$PORT"
