@@ -40,6 +40,12 @@ Google Fonts request of the Fast design (Panel 1.9, ``panel.theme.fast.Fast._res
     Every page of the Fast list template asked ``fonts.googleapis.com`` for Open Sans: a request
     leaving the origin (blocked offline, a privacy leak otherwise). The fix drops the design's font
     resource; pages keep the system sans-serif. Retire it when Panel can turn the font off.
+
+"reference already known" (Bokeh 3.9, ``bokeh.core.serialization.Deserializer._decode_object_ref``)
+    A client patch that names a model the session already has (a tab re-sending an object while it
+    closes or reconnects) makes Bokeh warn ``BokehUserWarning: reference already known 'p1234'`` on
+    stderr, with the source line, for every such object; Bokeh then uses the known model, so nothing
+    is wrong. The fix ignores exactly that warning. Retire it when Bokeh stops warning for it.
 """
 
 from __future__ import annotations
@@ -60,6 +66,7 @@ def apply() -> None:
     _quiet_crafted_requests()
     _quiet_closed_tab_writes()
     _no_font_cdn()
+    quiet_known_references()
     try:
         from panel.io import document as pdoc
 
@@ -172,3 +179,15 @@ def _no_font_cdn() -> None:
         Fast._resources = {k: v for k, v in Fast._resources.items() if k != "font"}
     except (ImportError, AttributeError) as e:
         log.warning("Panel's Fast design changed (%s): font work-around not applied", e)
+
+
+def quiet_known_references() -> None:
+    """Ignore Bokeh's "reference already known" warning (the known model is used; nothing is lost)."""
+    import warnings
+
+    try:
+        from bokeh.util.warnings import BokehUserWarning
+    except ImportError as e:
+        log.warning("Bokeh's warnings moved (%s): known-reference work-around not applied", e)
+        return
+    warnings.filterwarnings("ignore", message=r"reference already known ", category=BokehUserWarning)

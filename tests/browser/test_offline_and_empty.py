@@ -76,3 +76,75 @@ def test_no_page_requests_a_host_other_than_the_server(app_server, page, shot):
     shot(page, "logout-branded")
     assert foreign == []
     assert errors == []
+
+
+NOISE = ("Traceback", "reference already known", "Task exception was never retrieved", "WebSocketClosedError")
+
+
+def _raw_client(app, slug: str, *, drop: bool) -> None:
+    """A Bokeh client asking for the whole document: ``drop`` leaves without a close frame right after
+    asking (a tab whose process died mid-update); otherwise it reads the reply and closes properly."""
+    import asyncio
+    import concurrent.futures
+    import json
+    import urllib.request
+
+    from tornado.httpclient import HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    with urllib.request.urlopen(app.url + slug, timeout=60) as r:
+        token = re.search(r'"token":\s*"([^"]+)"', r.read().decode()).group(1)
+
+    async def run() -> None:
+        ws_url = app.url.replace("http://", "ws://") + (f"{slug}/ws" if slug else "ws")
+        conn = await websocket_connect(HTTPRequest(ws_url), subprotocols=["bokeh", token])
+        assert json.loads(await conn.read_message())["msgtype"] == "ACK"
+        await conn.read_message()
+        await conn.read_message()
+        for frame in ({"msgid": "1", "msgtype": "PULL-DOC-REQ"}, {}, {}):
+            await conn.write_message(json.dumps(frame))
+        if drop:
+            conn.stream.close()  # no close frame
+            return
+        async def reply_to(msgid: str) -> str:
+            while True:
+                frame = await conn.read_message()
+                assert frame is not None, "the server closed the connection before its reply"
+                header = json.loads(frame) if isinstance(frame, str) else {}
+                if header.get("msgtype") == "PULL-DOC-REPLY" and header.get("reqid") == msgid:
+                    await conn.read_message()  # metadata
+                    return await conn.read_message()  # content: the document as the server serialised it
+
+        roots = json.loads(await reply_to("1"))["doc"]["roots"]
+        root, child = next((r, c) for r in roots for c in r.get("attributes", {}).get("children", [])
+                           if isinstance(c, dict) and "name" in c)  # a child in full: a model the session has
+        # a client re-sending a known model (a tab reconnecting or closing) in a change of the root
+        event = {"kind": "ModelChanged", "model": {"id": root["id"]}, "attr": "children", "new": [child]}
+        for frame in ({"msgid": "2", "msgtype": "PATCH-DOC"}, {}, {"events": [event]},
+                      {"msgid": "3", "msgtype": "PULL-DOC-REQ"}, {}, {}):
+            await conn.write_message(json.dumps(frame))
+        await reply_to("3")  # the patch was applied before this request was answered
+        conn.close()
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # Playwright's loop runs in this thread
+        pool.submit(lambda: asyncio.run(run())).result(timeout=120)
+
+
+def test_closed_tabs_and_dropped_websockets_leave_no_traceback_in_the_server_log(app_server, browser):
+    app = app_server()
+    context = browser.new_context(viewport={"width": 1400, "height": 950})
+    context.set_default_timeout(60_000)
+    for slug in ("", "explorer?symbol=AAPL&view=ticks", "monitor", "indicators"):
+        tab = context.new_page()
+        tab.goto(app.url + slug)
+        tab.locator(PAGE_READY).first.wait_for()
+        tab.reload()  # the previous session is torn down while its first patches may still be written
+        tab.locator(PAGE_READY).first.wait_for()
+        tab.close()  # mid-update: home and monitor push live changes, the explorer loads its chart
+    context.close()
+    for slug in ("", "explorer", "monitor", "catalog"):
+        _raw_client(app, slug, drop=True)
+    # the server's one event loop handled those closes before it answers a later client's document
+    _raw_client(app, "catalog", drop=False)
+    noisy = [line for line in app.log.read_text().splitlines() if any(n in line for n in NOISE)]
+    assert noisy == [], "\n".join(noisy[:20])
