@@ -43,7 +43,7 @@ from core.users import User
 from pages.components.safe import md_text
 from pages.components.services import LOCAL_ADMIN
 from pages.components.status import badge_html, quality_html
-from pages.components.ui import STATUS_CSS, badge, error_text, human_bytes, run_off_loop
+from pages.components.ui import STATUS_CSS, badge, empty_state_html, error_text, human_bytes, run_off_loop
 
 REFRESH_MS = 1000  # job progress and queue counts refresh once a second while events arrive
 HEALTH_EVERY_S = 30  # health probes open sockets and sample CPU for 0.1 s: not every second
@@ -236,7 +236,8 @@ class AdminPage(pn.viewable.Viewer):
                                stylesheets=[STATUS_CSS])
         self.backfill_all_button.disabled = stale == 0
         self.freshness_box.objects = [summary, *items] if items else [
-            pn.pane.HTML("<p class='td-muted'>No datasets yet.</p>", stylesheets=[STATUS_CSS])]
+            pn.pane.HTML(empty_state_html("No datasets yet", "Freshness, backfills and retention apply once data "
+                                          "is stored. Add data one of these ways:"), sizing_mode="stretch_width")]
 
     def _backfill_params(self, symbol: str) -> dict:
         st = next((s for s in dataset_statuses(self.ctx) if s.symbol == symbol), None)

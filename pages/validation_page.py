@@ -39,7 +39,7 @@ from core.quality_scale import QUALITY_MAX, format_quality, quality_band
 from core.validation.quality import QualityScore
 from core.validation.service import HistoryEntry
 from pages.components.status import BAND_LEVEL, badge_html, quality_html
-from pages.components.ui import STATUS_CSS, badge, error_text, run_off_loop
+from pages.components.ui import STATUS_CSS, badge, empty_state, error_text, run_off_loop
 
 log = logging.getLogger(__name__)
 
@@ -498,7 +498,10 @@ class ValidationPage(pn.viewable.Viewer):
         controls = pn.Row(self.symbol_input, self.day_input, self.end_input,
                           pn.Column(pn.Spacer(height=18), self.cache_input),
                           pn.Column(pn.Spacer(height=14), self.run_button))
-        return pn.Column(pn.pane.Markdown("## Validation"), self.dataset_pane, controls, self.status_pane,
+        empty = [] if self.ctx.catalog.datasets() else [empty_state(
+            "Nothing to validate yet", "Validation checks stored tick days. Add data one of these ways, then "
+            "pick a symbol and a day here:")]
+        return pn.Column(pn.pane.Markdown("## Validation"), *empty, self.dataset_pane, controls, self.status_pane,
                          self.days_table, self.detail,
                          sizing_mode="stretch_width")
 

@@ -59,3 +59,21 @@ def test_monitor_on_an_empty_store_points_at_its_start_controls(ctx):
 
     text = _render(MonitorPage(ctx=ctx, autostart=False))
     assert "Nothing collected yet" in text and "tickdeck collect AAPL --live" in text
+
+
+def test_validation_on_an_empty_store_shows_how_to_add_data(ctx):
+    from pages.validation_page import ValidationPage
+
+    text = _render(ValidationPage(ctx=ctx))
+    assert "Nothing to validate yet" in text and "tickdeck generate" in text
+
+
+def test_admin_on_an_empty_store_shows_how_to_add_data(ctx):
+    from core.users import User
+
+    from app.routes import QueueJobs
+    from pages.admin import AdminPage
+
+    page = AdminPage(ctx=ctx, autostart=False, user=User("ops", "admin"), jobs=QueueJobs.for_context(ctx))
+    text = _render(page)
+    assert "No datasets yet" in text and "tickdeck collect" in text
