@@ -70,6 +70,11 @@ def test_no_page_requests_a_host_other_than_the_server(app_server, page, shot):
     page.locator("#td-user").first.wait_for()
     for route in ROUTES:
         _visit(page, app.url + route.slug)
+    _visit(page, app.url + "explorer?symbol=AAPL")  # the tabs built on demand: the grid and the export form
+    page.locator(".bk-tab", has_text="Table").click()
+    page.locator(".tabulator").first.wait_for()
+    page.locator(".bk-tab", has_text="Export").click()
+    page.wait_for_load_state("networkidle")
     page.goto(app.url + "logout")
     page.get_by_text("Signed out").wait_for()
     shot(page, "logout-branded")
