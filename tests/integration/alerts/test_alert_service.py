@@ -18,17 +18,14 @@ from core.alert_rules import AlertRule
 from core.alert_service import AlertsService
 from core.alert_store import add_rule, history, set_active
 from core.events import IndicatorUpdate
+import waiting
 
 T0 = pd.Timestamp("2024-07-02 10:00", tz="America/New_York").timestamp()
 FAST = {"check_s": 0.05, "rules_poll_s": 0.1, "backoff_s": 0.05, "attempts": 3}
 
 
-def wait_for(cond, what: str, timeout: float = 30.0, poll: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while not (v := cond()):
-        assert time.monotonic() < deadline, f"timed out after {timeout:g} s waiting for {what}"
-        time.sleep(poll)
-    return v
+def wait_for(cond, what: str, timeout: float = 30.0):
+    return waiting.wait_for(cond, what, timeout, poll=0.02)
 
 
 class Hook(http.server.BaseHTTPRequestHandler):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 
 import httpx
 import numpy as np
@@ -15,17 +14,14 @@ import pandas as pd
 import pytest
 
 from services_needed import free_port
+import waiting
 
 T0 = pd.Timestamp("2024-07-02 10:00", tz="America/New_York").timestamp()
 USERS = {"vera": "viewer", "rita": "researcher", "ron": "researcher", "adam": "admin"}
 
 
-def wait_for(cond, what: str, timeout: float = 30.0, poll: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while not (v := cond()):
-        assert time.monotonic() < deadline, f"timed out after {timeout:g} s waiting for {what}"
-        time.sleep(poll)
-    return v
+def wait_for(cond, what: str, timeout: float = 30.0):
+    return waiting.wait_for(cond, what, timeout, poll=0.02)
 
 
 @pytest.fixture

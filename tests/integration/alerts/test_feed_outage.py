@@ -6,7 +6,6 @@ when the emulator stops sending, one alert fires ~30 s (emulated) after the last
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
@@ -14,17 +13,10 @@ from core.alert_rules import AlertRule
 from core.alert_service import AlertsService
 from core.alert_store import add_rule, history
 from core.live_service import LiveCollectionService
+from waiting import wait_for
 
 SPEED = 5.0  # emulated seconds per wall second (a stall of the shared test machine must stay far below 30/SPEED s)
 DAY_TICKS = 60_000  # regular-session trades per emulated day: ~5 per emulated second over two symbols
-
-
-def wait_for(cond, what: str, timeout: float = 60.0, poll: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while not (v := cond()):
-        assert time.monotonic() < deadline, f"timed out after {timeout:g} s waiting for {what}"
-        time.sleep(poll)
-    return v
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ state from the feed client's own status record."""
 
 from __future__ import annotations
 
-import time
 
 import pytest
 
@@ -12,14 +11,7 @@ from core.alert_rules import AlertRule
 from core.alert_service import AlertsService
 from core.alert_store import add_rule, history
 from core.live_service import LiveCollectionService
-
-
-def wait_for(cond, what: str, timeout: float = 60.0, poll: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while not (v := cond()):
-        assert time.monotonic() < deadline, f"timed out after {timeout:g} s waiting for {what}"
-        time.sleep(poll)
-    return v
+from waiting import wait_for
 
 
 @pytest.fixture

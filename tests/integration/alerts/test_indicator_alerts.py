@@ -6,24 +6,20 @@ instant."""
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
 from core.alert_rules import AlertRule
 from core.alert_store import add_rule, history
 from core.services import ServiceControl, Supervisor
+import waiting
 
 SYMBOLS = ["AAPL", "MSFT", "SPY"]
 STATISTICS = ["JTNT.Z", "RINT.Z"]  # TICK.NYSE, TRIN.NYSE
 
 
-def wait_for(cond, what: str, timeout: float = 240.0, poll: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while not (v := cond()):
-        assert time.monotonic() < deadline, f"timed out after {timeout:g} s waiting for {what}"
-        time.sleep(poll)
-    return v
+def wait_for(cond, what: str, timeout: float = 240.0):
+    return waiting.wait_for(cond, what, timeout, poll=0.05)
 
 
 @pytest.fixture

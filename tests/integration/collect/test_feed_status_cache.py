@@ -4,20 +4,16 @@ last published."""
 
 from __future__ import annotations
 
-import time
 
 from core import feed_status
 from core.config import Settings
 from core.context import Context
 from core.sources.iqfeed import HistoryClient
+import waiting
 
 
-def wait_for(cond, what: str, timeout: float = 30.0, poll: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while not (v := cond()):
-        assert time.monotonic() < deadline, f"timed out after {timeout:g} s waiting for {what}"
-        time.sleep(poll)
-    return v
+def wait_for(cond, what: str, timeout: float = 30.0):
+    return waiting.wait_for(cond, what, timeout, poll=0.02)
 
 
 def test_a_fresh_context_and_monitor_page_show_the_last_feed_status(emulator_factory, tmp_path):

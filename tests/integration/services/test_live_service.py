@@ -12,16 +12,13 @@ from core import naming
 from core.services import ServiceControl, Supervisor
 from jobs.queue import JobQueue
 from jobs.worker import Worker
+import waiting
 
 DAY = "2024-07-02"
 
 
-def wait_for(cond, what: str, timeout: float = 60.0, poll: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while not (v := cond()):
-        assert time.monotonic() < deadline, f"timed out after {timeout:g} s waiting for {what}"
-        time.sleep(poll)
-    return v
+def wait_for(cond, what: str, timeout: float = 60.0):
+    return waiting.wait_for(cond, what, timeout, poll=0.05)
 
 
 class Batches:

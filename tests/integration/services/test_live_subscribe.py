@@ -4,21 +4,17 @@ one stops being stored; a symbol the feed does not know is dropped while the oth
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 
 from core.services import ServiceControl, Supervisor
+import waiting
 
 DAY = "2024-07-02"
 
 
-def wait_for(cond, what: str, timeout: float = 90.0, poll: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while not (v := cond()):
-        assert time.monotonic() < deadline, f"timed out after {timeout:g} s waiting for {what}"
-        time.sleep(poll)
-    return v
+def wait_for(cond, what: str, timeout: float = 90.0):
+    return waiting.wait_for(cond, what, timeout, poll=0.05)
 
 
 class Watch:
