@@ -11,7 +11,7 @@ echo "== lint-imports (import contracts: docs/operations.md, Code layout and che
 .venv/bin/lint-imports --no-cache --no-logo || failed_checks="$failed_checks lint-imports"
 echo "== ruff check ."
 .venv/bin/ruff check . || failed_checks="$failed_checks ruff"
-.venv/bin/python -m pytest "$@"
+.venv/bin/python -m pytest --durations=25 "$@"
 rc=$?
 if [ "$rc" = "5" ]; then
   echo "error: pytest collected no tests — the suite is missing or mis-configured" >&2

@@ -151,7 +151,7 @@ def test_monitor_shows_the_live_feed_connected_with_the_collectors_latency(monit
         page.get_by_placeholder("AAPL, MSFT").press("Enter")
         page.get_by_role("button", name="live", exact=True).click()
         page.get_by_role("button", name="Start collection").click()
-        page.locator("text=Queued collect job").wait_for()
+        page.locator("text=Asked the live service to collect AAPL").wait_for()  # a supervised service, not a job
 
         state = page.locator("[data-testid='feed-state-level1']", has_text="connected")
         state.wait_for(timeout=90_000)
