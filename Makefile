@@ -35,7 +35,7 @@ bench: install
 	@bash scripts/run-bench.sh
 
 docs: install
-	$(BIN)/python -m core.schema > docs/schema.md
+	$(BIN)/python -m tickdeck.core.schema > docs/schema.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-output bench-output

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-from core.catalog import Catalog
-from core.errors import PermissionDenied
-from core.users import LOCAL_USER, User, auth_enabled, check_role, session_user
+from tickdeck.core.catalog import Catalog
+from tickdeck.core.errors import PermissionDenied
+from tickdeck.core.users import LOCAL_USER, User, auth_enabled, check_role, session_user
 
 __all__ = ["LOCAL_USER", "User", "audit", "current_user", "require_role", "use_catalog"]
 
@@ -34,7 +34,7 @@ def use_catalog(get_catalog: Callable[[], Catalog]) -> None:
 def _catalog() -> Catalog:
     get_catalog = _provider["catalog"]
     if get_catalog is None:
-        raise RuntimeError("app.auth has no catalog: app.login.make_auth_provider sets it when the server starts")
+        raise RuntimeError("tickdeck.app.auth has no catalog: app.login.make_auth_provider sets it at server start")
     return get_catalog()
 
 

@@ -18,11 +18,11 @@ import os
 import pkgutil
 import sys
 
-from core.errors import TickdeckError
+from tickdeck.core.errors import TickdeckError
 
 
 def _command_modules() -> list[str]:
-    import app.commands as commands
+    import tickdeck.app.commands as commands
 
     return sorted(m.name for m in pkgutil.iter_modules(commands.__path__))
 
@@ -53,7 +53,7 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
     modules = _command_modules()
     only = _module_of(verb, modules)
     for name in [only] if only else modules:
-        importlib.import_module(f"app.commands.{name}").register(sub)
+        importlib.import_module(f"tickdeck.app.commands.{name}").register(sub)
     return parser
 
 

@@ -43,8 +43,8 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from core.config import Settings
-from core.users import (
+from tickdeck.core.config import Settings
+from tickdeck.core.users import (
     LOCAL_USER, SESSION_DAYS, User, auth_enabled, authenticate, create_session, dummy_hash, revoke_session,
     session_user,
 )
@@ -171,9 +171,9 @@ def make_auth_provider(get_catalog, settings: Settings):
 
     ``get_catalog()`` returns the process's catalog (opened lazily after ``--num-procs`` forks);
     the worker pool and the in-memory throttle are also made per process, on first use. The
-    pages' session glue (:func:`app.auth.current_user`) resolves users through the same catalog.
+    pages' session glue (:func:`tickdeck.app.auth.current_user`) resolves users through the same catalog.
     """
-    from app.auth import use_catalog
+    from tickdeck.app.auth import use_catalog
 
     use_catalog(get_catalog)
     dummy_hash()  # made now, so the first login with an unknown name costs what every other one does

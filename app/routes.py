@@ -5,7 +5,7 @@ A factory takes the per-process :class:`~core.context.Context` and returns a Pan
 page (``viewer``, ``researcher`` or ``admin``; only enforced when auth is on).
 
 Pages import neither ``app`` nor ``jobs``: the factories here inject what a page needs besides
-``ctx`` — the session's user (:func:`app.auth.current_user`) and a jobs facade
+``ctx`` — the session's user (:func:`tickdeck.app.auth.current_user`) and a jobs facade
 (:class:`QueueJobs`, the :class:`pages.components.services.JobsFacade` over the SQL job queue).
 """
 
@@ -34,7 +34,7 @@ class QueueJobs:
 
     @classmethod
     def for_context(cls, ctx) -> "QueueJobs":
-        from jobs.queue import JobQueue
+        from tickdeck.jobs.queue import JobQueue
 
         return cls(JobQueue.for_context(ctx))
 
@@ -60,9 +60,9 @@ class QueueJobs:
 def page_services(ctx) -> dict:
     """What every page factory injects: ``user`` (this session's), ``jobs`` (the facade) and
     ``services`` (start/stop/status of long-running services; start/stop need the admin role)."""
-    from app.auth import current_user
-    from core.services import ServiceControl
-    from pages.components.services import require
+    from tickdeck.app.auth import current_user
+    from tickdeck.core.services import ServiceControl
+    from tickdeck.pages.components.services import require
 
     user = current_user()
     services = ServiceControl(ctx, authorize=lambda: require(user, "admin", "starting or stopping a service"))
@@ -70,7 +70,7 @@ def page_services(ctx) -> dict:
 
 
 def _home(ctx):
-    from pages.home import HomePage
+    from tickdeck.pages.home import HomePage
 
     page = HomePage(ctx=ctx)
     page.start_live()
@@ -80,8 +80,8 @@ def _home(ctx):
 def _explorer(ctx):
     import panel as pn
 
-    from app.auth import current_user
-    from pages.explorer import ExplorerPage
+    from tickdeck.app.auth import current_user
+    from tickdeck.pages.explorer import ExplorerPage
 
     page = ExplorerPage(ctx=ctx, defer_load=True, user=current_user())
     page.sync_location()
@@ -90,7 +90,7 @@ def _explorer(ctx):
 
 
 def _catalog(ctx):
-    from pages.catalog_page import CatalogPage
+    from tickdeck.pages.catalog_page import CatalogPage
 
     page = CatalogPage(ctx=ctx)
     page.sync_location()
@@ -98,19 +98,19 @@ def _catalog(ctx):
 
 
 def _validation(ctx):
-    from pages.validation_page import ValidationPage
+    from tickdeck.pages.validation_page import ValidationPage
 
     return ValidationPage(ctx=ctx)
 
 
 def _monitor(ctx):
-    from pages.monitor import MonitorPage
+    from tickdeck.pages.monitor import MonitorPage
 
     return MonitorPage(ctx=ctx, **page_services(ctx))
 
 
 def _indicators(ctx):
-    from pages.indicators import IndicatorsPage
+    from tickdeck.pages.indicators import IndicatorsPage
 
     services = page_services(ctx)
     page = IndicatorsPage(ctx=ctx, user=services["user"], jobs=services["jobs"])
@@ -119,9 +119,9 @@ def _indicators(ctx):
 
 
 def _admin(ctx):
-    from core.users import ApiKeyControl
-    from pages.admin import AdminPage
-    from pages.components.services import require
+    from tickdeck.core.users import ApiKeyControl
+    from tickdeck.pages.admin import AdminPage
+    from tickdeck.pages.components.services import require
 
     services = page_services(ctx)
     user = services["user"]

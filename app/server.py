@@ -29,10 +29,10 @@ import threading
 
 import panel as pn
 
-from app.wiring import open_context
-from core.config import Settings
-from core.context import Context
-from core.errors import PermissionDenied, TickdeckError
+from tickdeck.app.wiring import open_context
+from tickdeck.core.config import Settings
+from tickdeck.core.context import Context
+from tickdeck.core.errors import PermissionDenied, TickdeckError
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +53,8 @@ API_WS_PATHS = ("/ws",)
 
 def api_patterns(settings: Settings, prefix: str = "") -> list:
     """Tornado URL patterns serving the FastAPI app (on this process's context) beside the pages."""
-    from app.api import create_api
-    from app.asgi_bridge import patterns
+    from tickdeck.app.api import create_api
+    from tickdeck.app.asgi_bridge import patterns
 
     api = create_api(settings, context)
     return patterns(api, http=API_HTTP_PATHS, websocket=API_WS_PATHS, root_path=(prefix or "").rstrip("/"))
@@ -67,7 +67,7 @@ def warm_up() -> float | None:
     _warm["done"] = True
     import time
 
-    from pages.components.tick_plot import warm_up as warm_charts
+    from tickdeck.pages.components.tick_plot import warm_up as warm_charts
 
     t0 = time.perf_counter()
     try:
@@ -92,14 +92,14 @@ def context() -> Context:
             _ctx = open_context(_settings)
             warm_up()  # before the worker thread starts importing job code
             if _embedded["worker"]:
-                from jobs.worker import start_embedded
+                from tickdeck.jobs.worker import start_embedded
 
                 _embedded["handle"] = start_embedded(_ctx, scheduler=_embedded["scheduler"])
         return _ctx
 
 
 def _header_user() -> str:
-    from app.auth import LOCAL_USER, current_user
+    from tickdeck.app.auth import LOCAL_USER, current_user
 
     try:
         u = current_user()
@@ -112,7 +112,7 @@ def _header_user() -> str:
 
 
 def _template(title: str, page) -> pn.template.FastListTemplate:
-    from app.routes import ROUTES
+    from tickdeck.app.routes import ROUTES
 
     links = "".join(f'<a href="./{r.slug}" style="display:block;margin:6px 0">{r.title}</a>' for r in ROUTES)
     return pn.template.FastListTemplate(
@@ -130,7 +130,7 @@ def _denied(route, message: str):
 
 def _failed(route, exc: BaseException):
     """What a page shows instead of itself when building it failed: one line, never a traceback."""
-    from pages.components.actions import describe
+    from tickdeck.pages.components.actions import describe
 
     text = describe(exc, where=f"page {route.slug or 'home'}")
     if isinstance(exc, TickdeckError):
@@ -141,7 +141,7 @@ def _failed(route, exc: BaseException):
 
 def _factory(route):
     def make():
-        from app.auth import require_role
+        from tickdeck.app.auth import require_role
 
         try:
             try:
@@ -158,7 +158,7 @@ def _factory(route):
 
 
 def routes() -> dict:
-    from app.routes import ROUTES
+    from tickdeck.app.routes import ROUTES
 
     return {("/" + r.slug) if r.slug else "/": _factory(r) for r in ROUTES}
 
@@ -166,7 +166,7 @@ def routes() -> dict:
 def serve(settings: Settings, *, port: int = 5006, address: str = "127.0.0.1", prefix: str = "",
           num_procs: int = 1, allow_websocket_origin: list[str] | None = None, show: bool = False,
           worker: bool = True, warm_up: bool = True) -> None:
-    """Start the server and block (login required once a user exists, see :mod:`app.auth`).
+    """Start the server and block (login required once a user exists, see :mod:`tickdeck.app.auth`).
 
     With ``worker`` (the embedded default) each server process runs a job worker with
     ``TICKDECK_WORKER_SLOTS`` slots (default 2); the APScheduler scheduler (schedules and market
@@ -175,9 +175,9 @@ def serve(settings: Settings, *, port: int = 5006, address: str = "127.0.0.1", p
     ``warm_up`` each process warms up page and chart code when its context opens (before serving with one process).
     """
     global _settings
-    from app import panel_fixes
-    from app.login import make_auth_provider
-    from pages.components.actions import report
+    from tickdeck.app import panel_fixes
+    from tickdeck.app.login import make_auth_provider
+    from tickdeck.pages.components.actions import report
 
     panel_fixes.apply()
 

@@ -31,7 +31,7 @@ import re
 from dataclasses import asdict, dataclass, replace
 from urllib.parse import urlsplit
 
-from core.errors import NotFound, TickdeckError
+from tickdeck.core.errors import NotFound, TickdeckError
 
 CONDITIONS = ("above", "below", "crosses_up", "crosses_down", "change_pct")
 WATCH_KINDS = ("indicator", "quality", "validation", "deadletters", "feed")
@@ -150,9 +150,9 @@ class AlertRule:
 
 
 def known_indicator_names() -> set[str] | None:
-    """Names in ``core.indicators.catalog.INDICATORS`` (None while that catalog does not exist)."""
+    """Names in ``tickdeck.core.indicators.catalog.INDICATORS`` (None while that catalog does not exist)."""
     try:
-        from core.indicators.catalog import INDICATORS  # noqa: PLC0415 - optional until the engine lands
+        from tickdeck.core.indicators.catalog import INDICATORS  # noqa: PLC0415 - optional until the engine lands
     except ImportError:
         return None
     items = INDICATORS.values() if isinstance(INDICATORS, dict) else INDICATORS

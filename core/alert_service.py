@@ -4,7 +4,7 @@
 It listens to the topics ``indicators`` (IndicatorUpdate, StatisticUpdated), ``validation``
 (ValidationDone), ``health`` (QualityScored), ``collection`` (FeedStatusChanged) and, while a
 ``feed:stale`` rule exists, ``ticks.*`` (TicksAppended: only the time a batch arrived). The bus's
-callbacks only queue messages; the service's thread feeds them to :class:`core.alerts.AlertEngine`,
+callbacks only queue messages; the service's thread feeds them to :class:`tickdeck.core.alerts.AlertEngine`,
 runs the time-driven checks (``feed:stale``) every :data:`CHECK_S`, counts dead letters of the
 last minute every :data:`DEAD_LETTERS_S` (``deadletters`` rules) and reloads the rules when
 :func:`core.alert_store.rules_version` moves (polled every :data:`RULES_POLL_S`: the CLI, the API
@@ -40,9 +40,9 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
-from core.alert_rules import AlertNotFound
-from core.errors import TickdeckError
-from core.service_base import ThreadService
+from tickdeck.core.alert_rules import AlertNotFound
+from tickdeck.core.errors import TickdeckError
+from tickdeck.core.service_base import ThreadService
 
 log = logging.getLogger(__name__)
 
@@ -174,8 +174,8 @@ class AlertsService(ThreadService):
 
     # -- the service's thread -----------------------------------------------------------------
     def run(self, params: dict, stop: threading.Event, beat: Callable[[str], None]) -> None:
-        from core.alert_store import abandon_pending, dead_letters_since, list_rules, rules_version
-        from core.alerts import AlertEngine
+        from tickdeck.core.alert_store import abandon_pending, dead_letters_since, list_rules, rules_version
+        from tickdeck.core.alerts import AlertEngine
 
         check_s = float(params.setdefault("check_s", CHECK_S))
         rules_poll_s = float(params.setdefault("rules_poll_s", RULES_POLL_S))
@@ -234,8 +234,8 @@ class AlertsService(ThreadService):
             abandon_pending(cat, left)  # queued behind the pool's workers, never started
 
     def _fire(self, firing, pool, params: dict, stop: threading.Event) -> None:
-        from core.alert_store import record_firing
-        from core.events import AlertFired
+        from tickdeck.core.alert_store import record_firing
+        from tickdeck.core.events import AlertFired
 
         r = firing.rule
         try:
@@ -256,7 +256,7 @@ class AlertsService(ThreadService):
         A stop request ends a backoff wait at once and the delivery is recorded failed with its last error."""
         from tenacity import RetryError, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-        from core.alert_store import record_delivery
+        from tickdeck.core.alert_store import record_delivery
 
         url, payload = firing.rule.webhook_url, firing_payload(firing, hid)
         base = float(params.get("backoff_s", WEBHOOK_BACKOFF_S))

@@ -14,9 +14,9 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy import func, select, update
 
-from core import db
-from core.alert_rules import AlertNotFound, AlertRule, AlertRuleError, parse_watch, validate_rule
-from core.errors import PermissionDenied
+from tickdeck.core import db
+from tickdeck.core.alert_rules import AlertNotFound, AlertRule, AlertRuleError, parse_watch, validate_rule
+from tickdeck.core.errors import PermissionDenied
 
 DELIVERY_STATES = ("none", "pending", "delivered", "failed")
 HISTORY_LIMIT = 200  # rows a history listing returns by default (newest first)
@@ -159,7 +159,7 @@ def rules_version(catalog) -> tuple:
 
 # -- history ----------------------------------------------------------------------------------
 def record_firing(catalog, firing, *, delivery: str = "none") -> int:
-    """Store a :class:`core.alerts.Firing` in ``alert_history``; its id. ``delivery`` pending when a
+    """Store a :class:`tickdeck.core.alerts.Firing` in ``alert_history``; its id. ``delivery`` pending when a
     webhook will be called. A rule removed meanwhile: :class:`AlertNotFound`."""
     at = dt.datetime.fromtimestamp(firing.at, dt.timezone.utc)
     with catalog.Session.begin() as s:
@@ -229,7 +229,7 @@ def acknowledge(ctx, history_id: int, by: str, *, owner: str | None = None) -> A
     ------
     AlertNotFound, PermissionDenied
     """
-    from core.events import AlertAcknowledged
+    from tickdeck.core.events import AlertAcknowledged
 
     now = db.utcnow()
     with ctx.catalog.Session.begin() as s:

@@ -1,4 +1,4 @@
-"""Alert evaluation: :class:`AlertEngine`, a pure evaluator of :mod:`core.alert_rules` rules over typed events.
+"""Alert evaluation: :class:`AlertEngine`, a pure evaluator of :mod:`tickdeck.core.alert_rules` rules over typed events.
 
 The engine is fed bus messages (or bare events) and returns the :class:`Firing` objects they
 cause; it stores nothing and sends nothing (the alerts service, :mod:`core.alert_service`, does).
@@ -41,8 +41,8 @@ from typing import Callable, Iterable
 
 import pandas as pd
 
-from core.alert_rules import AlertRule, AlertRuleError, Watch, parse_watch, validate_rule  # noqa: F401
-from core.alert_store import (  # noqa: F401 - the stored side is importable from here too
+from tickdeck.core.alert_rules import AlertRule, AlertRuleError, Watch, parse_watch, validate_rule  # noqa: F401
+from tickdeck.core.alert_store import (  # noqa: F401 - the stored side is importable from here too
     AlertHistoryRow,
     acknowledge,
     add_rule,
@@ -51,8 +51,8 @@ from core.alert_store import (  # noqa: F401 - the stored side is importable fro
     remove_rule,
     set_active,
 )
-from core.calendar import MarketCalendar, get_calendar
-from core.events import (
+from tickdeck.core.calendar import MarketCalendar, get_calendar
+from tickdeck.core.events import (
     Event,
     FeedStatusChanged,
     IndicatorUpdate,
@@ -63,7 +63,7 @@ from core.events import (
     ValidationDone,
 )
 
-FAILING_STATUSES = ("FAIL", "FAILED", "ERROR")  # as core.catalog: a validation status that fires validation:*
+FAILING_STATUSES = ("FAIL", "FAILED", "ERROR")  # as tickdeck.core.catalog: a validation status that fires validation:*
 GROUP_PREFIXES = ("BREADTH.", "OPTIONS.", "DERIVED.")  # an indicator may be published with its group's prefix
 ET = "America/New_York"
 

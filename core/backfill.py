@@ -19,13 +19,13 @@ from typing import Callable
 
 import numpy as np
 
-from core.naming import date_range, format_day, normalize_ticker
+from tickdeck.core.naming import date_range, format_day, normalize_ticker
 
 BACKFILL_PRIORITY = 2
 DEFAULT_LOOKBACK_DAYS = 30  # "backfill all stale" window for a symbol with nothing stored yet
 MAX_DAYS_PER_JOB = 20  # keeps each collect job cancellable/retryable in small pieces
 FEED = "iqfeed"  # collected from the IQFeed protocol (the real feed or the bundled emulator)
-GENERATOR = "synthetic"  # made by core.sources.synthetic
+GENERATOR = "synthetic"  # made by tickdeck.core.sources.synthetic
 NOT_COLLECTABLE = "not collectable from a feed"
 
 
@@ -233,11 +233,11 @@ def run_plan(ctx, plan: BackfillPlan, *, progress=None) -> list:
     """Collect a plan's days here and now from its source; returns the ingest results
     (nothing for a plan that is not collectable)."""
     if plan.via == FEED:
-        from core.collect import collect_days
+        from tickdeck.core.collect import collect_days
 
         return collect_days(ctx, [plan.symbol], list(plan.days), progress=progress)
     if plan.via == GENERATOR:
-        from core.sources.synthetic import generate_into_store
+        from tickdeck.core.sources.synthetic import generate_into_store
 
         return [r for d in plan.days for r in generate_into_store(ctx, [plan.symbol], d, d, ticks=plan.ticks,
                                                                   progress=progress)]

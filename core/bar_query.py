@@ -1,7 +1,7 @@
 """Bars of one symbol over a day range as an Arrow table, for the HTTP API.
 
 :func:`bars_table` answers any valid spec the way the explorer does — the stored series when it
-was built from the day's current ticks, else computed from them (:func:`core.bars.get_bars`) —
+was built from the day's current ticks, else computed from them (:func:`tickdeck.core.bars.get_bars`) —
 with the column set of a bar export (``start`` first, the bar columns, ``symbol``).
 """
 
@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from core.errors import SymbolNotFound
-from core.naming import date_range, normalize_ticker
+from tickdeck.core.errors import SymbolNotFound
+from tickdeck.core.naming import date_range, normalize_ticker
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ def bars_table(ctx, symbol: str, spec: str, start=None, end=None, *, session: st
     InvalidSymbol, InvalidDateRange, SchemaError
         A bad ticker, ``end`` before ``start``, an unknown session.
     """
-    from core.bars import get_bars, parse_spec
+    from tickdeck.core.bars import get_bars, parse_spec
 
     sym = normalize_ticker(symbol)
     parsed = parse_spec(spec)
@@ -70,7 +70,7 @@ def bar_arrow(df: pd.DataFrame, symbol: str) -> pa.Table:
         else:
             arrays.append(pa.array(col.to_numpy(), from_pandas=True))
         names.append(name)
-    if "symbol" not in names:  # as a bar export (core.export) adds it
+    if "symbol" not in names:  # as a bar export (tickdeck.core.export) adds it
         arrays.append(pa.array(np.full(len(df), symbol, dtype=object), pa.string()))
         names.append("symbol")
     return pa.Table.from_arrays(arrays, names=names)

@@ -39,7 +39,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from core.events import Event, EventError, MalformedMessage, Message, UnknownEventType, decode, encode
+from tickdeck.core.events import Event, EventError, MalformedMessage, Message, UnknownEventType, decode, encode
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +189,7 @@ class LocalBus:
     # -- publishing ---------------------------------------------------------------------------
     def _message(self, event: Event) -> Message:
         if not isinstance(event, Event):
-            raise EventError(f"publish() takes an event from core.events, got {type(event).__name__}")
+            raise EventError(f"publish() takes an event from tickdeck.core.events, got {type(event).__name__}")
         return Message(event.topic, type(event).__name__, event, time.time(), next(self._seq))
 
     def publish(self, event: Event) -> Message:

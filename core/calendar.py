@@ -20,8 +20,8 @@ import exchange_calendars as xcals
 import numpy as np
 import pandas as pd
 
-from core.errors import ConfigError
-from core.naming import as_date
+from tickdeck.core.errors import ConfigError
+from tickdeck.core.naming import as_date
 
 ET = "America/New_York"
 PRE_OPEN = dt.time(4, 0)
@@ -155,7 +155,7 @@ class MarketCalendar:
         d = as_date(day)
         i = self._day_index.get(d)
         if i is None:
-            from core.errors import NotFound
+            from tickdeck.core.errors import NotFound
 
             raise NotFound(f"{d} is not a {self.name} trading day")
 

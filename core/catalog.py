@@ -16,14 +16,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from core import db
-from core.naming import as_date, normalize_ticker
-from core.quality_scale import check_quality_score
+from tickdeck.core import db
+from tickdeck.core.naming import as_date, normalize_ticker
+from tickdeck.core.quality_scale import check_quality_score
 
 if TYPE_CHECKING:  # only annotations: the catalog is read without importing ArcticDB (or pandas)
     import pandas as pd
 
-    from core.store import DayInfo
+    from tickdeck.core.store import DayInfo
 
 TZ = "America/New_York"
 FAILING_STATUSES = ("FAIL", "FAILED", "ERROR")  # validation statuses that make a day "failing"
@@ -153,7 +153,7 @@ class Catalog:
                        calendar: str = "XNYS", description: str = "", multiplier: float | None = None,
                        size_decimals: int | None = None, lot_size: float | None = None,
                        tick_size: float | None = None) -> None:
-        """Insert or update a dataset row. Instrument terms (see :mod:`core.instruments`) left
+        """Insert or update a dataset row. Instrument terms (see :mod:`tickdeck.core.instruments`) left
         ``None`` keep the row's stored value (column defaults on insert)."""
         now = db.utcnow()
         values = dict(symbol=normalize_ticker(symbol), source=source, venue=venue, asset_class=asset_class,

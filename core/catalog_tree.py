@@ -12,7 +12,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 
-from core.catalog import DatasetSummary
+from tickdeck.core.catalog import DatasetSummary
 
 UNKNOWN_VENUE = "unknown venue"
 

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from core.errors import FeedError, TickdeckError
-from core.events import CollectionProgress, DayCollectionFailed
-from core.ingest import IngestResult, ingest_day
-from core.naming import as_date, normalize_ticker
-from core.progress import Progress
-from core.schema import RAW_COLUMNS
-from core.sources.iqfeed import HistoryClient, InvalidFeedSymbol, NoData
-from core.sources.iqfeed_parse import MalformedReply
+from tickdeck.core.errors import FeedError, TickdeckError
+from tickdeck.core.events import CollectionProgress, DayCollectionFailed
+from tickdeck.core.ingest import IngestResult, ingest_day
+from tickdeck.core.naming import as_date, normalize_ticker
+from tickdeck.core.progress import Progress
+from tickdeck.core.schema import RAW_COLUMNS
+from tickdeck.core.sources.iqfeed import HistoryClient, InvalidFeedSymbol, NoData
+from tickdeck.core.sources.iqfeed_parse import MalformedReply
 
 SOURCE = "iqfeed"
 DATASET = {"venue": "IQFEED", "asset_class": "equity", "description": "collected from IQFeed"}

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
 
-from core.errors import ConfigError
+from tickdeck.core.errors import ConfigError
 
 PREFIX = "TICKDECK_"
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from core.calendar import MarketCalendar, get_calendar
-from core.catalog import Catalog
-from core.config import Settings
-from core.errors import ConfigError
-from core.bus import LocalBus, make_bus
-from core.store import Store
+from tickdeck.core.calendar import MarketCalendar, get_calendar
+from tickdeck.core.catalog import Catalog
+from tickdeck.core.config import Settings
+from tickdeck.core.errors import ConfigError
+from tickdeck.core.bus import LocalBus, make_bus
+from tickdeck.core.store import Store
 
 
 @dataclass

@@ -15,11 +15,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Iterable
 
-from core.catalog import DatasetSummary, TickDayRow
-from core.errors import SymbolNotFound
-from core.instruments import InstrumentTerms, stored_terms
-from core.naming import as_date, date_range, normalize_ticker
-from core.status import DatasetStatus, dataset_status
+from tickdeck.core.catalog import DatasetSummary, TickDayRow
+from tickdeck.core.errors import SymbolNotFound
+from tickdeck.core.instruments import InstrumentTerms, stored_terms
+from tickdeck.core.naming import as_date, date_range, normalize_ticker
+from tickdeck.core.status import DatasetStatus, dataset_status
 
 
 @dataclass(frozen=True)

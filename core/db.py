@@ -19,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from core.errors import ConfigError
+from tickdeck.core.errors import ConfigError
 
 
 class UTCDateTime(TypeDecorator):

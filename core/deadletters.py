@@ -19,12 +19,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.errors import DayNotFound, FeedError, NotFound, TickdeckError
-from core.events import DeadLettersReplayed
-from core.naming import normalize_ticker
-from core.schema import RAW_COLUMNS
-from core.sources import iqfeed_l1 as l1p
-from core.sources import iqfeed_parse as ip
+from tickdeck.core.errors import DayNotFound, FeedError, NotFound, TickdeckError
+from tickdeck.core.events import DeadLettersReplayed
+from tickdeck.core.naming import normalize_ticker
+from tickdeck.core.schema import RAW_COLUMNS
+from tickdeck.core.sources import iqfeed_l1 as l1p
+from tickdeck.core.sources import iqfeed_parse as ip
 
 REPLAY_LIMIT = 100_000  # dead letters considered per replay (the table is a work queue, not an archive)
 REPLAYABLE_STATUSES = ("new", "failed")
@@ -85,7 +85,7 @@ def replay(ctx, ids=None, *, source_prefix: str = "iqfeed") -> ReplayResult:
     NotFound
         An id in ``ids`` does not exist.
     """
-    from core.ingest import ingest_day
+    from tickdeck.core.ingest import ingest_day
 
     rows = ctx.catalog.dead_letters(status=None, limit=REPLAY_LIMIT)
     if ids is not None:

@@ -7,7 +7,7 @@ trading session: the most recent trading day of the calendar on or before today 
 collects is the ``days`` complete trading days before that day, so no collected day is cut short
 by the emulated clock (ticks after it do not exist yet).
 
-``python -m core.demo_clock [--days N] [--today YYYY-MM-DD]`` prints the choice as shell
+``python -m tickdeck.core.demo_clock [--days N] [--today YYYY-MM-DD]`` prints the choice as shell
 assignments for ``scripts/demo.sh``: ``DEMO_NOW``, ``DEMO_START``, ``DEMO_END`` and
 ``DEMO_STATISTICS`` (the DTN statistic symbols of the indicator catalog, which live collection
 subscribes to beside the watchlist so the breadth indicators are fed).
@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from core.calendar import ET, get_calendar
-from core.errors import ConfigError
-from core.naming import as_date
+from tickdeck.core.calendar import ET, get_calendar
+from tickdeck.core.errors import ConfigError
+from tickdeck.core.naming import as_date
 
 SESSION_TIME = dt.time(9, 45)  # ET: inside the regular session of every day, early closes included
 
@@ -60,7 +60,7 @@ def demo_clock(today=None, *, days: int = 5, at: dt.time = SESSION_TIME, calenda
 
 
 def _shell(clock: DemoClock) -> str:
-    from core.indicators.catalog import feed_statistics
+    from tickdeck.core.indicators.catalog import feed_statistics
 
     values = {"DEMO_NOW": f"{clock.now:%Y-%m-%d %H:%M:%S}", "DEMO_START": clock.history[0].isoformat(),
               "DEMO_END": clock.history[-1].isoformat(), "DEMO_STATISTICS": ",".join(feed_statistics())}
@@ -68,7 +68,7 @@ def _shell(clock: DemoClock) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m core.demo_clock", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m tickdeck.core.demo_clock", description=__doc__.split("\n\n")[0])
     p.add_argument("--days", type=int, default=5, help="history days to collect before the demo day")
     p.add_argument("--today", default=None, help="ET date to count back from (default: today)")
     args = p.parse_args(argv)

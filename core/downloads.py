@@ -12,7 +12,7 @@ import zipfile
 from pathlib import Path
 from typing import Iterator
 
-from core.errors import NotFound, PermissionDenied
+from tickdeck.core.errors import NotFound, PermissionDenied
 
 ZIP_CHUNK = 1 << 20  # bytes read per file chunk while zipping a partitioned export
 

@@ -10,7 +10,7 @@ Conventions (also in docs/schema.md):
   otherwise (crossed quotes are left for validation to report).
 * Trade sign (Lee–Ready): above the midpoint +1, below −1; at the midpoint or without a valid
   quote, the tick rule (sign of the last non-zero price change); 0 when still undetermined.
-* Sizes and money follow the instrument's terms (:class:`core.instruments.InstrumentTerms`,
+* Sizes and money follow the instrument's terms (:class:`tickdeck.core.instruments.InstrumentTerms`,
   equity by default): quantity = ``last_sz / 10**size_decimals``; ``dollar_volume`` = last ×
   quantity × multiplier; ``volume_rate`` counts quantity. Odd lots (equity only): quantity
   below the round lot (100 shares) or the ODD_LOT condition. Block trade: the asset class's
@@ -31,11 +31,11 @@ import numba
 import numpy as np
 import pandas as pd
 
-from core import conditions
-from core.calendar import SESSION_AFTER, SESSION_PRE, SESSION_REGULAR, MarketCalendar
-from core.errors import SchemaError
-from core.instruments import EQUITY, InstrumentTerms
-from core.schema import INDEX, RAW_FIELDS, STORED_COLUMNS, TZ, numpy_dtype
+from tickdeck.core import conditions
+from tickdeck.core.calendar import SESSION_AFTER, SESSION_PRE, SESSION_REGULAR, MarketCalendar
+from tickdeck.core.errors import SchemaError
+from tickdeck.core.instruments import EQUITY, InstrumentTerms
+from tickdeck.core.schema import INDEX, RAW_FIELDS, STORED_COLUMNS, TZ, numpy_dtype
 
 VOLUME_RATE_WINDOW_S = 60
 _NS_PER_US = 1_000

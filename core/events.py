@@ -36,7 +36,7 @@ from typing import Any, ClassVar
 import msgspec
 import numpy as np
 
-from core.errors import TickdeckError
+from tickdeck.core.errors import TickdeckError
 
 TOPICS = ("collection", "jobs", "validation", "health", "services", "indicators", "alerts")
 FEED_KINDS = ("history", "level1")
@@ -152,7 +152,7 @@ class CollectionProgress(Event):
 
     @classmethod
     def from_progress(cls, p) -> "CollectionProgress":
-        """From a :class:`core.progress.Progress`."""
+        """From a :class:`tickdeck.core.progress.Progress`."""
         return cls(p.stage, int(p.done), int(p.total), p.message, p.job_id, float(p.percent))
 
 

@@ -50,13 +50,13 @@ import pandas as pd
 import psutil
 import pyarrow as pa
 
-from core.errors import DayNotFound, TickdeckError
-from core.export_formats import (HashingFile, csv_bytes, decode_dictionaries, ordered_map, prefetch, slices,
+from tickdeck.core.errors import DayNotFound, TickdeckError
+from tickdeck.core.export_formats import (HashingFile, csv_bytes, decode_dictionaries, ordered_map, prefetch, slices,
                                  timestamps_as_text, write_parquet)
-from core.naming import as_date, date_range, format_day, normalize_ticker
-from core.progress import Progress
-from core.schema import STORED_COLUMNS
-from core.store import SESSIONS
+from tickdeck.core.naming import as_date, date_range, format_day, normalize_ticker
+from tickdeck.core.progress import Progress
+from tickdeck.core.schema import STORED_COLUMNS
+from tickdeck.core.store import SESSIONS
 
 FORMATS = ("csv", "parquet", "jsonl")
 EXTENSIONS = {"csv": ".csv", "parquet": ".parquet", "jsonl": ".jsonl"}
@@ -303,7 +303,7 @@ def _read_ticks(ctx, sym: str, day, req: ExportRequest) -> pa.Table:
 
 
 def _bar_slices(ctx, sym: str, day, req: ExportRequest) -> Iterator[pa.Table]:
-    from core.bars import get_bars  # built by the bars service; imported lazily
+    from tickdeck.core.bars import get_bars  # built by the bars service; imported lazily
 
     df = get_bars(ctx, sym, day, day, req.spec, session=req.session)
     if df.index.name is not None or not isinstance(df.index, pd.RangeIndex):

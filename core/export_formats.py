@@ -1,4 +1,4 @@
-"""Encoders behind :mod:`core.export`: Parquet writer settings, CSV/JSON text, hashing sink.
+"""Encoders behind :mod:`tickdeck.core.export`: Parquet writer settings, CSV/JSON text, hashing sink.
 
 What makes an export fast on a small machine (numbers per 1,000,000 ticks × 43 columns, see
 ``docs/operations.md``):

@@ -30,7 +30,7 @@ import logging
 import threading
 import time
 
-from core.events import FEED_KINDS, FeedStatusChanged
+from tickdeck.core.events import FEED_KINDS, FeedStatusChanged
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ import time
 from collections import deque
 from dataclasses import asdict, dataclass
 
-from core.errors import TickdeckError
-from core.events import HealthCheck, HealthReported
+from tickdeck.core.errors import TickdeckError
+from tickdeck.core.events import HealthCheck, HealthReported
 
 FEED_TIMEOUT_S = 1.0  # a local IQConnect answers in milliseconds; 1 s tolerates a remote one
 DISK_DEGRADED_FREE = 0.10  # warn below 10 % free: a day of ticks for a large watchlist is GBs

@@ -3,7 +3,7 @@
 Groups and the indicator-name prefix of their series (``<INDICATOR>/<YYYY-MM-DD>``, see
 :mod:`core.naming` and the layout in :mod:`core.indicators.store`): ``market-breadth`` →
 ``BREADTH.``, ``options-flow`` → ``OPTIONS.``, ``derived-metrics`` → ``DERIVED.``. Read through the
-store's verbs only (:mod:`core.indicators.store`).
+store's verbs only (:mod:`tickdeck.core.indicators.store`).
 
 :func:`breadth_answer`, :func:`options_answer` and :func:`derived_answer` pick a day (default: the
 latest stored for the group) and return an :class:`IndicatorAnswer` (a frame indexed by time, or
@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from core import naming
-from core.errors import NotFound
+from tickdeck.core import naming
+from tickdeck.core.errors import NotFound
 
 GROUPS = {"market-breadth": "BREADTH.", "options-flow": "OPTIONS.", "derived-metrics": "DERIVED."}
 STORE_GROUP = {"market-breadth": "breadth", "options-flow": "options", "derived-metrics": "derived"}
@@ -67,7 +67,7 @@ class IndicatorAnswer:
 
 
 def _pick_day(ctx, group: str, day) -> tuple[dt.date, tuple[dt.date, ...]]:
-    from core.indicators import store as istore
+    from tickdeck.core.indicators import store as istore
 
     stored_series(ctx, group)
     days = tuple(istore.days(ctx, STORE_GROUP[group]))
@@ -88,7 +88,7 @@ def _names(names) -> list[str] | None:
 
 def breadth_answer(ctx, day=None, source: str = "local", names=None) -> IndicatorAnswer:
     """Market breadth of ``day`` (default: latest) from ``source`` (local, feed or diff), optionally only ``names``."""
-    from core.indicators import store as istore
+    from tickdeck.core.indicators import store as istore
 
     d, days = _pick_day(ctx, "market-breadth", day)
     df = istore.read_breadth(ctx, d, source, _names(names))
@@ -97,7 +97,7 @@ def breadth_answer(ctx, day=None, source: str = "local", names=None) -> Indicato
 
 def options_answer(ctx, day=None, names=None) -> IndicatorAnswer:
     """Options flow of ``day`` (default: latest), optionally only ``names``."""
-    from core.indicators import store as istore
+    from tickdeck.core.indicators import store as istore
 
     d, days = _pick_day(ctx, "options-flow", day)
     return IndicatorAnswer("options-flow", d, days, istore.read_options(ctx, d, _names(names)), source="feed")
@@ -107,7 +107,7 @@ def derived_answer(ctx, day=None, symbol: str | None = None, metrics=None,
                    window: str | None = None) -> IndicatorAnswer:
     """Derived metrics of ``day`` (default: latest): with ``symbol`` its series over the day, without
     the latest value of every symbol's series (the page's table); ``metrics`` and ``window`` filter."""
-    from core.indicators import store as istore
+    from tickdeck.core.indicators import store as istore
 
     d, days = _pick_day(ctx, "derived-metrics", day)
     metrics = _names(metrics)

@@ -18,7 +18,7 @@ Two extension points keep this module independent of later layers:
 
 Replacing and resuming:
 
-* A replaced day's previous version is kept (:mod:`core.store`); :func:`restore_day` brings
+* A replaced day's previous version is kept (:mod:`tickdeck.core.store`); :func:`restore_day` brings
   one back through the same post-write path. With ``guard_replace`` (imports without
   ``--replace``) :func:`check_replace` refuses another source family or a sharp shrink.
 * The catalog row is upserted with ``post_write_pending`` set (and the writer's ``host:pid``
@@ -37,15 +37,15 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from core.calendar import MarketCalendar
-from core.enrich import SLICE_ROWS as SLICE_ROWS_ENRICH
-from core.enrich import enrich, enrich_slices, utc_ns_from_date_time
-from core.errors import SchemaError
-from core.events import DayWritten, PostWriteFailed
-from core.instruments import terms_for_ingest
-from core.naming import as_date, normalize_ticker
-from core.schema import TZ
-from core.store import DayInfo, day_info_from_columns, ensure_sorted, trim_heap
+from tickdeck.core.calendar import MarketCalendar
+from tickdeck.core.enrich import SLICE_ROWS as SLICE_ROWS_ENRICH
+from tickdeck.core.enrich import enrich, enrich_slices, utc_ns_from_date_time
+from tickdeck.core.errors import SchemaError
+from tickdeck.core.events import DayWritten, PostWriteFailed
+from tickdeck.core.instruments import terms_for_ingest
+from tickdeck.core.naming import as_date, normalize_ticker
+from tickdeck.core.schema import TZ
+from tickdeck.core.store import DayInfo, day_info_from_columns, ensure_sorted, trim_heap
 
 
 @dataclass(frozen=True)
@@ -401,7 +401,7 @@ def source_family(source: str) -> str:
 
 
 def check_replace(previous, *, source: str, ticks: int) -> None:
-    """Refuse replacing the stored day ``previous`` (:class:`~core.store.DayInfo`) unsafely.
+    """Refuse replacing the stored day ``previous`` (:class:`~tickdeck.core.store.DayInfo`) unsafely.
 
     Raises
     ------
@@ -410,7 +410,7 @@ def check_replace(previous, *, source: str, ticks: int) -> None:
         :data:`SHRINK_LIMIT` of the stored ticks. The message says what is stored and how to
         replace it anyway.
     """
-    from core.errors import ReplaceRefused
+    from tickdeck.core.errors import ReplaceRefused
 
     old_family, new_family = source_family(previous.source), source_family(source)
     why = None
@@ -429,7 +429,7 @@ def check_replace(previous, *, source: str, ticks: int) -> None:
 
 
 def _stored_info(ctx, symbol: str, day):
-    from core.errors import DayNotFound
+    from tickdeck.core.errors import DayNotFound
 
     if not ctx.store.has_day(symbol, day):
         return None
@@ -479,8 +479,8 @@ def _owner() -> str:
 
 def _upsert_day_row(ctx, info, *, pending: bool) -> None:
     """The day's catalog row and its post-write marker in one upsert (one transaction)."""
-    from core import db
-    from core.catalog import _tick_day_values
+    from tickdeck.core import db
+    from tickdeck.core.catalog import _tick_day_values
 
     values = _tick_day_values(info)
     values["post_write_pending"] = pending
@@ -495,7 +495,7 @@ def _mark_pending(ctx, symbol: str, day) -> None:
     and the catalog upsert still leaves the day to :func:`complete_pending`."""
     from sqlalchemy import select, update
 
-    from core import db
+    from tickdeck.core import db
 
     if not ctx.extras.get("after_write"):
         return
@@ -510,7 +510,7 @@ def _mark_pending(ctx, symbol: str, day) -> None:
 def _clear_pending(ctx, symbol: str, day, ingest_id: str) -> None:
     from sqlalchemy import select, update
 
-    from core import db
+    from tickdeck.core import db
 
     t = db.TickDay
     with ctx.catalog.Session.begin() as s:  # a newer write of the day keeps its own marker
@@ -533,7 +533,7 @@ def after_store(ctx, info, *, replaced: bool, run_hooks: bool = True) -> None:
     _upsert_day_row(ctx, info, pending=hooks)
     ctx.bus.publish(DayWritten(info.symbol, info.day.isoformat(), int(info.ticks), info.source, info.ingest_id))
     if replaced:
-        from core.bars.service import invalidate_day_bars
+        from tickdeck.core.bars.service import invalidate_day_bars
 
         invalidate_day_bars(ctx, info.symbol, info.day)
     if hooks and run_hooks:
@@ -589,7 +589,7 @@ def complete_pending(ctx, *, grace_s: float = PENDING_GRACE_S, limit: int | None
     """
     from sqlalchemy import select, update
 
-    from core import db
+    from tickdeck.core import db
 
     if not ctx.extras.get("after_write"):
         return []
@@ -620,7 +620,7 @@ def complete_pending(ctx, *, grace_s: float = PENDING_GRACE_S, limit: int | None
             _clear_pending(ctx, symbol, day, ingest_id)
             continue
         _upsert_day_row(ctx, info, pending=True)  # the row as stored (the writer may have died before its upsert)
-        from core.bars.service import invalidate_day_bars
+        from tickdeck.core.bars.service import invalidate_day_bars
 
         invalidate_day_bars(ctx, symbol, day)
         run_after_write(ctx, symbol, day)

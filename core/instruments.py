@@ -187,7 +187,7 @@ def resolve_terms(symbol: str, asset_class: str | None, *, size_decimals: int = 
 
 
 def terms_from_dataset(row) -> InstrumentTerms:
-    """Terms stored on a dataset row (a :class:`core.db.Dataset` or a mapping); missing → class defaults."""
+    """Terms stored on a dataset row (a :class:`tickdeck.core.db.Dataset` or a mapping); missing → class defaults."""
     get = row.get if isinstance(row, Mapping) else (lambda k, d=None: getattr(row, k, d))
     base = class_defaults(get("asset_class"))
     lot = get("lot_size")

@@ -15,7 +15,7 @@ journal and its batch is published on the bus:
    into its day.
 3. All symbols' new ticks are appended to the day's journal in **one** ArcticDB append (library
    ``journal``, symbol ``<YYYY-MM-DD>/<segment>``: the 14 raw columns plus ``symbol``), then
-   each symbol's new ticks are published as a :class:`core.events.TicksAppended` on
+   each symbol's new ticks are published as a :class:`tickdeck.core.events.TicksAppended` on
    ``ticks.<SYM>`` (columnar slices of the batch, no copy) and a :class:`core.events.LiveBatch`
    on ``collection``.
 
@@ -59,20 +59,20 @@ import numpy as np
 import pandas as pd
 import psutil
 
-from core import naming
-from core.collect import DATASET, SOURCE, _dead_letters, finalize_day
-from core.deadletters import add_line_dead_letters, add_tick_dead_letters
-from core.enrich import enrich, utc_ns_from_date_time
-from core.events import LiveBatch, StatisticUpdated
-from core.indicators.catalog import is_statistic_symbol, statistic_name
-from core.errors import DayNotFound, FeedError, SchemaError, StorageError
-from core.ingest import dedupe_tick_ids, new_ingest_id
-from core.live_bars import LIVE_BAR_SPECS, LiveBars, publish_ticks
-from core.naming import normalize_ticker
-from core.progress import Progress
-from core.schema import INDEX, RAW_COLUMNS, TZ
-from core.sources.iqfeed import FLUSH_AFTER_S, HistoryClient, InvalidFeedSymbol, Level1Client, NoData
-from core.sources.iqfeed_parse import MalformedReply
+from tickdeck.core import naming
+from tickdeck.core.collect import DATASET, SOURCE, _dead_letters, finalize_day
+from tickdeck.core.deadletters import add_line_dead_letters, add_tick_dead_letters
+from tickdeck.core.enrich import enrich, utc_ns_from_date_time
+from tickdeck.core.events import LiveBatch, StatisticUpdated
+from tickdeck.core.indicators.catalog import is_statistic_symbol, statistic_name
+from tickdeck.core.errors import DayNotFound, FeedError, SchemaError, StorageError
+from tickdeck.core.ingest import dedupe_tick_ids, new_ingest_id
+from tickdeck.core.live_bars import LIVE_BAR_SPECS, LiveBars, publish_ticks
+from tickdeck.core.naming import normalize_ticker
+from tickdeck.core.progress import Progress
+from tickdeck.core.schema import INDEX, RAW_COLUMNS, TZ
+from tickdeck.core.sources.iqfeed import FLUSH_AFTER_S, HistoryClient, InvalidFeedSymbol, Level1Client, NoData
+from tickdeck.core.sources.iqfeed_parse import MalformedReply
 
 JOURNAL_SEGMENT_S = 300.0  # a journal segment takes appends this long, then a new one starts
 MATERIALISE_NICE = 5  # the materialiser process runs at a lower CPU priority than the collector
@@ -209,7 +209,7 @@ class _RowChecks:
     journaled (or appended from history or an earlier run's journal), so a stored day never
     holds a tick its finalisation would reject and the journal never holds one a day refuses.
 
-    The rules are ``ctx.extras["ingest_rules"]`` (:func:`core.validation.rules.make_ingest_rules`
+    The rules are ``ctx.extras["ingest_rules"]`` (:func:`tickdeck.core.validation.rules.make_ingest_rules`
     with the same configuration, without its flag sink: flags are computed when the whole day
     is written); the store's own checks (finite positive price, size >= 0) and a time of day
     inside the day apply with or without them. A call costs one small frame per batch.
@@ -219,7 +219,7 @@ class _RowChecks:
         installed = ctx.extras.get("ingest_rules")
         config = getattr(installed, "config", None)
         if config is not None:
-            from core.validation.rules import make_ingest_rules
+            from tickdeck.core.validation.rules import make_ingest_rules
 
             installed = make_ingest_rules(config)
         self.rules, self.calendar = installed, calendar
@@ -445,7 +445,7 @@ def _materialise_main(settings, day_iso: str, interval: float, parent: int, stop
         signal.signal(sig, signal.SIG_IGN)
     _die_with_parent()
     os.nice(MATERIALISE_NICE)  # the acknowledging process comes first when the CPU is short
-    from core.context import Context
+    from tickdeck.core.context import Context
 
     ctx = Context.open(settings)
     day = dt.date.fromisoformat(day_iso)
@@ -629,7 +629,7 @@ def _journal_batch(states: list[_LiveDay], index: dict[str, int], parsed, day_in
 
 
 def publish_statistics(bus, stats) -> int:
-    """Publish each statistic update of a Level 1 batch (:class:`core.sources.iqfeed_l1.ParsedStatistics`)
+    """Publish each statistic update of a Level 1 batch (:class:`tickdeck.core.sources.iqfeed_l1.ParsedStatistics`)
     as a :class:`core.events.StatisticUpdated` on ``indicators``; returns how many.
 
     A handful per second (one per watched statistic symbol), so one event per update."""
@@ -653,7 +653,7 @@ def collect_live(ctx, symbols, *, batch_seconds: float = 1.0, flush_after: float
     goes on (see there). The current day is the server's (its ``T`` heartbeat). Lines are acknowledged (journaled
     and published) once the oldest of them is ``flush_after`` seconds old, and appended to
     their symbol-days every ``batch_seconds`` by the materialiser process. At the end of the
-    day's extended session every symbol's day is finalised (:func:`core.collect.finalize_day`)
+    day's extended session every symbol's day is finalised (:func:`tickdeck.core.collect.finalize_day`)
     and collection moves on. Each symbol's new ticks are published on ``ticks.<SYM>`` and the
     bars of ``bar_specs`` on ``bars.<SYM>.<spec>`` as they close (:mod:`core.live_bars`).
 

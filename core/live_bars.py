@@ -36,13 +36,13 @@ import time
 
 import numpy as np
 
-from core.bars.arrays import TickArrays
-from core.bars.builder import BarBuilder
-from core.bars.spec import parse_spec
-from core.enrich import trade_signs
-from core.errors import TickdeckError
-from core.events import BAR_FIELDS, TICK_ARRAYS, BarClosed, TicksAppended
-from core.instruments import stored_terms
+from tickdeck.core.bars.arrays import TickArrays
+from tickdeck.core.bars.builder import BarBuilder
+from tickdeck.core.bars.spec import parse_spec
+from tickdeck.core.enrich import trade_signs
+from tickdeck.core.errors import TickdeckError
+from tickdeck.core.events import BAR_FIELDS, TICK_ARRAYS, BarClosed, TicksAppended
+from tickdeck.core.instruments import stored_terms
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""The ``live`` service: Level 1 live collection of the watchlist, supervised by :mod:`core.services`.
+"""The ``live`` service: Level 1 live collection of the watchlist, supervised by :mod:`tickdeck.core.services`.
 
 It wraps :func:`core.live.collect_live` in a :class:`core.services.ThreadService`: the market
 open starts it (``jobs.triggers``), so do ``tickdeck service start live``, the monitor and admin
@@ -7,7 +7,7 @@ stop it. Stopping is collect_live's own stop: the Level 1 loop ends, the materia
 does its last round (every acknowledged tick lands in its day) — bounded by the supervisor's
 stop timeout. ``tickdeck collect --live`` runs the same collection in the foreground instead.
 
-Params: ``symbols`` (default: the watchlist's IQFeed datasets, :func:`core.backfill.feed_symbols`),
+Params: ``symbols`` (default: the watchlist's IQFeed datasets, :func:`tickdeck.core.backfill.feed_symbols`),
 ``host``, ``batch_seconds``.
 
 Its symbols change without a restart: when only ``symbols`` differ from what it runs with, the
@@ -23,7 +23,7 @@ from __future__ import annotations
 import threading
 from typing import Callable
 
-from core.service_base import ServiceConfigError, ThreadService
+from tickdeck.core.service_base import ServiceConfigError, ThreadService
 
 STOP_GRACE_S = 120  # the market triggers stop the service this long after the extended session, for late prints
 
@@ -67,9 +67,9 @@ class LiveCollectionService(ThreadService):
             self.params.pop("rejected", None)
 
     def run(self, params: dict, stop: threading.Event, beat: Callable[[str], None]) -> None:
-        from core.backfill import feed_symbols
-        from core.live import LiveSymbols, collect_live
-        from core.sources.iqfeed import InvalidFeedSymbol
+        from tickdeck.core.backfill import feed_symbols
+        from tickdeck.core.live import LiveSymbols, collect_live
+        from tickdeck.core.sources.iqfeed import InvalidFeedSymbol
 
         with self._lock:
             symbols = list(params.get("symbols") or feed_symbols(self.ctx))

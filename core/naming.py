@@ -19,7 +19,7 @@ import datetime as dt
 import re
 from typing import NamedTuple
 
-from core.errors import InvalidDateRange, InvalidSymbol
+from tickdeck.core.errors import InvalidDateRange, InvalidSymbol
 
 TICKS_LIBRARY = "ticks"
 INDICATORS_LIBRARY = "indicators"

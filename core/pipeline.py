@@ -16,7 +16,7 @@ from __future__ import annotations
 
 def install(ctx) -> None:
     """Install ingest rules, default-bar building and validation on ``ctx`` (idempotent)."""
-    from core import bars, validation
+    from tickdeck.core import bars, validation
 
     bars.install(ctx)
     validation.install(ctx)

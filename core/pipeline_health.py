@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from core import db
-from core.events import FeedStatusChanged
+from tickdeck.core import db
+from tickdeck.core.events import FeedStatusChanged
 
 JOB_STATUSES = ("pending", "running", "waiting", "succeeded", "failed", "cancelled", "interrupted")
 PENDING_STALL_S = 600.0  # a job pending this long means no worker takes jobs (or all slots are busy for long)
@@ -77,8 +77,8 @@ def _feed_issue(kind: str, ev: FeedStatusChanged) -> str | None:
 
 def pipeline_health(ctx, *, now: dt.datetime | None = None) -> PipelineHealth:
     """What the pipeline is doing and what needs a look (see the module docstring)."""
-    from core import feed_status
-    from core.services import ServiceControl
+    from tickdeck.core import feed_status
+    from tickdeck.core.services import ServiceControl
 
     now = now or dt.datetime.now(dt.timezone.utc)
     counts, oldest = job_counts(ctx)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.errors import ConfigError
+from tickdeck.core.errors import ConfigError
 
 DEFAULT_PRICE_MIN = 0.0  # exclusive: a price must be above it
 DEFAULT_PRICE_MAX = 1e9  # a billion per unit: above any listed instrument, far below float overflow
@@ -61,7 +61,7 @@ class Bounds:
 
     @classmethod
     def from_settings(cls, settings) -> "Bounds":
-        """Bounds from :class:`core.config.Settings` (defaults for fields it lacks)."""
+        """Bounds from :class:`tickdeck.core.config.Settings` (defaults for fields it lacks)."""
         return cls(price_min=getattr(settings, "price_min", DEFAULT_PRICE_MIN),
                    price_max=getattr(settings, "price_max", DEFAULT_PRICE_MAX),
                    size_max=getattr(settings, "size_max", DEFAULT_SIZE_MAX))

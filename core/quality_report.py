@@ -4,7 +4,7 @@
   (``data_health`` rows written by :func:`core.validation.quality_score`; a day never scored
   has no score). No frame is read.
 * :func:`gaps` lists every gap of the tick stream with its severity, day by day, by the
-  continuity validator's own rule (:func:`core.validation.continuity.find_gaps`, thresholds from
+  continuity validator's own rule (:func:`tickdeck.core.validation.continuity.find_gaps`, thresholds from
   the validation config), plus every trading day of the calendar with nothing stored
   (``missing_day``, HIGH, as :func:`core.validation.service.missing_day_report` rates it) up to
   the calendar's last completed trading day.
@@ -24,13 +24,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from sqlalchemy import select
 
-from core import db
-from core.errors import DayNotFound, NotFound, SchemaError, SymbolNotFound, TickdeckError
-from core.naming import as_date, date_range, normalize_ticker
-from core.quality_scale import quality_band
-from core.validation.continuity import find_gaps
-from core.validation.result import CRITICAL, HIGH, LOW, MEDIUM, SEVERITIES, SEVERITY_RANK, DayData
-from core.validation.rules import load_config
+from tickdeck.core import db
+from tickdeck.core.errors import DayNotFound, NotFound, SchemaError, SymbolNotFound, TickdeckError
+from tickdeck.core.naming import as_date, date_range, normalize_ticker
+from tickdeck.core.quality_scale import quality_band
+from tickdeck.core.validation.continuity import find_gaps
+from tickdeck.core.validation.result import CRITICAL, HIGH, LOW, MEDIUM, SEVERITIES, SEVERITY_RANK, DayData
+from tickdeck.core.validation.rules import load_config
 
 GAPS_MAX_DAYS = 92  # trading or stored days one gaps answer covers (a quarter): each stored one is read
 QUALITY_COMPONENTS = ("completeness", "accuracy", "timeliness", "consistency")
@@ -174,7 +174,7 @@ def stored_days_in(ctx, symbol: str, start, end=None) -> list[dt.date]:
 
 
 def report_record(report) -> dict:
-    """A :class:`~core.validation.DayReport` as plain data: the report's fields and each validator's
+    """A :class:`~tickdeck.core.validation.DayReport` as plain data: the report's fields and each validator's
     result with its issues (numpy numbers in metrics as Python numbers)."""
     return {"symbol": report.symbol, "day": report.day, "status": report.status,
             "data_version": report.data_version, "cached": report.cached,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from core.errors import TickdeckError
+from tickdeck.core.errors import TickdeckError
 
 QUALITY_MAX = 100.0  # the one quality scale: 0–100 (not a 0–1 fraction) for scores, components and bands
 QUALITY_GOOD = 90.0  # at or above: "good"

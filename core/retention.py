@@ -24,10 +24,10 @@ from dataclasses import asdict, dataclass, field
 
 from sqlalchemy import delete, func, select
 
-from core import db, naming
-from core.errors import TickdeckError
-from core.naming import as_date
-from core.progress import Progress
+from tickdeck.core import db, naming
+from tickdeck.core.errors import TickdeckError
+from tickdeck.core.naming import as_date
+from tickdeck.core.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -157,8 +157,8 @@ def apply_retention(ctx, policy: RetentionPolicy | None = None, *, today=None, d
 
 
 def _sweep_exports(ctx, dry_run: bool) -> list[str]:
-    """Temporaries left in the exports directory by killed exports (see core.export.TEMP_NAME)."""
-    from core.export import sweep_export_temps
+    """Temporaries left in the exports directory by killed exports (see tickdeck.core.export.TEMP_NAME)."""
+    from tickdeck.core.export import sweep_export_temps
 
     root = getattr(getattr(ctx, "settings", None), "exports_dir", None)
     return [p.name for p in sweep_export_temps(root, dry_run=dry_run)] if root is not None else []

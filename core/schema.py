@@ -1,7 +1,7 @@
 """The tick schema: 14 raw IQFeed fields and 29 enriched fields, one table.
 
 Each column has a dtype, a unit and a meaning; ``docs/schema.md`` is generated from this table
-(``python -m core.schema > docs/schema.md``; a test keeps it in sync). Stored tick frames are
+(``python -m tickdeck.core.schema > docs/schema.md``; a test keeps it in sync). Stored tick frames are
 indexed by ``timestamp`` (tz-aware America/New_York, ns) and hold every other column here.
 
 Categorical columns are small integers (``session``, ``trade_sign``, ``participant_type``,
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from core.errors import SchemaError
+from tickdeck.core.errors import SchemaError
 
 TZ = "America/New_York"
 INDEX = "timestamp"
@@ -170,12 +170,12 @@ def decode(df: pd.DataFrame) -> pd.DataFrame:
 
 def markdown() -> str:
     """The schema reference page (docs/schema.md)."""
-    from core import conditions
+    from tickdeck.core import conditions
 
     lines = [
         "# Tick schema reference",
         "",
-        "Generated from `core/schema.py` by `python -m core.schema > docs/schema.md`; do not edit by hand.",
+        "Generated from `core/schema.py` by `python -m tickdeck.core.schema > docs/schema.md`; do not edit by hand.",
         "",
         f"A stored tick day is a frame indexed by `timestamp` ({TZ}, ns) with the columns below:",
         f"{len(RAW_FIELDS)} raw IQFeed fields and {len(ENRICHED_FIELDS)} enriched fields.",

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
-from core.errors import TickdeckError
+from tickdeck.core.errors import TickdeckError
 
 log = logging.getLogger(__name__)
 

@@ -73,9 +73,9 @@ import uuid
 from dataclasses import asdict, dataclass, field, replace
 from typing import Callable
 
-from core.errors import TickdeckError
-from core.events import SERVICE_STATES, ServiceChanged
-from core.service_base import (  # noqa: F401 - the service model is importable from here too
+from tickdeck.core.errors import TickdeckError
+from tickdeck.core.events import SERVICE_STATES, ServiceChanged
+from tickdeck.core.service_base import (  # noqa: F401 - the service model is importable from here too
     Service,
     ServiceConfigError,
     ServiceError,
@@ -114,9 +114,9 @@ def _ts(s: str | None) -> float | None:
 
 def default_services() -> dict[str, Callable]:
     """Service name -> factory ``factory(ctx) -> Service`` (the ones this build has)."""
-    from core.indicators.service import IndicatorsService
-    from core.alert_service import AlertsService
-    from core.live_service import LiveCollectionService
+    from tickdeck.core.indicators.service import IndicatorsService
+    from tickdeck.core.alert_service import AlertsService
+    from tickdeck.core.live_service import LiveCollectionService
 
     return {LiveCollectionService.name: LiveCollectionService, IndicatorsService.name: IndicatorsService,
             AlertsService.name: AlertsService}
@@ -293,7 +293,7 @@ class ServiceControl:
         return self._change_symbols(name, by, remove=symbols)
 
     def _change_symbols(self, name: str, by: str, *, add=(), remove=()) -> DesiredState:
-        from core.naming import normalize_ticker
+        from tickdeck.core.naming import normalize_ticker
 
         want = self.desired(name)
         if want.state != "running":
@@ -406,7 +406,7 @@ class Supervisor:
         """Reconcile every ``poll_s`` in a daemon thread until :meth:`shutdown`."""
         if self._thread is not None and self._thread.is_alive():
             return
-        from core.feed_status import install as keep_feed_status
+        from tickdeck.core.feed_status import install as keep_feed_status
 
         keep_feed_status(self.ctx)  # the services' feed clients' last status, for readers in any process
         self._halt.clear()

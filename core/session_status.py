@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from core.calendar import ET, MarketCalendar
-from core.naming import as_date
+from tickdeck.core.calendar import ET, MarketCalendar
+from tickdeck.core.naming import as_date
 
 SESSION_LABELS = {"closed": "Closed", "pre": "Pre-market", "regular": "Regular session", "after": "After-hours"}
 

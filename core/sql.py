@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
-from core.errors import TickdeckError
-from core.naming import as_date
+from tickdeck.core.errors import TickdeckError
+from tickdeck.core.naming import as_date
 
 _CALL = re.compile(r"\b(ticks|bars)\s*\(\s*((?:'[^']*'\s*,?\s*)+)\)", re.IGNORECASE)
 _ARG = re.compile(r"'([^']*)'")
@@ -102,7 +102,7 @@ class SqlSession:
                 df = self.ctx.store.read_day(sym, d, session=session)
                 tables.append(pa.Table.from_pandas(df.reset_index(), preserve_index=False))
         else:
-            from core.bars import get_bars
+            from tickdeck.core.bars import get_bars
 
             session = args[4] if len(args) == 5 else "regular"
             df = get_bars(self.ctx, sym, start, end, args[3], session=session)

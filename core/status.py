@@ -36,11 +36,11 @@ from typing import Iterable
 
 from sqlalchemy import func, select
 
-from core import db
-from core.backfill import Freshness, TradingDayCounter, freshness
-from core.catalog import FAILING_STATUSES, DatasetSummary
-from core.naming import normalize_ticker
-from core.quality_scale import QUALITY_FAIR, QUALITY_GOOD, QUALITY_MAX, format_quality, quality_band
+from tickdeck.core import db
+from tickdeck.core.backfill import Freshness, TradingDayCounter, freshness
+from tickdeck.core.catalog import FAILING_STATUSES, DatasetSummary
+from tickdeck.core.naming import normalize_ticker
+from tickdeck.core.quality_scale import QUALITY_FAIR, QUALITY_GOOD, QUALITY_MAX, format_quality, quality_band
 
 STALE_MAX_LAG = 3  # trading days behind that are still "stale" (amber); more is "outdated" (red)
 COLLECTING_KINDS = ("collect", "backfill", "generate")  # jobs whose failure means the dataset did not update

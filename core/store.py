@@ -43,9 +43,9 @@ import arcticdb as adb
 import numpy as np
 import pandas as pd
 
-from core import naming
-from core.errors import DayNotFound, NotFound, SchemaError, StorageError, SymbolNotFound, TickdeckError
-from core.schema import SESSION_BY_NAME, STORED_COLUMNS, TZ, validate_frame
+from tickdeck.core import naming
+from tickdeck.core.errors import DayNotFound, NotFound, SchemaError, StorageError, SymbolNotFound, TickdeckError
+from tickdeck.core.schema import SESSION_BY_NAME, STORED_COLUMNS, TZ, validate_frame
 
 SESSIONS = ("pre", "regular", "after", "all")
 # Replaced versions of a tick day kept for restore: a bad import, its fix and one more mistake
@@ -473,7 +473,7 @@ class Store:
         VersionNotFound
             ``version`` is not a kept version of the day (the message lists those that are).
         """
-        from core.errors import VersionNotFound
+        from tickdeck.core.errors import VersionNotFound
 
         ticker, day = naming.normalize_ticker(ticker), naming.as_date(day)
         sym = naming.tick_symbol(ticker, day)
@@ -808,7 +808,7 @@ class Store:
         import pyarrow as pa
         from arcticdb.options import ArrowOutputStringFormat
 
-        from core.errors import VersionNotFound
+        from tickdeck.core.errors import VersionNotFound
 
         sym = naming.tick_symbol(ticker, day)
         if not self.ticks.has_symbol(sym):

@@ -31,12 +31,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from core.errors import DayNotFound, SymbolNotFound, TickdeckError, VersionNotFound
-from core.export import READ_ROWS, tick_columns, tick_day_tables
-from core.export_formats import decode_dictionaries
-from core.naming import as_date, date_range, normalize_ticker
-from core.schema import SESSION_BY_NAME, STORED_COLUMNS
-from core.store import SESSIONS
+from tickdeck.core.errors import DayNotFound, SymbolNotFound, TickdeckError, VersionNotFound
+from tickdeck.core.export import READ_ROWS, tick_columns, tick_day_tables
+from tickdeck.core.export_formats import decode_dictionaries
+from tickdeck.core.naming import as_date, date_range, normalize_ticker
+from tickdeck.core.schema import SESSION_BY_NAME, STORED_COLUMNS
+from tickdeck.core.store import SESSIONS
 
 STREAM_FORMATS = ("arrow", "parquet", "csv")  # no size limit: the range is streamed day by day
 FORMATS = ("json", *STREAM_FORMATS)
@@ -95,14 +95,14 @@ class TickQuery:
         object.__setattr__(self, "start", start)
         object.__setattr__(self, "end", end)
         if self.session not in SESSIONS:
-            from core.errors import SchemaError
+            from tickdeck.core.errors import SchemaError
 
             raise SchemaError("session", f"unknown session {self.session!r}; use one of {', '.join(SESSIONS)}")
         if self.columns is not None:
             cols = tuple(dict.fromkeys(c.strip() for c in self.columns if c and c.strip()))
             bad = [c for c in cols if c not in STORED_COLUMNS and c != "timestamp"]
             if bad:
-                from core.errors import SchemaError
+                from tickdeck.core.errors import SchemaError
 
                 raise SchemaError(bad[0], "unknown tick column; columns are timestamp, "
                                   + ", ".join(STORED_COLUMNS) + " (see docs/schema.md)")

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from core.errors import TickdeckError
+from tickdeck.core.errors import TickdeckError
 
 UPLOADS_DIR = "uploads"
-# Longest first: ``x.dbn.zst`` keeps ``.dbn.zst``. The importers' formats (core.sources.files.detect_format).
+# Longest first: ``x.dbn.zst`` keeps ``.dbn.zst``. The importers' formats (tickdeck.core.sources.files.detect_format).
 EXTENSIONS = (".csv.gz", ".csv.bz2", ".csv.zst", ".dbn.zst", ".csv", ".txt", ".parquet", ".pq", ".dbn")
 FORMAT_EXTENSIONS = {"csv": ".csv", "parquet": ".parquet", "dbn": ".dbn"}
 MAX_UPLOAD_BYTES = 4 * 1024**3  # a month of one busy symbol's ticks as CSV; beyond this, import from the server's disk

@@ -48,9 +48,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import Argon2Error
 from sqlalchemy import delete, func, select, update
 
-from core import db
-from core.catalog import Catalog
-from core.errors import TickdeckError
+from tickdeck.core import db
+from tickdeck.core.catalog import Catalog
+from tickdeck.core.errors import TickdeckError
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from typing import Iterable, Iterator
 
 import pyarrow as pa
 
-from core.export_formats import csv_bytes, slices, timestamps_as_text, write_parquet
+from tickdeck.core.export_formats import csv_bytes, slices, timestamps_as_text, write_parquet
 
 JSON_THREADS = 2  # JSON slices encoded at once (Polars' writer is single-threaded per call)
 JSON_SLICE_ROWS = 25_000  # below this a table is encoded in one call: a thread costs more than it saves

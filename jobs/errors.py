@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.errors import JobError, NotFound
+from tickdeck.core.errors import JobError, NotFound
 
 
 class JobCancelled(JobError):

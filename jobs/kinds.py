@@ -31,7 +31,7 @@ metrics only for these; breadth always over every symbol stored that day), parse
 :class:`IndicatorsBuildParams`, and runs :func:`core.indicators.build.build_indicators`.
 
 A kind that queues child jobs does so with ``progress.spawn(kind, params, priority=…)`` (the
-runner's :class:`jobs.runner.JobProgress`); it then waits for them without holding a worker
+runner's :class:`tickdeck.jobs.runner.JobProgress`); it then waits for them without holding a worker
 slot and fails with a child's error when a child fails. Kinds do not import the queue.
 """
 
@@ -40,11 +40,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from core.errors import JobError
-from core.live_service import STOP_GRACE_S
-from core.naming import as_date, format_day
-from core.progress import Progress
-from jobs.registry import KIND_NAMES
+from tickdeck.core.errors import JobError
+from tickdeck.core.live_service import STOP_GRACE_S
+from tickdeck.core.naming import as_date, format_day
+from tickdeck.core.progress import Progress
+from tickdeck.jobs.registry import KIND_NAMES
 
 KindFn = Callable[..., dict]  # a result's "note" (text) is added to the job's final message
 KINDS: dict[str, KindFn] = {}
@@ -54,7 +54,7 @@ def register(name: str):
     """Decorator: register ``fn(ctx, params, *, progress)`` as job kind ``name`` (listed in
     :data:`jobs.registry.KIND_NAMES`, which the queue checks submissions against)."""
     if name not in KIND_NAMES:
-        raise JobError(f"job kind {name!r} is not in jobs.registry.KIND_NAMES; add it there")
+        raise JobError(f"job kind {name!r} is not in tickdeck.jobs.registry.KIND_NAMES; add it there")
 
     def deco(fn: KindFn) -> KindFn:
         KINDS[name] = fn
@@ -75,7 +75,7 @@ def _symbols(params: dict, ctx=None) -> list[str]:
     if isinstance(syms, str):
         syms = [s for s in syms.replace(",", " ").split() if s]
     if not syms and ctx is not None:
-        from core.backfill import watchlist
+        from tickdeck.core.backfill import watchlist
 
         syms = watchlist(ctx)
     if not syms:
@@ -97,13 +97,13 @@ def _days(ctx, params: dict, symbol: str | None = None) -> list:
 
 @register("collect")
 def collect(ctx, params: dict, *, progress) -> dict:
-    from core.feed_status import install as keep_feed_status
+    from tickdeck.core.feed_status import install as keep_feed_status
 
     keep_feed_status(ctx)  # the feed clients' last status outlives the job (pages, /api/v1/feeds/status)
     symbols = _symbols(params)
     if params.get("mode") == "live":
         return _collect_live(ctx, symbols, params, progress)
-    from core.collect import collect_days
+    from tickdeck.core.collect import collect_days
 
     days = _days(ctx, params)
     out = collect_days(ctx, symbols, days, host=params.get("host"), port_history=params.get("port_history"),
@@ -118,8 +118,8 @@ def _collect_live(ctx, symbols, params: dict, progress) -> dict:
 
     import pandas as pd
 
-    from core.live import collect_live
-    from jobs.errors import JobCancelled
+    from tickdeck.core.live import collect_live
+    from tickdeck.jobs.errors import JobCancelled
 
     stop = getattr(progress, "cancelled", None) or threading.Event()
     timer, session_over = None, threading.Event()
@@ -151,7 +151,7 @@ def _collect_live(ctx, symbols, params: dict, progress) -> dict:
 
 @register("generate")
 def generate(ctx, params: dict, *, progress) -> dict:
-    from core.sources.synthetic import generate_into_store
+    from tickdeck.core.sources.synthetic import generate_into_store
 
     opts = dict(seed=int(params.get("seed", 0)), faults=tuple(params.get("faults") or ()), ticks=params.get("ticks"))
     if params.get("days"):  # e.g. a backfill's missing days of a synthetic dataset
@@ -167,7 +167,7 @@ def generate(ctx, params: dict, *, progress) -> dict:
 
 @register("build-bars")
 def build_bars(ctx, params: dict, *, progress) -> dict:
-    from core.bars import build_default_bars
+    from tickdeck.core.bars import build_default_bars
 
     done = []
     for sym in _symbols(params):
@@ -196,8 +196,8 @@ class IndicatorsBuildParams:
         JobError
             No range given, or ``end`` before ``start``.
         """
-        from core.errors import InvalidDateRange
-        from core.naming import date_range, normalize_ticker
+        from tickdeck.core.errors import InvalidDateRange
+        from tickdeck.core.naming import date_range, normalize_ticker
 
         if params.get("days") or params.get("day"):
             days = params.get("days") or [params["day"]]
@@ -219,7 +219,7 @@ class IndicatorsBuildParams:
 
 @register("indicators_build")
 def indicators_build(ctx, params: dict, *, progress) -> dict:
-    from core.indicators.build import build_indicators
+    from tickdeck.core.indicators.build import build_indicators
 
     p = IndicatorsBuildParams.parse(params)
     out = build_indicators(ctx, p.start, p.end, list(p.symbols) or None, progress=progress)
@@ -228,7 +228,7 @@ def indicators_build(ctx, params: dict, *, progress) -> dict:
 
 @register("validate")
 def validate(ctx, params: dict, *, progress) -> dict:
-    from core.validation import quality_score, validate_day
+    from tickdeck.core.validation import quality_score, validate_day
 
     out = {}
     scores = {}
@@ -253,12 +253,12 @@ def finalize(ctx, params: dict, *, progress) -> dict:
     collection stored, and live collection rewrites the day whole at the end of the extended
     session (:func:`core.collect.finalize_day`).
     """
-    from core.backfill import FEED, collect_route
-    from core.bars import build_default_bars
-    from core.collect import collect_days
-    from core.export import ExportRequest, export
-    from core.services import ServiceControl
-    from core.validation import validate_day
+    from tickdeck.core.backfill import FEED, collect_route
+    from tickdeck.core.bars import build_default_bars
+    from tickdeck.core.collect import collect_days
+    from tickdeck.core.export import ExportRequest, export
+    from tickdeck.core.services import ServiceControl
+    from tickdeck.core.validation import validate_day
 
     requested, day = _symbols(params, ctx), as_date(params["day"])
     routes = [collect_route(ctx, s) for s in requested]
@@ -289,7 +289,7 @@ def finalize(ctx, params: dict, *, progress) -> dict:
 
 @register("export")
 def export_kind(ctx, params: dict, *, progress) -> dict:
-    from core.export import ExportRequest, export
+    from tickdeck.core.export import ExportRequest, export
 
     return export(ctx, ExportRequest.from_params(params, ctx.settings), progress=progress).to_dict()
 
@@ -298,8 +298,8 @@ def export_kind(ctx, params: dict, *, progress) -> dict:
 def import_kind(ctx, params: dict, *, progress) -> dict:
     """Import an uploaded file (``tickdeck import`` semantics, ``replace`` as ``--replace``); the
     upload is deleted once every day is imported, kept for a retry otherwise."""
-    from core.sources.files import import_file
-    from core.uploads import check_upload_path, remove_upload
+    from tickdeck.core.sources.files import import_file
+    from tickdeck.core.uploads import check_upload_path, remove_upload
 
     path = check_upload_path(ctx.settings, params.get("file") or "")
     if not params.get("symbol"):
@@ -322,7 +322,7 @@ def import_kind(ctx, params: dict, *, progress) -> dict:
 
 @register("retention")
 def retention(ctx, params: dict, *, progress) -> dict:
-    from core.retention import RetentionPolicy, apply_retention
+    from tickdeck.core.retention import RetentionPolicy, apply_retention
 
     policy = RetentionPolicy.from_config(ctx, overrides=params.get("policy"))
     return apply_retention(ctx, policy, dry_run=bool(params.get("dry_run", False)), progress=progress).to_dict()
@@ -330,7 +330,7 @@ def retention(ctx, params: dict, *, progress) -> dict:
 
 @register("health")
 def health(ctx, params: dict, *, progress) -> dict:
-    from core.health import check_health
+    from tickdeck.core.health import check_health
 
     rep = check_health(ctx, publish=True)
     progress(Progress("health", 1, 1, rep.status))
@@ -345,9 +345,9 @@ def backfill(ctx, params: dict, *, progress) -> dict:
     A dataset that no feed collects (an import) queues nothing: it is listed under ``skipped``
     with the reason ("not collectable from a feed").
     """
-    from core.backfill import NOT_COLLECTABLE, plan_backfill, plan_stale, submit_plans
+    from tickdeck.core.backfill import NOT_COLLECTABLE, plan_backfill, plan_stale, submit_plans
 
-    spawn = getattr(progress, "spawn", None)  # jobs.runner.JobProgress
+    spawn = getattr(progress, "spawn", None)  # tickdeck.jobs.runner.JobProgress
     if spawn is None:
         raise JobError("a backfill queues child jobs: run it through the job queue (tickdeck jobs start backfill …)")
     if params.get("start") and params.get("end"):

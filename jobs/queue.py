@@ -26,7 +26,7 @@ row). Every state change is published on the bus topic ``jobs`` as a
 Warnings
 --------
 Cancellation is cooperative: :meth:`JobQueue.cancel` sets ``cancel_requested`` on a running
-job and the runner's ``progress`` callable raises :class:`jobs.errors.JobCancelled` at the
+job and the runner's ``progress`` callable raises :class:`tickdeck.jobs.errors.JobCancelled` at the
 job's next progress report.
 """
 
@@ -42,11 +42,11 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
-from core import db
-from core.errors import JobError
-from core.events import JobChanged
-from jobs.errors import JobCancelled, JobNotFound  # noqa: F401 - JobCancelled is re-exported
-from jobs.registry import check_kind
+from tickdeck.core import db
+from tickdeck.core.errors import JobError
+from tickdeck.core.events import JobChanged
+from tickdeck.jobs.errors import JobCancelled, JobNotFound  # noqa: F401 - JobCancelled is re-exported
+from tickdeck.jobs.registry import check_kind
 
 STATUSES = ("pending", "running", "waiting", "succeeded", "failed", "cancelled", "interrupted")
 FINISHED = ("succeeded", "failed", "cancelled", "interrupted")

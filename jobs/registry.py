@@ -7,7 +7,7 @@ the queue checks a submitted kind against :data:`KIND_NAMES` without importing t
 
 from __future__ import annotations
 
-from core.errors import JobError
+from tickdeck.core.errors import JobError
 
 KIND_NAMES = ("collect", "backfill", "build-bars", "validate", "finalize", "export", "retention", "health", "generate",
               "import", "indicators_build")

@@ -16,10 +16,10 @@ import threading
 import time
 import traceback
 
-from core.progress import Progress
-from jobs.kinds import get_kind
-from jobs.errors import JobCancelled
-from jobs.queue import JobQueue, JobRecord
+from tickdeck.core.progress import Progress
+from tickdeck.jobs.kinds import get_kind
+from tickdeck.jobs.errors import JobCancelled
+from tickdeck.jobs.queue import JobQueue, JobRecord
 
 log = logging.getLogger(__name__)
 

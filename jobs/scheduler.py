@@ -23,8 +23,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from core.errors import JobError
-from jobs.queue import JobQueue
+from tickdeck.core.errors import JobError
+from tickdeck.jobs.queue import JobQueue
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def _fire(kind: str, params: dict, priority: int) -> None:
 def _check_triggers() -> None:
     if _CURRENT is None:
         return
-    from jobs.triggers import MarketTriggers
+    from tickdeck.jobs.triggers import MarketTriggers
 
     try:
         MarketTriggers(_CURRENT.ctx, _CURRENT.queue, clock=_CURRENT.clock).check()
@@ -97,7 +97,7 @@ class Scheduler:
         JobError
             Neither or both of ``cron``/``every_s``, a bad crontab or an unknown kind.
         """
-        from jobs.registry import KIND_NAMES
+        from tickdeck.jobs.registry import KIND_NAMES
 
         if kind not in KIND_NAMES:
             raise JobError(f"unknown job kind {kind!r} for schedule {name!r}")
@@ -125,7 +125,7 @@ class Scheduler:
         return [self._info(j) for j in self._sched.get_jobs()]
 
     def install_market_triggers(self, every_s: float = TRIGGER_CHECK_S) -> None:
-        """Check the market triggers now and every ``every_s`` seconds (see :mod:`jobs.triggers`)."""
+        """Check the market triggers now and every ``every_s`` seconds (see :mod:`tickdeck.jobs.triggers`)."""
         self._sched.add_job(_check_triggers, IntervalTrigger(seconds=every_s), id=TRIGGERS_SCHEDULE,
                             name=TRIGGERS_SCHEDULE, replace_existing=True,
                             next_run_time=dt.datetime.now(dt.timezone.utc))

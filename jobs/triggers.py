@@ -21,12 +21,12 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from core.backfill import feed_symbols
-from core.calendar import ET
-from core.events import TriggerFired
-from core.live_service import STOP_GRACE_S
-from core.naming import as_date, format_day
-from core.services import ServiceControl
+from tickdeck.core.backfill import feed_symbols
+from tickdeck.core.calendar import ET
+from tickdeck.core.events import TriggerFired
+from tickdeck.core.live_service import STOP_GRACE_S
+from tickdeck.core.naming import as_date, format_day
+from tickdeck.core.services import ServiceControl
 
 STATE_KEY = "triggers.state"
 LIVE = "live"  # the service the open starts

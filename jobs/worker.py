@@ -21,9 +21,9 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from core.errors import JobError
-from jobs.queue import STALE_AFTER_S, JobQueue, JobRecord, default_worker_id
-from jobs.runner import run_job
+from tickdeck.core.errors import JobError
+from tickdeck.jobs.queue import STALE_AFTER_S, JobQueue, JobRecord, default_worker_id
+from tickdeck.jobs.runner import run_job
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class Worker:
     Parameters
     ----------
     ctx
-        The process's :class:`core.context.Context`.
+        The process's :class:`tickdeck.core.context.Context`.
     kinds
         Only claim these kinds (default: all).
     stale_after_s
@@ -78,7 +78,7 @@ class Worker:
 
     def complete_pending(self) -> list:
         """Finish post-write steps a killed writer left pending; never raises (logged)."""
-        from core.ingest import complete_pending
+        from tickdeck.core.ingest import complete_pending
 
         try:
             done = complete_pending(self.ctx)
@@ -210,12 +210,12 @@ def start_embedded(ctx, *, scheduler: bool = True, triggers: bool = True, slots:
     t.start()
     sched = sup = None
     if services if services is not None else scheduler:
-        from core.services import Supervisor
+        from tickdeck.core.services import Supervisor
 
         sup = Supervisor(ctx, **({"poll_s": poll_s} if poll_s else {}))
         sup.start()
     if scheduler:
-        from jobs.scheduler import TRIGGER_CHECK_S, Scheduler
+        from tickdeck.jobs.scheduler import TRIGGER_CHECK_S, Scheduler
 
         sched = Scheduler(ctx, clock=clock)
         if triggers:

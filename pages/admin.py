@@ -35,15 +35,15 @@ import pandas as pd
 import panel as pn
 import param
 
-from core.errors import TickdeckError
-from core.health import check_health, degraded_checks
-from core.retention import RetentionReport, apply_retention
-from core.status import DatasetStatus, dataset_statuses
-from core.users import User
-from pages.components.safe import md_text
-from pages.components.services import LOCAL_ADMIN
-from pages.components.status import badge_html, quality_html
-from pages.components.ui import STATUS_CSS, badge, empty_state_html, error_text, human_bytes, run_off_loop
+from tickdeck.core.errors import TickdeckError
+from tickdeck.core.health import check_health, degraded_checks
+from tickdeck.core.retention import RetentionReport, apply_retention
+from tickdeck.core.status import DatasetStatus, dataset_statuses
+from tickdeck.core.users import User
+from tickdeck.pages.components.safe import md_text
+from tickdeck.pages.components.services import LOCAL_ADMIN
+from tickdeck.pages.components.status import badge_html, quality_html
+from tickdeck.pages.components.ui import STATUS_CSS, badge, empty_state_html, error_text, human_bytes, run_off_loop
 
 REFRESH_MS = 1000  # job progress and queue counts refresh once a second while events arrive
 HEALTH_EVERY_S = 30  # health probes open sockets and sample CPU for 0.1 s: not every second
@@ -68,16 +68,16 @@ def freshness_rows(ctx, *, now=None) -> list[DatasetStatus]:
 class AdminPage(pn.viewable.Viewer):
     """Operate the deployment: health, freshness + backfill, jobs, retention and the audit log."""
 
-    ctx = param.Parameter(doc="core.context.Context")
+    ctx = param.Parameter(doc="tickdeck.core.context.Context")
     user = param.ClassSelector(class_=User, default=LOCAL_ADMIN, instantiate=False,
                                doc="who is looking (injected by the server; a notebook is the local admin)")
-    jobs = param.Parameter(default=None, doc="jobs facade (pages.components.services.JobsFacade); "
+    jobs = param.Parameter(default=None, doc="jobs facade (tickdeck.pages.components.services.JobsFacade); "
                                              "None: job actions say the queue is not available")
-    services = param.Parameter(default=None, doc="services facade (core.services.ServiceControl, injected); "
+    services = param.Parameter(default=None, doc="services facade (tickdeck.core.services.ServiceControl, injected); "
                                                  "None: no services panel actions")
-    keys = param.Parameter(default=None, doc="API key control (core.users.ApiKeyControl, injected); "
+    keys = param.Parameter(default=None, doc="API key control (tickdeck.core.users.ApiKeyControl, injected); "
                                              "None: no API keys section")
-    cpu = param.Parameter(default=None, doc="core.health.CpuWindow the CPU samples join (default: the "
+    cpu = param.Parameter(default=None, doc="tickdeck.core.health.CpuWindow the CPU samples join (default: the "
                                             "process's window; tests inject a sampler and clock)")
     actor = param.String(default="", doc="name recorded in the audit log (default: the user's name)")
     autostart = param.Boolean(default=True, doc="listen to the bus and refresh periodically when rendered")
@@ -280,7 +280,7 @@ class AdminPage(pn.viewable.Viewer):
 
     def build_indicators_history(self) -> int | None:
         """Queue the ``indicators_build`` job over the stored tick days (first to last); audited."""
-        from core.indicators.build import all_days
+        from tickdeck.core.indicators.build import all_days
 
         out: list[int] = []
 
@@ -429,7 +429,7 @@ class AdminPage(pn.viewable.Viewer):
                              pn.pane.Alert(f"Admin only: {md_text(self.denied)}", alert_type="danger"))
         if self.autostart:
             self.start_updates()
-        from pages.components.service_panel import ServicesPanel
+        from tickdeck.pages.components.service_panel import ServicesPanel
 
         return pn.Column(
             pn.pane.Markdown("## Admin"), self.message_pane,
@@ -457,7 +457,7 @@ class AdminPage(pn.viewable.Viewer):
     def _keys_section(self) -> list:
         if self.keys is None:
             return []
-        from pages.components.api_keys import ApiKeysPanel
+        from tickdeck.pages.components.api_keys import ApiKeysPanel
 
         return [pn.pane.Markdown("### API keys"), ApiKeysPanel(keys=self.keys)]
 

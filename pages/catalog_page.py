@@ -14,14 +14,14 @@ from urllib.parse import quote
 import panel as pn
 import param
 
-from core.catalog_tree import catalog_tree
-from core.errors import TickdeckError
-from core.naming import normalize_ticker
-from core.status import dataset_status
-from pages.components.coverage import CAL_CSS, calendar_html, day_states, failing_days
-from pages.components.safe import describe_invalid, sync_url
-from pages.components.status import badge_html, quality_html
-from pages.components.ui import empty_state_html
+from tickdeck.core.catalog_tree import catalog_tree
+from tickdeck.core.errors import TickdeckError
+from tickdeck.core.naming import normalize_ticker
+from tickdeck.core.status import dataset_status
+from tickdeck.pages.components.coverage import CAL_CSS, calendar_html, day_states, failing_days
+from tickdeck.pages.components.safe import describe_invalid, sync_url
+from tickdeck.pages.components.status import badge_html, quality_html
+from tickdeck.pages.components.ui import empty_state_html
 
 TREE_CSS = """
 .td-tree { font-family: system-ui, sans-serif; font-size: .95em; }
@@ -36,7 +36,7 @@ TREE_CSS = """
 class CatalogPage(pn.viewable.Viewer):
     """Tree of stored data and a gap calendar. ``CatalogPage(ctx=ctx, symbol="AAPL")`` in Jupyter."""
 
-    ctx = param.Parameter(doc="core.context.Context — injected service")
+    ctx = param.Parameter(doc="tickdeck.core.context.Context — injected service")
     symbol = param.String(default="", doc="instrument whose gap calendar is shown (empty: the first)")
     link_error = param.String(default="", doc="why a symbol from the link was not used (read-only)")
 
@@ -137,6 +137,6 @@ class CatalogPage(pn.viewable.Viewer):
         sync_url(self, {"symbol": "symbol"}, lambda bad: self._invalid_link(bad))
 
     def _invalid_link(self, bad: dict) -> None:
-        from pages.components.actions import notify
+        from tickdeck.pages.components.actions import notify
 
         notify(describe_invalid(bad), "warning")

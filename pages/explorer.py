@@ -12,7 +12,7 @@ tick chart (:class:`~pages.components.tick_plot.TickPlot`) is built once per pag
 selection only swaps its data, so the event loop and the browser do little per selection.
 
 Bars come from the bars engine (:func:`core.bars.get_bars`); choosing a family fills in the
-family's default spec from :func:`core.bars.registry.family_default` (a series pre-built for
+family's default spec from :func:`tickdeck.core.bars.registry.family_default` (a series pre-built for
 stored days). The Export tab downloads the selection through :func:`core.export.export` — the
 same writer, columns and timestamp format as ``tickdeck export`` — and is offered to users with
 the researcher role (the page is given its user; see :mod:`pages.components.services`).
@@ -31,19 +31,19 @@ import pandas as pd
 import panel as pn
 import param
 
-from core.bars import FAMILIES, get_bars, parse_spec
-from core.bars.registry import family_default
-from core.errors import NotFound, TickdeckError
-from core.export import ExportRequest, export
-from core.naming import date_range, normalize_ticker
-from core.users import User
-from pages.components.actions import ui_action
-from pages.components.charts import candle_chart
-from pages.components.grid import TICK_GRID_COLUMNS, data_grid
-from pages.components.safe import describe_invalid, md_text, sync_url
-from pages.components.services import LOCAL_ADMIN, require
-from pages.components.tick_plot import TickPlot, tick_chart
-from pages.components.ui import empty_state
+from tickdeck.core.bars import FAMILIES, get_bars, parse_spec
+from tickdeck.core.bars.registry import family_default
+from tickdeck.core.errors import NotFound, TickdeckError
+from tickdeck.core.export import ExportRequest, export
+from tickdeck.core.naming import date_range, normalize_ticker
+from tickdeck.core.users import User
+from tickdeck.pages.components.actions import ui_action
+from tickdeck.pages.components.charts import candle_chart
+from tickdeck.pages.components.grid import TICK_GRID_COLUMNS, data_grid
+from tickdeck.pages.components.safe import describe_invalid, md_text, sync_url
+from tickdeck.pages.components.services import LOCAL_ADMIN, require
+from tickdeck.pages.components.tick_plot import TickPlot, tick_chart
+from tickdeck.pages.components.ui import empty_state
 
 EXPORT_ROLE = "researcher"  # the least role that may download a selection
 CHART_COLUMNS = ["last", "bid", "ask", "last_sz"]  # what the tick chart draws: read on every selection
@@ -66,7 +66,7 @@ class Loaded:
 class ExplorerPage(pn.viewable.Viewer):
     """Explore a symbol's ticks or bars. ``ExplorerPage(ctx=ctx, symbol="AAPL")`` in Jupyter."""
 
-    ctx = param.Parameter(doc="core.context.Context (store, catalog, bus) — injected service")
+    ctx = param.Parameter(doc="tickdeck.core.context.Context (store, catalog, bus) — injected service")
     symbol = param.String(default="", doc="ticker shown (empty: the first dataset in the catalog)")
     start = param.CalendarDate(default=None, allow_None=True, doc="first day (default: last stored day)")
     end = param.CalendarDate(default=None, allow_None=True, doc="last day, inclusive (empty: same as start)")
@@ -282,7 +282,7 @@ class ExplorerPage(pn.viewable.Viewer):
         return self.user.has(EXPORT_ROLE)
 
     def export_bytes(self) -> io.BytesIO:
-        """The current selection as a CSV or Parquet file, written by :func:`core.export.export`.
+        """The current selection as a CSV or Parquet file, written by :func:`tickdeck.core.export.export`.
 
         Ticks carry every stored column, bars the bar rows; both add ``symbol`` and use the
         export's timestamp format. The file is written in a temporary directory, read back and
@@ -375,7 +375,7 @@ class ExplorerPage(pn.viewable.Viewer):
         self.param.update(bar_spec=str(self.family_spec(event.new)), view="bars")
 
     def family_spec(self, family: str):
-        """The default spec of ``family`` for the shown day (scaled to its activity; see core.bars.registry)."""
+        """The default spec of ``family`` for the shown day (scaled to its activity; core.bars.registry)."""
         info = None
         if self.symbol and self.start is not None:
             rows = self.ctx.catalog.tick_days(self.symbol, self.start, self.start)
@@ -390,7 +390,7 @@ class ExplorerPage(pn.viewable.Viewer):
 
     def _url_invalid(self, bad: dict) -> None:
         """Values in the link that the params reject: named in a notification, defaults kept."""
-        from pages.components.actions import notify
+        from tickdeck.pages.components.actions import notify
 
         self.last_error = describe_invalid(bad)
         notify(self.last_error, "warning")

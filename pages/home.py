@@ -25,14 +25,14 @@ from urllib.parse import quote
 import panel as pn
 import param
 
-from core.calendar import MarketCalendar
-from core.catalog import Catalog, DatasetSummary
-from core.datasets import DatasetFilter, filter_datasets
-from core.errors import TickdeckError
-from core.status import DatasetStatus, dataset_statuses
-from pages.components.actions import ui_action
-from pages.components.status import badge_html, quality_html
-from pages.components.ui import empty_state_html
+from tickdeck.core.calendar import MarketCalendar
+from tickdeck.core.catalog import Catalog, DatasetSummary
+from tickdeck.core.datasets import DatasetFilter, filter_datasets
+from tickdeck.core.errors import TickdeckError
+from tickdeck.core.status import DatasetStatus, dataset_statuses
+from tickdeck.pages.components.actions import ui_action
+from tickdeck.pages.components.status import badge_html, quality_html
+from tickdeck.pages.components.ui import empty_state_html
 
 LIVE_BATCH_MS = 500  # bus events are applied at most twice a second: smooth without flicker
 CARDS_PER_PAGE = 60  # cards rendered at first and per "Show more": 1,000 cards are ~1 MB of HTML
@@ -109,7 +109,7 @@ def card_html(d: DatasetSummary, status: DatasetStatus, frequency: str) -> str:
 class HomePage(pn.viewable.Viewer):
     """Dataset cards with search and filters. Renders in Jupyter: ``HomePage(ctx=ctx)``."""
 
-    ctx = param.Parameter(default=None, doc="core.context.Context; gives catalog, calendar, statuses and the live bus")
+    ctx = param.Parameter(default=None, doc="tickdeck.core.context.Context: catalog, calendar, statuses, live bus")
     catalog = param.ClassSelector(class_=Catalog, doc="catalog service (taken from ctx when not given)")
     search = param.String(default="", doc="case-insensitive filter on symbol, source and venue")
     source = param.Selector(default=ALL, objects=[ALL], doc="only datasets from this source")
@@ -156,7 +156,7 @@ class HomePage(pn.viewable.Viewer):
         self.param.venue.objects = [ALL, *sorted({d.venue for d in items if d.venue})]
 
     def datasets(self) -> list[DatasetSummary]:
-        """The datasets passing every filter (one catalog query; :func:`core.datasets.filter_datasets`)."""
+        """The datasets passing every filter (one catalog query; :func:`tickdeck.core.datasets.filter_datasets`)."""
         flt = DatasetFilter(search=self.search, source=None if self.source == ALL else self.source,
                             venue=None if self.venue == ALL else self.venue, covers_from=self.covers_from,
                             covers_to=self.covers_to, min_quality=self.min_quality)

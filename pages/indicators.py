@@ -39,18 +39,18 @@ import pandas as pd
 import panel as pn
 import param
 
-from core import naming
-from core.errors import TickdeckError
-from core.events import AlertAcknowledged, AlertFired, IndicatorUpdate, Message
-from core.indicators import overview
-from core.indicators import store as istore
-from core.indicators.derived import METRIC_INFO, WINDOWS
-from core.users import User
-from pages.components import indicator_charts as ic
-from pages.components.alerts_panel import CODE_CSS, AlertsPanel
-from pages.components.safe import describe_invalid, md_text, sync_url
-from pages.components.services import LOCAL_ADMIN
-from pages.components.ui import STATUS_CSS, badge, error_text
+from tickdeck.core import naming
+from tickdeck.core.errors import TickdeckError
+from tickdeck.core.events import AlertAcknowledged, AlertFired, IndicatorUpdate, Message
+from tickdeck.core.indicators import overview
+from tickdeck.core.indicators import store as istore
+from tickdeck.core.indicators.derived import METRIC_INFO, WINDOWS
+from tickdeck.core.users import User
+from tickdeck.pages.components import indicator_charts as ic
+from tickdeck.pages.components.alerts_panel import CODE_CSS, AlertsPanel
+from tickdeck.pages.components.safe import describe_invalid, md_text, sync_url
+from tickdeck.pages.components.services import LOCAL_ADMIN
+from tickdeck.pages.components.ui import STATUS_CSS, badge, error_text
 
 LIVE_MS = 1000  # live updates are applied at most once a second (the issue's "within one second")
 MAX_BUFFER = 20_000  # a stalled page keeps the newest bus messages rather than grow without bound
@@ -90,7 +90,7 @@ def _columns(kinds, exchanges=EXCHANGES, suffix: str = "") -> list[str]:
 class IndicatorsPage(pn.viewable.Viewer):
     """The Market indicators dashboard (see the module docstring)."""
 
-    ctx = param.Parameter(doc="core.context.Context: store (indicators library), catalog (alerts) and bus")
+    ctx = param.Parameter(doc="tickdeck.core.context.Context: store (indicators library), catalog (alerts) and bus")
     day = param.String(default="", doc="the day shown, YYYY-MM-DD ('' the latest day with stored indicators)")
     tab = param.Selector(default="breadth", objects=list(TABS), doc="the tab shown")
     exchange = param.Selector(default="NYSE", objects=list(EXCHANGES), doc="listing exchange of the breadth charts")
@@ -466,7 +466,7 @@ class IndicatorsPage(pn.viewable.Viewer):
 
     def build_history(self) -> int | None:
         """Submit the ``indicators_build`` job for every stored tick day (through the jobs facade)."""
-        from core.indicators.build import all_days
+        from tickdeck.core.indicators.build import all_days
 
         try:
             if self.jobs is None:

@@ -33,16 +33,16 @@ import pandas as pd
 import panel as pn
 import param
 
-from core import feed_status
-from core.errors import TickdeckError
-from core.events import (BarClosed, BarsBuilt, CollectionProgress, DayWritten, FeedStatusChanged, JobChanged,
+from tickdeck.core import feed_status
+from tickdeck.core.errors import TickdeckError
+from tickdeck.core.events import (BarClosed, BarsBuilt, CollectionProgress, DayWritten, FeedStatusChanged, JobChanged,
                          Message)
-from core.session_status import session_status
-from core.users import User
-from pages.components.feed import feed_html, feed_summary, primary
-from pages.components.safe import md_text
-from pages.components.services import LOCAL_ADMIN, require
-from pages.components.ui import (  # noqa: F401
+from tickdeck.core.session_status import session_status
+from tickdeck.core.users import User
+from tickdeck.pages.components.feed import feed_html, feed_summary, primary
+from tickdeck.pages.components.safe import md_text
+from tickdeck.pages.components.services import LOCAL_ADMIN, require
+from tickdeck.pages.components.ui import (  # noqa: F401
     STATUS_CSS, badge, countdown, empty_state, error_text, human_bytes, run_off_loop)
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ _NEXT_EVENT = {"pre": "regular open", "regular": "close", "after": "after-hours 
 class MonitorPage(pn.viewable.Viewer):
     """Live view of collection: what the feed is doing and what landed in the store."""
 
-    ctx = param.Parameter(doc="core.context.Context: bus, catalog, store and calendar")
+    ctx = param.Parameter(doc="tickdeck.core.context.Context: bus, catalog, store and calendar")
     symbols = param.String(default="", doc="comma-separated tickers for Start/Stop collection")
     mode = param.Selector(default="history", objects=["history", "live"],
                           doc="history: last N completed days; live: stream the current session")
@@ -73,9 +73,9 @@ class MonitorPage(pn.viewable.Viewer):
     actor = param.String(default="", doc="who is recorded as requesting jobs started here (default: the user)")
     user = param.ClassSelector(class_=User, default=LOCAL_ADMIN, instantiate=False,
                                doc="who is looking (injected by the server): start/stop needs the admin role")
-    jobs = param.Parameter(default=None, doc="jobs facade (pages.components.services.JobsFacade); "
+    jobs = param.Parameter(default=None, doc="jobs facade (tickdeck.pages.components.services.JobsFacade); "
                                              "None: collections run in this process")
-    services = param.Parameter(default=None, doc="services facade (core.services.ServiceControl, injected); "
+    services = param.Parameter(default=None, doc="services facade (tickdeck.core.services.ServiceControl, injected); "
                                                  "None: no services panel actions")
 
     def __init__(self, **params):
@@ -298,7 +298,7 @@ class MonitorPage(pn.viewable.Viewer):
 
     # -- actions --------------------------------------------------------------------------
     def _symbols(self) -> list[str]:
-        from core.naming import normalize_ticker
+        from tickdeck.core.naming import normalize_ticker
 
         syms = [normalize_ticker(s) for s in self.symbols.replace(" ", ",").split(",") if s.strip()]
         if not syms:
@@ -352,7 +352,7 @@ class MonitorPage(pn.viewable.Viewer):
         self._notify(f"Queued collect job {job_id} for {', '.join(syms)}", "success")
 
     def _start_local(self, syms: list[str], params: dict) -> None:
-        from core import collect, live
+        from tickdeck.core import collect, live
 
         key = ",".join(syms)
         stop = threading.Event()
@@ -422,7 +422,7 @@ class MonitorPage(pn.viewable.Viewer):
             pn.pane.Markdown("### Start / stop collection"),
             pn.Row(self.symbols_input, self.mode_input, self.days_input),
             pn.Row(self.start_button, self.stop_button), self.message_pane, sizing_mode="stretch_width")
-        from pages.components.service_panel import ServicesPanel
+        from tickdeck.pages.components.service_panel import ServicesPanel
 
         return pn.Column(
             pn.pane.Markdown("## Collection monitor"), *self._empty_state(),

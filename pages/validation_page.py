@@ -8,8 +8,8 @@ and the history of past validation runs. A date range validates every stored day
 lists them with their status; pick a day to see its detail.
 
 The work runs on a thread (validating a day reads the whole day) and the result is delivered on
-the session's event loop, so the page never freezes. Calls go to :mod:`core.validation` only.
-Above the form, the chosen dataset's status (:func:`core.status.dataset_status`) is the same
+the session's event loop, so the page never freezes. Calls go to :mod:`tickdeck.core.validation` only.
+Above the form, the chosen dataset's status (:func:`tickdeck.core.status.dataset_status`) is the same
 badge as on the home cards and the admin page; quality is on the one 0–100 scale.
 URL: ``./validation?symbol=AAPL&day=2024-07-01`` pre-fills and runs. Without a symbol the form is
 pre-filled (not run) with the most recently updated dataset and its latest stored day. When
@@ -30,16 +30,16 @@ import pandas as pd
 import panel as pn
 import param
 
-from core.errors import NotFound, TickdeckError
-from core.quality_report import UnknownSymbol, days_to_validate
-from core.naming import normalize_ticker
-from core.status import dataset_status
-from core.validation import flagged_ticks, history, quality_score, validate_day
-from core.quality_scale import QUALITY_MAX, format_quality, quality_band
-from core.validation.quality import QualityScore
-from core.validation.service import HistoryEntry
-from pages.components.status import BAND_LEVEL, badge_html, quality_html
-from pages.components.ui import STATUS_CSS, badge, empty_state, error_text, run_off_loop
+from tickdeck.core.errors import NotFound, TickdeckError
+from tickdeck.core.quality_report import UnknownSymbol, days_to_validate
+from tickdeck.core.naming import normalize_ticker
+from tickdeck.core.status import dataset_status
+from tickdeck.core.validation import flagged_ticks, history, quality_score, validate_day
+from tickdeck.core.quality_scale import QUALITY_MAX, format_quality, quality_band
+from tickdeck.core.validation.quality import QualityScore
+from tickdeck.core.validation.service import HistoryEntry
+from tickdeck.pages.components.status import BAND_LEVEL, badge_html, quality_html
+from tickdeck.pages.components.ui import STATUS_CSS, badge, empty_state, error_text, run_off_loop
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +166,7 @@ def history_frame(items: list[HistoryEntry] | None) -> pd.DataFrame:
 class ValidationPage(pn.viewable.Viewer):
     """Validate a symbol-day and show each validator's verdict, issues, timeline, score and history."""
 
-    ctx = param.Parameter(doc="core.context.Context (store, catalog, calendar)")
+    ctx = param.Parameter(doc="tickdeck.core.context.Context (store, catalog, calendar)")
     symbol = param.String(default="", doc="ticker to validate")
     day = param.CalendarDate(default=None, allow_None=True, doc="day to validate (first day of a range)")
     end = param.CalendarDate(default=None, allow_None=True, doc="optional last day of a range")

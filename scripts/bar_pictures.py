@@ -21,10 +21,10 @@ import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from core.bars import compute_bars  # noqa: E402
-from core.calendar import get_calendar  # noqa: E402
-from core.enrich import enrich  # noqa: E402
-from core.sources.synthetic import generate_day  # noqa: E402
+from tickdeck.core.bars import compute_bars  # noqa: E402
+from tickdeck.core.calendar import get_calendar  # noqa: E402
+from tickdeck.core.enrich import enrich  # noqa: E402
+from tickdeck.core.sources.synthetic import generate_day  # noqa: E402
 
 OUT = ROOT / "docs" / "img" / "bars"
 DAY = "2024-07-02"

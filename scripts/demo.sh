@@ -19,7 +19,7 @@ export TICKDECK_FEED_PORT_L1="${TICKDECK_FEED_PORT_L1:-5009}"
 SYMBOLS="${DEMO_SYMBOLS:-AAPL MSFT SPY NVDA QQQ}"
 DAYS="${DEMO_DAYS:-5}"
 mkdir -p "$DATA/logs"
-eval "$($BIN/python -m core.demo_clock --days "$DAYS")"   # DEMO_NOW, DEMO_START, DEMO_END, DEMO_STATISTICS
+eval "$($BIN/python -m tickdeck.core.demo_clock --days "$DAYS")"   # DEMO_NOW, DEMO_START, DEMO_END, DEMO_STATISTICS
 
 $BIN/tickdeck iqfeed-sim --symbols "$(echo $SYMBOLS | tr ' ' ',')" --seed 7 --now "$DEMO_NOW" --speed 1 \
   --port-history "$TICKDECK_FEED_PORT_HISTORY" --port-l1 "$TICKDECK_FEED_PORT_L1" \

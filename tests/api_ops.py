@@ -36,8 +36,8 @@ def wait_job(client, location: str, states=TERMINAL, timeout: float = 300.0) -> 
 
 def audit_rows(server, action: str) -> list:
     """The audit rows of ``action`` in the server's database."""
-    from core.catalog import Catalog
-    from core.config import Settings
+    from tickdeck.core.catalog import Catalog
+    from tickdeck.core.config import Settings
 
     catalog = Catalog(Settings(data_dir=server.data_dir).sql_url)
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.schema import empty_raw
+from tickdeck.core.schema import empty_raw
 
 
 def make_raw(prices, sizes=None, *, bids=None, asks=None, day=20240702, start_s=10 * 3600, step_s=1.0,
@@ -38,6 +38,6 @@ def make_trades(n: int, seed: int = 0, day=20240702):
 
 
 def store_synthetic(ctx, symbol="AAPL", start="2024-07-01", end="2024-07-03", seed=0, faults=(), ticks=None):
-    from core.sources.synthetic import generate_into_store
+    from tickdeck.core.sources.synthetic import generate_into_store
 
     return generate_into_store(ctx, [symbol], start, end, seed=seed, faults=faults, ticks=ticks)

@@ -26,14 +26,14 @@ REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
 
 @pytest.fixture
 def settings(tmp_path):
-    from core.config import Settings
+    from tickdeck.core.config import Settings
 
     return Settings(data_dir=tmp_path / "data")
 
 
 @pytest.fixture
 def ctx(settings):
-    from core.context import Context
+    from tickdeck.core.context import Context
 
     c = Context.open(settings)
     yield c
@@ -69,7 +69,7 @@ def sql_url(request, tmp_path):
 
 @pytest.fixture
 def catalog(sql_url):
-    from core.catalog import Catalog
+    from tickdeck.core.catalog import Catalog
 
     c = Catalog(sql_url)
     yield c

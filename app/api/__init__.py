@@ -20,11 +20,11 @@ from typing import Callable
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from app.api import errors
-from app.api.deps import API_PREFIX, RateLimiter
-from app.api.schemas import PROBLEM_RESPONSES, Liveness, Readiness
-from core.config import Settings
-from core.context import Context
+from tickdeck.app.api import errors
+from tickdeck.app.api.deps import API_PREFIX, RateLimiter
+from tickdeck.app.api.schemas import PROBLEM_RESPONSES, Liveness, Readiness
+from tickdeck.core.config import Settings
+from tickdeck.core.context import Context
 
 log = logging.getLogger("tickdeck.api")
 
@@ -32,7 +32,7 @@ API_VERSION = "1"
 OPENAPI_URL = f"{API_PREFIX}/openapi.json"
 DOCS_URL = "/api/docs"
 DOCS_ASSETS = "/api/docs/assets"
-STREAMS_MODULE = "app.api.streams"
+STREAMS_MODULE = "tickdeck.app.api.streams"
 
 DESCRIPTION = """tickdeck's datasets, ticks, bars, validation, collection and jobs over HTTP, and live
 streams over WebSockets. Authenticate with `Authorization: Bearer <API key>` (`tickdeck keys create`);
@@ -40,10 +40,10 @@ errors are `application/problem+json`. See docs/api.md."""
 
 
 def router_modules() -> list:
-    """The modules whose ``router`` the API includes: every :data:`app.api.v1.ROUTERS` entry, then streams."""
-    from app.api.v1 import ROUTERS
+    """The modules whose ``router`` the API includes: every :data:`tickdeck.app.api.v1.ROUTERS` entry, then streams."""
+    from tickdeck.app.api.v1 import ROUTERS
 
-    modules = [importlib.import_module(f"app.api.v1.{name}") for name in ROUTERS]
+    modules = [importlib.import_module(f"tickdeck.app.api.v1.{name}") for name in ROUTERS]
     if importlib.util.find_spec(STREAMS_MODULE) is not None:
         modules.append(importlib.import_module(STREAMS_MODULE))
     return modules

@@ -6,7 +6,7 @@ Who is calling, in this order:
 1. ``Authorization: Bearer tdk_…`` — an API key (:func:`core.users.check_api_key`): the key's user
    acting with the lower of the key's and the user's role. An unknown, revoked or expired key, or
    one whose user is disabled, is a 401 that says which.
-2. The pages' session cookie (``user``, signed with ``TICKDECK_SECRET``; :mod:`app.login`) — for
+2. The pages' session cookie (``user``, signed with ``TICKDECK_SECRET``; :mod:`tickdeck.app.login`) — for
    same-origin browser calls. A mutating call (anything but GET, HEAD, OPTIONS) with the cookie must
    send the header ``X-CSRF-Token`` with the value ``GET /api/v1/me`` returns (403 otherwise); a
    WebSocket opened with the cookie must come from the page's own origin.
@@ -35,9 +35,9 @@ from typing import Annotated, Callable, Literal
 from fastapi import Depends
 from starlette.requests import HTTPConnection
 
-from app.api.errors import ApiProblem
-from core.context import Context
-from core.users import RANK, SESSION_DAYS, User, auth_enabled, check_api_key, check_role, session_user
+from tickdeck.app.api.errors import ApiProblem
+from tickdeck.core.context import Context
+from tickdeck.core.users import RANK, SESSION_DAYS, User, auth_enabled, check_api_key, check_role, session_user
 
 log = logging.getLogger("tickdeck.api")
 
@@ -47,7 +47,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 API_PREFIX = "/api/v1"
 LIMIT_NAMESPACE = "tickdeck-api"
 STREAM_GROUP = "streams"
-PEER_EXTENSION = "tickdeck.peer"  # the socket's own peer when X-Forwarded-For was applied (app.asgi_bridge)
+PEER_EXTENSION = "tickdeck.peer"  # the socket's own peer when X-Forwarded-For was applied (tickdeck.app.asgi_bridge)
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from core.errors import (
+from tickdeck.core.errors import (
     CatalogError, FeedError, JobError, NotFound, PermissionDenied, ReplaceRefused, StorageError, TickdeckError,
 )
 

@@ -119,7 +119,7 @@ DAY_MIN, DAY_MAX = dt.date(1970, 1, 1), dt.date(2199, 12, 31)
 
 
 class DatasetStatusOut(Record):
-    """A dataset's status (``core.status.DatasetStatus``): freshness, quality on the 0–100 scale,
+    """A dataset's status (``tickdeck.core.status.DatasetStatus``): freshness, quality on the 0–100 scale,
     days failing validation and the last failed collection; ``label`` is what a badge says."""
 
     state: Literal["fresh", "stale", "outdated", "empty", "failing"]
@@ -138,7 +138,7 @@ class DatasetStatusOut(Record):
 
 
 class DatasetOut(Record):
-    """One dataset (``core.catalog.DatasetSummary``) with its status."""
+    """One dataset (``tickdeck.core.catalog.DatasetSummary``) with its status."""
 
     symbol: str
     source: str
@@ -166,7 +166,7 @@ class DatasetList(Record):
 
 # -- data: metadata, ticks, bars ------------------------------------------------------------------
 class InstrumentTermsOut(Record):
-    """How stored sizes become quantities and money (``core.instruments.InstrumentTerms``)."""
+    """How stored sizes become quantities and money (``tickdeck.core.instruments.InstrumentTerms``)."""
 
     asset_class: str
     multiplier: float
@@ -176,7 +176,7 @@ class InstrumentTermsOut(Record):
 
 
 class TickDayOut(Record):
-    """Tier-1 metadata of one stored tick day (``core.catalog.TickDayRow``); ``first_ns``/``last_ns``
+    """Tier-1 metadata of one stored tick day (``tickdeck.core.catalog.TickDayRow``); ``first_ns``/``last_ns``
     are the first and last trade times in ns since the epoch (UTC)."""
 
     day: dt.date
@@ -200,7 +200,7 @@ class TickDayOut(Record):
 
 
 class BarSeriesOut(Record):
-    """A stored bar series of a dataset over its days (``core.datasets.BarSeriesSummary``)."""
+    """A stored bar series of a dataset over its days (``tickdeck.core.datasets.BarSeriesSummary``)."""
 
     family: str
     spec: str
@@ -256,7 +256,7 @@ CheckStatus = Literal["PASS", "WARN", "FAIL"]
 
 
 class IssueOut(Record):
-    """One finding (``core.validation.Issue``): what, how bad, where (ISO 8601, ET), how many rows."""
+    """One finding (``tickdeck.core.validation.Issue``): what, how bad, where (ISO 8601, ET), how many rows."""
 
     validator: str
     severity: Severity
@@ -269,7 +269,7 @@ class IssueOut(Record):
 
 
 class ValidatorResultOut(Record):
-    """What one validator found (``core.validation.ValidationResult``)."""
+    """What one validator found (``tickdeck.core.validation.ValidationResult``)."""
 
     validator: str
     status: CheckStatus
@@ -395,7 +395,7 @@ JobStatus = Literal["pending", "running", "waiting", "succeeded", "failed", "can
 
 
 class JobOut(Record):
-    """A job (``jobs.queue.JobRecord``); ``message`` says how it ended (a failure's one-line error)."""
+    """A job (``tickdeck.jobs.queue.JobRecord``); ``message`` says how it ended (a failure's one-line error)."""
 
     id: int
     kind: str
@@ -427,7 +427,7 @@ class JobAccepted(Record):
 
 # -- operations: services, feeds, collection -------------------------------------------------------
 class ServiceOut(Record):
-    """A supervised service's status (``core.services.ServiceStatus``) with ``description`` in words."""
+    """A supervised service's status (``tickdeck.core.services.ServiceStatus``) with ``description`` in words."""
 
     name: str
     state: Literal["stopped", "starting", "running", "stopping", "restarting", "failed"]
@@ -447,7 +447,7 @@ class ServiceOut(Record):
 
 
 class FeedStatusOut(Record):
-    """A feed client's last known status (``core.events.FeedStatusChanged``) and its age in seconds."""
+    """A feed client's last known status (``tickdeck.core.events.FeedStatusChanged``) and its age in seconds."""
 
     kind: Literal["history", "level1"]
     host: str
@@ -549,7 +549,7 @@ class HealthCheckOut(Record):
 
 
 class HealthOut(Record):
-    """``GET /admin/health-check`` (``core.health``): each part's check and the overall status."""
+    """``GET /admin/health-check`` (``tickdeck.core.health``): each part's check and the overall status."""
 
     status: Literal["healthy", "degraded", "unhealthy"]
     at: dt.datetime
@@ -558,7 +558,7 @@ class HealthOut(Record):
 
 
 class DataStatusOut(Record):
-    """One dataset's freshness and quality (``core.status.DatasetStatus``)."""
+    """One dataset's freshness and quality (``tickdeck.core.status.DatasetStatus``)."""
 
     symbol: str
     state: Literal["fresh", "stale", "outdated", "empty", "failing"]
@@ -586,7 +586,7 @@ class DataStatus(Record):
 
 
 class CleanupOut(Record):
-    """``POST /admin/cleanup`` (``core.retention``): what was (dry run: would be) deleted."""
+    """``POST /admin/cleanup`` (``tickdeck.core.retention``): what was (dry run: would be) deleted."""
 
     dry_run: bool
     tick_days: list[str]
@@ -619,7 +619,7 @@ class DayWrittenOut(Record):
 
 
 class PipelineHealthOut(Record):
-    """``GET /pipeline/health`` (``core.pipeline_health``)."""
+    """``GET /pipeline/health`` (``tickdeck.core.pipeline_health``)."""
 
     status: Literal["ok", "degraded"]
     issues: list[str]
@@ -634,7 +634,7 @@ class PipelineHealthOut(Record):
 
 # -- indicators ------------------------------------------------------------------------------------
 class IndicatorColumns(Record):
-    """One day of an indicator group as JSON columns (``core.indicator_series.json_columns``)."""
+    """One day of an indicator group as JSON columns (``tickdeck.core.indicator_series.json_columns``)."""
 
     group: str = Field(description="market-breadth, options-flow or derived-metrics")
     day: dt.date
@@ -652,7 +652,7 @@ class IndicatorColumns(Record):
 
 # -- streams (/ws/...) -------------------------------------------------------------------------------
 class StreamStatsOut(Record):
-    """``GET /api/v1/streams``: this server process's live streams (``core.streams.StreamStats``)."""
+    """``GET /api/v1/streams``: this server process's live streams (``tickdeck.core.streams.StreamStats``)."""
 
     clients: int = Field(description="WebSocket stream connections open now")
     channels: int = Field(description="channels at least one of them is subscribed to")

@@ -3,7 +3,7 @@
 
 The protocol — channels, messages, windows, slow clients, ``since`` — is :mod:`core.streams`;
 a route here only authorises the upgrade, parses its path and query, and hands the socket to a
-:class:`core.streams.StreamClient` of the process's :class:`core.streams.StreamHub`.
+:class:`core.streams.StreamClient` of the process's :class:`tickdeck.core.streams.StreamHub`.
 
 Authorisation happens before the upgrade is accepted (:func:`app.api.deps.authorize_stream`: an
 API key in ``Authorization: Bearer …``, or the pages' session cookie from the same origin; the
@@ -23,9 +23,9 @@ from fastapi import APIRouter, Depends, WebSocket
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocketDisconnect
 
-from app.api.deps import API_PREFIX, CtxDep, Principal, authorize_stream, get_ctx, require_role
-from app.api.schemas import PROBLEM_RESPONSES, StreamStatsOut
-from core.streams import (
+from tickdeck.app.api.deps import API_PREFIX, CtxDep, Principal, authorize_stream, get_ctx, require_role
+from tickdeck.app.api.schemas import PROBLEM_RESPONSES, StreamStatsOut
+from tickdeck.core.streams import (
     InvalidCursor, StreamClient, StreamError, StreamHub, StreamStats, close_reason, hub_for, parse_channel,
     parse_request, parse_since,
 )
@@ -37,7 +37,7 @@ def _viewer(websocket: WebSocket) -> Principal:
     return authorize_stream(websocket, "viewer")
 
 
-_viewer.tickdeck_role = "viewer"  # read back by app.api.api_routes (the auth matrix)
+_viewer.tickdeck_role = "viewer"  # read back by tickdeck.app.api.api_routes (the auth matrix)
 ViewerDep = Annotated[Principal, Depends(_viewer)]
 
 

@@ -1,1 +1,1 @@
-"""CLI verbs, one module each (discovered by ``app.cli``)."""
+"""CLI verbs, one module each (discovered by ``tickdeck.app.cli``)."""

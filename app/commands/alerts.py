@@ -64,9 +64,9 @@ def _rule_line(r) -> str:
 
 
 def run(args) -> int:
-    from app.wiring import open_context
-    from core import alert_store as store
-    from core.alert_rules import AlertRule
+    from tickdeck.app.wiring import open_context
+    from tickdeck.core import alert_store as store
+    from tickdeck.core.alert_rules import AlertRule
 
     ctx = open_context(pipeline=False)
     try:

@@ -17,9 +17,9 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from app.wiring import open_context
-    from core.backfill import freshness, plan_backfill, plan_stale, run_plan, submit_plans
-    from core.errors import TickdeckError
+    from tickdeck.app.wiring import open_context
+    from tickdeck.core.backfill import freshness, plan_backfill, plan_stale, run_plan, submit_plans
+    from tickdeck.core.errors import TickdeckError
 
     ctx = open_context()
     if args.freshness:
@@ -43,7 +43,7 @@ def run(args) -> int:
         print("nothing to backfill")
         return 0
     if args.run:
-        from core.progress import TqdmProgress
+        from tickdeck.core.progress import TqdmProgress
 
         bar = TqdmProgress()
         try:
@@ -53,7 +53,7 @@ def run(args) -> int:
             bar.close()
         print(f"collected {sum(len(p.days) for p in plans)} symbol-day(s)")
         return 0
-    from jobs.queue import JobQueue
+    from tickdeck.jobs.queue import JobQueue
 
     q = JobQueue(ctx.catalog.engine, ctx.bus)
     kinds: dict[str, list[int]] = {}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.naming import date_range
-from core.progress import Progress, TqdmProgress
+from tickdeck.core.naming import date_range
+from tickdeck.core.progress import Progress, TqdmProgress
 
 
 def register(sub) -> None:
@@ -29,10 +29,10 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from app.wiring import open_context
-    from core.bars import get_bars, parse_spec
-    from core.bars.service import build_default_bars
-    from core.errors import DayNotFound, TickdeckError
+    from tickdeck.app.wiring import open_context
+    from tickdeck.core.bars import get_bars, parse_spec
+    from tickdeck.core.bars.service import build_default_bars
+    from tickdeck.core.errors import DayNotFound, TickdeckError
 
     if args.bars_command == "show":
         spec = parse_spec(args.spec)

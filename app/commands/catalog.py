@@ -23,8 +23,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from app.wiring import load_settings, open_context
-    from core.catalog import Catalog
+    from tickdeck.app.wiring import load_settings, open_context
+    from tickdeck.core.catalog import Catalog
 
     if args.rebuild:
         ctx = open_context(pipeline=False)

@@ -22,12 +22,12 @@ def run(args) -> int:
     import signal
     import threading
 
-    from app.wiring import open_context
-    from core.collect import collect_days
-    from core.live import collect_live
-    from core.errors import TickdeckError
-    from core.naming import date_range
-    from core.progress import TqdmProgress
+    from tickdeck.app.wiring import open_context
+    from tickdeck.core.collect import collect_days
+    from tickdeck.core.live import collect_live
+    from tickdeck.core.errors import TickdeckError
+    from tickdeck.core.naming import date_range
+    from tickdeck.core.progress import TqdmProgress
 
     if args.start and not args.end or args.end and not args.start:
         raise TickdeckError("--start and --end go together")

@@ -17,9 +17,9 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from app.wiring import open_context
-    from core.deadletters import fix, replay
-    from core.errors import TickdeckError
+    from tickdeck.app.wiring import open_context
+    from tickdeck.core.deadletters import fix, replay
+    from tickdeck.core.errors import TickdeckError
 
     ctx = open_context()
     try:

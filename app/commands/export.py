@@ -25,9 +25,9 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from app.wiring import open_context
-    from core.export import ExportRequest, export
-    from core.progress import TqdmProgress
+    from tickdeck.app.wiring import open_context
+    from tickdeck.core.export import ExportRequest, export
+    from tickdeck.core.progress import TqdmProgress
 
     ctx = open_context()
     params = {"symbols": args.symbols, "start": args.start, "end": args.end, "spec": args.spec,
@@ -35,7 +35,7 @@ def run(args) -> int:
               "partition": args.partition, "out": args.out or None}
     req = ExportRequest.from_params(params, ctx.settings)
     if args.queue:
-        from jobs.queue import JobQueue
+        from tickdeck.jobs.queue import JobQueue
 
         jid = JobQueue(ctx.catalog.engine, ctx.bus).submit("export", {**params, "out": str(req.out)},
                                                             requested_by="cli")

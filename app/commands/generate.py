@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.naming import date_range
-from core.progress import TqdmProgress
+from tickdeck.core.naming import date_range
+from tickdeck.core.progress import TqdmProgress
 
 
 def register(sub) -> None:
@@ -18,9 +18,9 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from app.wiring import open_context
-    from core.errors import TickdeckError
-    from core.sources.synthetic import FAULT_KINDS, generate_into_store
+    from tickdeck.app.wiring import open_context
+    from tickdeck.core.errors import TickdeckError
+    from tickdeck.core.sources.synthetic import FAULT_KINDS, generate_into_store
 
     faults = [f.strip() for f in args.faults.split(",") if f.strip()]
     bad = [f for f in faults if f not in FAULT_KINDS]

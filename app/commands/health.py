@@ -13,8 +13,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from app.wiring import open_context
-    from core.health import check_health
+    from tickdeck.app.wiring import open_context
+    from tickdeck.core.health import check_health
 
     ctx = open_context()
     rep = check_health(ctx)

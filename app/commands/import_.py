@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from core.progress import TqdmProgress
+from tickdeck.core.progress import TqdmProgress
 
 # core.calendar.CALENDAR_NAMES, written out so that building the parser does not import
 # exchange_calendars (tests/unit/jobs/test_cli.py keeps the two equal)
@@ -18,7 +18,7 @@ CALENDAR_CHOICES = ("XNYS", "CMES", "24/7")
 
 
 def register(sub) -> None:
-    from core.sources.files import FORMATS, TARGETS
+    from tickdeck.core.sources.files import FORMATS, TARGETS
 
     p = sub.add_parser("import", help="import trades (or quotes) from a file, one session day at a time",
                        description="Import a CSV, Parquet, Databento DBN (.dbn/.dbn.zst) file or a "
@@ -40,8 +40,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from app.wiring import open_context
-    from core.sources.files import import_file
+    from tickdeck.app.wiring import open_context
+    from tickdeck.core.sources.files import import_file
 
     ctx = open_context()
     bar = TqdmProgress(disable=args.no_progress)

@@ -34,13 +34,13 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from app.wiring import open_context
-    from core.errors import TickdeckError
+    from tickdeck.app.wiring import open_context
+    from tickdeck.core.errors import TickdeckError
 
     if args.indicators_command == "show":
         import pandas as pd
 
-        from core.indicators import store as istore
+        from tickdeck.core.indicators import store as istore
 
         if args.what == "derived" and not args.symbol:
             raise TickdeckError("tickdeck indicators show derived DAY SYMBOL: give the symbol")
@@ -59,11 +59,11 @@ def run(args) -> int:
         print(f"{len(df):,} rows, {len(df.columns)} columns")
         return 0
 
-    from core.indicators.build import build_indicators
-    from core.naming import normalize_ticker
-    from core.progress import TqdmProgress
+    from tickdeck.core.indicators.build import build_indicators
+    from tickdeck.core.naming import normalize_ticker
+    from tickdeck.core.progress import TqdmProgress
 
-    from core.indicators.build import all_days
+    from tickdeck.core.indicators.build import all_days
 
     symbols = [normalize_ticker(x) for x in args.symbols.replace(",", " ").split()] or None
     if args.start and not args.end:

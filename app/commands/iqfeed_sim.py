@@ -33,8 +33,8 @@ def parse_malformed(text: str) -> tuple[int, str]:
     TickdeckError
         N is not a whole number ≥ 0 or KIND is unknown.
     """
-    from core.errors import TickdeckError
-    from core.sources.iqfeed_emulator import MALFORMED_KINDS
+    from tickdeck.core.errors import TickdeckError
+    from tickdeck.core.sources.iqfeed_emulator import MALFORMED_KINDS
 
     n, _, kind = str(text).partition(":")
     kind = kind or "price"
@@ -48,8 +48,8 @@ def parse_malformed(text: str) -> tuple[int, str]:
 def run(args) -> int:
     import asyncio
 
-    from core.errors import TickdeckError
-    from core.sources.iqfeed_emulator import EmulatorFaults, IQFeedEmulator
+    from tickdeck.core.errors import TickdeckError
+    from tickdeck.core.sources.iqfeed_emulator import EmulatorFaults, IQFeedEmulator
 
     if args.speed <= 0:
         raise TickdeckError(f"--speed must be > 0, got {args.speed}")

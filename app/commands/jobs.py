@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from core.errors import JobError
-from jobs.registry import KIND_NAMES
+from tickdeck.core.errors import JobError
+from tickdeck.jobs.registry import KIND_NAMES
 
 # What each kind does and takes (the full table: jobs/kinds.py); a test keeps the keys equal to KIND_NAMES.
 KIND_HELP = {
@@ -14,7 +14,7 @@ KIND_HELP = {
     "build-bars": "symbol, days or start/end",
     "validate": "symbol, days or start/end; score=true stores quality scores",
     "finalize": "symbols, day: collect the day, default bars, validate, configured exports",
-    "export": "symbols, start, end, spec, … (core.export.ExportRequest)",
+    "export": "symbols, start, end, spec, … (tickdeck.core.export.ExportRequest)",
     "retention": "dry_run (bool), optional policy overrides",
     "health": "no parameters",
     "generate": "symbols, start/end or days, seed, ticks, faults (synthetic market)",
@@ -71,8 +71,8 @@ def parse_params(items: list[str]) -> dict:
 
 
 def run(args) -> int:
-    from app.wiring import open_context
-    from jobs.queue import JobQueue
+    from tickdeck.app.wiring import open_context
+    from tickdeck.jobs.queue import JobQueue
 
     ctx = open_context()
     q = JobQueue(ctx.catalog.engine, ctx.bus)
@@ -118,9 +118,9 @@ def _run_now(ctx, q, jid: int) -> int:
     from sqlalchemy import update
     from tqdm import tqdm
 
-    from core import db
-    from jobs.queue import default_worker_id
-    from jobs.runner import run_job
+    from tickdeck.core import db
+    from tickdeck.jobs.queue import default_worker_id
+    from tickdeck.jobs.runner import run_job
 
     worker = f"cli:{default_worker_id()}"
     with q.Session.begin() as s:

@@ -1,4 +1,4 @@
-"""``tickdeck keys``: create, list and revoke API keys (see :mod:`core.users` and docs/api.md).
+"""``tickdeck keys``: create, list and revoke API keys (see :mod:`tickdeck.core.users` and docs/api.md).
 
 ``create`` prints the secret once (only its SHA-256 is stored); a key has a label, a role (default
 its user's, never above it) and an optional lifetime (``--expires 90d``).
@@ -30,9 +30,9 @@ def _when(t) -> str:
 
 
 def run(args) -> int:
-    from app.commands.users import _actor
-    from app.wiring import open_context
-    from core.users import create_api_key, list_api_keys, parse_duration, revoke_api_key
+    from tickdeck.app.commands.users import _actor
+    from tickdeck.app.wiring import open_context
+    from tickdeck.core.users import create_api_key, list_api_keys, parse_duration, revoke_api_key
 
     ctx = open_context(pipeline=False)
     try:

@@ -27,8 +27,8 @@ def _fmt(ts) -> str:
 
 
 def run(args) -> int:
-    from app.wiring import open_context
-    from core.ingest import restore_day
+    from tickdeck.app.wiring import open_context
+    from tickdeck.core.ingest import restore_day
 
     ctx = open_context()
     try:

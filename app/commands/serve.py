@@ -17,9 +17,9 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from app.server import serve
-    from app.wiring import load_settings
-    from core.context import Context
+    from tickdeck.app.server import serve
+    from tickdeck.app.wiring import load_settings
+    from tickdeck.core.context import Context
 
     settings = load_settings()
     # Fail fast on bad settings (one line naming the variable) before the server starts.

@@ -34,8 +34,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from app.wiring import open_context
-    from core.services import ServiceControl
+    from tickdeck.app.wiring import open_context
+    from tickdeck.core.services import ServiceControl
 
     ctx = open_context(pipeline=False)
     try:
@@ -52,7 +52,7 @@ def run(args) -> int:
         if args.verb == "start":
             params = {}
             if args.symbols:
-                from core.naming import normalize_ticker
+                from tickdeck.core.naming import normalize_ticker
 
                 params["symbols"] = [normalize_ticker(x) for x in args.symbols.replace(",", " ").split()]
             control.start(args.name, by="cli", params=params)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-TABLES = """tables and table functions (see core.sql):
+TABLES = """tables and table functions (see tickdeck.core.sql):
   ticks('AAPL', '2024-07-01', '2024-07-05' [, 'regular'])
                      stored ticks of one symbol in a day range, optionally one session
                      (pre, regular, after); the 43 columns of docs/schema.md (timestamp, last, …)
@@ -39,8 +39,8 @@ def run(args) -> int:
 
     import pandas as pd
 
-    from app.wiring import open_context
-    from core.sql import run_sql
+    from tickdeck.app.wiring import open_context
+    from tickdeck.core.sql import run_sql
 
     ctx = open_context()
     res = run_sql(ctx, args.query, limit=args.limit)

@@ -48,7 +48,7 @@ def _actor() -> str:
 
 
 def _new_password(args) -> str:
-    from core.users import AuthError
+    from ...core.users import AuthError
 
     if args.password_stdin:
         line = sys.stdin.readline()
@@ -69,9 +69,9 @@ def _say_if_auth_off(catalog, auth_enabled) -> None:
 
 
 def run(args) -> int:
-    from app.wiring import open_context
-    from core.users import (AuthError, add_user, auth_enabled, list_users, remove_user, set_active, set_password,
-                            set_role)
+    from tickdeck.app.wiring import open_context
+    from tickdeck.core.users import (AuthError, add_user, auth_enabled, list_users, remove_user, set_active,
+                                     set_password, set_role)
 
     ctx = open_context()
     try:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 
-from core.naming import as_date
-from core.progress import TqdmProgress
+from tickdeck.core.naming import as_date
+from tickdeck.core.progress import TqdmProgress
 
 
 def register(sub) -> None:
@@ -52,9 +52,9 @@ def format_report(report, quality=None) -> str:
 
 
 def run(args) -> int:
-    from app.wiring import open_context
-    from core.errors import TickdeckError
-    from core.validation import quality_score, validate_day, validate_range
+    from tickdeck.app.wiring import open_context
+    from tickdeck.core.errors import TickdeckError
+    from tickdeck.core.validation import quality_score, validate_day, validate_range
 
     if args.day and (args.start or args.end):
         raise TickdeckError("give either a DAY or --start/--end, not both")

@@ -26,9 +26,9 @@ def register(sub) -> None:
 def run(args) -> int:
     import signal
 
-    from app.wiring import open_context
-    from jobs.queue import STALE_AFTER_S
-    from jobs.worker import Worker
+    from tickdeck.app.wiring import open_context
+    from tickdeck.jobs.queue import STALE_AFTER_S
+    from tickdeck.jobs.worker import Worker
 
     ctx = open_context()
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()] or None
@@ -37,8 +37,8 @@ def run(args) -> int:
     signal.signal(signal.SIGTERM, lambda *_: w.stop())
     sched = sup = None
     if args.scheduler:
-        from core.services import Supervisor
-        from jobs.scheduler import Scheduler
+        from tickdeck.core.services import Supervisor
+        from tickdeck.jobs.scheduler import Scheduler
 
         sup = Supervisor(ctx)
         sup.start()

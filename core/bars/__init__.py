@@ -15,13 +15,13 @@ See ``docs/bars.md``.
 
 from __future__ import annotations
 
-from core.bars.aggregate import BAR_COLUMNS, BarIntegrityError
-from core.bars.arrays import BarInputError, TickArrays, tick_arrays
-from core.bars.builder import BarBuilder, compute_bars
-from core.bars.registry import default_specs
-from core.bars.resample import aggregate_time_bars
-from core.bars.service import build_default_bars, get_bars, install
-from core.bars.spec import FAMILIES, BarSpec, parse_spec
+from tickdeck.core.bars.aggregate import BAR_COLUMNS, BarIntegrityError
+from tickdeck.core.bars.arrays import BarInputError, TickArrays, tick_arrays
+from tickdeck.core.bars.builder import BarBuilder, compute_bars
+from tickdeck.core.bars.registry import default_specs
+from tickdeck.core.bars.resample import aggregate_time_bars
+from tickdeck.core.bars.service import build_default_bars, get_bars, install
+from tickdeck.core.bars.spec import FAMILIES, BarSpec, parse_spec
 
 __all__ = ["BAR_COLUMNS", "BarBuilder", "BarInputError", "BarIntegrityError", "BarSpec", "FAMILIES", "TickArrays",
            "aggregate_time_bars", "build_default_bars", "compute_bars", "default_specs", "get_bars", "install",

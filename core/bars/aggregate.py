@@ -20,7 +20,7 @@ import numba as nb
 import numpy as np
 import pandas as pd
 
-from core.errors import TickdeckError
+from tickdeck.core.errors import TickdeckError
 
 ET = "America/New_York"
 BAR_COLUMNS = ["end", "open", "high", "low", "close", "volume", "dollar_volume", "vwap", "trade_count",

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from core.errors import SchemaError
+from tickdeck.core.errors import SchemaError
 
 ET = "America/New_York"
 NS_PER_DAY = 86_400 * 10**9
@@ -137,7 +137,7 @@ def _offset(ns: int) -> int:
 
 @functools.lru_cache(maxsize=256)
 def _bounds_for(calendar_name: str, first: dt.date, last: dt.date) -> np.ndarray:
-    from core.calendar import get_calendar
+    from tickdeck.core.calendar import get_calendar
 
     cal = get_calendar(calendar_name)
     days = cal.trading_days(first - dt.timedelta(days=4), last + dt.timedelta(days=4))

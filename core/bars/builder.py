@@ -17,14 +17,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from core.bars.aggregate import CLOSED_AT_SESSION, aggregate, bars_frame, check_integrity
-from core.bars.arrays import TickArrays, empty_arrays, session_boundaries, tick_arrays
-from core.bars.heikin_ashi import heikin_ashi, new_ha_state
-from core.bars.registry import BOUNDARIES
-from core.bars.spec import TIME_FAMILIES, BarSpec, parse_spec
-from core.bars.state import F_A, F_B, F_RUN, F_SUMV, I_B0, I_N, I_OPENED, new_state
-from core.bars.threshold import new_split_state, split_run
-from core.bars.time_bars import time_labels
+from tickdeck.core.bars.aggregate import CLOSED_AT_SESSION, aggregate, bars_frame, check_integrity
+from tickdeck.core.bars.arrays import TickArrays, empty_arrays, session_boundaries, tick_arrays
+from tickdeck.core.bars.heikin_ashi import heikin_ashi, new_ha_state
+from tickdeck.core.bars.registry import BOUNDARIES
+from tickdeck.core.bars.spec import TIME_FAMILIES, BarSpec, parse_spec
+from tickdeck.core.bars.state import F_A, F_B, F_RUN, F_SUMV, I_B0, I_N, I_OPENED, new_state
+from tickdeck.core.bars.threshold import new_split_state, split_run
+from tickdeck.core.bars.time_bars import time_labels
 
 
 class BarBuilder:
@@ -73,7 +73,7 @@ class BarBuilder:
         if len(self._pending):
             pend = self._pending
             if len(x) and x.ts[0] < pend.ts[-1]:
-                from core.bars.arrays import BarInputError
+                from tickdeck.core.bars.arrays import BarInputError
 
                 raise BarInputError("timestamp", "batch starts before the previous batch ended", row=0)
             big = TickArrays.concat(pend, x)

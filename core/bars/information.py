@@ -28,8 +28,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from core.bars.aggregate import CLOSED_AT_SESSION, NO_SESSION, OPENED_AT_SESSION
-from core.bars.state import (F_A, F_B, F_EA, F_EB, F_ET, F_LASTPX, F_SUMV, F_THR, I_HASPX, I_INIT, I_LASTB, I_N,
+from tickdeck.core.bars.aggregate import CLOSED_AT_SESSION, NO_SESSION, OPENED_AT_SESSION
+from .state import (F_A, F_B, F_EA, F_EB, F_ET, F_LASTPX, F_SUMV, F_THR, I_HASPX, I_INIT, I_LASTB, I_N,
                              I_OPENED, I_PREV)
 
 CLAMP = 3.0  # E[T] stays within [T0/3, 3·T0]: bar counts stay predictable from T0

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from core.bars.aggregate import CLOSED_AT_SESSION, NO_SESSION, OPENED_AT_SESSION
-from core.bars.state import F_HI, F_LO, I_N, I_OPENED, I_PREV
+from tickdeck.core.bars.aggregate import CLOSED_AT_SESSION, NO_SESSION, OPENED_AT_SESSION
+from tickdeck.core.bars.state import F_HI, F_LO, I_N, I_OPENED, I_PREV
 
 REL_TOL = 1e-9  # decimal prices are not exact in binary; 1e-9 of R is far below any tick size
 

@@ -16,12 +16,12 @@ from __future__ import annotations
 import math
 from typing import Callable
 
-from core.bars.information import info_boundaries
-from core.bars.range_bars import range_boundaries
-from core.bars.renko import renko_boundaries
-from core.bars.spec import FAMILIES, BarSpec, parse_spec
-from core.bars.threshold import threshold_boundaries
-from core.bars.time_bars import time_boundaries
+from tickdeck.core.bars.information import info_boundaries
+from tickdeck.core.bars.range_bars import range_boundaries
+from tickdeck.core.bars.renko import renko_boundaries
+from tickdeck.core.bars.spec import FAMILIES, BarSpec, parse_spec
+from tickdeck.core.bars.threshold import threshold_boundaries
+from tickdeck.core.bars.time_bars import time_boundaries
 
 BOUNDARIES: dict[str, Callable] = {
     "time": time_boundaries, "heikin_ashi": time_boundaries,

@@ -16,9 +16,9 @@ import math
 import numba as nb
 import numpy as np
 
-from core.bars.aggregate import CLOSED_AT_SESSION, NO_SESSION, OPENED_AT_SESSION
-from core.bars.range_bars import REL_TOL
-from core.bars.state import F_REF, I_DIR, I_INIT, I_N, I_OPENED, I_PREV
+from tickdeck.core.bars.aggregate import CLOSED_AT_SESSION, NO_SESSION, OPENED_AT_SESSION
+from tickdeck.core.bars.range_bars import REL_TOL
+from tickdeck.core.bars.state import F_REF, I_DIR, I_INIT, I_N, I_OPENED, I_PREV
 
 
 @nb.njit(cache=True, nogil=True)

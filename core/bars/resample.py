@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from core.bars.aggregate import CLOSED_AT_SESSION, OPENED_AT_SESSION, bars_frame, empty_columns, frame_columns
-from core.bars.arrays import NS_PER_DAY, session_boundaries, wall_offsets
-from core.bars.spec import BarSpec, parse_spec
-from core.bars.time_bars import ANCHOR_NS, time_labels
-from core.errors import InvalidBarSpec
+from tickdeck.core.bars.aggregate import CLOSED_AT_SESSION, OPENED_AT_SESSION, bars_frame, empty_columns, frame_columns
+from tickdeck.core.bars.arrays import NS_PER_DAY, session_boundaries, wall_offsets
+from tickdeck.core.bars.spec import BarSpec, parse_spec
+from tickdeck.core.bars.time_bars import ANCHOR_NS, time_labels
+from tickdeck.core.errors import InvalidBarSpec
 
 
 def aggregate_time_bars(bars: pd.DataFrame, spec_from: BarSpec | str, spec_to: BarSpec | str, *,

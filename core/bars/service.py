@@ -24,18 +24,18 @@ from collections import OrderedDict
 
 import pandas as pd
 
-from core import naming
-from core.bars.aggregate import bars_frame
-from core.bars.arrays import COLUMNS, tick_arrays
-from core.bars.builder import compute_columns
-from core.bars.registry import default_specs
-from core.bars.spec import BarSpec, parse_spec
-from core.catalog import BarSeriesRow
-from core.errors import DayNotFound, NotFound, SchemaError, StorageError
-from core.events import BarsBuilt
-from core.instruments import stored_terms
-from core.progress import Progress
-from core.schema import SESSION_BY_NAME
+from tickdeck.core import naming
+from tickdeck.core.bars.aggregate import bars_frame
+from tickdeck.core.bars.arrays import COLUMNS, tick_arrays
+from tickdeck.core.bars.builder import compute_columns
+from tickdeck.core.bars.registry import default_specs
+from tickdeck.core.bars.spec import BarSpec, parse_spec
+from tickdeck.core.catalog import BarSeriesRow
+from tickdeck.core.errors import DayNotFound, NotFound, SchemaError, StorageError
+from tickdeck.core.events import BarsBuilt
+from tickdeck.core.instruments import stored_terms
+from tickdeck.core.progress import Progress
+from tickdeck.core.schema import SESSION_BY_NAME
 
 ET = "America/New_York"
 CACHE_ENTRIES = 512  # ~40 KB per 1m bar day: a few hundred symbol-day-specs stay well under 50 MB
@@ -149,7 +149,7 @@ def invalidate_day_bars(ctx, symbol: str, day) -> list[str]:
     """
     from sqlalchemy import delete, select
 
-    from core import db
+    from tickdeck.core import db
 
     symbol = naming.normalize_ticker(symbol)
     day = naming.as_date(day)

@@ -24,7 +24,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from core.errors import InvalidBarSpec
+from tickdeck.core.errors import InvalidBarSpec
 
 FAMILIES: tuple[str, ...] = (
     "time", "tick", "volume", "dollar", "range", "renko", "heikin_ashi",

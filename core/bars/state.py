@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.bars.aggregate import NO_SESSION
+from tickdeck.core.bars.aggregate import NO_SESSION
 
 # int64 slots
 I_PREV = 0      # session code of the previous tick (NO_SESSION before the first tick)

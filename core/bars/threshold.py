@@ -13,8 +13,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from core.bars.aggregate import CLOSED_AT_SESSION, NO_SESSION, OPENED_AT_SESSION, empty_columns, finish_money
-from core.bars.state import I_N, I_OPENED, I_PREV, F_RUN
+from tickdeck.core.bars.aggregate import CLOSED_AT_SESSION, NO_SESSION, OPENED_AT_SESSION, empty_columns, finish_money
+from tickdeck.core.bars.state import I_N, I_OPENED, I_PREV, F_RUN
 
 MODE_TICK, MODE_VOLUME, MODE_DOLLAR = 0, 1, 2
 MODES = {"tick": MODE_TICK, "volume": MODE_VOLUME, "dollar": MODE_DOLLAR}

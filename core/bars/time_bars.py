@@ -13,9 +13,9 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from core.bars.aggregate import CLOSED_AT_SESSION, NO_SESSION, OPENED_AT_SESSION
-from core.bars.arrays import NS_PER_DAY
-from core.bars.state import I_B0, I_B1, I_N, I_OPENED, I_PREV
+from tickdeck.core.bars.aggregate import CLOSED_AT_SESSION, NO_SESSION, OPENED_AT_SESSION
+from tickdeck.core.bars.arrays import NS_PER_DAY
+from tickdeck.core.bars.state import I_B0, I_B1, I_N, I_OPENED, I_PREV
 
 ANCHOR_NS = (9 * 3600 + 30 * 60) * 10**9  # 09:30 ET: the regular open every grid is aligned to
 

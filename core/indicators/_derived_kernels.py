@@ -1,4 +1,4 @@
-"""The compiled pass of the derived metrics (:mod:`core.indicators.derived`): one walk over a day's ticks.
+"""The compiled pass of the derived metrics (:mod:`tickdeck.core.indicators.derived`): one walk over a day's ticks.
 
 :func:`day_pass` computes every per-tick quantity the metrics sum (signed flow, spreads, tick-rule
 runs, squared and lagged returns, k-trade returns, flags) and records the running sums just before

@@ -38,8 +38,8 @@ from typing import Mapping
 import numba
 import numpy as np
 
-from core.errors import TickdeckError
-from core.indicators.catalog import EXCHANGES, LOCAL_VARIANTS, SNAPSHOT_KINDS, STATISTIC_SYMBOLS
+from tickdeck.core.errors import TickdeckError
+from tickdeck.core.indicators.catalog import EXCHANGES, LOCAL_VARIANTS, SNAPSHOT_KINDS, STATISTIC_SYMBOLS
 
 MCCLELLAN_FAST = 0.10  # the 19-day EMA's smoothing constant, 2 / (19 + 1)
 MCCLELLAN_SLOW = 0.05  # the 39-day EMA's smoothing constant, 2 / (39 + 1)
@@ -86,7 +86,7 @@ class BreadthState:
     Parameters
     ----------
     exchange_of
-        ``{symbol: "NYSE" | "NASDAQ"}`` (:func:`core.indicators.catalog.exchange_map`).
+        ``{symbol: "NYSE" | "NASDAQ"}`` (:func:`tickdeck.core.indicators.catalog.exchange_map`).
 
     Warnings
     --------

@@ -28,11 +28,11 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from core import naming
-from core.errors import NotFound
-from core.events import TICK_ARRAYS
-from core.indicators import store as istore
-from core.progress import Progress
+from tickdeck.core import naming
+from tickdeck.core.errors import NotFound
+from tickdeck.core.events import TICK_ARRAYS
+from tickdeck.core.indicators import store as istore
+from tickdeck.core.progress import Progress
 
 PROFILE_DAYS = 20  # relative volume compares with the same time of day over this many earlier stored days
 RAW_COLUMNS = tuple(k for k in TICK_ARRAYS if k != "timestamp")
@@ -40,14 +40,14 @@ EXCHANGES = ("NYSE", "NASDAQ", "ALL")
 
 
 def is_statistic(symbol: str) -> bool:
-    from core.indicators.catalog import is_statistic_symbol
+    from tickdeck.core.indicators.catalog import is_statistic_symbol
 
     return bool(is_statistic_symbol(symbol))
 
 
 def exchange_map(ctx, symbols) -> dict[str, str]:
-    """The listing exchange of each symbol (:func:`core.indicators.catalog.listing_exchange`)."""
-    from core.indicators.catalog import exchange_map as listings
+    """The listing exchange of each symbol (:func:`tickdeck.core.indicators.catalog.listing_exchange`)."""
+    from tickdeck.core.indicators.catalog import exchange_map as listings
 
     return listings(symbols)
 
@@ -64,7 +64,7 @@ def day_columns(ctx, symbol: str, day) -> dict[str, np.ndarray]:
 def journal_columns(ctx, day) -> dict[str, dict[str, np.ndarray]]:
     """The live journal's rows of ``day`` (acknowledged, maybe not yet in their days) per symbol,
     as :func:`day_columns` gives them (statistic symbols left out)."""
-    from core.enrich import utc_ns_from_date_time
+    from tickdeck.core.enrich import utc_ns_from_date_time
 
     prefix = naming.format_day(day) + "/"
     frames = []
@@ -106,9 +106,9 @@ def stored_symbols(ctx, day) -> list[str]:
 
 
 def volume_profile(ctx, symbol: str, day):
-    """The :class:`~core.indicators.derived.VolumeProfile` of ``symbol`` from its last
+    """The :class:`~tickdeck.core.indicators.derived.VolumeProfile` of ``symbol`` from its last
     :data:`PROFILE_DAYS` stored days before ``day``; None when it has none."""
-    from core.indicators.derived import VolumeProfile
+    from tickdeck.core.indicators.derived import VolumeProfile
 
     d = naming.as_date(day)
     try:
@@ -144,10 +144,10 @@ def net_advance_history(ctx, day) -> dict[str, np.ndarray]:
 
 
 def with_mcclellan(values: dict[str, np.ndarray], history: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Add ``MCCLELLAN.<EX>``: at each instant :func:`core.indicators.breadth.mcclellan` over the
+    """Add ``MCCLELLAN.<EX>``: at each instant :func:`tickdeck.core.indicators.breadth.mcclellan` over the
     earlier days' net advances followed by the running day's ``ADV − DEC`` (its last value; the
     averages' last step is applied to every instant at once, the same arithmetic as the EMA loop)."""
-    from core.indicators.breadth import MCCLELLAN_FAST, MCCLELLAN_SLOW
+    from tickdeck.core.indicators.breadth import MCCLELLAN_FAST, MCCLELLAN_SLOW
 
     out = dict(values)
     for ex in EXCHANGES:
@@ -184,7 +184,7 @@ def asof(at_ns: np.ndarray, times: np.ndarray, values: dict[str, np.ndarray]) ->
 def diff_columns(local: dict[str, np.ndarray], feed_at: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """``<NAME>.diff`` = local − feed for the names in both, column-wise (the names and the
     difference of :func:`core.indicators.breadth.reconcile`, on whole columns)."""
-    from core.indicators.breadth import reconcile
+    from tickdeck.core.indicators.breadth import reconcile
 
     common = [k for k in local if k in feed_at]
     names = reconcile({k: 0.0 for k in common}, {k: 0.0 for k in common})
@@ -208,8 +208,8 @@ class BuildSummary:
 
 def build_day(ctx, day, symbols: list[str] | None = None) -> tuple[int, int]:
     """Build one day's series (see the module docstring); returns (symbol-days derived, breadth rows)."""
-    from core.indicators.breadth import breadth_series
-    from core.indicators.derived import compute_derived, metric_grid
+    from tickdeck.core.indicators.breadth import breadth_series
+    from tickdeck.core.indicators.derived import compute_derived, metric_grid
 
     universe = {s: day_columns(ctx, s, day) for s in stored_symbols(ctx, day)}
     if not universe:

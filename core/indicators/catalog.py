@@ -121,14 +121,14 @@ _OPTION_VOLUMES = {
 
 
 def _derived_metrics() -> dict[str, tuple[str, str]]:
-    """``{metric: (meaning, unit)}`` from :mod:`core.indicators.derived` (its ``METRICS`` names and
+    """``{metric: (meaning, unit)}`` from :mod:`tickdeck.core.indicators.derived` (its ``METRICS`` names and
     ``METRIC_INFO``), or the names alone when it cannot be imported."""
     try:
-        from core.indicators.derived import METRICS
+        from tickdeck.core.indicators.derived import METRICS
     except ImportError:
         METRICS = DERIVED_METRIC_NAMES
     try:
-        from core.indicators.derived import METRIC_INFO
+        from tickdeck.core.indicators.derived import METRIC_INFO
     except ImportError:
         METRIC_INFO = {}
     out = {}

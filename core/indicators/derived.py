@@ -41,11 +41,11 @@ from typing import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from core import conditions
-from core.errors import SchemaError, TickdeckError
-from core.indicators import _derived_kernels as kx
-from core.instruments import BLOCK_RULES, EQUITY_LOT
-from core.schema import TZ
+from tickdeck.core import conditions
+from tickdeck.core.errors import SchemaError, TickdeckError
+from tickdeck.core.indicators import _derived_kernels as kx
+from tickdeck.core.instruments import BLOCK_RULES, EQUITY_LOT
+from tickdeck.core.schema import TZ
 
 WINDOWS: dict[str, int | None] = {"1min": 60_000_000_000, "5min": 300_000_000_000, "session": None}
 STEP_NS = 1_000_000_000  # the evaluation grid's step: live evaluation emits each completed second

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core import naming
-from core.errors import NotFound
-from core.indicators import store as istore
-from core.indicators.derived import METRICS, WINDOWS
+from tickdeck.core import naming
+from tickdeck.core.errors import NotFound
+from tickdeck.core.indicators import store as istore
+from tickdeck.core.indicators.derived import METRICS, WINDOWS
 
 SPARK_POINTS = 40  # points per sparkline: the day's shape at ~10 min resolution, a few hundred bytes per cell
 

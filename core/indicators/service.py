@@ -3,7 +3,7 @@
 :class:`IndicatorsService` (a :class:`core.service_base.ThreadService`, supervised by
 :mod:`core.services`) listens on the bus to ``ticks.*`` (:class:`core.events.TicksAppended` of live
 collection, live and history-filled), to ``indicators`` (:class:`core.events.StatisticUpdated`, the
-feed's DTN statistics) and to ``collection`` (:class:`core.events.LiveBatch`, the end of a Level 1
+feed's DTN statistics) and to ``collection`` (:class:`tickdeck.core.events.LiveBatch`, the end of a Level 1
 batch). It keeps, per day, each symbol's ticks so far in growing numpy columns and a
 :class:`core.indicators.breadth.BreadthState`.
 
@@ -55,11 +55,11 @@ from typing import Callable
 
 import numpy as np
 
-from core import naming
-from core.events import TICK_ARRAYS, IndicatorUpdate
-from core.indicators import build as ib
-from core.indicators import store as istore
-from core.service_base import ThreadService
+from tickdeck.core import naming
+from tickdeck.core.events import TICK_ARRAYS, IndicatorUpdate
+from tickdeck.core.indicators import build as ib
+from tickdeck.core.indicators import store as istore
+from tickdeck.core.service_base import ThreadService
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ class DayState:
     """What the service holds for one day."""
 
     def __init__(self, ctx, day: str):
-        from core.indicators.breadth import BreadthState
+        from tickdeck.core.indicators.breadth import BreadthState
 
         self.ctx, self.day = ctx, day
         self.ticks: dict[str, TickBuffer] = {}
@@ -370,7 +370,7 @@ class IndicatorsService(ThreadService):
         self.published += 1
 
     def _derived(self, st: DayState, watermark: int) -> None:
-        from core.indicators.derived import compute_derived, metric_grid
+        from tickdeck.core.indicators.derived import compute_derived, metric_grid
 
         for sym, b in st.ticks.items():
             if not b.n:
@@ -387,8 +387,8 @@ class IndicatorsService(ThreadService):
             self._publish("derived", "derived", st.day, new[-1], values, symbol=sym)
 
     def _breadth(self, st: DayState, watermark: int, catchup: int) -> None:
-        from core.indicators.breadth import breadth_series
-        from core.indicators.derived import metric_grid
+        from tickdeck.core.indicators.breadth import breadth_series
+        from tickdeck.core.indicators.derived import metric_grid
 
         after = max(st.breadth_until, st.last_stored(istore.breadth_name("local")))
         new = np.unique(np.concatenate([_new_instants(metric_grid, b.view()["timestamp"], after, watermark)
@@ -492,7 +492,7 @@ class IndicatorsService(ThreadService):
 def warm_up() -> None:
     """Compile the derived-metric kernels on a few ticks before the first round needs them (a
     first compile takes seconds; numba's cache makes later starts quick)."""
-    from core.indicators.derived import compute_derived, metric_grid
+    from tickdeck.core.indicators.derived import compute_derived, metric_grid
 
     n = 4
     cols = {k: np.zeros(n, dtype=dt) for k, dt in TICK_ARRAYS.items()}
@@ -534,7 +534,7 @@ def _slice(cols: dict, a: int, b: int) -> dict:
 
 def _statistic_group(indicator: str) -> str:
     try:
-        from core.indicators.catalog import INDICATORS
+        from tickdeck.core.indicators.catalog import INDICATORS
 
         ind = INDICATORS.get(indicator)
         if ind is not None and getattr(ind, "group", None) == "options":

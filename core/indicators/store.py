@@ -1,4 +1,4 @@
-"""The layout of the ``indicators`` library and its reads and writes (through :mod:`core.store` verbs).
+"""The layout of the ``indicators`` library and its reads and writes (through :mod:`tickdeck.core.store` verbs).
 
 One ArcticDB symbol per series per day (``<INDICATOR>/<YYYY-MM-DD>``, :func:`core.naming.indicator_symbol`),
 indexed by the evaluation instant (tz-aware ``America/New_York``, ns), one column per indicator:
@@ -30,9 +30,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from core import naming
-from core.errors import NotFound
-from core.schema import TZ
+from tickdeck.core import naming
+from tickdeck.core.errors import NotFound
+from tickdeck.core.schema import TZ
 
 LIB = naming.INDICATORS_LIBRARY
 BREADTH_SOURCES = ("local", "feed", "diff")

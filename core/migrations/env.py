@@ -1,8 +1,8 @@
-"""Alembic environment: runs against the connection handed over by core.db.upgrade."""
+"""Alembic environment: runs against the connection handed over by tickdeck.core.db.upgrade."""
 
 from alembic import context
 
-from core.db import Base
+from tickdeck.core.db import Base
 
 target_metadata = Base.metadata
 connection = context.config.attributes.get("connection")

@@ -18,7 +18,7 @@ from typing import Callable, Iterator
 import numpy as np
 import pyarrow as pa
 
-from core.errors import ImportFormatError
+from tickdeck.core.errors import ImportFormatError
 
 BLOCK_BYTES = 16 << 20  # text cut per step: ~250,000 rows of a typical tick CSV
 MAX_RECORD_BYTES = 1 << 26  # one record longer than this means a stray quote or no line breaks

@@ -32,8 +32,8 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from core.errors import ImportFormatError
-from core.sources.parsed import MAX_DEAD_LETTERS, ParsedTicks
+from tickdeck.core.errors import ImportFormatError
+from tickdeck.core.sources.parsed import MAX_DEAD_LETTERS, ParsedTicks
 
 UNDEF_PRICE = np.iinfo(np.int64).max  # databento's "no price" sentinel
 PRICE_SCALE = 1e9  # DBN fixed-point prices: integer / 1e9 (division is exact for tick multiples)

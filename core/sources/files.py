@@ -30,14 +30,14 @@ from typing import Callable, Iterator
 import numpy as np
 import pandas as pd
 
-from core.calendar import MarketCalendar, get_calendar
-from core.enrich import date_time_from_utc_ns
-from core.errors import ImportFormatError, ReplaceRefused
-from core.instruments import resolve_terms
-from core.naming import normalize_ticker
-from core.progress import Progress
-from core.schema import empty_raw
-from core.sources.parsed import MAX_DEAD_LETTERS, ParsedTicks
+from tickdeck.core.calendar import MarketCalendar, get_calendar
+from tickdeck.core.enrich import date_time_from_utc_ns
+from tickdeck.core.errors import ImportFormatError, ReplaceRefused
+from tickdeck.core.instruments import resolve_terms
+from tickdeck.core.naming import normalize_ticker
+from tickdeck.core.progress import Progress
+from tickdeck.core.schema import empty_raw
+from tickdeck.core.sources.parsed import MAX_DEAD_LETTERS, ParsedTicks
 
 FORMATS = ("csv", "parquet", "dbn", "nautilus")
 TARGETS = ("timestamp", "price", "size", "bid", "ask", "tick_id")
@@ -103,7 +103,7 @@ def detect_format(path: str | Path) -> str:
     if name.endswith((".csv", ".csv.gz", ".csv.bz2", ".csv.zst", ".txt")):
         return "csv"
     if name.endswith((".parquet", ".pq")):
-        from core.sources.nautilus import is_nautilus_schema
+        from tickdeck.core.sources.nautilus import is_nautilus_schema
         import pyarrow.parquet as pq
 
         try:
@@ -173,15 +173,15 @@ def iter_file(path: str | Path, *, symbol: str, mapping=None, fmt: str | None = 
     if mapping and fmt in ("dbn", "nautilus"):
         raise ImportFormatError(f"column mappings apply to CSV and Parquet files, not {fmt}")
     if fmt == "dbn":
-        from core.sources.dbn import read_dbn
+        from tickdeck.core.sources.dbn import read_dbn
 
         yield read_dbn(path, symbol=symbol)
     elif fmt == "nautilus":
-        from core.sources.nautilus import read_nautilus
+        from tickdeck.core.sources.nautilus import read_nautilus
 
         yield read_nautilus(path, symbol=symbol)
     else:
-        from core.sources.tabular import iter_tabular
+        from tickdeck.core.sources.tabular import iter_tabular
 
         yield from iter_tabular(path, fmt=fmt, mapping=parse_mapping(mapping))
 
@@ -336,7 +336,7 @@ class _DeadLetters:
         new = self.items[self._stored:]
         want = [it[2] for it in new if it[0] is None and it[2]]
         if want and self.fmt == "csv":
-            from core.sources.csv_records import csv_line_texts
+            from tickdeck.core.sources.csv_records import csv_line_texts
 
             found = csv_line_texts(self.path, want)
             for it in new:
@@ -512,9 +512,9 @@ def import_file(ctx, path: str | Path, *, symbol: str, source: str | None = None
     tick) plus one slice of :func:`core.ingest.ingest_day`, whichever is more; spill files
     need about 64 bytes of disk per row.
     """
-    from core.ingest import finish_post_write, ingest_day
-    from core.plausibility import Bounds
-    from core.sources.spool import DaySpool, sweep_stale
+    from tickdeck.core.ingest import finish_post_write, ingest_day
+    from tickdeck.core.plausibility import Bounds
+    from tickdeck.core.sources.spool import DaySpool, sweep_stale
 
     sym = normalize_ticker(symbol)
     bounds = Bounds.from_settings(ctx.settings)

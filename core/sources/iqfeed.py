@@ -32,14 +32,14 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from core.errors import FeedError
-from core.events import FeedStatusChanged
-from core.naming import as_date, normalize_ticker
-from core.sources import iqfeed_l1 as l1p
-from core.sources import iqfeed_parse as ip
-from core.sources.iqfeed_fast import LHStreamParser
-from core.sources.iqfeed_l1 import ParsedLevel1
-from core.sources.iqfeed_parse import ParsedTicks
+from tickdeck.core.errors import FeedError
+from tickdeck.core.events import FeedStatusChanged
+from tickdeck.core.naming import as_date, normalize_ticker
+from tickdeck.core.sources import iqfeed_l1 as l1p
+from tickdeck.core.sources import iqfeed_parse as ip
+from tickdeck.core.sources.iqfeed_fast import LHStreamParser
+from tickdeck.core.sources.iqfeed_l1 import ParsedLevel1
+from tickdeck.core.sources.iqfeed_parse import ParsedTicks
 
 PROTOCOL = "6.2"
 CONNECT_TIMEOUT_S = 5.0
@@ -119,7 +119,7 @@ class CircuitBreaker:
 
 
 class _Status:
-    """Mutable counters and state behind :class:`~core.events.FeedStatusChanged` (one per client)."""
+    """Mutable counters and state behind :class:`~tickdeck.core.events.FeedStatusChanged` (one per client)."""
 
     def __init__(self, host: str, port: int, kind: str, breaker: CircuitBreaker, bus=None):
         self.host, self.port, self.kind, self.breaker, self.bus = host, port, kind, breaker, bus

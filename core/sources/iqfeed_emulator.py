@@ -33,14 +33,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from core.calendar import MarketCalendar, get_calendar
-from core.errors import InvalidSymbol, TickdeckError
-from core.indicators.catalog import (EXCHANGES, INDEX_PRODUCTS, INDICATORS, STATISTIC_SYMBOLS, is_statistic_symbol,
+from tickdeck.core.calendar import MarketCalendar, get_calendar
+from tickdeck.core.errors import InvalidSymbol, TickdeckError
+from ..indicators.catalog import (EXCHANGES, INDEX_PRODUCTS, INDICATORS, STATISTIC_SYMBOLS, is_statistic_symbol,
                                     listing_exchange)
-from core.naming import normalize_ticker
-from core.sources import iqfeed_l1 as l1p
-from core.sources import iqfeed_parse as ip
-from core.sources.synthetic import KNOWN_PRICES, generate_day
+from tickdeck.core.naming import normalize_ticker
+from tickdeck.core.sources import iqfeed_l1 as l1p
+from tickdeck.core.sources import iqfeed_parse as ip
+from tickdeck.core.sources.synthetic import KNOWN_PRICES, generate_day
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from core.schema import empty_raw
+from tickdeck.core.schema import empty_raw
 
 FIELD_NAMES = ("kind", "ts", "last", "last_sz", "tot_vlm", "bid", "ask", "tick_id", "basis", "mkt_ctr", "conds")
 N_FIELDS = 13  # LH line fields without the request id (the last two, aggressor and day code, are not read)

@@ -27,8 +27,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from core.schema import empty_raw
-from core.sources.iqfeed_parse import (MAX_CONDITIONS, PARSE_BLOCK_BYTES, _PATTERNS, _cast, _cond_codes, _matrix,
+from tickdeck.core.schema import empty_raw
+from .iqfeed_parse import (MAX_CONDITIONS, PARSE_BLOCK_BYTES, _PATTERNS, _cast, _cond_codes, _matrix,
                                        _number, conditions_field, fixed_field, gather_lines, int_field, line_offsets,
                                        price_field, render_lines)
 
@@ -47,7 +47,7 @@ _L1_COLS = ["type", "symbol", "last", "last_sz", "time", "date", "mkt_ctr", "con
 MIN_YEAR, MAX_YEAR = 1900, 2200  # a Level 1 date outside these years is a corrupt line, not a trade
 _INT64_MAX = b"9223372036854775807"
 _INT64_COLS = ("last_sz", "tot_vlm", "tick_id")
-_STATISTIC = r"\.[Zz]\s*$"  # a statistic symbol: ends in .Z (core.indicators.catalog.is_statistic_symbol)
+_STATISTIC = r"\.[Zz]\s*$"  # a statistic symbol: ends in .Z (tickdeck.core.indicators.catalog.is_statistic_symbol)
 _DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
 _WHOLE = "{} is not a whole number of 1 to 18 digits"  # the history lines' rule: every such number fits int64
 # (field, pattern, reason) in line order: a bad line is named by its first failing field; ``{}`` is the

@@ -69,9 +69,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from core.errors import FeedError
-from core.schema import empty_raw
-from core.sources.iqfeed_fast import (FIELD_NAMES, INT_DIGITS, MKT_CTR_DIGITS, N_FIELDS, PRICE_DIGITS, YEAR_MAX,
+from tickdeck.core.errors import FeedError
+from tickdeck.core.schema import empty_raw
+from .iqfeed_fast import (FIELD_NAMES, INT_DIGITS, MKT_CTR_DIGITS, N_FIELDS, PRICE_DIGITS, YEAR_MAX,
                                       YEAR_MIN, LHStreamParser, reason)
 
 # Rows formatted per block: bounds the temporary byte matrix (~110 B/row) to ~25 MB.

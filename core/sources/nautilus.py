@@ -17,7 +17,7 @@ instrument (its venue picks the calendar) and the decimals values are rounded to
 Instrument terms: when the file sits in a catalog that also holds the instrument's definition
 (``<root>/data/<kind>/<instrument_id>/*.parquet``, kind ``futures_contract``, ``equity``,
 ``currency_pair``, ``crypto_perpetual``, …), its ``multiplier``, ``lot_size`` and
-``price_increment`` become the dataset's terms (see :mod:`core.instruments`).
+``price_increment`` become the dataset's terms (see :mod:`tickdeck.core.instruments`).
 
 A file without the Parquet footer (a cut copy) is refused as truncated before anything is read.
 """
@@ -30,8 +30,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from core.errors import ImportFormatError
-from core.sources.parsed import MAX_DEAD_LETTERS, ParsedTicks
+from tickdeck.core.errors import ImportFormatError
+from tickdeck.core.sources.parsed import MAX_DEAD_LETTERS, ParsedTicks
 
 FIXED_SCALE = {8: 1e9, 16: 1e16}  # bytes of the raw value → its scale (Nautilus FIXED_SCALAR)
 INT_SCALE = 1e9  # int64 price/size columns of older catalogs

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core import conditions
-from core.calendar import MarketCalendar
-from core.errors import NotFound, TickdeckError
-from core.naming import as_date, normalize_ticker
-from core.schema import empty_raw
+from tickdeck.core import conditions
+from tickdeck.core.calendar import MarketCalendar
+from tickdeck.core.errors import NotFound, TickdeckError
+from tickdeck.core.naming import as_date, normalize_ticker
+from tickdeck.core.schema import empty_raw
 
 FAULT_KINDS = {
     "gaps": "a 20-minute hole in the regular session (11:00–11:20 ET)",
@@ -230,8 +230,8 @@ def generate_into_store(ctx, symbols, start, end, *, seed: int = 0, faults=(), t
 
     Non-trading days are skipped. Returns the :class:`core.ingest.IngestResult` of each day.
     """
-    from core.ingest import ingest_day
-    from core.progress import Progress
+    from tickdeck.core.ingest import ingest_day
+    from tickdeck.core.progress import Progress
 
     cal = ctx.calendar()
     days = cal.trading_days(start, end)

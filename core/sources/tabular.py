@@ -33,9 +33,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from core.errors import ImportFormatError
-from core.sources.csv_records import BLOCK_BYTES, csv_blocks, keep_bytes
-from core.sources.parsed import ALIASES, MAX_BAD_TIMESTAMP_FRACTION, MAX_DEAD_LETTERS, ParsedTicks
+from tickdeck.core.errors import ImportFormatError
+from tickdeck.core.sources.csv_records import BLOCK_BYTES, csv_blocks, keep_bytes
+from tickdeck.core.sources.parsed import ALIASES, MAX_BAD_TIMESTAMP_FRACTION, MAX_DEAD_LETTERS, ParsedTicks
 
 CSV_BLOCK_BYTES = BLOCK_BYTES  # CSV text parsed per step: ~250,000 rows of a typical tick CSV
 PARQUET_BATCH_ROWS = 1 << 18  # rows converted per step
@@ -65,7 +65,7 @@ class _ReadState:
 
 # -- columns -----------------------------------------------------------------------------------
 def resolve_columns(names: list[str], mapping: dict[str, str]) -> dict[str, str]:
-    """Target → column name, from ``mapping`` first and then :data:`core.sources.parsed.ALIASES`.
+    """Target → column name, from ``mapping`` first and then :data:`tickdeck.core.sources.parsed.ALIASES`.
 
     Raises
     ------

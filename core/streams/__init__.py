@@ -44,13 +44,13 @@ duplicate. At most ``replay_max_days`` days are replayed.
 """
 
 
-from core.streams.hub import StreamClient, StreamHub, StreamStats, hub_for
-from core.streams.protocol import (
+from tickdeck.core.streams.hub import StreamClient, StreamHub, StreamStats, hub_for
+from tickdeck.core.streams.protocol import (
     CHANNEL_GRAMMAR, CLOSE_BAD_REQUEST, CLOSE_TOO_SLOW, Channel, InvalidChannel, InvalidCursor, InvalidRequest,
     StreamConfig, StreamError, StreamRequest, TickCursor, close_reason, encode_message, parse_channel, parse_request,
     parse_since,
 )
-from core.streams.replay import read_ticks_since
+from tickdeck.core.streams.replay import read_ticks_since
 
 __all__ = ["CHANNEL_GRAMMAR", "CLOSE_BAD_REQUEST", "CLOSE_TOO_SLOW", "Channel", "InvalidChannel", "InvalidCursor",
            "InvalidRequest", "StreamClient", "StreamConfig", "StreamError", "StreamHub", "StreamRequest", "StreamStats",

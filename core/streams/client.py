@@ -14,17 +14,17 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Protocol
 
-from core.errors import TickdeckError
-from core.streams.protocol import (
+from tickdeck.core.errors import TickdeckError
+from tickdeck.core.streams.protocol import (
     CLOSE_BAD_REQUEST, CLOSE_TOO_SLOW, CONTROL_CHANNEL, Channel, Frame, TickCursor, close_reason, encode_message,
     sliced, tick_frame,
 )
-from core.streams.replay import read_ticks_since
+from tickdeck.core.streams.replay import read_ticks_since
 
 
 
 class Hub(Protocol):
-    """What a client uses of the :class:`core.streams.hub.StreamHub` that made it (the hub imports
+    """What a client uses of the :class:`tickdeck.core.streams.hub.StreamHub` that made it (the hub imports
     this module, so the client names the hub's side by this protocol instead of importing it)."""
 
     config: Any
@@ -39,7 +39,7 @@ class Hub(Protocol):
 
     def unsubscribe(self, client: "StreamClient", channels: list[str], *, reply: bool = True) -> list[str]: ...
 
-log = logging.getLogger("core.streams.hub")
+log = logging.getLogger("tickdeck.core.streams.hub")
 
 
 @dataclass(eq=False)

@@ -22,9 +22,9 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from core.events import Message
-from core.streams.client import StreamClient, make_bundles, Replay
-from core.streams.protocol import (
+from tickdeck.core.events import Message
+from tickdeck.core.streams.client import StreamClient, make_bundles, Replay
+from tickdeck.core.streams.protocol import (
     CONTROL_CHANNEL, MAX_BATCH_MS, Channel, Frame, InvalidChannel, InvalidCursor, StreamConfig, StreamError,
     TickCursor, encode_message, merge_ticks, parse_channel, parse_since, tick_frames,
 )

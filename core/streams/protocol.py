@@ -14,10 +14,10 @@ from typing import Any, Callable, Mapping
 import msgspec
 import numpy as np
 
-from core import naming
-from core.bars.spec import parse_spec
-from core.errors import ConfigError, InvalidBarSpec, InvalidSymbol, TickdeckError
-from core.events import TICK_ARRAYS, TOPICS, TicksAppended
+from tickdeck.core import naming
+from tickdeck.core.bars.spec import parse_spec
+from tickdeck.core.errors import ConfigError, InvalidBarSpec, InvalidSymbol, TickdeckError
+from tickdeck.core.events import TICK_ARRAYS, TOPICS, TicksAppended
 
 CLOSE_TOO_SLOW = 4008  # the client did not read fast enough: its queue overflowed
 CLOSE_BAD_REQUEST = 4400  # a path or query the stream cannot serve

@@ -10,12 +10,12 @@ import collections
 
 import numpy as np
 
-from core import naming
-from core.enrich import utc_ns_from_date_time
-from core.errors import DayNotFound, InvalidSymbol, NotFound
-from core.events import TicksAppended
-from core.schema import RAW_COLUMNS
-from core.streams.protocol import REPLAY_MAX_DAYS, TICKS_PER_MESSAGE, InvalidCursor, TickCursor
+from tickdeck.core import naming
+from tickdeck.core.enrich import utc_ns_from_date_time
+from tickdeck.core.errors import DayNotFound, InvalidSymbol, NotFound
+from tickdeck.core.events import TicksAppended
+from tickdeck.core.schema import RAW_COLUMNS
+from tickdeck.core.streams.protocol import REPLAY_MAX_DAYS, TICKS_PER_MESSAGE, InvalidCursor, TickCursor
 
 # -- replay -------------------------------------------------------------------------------------
 def _journal_rows(store, symbol: str, days: set[str]) -> dict[str, dict]:

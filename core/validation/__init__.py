@@ -15,13 +15,13 @@ Public API::
 
 from __future__ import annotations
 
-from core.validation.after_write import install
-from core.validation.anomaly import Anomaly, anomalies
-from core.validation.quality import QualityScore, quality_score
-from core.validation.reconcile import Reconciliation, reconcile
-from core.validation.result import CRITICAL, FAIL, HIGH, LOW, MEDIUM, PASS, WARN, DayReport, Issue, ValidationResult
-from core.validation.rules import ValidationConfig, flagged_ticks, load_config, make_ingest_rules
-from core.validation.service import VALIDATORS, history, validate_day, validate_range
+from tickdeck.core.validation.after_write import install
+from tickdeck.core.validation.anomaly import Anomaly, anomalies
+from tickdeck.core.validation.quality import QualityScore, quality_score
+from tickdeck.core.validation.reconcile import Reconciliation, reconcile
+from .result import CRITICAL, FAIL, HIGH, LOW, MEDIUM, PASS, WARN, DayReport, Issue, ValidationResult
+from tickdeck.core.validation.rules import ValidationConfig, flagged_ticks, load_config, make_ingest_rules
+from tickdeck.core.validation.service import VALIDATORS, history, validate_day, validate_range
 
 __all__ = ["validate_day", "validate_range", "quality_score", "history", "anomalies", "reconcile", "install",
            "flagged_ticks", "make_ingest_rules", "load_config", "ValidationConfig", "DayReport", "ValidationResult",

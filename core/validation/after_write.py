@@ -6,9 +6,9 @@ none of them imports another's caller: ``rules`` ← ``service`` ← ``quality``
 
 from __future__ import annotations
 
-from core.validation.quality import quality_score
-from core.validation.rules import ValidationConfig, load_config, make_ingest_rules, store_flags, stored_day_flags
-from core.validation.service import validate_day
+from tickdeck.core.validation.quality import quality_score
+from .rules import ValidationConfig, load_config, make_ingest_rules, store_flags, stored_day_flags
+from tickdeck.core.validation.service import validate_day
 
 
 def install(ctx, config: ValidationConfig | None = None) -> None:

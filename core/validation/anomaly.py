@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.naming import normalize_ticker
+from tickdeck.core.naming import normalize_ticker
 
 MIN_HISTORY = 5  # fewer days than this give no meaningful spread of normal behaviour
 METRICS = ("ticks", "volume", "avg_spread_bps", "range_pct")
@@ -54,7 +54,7 @@ def _loo_z(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def anomalies(ctx, symbol: str, *, threshold: float | None = None) -> list[Anomaly]:
     """Unusual days of a symbol, most extreme first (empty with fewer than 5 stored days)."""
-    from core.validation.rules import load_config
+    from tickdeck.core.validation.rules import load_config
 
     symbol = normalize_ticker(symbol)
     thr = threshold if threshold is not None else load_config(ctx.catalog).anomaly_z

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.validation.result import CRITICAL, HIGH, LOW, MEDIUM, SEVERITY_RANK, DayData, Issue, ValidationResult, ts_iso
+from .result import CRITICAL, HIGH, LOW, MEDIUM, SEVERITY_RANK, DayData, Issue, ValidationResult, ts_iso
 
 NAME = "continuity"
 CHECKS = ("gaps", "cumulative_volume", "duplicate_tick_ids", "out_of_order", "dropped_at_ingest")

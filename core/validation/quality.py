@@ -32,10 +32,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from sqlalchemy import delete
 
-from core import db
-from core.events import QualityScored
-from core.naming import as_date, normalize_ticker
-from core.quality_scale import (  # noqa: F401 - the scale, re-exported with the score
+from tickdeck.core import db
+from tickdeck.core.events import QualityScored
+from tickdeck.core.naming import as_date, normalize_ticker
+from tickdeck.core.quality_scale import (  # noqa: F401 - the scale, re-exported with the score
     QUALITY_BANDS,
     QUALITY_FAIR,
     QUALITY_GOOD,
@@ -44,8 +44,8 @@ from core.quality_scale import (  # noqa: F401 - the scale, re-exported with the
     check_quality_score,
     quality_band,
 )
-from core.validation.result import CRITICAL, HIGH, LOW, MEDIUM, DayReport
-from core.validation.rules import load_config
+from tickdeck.core.validation.result import CRITICAL, HIGH, LOW, MEDIUM, DayReport
+from tickdeck.core.validation.rules import load_config
 
 WEIGHTS = {"completeness": 0.30, "accuracy": 0.30, "timeliness": 0.10, "consistency": 0.30}
 PENALTY = {CRITICAL: 40.0, HIGH: 20.0, MEDIUM: 5.0, LOW: 0.0}
@@ -135,7 +135,7 @@ def quality_score(ctx, symbol: str, day, *, report: DayReport | None = None, per
     DayNotFound
         The day is not stored.
     """
-    from core.validation.service import validate_day
+    from tickdeck.core.validation.service import validate_day
 
     symbol, day = normalize_ticker(symbol), as_date(day)
     report = report or validate_day(ctx, symbol, day)

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from core.errors import TickdeckError
-from core.naming import as_date, normalize_ticker
+from tickdeck.core.errors import TickdeckError
+from tickdeck.core.naming import as_date, normalize_ticker
 
 VWAP_TOLERANCE_BPS = 1.0  # per-interval VWAPs within 1 bp count as matching (rounding of prices)
 

@@ -1,7 +1,7 @@
 r"""Ingest rules (run on every collected/imported day) and the thresholds all validators share.
 
 ``make_ingest_rules(config)`` returns ``rules(df) -> (kept_df, rejects)`` for
-``ctx.extras["ingest_rules"]``; :func:`core.validation.after_write.install` wires it and the
+``ctx.extras["ingest_rules"]``; :func:`tickdeck.core.validation.after_write.install` wires it and the
 after-write hook.
 
 * **Reject** (row removed, sent to the dead-letter table with the reason): missing required
@@ -52,10 +52,10 @@ import numba
 import numpy as np
 import pandas as pd
 
-from core import naming
-from core.errors import SchemaError
-from core.schema import BY_NAME, INDEX, RAW_COLUMNS, TZ
-from core.validation.result import HIGH, LOW, MEDIUM, DayData, Issue, ValidationResult, ts_iso
+from tickdeck.core import naming
+from tickdeck.core.errors import SchemaError
+from tickdeck.core.schema import BY_NAME, INDEX, RAW_COLUMNS, TZ
+from tickdeck.core.validation.result import HIGH, LOW, MEDIUM, DayData, Issue, ValidationResult, ts_iso
 
 FLAGS_LIBRARY = naming.FLAGS_LIBRARY  # the flagged ticks of each day (symbol: the tick day's)
 CROSSED, LOCKED, OUTSIDE_QUOTE, PRICE_JUMP, VOLUME_SPIKE, STALE_QUOTE = 1, 2, 4, 8, 16, 32
@@ -107,7 +107,7 @@ def load_config(catalog) -> ValidationConfig:
     """Defaults overridden by ``validation.<field>`` rows of the system config (one query)."""
     from sqlalchemy import select
 
-    from core import db
+    from tickdeck.core import db
 
     with catalog.engine.connect() as c:
         rows = c.execute(select(db.SystemConfig.key, db.SystemConfig.value)
@@ -121,7 +121,7 @@ def load_config(catalog) -> ValidationConfig:
             try:
                 changes[name] = type(default)(value["v"])
             except (TypeError, ValueError):
-                from core.errors import ConfigError
+                from tickdeck.core.errors import ConfigError
 
                 raise ConfigError(key, f"expected {type(default).__name__}, got {value['v']!r}") from None
     return ValidationConfig(**changes)

@@ -16,18 +16,18 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy import select
 
-from core import db
-from core.errors import DayNotFound, TickdeckError
-from core.events import ValidationDone
-from core.naming import as_date, date_range, normalize_ticker
-from core.progress import Progress
-from core.store import trim_heap
-from core.validation.continuity import validate_continuity
-from core.validation.result import HIGH, DayData, DayReport, Issue, ValidationResult
-from core.validation.rules import ValidationConfig, load_config, validate_rules
-from core.validation.session import validate_session
-from core.validation.storage import validate_storage
-from core.validation.timezone import validate_timezone
+from tickdeck.core import db
+from tickdeck.core.errors import DayNotFound, TickdeckError
+from tickdeck.core.events import ValidationDone
+from tickdeck.core.naming import as_date, date_range, normalize_ticker
+from tickdeck.core.progress import Progress
+from tickdeck.core.store import trim_heap
+from tickdeck.core.validation.continuity import validate_continuity
+from tickdeck.core.validation.result import HIGH, DayData, DayReport, Issue, ValidationResult
+from tickdeck.core.validation.rules import ValidationConfig, load_config, validate_rules
+from tickdeck.core.validation.session import validate_session
+from tickdeck.core.validation.storage import validate_storage
+from tickdeck.core.validation.timezone import validate_timezone
 
 VALIDATORS = ("session", "storage", "timezone", "continuity", "rules")
 COLUMNS = ["tick_id", "date", "time", "last", "last_sz", "tot_vlm", "bid", "ask", "session", "last_type"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.validation.result import (CRITICAL, HIGH, LOW, MEDIUM, DayData, Issue, ValidationResult, ts_iso)
+from tickdeck.core.validation.result import (CRITICAL, HIGH, LOW, MEDIUM, DayData, Issue, ValidationResult, ts_iso)
 
 NAME = "session"
 CHECKS = ("session_counts", "outside_hours", "non_trading_day", "regular_trades", "early_close",
@@ -30,7 +30,7 @@ def validate_session(data: DayData, config) -> ValidationResult:
     Parameters
     ----------
     data
-        The day's columns (see :func:`core.validation.service.load_day`).
+        The day's columns (see :func:`tickdeck.core.validation.service.load_day`).
     config
         :class:`core.validation.rules.ValidationConfig` (tolerances).
     """

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from core import naming
-from core.validation.result import CRITICAL, HIGH, LOW, MEDIUM, DayData, Issue, ValidationResult
+from tickdeck.core import naming
+from tickdeck.core.validation.result import CRITICAL, HIGH, LOW, MEDIUM, DayData, Issue, ValidationResult
 
 NAME = "storage"
 CHECKS = ("location", "tier1_metadata", "catalog_row", "bar_series")
@@ -88,7 +88,7 @@ def _bar_count(meta: dict | None) -> int | None:
 def _storage_name(spec_text: str) -> str:
     """Catalog rows hold the full spec (``volume:10000:split``); stored symbols its storage name."""
     try:
-        from core.bars import parse_spec
+        from tickdeck.core.bars import parse_spec
 
         return parse_spec(spec_text).storage_name
     except Exception:  # noqa: BLE001 - an unparseable catalog spec is reported as missing below

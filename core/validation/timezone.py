@@ -25,8 +25,8 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from core.enrich import utc_ns_from_date_time
-from core.validation.result import CRITICAL, HIGH, DayData, Issue, ValidationResult, ts_iso
+from tickdeck.core.enrich import utc_ns_from_date_time
+from tickdeck.core.validation.result import CRITICAL, HIGH, DayData, Issue, ValidationResult, ts_iso
 
 NAME = "timezone"
 CHECKS = ("index_tz", "monotonic", "wall_clock_day", "raw_time_columns", "session_profile", "dst")

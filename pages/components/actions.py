@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import panel as pn
 
-from core.errors import TickdeckError
+from tickdeck.core.errors import TickdeckError
 
 log = logging.getLogger("tickdeck.ui")
 

@@ -17,15 +17,15 @@ import pandas as pd
 import panel as pn
 import param
 
-from core import alerts
-from core.alert_rules import CONDITIONS, AlertRule
-from core.errors import TickdeckError
-from core.events import AlertAcknowledged, AlertFired
-from core.users import User
-from pages.components.actions import notify
-from pages.components.safe import md_text
-from pages.components.services import LOCAL_ADMIN, require
-from pages.components.ui import error_text
+from tickdeck.core import alerts
+from tickdeck.core.alert_rules import CONDITIONS, AlertRule
+from tickdeck.core.errors import TickdeckError
+from tickdeck.core.events import AlertAcknowledged, AlertFired
+from tickdeck.core.users import User
+from tickdeck.pages.components.actions import notify
+from tickdeck.pages.components.safe import md_text
+from tickdeck.pages.components.services import LOCAL_ADMIN, require
+from tickdeck.pages.components.ui import error_text
 
 CODE_CSS = "code { color: #1f2328; background: #eaeef2; }"  # Panel's default code colour is too light (contrast)
 HISTORY_ROWS = 200  # fired alerts listed (newest first)
@@ -39,7 +39,7 @@ WATCH_HELP = ("What to watch: `indicator:TICK.NYSE` (any source; `@feed` or `@lo
 class AlertsPanel(pn.viewable.Viewer):
     """Rules form, rules and history of alerts (see the module docstring)."""
 
-    ctx = param.Parameter(doc="core.context.Context: catalog (rules and history) and bus")
+    ctx = param.Parameter(doc="tickdeck.core.context.Context: catalog (rules and history) and bus")
     user = param.ClassSelector(class_=User, default=LOCAL_ADMIN, instantiate=False,
                                doc="who is looking: changing rules and acknowledging needs the researcher role")
     last_error = param.String(default="", doc="the last action's error as shown ('' after a success)")

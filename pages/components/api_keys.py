@@ -13,9 +13,9 @@ import pandas as pd
 import panel as pn
 import param
 
-from core.users import ROLES
-from pages.components.safe import md_text
-from pages.components.ui import error_text
+from tickdeck.core.users import ROLES
+from tickdeck.pages.components.safe import md_text
+from tickdeck.pages.components.ui import error_text
 
 COLUMNS = ["id", "user", "name", "prefix", "role", "state", "created", "last used", "expires"]
 
@@ -36,7 +36,7 @@ def key_rows(keys) -> pd.DataFrame:
 class ApiKeysPanel(pn.viewable.Viewer):
     """List, create and revoke API keys through an injected key control."""
 
-    keys = param.Parameter(default=None, doc="core.users.ApiKeyControl (None: the section says it is unavailable)")
+    keys = param.Parameter(default=None, doc="tickdeck.core.users.ApiKeyControl (None: the section says unavailable)")
     message = param.String(default="", doc="last action's result or error")
     secret = param.String(default="", doc="the secret of the key just created (shown once)")
 

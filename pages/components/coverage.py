@@ -10,8 +10,8 @@ from __future__ import annotations
 import calendar as pycal
 import datetime as dt
 
-from core.calendar import MarketCalendar
-from core.catalog import Catalog
+from tickdeck.core.calendar import MarketCalendar
+from tickdeck.core.catalog import Catalog
 
 CALENDAR_MAX_MONTHS = 24  # older months are summarised in a line: the grid stays readable
 

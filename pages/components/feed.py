@@ -1,4 +1,4 @@
-"""The feed connection panel, rendered from :class:`core.events.FeedStatusChanged` events.
+"""The feed connection panel, rendered from :class:`tickdeck.core.events.FeedStatusChanged` events.
 
 One block per feed client (Level 1 and history): a state badge whose text says the state
 (connected / reconnecting / disconnected / breaker open — colour is never the only signal),
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import html
 
-from core.events import FeedStatusChanged
-from pages.components.ui import badge
+from tickdeck.core.events import FeedStatusChanged
+from tickdeck.pages.components.ui import badge
 
 STATE_BADGE = {  # state -> (badge kind, text)
     "connected": ("ok", "connected"),

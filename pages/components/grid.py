@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import panel as pn
 
-from pages.components.charts import naive_et
+from tickdeck.pages.components.charts import naive_et
 
 PAGE_SIZE = 50  # rows per page sent to the browser
 TICK_GRID_COLUMNS = ["last", "last_sz", "bid", "ask", "trade_sign", "session", "tick_id"]

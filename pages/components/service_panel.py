@@ -17,9 +17,9 @@ import time
 import panel as pn
 import param
 
-from pages.components.actions import ui_action
-from pages.components.feed import ago
-from pages.components.ui import STATUS_CSS, badge
+from tickdeck.pages.components.actions import ui_action
+from tickdeck.pages.components.feed import ago
+from tickdeck.pages.components.ui import STATUS_CSS, badge
 
 REFRESH_MS = 2_000  # service states change within seconds; "since" texts advance with it
 STATE_KIND = {"running": "ok", "starting": "warn", "stopping": "warn", "restarting": "warn", "failed": "bad",

@@ -18,8 +18,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Iterable, Protocol, runtime_checkable
 
-from core.errors import PermissionDenied
-from core.users import LOCAL_USER, User
+from tickdeck.core.errors import PermissionDenied
+from tickdeck.core.users import LOCAL_USER, User
 
 LOCAL_ADMIN = User(LOCAL_USER, "admin")  # a notebook's user: the same as a server with no users (auth off)
 

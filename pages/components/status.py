@@ -1,4 +1,4 @@
-"""Dataset health badge: a :class:`core.status.DatasetStatus` drawn as colour *and* text.
+"""Dataset health badge: a :class:`tickdeck.core.status.DatasetStatus` drawn as colour *and* text.
 
 The classification (fresh / stale / outdated / empty / collection failed, quality bands on the
 0–100 scale) is :mod:`core.status`'s; this module only draws it, the same way on the home cards,
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 
-from core.status import DatasetStatus
+from tickdeck.core.status import DatasetStatus
 
 COLOURS = {"ok": ("#1a7f37", "#dafbe1"), "warn": ("#9a6700", "#fff8c5"), "bad": ("#cf222e", "#ffebe9")}
 ICONS = {"ok": "✓", "warn": "!", "bad": "✕"}  # colour is never the only signal

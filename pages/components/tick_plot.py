@@ -32,7 +32,7 @@ from bokeh.models import ColumnDataSource, CustomJSHover, DataRange1d, HoverTool
 from bokeh.palettes import interp_palette
 from bokeh.plotting import figure
 
-from pages.components.charts import (
+from tickdeck.pages.components.charts import (
     AXIS_HEIGHT, BAND_BINS, ET, IMAGE_HEIGHT, IMAGE_WIDTH, LEVELS, PRICE_HEIGHT, STRIP_HEIGHT, TickArrays, binned,
     candle_chart, ensure_extension, equalised, price_counts, tick_arrays, visible,
 )

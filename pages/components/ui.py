@@ -21,7 +21,7 @@ from typing import Callable
 
 import panel as pn
 
-from core.errors import TickdeckError
+from tickdeck.core.errors import TickdeckError
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ def run_off_loop(work: Callable[[], object], on_done: Callable[[object], None],
 
 def error_text(e: BaseException) -> str:
     """Readable message: tickdeck errors as they are, anything else as ``internal error, id …``."""
-    from pages.components.actions import report
+    from tickdeck.pages.components.actions import report
 
     return report(e)
 

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from core.alert_rules import AlertRule
-from core.alerts import AlertEngine
-from core.events import IndicatorUpdate, TicksAppended
-from core.indicators.catalog import DERIVED_METRIC_NAMES, INDICATORS
+from tickdeck.core.alert_rules import AlertRule
+from tickdeck.core.alerts import AlertEngine
+from tickdeck.core.events import IndicatorUpdate, TicksAppended
+from tickdeck.core.indicators.catalog import DERIVED_METRIC_NAMES, INDICATORS
 
 T0 = 1_719_928_800.0
 N = 20_000
@@ -61,10 +61,10 @@ def engine_costs() -> None:
 
 
 def service_latency(n: int = 300) -> None:
-    from core.alert_service import AlertsService
-    from core.alert_store import add_rule
-    from core.config import Settings
-    from core.context import Context
+    from tickdeck.core.alert_service import AlertsService
+    from tickdeck.core.alert_store import add_rule
+    from tickdeck.core.config import Settings
+    from tickdeck.core.context import Context
 
     with tempfile.TemporaryDirectory() as d:
         ctx = Context.open(Settings(data_dir=Path(d)))

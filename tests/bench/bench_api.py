@@ -58,8 +58,8 @@ START_TIMEOUT_S = 180
 UVICORN_APP = """
 import sys
 import uvicorn
-from app.api import create_api
-from app.wiring import load_settings, open_context
+from tickdeck.app.api import create_api
+from tickdeck.app.wiring import load_settings, open_context
 
 settings = load_settings()
 ctx = open_context(settings)
@@ -84,10 +84,10 @@ def load() -> str:
 
 def make_data(data_dir: Path, ticks: int) -> int:
     """A synthetic SPY day of about ``ticks`` ticks with its default bar set; returns the tick count."""
-    from core.bars import build_default_bars
-    from core.config import Settings
-    from core.context import Context
-    from core.sources.synthetic import generate_into_store
+    from tickdeck.core.bars import build_default_bars
+    from tickdeck.core.config import Settings
+    from tickdeck.core.context import Context
+    from tickdeck.core.sources.synthetic import generate_into_store
 
     ctx = Context.open(Settings(data_dir=data_dir))
     try:
@@ -102,7 +102,7 @@ def make_data(data_dir: Path, ticks: int) -> int:
 def server(data_dir: Path, kind: str):
     port = free_port()
     env = {**os.environ, "TICKDECK_DATA_DIR": str(data_dir), "TICKDECK_API_LIMIT": "1000000 per hour"}
-    cmd = ([sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--no-worker"] if kind == "serve"
+    cmd = ([sys.executable, "-m", "tickdeck", "serve", "--port", str(port), "--no-worker"] if kind == "serve"
            else [sys.executable, "-c", UVICORN_APP, str(port)])
     log = data_dir.parent / "server.log"
     with open(log, "w") as fh:
@@ -224,8 +224,8 @@ def json_pages(url: str) -> tuple[int, int, float]:
 
 
 def in_process(data_dir: Path) -> tuple[int, float, float]:
-    from core.config import Settings
-    from core.context import Context
+    from tickdeck.core.config import Settings
+    from tickdeck.core.context import Context
 
     ctx = Context.open(Settings(data_dir=data_dir))
     try:
@@ -291,9 +291,9 @@ def bench_ticks(url: str, port: int, data_dir: Path, repeat: int, skip_json: boo
 STREAM_UVICORN_APP = """
 import sys, threading
 import uvicorn
-from app.api import create_api
-from app.wiring import load_settings, open_context
-from core.live import collect_live
+from tickdeck.app.api import create_api
+from tickdeck.app.wiring import load_settings, open_context
+from tickdeck.core.live import collect_live
 
 settings = load_settings()
 ctx = open_context(settings, pipeline=False)
@@ -377,7 +377,7 @@ def stream_server(data_dir: Path, kind: str, emulator, symbols: list[str], batch
            "TICKDECK_API_STREAM_LIMIT": "100000 per minute", "TICKDECK_WS_BATCH_MS": str(batch_ms)}
     env.pop("TICKDECK_REDIS_URL", None)
     data_dir.mkdir(parents=True, exist_ok=True)
-    cmd = ([sys.executable, "-m", "app.cli", "serve", "--port", str(port)] if kind == "serve"
+    cmd = ([sys.executable, "-m", "tickdeck", "serve", "--port", str(port)] if kind == "serve"
            else [sys.executable, "-c", STREAM_UVICORN_APP, str(port), ",".join(symbols)])
     log = data_dir.parent / "stream-server.log"
     with open(log, "w") as fh:
@@ -397,7 +397,7 @@ def stream_server(data_dir: Path, kind: str, emulator, symbols: list[str], batch
                 raise SystemExit(f"the server did not start in {START_TIMEOUT_S} s")
             time.sleep(0.2)  # polling while the server boots
         if kind == "serve":
-            subprocess.run([sys.executable, "-m", "app.cli", "service", "start", "live", "--symbols",
+            subprocess.run([sys.executable, "-m", "tickdeck", "service", "start", "live", "--symbols",
                             ",".join(symbols), "--wait", "300"], cwd=ROOT, env=env, check=True,
                            stdout=subprocess.DEVNULL)
         _first_live_batch(url.replace("http://", "ws://"))

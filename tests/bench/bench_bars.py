@@ -16,12 +16,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 
-from core.bars import compute_bars, default_specs, tick_arrays  # noqa: E402
-from core.bars.builder import compute_columns  # noqa: E402
-from core.calendar import get_calendar  # noqa: E402
-from core.enrich import enrich  # noqa: E402
-from core.sources.synthetic import generate_day  # noqa: E402
-from core.store import compute_day_info  # noqa: E402
+from tickdeck.core.bars import compute_bars, default_specs, tick_arrays  # noqa: E402
+from tickdeck.core.bars.builder import compute_columns  # noqa: E402
+from tickdeck.core.calendar import get_calendar  # noqa: E402
+from tickdeck.core.enrich import enrich  # noqa: E402
+from tickdeck.core.sources.synthetic import generate_day  # noqa: E402
+from tickdeck.core.store import compute_day_info  # noqa: E402
 
 DAY = "2024-07-02"
 ONE_PER_FAMILY = ["time:1m", "tick:1000", "volume:100000", "dollar:20000000", "range:0.5", "renko:0.2",
@@ -67,11 +67,11 @@ def bench_default_set(df, x):
 
 
 def bench_get_bars(n: int):
-    from core.bars import build_default_bars, get_bars
-    from core.bars.service import cache_clear
-    from core.config import Settings
-    from core.context import Context
-    from core.ingest import ingest_day
+    from tickdeck.core.bars import build_default_bars, get_bars
+    from tickdeck.core.bars.service import cache_clear
+    from tickdeck.core.config import Settings
+    from tickdeck.core.context import Context
+    from tickdeck.core.ingest import ingest_day
 
     with tempfile.TemporaryDirectory() as tmp:
         ctx = Context.open(Settings(data_dir=Path(tmp)))

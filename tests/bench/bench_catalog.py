@@ -13,8 +13,8 @@ import uuid
 import pandas as pd
 import sqlalchemy as sa
 
-from core.catalog import Catalog
-from core.store import DayInfo
+from tickdeck.core.catalog import Catalog
+from tickdeck.core.store import DayInfo
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 

@@ -29,13 +29,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import numpy as np  # noqa: E402
 import psutil  # noqa: E402
 
-from core.collect import collect_days  # noqa: E402
-from core.live import collect_live  # noqa: E402
-from core.config import Settings  # noqa: E402
-from core.context import Context  # noqa: E402
-from core.sources.iqfeed import FLUSH_AFTER_S, HistoryClient  # noqa: E402
-from core.sources.iqfeed_emulator import EmulatorThread, IQFeedEmulator  # noqa: E402
-from core.sources.iqfeed_parse import parse_ticks, parse_ticks_pyarrow  # noqa: E402
+from tickdeck.core.collect import collect_days  # noqa: E402
+from tickdeck.core.live import collect_live  # noqa: E402
+from tickdeck.core.config import Settings  # noqa: E402
+from tickdeck.core.context import Context  # noqa: E402
+from tickdeck.core.sources.iqfeed import FLUSH_AFTER_S, HistoryClient  # noqa: E402
+from tickdeck.core.sources.iqfeed_emulator import EmulatorThread, IQFeedEmulator  # noqa: E402
+from tickdeck.core.sources.iqfeed_parse import parse_ticks, parse_ticks_pyarrow  # noqa: E402
 
 DAY = "2024-07-01"
 REGULAR_SECONDS = 6.5 * 3600

@@ -8,9 +8,9 @@ import time
 
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
-from core.calendar import get_calendar  # noqa: E402
-from core.enrich import enrich  # noqa: E402
-from core.sources.synthetic import generate_day  # noqa: E402
+from tickdeck.core.calendar import get_calendar  # noqa: E402
+from tickdeck.core.enrich import enrich  # noqa: E402
+from tickdeck.core.sources.synthetic import generate_day  # noqa: E402
 
 
 def main() -> None:

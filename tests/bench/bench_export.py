@@ -30,15 +30,15 @@ def main() -> None:
 
     import pyarrow.parquet as pq
 
-    from core.config import Settings
-    from core.context import Context
-    from core.export import ExportRequest, _read_ticks, export
-    from core.export_formats import csv_bytes, csv_bytes_pyarrow, parquet_options, write_parquet
+    from tickdeck.core.config import Settings
+    from tickdeck.core.context import Context
+    from tickdeck.core.export import ExportRequest, _read_ticks, export
+    from tickdeck.core.export_formats import csv_bytes, csv_bytes_pyarrow, parquet_options, write_parquet
 
     with tempfile.TemporaryDirectory() as d:
         ctx = Context.open(Settings(data_dir=Path(d) / "data"))
         # regular-session override; pre/after-hours add a few percent on top
-        from core.sources.synthetic import generate_into_store
+        from tickdeck.core.sources.synthetic import generate_into_store
 
         generate_into_store(ctx, ["AAPL"], "2024-07-02", "2024-07-02", ticks=int(args.ticks * 0.97))
         n = ctx.catalog.tick_days("AAPL")[0].ticks

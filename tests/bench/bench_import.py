@@ -45,7 +45,7 @@ def make_table(n: int, days: int = 2, seed: int = 0):
     import numpy as np
     import pyarrow as pa
 
-    from core.calendar import get_calendar
+    from tickdeck.core.calendar import get_calendar
 
     cal = get_calendar("XNYS")
     sessions = cal.trading_days("2024-07-01", "2025-12-31")[:days]
@@ -213,16 +213,16 @@ def rss_mb() -> float:
 def child(args) -> None:
     """Import one file in this process and print one JSON line."""
     sys.path.insert(0, args.code[0])
-    from core.config import Settings
-    from core.context import Context
-    from core.sources.files import import_file
+    from tickdeck.core.config import Settings
+    from tickdeck.core.context import Context
+    from tickdeck.core.sources.files import import_file
 
     import core
 
     assert Path(core.__file__).resolve().is_relative_to(Path(args.code[0]).resolve()), core.__file__
     ctx = Context.open(Settings(data_dir=Path(args.data)))
     if args.pipeline:
-        from core.pipeline import install
+        from tickdeck.core.pipeline import install
 
         install(ctx)
     sampler = StageSampler() if args.stages else None

@@ -35,10 +35,10 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from core.calendar import get_calendar  # noqa: E402
-from core.enrich import enrich_slices, utc_ns_from_date_time  # noqa: E402
-from core.indicators.derived import VolumeProfile, compute_derived, metric_grid  # noqa: E402
-from core.sources.synthetic import generate_day  # noqa: E402
+from tickdeck.core.calendar import get_calendar  # noqa: E402
+from tickdeck.core.enrich import enrich_slices, utc_ns_from_date_time  # noqa: E402
+from tickdeck.core.indicators.derived import VolumeProfile, compute_derived, metric_grid  # noqa: E402
+from tickdeck.core.sources.synthetic import generate_day  # noqa: E402
 
 DAY = "2024-07-02"
 TARGET_MS = 200.0
@@ -123,8 +123,8 @@ def bench_breadth(args) -> None:
     """One breadth update (a batch of one symbol's new ticks + a snapshot of every local breadth value)
     over ``--breadth-symbols`` symbols, p50/p99 in ms against the < 10 ms target; and ``breadth_series``
     over the same universe on a one-second grid of the session (the batch build's cost)."""
-    from core.indicators.breadth import BreadthState, breadth_series
-    from core.indicators.catalog import exchange_map
+    from tickdeck.core.indicators.breadth import BreadthState, breadth_series
+    from tickdeck.core.indicators.catalog import exchange_map
 
     rng = np.random.default_rng(7)
     n_sym, batch, warm = args.breadth_symbols, args.breadth_batch, args.breadth_ticks
@@ -175,10 +175,10 @@ def bench_latency(args) -> None:
 
     import pandas as pd
 
-    from core.config import Settings
-    from core.context import Context
-    from core.services import ServiceControl, Supervisor
-    from core.sources.iqfeed_emulator import EmulatorThread, IQFeedEmulator
+    from tickdeck.core.config import Settings
+    from tickdeck.core.context import Context
+    from tickdeck.core.services import ServiceControl, Supervisor
+    from tickdeck.core.sources.iqfeed_emulator import EmulatorThread, IQFeedEmulator
 
     symbols = ["AAPL", "MSFT", "SPY", "NVDA", "TSLA", "AMZN", "GOOG", "META", "QQQ", "IWM"][:args.latency_symbols]
     emu = IQFeedEmulator(symbols=tuple(symbols), now=f"{DAY} 10:00:00", speed=1.0, ticks=200_000,

@@ -15,7 +15,7 @@ Reported: server RSS (psutil, the ``tickdeck serve`` process) before any session
 first, after all; RSS per further session; how long sessions took to load; and, with all of
 them open, what a real Chromium user sees: the explorer opened on the same day (navigation to
 chart painted), a zoom (wheel to new image painted), the home page's first contentful paint.
-Sessions are then closed. After the server's unused-session lifetime (``app.server``), the
+Sessions are then closed. After the server's unused-session lifetime (``tickdeck.app.server``), the
 explorer round is repeated: if the closed sessions were unloaded, the new ones reuse their
 memory and RSS stays near the first round's peak instead of growing by another round.
 The machine is shared: the load average is printed; numbers under load are pessimistic.
@@ -220,8 +220,8 @@ def phase(srv: bw.Server, label: str, path: str, marker: bytes, n: int, batch: i
 
 
 def unload_wait_s() -> float:
-    """How long the server may keep a closed session (see app.server), plus a margin."""
-    from app.server import CHECK_UNUSED_SESSIONS_MS, UNUSED_SESSION_LIFETIME_MS
+    """How long the server may keep a closed session (see tickdeck.app.server), plus a margin."""
+    from tickdeck.app.server import CHECK_UNUSED_SESSIONS_MS, UNUSED_SESSION_LIFETIME_MS
 
     return (UNUSED_SESSION_LIFETIME_MS + CHECK_UNUSED_SESSIONS_MS) / 1000 + 5
 
@@ -237,9 +237,9 @@ def main() -> None:
     rows = [("load average at start (1/5/15 min, 2 cores)", bw.load_average())]
     data = Path(tempfile.mkdtemp(prefix="bench-sessions-")) / "data"
     try:
-        from core.config import Settings
-        from core.context import Context
-        from core.sources.synthetic import generate_into_store
+        from tickdeck.core.config import Settings
+        from tickdeck.core.context import Context
+        from tickdeck.core.sources.synthetic import generate_into_store
 
         ctx = Context.open(Settings(data_dir=data))
         generate_into_store(ctx, ["SPY"], DAY, DAY, ticks=args.ticks)

@@ -15,13 +15,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from core.config import Settings  # noqa: E402
-from core.context import Context  # noqa: E402
-from core.enrich import enrich  # noqa: E402
-from core.ingest import ingest_day  # noqa: E402
-from core.sources.synthetic import generate_day  # noqa: E402
-from core.validation.rules import ValidationConfig, make_ingest_rules  # noqa: E402
-from core.validation.service import VALIDATORS, load_day, run_validators  # noqa: E402
+from tickdeck.core.config import Settings  # noqa: E402
+from tickdeck.core.context import Context  # noqa: E402
+from tickdeck.core.enrich import enrich  # noqa: E402
+from tickdeck.core.ingest import ingest_day  # noqa: E402
+from tickdeck.core.sources.synthetic import generate_day  # noqa: E402
+from tickdeck.core.validation.rules import ValidationConfig, make_ingest_rules  # noqa: E402
+from tickdeck.core.validation.service import VALIDATORS, load_day, run_validators  # noqa: E402
 
 
 def best(fn, repeat: int = 5) -> float:

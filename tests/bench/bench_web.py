@@ -47,7 +47,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 DAYS = (dt.date(2024, 7, 2), dt.date(2024, 7, 3))
 SMALL_TICKS = 20_000
 
-# The price chart's data sources (named in pages.components.tick_plot); a selection or zoom replaces their data.
+# The price chart's data sources (named in pages/components/tick_plot.py); a selection or zoom replaces their data.
 _TOKEN = """() => { for (const d of Bokeh.documents) { const i = d.get_model_by_name('td-price-image');
   if (i) { const l = d.get_model_by_name('td-price-line'); return [i.data, l.data]; } } return null; }"""
 MARK_CHART = f"() => {{ window.__tdChart = ({_TOKEN})(); return true; }}"
@@ -102,7 +102,7 @@ def served(data: Path, *, timeout: float = 180.0):
     log = data.parent / f"serve-{port}.log"
     fh = open(log, "w")
     t0 = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "tickdeck", "serve", "--port", str(port)], cwd=ROOT,
                             env={**os.environ, "TICKDECK_DATA_DIR": str(data)}, stdout=fh, stderr=subprocess.STDOUT,
                             start_new_session=True)
     url = f"http://127.0.0.1:{port}/"
@@ -180,7 +180,7 @@ def seed_datasets(ctx, n: int) -> None:
     """``n`` catalog datasets with 20 tier-1 days each (rows only, no frames: what home reads)."""
     import pandas as pd
 
-    from core.store import DayInfo
+    from tickdeck.core.store import DayInfo
 
     days = ctx.calendar().previous_trading_days(ctx.calendar().last_completed_trading_day(), 20)
     infos = []
@@ -195,9 +195,9 @@ def seed_datasets(ctx, n: int) -> None:
 
 def explorer_data(data: Path, ticks: int, days=DAYS) -> float:
     """SPY on ``days`` with ``ticks`` regular-session trades, QQQ small; returns the seconds it took."""
-    from core.config import Settings
-    from core.context import Context
-    from core.sources.synthetic import generate_into_store
+    from tickdeck.core.config import Settings
+    from tickdeck.core.context import Context
+    from tickdeck.core.sources.synthetic import generate_into_store
 
     ctx = Context.open(Settings(data_dir=data))
     try:
@@ -212,11 +212,11 @@ def explorer_data(data: Path, ticks: int, days=DAYS) -> float:
 
 def server_side_zoom(data: Path, day=DAYS[0]) -> list[tuple[str, str]]:
     """The re-aggregation a zoom costs on the server, in-process (no browser)."""
-    from core.config import Settings
-    from core.context import Context
-    from pages.components.tick_plot import warm_up
-    from pages.components.tick_plot import tick_chart, tick_frame
-    from pages.explorer import CHART_COLUMNS
+    from tickdeck.core.config import Settings
+    from tickdeck.core.context import Context
+    from tickdeck.pages.components.tick_plot import warm_up
+    from tickdeck.pages.components.tick_plot import tick_chart, tick_frame
+    from tickdeck.pages.explorer import CHART_COLUMNS
 
     warm_up()
     ctx = Context.open(Settings(data_dir=data))
@@ -302,7 +302,7 @@ def bench_explorer(ticks: int, zooms: int) -> list[tuple[str, str]]:
                                                timeout_ms=30_000))
                 page.wait_for_timeout(300)  # let the last frames of this render arrive before the next mark
                 sizes.append(wsb.since_mark)
-            from pages.components.tick_plot import SETTLE_MS
+            from tickdeck.pages.components.tick_plot import SETTLE_MS
 
             rows += [(f"explorer: zoom (wheel) to re-aggregated image painted, incl. {SETTLE_MS} ms settle",
                       spread(times)),
@@ -316,8 +316,8 @@ def bench_explorer(ticks: int, zooms: int) -> list[tuple[str, str]]:
 
 
 def bench_home(n: int, runs: int = 3) -> list[tuple[str, str]]:
-    from core.config import Settings
-    from core.context import Context
+    from tickdeck.core.config import Settings
+    from tickdeck.core.context import Context
 
     data = Path(tempfile.mkdtemp(prefix="bench-web-home-")) / "data"
     ctx = Context.open(Settings(data_dir=data))

@@ -24,7 +24,7 @@ import pytest
 
 
 ROOT = Path(__file__).resolve().parents[2]
-TICKDECK = [sys.executable, "-m", "app.cli"]
+TICKDECK = [sys.executable, "-m", "tickdeck"]
 SCREENSHOTS = ROOT / "test-output" / "screenshots"
 DEMO_SYMBOLS = ("AAPL", "MSFT")
 DEMO_START, DEMO_END = "2024-07-01", "2024-07-03"

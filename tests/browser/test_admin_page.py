@@ -16,12 +16,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.redis]
 
 
 def test_backfill_stale_symbol_job_completes_card_turns_green(app_server, page, shot, redis_url):
-    from core.calendar import get_calendar
-    from core.config import Settings
-    from core.context import Context
-    from core.sources.iqfeed_emulator import EmulatorThread, IQFeedEmulator
-    from jobs.queue import JobQueue
-    from jobs.worker import Worker
+    from tickdeck.core.calendar import get_calendar
+    from tickdeck.core.config import Settings
+    from tickdeck.core.context import Context
+    from tickdeck.core.sources.iqfeed_emulator import EmulatorThread, IQFeedEmulator
+    from tickdeck.jobs.queue import JobQueue
+    from tickdeck.jobs.worker import Worker
 
     cal = get_calendar("XNYS")
     done = cal.last_completed_trading_day()

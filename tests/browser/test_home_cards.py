@@ -37,7 +37,8 @@ def test_home_shows_a_dataset_written_by_another_process(app_server, page, redis
     page.goto(s.url)
     page.locator("article.td-card").first.wait_for()
     assert page.locator('article.td-card[data-symbol="NVDA"]').count() == 0
-    subprocess.run([sys.executable, "-m", "app.cli", "generate", "NVDA", "--start", "2024-07-01", "--end", "2024-07-01",
+    subprocess.run([sys.executable, "-m", "tickdeck", "generate", "NVDA", "--start", "2024-07-01",
+                    "--end", "2024-07-01",
                     "--ticks", "500"], env={**os.environ, "TICKDECK_DATA_DIR": str(s.data_dir), **env}, check=True,
                    capture_output=True, timeout=300)  # another process: day_written reaches the server over Redis
     page.locator('article.td-card[data-symbol="NVDA"]').wait_for(timeout=30_000)
@@ -51,9 +52,9 @@ BROKEN_DAY = "2024-07-05"
 
 def test_a_dataset_scored_1_is_red_and_poor_on_home_admin_and_validation(app_server, page, shot):
     """Issue 12: a dataset stored with quality 1 shows a red badge on home, admin and validation."""
-    from core.config import Settings
-    from core.context import Context
-    from core.quality_scale import format_quality
+    from tickdeck.core.config import Settings
+    from tickdeck.core.context import Context
+    from tickdeck.core.quality_scale import format_quality
 
     app = app_server()
     app.cli("generate", "FAULTY", "--start", BROKEN_DAY, "--end", BROKEN_DAY, "--faults", BROKEN_FAULTS,

@@ -67,9 +67,9 @@ def _axe_serious(page) -> list[str]:
 def live_app(app_server):
     """A served app whose supervisor runs live collection of the emulator, the indicators and the alerts
     services; yields (served, services control)."""
-    from core.catalog import Catalog
-    from core.services import ServiceControl
-    from core.sources.iqfeed_emulator import EmulatorThread, IQFeedEmulator
+    from tickdeck.core.catalog import Catalog
+    from tickdeck.core.services import ServiceControl
+    from tickdeck.core.sources.iqfeed_emulator import EmulatorThread, IQFeedEmulator
 
     emu = IQFeedEmulator(symbols=tuple(SYMBOLS), now=EMULATED_NOW, speed=SPEED, ticks=10_000, port_history=0,
                          port_l1=0, seed=7)

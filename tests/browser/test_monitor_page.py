@@ -20,10 +20,10 @@ import pytest
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from core.bus import RedisBus
-from core.catalog import Catalog
-from core.sources.iqfeed_emulator import EmulatorThread, IQFeedEmulator
-from jobs.queue import JobQueue
+from tickdeck.core.bus import RedisBus
+from tickdeck.core.catalog import Catalog
+from tickdeck.core.sources.iqfeed_emulator import EmulatorThread, IQFeedEmulator
+from tickdeck.jobs.queue import JobQueue
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis]
 
@@ -101,7 +101,7 @@ def monitor_app(tmp_path_factory, chromium_path):
     data_dir.mkdir()
     with EmulatorThread(emu) as running, open(log, "w") as fh:
         port = free_port()
-        proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)], cwd=ROOT, stdout=fh,
+        proc = subprocess.Popen([sys.executable, "-m", "tickdeck", "serve", "--port", str(port)], cwd=ROOT, stdout=fh,
                                 stderr=subprocess.STDOUT, start_new_session=True,
                                 env={**os.environ, "TICKDECK_DATA_DIR": str(data_dir),
                                      "TICKDECK_SECRET": "browser-test-secret", "TICKDECK_REDIS_URL": REDIS_URL,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlparse
 
-from app.routes import ROUTES
+from tickdeck.app.routes import ROUTES
 
 ADMIN = ("root", "admin", "root-password")
 EMPTY_TEXT = {  # the empty-state line each page shows when nothing is stored

@@ -29,7 +29,7 @@ import requests
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-TICKDECK = [sys.executable, "-m", "app.cli"]
+TICKDECK = [sys.executable, "-m", "tickdeck"]
 WINDOW_S = 6  # per-user limit window of the test server: 3 attempts per 6 s
 ADDRESS_LIMIT = 12  # attempts per minute per client address on the test server
 START_TIMEOUT_S = 120
@@ -111,7 +111,7 @@ def server(tmp_path_factory):
 
 
 def audit_actions(server, actor: str) -> list[str]:
-    from core.catalog import Catalog
+    from tickdeck.core.catalog import Catalog
 
     cat = Catalog(f"sqlite:///{server.data_dir / 'tickdeck.db'}")
     try:

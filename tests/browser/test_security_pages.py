@@ -25,7 +25,7 @@ import requests
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-TICKDECK = [sys.executable, "-m", "app.cli"]
+TICKDECK = [sys.executable, "-m", "tickdeck"]
 START_TIMEOUT_S = 120
 XSS = "<img src=x onerror=window.__xss=1>"
 XSS2 = '"><svg onload=window.__xss=2>'
@@ -74,7 +74,7 @@ def q(value: str) -> str:
 
 @pytest.fixture(scope="module")
 def site(demo_data, tmp_path_factory, chromium_path):
-    from core.catalog import Catalog
+    from tickdeck.core.catalog import Catalog
 
     data_dir = tmp_path_factory.mktemp("xss") / "data"
     shutil.copytree(demo_data, data_dir)

@@ -12,9 +12,9 @@ pytestmark = [pytest.mark.browser]
 def test_monitor_starts_the_live_service_and_admin_stops_it(app_server, page, shot):
     """Issue 12: a service's status is visible on the monitor and admin pages, which start and
     stop it through the injected services facade."""
-    from core.catalog import Catalog
-    from core.services import ServiceControl
-    from core.sources.iqfeed_emulator import EmulatorThread, IQFeedEmulator
+    from tickdeck.core.catalog import Catalog
+    from tickdeck.core.services import ServiceControl
+    from tickdeck.core.sources.iqfeed_emulator import EmulatorThread, IQFeedEmulator
 
     with EmulatorThread(IQFeedEmulator(symbols=("AAPL",), now="2024-07-02 10:00:00", speed=20, ticks=3000,
                                        port_history=0, port_l1=0)) as emu:

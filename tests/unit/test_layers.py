@@ -43,11 +43,12 @@ def test_importing_every_core_module_loads_no_ui_library():
     datashader, fastapi, app, pages and jobs are not loaded."""
     code = (
         "import importlib, json, pkgutil, sys\n"
-        "import core\n"
-        "names = [m.name for m in pkgutil.walk_packages(core.__path__, 'core.')"
-        " if not m.name.startswith('core.migrations')]\n"
+        "import tickdeck.core\n"
+        "names = [m.name for m in pkgutil.walk_packages(tickdeck.core.__path__, 'tickdeck.core.')"
+        " if not m.name.startswith('tickdeck.core.migrations')]\n"
         "for n in names: importlib.import_module(n)\n"
-        f"bad = sorted(m for m in sys.modules if m.split('.')[0] in {UI_LIBRARIES + ('app', 'pages', 'jobs')!r})\n"
+        f"bad = sorted(m for m in sys.modules if m.split('.')[0] in {UI_LIBRARIES!r}"
+        " or m.split('.')[:2] in (['tickdeck', 'app'], ['tickdeck', 'pages'], ['tickdeck', 'jobs']))\n"
         "print(json.dumps({'imported': len(names), 'loaded': bad}))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=240)

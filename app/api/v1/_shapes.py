@@ -8,7 +8,7 @@ import time
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from app.api.schemas import FeedStatusOut, JobAccepted, JobOut, Problem, ServiceOut
+from tickdeck.app.api.schemas import FeedStatusOut, JobAccepted, JobOut, Problem, ServiceOut
 
 
 def problem_doc(description: str) -> dict:
@@ -21,17 +21,17 @@ CONFLICT = {409: problem_doc("the record's state does not allow it (the detail s
 
 
 def job_out(rec) -> JobOut:
-    """A ``jobs.queue.JobRecord`` (its traceback stays in the job table: ``message`` has the one-line error)."""
+    """A ``tickdeck.jobs.queue.JobRecord`` (the traceback stays in the job table; ``message``: one-line error)."""
     return JobOut.model_validate(rec)
 
 
 def service_out(st) -> ServiceOut:
-    """A ``core.services.ServiceStatus`` with its state in words."""
+    """A ``tickdeck.core.services.ServiceStatus`` with its state in words."""
     return ServiceOut.model_validate({**st.to_dict(), "description": st.describe()})
 
 
 def feed_out(ev, now: float | None = None) -> FeedStatusOut:
-    """A ``core.events.FeedStatusChanged`` with its age."""
+    """A ``tickdeck.core.events.FeedStatusChanged`` with its age."""
     now = time.time() if now is None else now
     return FeedStatusOut.model_validate({**ev.to_dict(), "age_s": round(max(now - ev.updated_at, 0.0), 3)})
 

@@ -2,7 +2,7 @@
 
 * ``GET /admin/health-check`` (viewer) — :func:`core.health.check_health` (feed port, ArcticDB, SQL,
   Redis, disk, memory, CPU).
-* ``GET /admin/data-status`` (viewer) — every dataset's freshness and quality (:mod:`core.status`).
+* ``GET /admin/data-status`` (viewer) — every dataset's freshness and quality (:mod:`tickdeck.core.status`).
 * ``POST /admin/cleanup`` (admin) — retention (:mod:`core.retention`): a dry run unless
   ``confirm=true``; the answer lists what was (would be) deleted.
 * ``POST /admin/backfill`` (admin) — a ``backfill`` job (202 with its ``Location``).
@@ -17,18 +17,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from app.api.deps import CtxDep, Principal, audit, require_role
-from app.api.errors import problem
-from app.api.schemas import (BackfillIn, CleanupOut, DataStatus, DataStatusOut, DayWrittenOut, HealthOut,
+from tickdeck.app.api.deps import CtxDep, Principal, audit, require_role
+from tickdeck.app.api.errors import problem
+from tickdeck.app.api.schemas import (BackfillIn, CleanupOut, DataStatus, DataStatusOut, DayWrittenOut, HealthOut,
                              JobAccepted, PipelineHealthOut)
-from app.api.v1._shapes import accepted, feed_out, service_out
-from app.api.v1.collection import requester, symbols_of
-from core.health import check_health
-from core.naming import date_range, format_day
-from core.pipeline_health import pipeline_health
-from core.retention import apply_retention
-from core.status import dataset_statuses
-from jobs.queue import JobQueue
+from tickdeck.app.api.v1._shapes import accepted, feed_out, service_out
+from tickdeck.app.api.v1.collection import requester, symbols_of
+from tickdeck.core.health import check_health
+from tickdeck.core.naming import date_range, format_day
+from tickdeck.core.pipeline_health import pipeline_health
+from tickdeck.core.retention import apply_retention
+from tickdeck.core.status import dataset_statuses
+from tickdeck.jobs.queue import JobQueue
 
 router = APIRouter(tags=["admin"])
 
@@ -36,7 +36,7 @@ Viewer = Annotated[Principal, Depends(require_role("viewer"))]
 Admin = Annotated[Principal, Depends(require_role("admin"))]
 
 
-@router.get("/admin/health-check", response_model=HealthOut, summary="system health (core.health)")
+@router.get("/admin/health-check", response_model=HealthOut, summary="system health (tickdeck.core.health)")
 def health_check(ctx: CtxDep, _: Viewer) -> HealthOut:
     return HealthOut.model_validate(check_health(ctx).to_dict())
 

@@ -1,4 +1,4 @@
-"""``/api/v1/alerts``: alert rules, their history and acknowledgement, through :mod:`core.alert_store`.
+"""``/api/v1/alerts``: alert rules, their history and acknowledgement, through :mod:`tickdeck.core.alert_store`.
 
 * ``GET /alerts`` (viewer) — rules, all or ``?owner=``.
 * ``POST /alerts`` (researcher) — create a rule owned by the caller (an admin may name another
@@ -19,10 +19,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
-from app.api.deps import CtxDep, Principal, audit, require_role
-from app.api.schemas import Record
-from core import alert_store as store
-from core.alert_rules import CONDITIONS, MAX_NAME, MAX_URL, MAX_WATCH, AlertRule
+from tickdeck.app.api.deps import CtxDep, Principal, audit, require_role
+from tickdeck.app.api.schemas import Record
+from tickdeck.core import alert_store as store
+from tickdeck.core.alert_rules import CONDITIONS, MAX_NAME, MAX_URL, MAX_WATCH, AlertRule
 
 router = APIRouter(tags=["alerts"])
 Viewer = Annotated[Principal, Depends(require_role("viewer"))]
@@ -99,7 +99,7 @@ def create_alert(ctx: CtxDep, principal: Researcher, body: AlertRuleIn) -> Alert
     owner = principal.user.name
     if body.owner and body.owner != owner:
         if principal.user.role != "admin":
-            from core.errors import PermissionDenied
+            from tickdeck.core.errors import PermissionDenied
 
             raise PermissionDenied(f"only an admin may create a rule for {body.owner!r}")
         owner = body.owner

@@ -9,9 +9,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from app.api.deps import CtxDep, Principal, require_role
-from app.api.schemas import CatalogOut
-from core.catalog_tree import catalog_tree
+from tickdeck.app.api.deps import CtxDep, Principal, require_role
+from tickdeck.app.api.schemas import CatalogOut
+from tickdeck.core.catalog_tree import catalog_tree
 
 router = APIRouter(tags=["catalog"])
 Viewer = Annotated[Principal, Depends(require_role("viewer"))]

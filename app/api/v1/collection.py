@@ -16,14 +16,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
-from app.api.deps import CtxDep, Principal, audit, require_role
-from app.api.errors import problem
-from app.api.schemas import CollectionStart, CollectionStarted, CollectionStatus, ServiceOut
-from app.api.v1._shapes import CONFLICT, feed_out, job_location, job_out, service_out
-from core import feed_status
-from core.naming import date_range, format_day, normalize_ticker
-from core.services import ServiceControl, ServiceError
-from jobs.queue import UNFINISHED, JobQueue
+from tickdeck.app.api.deps import CtxDep, Principal, audit, require_role
+from tickdeck.app.api.errors import problem
+from tickdeck.app.api.schemas import CollectionStart, CollectionStarted, CollectionStatus, ServiceOut
+from tickdeck.app.api.v1._shapes import CONFLICT, feed_out, job_location, job_out, service_out
+from tickdeck.core import feed_status
+from tickdeck.core.naming import date_range, format_day, normalize_ticker
+from tickdeck.core.services import ServiceControl, ServiceError
+from tickdeck.jobs.queue import UNFINISHED, JobQueue
 
 router = APIRouter(tags=["collection"])
 
@@ -93,7 +93,7 @@ def stop_collection(ctx: CtxDep, principal: Admin,
         problem(409, detail=str(e))
     cancelled = []
     if cancel_jobs:
-        from core.errors import JobError
+        from tickdeck.core.errors import JobError
 
         queue = JobQueue.for_context(ctx)
         for job in queue.list(status=UNFINISHED, kind="collect", limit=1000):

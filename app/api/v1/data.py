@@ -19,16 +19,16 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
-from app.api.deps import CtxDep, Principal, require_role
-from app.api.errors import problem
-from app.api.schemas import DAY_MAX, DAY_MIN, BarsOut, DatasetMetadata, TickPageOut
-from app.api.v1.datasets import dataset_out
-from core.bar_query import bars_table
-from core.datasets import dataset_metadata
-from core.export_formats import prefetch
-from core.tick_query import (PAGE_MAX_ROWS, PAGE_ROWS, STREAM_FORMATS, CursorExpired, RangeTooLarge,
+from tickdeck.app.api.deps import CtxDep, Principal, require_role
+from tickdeck.app.api.errors import problem
+from tickdeck.app.api.schemas import DAY_MAX, DAY_MIN, BarsOut, DatasetMetadata, TickPageOut
+from tickdeck.app.api.v1.datasets import dataset_out
+from tickdeck.core.bar_query import bars_table
+from tickdeck.core.datasets import dataset_metadata
+from tickdeck.core.export_formats import prefetch
+from tickdeck.core.tick_query import (PAGE_MAX_ROWS, PAGE_ROWS, STREAM_FORMATS, CursorExpired, RangeTooLarge,
                              check_json_size, tick_page, tick_query, tick_range, tick_tables)
-from core.wire_formats import EXTENSIONS, MEDIA_TYPES, arrow_stream, csv_stream, json_records, parquet_stream
+from tickdeck.core.wire_formats import EXTENSIONS, MEDIA_TYPES, arrow_stream, csv_stream, json_records, parquet_stream
 
 router = APIRouter(tags=["data"])
 Viewer = Annotated[Principal, Depends(require_role("viewer"))]

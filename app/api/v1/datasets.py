@@ -11,12 +11,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from app.api.deps import CtxDep, Principal, require_role
-from app.api.schemas import DAY_MAX, DAY_MIN, DatasetList, DatasetOut, DatasetStatusOut
-from core.catalog import DatasetSummary
-from core.datasets import DatasetFilter, filter_datasets
-from core.naming import date_range
-from core.status import DatasetStatus, dataset_statuses
+from tickdeck.app.api.deps import CtxDep, Principal, require_role
+from tickdeck.app.api.schemas import DAY_MAX, DAY_MIN, DatasetList, DatasetOut, DatasetStatusOut
+from tickdeck.core.catalog import DatasetSummary
+from tickdeck.core.datasets import DatasetFilter, filter_datasets
+from tickdeck.core.naming import date_range
+from tickdeck.core.status import DatasetStatus, dataset_statuses
 
 router = APIRouter(tags=["datasets"])
 Viewer = Annotated[Principal, Depends(require_role("viewer"))]

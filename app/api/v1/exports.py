@@ -13,16 +13,16 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, StreamingResponse
 
-from app.api.deps import CtxDep, Principal, audit, require_role
-from app.api.errors import problem
-from app.api.schemas import ExportIn, JobAccepted
-from app.api.v1._shapes import accepted, problem_doc
-from app.api.v1.collection import requester
-from app.api.v1.jobs import JobId
-from core.downloads import resolve_export, unique_out, zip_directory
-from core.export import ExportRequest
-from core.naming import format_day
-from jobs.queue import JobQueue
+from tickdeck.app.api.deps import CtxDep, Principal, audit, require_role
+from tickdeck.app.api.errors import problem
+from tickdeck.app.api.schemas import ExportIn, JobAccepted
+from tickdeck.app.api.v1._shapes import accepted, problem_doc
+from tickdeck.app.api.v1.collection import requester
+from tickdeck.app.api.v1.jobs import JobId
+from tickdeck.core.downloads import resolve_export, unique_out, zip_directory
+from tickdeck.core.export import ExportRequest
+from tickdeck.core.naming import format_day
+from tickdeck.jobs.queue import JobQueue
 
 router = APIRouter(tags=["exports"])
 
@@ -39,7 +39,7 @@ def create_export(ctx: CtxDep, principal: Researcher, body: ExportIn, request: R
               "format": body.format, "partition": body.partition}
     req = ExportRequest.from_params(params, ctx.settings)  # 422 on a bad symbol, range, format or column
     if req.spec != "ticks":
-        from core.bars import parse_spec
+        from tickdeck.core.bars import parse_spec
 
         parse_spec(req.spec)  # 422 listing the grammar, now rather than in the job
     params["out"] = str(unique_out(ctx.settings, req.out))

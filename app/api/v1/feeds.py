@@ -15,13 +15,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from app.api.deps import CtxDep, Principal, audit, require_role
-from app.api.errors import problem
-from app.api.schemas import FeedsStatus, SymbolsChange, SymbolsChanged
-from app.api.v1._shapes import CONFLICT, feed_out, service_out
-from app.api.v1.collection import LIVE, requester, symbols_of
-from core import feed_status
-from core.services import ServiceControl, ServiceError
+from tickdeck.app.api.deps import CtxDep, Principal, audit, require_role
+from tickdeck.app.api.errors import problem
+from tickdeck.app.api.schemas import FeedsStatus, SymbolsChange, SymbolsChanged
+from tickdeck.app.api.v1._shapes import CONFLICT, feed_out, service_out
+from tickdeck.app.api.v1.collection import LIVE, requester, symbols_of
+from tickdeck.core import feed_status
+from tickdeck.core.services import ServiceControl, ServiceError
 
 router = APIRouter(tags=["collection"])
 

@@ -13,14 +13,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 
-from app.api.deps import CtxDep, Principal, audit, require_role
-from app.api.schemas import JobAccepted
-from app.api.v1._shapes import accepted
-from app.api.v1.collection import requester
-from core.calendar import CALENDAR_NAMES
-from core.naming import normalize_ticker
-from core.uploads import FORMAT_EXTENSIONS, remove_upload, save_upload
-from jobs.queue import JobQueue
+from tickdeck.app.api.deps import CtxDep, Principal, audit, require_role
+from tickdeck.app.api.schemas import JobAccepted
+from tickdeck.app.api.v1._shapes import accepted
+from tickdeck.app.api.v1.collection import requester
+from tickdeck.core.calendar import CALENDAR_NAMES
+from tickdeck.core.naming import normalize_ticker
+from tickdeck.core.uploads import FORMAT_EXTENSIONS, remove_upload, save_upload
+from tickdeck.jobs.queue import JobQueue
 
 router = APIRouter(tags=["imports"])
 
@@ -41,7 +41,7 @@ def create_import(
     replace: Annotated[bool, Form(description="replace stored days from another source or that would shrink "
                                               "sharply (the previous version stays restorable)")] = False,
 ):
-    from app.api.errors import problem
+    from tickdeck.app.api.errors import problem
 
     sym = normalize_ticker(symbol)
     if calendar is not None and calendar not in CALENDAR_NAMES:

@@ -15,10 +15,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
-from app.api.deps import CtxDep, Principal, require_role
-from app.api.schemas import DAY_MAX, DAY_MIN, IndicatorColumns
-from core.indicator_series import arrow_table, breadth_answer, derived_answer, json_columns, options_answer
-from core.wire_formats import EXTENSIONS, MEDIA_TYPES, arrow_stream
+from tickdeck.app.api.deps import CtxDep, Principal, require_role
+from tickdeck.app.api.schemas import DAY_MAX, DAY_MIN, IndicatorColumns
+from tickdeck.core.indicator_series import arrow_table, breadth_answer, derived_answer, json_columns, options_answer
+from tickdeck.core.wire_formats import EXTENSIONS, MEDIA_TYPES, arrow_stream
 
 router = APIRouter(tags=["indicators"])
 

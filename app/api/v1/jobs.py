@@ -11,11 +11,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from app.api.deps import CtxDep, Principal, audit, require_role
-from app.api.schemas import JobOut, JobStatus
-from app.api.v1._shapes import CONFLICT, job_out
-from jobs.queue import JobQueue
-from jobs.registry import KIND_NAMES
+from tickdeck.app.api.deps import CtxDep, Principal, audit, require_role
+from tickdeck.app.api.schemas import JobOut, JobStatus
+from tickdeck.app.api.v1._shapes import CONFLICT, job_out
+from tickdeck.jobs.queue import JobQueue
+from tickdeck.jobs.registry import KIND_NAMES
 
 router = APIRouter(tags=["jobs"])
 
@@ -32,7 +32,7 @@ def list_jobs(ctx: CtxDep, _: Viewer,
                                                 max_length=32)] = None,
               limit: Annotated[int, Query(ge=1, le=MAX_LIST)] = 100) -> list[JobOut]:
     if kind is not None and kind not in KIND_NAMES:
-        from app.api.errors import problem
+        from tickdeck.app.api.errors import problem
 
         problem(422, detail=f"unknown job kind {kind!r}; choose one of {', '.join(KIND_NAMES)}")
     return [job_out(r) for r in JobQueue.for_context(ctx).list(status=status or None, kind=kind, limit=limit)]

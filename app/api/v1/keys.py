@@ -1,4 +1,4 @@
-"""``/api/v1/keys``: list, create and revoke API keys (admin role), through :mod:`core.users`.
+"""``/api/v1/keys``: list, create and revoke API keys (admin role), through :mod:`tickdeck.core.users`.
 
 The same verbs as ``tickdeck keys`` and the Admin page's keys section. A new key's secret is in the
 creation answer only.
@@ -10,9 +10,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from app.api.deps import CtxDep, Principal, audit, require_role
-from app.api.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
-from core.users import create_api_key, list_api_keys, parse_duration, revoke_api_key
+from tickdeck.app.api.deps import CtxDep, Principal, audit, require_role
+from tickdeck.app.api.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
+from tickdeck.core.users import create_api_key, list_api_keys, parse_duration, revoke_api_key
 
 router = APIRouter(tags=["keys"])
 Admin = Annotated[Principal, Depends(require_role("admin"))]

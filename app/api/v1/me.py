@@ -6,8 +6,8 @@ from fastapi import APIRouter, Depends
 from starlette.requests import HTTPConnection
 from typing import Annotated
 
-from app.api.deps import Principal, csrf_token, require_role, session_token
-from app.api.schemas import Me
+from tickdeck.app.api.deps import Principal, csrf_token, require_role, session_token
+from tickdeck.app.api.schemas import Me
 
 router = APIRouter(tags=["auth"])
 

@@ -16,13 +16,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
-from app.api.deps import CtxDep, Principal, audit, require_role
-from app.api.errors import problem
-from app.api.schemas import DAY_MAX, DAY_MIN, DayReportOut, GapsOut, JobAccepted, QualityOut, QualityValidateIn
-from app.api.v1._shapes import accepted
-from core.naming import format_day, normalize_ticker
-from core.quality_report import RangeTooLong, gaps, quality_days, report_record, stored_days_in
-from core.validation import validate_day
+from tickdeck.app.api.deps import CtxDep, Principal, audit, require_role
+from tickdeck.app.api.errors import problem
+from tickdeck.app.api.schemas import DAY_MAX, DAY_MIN, DayReportOut, GapsOut, JobAccepted, QualityOut, QualityValidateIn
+from tickdeck.app.api.v1._shapes import accepted
+from tickdeck.core.naming import format_day, normalize_ticker
+from tickdeck.core.quality_report import RangeTooLong, gaps, quality_days, report_record, stored_days_in
+from tickdeck.core.validation import validate_day
 
 router = APIRouter(tags=["validation"])
 Viewer = Annotated[Principal, Depends(require_role("viewer"))]
@@ -47,7 +47,7 @@ def validate(ctx: CtxDep, principal: Viewer, check: Annotated[Validator, Path(de
 @router.post("/quality/validate", status_code=202, response_model=JobAccepted,
              summary="validate and score a symbol's stored days in a range, as a job (202 with Location)")
 def quality_validate(request: Request, ctx: CtxDep, principal: Researcher, body: QualityValidateIn):
-    from jobs.queue import JobQueue
+    from tickdeck.jobs.queue import JobQueue
 
     sym = normalize_ticker(body.symbol)
     days = stored_days_in(ctx, sym, body.start, body.end)

@@ -1,4 +1,4 @@
-"""job parents: ``jobs.parent_id`` links a child job (e.g. a backfill's collect jobs) to the job
+"""job parents: ``tickdeck.jobs.parent_id`` links a child job (e.g. a backfill's collect jobs) to the job
 that queued it, so the parent's outcome follows its children's.
 
 Revision ID: 0003

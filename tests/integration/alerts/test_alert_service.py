@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.alert_rules import AlertRule
-from core.alert_service import AlertsService
-from core.alert_store import add_rule, history, set_active
-from core.events import IndicatorUpdate
+from tickdeck.core.alert_rules import AlertRule
+from tickdeck.core.alert_service import AlertsService
+from tickdeck.core.alert_store import add_rule, history, set_active
+from tickdeck.core.events import IndicatorUpdate
 import waiting
 
 T0 = pd.Timestamp("2024-07-02 10:00", tz="America/New_York").timestamp()
@@ -58,8 +58,8 @@ def hook():
 
 @pytest.fixture
 def sql_ctx(sql_url, tmp_path):
-    from core.config import Settings
-    from core.context import Context
+    from tickdeck.core.config import Settings
+    from tickdeck.core.context import Context
 
     # the test webhooks listen on loopback, which a default server refuses to call
     c = Context.open(Settings(data_dir=tmp_path / "data", sql_url=sql_url, alert_webhook_allow_private=True))
@@ -184,7 +184,7 @@ def test_a_4xx_answer_is_not_retried(sql_ctx, service, hook):
 
 
 def test_supervised_alerts_service_started_by_name(sql_ctx):
-    from core.services import ServiceControl, Supervisor
+    from tickdeck.core.services import ServiceControl, Supervisor
 
     cat = sql_ctx.catalog
     r = add_rule(cat, rule())
@@ -208,9 +208,9 @@ def test_a_webhook_to_an_internal_address_is_refused_unless_allowed(sql_url, tmp
     """A rule's webhook cannot make the server call its own network: by default a URL that resolves
     to a loopback, private or link-local address is refused at delivery (recorded, not retried, the
     server never contacted); redirects are not followed."""
-    from core.alert_service import WebhookError, check_webhook_target, post_json
-    from core.config import Settings
-    from core.context import Context
+    from tickdeck.core.alert_service import WebhookError, check_webhook_target, post_json
+    from tickdeck.core.config import Settings
+    from tickdeck.core.context import Context
 
     for url in ("http://127.0.0.1:9/x", "http://169.254.169.254/latest/meta-data", "http://10.1.2.3/x",
                 "http://[::1]:8080/x", "http://localhost/x", "http://0.0.0.0/x"):

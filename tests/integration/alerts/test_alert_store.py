@@ -5,19 +5,19 @@ from __future__ import annotations
 
 import pytest
 
-from core.alert_rules import AlertNotFound, AlertRule, AlertRuleError
-from core.alert_store import (
+from tickdeck.core.alert_rules import AlertNotFound, AlertRule, AlertRuleError
+from tickdeck.core.alert_store import (
     acknowledge, add_rule, get_rule, history, list_rules, record_delivery, record_firing, remove_rule, rules_version,
     set_active,
 )
-from core.alerts import Firing
-from core.errors import PermissionDenied
+from tickdeck.core.alerts import Firing
+from tickdeck.core.errors import PermissionDenied
 
 
 @pytest.fixture
 def sql_ctx(sql_url, tmp_path):
-    from core.config import Settings
-    from core.context import Context
+    from tickdeck.core.config import Settings
+    from tickdeck.core.context import Context
 
     c = Context.open(Settings(data_dir=tmp_path / "data", sql_url=sql_url))
     yield c

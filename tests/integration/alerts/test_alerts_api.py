@@ -28,10 +28,10 @@ def wait_for(cond, what: str, timeout: float = 30.0):
 def api(tmp_path):
     import uvicorn
 
-    from app.api import create_api
-    from core.config import Settings
-    from core.context import Context
-    from core.users import add_user, create_api_key
+    from tickdeck.app.api import create_api
+    from tickdeck.core.config import Settings
+    from tickdeck.core.context import Context
+    from tickdeck.core.users import add_user, create_api_key
 
     settings = Settings(data_dir=tmp_path / "data")
     ctx = Context.open(settings)
@@ -61,8 +61,8 @@ RULE = {"name": "tick high", "watch": "indicator:TICK.NYSE", "condition": "above
 def test_alert_rules_history_and_ack_over_http_by_role(api):
     from websockets.sync.client import connect
 
-    from core.alert_service import AlertsService
-    from core.events import IndicatorUpdate
+    from tickdeck.core.alert_service import AlertsService
+    from tickdeck.core.events import IndicatorUpdate
 
     ctx, client, url, keys = api
     with client("vera") as vera, client("rita") as rita, client("ron") as ron, client("adam") as adam:

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from app.cli import main
+from tickdeck.app.cli import main
 
 
 @pytest.fixture
@@ -20,11 +20,11 @@ def env(tmp_path, monkeypatch):
 
 def fire_through_the_engine(env, rule_id: int, value: float) -> int:
     """What the alerts service does with an IndicatorUpdate: evaluate, then store the firing."""
-    from core.alert_store import get_rule, record_firing
-    from core.alerts import AlertEngine
-    from core.config import Settings
-    from core.context import Context
-    from core.events import IndicatorUpdate
+    from tickdeck.core.alert_store import get_rule, record_firing
+    from tickdeck.core.alerts import AlertEngine
+    from tickdeck.core.config import Settings
+    from tickdeck.core.context import Context
+    from tickdeck.core.events import IndicatorUpdate
 
     ctx = Context.open(Settings(data_dir=env))
     try:

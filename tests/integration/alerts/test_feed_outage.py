@@ -9,10 +9,10 @@ import asyncio
 
 import pytest
 
-from core.alert_rules import AlertRule
-from core.alert_service import AlertsService
-from core.alert_store import add_rule, history
-from core.live_service import LiveCollectionService
+from tickdeck.core.alert_rules import AlertRule
+from tickdeck.core.alert_service import AlertsService
+from tickdeck.core.alert_store import add_rule, history
+from tickdeck.core.live_service import LiveCollectionService
 from waiting import wait_for
 
 SPEED = 5.0  # emulated seconds per wall second (a stall of the shared test machine must stay far below 30/SPEED s)
@@ -21,7 +21,7 @@ DAY_TICKS = 60_000  # regular-session trades per emulated day: ~5 per emulated s
 
 @pytest.fixture
 def emulator():
-    from core.sources.iqfeed_emulator import EmulatorThread, IQFeedEmulator
+    from tickdeck.core.sources.iqfeed_emulator import EmulatorThread, IQFeedEmulator
 
     th = EmulatorThread(IQFeedEmulator(symbols=("AAPL", "MSFT"), now="2024-07-02 10:00:00", speed=SPEED,
                                        ticks=DAY_TICKS, port_history=0, port_l1=0))
@@ -32,8 +32,8 @@ def emulator():
 
 
 def test_feed_outage_alert_fires_after_30s_without_ticks_in_market_hours(emulator, tmp_path):
-    from core.config import Settings
-    from core.context import Context
+    from tickdeck.core.config import Settings
+    from tickdeck.core.context import Context
 
     ctx = Context.open(Settings(data_dir=tmp_path / "data", feed_port_history=emulator.port_history,
                                 feed_port_l1=emulator.port_l1))

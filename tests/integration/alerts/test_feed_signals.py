@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import pytest
 
-from core.alert_rules import AlertRule
-from core.alert_service import AlertsService
-from core.alert_store import add_rule, history
-from core.live_service import LiveCollectionService
+from tickdeck.core.alert_rules import AlertRule
+from tickdeck.core.alert_service import AlertsService
+from tickdeck.core.alert_store import add_rule, history
+from tickdeck.core.live_service import LiveCollectionService
 from waiting import wait_for
 
 
 @pytest.fixture
 def emulator():
-    from core.sources.iqfeed_emulator import EmulatorFaults, EmulatorThread, IQFeedEmulator
+    from tickdeck.core.sources.iqfeed_emulator import EmulatorFaults, EmulatorThread, IQFeedEmulator
 
     th = EmulatorThread(IQFeedEmulator(symbols=("AAPL", "MSFT"), now="2024-07-02 10:00:00", speed=5.0, ticks=60_000,
                                        port_history=0, port_l1=0, faults=EmulatorFaults(malformed_every=5)))
@@ -25,8 +25,8 @@ def emulator():
 
 
 def test_dead_letter_rate_and_feed_latency_alerts_from_live_collection(emulator, tmp_path):
-    from core.config import Settings
-    from core.context import Context
+    from tickdeck.core.config import Settings
+    from tickdeck.core.context import Context
 
     ctx = Context.open(Settings(data_dir=tmp_path / "data", feed_port_history=emulator.port_history,
                                 feed_port_l1=emulator.port_l1))
@@ -60,8 +60,8 @@ def test_dead_letter_rate_and_feed_latency_alerts_from_live_collection(emulator,
 
 
 def test_breaker_alert_from_the_feed_clients_status_record():
-    from core.alerts import AlertEngine
-    from core.sources.iqfeed import CircuitBreaker, _Status
+    from tickdeck.core.alerts import AlertEngine
+    from tickdeck.core.sources.iqfeed import CircuitBreaker, _Status
 
     t = [1_719_928_800.0]
     breaker = CircuitBreaker(failure_threshold=2, reset_timeout=30.0, clock=lambda: t[0])

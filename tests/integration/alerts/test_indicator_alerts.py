@@ -9,9 +9,9 @@ import threading
 
 import pytest
 
-from core.alert_rules import AlertRule
-from core.alert_store import add_rule, history
-from core.services import ServiceControl, Supervisor
+from tickdeck.core.alert_rules import AlertRule
+from tickdeck.core.alert_store import add_rule, history
+from tickdeck.core.services import ServiceControl, Supervisor
 import waiting
 
 SYMBOLS = ["AAPL", "MSFT", "SPY"]
@@ -24,9 +24,9 @@ def wait_for(cond, what: str, timeout: float = 240.0):
 
 @pytest.fixture
 def ctx(tmp_path):
-    from core.config import Settings
-    from core.context import Context
-    from core.sources.iqfeed_emulator import EmulatorThread, IQFeedEmulator
+    from tickdeck.core.config import Settings
+    from tickdeck.core.context import Context
+    from tickdeck.core.sources.iqfeed_emulator import EmulatorThread, IQFeedEmulator
 
     emu = IQFeedEmulator(symbols=tuple(SYMBOLS), now="2024-07-03 10:00:00", speed=30.0, ticks=20_000,
                          port_history=0, port_l1=0, seed=7)

@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
-TICKDECK = [sys.executable, "-m", "app.cli"]
+TICKDECK = [sys.executable, "-m", "tickdeck"]
 SYMBOLS = ("AAPL", "MSFT")
 DAYS = (dt.date(2024, 7, 1), dt.date(2024, 7, 2))  # collected history days
 EMULATOR_NOW = "2024-07-03 10:00:00"  # the emulator's clock: the days above are complete
@@ -60,7 +60,7 @@ def run_cli(data_dir: Path, *args: str, env: dict | None = None) -> subprocess.C
 
 @pytest.fixture(scope="session")
 def api_emulator():
-    from core.sources.iqfeed_emulator import EmulatorThread, IQFeedEmulator
+    from tickdeck.core.sources.iqfeed_emulator import EmulatorThread, IQFeedEmulator
 
     emu = IQFeedEmulator(symbols=SYMBOLS, now=EMULATOR_NOW, ticks=DAY_TICKS, port_history=0, port_l1=0, seed=13)
     th = EmulatorThread(emu)
@@ -102,9 +102,9 @@ def _expire(data_dir: Path, key_name: str) -> None:
     """Move a key's expiry into the past (a key cannot be created already expired)."""
     from sqlalchemy import update
 
-    from core import db
-    from core.catalog import Catalog
-    from core.config import Settings
+    from tickdeck.core import db
+    from tickdeck.core.catalog import Catalog
+    from tickdeck.core.config import Settings
 
     catalog = Catalog(Settings(data_dir=data_dir).sql_url)
     try:
@@ -159,8 +159,8 @@ class ApiServer:
 
     def audit_log(self, limit: int = 200) -> list:
         """The newest audit records of this server's catalog (read directly, as an operator would)."""
-        from core.catalog import Catalog
-        from core.config import Settings
+        from tickdeck.core.catalog import Catalog
+        from tickdeck.core.config import Settings
 
         catalog = Catalog(Settings(data_dir=self.data_dir).sql_url)
         try:
@@ -239,9 +239,9 @@ def start_api_server(tmp_path_factory, api_demo_data, api_emulator):
 def _drop_users(data_dir: Path) -> None:
     from sqlalchemy import delete
 
-    from core import db
-    from core.catalog import Catalog
-    from core.config import Settings
+    from tickdeck.core import db
+    from tickdeck.core.catalog import Catalog
+    from tickdeck.core.config import Settings
 
     catalog = Catalog(Settings(data_dir=data_dir).sql_url)
     try:

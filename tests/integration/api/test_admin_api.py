@@ -8,7 +8,7 @@ from api_ops import assert_audited_once, audit_rows, wait_job
 
 
 def test_health_check_data_status_and_pipeline_health(api_server):
-    """Issue 13: core.health, core.status and core.pipeline_health as JSON, for a viewer."""
+    """Issue 13: tickdeck.core.health, tickdeck.core.status and tickdeck.core.pipeline_health as JSON, for a viewer."""
     with api_server.client("viewer") as c:
         h = c.get("/api/v1/admin/health-check")
         assert h.status_code == 200, h.text
@@ -59,8 +59,8 @@ def test_backfill_is_a_job_and_admin_actions_need_the_admin_role(api_server):
 def test_cleanup_is_a_dry_run_unless_confirmed(api_server):
     """Issue 13: with a one-day tick retention the dry run lists the demo days and deletes nothing;
     confirm=true deletes them; both audited once."""
-    from core.catalog import Catalog
-    from core.config import Settings
+    from tickdeck.core.catalog import Catalog
+    from tickdeck.core.config import Settings
 
     catalog = Catalog(Settings(data_dir=api_server.data_dir).sql_url)
     try:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from app.api import PUBLIC, api_routes, create_api
-from core.config import Settings
+from tickdeck.app.api import PUBLIC, api_routes, create_api
+from tickdeck.core.config import Settings
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "api.md"
 CALLERS = ("anonymous", "viewer", "researcher", "admin", "revoked", "expired")

@@ -1,4 +1,4 @@
-"""Issue 13: GET /api/v1/catalog over a real server: the Catalog page's tree (core.catalog_tree) —
+"""Issue 13: GET /api/v1/catalog over a real server: the Catalog page's tree (tickdeck.core.catalog_tree) —
 venue → instrument → ticks and bar families/specs with counts and coverage."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ from __future__ import annotations
 def test_catalog_is_the_tree_the_catalog_page_draws(api_server):
     """Issue 13: venues, instruments (days, ticks, first/last day) and each stored bar spec's days and bars
     equal core.catalog_tree.catalog_tree on the same catalog; totals add up."""
-    from core.catalog_tree import catalog_tree
-    from core.config import Settings
-    from core.context import Context
+    from tickdeck.core.catalog_tree import catalog_tree
+    from tickdeck.core.config import Settings
+    from tickdeck.core.context import Context
 
     with api_server.client("viewer") as c:
         r = c.get("/api/v1/catalog")

@@ -14,7 +14,7 @@ DAY = "2024-07-03"  # the emulator's day: not in the demo data (2024-07-01, 2024
 
 @pytest.fixture(scope="module")
 def fast_feed():
-    from core.sources.iqfeed_emulator import EmulatorThread, IQFeedEmulator
+    from tickdeck.core.sources.iqfeed_emulator import EmulatorThread, IQFeedEmulator
 
     emu = IQFeedEmulator(symbols=("AAPL", "MSFT", "NVDA"), now=f"{DAY} 10:00:00", speed=60, ticks=5_000,
                          port_history=0, port_l1=0, seed=13)
@@ -31,8 +31,8 @@ def server(start_api_server, fast_feed):
 
 def stored(server, symbol: str):
     """The symbol's tier-1 row of DAY in the server's catalog (what the materialiser wrote), or None."""
-    from core.catalog import Catalog
-    from core.config import Settings
+    from tickdeck.core.catalog import Catalog
+    from tickdeck.core.config import Settings
 
     catalog = Catalog(Settings(data_dir=server.data_dir).sql_url)
     try:
@@ -49,7 +49,7 @@ def ticks(server, symbol: str) -> int:
 
 def assert_day_has_no_hole(server, emu, symbol: str) -> int:
     """The stored day is the emulator's day from its first tick up to the newest stored one, whole."""
-    from core.enrich import utc_ns_from_date_time
+    from tickdeck.core.enrich import utc_ns_from_date_time
 
     row = stored(server, symbol)
     raw = emu.day_raw(symbol, DAY)

@@ -17,8 +17,8 @@ DAY = "2024-07-02"
 
 @pytest.fixture(scope="module")
 def store_ctx(api_server):
-    from core.config import Settings
-    from core.context import Context
+    from tickdeck.core.config import Settings
+    from tickdeck.core.context import Context
 
     ctx = Context.open(Settings(data_dir=api_server.data_dir))
     yield ctx
@@ -27,8 +27,8 @@ def store_ctx(api_server):
 
 # -- datasets ---------------------------------------------------------------------------------------
 def test_datasets_list_every_dataset_with_the_status_core_gives(api_server, store_ctx):
-    """Issue 13: GET /datasets lists each dataset with its catalog summary and core.status's status."""
-    from core.status import dataset_statuses
+    """Issue 13: GET /datasets lists each dataset with its catalog summary and tickdeck.core.status's status."""
+    from tickdeck.core.status import dataset_statuses
 
     with api_server.client("viewer") as c:
         body = c.get("/api/v1/datasets").json()
@@ -50,8 +50,8 @@ def test_datasets_list_every_dataset_with_the_status_core_gives(api_server, stor
     ({"limit": 1, "offset": 1}, ["MSFT"]),
 ])
 def test_datasets_filters_are_the_home_pages(api_server, store_ctx, params, symbols):
-    """Issue 13: each filter keeps what core.datasets.filter_datasets (the home page's filter) keeps."""
-    from core.datasets import DatasetFilter, filter_datasets
+    """Issue 13: each filter keeps what tickdeck.core.datasets.filter_datasets (the home page's filter) keeps."""
+    from tickdeck.core.datasets import DatasetFilter, filter_datasets
 
     flt = {k: v for k, v in params.items() if k not in ("limit", "offset")}
     want = [d.symbol for d in filter_datasets(store_ctx.catalog.datasets(), DatasetFilter(**flt))]
@@ -114,7 +114,7 @@ def _bars_frame(body: dict) -> pd.DataFrame:
 
 
 def _core_bars(ctx, symbol, start, end, spec, session="all") -> pd.DataFrame:
-    from core.bars import get_bars
+    from tickdeck.core.bars import get_bars
 
     return get_bars(ctx, symbol, start, end, spec, session=session).reset_index().assign(symbol=symbol)
 
@@ -131,7 +131,7 @@ def assert_same_bars(got: pd.DataFrame, want: pd.DataFrame) -> None:
 
 
 def test_stored_one_minute_bars_equal_core(api_server, store_ctx):
-    """Issue 13: GET /bars/time:1m (stored) equals core.bars.get_bars in JSON and in Arrow IPC."""
+    """Issue 13: GET /bars/time:1m (stored) equals tickdeck.core.bars.get_bars in JSON and in Arrow IPC."""
     assert any(r.spec == "time:1m" for r in store_ctx.catalog.bar_series("AAPL", DAY))  # stored, not computed
     want = _core_bars(store_ctx, "AAPL", DAY, DAY, "time:1m")
     with api_server.client("viewer") as c:

@@ -19,8 +19,8 @@ DAY = "2024-07-02"
 def test_the_example_fetches_a_day_as_arrow_into_pandas_and_polars(api_server):
     """Issue 13: `python docs/examples/api_client.py AAPL <day>` with TICKDECK_URL and a viewer's key prints the
     stored day's tick count for pandas and Polars and a VWAP equal to the catalog's for the day."""
-    from core.catalog import Catalog
-    from core.config import Settings
+    from tickdeck.core.catalog import Catalog
+    from tickdeck.core.config import Settings
 
     env = {**os.environ, "TICKDECK_URL": api_server.url, "TICKDECK_API_KEY": api_server.keys["viewer"]}
     done = subprocess.run([sys.executable, str(EXAMPLE), "AAPL", DAY], env=env, capture_output=True, text=True,

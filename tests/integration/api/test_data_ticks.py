@@ -21,8 +21,8 @@ DAY = "2024-07-02"
 @pytest.fixture(scope="module")
 def store_ctx(api_server):
     """The server's own store and catalog, opened in the test process (read side)."""
-    from core.config import Settings
-    from core.context import Context
+    from tickdeck.core.config import Settings
+    from tickdeck.core.context import Context
 
     ctx = Context.open(Settings(data_dir=api_server.data_dir))
     yield ctx
@@ -31,7 +31,7 @@ def store_ctx(api_server):
 
 def stored(ctx, symbol: str, day: str, *, session: str = "all", columns=None) -> pd.DataFrame:
     """The stored rows as the API shapes them: ``timestamp`` first, the columns, ``symbol``."""
-    from core.export import tick_columns
+    from tickdeck.core.export import tick_columns
 
     df = ctx.store.read_day(symbol, day, columns=tick_columns(columns),
                             session=None if session == "all" else session).reset_index()
@@ -96,7 +96,7 @@ def test_compressed_arrow_stream_reads_back_the_same_day(api_server, store_ctx, 
 
 def test_parquet_download_equals_the_store_and_tickdeck_export(api_server, store_ctx, tmp_path):
     """Issue 13: format=parquet is the file `tickdeck export` writes (same schema), with the stored rows."""
-    from core.export import ExportRequest, export
+    from tickdeck.core.export import ExportRequest, export
 
     with api_server.client("viewer") as c:
         r = c.get("/api/v1/data/AAPL/ticks", params={"start": DAY, "format": "parquet"})
@@ -111,7 +111,7 @@ def test_parquet_download_equals_the_store_and_tickdeck_export(api_server, store
 def test_csv_download_is_the_export_text_and_reads_back_to_the_store(api_server, store_ctx, tmp_path):
     """Issue 13: format=csv streams the same text as `tickdeck export --format csv` (header once, ISO
     timestamps with the ET offset) and reads back to the stored values exactly."""
-    from core.export import ExportRequest, export
+    from tickdeck.core.export import ExportRequest, export
 
     with api_server.client("viewer") as c:
         r = c.get("/api/v1/data/AAPL/ticks", params={"start": DAY, "format": "csv"})
@@ -247,7 +247,7 @@ def test_a_range_too_large_for_json_is_413_naming_the_streaming_formats(start_ap
 def test_a_day_of_many_batches_streams_whole_in_every_format(api_server, store_ctx):
     """Issue 13: a day larger than one Arrow IPC batch and one send (~80,000 ticks: two batches, several MB
     per column buffer group) arrives whole as Arrow, Parquet and CSV through the one-port server."""
-    from core.sources.synthetic import generate_into_store
+    from tickdeck.core.sources.synthetic import generate_into_store
 
     generate_into_store(store_ctx, ["QQQ"], DAY, DAY, ticks=80_000, seed=5)
     want = stored(store_ctx, "QQQ", DAY)

@@ -94,8 +94,8 @@ def _import(c, path: Path, name: str | None = None, **form) -> dict:
 
 
 def _btc_days(server):
-    from core.catalog import Catalog
-    from core.config import Settings
+    from tickdeck.core.catalog import Catalog
+    from tickdeck.core.config import Settings
 
     catalog = Catalog(Settings(data_dir=server.data_dir).sql_url)
     try:

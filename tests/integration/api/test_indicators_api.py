@@ -24,8 +24,8 @@ def built(api_server):
 
 def _stored(server, fn, *args, **kw):
     """What the store holds, read with core directly from the server's data dir."""
-    from core.config import Settings
-    from core.context import Context
+    from tickdeck.core.config import Settings
+    from tickdeck.core.context import Context
 
     ctx = Context.open(Settings(data_dir=server.data_dir))
     try:
@@ -45,7 +45,7 @@ def test_groups_are_not_found_until_built(built):
 
 
 def test_market_breadth_serves_the_stored_local_series_of_the_latest_day(api_server, built):
-    from core.indicators.store import read_breadth
+    from tickdeck.core.indicators.store import read_breadth
 
     last, first = (d.isoformat() for d in (api_server.days[-1], api_server.days[0]))
     with api_server.client("viewer") as c:
@@ -78,8 +78,8 @@ def test_missing_days_sources_and_names_are_404_problems(api_server, built):
 
 
 def test_derived_metrics_table_and_one_symbols_series(api_server, built):
-    from core.indicators.derived import SERIES
-    from core.indicators.store import read_derived
+    from tickdeck.core.indicators.derived import SERIES
+    from tickdeck.core.indicators.store import read_derived
 
     with api_server.client("viewer") as c:
         table = c.get("/api/v1/indicators/derived-metrics").json()

@@ -35,8 +35,8 @@ def test_memory_limit_answers_429_with_retry_after_per_key_and_group(start_api_s
 def test_stream_connections_are_limited_separately(start_api_server):
     """Issue 13: WebSocket connections count against TICKDECK_API_STREAM_LIMIT; past it the upgrade is
     answered 429 with Retry-After (skipped until a stream route exists)."""
-    from app.api import api_routes, create_api
-    from core.config import Settings
+    from tickdeck.app.api import api_routes, create_api
+    from tickdeck.core.config import Settings
 
     streams = [p for m, p, _ in api_routes(create_api(Settings(data_dir="/nonexistent"), lambda: None))
                if m == "WS" and "{" not in p]

@@ -21,8 +21,8 @@ import pytest
 import websockets
 
 from services_needed import missing_service
-from core.events import BAR_FIELDS, TICK_ARRAYS
-from core.schema import RAW_COLUMNS
+from tickdeck.core.events import BAR_FIELDS, TICK_ARRAYS
+from tickdeck.core.schema import RAW_COLUMNS
 
 DAY = "2024-07-03"
 EMULATED_NOW = f"{DAY} 10:00:00"
@@ -38,7 +38,7 @@ WAIT_S = 90.0
 # -- fixtures ---------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def stream_emulator():
-    from core.sources.iqfeed_emulator import EmulatorThread, IQFeedEmulator
+    from tickdeck.core.sources.iqfeed_emulator import EmulatorThread, IQFeedEmulator
 
     emu = IQFeedEmulator(symbols=SYMBOLS, now=EMULATED_NOW, speed=EMULATOR_SPEED, ticks=EMULATOR_TICKS,
                          port_history=0, port_l1=0)
@@ -92,8 +92,8 @@ def stream_server(request, start_api_server, stream_emulator):
 @pytest.fixture(scope="module")
 def stored(stream_server):
     """A core context on the server's data directory (what is stored)."""
-    from core.config import Settings
-    from core.context import Context
+    from tickdeck.core.config import Settings
+    from tickdeck.core.context import Context
 
     ctx = Context.open(Settings(data_dir=stream_server.data_dir))
     yield ctx
@@ -165,7 +165,7 @@ def tick_columns(messages: list[dict]) -> dict[str, np.ndarray]:
 
 def wait_stored(ctx, symbol: str, tick_id: int, timeout: float = WAIT_S) -> None:
     """Until the materialiser has moved ``symbol``'s ticks up to ``tick_id`` into the day."""
-    from core.errors import DayNotFound
+    from tickdeck.core.errors import DayNotFound
 
     deadline = time.monotonic() + timeout
     while True:
@@ -362,8 +362,8 @@ def test_bar_closed_events_equal_get_bars_for_the_same_minutes(stream_server, st
     """Issue 13: BarClosed on /ws/bars/AAPL/time:1m and /ws/bars/AAPL/tick:500 equal the bars
     core.bars.get_bars builds from the finalised stored day, bar by bar (runs last: it stops the
     live service to finalise the day)."""
-    from core.bars.service import get_bars
-    from core.collect import finalize_day
+    from tickdeck.core.bars.service import get_bars
+    from tickdeck.core.collect import finalize_day
 
     async def main():
         async with Stream(stream_server, "/ws/bars/AAPL/time:1m") as minute, \

@@ -13,8 +13,8 @@ DAY = "2024-07-02"
 
 @pytest.fixture(scope="module")
 def store_ctx(api_server):
-    from core.config import Settings
-    from core.context import Context
+    from tickdeck.core.config import Settings
+    from tickdeck.core.context import Context
 
     ctx = Context.open(Settings(data_dir=api_server.data_dir))
     yield ctx
@@ -34,7 +34,7 @@ def _core_summary(report) -> list:
 def test_validate_answers_what_core_validate_day_answers(api_server, store_ctx, validator):
     """Issue 13: GET /validate/{validator}/AAPL/{day} (fresh run, use_cache=false) has the same validators,
     statuses and issues as core.validation.validate_day on the same stored day."""
-    from core.validation import validate_day
+    from tickdeck.core.validation import validate_day
 
     with api_server.client("viewer") as c:
         r = c.get(f"/api/v1/validate/{validator}/AAPL/{DAY}", params={"use_cache": "false"})
@@ -50,7 +50,7 @@ def test_validate_answers_what_core_validate_day_answers(api_server, store_ctx, 
 
 def test_validate_reuses_stored_results_like_core(api_server, store_ctx):
     """Issue 13: with the cache (the default) the answer is the stored result core's cache returns."""
-    from core.validation import validate_day
+    from tickdeck.core.validation import validate_day
 
     with api_server.client("viewer") as c:
         body = c.get(f"/api/v1/validate/all/MSFT/{DAY}").json()
@@ -72,7 +72,7 @@ def test_validate_problems(api_server):
 def test_quality_lists_each_stored_days_score_and_components(api_server, store_ctx):
     """Issue 13: GET /quality/AAPL gives every stored day's score (the catalog's quality_score) with its four
     components and band, and their mean."""
-    from core.quality_scale import quality_band
+    from tickdeck.core.quality_scale import quality_band
 
     with api_server.client("viewer") as c:
         q = c.get("/api/v1/quality/AAPL").json()
@@ -95,7 +95,7 @@ def test_quality_lists_each_stored_days_score_and_components(api_server, store_c
 def test_gaps_equal_the_continuity_validators_and_name_missing_days(api_server, store_ctx):
     """Issue 13: GET /gaps/AAPL lists the continuity validator's gaps (same start, end, severity) and a
     trading day with nothing stored as a HIGH missing_day; min_severity keeps only worse ones."""
-    from core.validation import validate_day
+    from tickdeck.core.validation import validate_day
 
     start, end = "2024-06-28", DAY  # 06-28 is a trading day nothing was collected for
     with api_server.client("viewer") as c:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from app.cli import main
+from tickdeck.app.cli import main
 
 DAY = "2024-07-02"
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.bars import BarBuilder, compute_bars
+from tickdeck.core.bars import BarBuilder, compute_bars
 
 ET = "America/New_York"
 

@@ -10,13 +10,13 @@ import datetime as dt
 import pytest
 
 from builders import make_trades
-from core.bars import build_default_bars, get_bars, parse_spec
-from core.bars.arrays import COLUMNS, tick_arrays
-from core.bars.aggregate import bars_frame
-from core.bars.builder import compute_columns
-from core.bars.service import _stats
-from core.ingest import ingest_day
-from core.naming import bar_library, bar_symbol
+from tickdeck.core.bars import build_default_bars, get_bars, parse_spec
+from tickdeck.core.bars.arrays import COLUMNS, tick_arrays
+from tickdeck.core.bars.aggregate import bars_frame
+from tickdeck.core.bars.builder import compute_columns
+from tickdeck.core.bars.service import _stats
+from tickdeck.core.ingest import ingest_day
+from tickdeck.core.naming import bar_library, bar_symbol
 
 DAY = dt.date(2024, 7, 2)
 EXTRA = ["time:7s", "time:13m", "tick:33", "tick:777", "volume:12345", "dollar:2500000", "range:0.07",
@@ -26,7 +26,7 @@ EXTRA = ["time:7s", "time:13m", "tick:33", "tick:777", "volume:12345", "dollar:2
 
 @pytest.fixture
 def pctx(ctx):
-    from core import pipeline
+    from tickdeck.core import pipeline
 
     pipeline.install(ctx)
     return ctx

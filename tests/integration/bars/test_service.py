@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 
 from builders import store_synthetic
-from core import naming
-from core.bars import build_default_bars, compute_bars, default_specs, get_bars, install, parse_spec
-from core.bars.arrays import BarInputError
-from core.bars.service import cache_clear, restore_frame
-from core.errors import DayNotFound, InvalidBarSpec
+from tickdeck.core import naming
+from tickdeck.core.bars import build_default_bars, compute_bars, default_specs, get_bars, install, parse_spec
+from tickdeck.core.bars.arrays import BarInputError
+from tickdeck.core.bars.service import cache_clear, restore_frame
+from tickdeck.core.errors import DayNotFound, InvalidBarSpec
 
 DAY = "2024-07-02"
 
@@ -27,7 +27,7 @@ def test_default_set_has_three_specs_per_family_scaled_to_the_day(day_ctx):
     info = day_ctx.store.day_info("AAPL", DAY)
     specs = default_specs(info)
     assert len(specs) == 39
-    assert {s.family for s in specs} == set(__import__("core.bars", fromlist=["FAMILIES"]).FAMILIES)
+    assert {s.family for s in specs} == set(__import__("tickdeck.core.bars", fromlist=["FAMILIES"]).FAMILIES)
     vol = [s for s in specs if s.family == "volume"]
     assert all(info.volume / s.value > 10 for s in vol)  # every volume spec gives a useful number of bars
 
@@ -114,7 +114,7 @@ def test_non_finite_ticks_store_nothing(ctx):
 def test_catalog_rows_land_in_postgresql_too(settings, pg_url):
     from dataclasses import replace
 
-    from core.context import Context
+    from tickdeck.core.context import Context
 
     c = Context.open(replace(settings, sql_url=pg_url))
     try:

@@ -22,7 +22,7 @@ def _env(tmp_path) -> dict:
 
 def test_output_piped_into_a_reader_that_stops_ends_without_a_traceback(tmp_path):
     # 300,000 CSV lines (~2 MB) are far more than a pipe holds: the writer meets the closed pipe
-    cmd = [sys.executable, "-m", "app.cli", "sql", "SELECT range AS n FROM range(300000)", "--csv",
+    cmd = [sys.executable, "-m", "tickdeck", "sql", "SELECT range AS n FROM range(300000)", "--csv",
            "--limit", "300000"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout.readline() == b"n\n"
@@ -36,7 +36,7 @@ def test_output_piped_into_a_reader_that_stops_ends_without_a_traceback(tmp_path
 
 
 def test_a_real_head_pipeline_prints_the_first_rows_and_nothing_on_stderr(tmp_path):
-    cmd = (f"'{sys.executable}' -m app.cli sql 'SELECT range AS n FROM range(300000)' --csv --limit 300000"
+    cmd = (f"'{sys.executable}' -m tickdeck sql 'SELECT range AS n FROM range(300000)' --csv --limit 300000"
            " | head -n 3")
     done = subprocess.run(["bash", "-c", cmd], cwd=ROOT, env=_env(tmp_path), capture_output=True, text=True,
                           timeout=120)
@@ -46,10 +46,11 @@ def test_a_real_head_pipeline_prints_the_first_rows_and_nothing_on_stderr(tmp_pa
 
 def test_cold_catalog_imports_neither_the_tick_store_nor_calendars_nor_compilers_nor_migrations(tmp_path):
     env = _env(tmp_path)
-    subprocess.run([sys.executable, "-m", "app.cli", "generate", "AAPL", "--start", "2024-07-01",
+    subprocess.run([sys.executable, "-m", "tickdeck", "generate", "AAPL", "--start", "2024-07-01",
                     "--end", "2024-07-02", "--ticks", "500"], cwd=ROOT, env=env, check=True, capture_output=True)
-    probe = ("import json, sys\nfrom app.cli import main\nrc = main(['catalog'])\n"
-             "heavy = ('arcticdb', 'exchange_calendars', 'numba', 'panel', 'bokeh', 'duckdb', 'core.pipeline',\n"
+    probe = ("import json, sys\nfrom tickdeck.app.cli import main\nrc = main(['catalog'])\n"
+             "heavy = ('arcticdb', 'exchange_calendars', 'numba', 'panel', 'bokeh', 'duckdb',\n"
+             "         'tickdeck.core.pipeline',\n"
              "         'alembic', 'pandas')\n"
              "print(json.dumps({'rc': rc, 'loaded': [m for m in heavy if m in sys.modules]}))")
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,

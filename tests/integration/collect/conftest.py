@@ -9,7 +9,7 @@ SMALL_DAY_TICKS = 3000  # regular-session trades per emulated day: fast, still m
 
 @pytest.fixture
 def emulator_factory():
-    from core.sources.iqfeed_emulator import EmulatorFaults, EmulatorThread, IQFeedEmulator
+    from tickdeck.core.sources.iqfeed_emulator import EmulatorFaults, EmulatorThread, IQFeedEmulator
 
     running = []
 

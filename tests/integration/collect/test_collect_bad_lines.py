@@ -14,8 +14,8 @@ import sys
 import numpy as np
 import pytest
 
-from core.collect import CollectionFailed, collect_days
-from core.schema import RAW_COLUMNS
+from tickdeck.core.collect import CollectionFailed, collect_days
+from tickdeck.core.schema import RAW_COLUMNS
 
 DAYS = ["2024-06-28", "2024-07-01", "2024-07-02"]
 EVERY = 500  # the emulator corrupts every 500th line of a reply
@@ -110,7 +110,7 @@ def _cli(args, tmp_path, port):
     env = {**os.environ, "TICKDECK_DATA_DIR": str(tmp_path / "cli"), "TICKDECK_FEED_PORT_HISTORY": str(port)}
     env.pop("TICKDECK_SQL_URL", None)
     env.pop("TICKDECK_ARCTIC_URI", None)
-    return subprocess.run([sys.executable, "-m", "app.cli", *args], env=env, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "tickdeck", *args], env=env, capture_output=True, text=True,
                           timeout=240)
 
 
@@ -123,7 +123,7 @@ def test_cli_collect_survives_corrupt_lines_and_ends_failures_with_one_line(tmp_
            "TICKDECK_PIPELINE": "off"}  # bars and validation after the write are not what is tested here
     for k in ("TICKDECK_SQL_URL", "TICKDECK_ARCTIC_URI", "TICKDECK_FEED_HOST"):
         env.pop(k, None)
-    r = subprocess.run([sys.executable, "-m", "app.cli", "collect", "ZZZZ", "MSFT", "--start", "2024-07-01", "--end",
+    r = subprocess.run([sys.executable, "-m", "tickdeck", "collect", "ZZZZ", "MSFT", "--start", "2024-07-01", "--end",
                         "2024-07-01"], env=env, capture_output=True, text=True, timeout=240)
     assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
     last = r.stderr.strip().splitlines()[-1]

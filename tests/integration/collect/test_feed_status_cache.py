@@ -5,10 +5,10 @@ last published."""
 from __future__ import annotations
 
 
-from core import feed_status
-from core.config import Settings
-from core.context import Context
-from core.sources.iqfeed import HistoryClient
+from tickdeck.core import feed_status
+from tickdeck.core.config import Settings
+from tickdeck.core.context import Context
+from tickdeck.core.sources.iqfeed import HistoryClient
 import waiting
 
 
@@ -40,7 +40,7 @@ def test_a_fresh_context_and_monitor_page_show_the_last_feed_status(emulator_fac
             got = wait_for(lambda: feed_status.latest(fresh).get("history"), "the stored status")
             assert got == last  # a state change is written at once, not at the next PERSIST_EVERY_S
 
-            from pages.monitor import MonitorPage
+            from tickdeck.pages.monitor import MonitorPage
 
             page = MonitorPage(ctx=fresh, autostart=False)
             assert page.feeds["history"] == last

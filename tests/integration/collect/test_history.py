@@ -8,9 +8,9 @@ import socket
 import numpy as np
 import pytest
 
-from core.collect import CollectionFailed, collect_days
-from core.schema import RAW_COLUMNS
-from core.sources.iqfeed import FeedTimeout, HistoryClient, InvalidFeedSymbol, NoData
+from tickdeck.core.collect import CollectionFailed, collect_days
+from tickdeck.core.schema import RAW_COLUMNS
+from tickdeck.core.sources.iqfeed import FeedTimeout, HistoryClient, InvalidFeedSymbol, NoData
 
 DAY = "2024-07-01"
 
@@ -152,7 +152,7 @@ def test_duplicate_and_out_of_order_ticks_are_dropped_and_sorted(ctx, emulator_f
 
 
 def test_breaker_opens_after_repeated_failures_and_refuses_requests(emulator_factory):
-    from core.sources.iqfeed import CircuitBreaker, CircuitOpen
+    from tickdeck.core.sources.iqfeed import CircuitBreaker, CircuitOpen
 
     emu = emulator_factory(faults={"drop_after_lines": 100, "drop_times": 0})
     br = CircuitBreaker(failure_threshold=2, reset_timeout=60)

@@ -10,11 +10,11 @@ import time
 import numpy as np
 import pandas as pd
 
-from app.cli import main
-from core.collect import collect_days
-from core.live import collect_live
-from core.deadletters import fix, replay
-from core.schema import RAW_COLUMNS
+from tickdeck.app.cli import main
+from tickdeck.core.collect import collect_days
+from tickdeck.core.live import collect_live
+from tickdeck.core.deadletters import fix, replay
+from tickdeck.core.schema import RAW_COLUMNS
 
 DAY = "2024-07-01"
 

@@ -7,11 +7,11 @@ import time
 
 import numpy as np
 
-from core import naming
-from core.config import Settings
-from core.context import Context
-from jobs.queue import JobQueue
-from jobs.runner import run_job
+from tickdeck.core import naming
+from tickdeck.core.config import Settings
+from tickdeck.core.context import Context
+from tickdeck.jobs.queue import JobQueue
+from tickdeck.jobs.runner import run_job
 
 DAY = "2024-07-03"
 

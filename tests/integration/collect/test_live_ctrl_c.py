@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core import naming
-from core.config import Settings
-from core.context import Context
+from tickdeck.core import naming
+from tickdeck.core.config import Settings
+from tickdeck.core.context import Context
 
 ROOT = Path(__file__).resolve().parents[3]
 DAY = "2024-07-03"
@@ -42,7 +42,7 @@ def test_ctrl_c_stops_live_collection_cleanly_with_every_acknowledged_tick_in_it
     data = tmp_path / "data"
     env = {**os.environ, "TICKDECK_DATA_DIR": str(data), "PYTHONPATH": str(ROOT)}
     # a long materialise interval: every tick acknowledged before Ctrl-C is still in the journal then
-    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "collect", "AAPL", "MSFT", "--live", "--batch-seconds",
+    proc = subprocess.Popen([sys.executable, "-m", "tickdeck", "collect", "AAPL", "MSFT", "--live", "--batch-seconds",
                              "60", "--host", "127.0.0.1", "--port-history", str(emu.port_history), "--port-l1",
                              str(emu.port_l1)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True)  # its own process group, as a shell gives a foreground job

@@ -18,12 +18,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import naming
-from core.deadletters import fix, replay
-from core.ingest import ingest_day
-from core.live import LATE_REASON, SOURCE_L1, collect_live
-from core.schema import RAW_COLUMNS
-from core.validation.after_write import install as install_ingest_rules
+from tickdeck.core import naming
+from tickdeck.core.deadletters import fix, replay
+from tickdeck.core.ingest import ingest_day
+from tickdeck.core.live import LATE_REASON, SOURCE_L1, collect_live
+from tickdeck.core.schema import RAW_COLUMNS
+from tickdeck.core.validation.after_write import install as install_ingest_rules
 
 DAY = "2024-07-03"
 NOW = f"{DAY} 10:00:00"

@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core import naming
-from core.config import Settings
-from core.context import Context
-from core.live import LiveSummary, collect_live, recover_journal
-from core.schema import RAW_COLUMNS
+from tickdeck.core import naming
+from tickdeck.core.config import Settings
+from tickdeck.core.context import Context
+from tickdeck.core.live import LiveSummary, collect_live, recover_journal
+from tickdeck.core.schema import RAW_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[3]
 DAY = "2024-07-03"
@@ -82,7 +82,7 @@ def test_killed_live_collector_loses_and_duplicates_nothing(tmp_path, emulator_f
     data = tmp_path / "data"
     env = {**os.environ, "TICKDECK_DATA_DIR": str(data), "PYTHONPATH": str(ROOT), "TICKDECK_PIPELINE": "off"}
     # a long materialise interval: what is acknowledged before the kill sits in the journal only
-    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "collect", "AAPL", "MSFT", "--live", "--batch-seconds",
+    proc = subprocess.Popen([sys.executable, "-m", "tickdeck", "collect", "AAPL", "MSFT", "--live", "--batch-seconds",
                              "60", "--host", "127.0.0.1", "--port-history", str(emu.port_history), "--port-l1",
                              str(emu.port_l1)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     ctx = Context.open(Settings(data_dir=data))

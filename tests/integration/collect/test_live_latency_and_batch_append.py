@@ -7,10 +7,10 @@ import threading
 import numpy as np
 
 from builders import make_trades
-from core.calendar import get_calendar
-from core.live import collect_live
-from core.enrich import enrich
-from core.errors import SchemaError
+from tickdeck.core.calendar import get_calendar
+from tickdeck.core.live import collect_live
+from tickdeck.core.enrich import enrich
+from tickdeck.core.errors import SchemaError
 
 DAY = "2024-07-03"
 

@@ -4,9 +4,9 @@ import pytest
 import sqlalchemy as sa
 
 from builders import store_synthetic
-from core.catalog import BarSeriesRow
-from core.context import Context
-from core.store import DayInfo
+from tickdeck.core.catalog import BarSeriesRow
+from tickdeck.core.context import Context
+from tickdeck.core.store import DayInfo
 
 D = dt.date
 
@@ -91,7 +91,7 @@ def test_ingest_mirrors_store_metadata_in_catalog(settings, sql_url):
 
 
 def test_failing_days_uses_the_latest_result_per_validator(catalog):
-    from core import db
+    from tickdeck.core import db
 
     with catalog.Session.begin() as s:
         for day, validator, status in [(D(2024, 7, 1), "continuity", "FAIL"), (D(2024, 7, 1), "continuity", "PASS"),

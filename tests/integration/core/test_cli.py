@@ -11,7 +11,7 @@ import pytest
 def tickdeck(args, data_dir, **env):
     e = {**os.environ, "TICKDECK_DATA_DIR": str(data_dir), **env}
     e.pop("TICKDECK_SQL_URL", None) if "TICKDECK_SQL_URL" not in env else None
-    return subprocess.run([sys.executable, "-m", "app.cli", *args], env=e, capture_output=True, text=True, timeout=180)
+    return subprocess.run([sys.executable, "-m", "tickdeck", *args], env=e, capture_output=True, text=True, timeout=180)
 
 
 def test_generate_then_catalog_json(tmp_path):

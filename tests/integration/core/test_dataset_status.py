@@ -1,4 +1,4 @@
-"""core.status: one dataset status from the real catalog, backfill freshness, validation and jobs.
+"""tickdeck.core.status: one dataset status from the real catalog, backfill freshness, validation and jobs.
 
 Runs on SQLite and PostgreSQL (``sql_url``), with real ArcticDB (LMDB in ``tmp_path``), the
 real validation pipeline scoring each written day, the real job queue and worker, and the
@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 from builders import store_synthetic
 
-from core.quality_scale import format_quality
-from core.status import dataset_status, dataset_statuses
-from core.validation.quality import QUALITY_FAIR, InvalidQualityScore
+from tickdeck.core.quality_scale import format_quality
+from tickdeck.core.status import dataset_status, dataset_statuses
+from tickdeck.core.validation.quality import QUALITY_FAIR, InvalidQualityScore
 
 # Every synthetic fault except the gap, on 100 trades: the validation pipeline scores this day 1/100.
 BROKEN_FAULTS = ["bad_prints", "crossed_quotes", "decreasing_volume", "out_of_order", "wrong_timezone", "duplicates"]
@@ -25,9 +25,9 @@ AFTER_BROKEN_DAY = pd.Timestamp("2024-07-08 10:00", tz="America/New_York")  # 20
 
 @pytest.fixture
 def sctx(tmp_path, sql_url):
-    from core.config import Settings
-    from core.context import Context
-    from core.validation import install
+    from tickdeck.core.config import Settings
+    from tickdeck.core.context import Context
+    from tickdeck.core.validation import install
 
     ctx = Context.open(Settings(data_dir=tmp_path / "data", sql_url=sql_url))
     install(ctx)  # the real producer of quality scores: validation after every written day
@@ -84,7 +84,7 @@ def test_a_quality_score_off_the_scale_is_refused_and_the_stored_one_kept(sctx):
 
 
 def test_freshness_holes_and_failing_days_come_from_the_calendar_and_validation(sctx):
-    """Issue 12: fresh / stale / outdated / empty from core.backfill, holes and failing days counted."""
+    """Issue 12: fresh / stale / outdated / empty from tickdeck.core.backfill, holes and failing days counted."""
     store_synthetic(sctx, "AAPL", "2024-07-01", "2024-07-03", ticks=3000)
     store_synthetic(sctx, "GAPPY", "2024-07-03", "2024-07-03", faults=["gaps"], ticks=3000)  # continuity FAIL
     sctx.store.delete_day("AAPL", "2024-07-02")
@@ -105,11 +105,11 @@ def test_freshness_holes_and_failing_days_come_from_the_calendar_and_validation(
 
 def test_a_backfill_whose_collect_job_the_feed_refuses_shows_the_failure_until_a_later_success(tmp_path, sql_url):
     """Issue 12: a backfill's failed child collect job is the dataset's status, with the feed's message."""
-    from core.config import Settings
-    from core.context import Context
-    from core.sources.iqfeed_emulator import EmulatorThread, IQFeedEmulator
-    from jobs.queue import JobQueue
-    from jobs.worker import Worker
+    from tickdeck.core.config import Settings
+    from tickdeck.core.context import Context
+    from tickdeck.core.sources.iqfeed_emulator import EmulatorThread, IQFeedEmulator
+    from tickdeck.jobs.queue import JobQueue
+    from tickdeck.jobs.worker import Worker
 
     with EmulatorThread(IQFeedEmulator(symbols=("AAPL", "MSFT"), port_history=0, port_l1=0, ticks=500)) as emu:
         ctx = Context.open(Settings(data_dir=tmp_path / "data", sql_url=sql_url, feed_port_history=emu.port_history))

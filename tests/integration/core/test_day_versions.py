@@ -15,11 +15,11 @@ import pandas as pd
 import pytest
 
 from builders import make_trades, store_synthetic
-from core.errors import ReplaceRefused, VersionNotFound
-from core.ingest import SHRINK_LIMIT, ingest_day, restore_day
-from core.naming import bar_library, bar_symbol
-from core.bars import parse_spec
-from core.store import KEEP_PREVIOUS_VERSIONS
+from tickdeck.core.errors import ReplaceRefused, VersionNotFound
+from tickdeck.core.ingest import SHRINK_LIMIT, ingest_day, restore_day
+from tickdeck.core.naming import bar_library, bar_symbol
+from tickdeck.core.bars import parse_spec
+from tickdeck.core.store import KEEP_PREVIOUS_VERSIONS
 
 DAY = dt.date(2024, 7, 2)
 THREE_ROWS = ("timestamp,price,size\n"
@@ -30,7 +30,7 @@ THREE_ROWS = ("timestamp,price,size\n"
 
 @pytest.fixture
 def pctx(ctx):
-    from core import pipeline
+    from tickdeck.core import pipeline
 
     pipeline.install(ctx)
     return ctx
@@ -58,7 +58,7 @@ def test_a_three_row_csv_import_is_refused_over_a_collected_day_and_changes_noth
     """Issue 11 item 12: a partial import from another source refuses to replace the stored day;
     the message says what is stored and how to force it; ticks, catalog row, versions, bars and
     dead letters are unchanged."""
-    from core.sources.files import import_file
+    from tickdeck.core.sources.files import import_file
 
     store_synthetic(pctx, "AAPL", DAY, DAY, ticks=2_000)
     before = _snapshot(pctx)
@@ -99,8 +99,8 @@ def test_guarded_ingest_refuses_another_source_or_a_sharp_shrink_and_writes_noth
 def test_a_forced_replace_keeps_the_old_version_and_restore_brings_it_back_with_its_catalog_row(pctx, tmp_path):
     """Issue 11 item 12: ``import --replace`` replaces the day but keeps the old version;
     restoring it rewrites the catalog row and rebuilds default bars and validation."""
-    from core.sources.files import import_file
-    from core.validation import history
+    from tickdeck.core.sources.files import import_file
+    from tickdeck.core.validation import history
 
     store_synthetic(pctx, "AAPL", DAY, DAY, ticks=2_000)
     original = _snapshot(pctx)
@@ -134,7 +134,7 @@ def test_a_forced_replace_keeps_the_old_version_and_restore_brings_it_back_with_
 def test_replaced_versions_are_bounded_and_retention_deletes_old_ones(ctx):
     """Issue 11 item 12: at most KEEP_PREVIOUS_VERSIONS replaced versions per day; retention
     deletes those replaced longer ago than ``previous_versions_days``; live appends keep them."""
-    from core.retention import RetentionPolicy, apply_retention
+    from tickdeck.core.retention import RetentionPolicy, apply_retention
 
     for k in range(6):
         ingest_day(ctx, "AAPL", DAY, make_trades(100 + k, seed=k), source="iqfeed")
@@ -156,7 +156,7 @@ def test_replaced_versions_are_bounded_and_retention_deletes_old_ones(ctx):
 def _tickdeck(args, data_dir):
     env = {**os.environ, "TICKDECK_DATA_DIR": str(data_dir)}
     env.pop("TICKDECK_SQL_URL", None)
-    return subprocess.run([sys.executable, "-m", "app.cli", *args], env=env, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "tickdeck", *args], env=env, capture_output=True, text=True,
                           timeout=300)
 
 

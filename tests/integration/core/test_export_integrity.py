@@ -21,8 +21,8 @@ import polars as pl
 import pyarrow.dataset as pads
 
 from builders import store_synthetic
-from core.export import TEMP_NAME, ExportRequest, export, sweep_export_temps
-from core.schema import STORED_COLUMNS
+from tickdeck.core.export import TEMP_NAME, ExportRequest, export, sweep_export_temps
+from tickdeck.core.schema import STORED_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[3]
 ALL_COLUMNS = ["timestamp"] + STORED_COLUMNS  # the 43 columns of a stored tick day
@@ -42,10 +42,10 @@ def _dead_pid() -> int:
 # -- item 22: temporaries of killed exports ---------------------------------------------------
 EXPORT_CHILD = """
 import sys
-from core.config import Settings
-from core.context import Context
-from core.export import ExportRequest, export
-import core.export as ex
+from tickdeck.core.config import Settings
+from tickdeck.core.context import Context
+from tickdeck.core.export import ExportRequest, export
+import tickdeck.core.export as ex
 ex.READ_ROWS = 2_000  # many slices: many DuckDB COPYs, so the kill lands mid-export
 ctx = Context.open(Settings(data_dir=sys.argv[1]))
 out = ctx.settings.exports_dir / "killed.jsonl"
@@ -115,7 +115,7 @@ def test_sweep_removes_duckdbs_leftover_names_of_dead_exports_only(tmp_path):
 
 def test_retention_sweeps_temporaries_of_killed_exports(ctx):
     """Issue 11 item 22: retention removes a dead export's temporaries from the exports directory."""
-    from core.retention import RetentionPolicy, apply_retention
+    from tickdeck.core.retention import RetentionPolicy, apply_retention
 
     exports = ctx.settings.exports_dir
     exports.mkdir(parents=True, exist_ok=True)
@@ -187,7 +187,7 @@ def test_hive_export_keeps_raw_dates_that_differ_from_the_session_day(ctx, tmp_p
     """Issue 11 item 28: ESH4 (CME session day 2023-12-26 holding trades dated 2023-12-25 in
     the evening) and BTCUSDT (24/7) export with the trade's own ``date`` and the session ``day``;
     every reader returns the stored values."""
-    from core.sources.files import import_file
+    from tickdeck.core.sources.files import import_file
 
     esh4 = import_file(ctx, realdata / "esh4-glbx-mdp3-20231225.mbo.dbn.zst", symbol="ESH4")
     btc = import_file(ctx, realdata / "btcusdt-trades.parquet", symbol="BTCUSDT")

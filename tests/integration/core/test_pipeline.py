@@ -1,5 +1,5 @@
 from builders import store_synthetic
-from core.pipeline import install
+from tickdeck.core.pipeline import install
 
 
 def test_pipeline_builds_bars_then_validates_every_written_day(ctx):
@@ -12,7 +12,7 @@ def test_pipeline_builds_bars_then_validates_every_written_day(ctx):
     assert len({s.family for s in series}) == 13
     (row,) = ctx.catalog.tick_days("AAPL")
     assert row.quality_score is not None and row.quality_score > 50
-    from core.validation import validate_day
+    from tickdeck.core.validation import validate_day
 
     report = validate_day(ctx, "AAPL", "2024-07-02")
     storage = [r for r in report.results if r.validator == "storage"][0]

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from core import db
+from tickdeck.core import db
 
 ROOT = Path(__file__).resolve().parents[3]
 DAY = dt.date(2024, 7, 2)
@@ -28,10 +28,10 @@ CHILD = """
 import sys
 from pathlib import Path
 from builders import make_trades
-from core import pipeline
-from core.config import Settings
-from core.context import Context
-from core.ingest import ingest_day
+from tickdeck.core import pipeline
+from tickdeck.core.config import Settings
+from tickdeck.core.context import Context
+from tickdeck.core.ingest import ingest_day
 
 data_dir, sql_url, reached, release = sys.argv[1:5]
 ctx = Context.open(Settings(data_dir=data_dir, sql_url=sql_url))
@@ -70,9 +70,9 @@ def _kill_in_post_write(tmp_path, sql_url) -> None:
 @pytest.fixture
 def killed(tmp_path, sql_url):
     """A context on the data the killed child left, with the pipeline installed."""
-    from core import pipeline
-    from core.config import Settings
-    from core.context import Context
+    from tickdeck.core import pipeline
+    from tickdeck.core.config import Settings
+    from tickdeck.core.context import Context
 
     _kill_in_post_write(tmp_path, sql_url)
     c = Context.open(Settings(data_dir=tmp_path / "data", sql_url=sql_url))
@@ -88,7 +88,7 @@ def _pending(ctx) -> list[tuple]:
 
 
 def _assert_completed(ctx) -> None:
-    from core.validation import VALIDATORS, history
+    from tickdeck.core.validation import VALIDATORS, history
 
     info = ctx.store.day_info("AAPL", DAY)
     series = ctx.catalog.bar_series("AAPL", DAY)
@@ -107,19 +107,19 @@ def test_a_day_killed_in_its_post_write_step_gets_bars_and_validation_later(kill
     """Issue 11 item 23: after kill -9 in the post-write hook the day is stored, marked pending,
     with no bar series and no validation; the job worker at start (or the next process that
     writes, as ``tickdeck collect``/``import`` do) completes it."""
-    from core.validation import history
+    from tickdeck.core.validation import history
 
     assert killed.store.day_info("AAPL", DAY).ticks == 2_000
     assert _pending(killed) == [("AAPL", DAY)]
     assert killed.catalog.bar_series("AAPL", DAY) == [] and history(killed, "AAPL", DAY) == []
 
     if completer == "worker":
-        from jobs.worker import Worker
+        from tickdeck.jobs.worker import Worker
 
         Worker(killed).run(once=True)
     else:
         from builders import make_trades
-        from core.ingest import ingest_day
+        from tickdeck.core.ingest import ingest_day
 
         ingest_day(killed, "MSFT", DAY, make_trades(500, seed=6), source="iqfeed")
         assert killed.catalog.bar_series("MSFT", DAY)
@@ -132,8 +132,8 @@ def test_pending_days_of_a_running_writer_are_left_to_it(ctx):
     completer until the grace period passes; a write killed before its catalog upsert (the row
     still shows the previous version) is refreshed from the store and completed."""
     from builders import make_trades
-    from core import pipeline
-    from core.ingest import _mark_pending, complete_pending, ingest_day
+    from tickdeck.core import pipeline
+    from tickdeck.core.ingest import _mark_pending, complete_pending, ingest_day
 
     pipeline.install(ctx)
     ingest_day(ctx, "AAPL", DAY, make_trades(1_000, seed=1), source="iqfeed")

@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 
 from builders import make_trades, store_synthetic
-from core.enrich import enrich
-from core.errors import DayNotFound, SchemaError, SymbolNotFound
-from core.store import Store
+from tickdeck.core.enrich import enrich
+from tickdeck.core.errors import DayNotFound, SchemaError, SymbolNotFound
+from tickdeck.core.store import Store
 
 D = dt.date
 
@@ -134,7 +134,7 @@ def test_cached_reads_are_shared_and_never_stale(ctx):
 
 
 def test_frame_cache_evicts_least_recently_used():
-    from core.store import FrameCache
+    from tickdeck.core.store import FrameCache
 
     cache = FrameCache(max_bytes=2500)
     frames = {k: pd.DataFrame({"x": np.zeros(100)}) for k in "abc"}  # ~928 bytes each with index

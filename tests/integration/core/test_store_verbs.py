@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 
 from builders import make_trades
-from core import naming
-from core.enrich import enrich
-from core.schema import SESSION_BY_NAME
+from tickdeck.core import naming
+from tickdeck.core.enrich import enrich
+from tickdeck.core.schema import SESSION_BY_NAME
 
 
 def _day(ctx, n=500, seed=0):

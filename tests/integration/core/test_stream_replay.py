@@ -1,4 +1,4 @@
-"""Issue 13: the tick replay of a resuming stream (``core.streams.read_ticks_since``) on real
+"""Issue 13: the tick replay of a resuming stream (``tickdeck.core.streams.read_ticks_since``) on real
 ArcticDB — stored day plus journal rows not materialised yet, each tick once, in tick-id order,
 cut at the cursor, later days whole, too old a cursor refused."""
 
@@ -12,12 +12,12 @@ import pandas as pd
 import pytest
 
 from builders import make_trades
-from core import naming
-from core.enrich import utc_ns_from_date_time
-from core.events import TICK_ARRAYS
-from core.ingest import ingest_day
-from core.schema import RAW_COLUMNS
-from core.streams import InvalidCursor, TickCursor, read_ticks_since
+from tickdeck.core import naming
+from tickdeck.core.enrich import utc_ns_from_date_time
+from tickdeck.core.events import TICK_ARRAYS
+from tickdeck.core.ingest import ingest_day
+from tickdeck.core.schema import RAW_COLUMNS
+from tickdeck.core.streams import InvalidCursor, TickCursor, read_ticks_since
 
 DAY, NEXT = "2024-07-02", "2024-07-03"
 

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from builders import store_synthetic
-from core.calendar import get_calendar
-from core.errors import NotFound, TickdeckError
-from core.sources.synthetic import FAULT_KINDS, generate_day
+from tickdeck.core.calendar import get_calendar
+from tickdeck.core.errors import NotFound, TickdeckError
+from tickdeck.core.sources.synthetic import FAULT_KINDS, generate_day
 
 CAL = get_calendar()
 

@@ -20,7 +20,7 @@ EMULATOR_TICKS = 100_000  # regular-session trades per emulated day: a tick:500 
 
 @pytest.fixture(scope="module")
 def emulator():
-    from core.sources.iqfeed_emulator import EmulatorThread, IQFeedEmulator
+    from tickdeck.core.sources.iqfeed_emulator import EmulatorThread, IQFeedEmulator
 
     emu = IQFeedEmulator(symbols=("AAPL", "MSFT"), now=EMULATED_NOW, speed=EMULATOR_SPEED, ticks=EMULATOR_TICKS,
                          port_history=0, port_l1=0)
@@ -36,9 +36,9 @@ def bus_kind(request):
 @pytest.fixture
 def ectx(tmp_path, bus_kind, emulator, request):
     """A context on tmp storage, pointed at the emulator, with the bus of ``bus_kind``."""
-    from core.bus import RedisBus
-    from core.config import Settings
-    from core.context import Context
+    from tickdeck.core.bus import RedisBus
+    from tickdeck.core.config import Settings
+    from tickdeck.core.context import Context
 
     c = Context.open(Settings(data_dir=tmp_path / "data", feed_port_history=emulator.port_history,
                               feed_port_l1=emulator.port_l1))
@@ -93,7 +93,7 @@ def recorder(ectx):
 
 
 def _faulty(**faults):
-    from core.sources.iqfeed_emulator import EmulatorFaults, EmulatorThread, IQFeedEmulator
+    from tickdeck.core.sources.iqfeed_emulator import EmulatorFaults, EmulatorThread, IQFeedEmulator
 
     emu = IQFeedEmulator(symbols=("AAPL", "MSFT"), now=EMULATED_NOW, ticks=3000, port_history=0, port_l1=0,
                          faults=EmulatorFaults(**faults))

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from core.collect import CollectionFailed, collect_days
-from core.deadletters import fix, replay
-from core.events import FEED_STATES
+from tickdeck.core.collect import CollectionFailed, collect_days
+from tickdeck.core.deadletters import fix, replay
+from tickdeck.core.events import FEED_STATES
 
 DAYS = ["2024-07-01", "2024-07-02"]
 
@@ -72,7 +72,7 @@ def test_failing_after_write_hook_publishes_post_write_failed(ectx, recorder):
 
 
 def test_dead_letter_replay_publishes_dead_letters_replayed(ectx, recorder, emulator_factory_malformed):
-    """Issue 12: DeadLettersReplayed from ``core.deadletters.replay`` after fixing bad lines."""
+    """Issue 12: DeadLettersReplayed from ``tickdeck.core.deadletters.replay`` after fixing bad lines."""
     collect_days(ectx, ["AAPL"], DAYS[:1], port_history=emulator_factory_malformed.port_history)
     rows = ectx.catalog.dead_letters(status="new")
     assert rows

@@ -9,12 +9,12 @@ import threading
 import numpy as np
 import pytest
 
-from core.bars.service import day_bars
-from core.collect import finalize_day
-from core.events import BAR_FIELDS, TICK_ARRAYS
-from core.live import collect_live
-from core.live_bars import LIVE_BAR_SPECS
-from core.schema import RAW_COLUMNS
+from tickdeck.core.bars.service import day_bars
+from tickdeck.core.collect import finalize_day
+from tickdeck.core.events import BAR_FIELDS, TICK_ARRAYS
+from tickdeck.core.live import collect_live
+from tickdeck.core.live_bars import LIVE_BAR_SPECS
+from tickdeck.core.schema import RAW_COLUMNS
 
 DAY = "2024-07-03"
 SYMBOLS = ["AAPL", "MSFT"]

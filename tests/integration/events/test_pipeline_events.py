@@ -8,14 +8,14 @@ import threading
 
 import pandas as pd
 
-from core.bars.service import build_default_bars
-from core.collect import collect_days
-from core.health import check_health
-from core.validation.quality import quality_score
-from core.validation.service import validate_day
-from jobs.queue import JobQueue
-from jobs.triggers import MarketTriggers
-from jobs.worker import Worker
+from tickdeck.core.bars.service import build_default_bars
+from tickdeck.core.collect import collect_days
+from tickdeck.core.health import check_health
+from tickdeck.core.validation.quality import quality_score
+from tickdeck.core.validation.service import validate_day
+from tickdeck.jobs.queue import JobQueue
+from tickdeck.jobs.triggers import MarketTriggers
+from tickdeck.jobs.worker import Worker
 
 DAY = "2024-07-01"
 
@@ -89,7 +89,7 @@ def test_health_check_publishes_health_reported(ectx, recorder):
 
 def test_service_supervisor_publishes_service_changed(ectx, recorder):
     """Issue 12: ServiceChanged from the service supervisor (start, run, stop)."""
-    from core.services import Supervisor, ThreadService
+    from tickdeck.core.services import Supervisor, ThreadService
 
     class Idle(ThreadService):
         name = "idle"

@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.bus import RedisBus
-from core.config import Settings
-from core.context import Context
-from core.events import TICK_ARRAYS
-from core.schema import RAW_COLUMNS
+from tickdeck.core.bus import RedisBus
+from tickdeck.core.config import Settings
+from tickdeck.core.context import Context
+from tickdeck.core.events import TICK_ARRAYS
+from tickdeck.core.schema import RAW_COLUMNS
 
 pytestmark = pytest.mark.redis
 
@@ -27,11 +27,11 @@ HISTORY_DAY, LIVE_DAY = "2024-07-01", "2024-07-03"
 # batch came back from Redis (a condition, not a timer).
 PUBLISHER = """
 import sys, threading
-from core.bus import RedisBus
-from core.collect import collect_days
-from core.config import Settings
-from core.context import Context
-from core.live import collect_live
+from tickdeck.core.bus import RedisBus
+from tickdeck.core.collect import collect_days
+from tickdeck.core.config import Settings
+from tickdeck.core.context import Context
+from tickdeck.core.live import collect_live
 
 data_dir, url, prefix, port_history, port_l1 = sys.argv[1:6]
 ctx = Context.open(Settings(data_dir=data_dir, feed_port_history=int(port_history), feed_port_l1=int(port_l1)))
@@ -83,7 +83,7 @@ def test_bad_messages_on_redis_are_counted_and_never_reach_a_subscriber(redis_ur
     """Issue 12: garbage, an unknown type and a mistyped event on the channel are counted, not delivered."""
     import redis
 
-    from core.events import DayWritten
+    from tickdeck.core.events import DayWritten
 
     prefix = f"tickdeck-test-{uuid.uuid4().hex[:10]}:"
     bus = RedisBus(redis_url, prefix=prefix)

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from app.cli import main
+from tickdeck.app.cli import main
 
 ROOT = Path(__file__).resolve().parents[3]
 HEADER = "timestamp,price,size\n"
@@ -49,7 +49,7 @@ def test_a_non_utf8_csv_exits_1_with_one_line_and_no_traceback(tmp_path):
     p = tmp_path / "latin1.csv"
     p.write_bytes((HEADER + _rows(2)).encode() + b"2024-07-02T14:31:00Z,99,\xe9\n")
     env = {**os.environ, "TICKDECK_DATA_DIR": str(tmp_path / "data"), "TICKDECK_PIPELINE": "off"}
-    proc = subprocess.run([sys.executable, "-m", "app.cli", "import", str(p), "--symbol", "AAPL", "--no-progress"],
+    proc = subprocess.run([sys.executable, "-m", "tickdeck", "import", str(p), "--symbol", "AAPL", "--no-progress"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     line = _one_error_line(proc.stderr)
@@ -97,8 +97,8 @@ def test_ragged_rows_and_an_int64_size_are_counted_as_dead_letters_and_the_rest_
 def test_replace_is_needed_to_replace_a_day_stored_from_another_source(cli, tmp_path):
     """Issue 11 item 12: a 3-row import over a day stored from another source is refused (exit 1,
     the day is left as it was) unless --replace is given."""
-    from core.config import Settings
-    from core.context import Context
+    from tickdeck.core.config import Settings
+    from tickdeck.core.context import Context
 
     (tmp_path / "full.csv").write_text(HEADER + _rows(200))
     (tmp_path / "three.csv").write_text(HEADER + _rows(3, start_s=500))

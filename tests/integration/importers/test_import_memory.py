@@ -13,7 +13,7 @@ import tracemalloc
 import numpy as np
 import pandas as pd
 
-from core.sources.files import import_file
+from tickdeck.core.sources.files import import_file
 
 ROWS_PER_DAY = 20_000
 
@@ -43,8 +43,8 @@ def _peak(ctx, path, symbol) -> tuple[int, int]:
 
 def test_peak_memory_of_an_import_does_not_grow_with_the_number_of_days(ctx, tmp_path, monkeypatch):
     """Issue 11 item 18: the file is streamed and spooled per day; peak memory follows the largest day."""
-    monkeypatch.setattr("core.sources.tabular.CSV_BLOCK_BYTES", 256 << 10)
-    monkeypatch.setattr("core.sources.files.SPOOL_BYTES", 1 << 20)
+    monkeypatch.setattr("tickdeck.core.sources.tabular.CSV_BLOCK_BYTES", 256 << 10)
+    monkeypatch.setattr("tickdeck.core.sources.files.SPOOL_BYTES", 1 << 20)
     small = _write_days(tmp_path / "small.csv", 2)
     large = _write_days(tmp_path / "large.csv", 10, seed=1)
     _peak(ctx, small, "WARM")  # first-use costs (compiled kernels, caches) out of the measurement

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.config import Settings
-from core.sources.files import import_file
+from tickdeck.core.config import Settings
+from tickdeck.core.sources.files import import_file
 
 DAY = dt.date(2024, 7, 2)
 T0 = pd.Timestamp("2024-07-02 13:30:00", tz="UTC")  # 09:30 ET
@@ -34,7 +34,7 @@ def _write(path, rows, header="timestamp,price,size"):
 @pytest.fixture
 def piped(tmp_path):
     """A context with the ingest rules, bars and validation installed (what the CLI opens)."""
-    from app.wiring import open_context
+    from tickdeck.app.wiring import open_context
 
     c = open_context(Settings(data_dir=tmp_path / "data"), pipeline=True)
     yield c
@@ -96,7 +96,7 @@ def test_an_implausible_price_is_a_dead_letter_with_its_line(ctx, tmp_path, pric
 
 def test_plausibility_bounds_come_from_settings(tmp_path):
     """Issue 11 item 16: TICKDECK_PRICE_MAX / TICKDECK_SIZE_MAX are the bounds the importer applies."""
-    from core.context import Context
+    from tickdeck.core.context import Context
 
     settings = Settings.from_env({"TICKDECK_DATA_DIR": str(tmp_path / "d"), "TICKDECK_PRICE_MAX": "100.2",
                                   "TICKDECK_SIZE_MAX": "50"})
@@ -159,10 +159,10 @@ def test_an_unsorted_file_read_in_small_chunks_writes_each_day_whole_once(ctx, t
     prices = np.round(50 + rng.random(n) * 10, 2)
     text = "ts,last,qty\n" + "\n".join(f"{t.value},{p},{i % 300 + 1}" for i, (t, p) in enumerate(zip(ts, prices)))
     (tmp_path / "u.csv").write_text(text + "\n")
-    monkeypatch.setattr("core.sources.tabular.CSV_BLOCK_BYTES", 4096)  # ~130 rows per chunk
-    monkeypatch.setattr("core.sources.files.SPOOL_BYTES", 20_000)  # spill every few chunks
+    monkeypatch.setattr("tickdeck.core.sources.tabular.CSV_BLOCK_BYTES", 4096)  # ~130 rows per chunk
+    monkeypatch.setattr("tickdeck.core.sources.files.SPOOL_BYTES", 20_000)  # spill every few chunks
     rep = import_file(ctx, tmp_path / "u.csv", symbol="AAPL")
-    from core import naming
+    from tickdeck.core import naming
 
     for d in days:  # one write per day: every day's symbol is at its first version
         assert ctx.store.ticks.read_metadata(naming.tick_symbol("AAPL", d.date())).version == 0
@@ -198,8 +198,8 @@ def test_file_wide_choices_hold_when_the_deciding_row_comes_in_a_late_chunk(ctx,
     p = tmp_path / "late.csv"
     p.write_text("timestamp,price,size,trade_id\n"
                  + "\n".join(f"{r},{1000 + i}" if i != 395 else f"{r},7.5" for i, r in enumerate(rows)) + "\n")
-    monkeypatch.setattr("core.sources.tabular.CSV_BLOCK_BYTES", 2048)
-    monkeypatch.setattr("core.sources.files.SPOOL_BYTES", 4096)
+    monkeypatch.setattr("tickdeck.core.sources.tabular.CSV_BLOCK_BYTES", 2048)
+    monkeypatch.setattr("tickdeck.core.sources.files.SPOOL_BYTES", 4096)
     rep = import_file(ctx, p, symbol="AAPL")
     assert rep.size_unit == 1e-8 and rep.ticks == 400
     df = ctx.store.read_day("AAPL", DAY)

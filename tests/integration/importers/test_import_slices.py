@@ -21,10 +21,10 @@ import pandas as pd
 import pytest
 
 from builders import make_trades
-from core.context import Context
-from core.errors import ReplaceRefused, SchemaError
-from core.ingest import ingest_day
-from core.validation.rules import make_ingest_rules
+from tickdeck.core.context import Context
+from tickdeck.core.errors import ReplaceRefused, SchemaError
+from tickdeck.core.ingest import ingest_day
+from tickdeck.core.validation.rules import make_ingest_rules
 
 DAY = "2024-07-02"
 SLICE = 4_096
@@ -32,11 +32,11 @@ SLICE = 4_096
 
 @pytest.fixture
 def small_slices(monkeypatch):
-    monkeypatch.setattr("core.ingest.SLICE_ROWS", SLICE)
+    monkeypatch.setattr("tickdeck.core.ingest.SLICE_ROWS", SLICE)
 
 
 def _context(tmp_path, name: str) -> Context:
-    from core.config import Settings
+    from tickdeck.core.config import Settings
 
     return Context.open(Settings(data_dir=tmp_path / name))
 
@@ -108,9 +108,9 @@ def test_the_metadata_stored_with_a_sliced_day_is_its_tier1_info(ctx, small_slic
 def test_readers_see_the_old_day_until_its_slices_are_published(ctx):
     """Issue 11 item 18: staged slices are invisible; the commit replaces the day in one step and
     keeps the replaced version like any write."""
-    from core.enrich import enrich
-    from core.calendar import get_calendar
-    from core.store import compute_day_info
+    from tickdeck.core.enrich import enrich
+    from tickdeck.core.calendar import get_calendar
+    from tickdeck.core.store import compute_day_info
 
     cal = get_calendar("XNYS")
     old = enrich(make_trades(5_000, seed=1), symbol="AAPL", source="iqfeed", ingest_id="old", calendar=cal)
@@ -130,8 +130,8 @@ def test_readers_see_the_old_day_until_its_slices_are_published(ctx):
 
 def test_a_stage_left_by_an_exception_is_deleted_and_the_day_unchanged(ctx):
     """Issue 11 item 18: leaving the stage by an exception drops its slices; nothing is published."""
-    from core.calendar import get_calendar
-    from core.enrich import enrich
+    from tickdeck.core.calendar import get_calendar
+    from tickdeck.core.enrich import enrich
 
     df = enrich(make_trades(3_000), symbol="AAPL", source="iqfeed", ingest_id="a", calendar=get_calendar("XNYS"))
     ctx.store.write_day("AAPL", DAY, df)
@@ -172,8 +172,8 @@ def test_a_refused_replace_of_a_day_in_slices_writes_nothing(ctx, small_slices):
 def test_slices_a_killed_writer_staged_are_not_published_with_the_next_write(ctx, small_slices):
     """Issue 11 item 18: staged slices left by a process killed mid-day are deleted by the next write of
     the day, never finalised into it."""
-    from core.calendar import get_calendar
-    from core.enrich import enrich
+    from tickdeck.core.calendar import get_calendar
+    from tickdeck.core.enrich import enrich
 
     debris = enrich(make_trades(2_000, seed=6), symbol="AAPL", source="iqfeed", ingest_id="dead",
                     calendar=get_calendar("XNYS"))
@@ -200,9 +200,9 @@ def test_an_import_in_slices_runs_the_post_write_step_once_the_day_is_freed(ctx,
     still build the default bars, validate the day and clear its pending marker."""
     from sqlalchemy import select
 
-    from core import db
-    from core.pipeline import install
-    from core.sources.files import import_file
+    from tickdeck.core import db
+    from tickdeck.core.pipeline import install
+    from tickdeck.core.sources.files import import_file
 
     install(ctx)
     rep = import_file(ctx, _write_csv(tmp_path / "day.csv", 30_000), symbol="AAPL", calendar="XNYS")
@@ -215,7 +215,7 @@ def test_an_import_in_slices_runs_the_post_write_step_once_the_day_is_freed(ctx,
 
 
 def _traced_peak(ctx, path, symbol: str) -> int:
-    from core.sources.files import import_file
+    from tickdeck.core.sources.files import import_file
 
     tracemalloc.start()
     try:
@@ -232,11 +232,11 @@ def test_an_import_holds_one_slice_of_the_enriched_day_not_the_whole_day(ctx, tm
     at well under half of what enriching and writing it whole does, near its raw columns' size."""
     n = 200_000
     path = _write_csv(tmp_path / "day.csv", n, seed=1)
-    monkeypatch.setattr("core.sources.tabular.CSV_BLOCK_BYTES", 1 << 20)
+    monkeypatch.setattr("tickdeck.core.sources.tabular.CSV_BLOCK_BYTES", 1 << 20)
     _traced_peak(ctx, _write_csv(tmp_path / "warm.csv", 2_000), "WARM")  # compiled kernels, caches
-    monkeypatch.setattr("core.ingest.SLICE_ROWS", 10**9)  # the whole day in one piece, as before
+    monkeypatch.setattr("tickdeck.core.ingest.SLICE_ROWS", 10**9)  # the whole day in one piece, as before
     whole = _traced_peak(ctx, path, "AAA")
-    monkeypatch.setattr("core.ingest.SLICE_ROWS", 8_192)
+    monkeypatch.setattr("tickdeck.core.ingest.SLICE_ROWS", 8_192)
     sliced = _traced_peak(ctx, path, "BBB")
     assert_same_frame(ctx.store.read_day("AAA", DAY).drop(columns=["symbol", "ingest_id"]),
                       ctx.store.read_day("BBB", DAY).drop(columns=["symbol", "ingest_id"]))

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from core.sources.files import import_file
+from tickdeck.core.sources.files import import_file
 
 ES_TRADES = "esu4-glbx-trades_2024-07-01T23-58.dbn.zst"
 
@@ -101,7 +101,7 @@ def _per_bar_ticks(bars: pd.DataFrame, values: np.ndarray) -> np.ndarray:
 
 def test_bar_dollar_volume_is_the_sum_of_the_ticks_dollar_volume(ctx, realdata):
     """Issue 11 items 29/30: bars carry the same notional as the enriched ticks (ES × 50, BTC in real BTC)."""
-    from core.bars import build_default_bars, get_bars
+    from tickdeck.core.bars import build_default_bars, get_bars
 
     import_file(ctx, realdata / ES_TRADES, symbol="ESU4")
     import_file(ctx, realdata / "btcusdt-trades.parquet", symbol="BTCUSDT")

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.sources.files import import_file
+from tickdeck.core.sources.files import import_file
 
 ET = "America/New_York"
 
@@ -111,7 +111,7 @@ def test_reimporting_a_file_replaces_its_days(ctx, realdata):
 
 
 def test_missing_column_raises_and_stores_nothing(ctx, tmp_path):
-    from core.errors import ImportFormatError
+    from tickdeck.core.errors import ImportFormatError
 
     p = tmp_path / "x.csv"
     p.write_text("timestamp,price\n2024-07-02T14:30:00Z,10\n")
@@ -121,8 +121,8 @@ def test_missing_column_raises_and_stores_nothing(ctx, tmp_path):
 
 
 def test_xnys_file_groups_by_et_date_and_holiday_rows_become_dead_letters(sql_url, tmp_path):
-    from core.config import Settings
-    from core.context import Context
+    from tickdeck.core.config import Settings
+    from tickdeck.core.context import Context
 
     ctx = Context.open(Settings(data_dir=tmp_path / "d", sql_url=sql_url))
     try:
@@ -147,7 +147,7 @@ def test_xnys_file_groups_by_et_date_and_holiday_rows_become_dead_letters(sql_ur
 
 
 def test_cli_import_prints_a_summary_and_fails_in_one_line(realdata, tmp_path, monkeypatch, capsys):
-    from app.cli import main
+    from tickdeck.app.cli import main
 
     monkeypatch.setenv("TICKDECK_DATA_DIR", str(tmp_path / "cli"))
     assert main(["import", str(realdata / "esu4-glbx-mbp-1_2024-07-01T23-58.dbn.zst"), "--symbol", "ESU4",

@@ -11,9 +11,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from app.cli import main
-from core.errors import ImportFormatError
-from core.sources.files import import_file
+from tickdeck.app.cli import main
+from tickdeck.core.errors import ImportFormatError
+from tickdeck.core.sources.files import import_file
 
 ES_TRADES = "esu4-glbx-trades_2024-07-01T23-58.dbn.zst"
 DAY = "2024-07-02"
@@ -27,7 +27,7 @@ def env(tmp_path, monkeypatch):
 
 
 def _stored(symbol: str):
-    from app.wiring import open_context
+    from tickdeck.app.wiring import open_context
 
     ctx = open_context(pipeline=False)
     try:

@@ -12,7 +12,7 @@ TICKS = 20_000  # regular-session trades per emulated day and symbol
 
 @pytest.fixture
 def emulator():
-    from core.sources.iqfeed_emulator import EmulatorThread, IQFeedEmulator
+    from tickdeck.core.sources.iqfeed_emulator import EmulatorThread, IQFeedEmulator
 
     emu = IQFeedEmulator(symbols=("AAPL", "MSFT", "SPY"), now=EMULATED_NOW, speed=SPEED, ticks=TICKS,
                          port_history=0, port_l1=0, seed=7)
@@ -23,8 +23,8 @@ def emulator():
 @pytest.fixture
 def ictx(tmp_path, emulator):
     """A context on tmp storage (LMDB, SQLite) whose feed is the emulator."""
-    from core.config import Settings
-    from core.context import Context
+    from tickdeck.core.config import Settings
+    from tickdeck.core.context import Context
 
     c = Context.open(Settings(data_dir=tmp_path / "data", feed_port_history=emulator.port_history,
                               feed_port_l1=emulator.port_l1))

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from core.indicators import store as istore
-from core.indicators.breadth import breadth_series, mcclellan
-from core.indicators.build import build_indicators, day_columns
-from core.indicators.catalog import exchange_map
-from core.indicators.derived import SERIES, compute_derived, metric_grid
+from tickdeck.core.indicators import store as istore
+from tickdeck.core.indicators.breadth import breadth_series, mcclellan
+from tickdeck.core.indicators.build import build_indicators, day_columns
+from tickdeck.core.indicators.catalog import exchange_map
+from tickdeck.core.indicators.derived import SERIES, compute_derived, metric_grid
 from tests.builders import store_synthetic
 
 DAYS = ("2024-07-01", "2024-07-02", "2024-07-03")
@@ -21,8 +21,8 @@ SYMS = ("AAPL", "MSFT", "SPY")
 
 @pytest.fixture
 def stored(tmp_path):
-    from core.config import Settings
-    from core.context import Context
+    from tickdeck.core.config import Settings
+    from tickdeck.core.context import Context
 
     ctx = Context.open(Settings(data_dir=tmp_path / "data"))
     for i, s in enumerate(SYMS):
@@ -93,7 +93,7 @@ def test_derived_table_has_the_latest_value_per_symbol(stored):
 
 
 def test_reads_name_what_is_missing(stored):
-    from core.errors import NotFound
+    from tickdeck.core.errors import NotFound
 
     with pytest.raises(istore.IndicatorsNotStored, match="no indicators stored for BREADTH.LOCAL on 2024-07-01"):
         istore.read_breadth(stored, DAYS[0])
@@ -106,9 +106,9 @@ def test_reads_name_what_is_missing(stored):
 
 def test_indicators_build_job_runs_in_a_worker(stored):
     """Issue 14: the build is a job kind (typed params), run by the worker like the other kinds."""
-    from jobs.kinds import IndicatorsBuildParams
-    from jobs.queue import JobQueue
-    from jobs.worker import Worker
+    from tickdeck.jobs.kinds import IndicatorsBuildParams
+    from tickdeck.jobs.queue import JobQueue
+    from tickdeck.jobs.worker import Worker
 
     assert IndicatorsBuildParams.parse({"days": ["2024-07-02", "2024-07-01"], "symbols": "aapl,msft"}) == \
         IndicatorsBuildParams("2024-07-01", "2024-07-02", ("AAPL", "MSFT"))
@@ -125,7 +125,7 @@ def test_indicators_build_job_runs_in_a_worker(stored):
 
 
 def test_cli_builds_and_shows(stored, monkeypatch, capsys):
-    from app.cli import main
+    from tickdeck.app.cli import main
 
     monkeypatch.setenv("TICKDECK_DATA_DIR", str(stored.settings.data_dir))
     monkeypatch.setenv("TICKDECK_PIPELINE", "off")
@@ -150,9 +150,9 @@ def test_market_triggers_run_the_indicators_service_beside_live_collection(store
     the end of the extended session stops it; one started by hand keeps running."""
     import pandas as pd
 
-    from core.services import ServiceControl
-    from jobs.queue import JobQueue
-    from jobs.triggers import MarketTriggers
+    from tickdeck.core.services import ServiceControl
+    from tickdeck.jobs.queue import JobQueue
+    from tickdeck.jobs.triggers import MarketTriggers
 
     stored.catalog.set_config("watchlist", ["AAPL"])
     stored.catalog.upsert_dataset("AAPL", source="iqfeed")

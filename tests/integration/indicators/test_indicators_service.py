@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from core.indicators import store as istore
-from core.indicators.build import build_indicators
-from core.services import ServiceControl, Supervisor
+from tickdeck.core.indicators import store as istore
+from tickdeck.core.indicators.build import build_indicators
+from tickdeck.core.services import ServiceControl, Supervisor
 
 from .conftest import DAY
 

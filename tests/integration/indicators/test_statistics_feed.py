@@ -11,13 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import naming
-from core.enrich import utc_ns_from_date_time
-from core.indicators import breadth as br
-from core.indicators.catalog import EXCHANGES, STATISTIC_SYMBOLS, exchange_map
-from core.live import collect_live
-from core.sources.iqfeed_emulator import EmulatorThread, IQFeedEmulator
-from core.sources.synthetic import KNOWN_PRICES
+from tickdeck.core import naming
+from tickdeck.core.enrich import utc_ns_from_date_time
+from tickdeck.core.indicators import breadth as br
+from tickdeck.core.indicators.catalog import EXCHANGES, STATISTIC_SYMBOLS, exchange_map
+from tickdeck.core.live import collect_live
+from tickdeck.core.sources.iqfeed_emulator import EmulatorThread, IQFeedEmulator
+from tickdeck.core.sources.synthetic import KNOWN_PRICES
 
 DAY = "2024-07-03"
 SMALL_DAY_TICKS = 3000
@@ -50,7 +50,7 @@ def _as_sent(v):
 
 
 def test_live_collection_routes_statistics_to_events_and_stores_no_statistic_day(ctx, emulator):
-    from core.live import LiveSymbols
+    from tickdeck.core.live import LiveSymbols
 
     emu = emulator(symbols=None, now=f"{DAY} 10:00:00", speed=10)  # any ticker trades; statistics: the catalog's
     watched = ("JTNT.Z", "JTQT.Z", "RIQT.Z", "IINA.Z", "VPOET.Z", "ZZZZ.Z")
@@ -148,7 +148,7 @@ def test_live_breadth_state_fed_the_universe_matches_the_emulator_at_an_instant(
 
 
 def test_a_watch_list_of_statistics_only_starts_its_day_once_and_takes_symbols_added_later(ctx, emulator):
-    from core.live import LiveSymbols
+    from tickdeck.core.live import LiveSymbols
 
     emu = emulator(symbols=("AAPL", "MSFT"), now=f"{DAY} 10:00:00", speed=10)
     live = LiveSymbols(["JTQT.Z"])

@@ -6,15 +6,15 @@ from __future__ import annotations
 import pytest
 
 from builders import store_synthetic
-from core.config import Settings
-from core.context import Context
-from jobs.queue import JobQueue
-from jobs.worker import Worker
+from tickdeck.core.config import Settings
+from tickdeck.core.context import Context
+from tickdeck.jobs.queue import JobQueue
+from tickdeck.jobs.worker import Worker
 
 
 @pytest.fixture
 def emu():
-    from core.sources.iqfeed_emulator import EmulatorThread, IQFeedEmulator
+    from tickdeck.core.sources.iqfeed_emulator import EmulatorThread, IQFeedEmulator
 
     with EmulatorThread(IQFeedEmulator(symbols=("AAPL", "MSFT"), now="2024-07-03 10:00:00", speed=0, ticks=2000,
                                        port_history=0, port_l1=0)) as e:

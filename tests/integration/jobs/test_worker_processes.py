@@ -13,11 +13,11 @@ import pyarrow.csv as pacsv
 import pytest
 
 from builders import store_synthetic
-from core.config import Settings
-from core.context import Context
-from core.db import open_engine
-from jobs.queue import JobQueue
-from jobs.worker import Worker
+from tickdeck.core.config import Settings
+from tickdeck.core.context import Context
+from tickdeck.core.db import open_engine
+from tickdeck.jobs.queue import JobQueue
+from tickdeck.jobs.worker import Worker
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -31,7 +31,7 @@ def _env(data_dir: Path, sql_url: str | None = None) -> dict:
 
 
 def _worker(env, *args) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "app.cli", "worker", *args], cwd=ROOT, env=env,
+    return subprocess.Popen([sys.executable, "-m", "tickdeck", "worker", *args], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 

@@ -9,7 +9,7 @@ SMALL_DAY_TICKS = 3000  # regular-session trades per emulated day
 
 @pytest.fixture
 def emulator_factory():
-    from core.sources.iqfeed_emulator import EmulatorThread, IQFeedEmulator
+    from tickdeck.core.sources.iqfeed_emulator import EmulatorThread, IQFeedEmulator
 
     running = []
 
@@ -27,8 +27,8 @@ def emulator_factory():
 @pytest.fixture
 def feed_ctx(tmp_path):
     """``feed_ctx(emu)``: a context (SQLite, LMDB in tmp_path) whose feed is ``emu``."""
-    from core.config import Settings
-    from core.context import Context
+    from tickdeck.core.config import Settings
+    from tickdeck.core.context import Context
 
     opened = []
 

@@ -8,10 +8,10 @@ import time
 
 import numpy as np
 
-from core import naming
-from core.services import ServiceControl, Supervisor
-from jobs.queue import JobQueue
-from jobs.worker import Worker
+from tickdeck.core import naming
+from tickdeck.core.services import ServiceControl, Supervisor
+from tickdeck.jobs.queue import JobQueue
+from tickdeck.jobs.worker import Worker
 import waiting
 
 DAY = "2024-07-02"

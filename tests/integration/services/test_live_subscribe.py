@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.services import ServiceControl, Supervisor
+from tickdeck.core.services import ServiceControl, Supervisor
 import waiting
 
 DAY = "2024-07-02"
@@ -41,7 +41,7 @@ class Watch:
 
 
 def stored_ids(ctx, sym: str) -> np.ndarray:
-    from core.errors import DayNotFound
+    from tickdeck.core.errors import DayNotFound
 
     try:
         return ctx.store.read_day(sym, DAY, columns=["tick_id"])["tick_id"].to_numpy()

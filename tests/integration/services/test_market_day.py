@@ -14,9 +14,9 @@ import time
 
 import pandas as pd
 
-from core.services import ServiceControl
-from jobs.queue import JobQueue
-from jobs.worker import start_embedded
+from tickdeck.core.services import ServiceControl
+from tickdeck.jobs.queue import JobQueue
+from tickdeck.jobs.worker import start_embedded
 
 DAY = "2024-07-02"  # a Tuesday with a regular 16:00 close
 SPEED = 600  # market seconds per wall second: 09:29 → 16:00 in about 39 s

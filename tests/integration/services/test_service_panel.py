@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import time
 
-from core.errors import PermissionDenied
-from core.services import ServiceControl, Supervisor, ThreadService
-from pages.components.service_panel import ServicesPanel
+from tickdeck.core.errors import PermissionDenied
+from tickdeck.core.services import ServiceControl, Supervisor, ThreadService
+from tickdeck.pages.components.service_panel import ServicesPanel
 
 
 class Flaky(ThreadService):

@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from core.calendar import get_calendar
-from core.enrich import date_time_from_utc_ns
-from core.ingest import ingest_day
-from core.schema import empty_raw
+from tickdeck.core.calendar import get_calendar
+from tickdeck.core.enrich import date_time_from_utc_ns
+from tickdeck.core.ingest import ingest_day
+from tickdeck.core.schema import empty_raw
 
 
 def raw_from(ns, price, size, bid=None, ask=None) -> dict:

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from app.cli import main
-from core.config import Settings
-from core.context import Context
-from core.sources.synthetic import generate_into_store
+from tickdeck.app.cli import main
+from tickdeck.core.config import Settings
+from tickdeck.core.context import Context
+from tickdeck.core.sources.synthetic import generate_into_store
 
 
 @pytest.fixture

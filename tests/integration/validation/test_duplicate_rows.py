@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from core.sources.files import import_file
-from core.validation import FAIL, HIGH, MEDIUM, PASS, WARN, validate_day
+from tickdeck.core.sources.files import import_file
+from tickdeck.core.validation import FAIL, HIGH, MEDIUM, PASS, WARN, validate_day
 
 DAY = "2024-07-02"
 UNIQUE = 1_000

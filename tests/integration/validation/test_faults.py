@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.sources.synthetic import FAULT_KINDS, generate_into_store
-from core.validation import CRITICAL, FAIL, HIGH, validate_day
+from tickdeck.core.sources.synthetic import FAULT_KINDS, generate_into_store
+from tickdeck.core.validation import CRITICAL, FAIL, HIGH, validate_day
 
 TICKS = 4_000  # regular-session trades per synthetic day: enough for every check, fast on 2 cores
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.ingest import ingest_day
-from core.sources.synthetic import generate_day, generate_into_store
-from core.validation import quality_score, validate_day
+from tickdeck.core.ingest import ingest_day
+from tickdeck.core.sources.synthetic import generate_day, generate_into_store
+from tickdeck.core.validation import quality_score, validate_day
 
 BUSY = 12_000  # regular trades on an ordinary day of the history
 EARLY_CLOSE = "2024-07-03"  # 13:00 close (Independence Day eve)

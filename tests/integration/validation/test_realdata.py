@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from core.validation import FAIL, HIGH, validate_day
+from tickdeck.core.validation import FAIL, HIGH, validate_day
 
 _spec = importlib.util.spec_from_file_location("realdata_loader", Path(__file__).with_name("realdata_loader.py"))
 loader = importlib.util.module_from_spec(_spec)

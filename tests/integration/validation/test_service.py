@@ -6,18 +6,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import db, naming
-from core.calendar import get_calendar
-from core.catalog import BarSeriesRow
-from core.config import Settings
-from core.context import Context
-from core.enrich import utc_ns_from_date_time
-from core.errors import DayNotFound
-from core.ingest import ingest_day
-from core.sources.synthetic import generate_day, generate_into_store
-from core.validation import (anomalies, flagged_ticks, history, install, quality_score, reconcile, validate_day,
+from tickdeck.core import db, naming
+from tickdeck.core.calendar import get_calendar
+from tickdeck.core.catalog import BarSeriesRow
+from tickdeck.core.config import Settings
+from tickdeck.core.context import Context
+from tickdeck.core.enrich import utc_ns_from_date_time
+from tickdeck.core.errors import DayNotFound
+from tickdeck.core.ingest import ingest_day
+from tickdeck.core.sources.synthetic import generate_day, generate_into_store
+from tickdeck.core.validation import (anomalies, flagged_ticks, history, install, quality_score, reconcile,
+                                      validate_day,
                              validate_range)
-from core.validation.service import UnknownValidator
+from tickdeck.core.validation.service import UnknownValidator
 
 TICKS = 3_000  # small synthetic days keep this module fast
 

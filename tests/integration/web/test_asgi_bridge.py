@@ -55,7 +55,7 @@ def bridged():
     import tornado.httpserver
     import tornado.web
 
-    from app.asgi_bridge import patterns
+    from tickdeck.app.asgi_bridge import patterns
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

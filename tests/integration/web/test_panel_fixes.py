@@ -1,4 +1,4 @@
-"""The Panel work-arounds in ``app.panel_fixes`` against the installed Panel's own code."""
+"""The Panel work-arounds in ``tickdeck.app.panel_fixes`` against the installed Panel's own code."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from bokeh.document import Document
 def test_patches_queued_while_a_writer_finished_are_still_dispatched():
     from panel.io import document as pdoc
 
-    from app import panel_fixes
+    from tickdeck.app import panel_fixes
 
     panel_fixes.apply()
     doc = Document()
@@ -34,7 +34,7 @@ def test_patches_queued_while_a_writer_finished_are_still_dispatched():
 def test_apply_is_idempotent():
     from panel.io import document as pdoc
 
-    from app import panel_fixes
+    from tickdeck.app import panel_fixes
 
     panel_fixes.apply()
     first = pdoc._dispatch_msgs

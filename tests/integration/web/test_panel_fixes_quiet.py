@@ -1,4 +1,4 @@
-"""The quiet-log work-arounds of ``app.panel_fixes`` against the installed Tornado and asyncio."""
+"""The quiet-log work-arounds of ``tickdeck.app.panel_fixes`` against the installed Tornado and asyncio."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import logging
 
 from tornado.websocket import WebSocketClosedError
 
-from app.panel_fixes import filter_closed_socket_errors
+from tickdeck.app.panel_fixes import filter_closed_socket_errors
 
 
 def _abandoned_failure(loop, exc: BaseException) -> None:

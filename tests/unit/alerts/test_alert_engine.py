@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from core.alert_rules import AlertRule
-from core.alerts import AlertEngine
-from core.events import FeedStatusChanged, IndicatorUpdate, QualityScored, TicksAppended, ValidationDone
+from tickdeck.core.alert_rules import AlertRule
+from tickdeck.core.alerts import AlertEngine
+from tickdeck.core.events import FeedStatusChanged, IndicatorUpdate, QualityScored, TicksAppended, ValidationDone
 
 T0 = pd.Timestamp("2024-07-02 10:00", tz="America/New_York").timestamp()  # a Tuesday, regular session
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.alert_rules import AlertRule, AlertRuleError, parse_watch, validate_rule
-from core.indicators.catalog import INDICATORS
+from tickdeck.core.alert_rules import AlertRule, AlertRuleError, parse_watch, validate_rule
+from tickdeck.core.indicators.catalog import INDICATORS
 
 
 @pytest.mark.parametrize("text", ["indicator:TICK.NYSE", "indicator:TRIN.NASDAQ@local",

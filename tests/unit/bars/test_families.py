@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.bars import BAR_COLUMNS, BarInputError, compute_bars
-from core.bars.aggregate import BarIntegrityError, bars_frame, empty_columns
+from tickdeck.core.bars import BAR_COLUMNS, BarInputError, compute_bars
+from tickdeck.core.bars.aggregate import BarIntegrityError, bars_frame, empty_columns
 
 ET = "America/New_York"
 

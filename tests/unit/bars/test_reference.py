@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.bars import compute_bars
+from tickdeck.core.bars import compute_bars
 
 
 def _ohlcv(ticks: pd.DataFrame, key: np.ndarray) -> pd.DataFrame:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from core.bars import aggregate_time_bars, compute_bars
-from core.errors import InvalidBarSpec
+from tickdeck.core.bars import aggregate_time_bars, compute_bars
+from tickdeck.core.errors import InvalidBarSpec
 
 FLOATS = ["open", "high", "low", "close", "volume", "dollar_volume", "vwap", "buy_volume", "sell_volume",
           "avg_spread_bps"]

@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core import naming
-from core.bars import FAMILIES, parse_spec
-from core.bars.spec import BarSpec
-from core.errors import InvalidBarSpec
+from tickdeck.core import naming
+from tickdeck.core.bars import FAMILIES, parse_spec
+from tickdeck.core.bars.spec import BarSpec
+from tickdeck.core.errors import InvalidBarSpec
 
 
 @pytest.mark.parametrize("text", ["time:60s", "volume:10000", "renko:0.25", "tick_imbalance:ewma20",

@@ -7,7 +7,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.bars import BarBuilder, compute_bars
+from tickdeck.core.bars import BarBuilder, compute_bars
 from bar_ticks import random_ticks
 
 SPECS = ["time:1m", "time:7m:cross", "heikin_ashi:5m", "tick:37", "volume:3000", "dollar:300000",
@@ -32,7 +32,7 @@ def test_streaming_equals_batch_for_any_split(spec, seed, cuts):
 
 
 def test_every_family_is_covered_by_the_property():
-    from core.bars import FAMILIES
+    from tickdeck.core.bars import FAMILIES
 
     assert {s.split(":")[0] for s in SPECS} == set(FAMILIES)
 

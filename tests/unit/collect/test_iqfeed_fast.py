@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from builders import make_trades
-from core.sources import iqfeed_parse as ip
-from core.sources.iqfeed_fast import LHStreamParser
+from tickdeck.core.sources import iqfeed_parse as ip
+from tickdeck.core.sources.iqfeed_fast import LHStreamParser
 
 
 def _cents(raw: dict) -> dict:

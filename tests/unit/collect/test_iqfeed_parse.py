@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from builders import make_trades
-from core.sources import iqfeed_l1 as l1p
-from core.sources import iqfeed_parse as ip
-from core.sources.iqfeed import CircuitBreaker, CircuitOpen, backoff_delay
+from tickdeck.core.sources import iqfeed_l1 as l1p
+from tickdeck.core.sources import iqfeed_parse as ip
+from tickdeck.core.sources.iqfeed import CircuitBreaker, CircuitOpen, backoff_delay
 
 
 def _cents(raw: dict) -> dict:

@@ -14,9 +14,9 @@ import os
 import numpy as np
 import pytest
 
-from core.sources import iqfeed_parse as ip
-from core.sources.iqfeed_fast import LHStreamParser
-from core.schema import empty_raw
+from tickdeck.core.sources import iqfeed_parse as ip
+from tickdeck.core.sources.iqfeed_fast import LHStreamParser
+from tickdeck.core.schema import empty_raw
 
 LINES_PER_RUN = 110_000  # the issue asks for at least 100,000 lines per run
 SEED = int(os.environ.get("TICKDECK_TEST_PARSE_SEED", "20241111"))  # another seed explores other inputs

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from builders import make_trades
-from core.sources import iqfeed_l1 as l1p
+from tickdeck.core.sources import iqfeed_l1 as l1p
 
 GOOD = b"Q,AAPL,190.25,100,10:00:00.123456,07/03/2024,11,3D,1000,190.24,190.26,12345,Cba"
 

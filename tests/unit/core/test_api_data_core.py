@@ -19,7 +19,7 @@ DAY = dt.date(2024, 7, 2)
 
 def test_a_cursor_round_trips_and_is_bound_to_its_query():
     """Issue 13: encode/decode gives the same (day, offset, version); another query or garbage is refused."""
-    from core.tick_query import Cursor, InvalidCursor, TickQuery
+    from tickdeck.core.tick_query import Cursor, InvalidCursor, TickQuery
 
     q = TickQuery("aapl", DAY, DAY, "regular", ("last", "last_sz"))
     cur = Cursor(DAY, 12_345, 7)
@@ -32,8 +32,8 @@ def test_a_cursor_round_trips_and_is_bound_to_its_query():
 
 def test_a_query_names_an_unknown_column_or_session():
     """Issue 13: a column outside the schema or an unknown session is a SchemaError naming it."""
-    from core.errors import SchemaError
-    from core.tick_query import TickQuery
+    from tickdeck.core.errors import SchemaError
+    from tickdeck.core.tick_query import TickQuery
 
     with pytest.raises(SchemaError, match="nope"):
         TickQuery("AAPL", DAY, DAY, columns=("last", "nope"))
@@ -52,7 +52,7 @@ def stored_ctx(ctx):
 def test_pages_of_one_session_join_to_the_stored_rows(stored_ctx, monkeypatch):
     """Issue 13: pages of 700 after-hours rows over two days (scans of 1,000 stored rows, so a page spans
     several scans and a day boundary) join to exactly the stored after-hours rows."""
-    import core.tick_query as tq
+    import tickdeck.core.tick_query as tq
 
     monkeypatch.setattr(tq, "SCAN_ROWS", 1_000)
     ctx = stored_ctx
@@ -76,7 +76,7 @@ def test_pages_of_one_session_join_to_the_stored_rows(stored_ctx, monkeypatch):
 
 def test_a_range_over_the_json_limit_is_refused(stored_ctx, monkeypatch):
     """Issue 13: more rows than TICKDECK_API_JSON_MAX_ROWS → RangeTooLarge naming the streaming formats."""
-    from core.tick_query import RangeTooLarge, check_json_size, tick_query, tick_range
+    from tickdeck.core.tick_query import RangeTooLarge, check_json_size, tick_query, tick_range
 
     monkeypatch.setenv("TICKDECK_API_JSON_MAX_ROWS", "100")
     r = tick_range(stored_ctx, tick_query(stored_ctx, "AAPL", "2024-07-01"))
@@ -87,7 +87,7 @@ def test_a_range_over_the_json_limit_is_refused(stored_ctx, monkeypatch):
 def test_json_records_are_iso_timestamps_and_null_for_nan():
     """Issue 13: JSON records carry ns ISO timestamps with the ET offset and null for NaN/inf, also when
     encoded in several slices."""
-    from core.wire_formats import json_records
+    from tickdeck.core.wire_formats import json_records
 
     n = 60_000
     ts = pa.array(np.arange(n, dtype=np.int64) + 1_719_927_000_123_456_789, pa.timestamp("ns", tz="America/New_York"))
@@ -103,7 +103,7 @@ def test_json_records_are_iso_timestamps_and_null_for_nan():
 def test_arrow_stream_carries_changing_dictionaries_and_compression():
     """Issue 13: tables whose dictionary columns change between batches read back as the same strings,
     with and without lz4 compression."""
-    from core.wire_formats import arrow_stream
+    from tickdeck.core.wire_formats import arrow_stream
 
     a = pa.table({"s": pa.array(["x", "y", "x"]).dictionary_encode(), "v": [1, 2, 3]})
     b = pa.table({"s": pa.array(["z", "z", "w"]).dictionary_encode(), "v": [4, 5, 6]})
@@ -117,7 +117,7 @@ def test_arrow_stream_carries_changing_dictionaries_and_compression():
 def test_parquet_stream_is_one_file_and_stops_its_writer_when_closed_early():
     """Issue 13: the Parquet stream is one readable file; closing it after the first chunk ends the writer
     thread (a client that went away costs no more work)."""
-    from core import wire_formats
+    from tickdeck.core import wire_formats
 
     big = pa.table({"x": np.random.default_rng(0).random(400_000)})
     data = b"".join(wire_formats.parquet_stream(iter([big, big])))
@@ -139,7 +139,7 @@ def test_parquet_stream_is_one_file_and_stops_its_writer_when_closed_early():
 
 def test_csv_stream_writes_the_header_once():
     """Issue 13: CSV slices after the first have no header."""
-    from core.wire_formats import csv_stream
+    from tickdeck.core.wire_formats import csv_stream
 
     t = pa.table({"a": [1, 2], "b": ["x", "y"]})
     assert b"".join(csv_stream([t, t])).decode().splitlines() == ["a,b", "1,x", "2,y", "1,x", "2,y"]
@@ -147,8 +147,8 @@ def test_csv_stream_writes_the_header_once():
 
 def test_dataset_filter_keeps_what_the_home_page_keeps():
     """Issue 13: text, source, venue, coverage and quality filters over catalog summaries."""
-    from core.catalog import DatasetSummary
-    from core.datasets import DatasetFilter, filter_datasets
+    from tickdeck.core.catalog import DatasetSummary
+    from tickdeck.core.datasets import DatasetFilter, filter_datasets
 
     def ds(sym, source, venue, first, last, q):
         return DatasetSummary(sym, source, venue, "equity", "XNYS", first, last, 1, 1, 1, None, q)

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.calendar import get_calendar
-from core.errors import ConfigError, NotFound
+from tickdeck.core.calendar import get_calendar
+from tickdeck.core.errors import ConfigError, NotFound
 
 D = dt.date
 

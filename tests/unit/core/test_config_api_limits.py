@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.config import Settings
-from core.errors import ConfigError
+from tickdeck.core.config import Settings
+from tickdeck.core.errors import ConfigError
 
 
 def test_api_limits_default_and_come_from_the_environment():

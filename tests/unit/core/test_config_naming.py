@@ -4,9 +4,9 @@ import sys
 
 import pytest
 
-from core import naming
-from core.config import Settings
-from core.errors import ConfigError, InvalidSymbol
+from tickdeck.core import naming
+from tickdeck.core.config import Settings
+from tickdeck.core.errors import ConfigError, InvalidSymbol
 
 
 def test_settings_defaults_are_embedded(tmp_path):
@@ -39,7 +39,7 @@ def test_invalid_setting_names_the_variable(var, value):
 def test_unreachable_sql_url_is_one_line_error_naming_variable(tmp_path):
     env = {"TICKDECK_DATA_DIR": str(tmp_path), "TICKDECK_SQL_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none",
            "PATH": "/usr/bin:/bin"}
-    r = subprocess.run([sys.executable, "-m", "app.cli", "catalog"], env=env, capture_output=True, text=True,
+    r = subprocess.run([sys.executable, "-m", "tickdeck", "catalog"], env=env, capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 1
     lines = r.stderr.strip().splitlines()
@@ -66,8 +66,10 @@ def test_invalid_tickers_are_rejected(bad):
 
 
 def test_core_does_not_import_ui_libraries():
-    code = ("import sys, core.store, core.catalog, core.enrich, core.ingest, core.context, core.sources.synthetic;"
-            "bad=[m for m in ('panel','bokeh','holoviews','datashader','app','pages','jobs') if m in sys.modules];"
+    code = ("import sys, tickdeck.core.store, tickdeck.core.catalog, tickdeck.core.enrich, tickdeck.core.ingest;"
+            "import tickdeck.core.context, tickdeck.core.sources.synthetic;"
+            "bad=[m for m in ('panel','bokeh','holoviews','datashader','tickdeck.app','tickdeck.pages','tickdeck.jobs')"
+            " if m in sys.modules];"
             "print(','.join(bad))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
@@ -75,7 +77,7 @@ def test_core_does_not_import_ui_libraries():
 
 
 def test_date_range_accepts_dates_and_strings_and_rejects_reversed_ranges():
-    from core.errors import InvalidDateRange
+    from tickdeck.core.errors import InvalidDateRange
 
     assert naming.date_range("2024-07-01", dt.date(2024, 7, 3)) == (dt.date(2024, 7, 1), dt.date(2024, 7, 3))
     with pytest.raises(InvalidDateRange, match="end 2024-07-01 is before start 2024-07-03"):

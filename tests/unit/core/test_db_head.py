@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from core import db
+from tickdeck.core import db
 
 
 def test_head_revision_is_alembics_head(tmp_path):

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from core.calendar import get_calendar
-from core.demo_clock import demo_clock, main
-from core.errors import ConfigError
-from core.indicators.catalog import feed_statistics
+from tickdeck.core.calendar import get_calendar
+from tickdeck.core.demo_clock import demo_clock, main
+from tickdeck.core.errors import ConfigError
+from tickdeck.core.indicators.catalog import feed_statistics
 
 ROOT = Path(__file__).resolve().parents[3]
 XNYS = get_calendar("XNYS")
@@ -61,7 +61,7 @@ def test_shell_assignments_round_trip_through_bash(capsys):
 def test_demo_script_parses_and_every_tickdeck_command_it_runs_accepts_its_options():
     script = (ROOT / "scripts" / "demo.sh").read_text()
     subprocess.run(["bash", "-n", str(ROOT / "scripts" / "demo.sh")], check=True)
-    assert "core.demo_clock" in script and '--now "$DEMO_NOW"' in script
+    assert "tickdeck.core.demo_clock" in script and '--now "$DEMO_NOW"' in script
     for svc in ("live", "indicators", "alerts"):
         assert re.search(rf"tickdeck service start {svc}\b", script), svc
     # each `$BIN/tickdeck VERB [SUBVERB] --opt …` line: the verb's --help lists every option used
@@ -74,7 +74,7 @@ def test_demo_script_parses_and_every_tickdeck_command_it_runs_accepts_its_optio
         if verb and verb[0] in ("collect", "serve", "catalog"):
             verb = verb[:1]
         options = {w.split("=")[0] for w in words if w.startswith("--")}
-        done = subprocess.run([sys.executable, "-m", "app.cli", *verb, "--help"], cwd=ROOT, capture_output=True,
+        done = subprocess.run([sys.executable, "-m", "tickdeck", *verb, "--help"], cwd=ROOT, capture_output=True,
                               text=True, timeout=120)
         assert done.returncode == 0, (verb, done.stderr)
         missing = {o for o in options if o not in done.stdout}

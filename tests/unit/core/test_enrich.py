@@ -3,9 +3,9 @@ import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
 from builders import make_raw
-from core.calendar import get_calendar
-from core.enrich import date_time_from_utc_ns, enrich, utc_ns_from_date_time
-from core.errors import SchemaError
+from tickdeck.core.calendar import get_calendar
+from tickdeck.core.enrich import date_time_from_utc_ns, enrich, utc_ns_from_date_time
+from tickdeck.core.errors import SchemaError
 
 CAL = get_calendar("XNYS")
 NAN = float("nan")

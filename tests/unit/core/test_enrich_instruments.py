@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 
 from builders import make_raw
-from core import conditions
-from core.calendar import get_calendar
-from core.enrich import enrich
-from core.instruments import EQUITY, FUTURES, InstrumentTerms, future_root, resolve_terms, terms_from_dataset
-from core.sources.synthetic import generate_day
+from tickdeck.core import conditions
+from tickdeck.core.calendar import get_calendar
+from tickdeck.core.enrich import enrich
+from tickdeck.core.instruments import EQUITY, FUTURES, InstrumentTerms, future_root, resolve_terms, terms_from_dataset
+from tickdeck.core.sources.synthetic import generate_day
 
 XNYS = get_calendar("XNYS")
 CMES = get_calendar("CMES")

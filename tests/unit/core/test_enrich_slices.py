@@ -15,11 +15,11 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
-from core.calendar import get_calendar
-from core.enrich import enrich, enrich_slices
-from core.errors import SchemaError
-from core.instruments import InstrumentTerms, class_defaults
-from core.schema import RAW_COLUMNS
+from tickdeck.core.calendar import get_calendar
+from tickdeck.core.enrich import enrich, enrich_slices
+from tickdeck.core.errors import SchemaError
+from tickdeck.core.instruments import InstrumentTerms, class_defaults
+from tickdeck.core.schema import RAW_COLUMNS
 
 CAL = get_calendar("XNYS")
 KW = dict(symbol="TEST", source="unit", ingest_id="i-1")
@@ -45,7 +45,7 @@ def _random_day(n: int, seed: int) -> tuple[dict, np.ndarray]:
            "last_type": np.full(n, ord("C"), np.uint8), "mkt_ctr": rng.integers(0, 30, n).astype(np.int16),
            "cond1": rng.choice([0, 0, 0, 0x01, 0x17, 0x3D], n).astype(np.uint8), "cond2": np.zeros(n, np.uint8),
            "cond3": np.zeros(n, np.uint8), "cond4": np.zeros(n, np.uint8)}
-    from core.enrich import date_time_from_utc_ns
+    from tickdeck.core.enrich import date_time_from_utc_ns
 
     raw["date"], raw["time"] = date_time_from_utc_ns(ns)
     raw["tot_vlm"] = np.cumsum(size)
@@ -132,7 +132,7 @@ def test_rows_out_of_time_order_are_refused_in_slices():
 
 def _real_day(path, symbol: str, calendar: str):
     """The sample file's trades (or quotes) of its busiest session day, time-ordered raw columns."""
-    from core.sources.files import assign_session_days, build_raw, read_file, size_units
+    from tickdeck.core.sources.files import assign_session_days, build_raw, read_file, size_units
 
     cal = get_calendar(calendar)
     t = read_file(path, symbol=symbol)

@@ -11,9 +11,9 @@ import msgspec
 import numpy as np
 import pytest
 
-from core import events as ev
-from core.bus import LocalBus, Subscription
-from core.events import EVENT_TYPES, Message, decode, encode
+from tickdeck.core import events as ev
+from tickdeck.core.bus import LocalBus, Subscription
+from tickdeck.core.events import EVENT_TYPES, Message, decode, encode
 
 
 def _ticks(n: int = 5) -> ev.TicksAppended:

@@ -14,7 +14,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from core.export_formats import (HashingFile, csv_bytes, parquet_options, prefetch, slices, timestamp_text,
+from tickdeck.core.export_formats import (HashingFile, csv_bytes, parquet_options, prefetch, slices, timestamp_text,
                                  timestamps_as_text, write_parquet)
 
 # 2024-03-10 is the US spring-forward day and 2024-11-03 the fall-back day: both offsets occur

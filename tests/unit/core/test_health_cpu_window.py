@@ -7,7 +7,7 @@ is the real probes on a real ctx.
 
 from __future__ import annotations
 
-from core.health import CPU_WINDOW_S, CpuWindow, check_health, degraded_checks
+from tickdeck.core.health import CPU_WINDOW_S, CpuWindow, check_health, degraded_checks
 
 
 class Clock:

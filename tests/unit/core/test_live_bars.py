@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core import live_bars
-from core.bars.builder import BarBuilder, compute_columns
-from core.bars.arrays import TickArrays
-from core.bus import LocalBus
-from core.enrich import trade_signs
-from core.events import TICK_ARRAYS
+from tickdeck.core import live_bars
+from tickdeck.core.bars.builder import BarBuilder, compute_columns
+from tickdeck.core.bars.arrays import TickArrays
+from tickdeck.core.bus import LocalBus
+from tickdeck.core.enrich import trade_signs
+from tickdeck.core.events import TICK_ARRAYS
 
 N = 3123  # ticks of the test day: the last tick:500 and time:1m bars are still open at its end
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core import naming
-from core.errors import InvalidSymbol
+from tickdeck.core import naming
+from tickdeck.core.errors import InvalidSymbol
 
 
 @pytest.mark.parametrize("raw,char", [

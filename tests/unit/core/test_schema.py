@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import schema
-from core.errors import SchemaError
+from tickdeck.core import schema
+from tickdeck.core.errors import SchemaError
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "schema.md"
 

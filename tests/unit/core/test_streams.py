@@ -12,9 +12,9 @@ import json
 import numpy as np
 import pytest
 
-from core.bus import LocalBus
-from core.events import TICK_ARRAYS, BarClosed, LiveBatch, TicksAppended
-from core.streams import (
+from tickdeck.core.bus import LocalBus
+from tickdeck.core.events import TICK_ARRAYS, BarClosed, LiveBatch, TicksAppended
+from tickdeck.core.streams import (
     CLOSE_TOO_SLOW, InvalidChannel, InvalidCursor, InvalidRequest, StreamConfig, StreamHub, TickCursor,
     parse_channel, parse_request, parse_since,
 )

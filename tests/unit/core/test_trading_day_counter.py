@@ -1,4 +1,4 @@
-"""core.backfill.TradingDayCounter counts what calendar.trading_days lists, without the list."""
+"""tickdeck.core.backfill.TradingDayCounter counts what calendar.trading_days lists, without the list."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import datetime as dt
 
 import numpy as np
 
-from core.backfill import TradingDayCounter, freshness_of
-from core.calendar import get_calendar
+from tickdeck.core.backfill import TradingDayCounter, freshness_of
+from tickdeck.core.calendar import get_calendar
 
 
 def test_counts_equal_the_calendars_lists_over_holidays_and_weekends():

@@ -9,9 +9,9 @@ import zipfile
 
 import pytest
 
-from core.downloads import resolve_export, unique_out, zip_directory
-from core.errors import NotFound, PermissionDenied
-from core.uploads import UploadError, check_upload_path, extension_for, save_upload
+from tickdeck.core.downloads import resolve_export, unique_out, zip_directory
+from tickdeck.core.errors import NotFound, PermissionDenied
+from tickdeck.core.uploads import UploadError, check_upload_path, extension_for, save_upload
 
 
 @pytest.mark.parametrize("name,ext", [("../../etc/passwd.csv", ".csv"), ("/abs/x.DBN.ZST", ".dbn.zst"),
@@ -33,7 +33,7 @@ def test_an_upload_without_a_known_format_or_too_large_is_refused_and_leaves_not
 
 
 def test_an_import_job_reads_only_uploads(ctx, tmp_path):
-    from jobs.kinds import import_kind
+    from tickdeck.jobs.kinds import import_kind
 
     outside = tmp_path / "secret.csv"
     outside.write_text("timestamp,price,size\n")

@@ -10,11 +10,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from core.calendar import get_calendar
-from core.errors import ImportFormatError
-from core.sources.dbn import mbo_prevailing_quotes
-from core.sources.files import assign_session_days, read_file
-from core.sources.nautilus import read_nautilus
+from tickdeck.core.calendar import get_calendar
+from tickdeck.core.errors import ImportFormatError
+from tickdeck.core.sources.dbn import mbo_prevailing_quotes
+from tickdeck.core.sources.files import assign_session_days, read_file
+from tickdeck.core.sources.nautilus import read_nautilus
 
 
 def _book_by_hand(records):
@@ -155,7 +155,7 @@ def _ends_inside_a_frame(data: bytes) -> bool:
 
 def test_zstd_truncation_is_found_at_every_cut_of_a_real_file(realdata, tmp_path):
     """Issue 11 item 7: walking frame and block headers agrees with zstandard at every cut length."""
-    from core.sources.dbn import zstd_truncation
+    from tickdeck.core.sources.dbn import zstd_truncation
 
     data = (realdata / "esu4-glbx-trades_2024-07-01T23-58.dbn.zst").read_bytes()
     for f in realdata.glob("*.dbn.zst"):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.config import Settings
-from core.errors import ConfigError
-from core.plausibility import PRICE_HIGH, PRICE_LOW, QUOTE_BAD, SIZE_BAD, SIZE_HIGH, Bounds
+from tickdeck.core.config import Settings
+from tickdeck.core.errors import ConfigError
+from tickdeck.core.plausibility import PRICE_HIGH, PRICE_LOW, QUOTE_BAD, SIZE_BAD, SIZE_HIGH, Bounds
 
 
 def test_each_rule_has_its_code_and_words():

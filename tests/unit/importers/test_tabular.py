@@ -8,8 +8,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from core.errors import ImportFormatError
-from core.sources.files import guess_market, parse_mapping, read_file, size_units
+from tickdeck.core.errors import ImportFormatError
+from tickdeck.core.sources.files import guess_market, parse_mapping, read_file, size_units
 
 T0 = pd.Timestamp("2024-07-02 14:30:00", tz="UTC")  # 10:30 ET
 

@@ -16,8 +16,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from core.errors import ImportFormatError
-from core.sources.files import read_file
+from tickdeck.core.errors import ImportFormatError
+from tickdeck.core.sources.files import read_file
 
 T0 = pd.Timestamp("2024-07-02 14:30:00", tz="UTC")
 
@@ -82,7 +82,7 @@ def test_line_numbers_and_texts_hold_across_block_boundaries(tmp_path, monkeypat
     text = "\n".join(out) + "\n"
     p = tmp_path / "many.csv"
     p.write_text(text)
-    monkeypatch.setattr("core.sources.tabular.CSV_BLOCK_BYTES", 97)  # cuts records and quoted fields mid-way
+    monkeypatch.setattr("tickdeck.core.sources.tabular.CSV_BLOCK_BYTES", 97)  # cuts records and quoted fields mid-way
     t = read_file(p, symbol="AAPL")
     assert {line: raw for raw, _, line in t.rejects} == expect
     with open(p, newline="") as f:  # the csv module's view of the kept rows and their lines
@@ -204,7 +204,7 @@ def test_parquet_rows_are_numbered_across_batches(tmp_path, monkeypatch):
     price[[5, 700]] = [-1.0, np.nan]
     pq.write_table(pa.table({"timestamp": pa.array(T0.value + np.arange(n) * 10**6, pa.timestamp("ns", tz="UTC")),
                              "price": price, "size": np.arange(n)}), tmp_path / "b.parquet", row_group_size=300)
-    monkeypatch.setattr("core.sources.tabular.PARQUET_BATCH_ROWS", 128)
+    monkeypatch.setattr("tickdeck.core.sources.tabular.PARQUET_BATCH_ROWS", 128)
     t = read_file(tmp_path / "b.parquet", symbol="AAPL")
     assert len(t) == n - 2
     assert [line for *_, line in t.rejects] == [6, 701]

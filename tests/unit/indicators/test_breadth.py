@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.indicators import breadth as br
-from core.indicators.catalog import LOCAL_VARIANTS, SNAPSHOT_KINDS
+from tickdeck.core.indicators import breadth as br
+from tickdeck.core.indicators.catalog import LOCAL_VARIANTS, SNAPSHOT_KINDS
 from tests.builders import make_trades
 
 

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from core import naming
-from core.indicators import catalog as cat
+from tickdeck.core import naming
+from tickdeck.core.indicators import catalog as cat
 
 
 def test_indicator_names_are_unique_and_grouped():
@@ -72,7 +72,7 @@ def test_bad_group_or_source_is_refused():
 
 
 def test_derived_metric_names_are_the_engines():
-    derived = pytest.importorskip("core.indicators.derived")
+    derived = pytest.importorskip("tickdeck.core.indicators.derived")
     names = [i.name for i in cat.INDICATORS.values() if i.group == "derived"]
     assert names == list(derived.METRICS) and set(names) == set(cat.DERIVED_METRIC_NAMES)
     assert all(cat.INDICATORS[n].meaning and cat.INDICATORS[n].unit for n in names)

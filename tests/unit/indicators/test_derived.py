@@ -12,14 +12,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.calendar import get_calendar
-from core.enrich import enrich, utc_ns_from_date_time
-from core.errors import SchemaError
-from core.indicators.derived import (
+from tickdeck.core.calendar import get_calendar
+from tickdeck.core.enrich import enrich, utc_ns_from_date_time
+from tickdeck.core.errors import SchemaError
+from tickdeck.core.indicators.derived import (
     METRICS, SERIES, WINDOWS, DerivedMetricsError, VolumeProfile, columns_from_frame, compute_derived,
     metric_grid, vpin_bucket_size,
 )
-from core.sources.synthetic import generate_day
+from tickdeck.core.sources.synthetic import generate_day
 
 sys.path.insert(0, str(Path(__file__).parent))
 from reference_metrics import reference  # noqa: E402
@@ -39,9 +39,9 @@ def _assert_matches(got: dict, want: dict, rows: np.ndarray) -> None:
 
 
 def _dbn_frame(path, symbol="ESU4"):
-    from core.instruments import resolve_terms
-    from core.sources.dbn import read_dbn
-    from core.sources.files import build_raw
+    from tickdeck.core.instruments import resolve_terms
+    from tickdeck.core.sources.dbn import read_dbn
+    from tickdeck.core.sources.files import build_raw
 
     pt = read_dbn(path, symbol=symbol)
     raw = build_raw(pt.ns, pt.price, pt.size.astype(np.int64), pt.bid, pt.ask, pt.tick_id, quote_only=False)
@@ -225,7 +225,7 @@ def test_vpin_counts_the_equal_volume_buckets_that_start_and_end_inside_the_wind
 
 
 def test_forward_search_of_window_bounds_equals_numpy_searchsorted():
-    from core.indicators._derived_kernels import search_sorted
+    from tickdeck.core.indicators._derived_kernels import search_sorted
 
     rng = np.random.default_rng(11)
     for _ in range(200):

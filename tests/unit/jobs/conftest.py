@@ -7,8 +7,8 @@ import pytest
 
 @pytest.fixture
 def jctx(tmp_path, sql_url):
-    from core.config import Settings
-    from core.context import Context
+    from tickdeck.core.config import Settings
+    from tickdeck.core.context import Context
 
     c = Context.open(Settings(data_dir=tmp_path / "data", sql_url=sql_url))
     yield c
@@ -17,6 +17,6 @@ def jctx(tmp_path, sql_url):
 
 @pytest.fixture
 def queue(jctx):
-    from jobs.queue import JobQueue
+    from tickdeck.jobs.queue import JobQueue
 
     return JobQueue(jctx.catalog.engine, jctx.bus)

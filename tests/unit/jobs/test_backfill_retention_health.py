@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import insert
 
 from builders import store_synthetic
-from core import db
-from core.backfill import freshness, plan_backfill, plan_stale, submit_plans
-from core.health import check_health
-from core.retention import RetentionPolicy, apply_retention
-from jobs.queue import JobQueue
+from tickdeck.core import db
+from tickdeck.core.backfill import freshness, plan_backfill, plan_stale, submit_plans
+from tickdeck.core.health import check_health
+from tickdeck.core.retention import RetentionPolicy, apply_retention
+from tickdeck.jobs.queue import JobQueue
 
 D = dt.date
 
@@ -77,7 +77,7 @@ def test_retention_dry_run_reports_and_real_run_deletes_old_days(ctx):
 
 
 def test_retention_policy_rejects_unknown_keys_and_bad_values(ctx):
-    from core.errors import TickdeckError
+    from tickdeck.core.errors import TickdeckError
 
     with pytest.raises(TickdeckError, match="unknown key 'tick'"):
         RetentionPolicy.from_dict({"tick": 3})
@@ -111,7 +111,7 @@ def test_health_with_sql_down_is_unhealthy(ctx):
 
 
 def test_schedules_persist_in_sql_across_scheduler_restarts(jctx):
-    from jobs.scheduler import Scheduler
+    from tickdeck.jobs.scheduler import Scheduler
 
     s1 = Scheduler(jctx)
     s1.start(paused=True)
@@ -130,7 +130,7 @@ def test_schedules_persist_in_sql_across_scheduler_restarts(jctx):
 def test_a_due_schedule_submits_a_queue_job(jctx):
     import time
 
-    from jobs.scheduler import Scheduler
+    from tickdeck.jobs.scheduler import Scheduler
 
     s = Scheduler(jctx)
     s.start()

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from app.cli import main
+from tickdeck.app.cli import main
 
 
 @pytest.fixture
@@ -66,8 +66,8 @@ def test_backfill_queues_jobs_for_missing_days_from_each_datasets_source(env, ca
     out = capsys.readouterr().out
     assert "AAPL: 3 missing, 0 failing day(s) (2024-07-02, 2024-07-03, 2024-07-05) from synthetic" in out
     assert "queued 1 generate job(s)" in out and "1 collect job(s)" in out  # MSFT: no dataset yet -> IQFeed
-    from app.wiring import open_context
-    from core.backfill import plan_backfill, run_plan
+    from tickdeck.app.wiring import open_context
+    from tickdeck.core.backfill import plan_backfill, run_plan
 
     ctx = open_context()
     try:
@@ -125,9 +125,9 @@ def test_sql_help_lists_the_table_functions(capsys):
 
 
 def test_jobs_start_help_lists_every_kind_and_an_unknown_kind_is_refused(capsys):
-    from app.commands.jobs import KIND_HELP
-    from jobs.kinds import KINDS
-    from jobs.registry import KIND_NAMES
+    from tickdeck.app.commands.jobs import KIND_HELP
+    from tickdeck.jobs.kinds import KINDS
+    from tickdeck.jobs.registry import KIND_NAMES
 
     assert set(KIND_HELP) == set(KIND_NAMES) == set(KINDS)
     out = _help(capsys, ["jobs", "start", "--help"])
@@ -138,14 +138,14 @@ def test_jobs_start_help_lists_every_kind_and_an_unknown_kind_is_refused(capsys)
 
 
 def test_import_calendar_choices_are_the_calendars():
-    from app.commands.import_ import CALENDAR_CHOICES
-    from core.calendar import CALENDAR_NAMES
+    from tickdeck.app.commands.import_ import CALENDAR_CHOICES
+    from tickdeck.core.calendar import CALENDAR_NAMES
 
     assert CALENDAR_CHOICES == CALENDAR_NAMES
 
 
 def test_only_the_verbs_module_builds_the_parser_and_top_level_help_lists_all(capsys):
-    from app.cli import build_parser
+    from tickdeck.app.cli import build_parser
 
     one = build_parser("restore-day")
     (sub,) = [a for a in one._actions if a.dest == "command"]
@@ -158,9 +158,9 @@ def test_only_the_verbs_module_builds_the_parser_and_top_level_help_lists_all(ca
 
 
 def test_users_remove_turns_auth_off_when_no_active_user_is_left(env, capsys):
-    from core.catalog import Catalog
-    from core.config import Settings
-    from core.users import auth_enabled
+    from tickdeck.core.catalog import Catalog
+    from tickdeck.core.config import Settings
+    from tickdeck.core.users import auth_enabled
 
     assert main(["users", "add", "ann", "--role", "admin", "--password", "correct-horse"]) == 0
     assert main(["users", "add", "bob", "--password", "correct-horse"]) == 0

@@ -13,8 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from builders import store_synthetic
-from core.errors import DayNotFound
-from core.export import ExportError, ExportRequest, export, manifest_path, sha256_file
+from tickdeck.core.errors import DayNotFound
+from tickdeck.core.export import ExportError, ExportRequest, export, manifest_path, sha256_file
 
 COLS = ["last", "last_sz", "bid", "ask", "trade_sign", "is_regular", "spread_bps", "symbol"]
 
@@ -140,8 +140,8 @@ def test_bad_requests_name_what_is_wrong(stored, tmp_path):
 
 
 def test_export_job_kind_runs_through_the_queue(stored, tmp_path):
-    from jobs.queue import JobQueue
-    from jobs.worker import Worker
+    from tickdeck.jobs.queue import JobQueue
+    from tickdeck.jobs.worker import Worker
 
     q = JobQueue(stored.catalog.engine, stored.bus)
     jid = q.submit("export", {"symbols": "AAPL", "start": "2024-07-01", "end": "2024-07-02", "format": "csv"})
@@ -154,7 +154,7 @@ def test_export_job_kind_runs_through_the_queue(stored, tmp_path):
 
 
 def test_bar_export_round_trips_the_bars_service_output(stored, tmp_path):
-    from core.bars import get_bars
+    from tickdeck.core.bars import get_bars
 
     out = tmp_path / "bars.parquet"
     man = export(stored, ExportRequest(("AAPL",), "2024-07-01", "2024-07-02", out, spec="time:1m", session="regular"))
@@ -167,7 +167,7 @@ def test_bar_export_round_trips_the_bars_service_output(stored, tmp_path):
 
 @pytest.mark.parametrize("fmt,partition", [("parquet", False), ("parquet", True), ("csv", False), ("jsonl", False)])
 def test_days_read_in_several_slices_round_trip_with_one_header(stored, tmp_path, monkeypatch, fmt, partition):
-    import core.export as ex
+    import tickdeck.core.export as ex
 
     monkeypatch.setattr(ex, "READ_ROWS", 97)  # every stored day spans several slices
     real, slices_read = ex._plain_arrow, []
@@ -201,8 +201,8 @@ def test_parquet_export_keeps_the_stored_arrow_types(stored, tmp_path):
 
 
 def test_a_day_rewritten_during_its_export_is_never_mixed(stored, tmp_path, monkeypatch):
-    import core.export as ex
-    from core.errors import StorageError
+    import tickdeck.core.export as ex
+    from tickdeck.core.errors import StorageError
 
     monkeypatch.setattr(ex, "READ_ROWS", 50)
     before = stored.store.read_day("AAPL", "2024-07-01")

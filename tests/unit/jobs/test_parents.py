@@ -1,12 +1,12 @@
-"""Parent and child jobs (``jobs.parent_id``): a parent waits for its children without holding a
+"""Parent and child jobs (``tickdeck.jobs.parent_id``): a parent waits for its children without holding a
 worker slot and takes their outcome — failed with the child's message, cancelled, or succeeded."""
 
 from __future__ import annotations
 
 from builders import store_synthetic
-from jobs.queue import JobQueue
-from jobs.registry import KIND_NAMES
-from jobs.worker import Worker
+from tickdeck.jobs.queue import JobQueue
+from tickdeck.jobs.registry import KIND_NAMES
+from tickdeck.jobs.worker import Worker
 
 
 def _parent_with_children(queue, n=2):
@@ -120,6 +120,6 @@ def test_a_backfill_through_the_worker_fails_with_its_collect_childs_error(jctx)
 
 
 def test_every_registered_kind_is_one_the_queue_accepts():
-    from jobs.kinds import KINDS
+    from tickdeck.jobs.kinds import KINDS
 
     assert set(KINDS) == set(KIND_NAMES)

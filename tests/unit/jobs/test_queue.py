@@ -8,9 +8,9 @@ import threading
 import pytest
 from sqlalchemy import update
 
-from core import db
-from core.errors import JobError
-from jobs.queue import JobNotFound, JobQueue
+from tickdeck.core import db
+from tickdeck.core.errors import JobError
+from tickdeck.jobs.queue import JobNotFound, JobQueue
 
 
 def test_submit_records_kind_params_priority_and_requester(queue):
@@ -40,7 +40,7 @@ def test_claim_takes_highest_priority_then_oldest(queue):
 
 
 def test_two_queues_on_one_database_never_claim_the_same_job(jctx):
-    from core.db import open_engine
+    from tickdeck.core.db import open_engine
 
     ids = [JobQueue(jctx.catalog.engine).submit("health") for _ in range(40)]
     engines = [open_engine(str(jctx.settings.sql_url), migrate=False) for _ in range(2)]

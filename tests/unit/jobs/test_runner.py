@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from jobs.worker import Worker
+from tickdeck.jobs.worker import Worker
 
 
 def _wait(pred, timeout=30.0, step=0.02):
@@ -66,7 +66,7 @@ def test_progress_is_persisted_while_a_job_runs(jctx, queue):
 
 
 def test_embedded_worker_runs_submitted_jobs_until_stopped(jctx, queue):
-    from jobs.worker import start_embedded
+    from tickdeck.jobs.worker import start_embedded
 
     h = start_embedded(jctx, scheduler=False)
     try:

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from core.services import (
+from tickdeck.core.services import (
     BACKOFF_MAX_S,
     MAX_FAILURES,
     RESET_AFTER_S,

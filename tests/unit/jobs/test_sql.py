@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 
 from builders import store_synthetic
-from core.export import ExportRequest, export
-from core.sql import SqlError, SqlSession, run_sql
+from tickdeck.core.export import ExportRequest, export
+from tickdeck.core.sql import SqlError, SqlSession, run_sql
 
 
 @pytest.fixture

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from core.services import ServiceControl
-from core.session_status import session_status
-from jobs.queue import JobQueue
-from jobs.triggers import MarketTriggers
+from tickdeck.core.services import ServiceControl
+from tickdeck.core.session_status import session_status
+from tickdeck.jobs.queue import JobQueue
+from tickdeck.jobs.triggers import MarketTriggers
 
 ET = "America/New_York"
 

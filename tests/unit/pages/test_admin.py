@@ -9,10 +9,10 @@ import datetime as dt
 
 from builders import store_synthetic
 
-from app.routes import QueueJobs
-from core.retention import RetentionReport
-from core.users import User
-from pages.admin import AdminPage, freshness_rows, retention_is_empty, retention_summary
+from tickdeck.app.routes import QueueJobs
+from tickdeck.core.retention import RetentionReport
+from tickdeck.core.users import User
+from tickdeck.pages.admin import AdminPage, freshness_rows, retention_is_empty, retention_summary
 
 
 def _page(ctx):
@@ -20,7 +20,7 @@ def _page(ctx):
 
 
 def _run_next(ctx):
-    from jobs.worker import Worker
+    from tickdeck.jobs.worker import Worker
 
     return Worker(ctx).run_once()
 
@@ -36,7 +36,7 @@ def test_stale_dataset_is_listed_behind_with_text_badge(ctx):
 
 
 def test_backfill_row_queues_backfill_job_and_audits(ctx):
-    from jobs.queue import JobQueue
+    from tickdeck.jobs.queue import JobQueue
 
     store_synthetic(ctx, "AAPL", "2024-07-01", "2024-07-02", ticks=2000)
     page = _page(ctx)
@@ -57,7 +57,7 @@ def test_backfill_all_with_nothing_stale_explains_why(ctx):
 
 
 def test_failed_job_shows_error_and_retry_requeues_it(ctx):
-    from jobs.queue import JobQueue
+    from tickdeck.jobs.queue import JobQueue
 
     q = JobQueue.for_context(ctx)
     job_id = q.submit("generate", {"symbols": ["AAPL"], "start": "2024-07-06", "end": "2024-07-07"})
@@ -72,7 +72,7 @@ def test_failed_job_shows_error_and_retry_requeues_it(ctx):
 
 
 def test_retry_all_failed(ctx):
-    from jobs.queue import JobQueue
+    from tickdeck.jobs.queue import JobQueue
 
     q = JobQueue.for_context(ctx)
     ids = [q.submit("generate", {"symbols": ["X"], "start": "2024-07-06", "end": "2024-07-06"}) for _ in range(2)]
@@ -106,7 +106,7 @@ def test_renders_bare_layout(ctx):
 
 
 def test_retention_previews_then_deletes_only_after_confirmation(ctx):
-    from core.retention import POLICY_KEY
+    from tickdeck.core.retention import POLICY_KEY
 
     store_synthetic(ctx, "AAPL", "2024-07-01", "2024-07-01", ticks=2000)
     ctx.catalog.set_config(POLICY_KEY, {"ticks": 30})

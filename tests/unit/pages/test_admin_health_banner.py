@@ -5,10 +5,10 @@ Real ctx and real probes; the CPU window gets a scripted sampler and a simulated
 
 from __future__ import annotations
 
-from app.routes import QueueJobs
-from core.health import CpuWindow
-from core.users import User
-from pages.admin import AdminPage
+from tickdeck.app.routes import QueueJobs
+from tickdeck.core.health import CpuWindow
+from tickdeck.core.users import User
+from tickdeck.pages.admin import AdminPage
 
 
 class Clock:

@@ -1,4 +1,4 @@
-"""Home, admin and validation pages show core.status the same way, fed by the real producers.
+"""Home, admin and validation pages show tickdeck.core.status the same way, fed by the real producers.
 
 Real ctx (LMDB + SQLite) with the validation pipeline installed, so quality scores come from
 :func:`core.validation.quality_score` after each written day; jobs run on the real queue and
@@ -13,10 +13,10 @@ import re
 import pytest
 from builders import store_synthetic
 
-from app.routes import QueueJobs
-from core.quality_scale import format_quality
-from core.users import User
-from pages.components.services import JobsFacade
+from tickdeck.app.routes import QueueJobs
+from tickdeck.core.quality_scale import format_quality
+from tickdeck.core.users import User
+from tickdeck.pages.components.services import JobsFacade
 
 # Every synthetic fault except the gap, on 100 trades: the validation pipeline scores this day 1/100.
 BROKEN_FAULTS = ["bad_prints", "crossed_quotes", "decreasing_volume", "out_of_order", "wrong_timezone", "duplicates"]
@@ -26,7 +26,7 @@ ADMIN = User("ops", "admin")
 
 @pytest.fixture
 def vctx(ctx):
-    from core.validation import install
+    from tickdeck.core.validation import install
 
     install(ctx)  # quality scores from the real validation pipeline
     store_synthetic(ctx, "FAULTY", BROKEN_DAY, BROKEN_DAY, faults=BROKEN_FAULTS, ticks=100)
@@ -41,7 +41,7 @@ def _score(ctx, symbol: str) -> float:
 
 def test_home_card_of_a_day_scored_1_is_red_with_poor_quality_in_words(vctx):
     """Issue 12: a dataset stored with quality 1 shows a red badge on home (not "Fresh 100 %")."""
-    from pages.home import HomePage
+    from tickdeck.pages.home import HomePage
 
     score = _score(vctx, "FAULTY")
     assert score < 5  # 1.0 with today's validators
@@ -58,7 +58,7 @@ def test_home_card_of_a_day_scored_1_is_red_with_poor_quality_in_words(vctx):
 
 def test_admin_freshness_row_of_a_day_scored_1_is_red_with_poor_quality(vctx):
     """Issue 12: the same dataset is red and poor on the admin page."""
-    from pages.admin import AdminPage
+    from tickdeck.pages.admin import AdminPage
 
     page = AdminPage(ctx=vctx, user=ADMIN, jobs=QueueJobs.for_context(vctx), autostart=False)
 
@@ -70,7 +70,7 @@ def test_admin_freshness_row_of_a_day_scored_1_is_red_with_poor_quality(vctx):
 
 def test_validation_page_shows_the_dataset_red_and_the_days_score_poor(vctx):
     """Issue 12: and on the validation page, before and after validating the day again."""
-    from pages.validation_page import ValidationPage
+    from tickdeck.pages.validation_page import ValidationPage
 
     page = ValidationPage(ctx=vctx, symbol="FAULTY", day=BROKEN_DAY)
     assert "data-level='bad'" in page.dataset_pane.object and "Poor quality" in page.dataset_pane.object
@@ -86,9 +86,9 @@ def test_validation_page_shows_the_dataset_red_and_the_days_score_poor(vctx):
 
 def test_a_failed_collection_is_shown_on_home_and_admin_with_its_message(vctx):
     """Issue 12: the dataset's freshness row shows the failure of its latest collecting job."""
-    from jobs.worker import Worker
-    from pages.admin import AdminPage
-    from pages.home import HomePage
+    from tickdeck.jobs.worker import Worker
+    from tickdeck.pages.admin import AdminPage
+    from tickdeck.pages.home import HomePage
 
     jobs = QueueJobs.for_context(vctx)
     job_id = jobs.submit("generate", {"symbols": ["AAPL"], "start": "2024-07-06", "end": "2024-07-07"})
@@ -106,8 +106,8 @@ def test_a_failed_collection_is_shown_on_home_and_admin_with_its_message(vctx):
 
 
 def test_admin_page_takes_its_user_and_refuses_a_viewer(vctx):
-    """Issue 12: the role check uses the injected user (pages do not import app.auth)."""
-    from pages.admin import AdminPage
+    """Issue 12: the role check uses the injected user (pages do not import tickdeck.app.auth)."""
+    from tickdeck.pages.admin import AdminPage
 
     page = AdminPage(ctx=vctx, user=User("vic", "viewer"), jobs=QueueJobs.for_context(vctx), autostart=False)
     assert "needs the admin role; vic is a viewer" in page.denied
@@ -116,7 +116,7 @@ def test_admin_page_takes_its_user_and_refuses_a_viewer(vctx):
 
 
 def test_the_servers_jobs_facade_is_what_pages_expect(vctx):
-    """Issue 12: app.routes.QueueJobs satisfies pages.components.services.JobsFacade."""
+    """Issue 12: tickdeck.app.routes.QueueJobs satisfies tickdeck.pages.components.services.JobsFacade."""
     jobs = QueueJobs.for_context(vctx)
     assert isinstance(jobs, JobsFacade)
     job_id = jobs.submit("health", {}, priority=1, requested_by="ops")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import panel as pn
 from bokeh.document import Document
 
-from pages.components.ui import empty_state_html
+from tickdeck.pages.components.ui import empty_state_html
 
 
 def _render(viewable) -> str:
@@ -22,7 +22,7 @@ def test_empty_state_card_escapes_text_and_lists_commands():
 
 
 def test_explorer_on_an_empty_store_renders_next_steps_instead_of_failing(ctx):
-    from pages.explorer import ExplorerPage
+    from tickdeck.pages.explorer import ExplorerPage
 
     page = ExplorerPage(ctx=ctx)
     text = _render(page)
@@ -33,7 +33,7 @@ def test_explorer_on_an_empty_store_renders_next_steps_instead_of_failing(ctx):
 def test_explorer_deferred_load_on_an_empty_store_raises_nothing(ctx):
     import asyncio
 
-    from pages.explorer import ExplorerPage
+    from tickdeck.pages.explorer import ExplorerPage
 
     page = ExplorerPage(ctx=ctx, defer_load=True)
     asyncio.run(page.refresh_async())
@@ -41,38 +41,38 @@ def test_explorer_deferred_load_on_an_empty_store_raises_nothing(ctx):
 
 
 def test_home_on_an_empty_store_shows_how_to_add_data(ctx):
-    from pages.home import HomePage
+    from tickdeck.pages.home import HomePage
 
     html = HomePage(ctx=ctx)._cards()[0].object
     assert "No datasets yet" in html and "tickdeck collect" in html and "No datasets match" not in html
 
 
 def test_catalog_on_an_empty_store_shows_how_to_add_data(ctx):
-    from pages.catalog_page import CatalogPage
+    from tickdeck.pages.catalog_page import CatalogPage
 
     text = _render(CatalogPage(ctx=ctx))
     assert "Nothing stored yet" in text and "tickdeck generate" in text
 
 
 def test_monitor_on_an_empty_store_points_at_its_start_controls(ctx):
-    from pages.monitor import MonitorPage
+    from tickdeck.pages.monitor import MonitorPage
 
     text = _render(MonitorPage(ctx=ctx, autostart=False))
     assert "Nothing collected yet" in text and "tickdeck collect AAPL --live" in text
 
 
 def test_validation_on_an_empty_store_shows_how_to_add_data(ctx):
-    from pages.validation_page import ValidationPage
+    from tickdeck.pages.validation_page import ValidationPage
 
     text = _render(ValidationPage(ctx=ctx))
     assert "Nothing to validate yet" in text and "tickdeck generate" in text
 
 
 def test_admin_on_an_empty_store_shows_how_to_add_data(ctx):
-    from core.users import User
+    from tickdeck.core.users import User
 
-    from app.routes import QueueJobs
-    from pages.admin import AdminPage
+    from tickdeck.app.routes import QueueJobs
+    from tickdeck.pages.admin import AdminPage
 
     page = AdminPage(ctx=ctx, autostart=False, user=User("ops", "admin"), jobs=QueueJobs.for_context(ctx))
     text = _render(page)

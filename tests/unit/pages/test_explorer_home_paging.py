@@ -13,8 +13,8 @@ DAY = dt.date(2024, 7, 2)
 
 
 def test_tick_view_reads_chart_columns_and_the_table_adds_the_rest(ctx):
-    from pages.components.grid import TICK_GRID_COLUMNS
-    from pages.explorer import CHART_COLUMNS, ExplorerPage
+    from tickdeck.pages.components.grid import TICK_GRID_COLUMNS
+    from tickdeck.pages.explorer import CHART_COLUMNS, ExplorerPage
 
     store_synthetic(ctx, "AAPL", DAY, DAY, ticks=3000)
     page = ExplorerPage(ctx=ctx, symbol="AAPL", start=DAY, session="regular")
@@ -31,7 +31,7 @@ def test_tick_view_reads_chart_columns_and_the_table_adds_the_rest(ctx):
 
 
 def test_a_second_page_on_the_same_day_shares_its_frame(ctx):
-    from pages.explorer import ExplorerPage
+    from tickdeck.pages.explorer import ExplorerPage
 
     store_synthetic(ctx, "AAPL", DAY, DAY, ticks=3000)
     first = ExplorerPage(ctx=ctx, symbol="AAPL", start=DAY)
@@ -41,7 +41,7 @@ def test_a_second_page_on_the_same_day_shares_its_frame(ctx):
 
 
 def test_a_rewritten_day_gives_the_table_a_fresh_consistent_read(ctx):
-    from pages.explorer import ExplorerPage
+    from tickdeck.pages.explorer import ExplorerPage
 
     store_synthetic(ctx, "AAPL", DAY, DAY, ticks=3000)
     page = ExplorerPage(ctx=ctx, symbol="AAPL", start=DAY, session="regular")
@@ -52,7 +52,7 @@ def test_a_rewritten_day_gives_the_table_a_fresh_consistent_read(ctx):
 
 
 def _datasets(ctx, n: int) -> None:
-    from core.store import DayInfo
+    from tickdeck.core.store import DayInfo
 
     t = pd.Timestamp(f"{DAY} 09:30", tz="America/New_York")
     for i in range(n):
@@ -67,7 +67,7 @@ def _rendered(page) -> tuple[int, str]:
 
 
 def test_home_renders_a_page_of_cards_and_shows_more_on_request(ctx):
-    from pages.home import CARDS_PER_PAGE, HomePage
+    from tickdeck.pages.home import CARDS_PER_PAGE, HomePage
 
     _datasets(ctx, CARDS_PER_PAGE * 2 + 5)
     page = HomePage(ctx=ctx)
@@ -87,7 +87,7 @@ def test_home_renders_a_page_of_cards_and_shows_more_on_request(ctx):
 def test_home_arms_one_flush_per_batch_of_live_events_and_none_while_idle(ctx):
     from bokeh.document import Document
 
-    from pages.home import HomePage
+    from tickdeck.pages.home import HomePage
 
     store_synthetic(ctx, "AAPL", DAY, DAY, ticks=500)
     page = HomePage(ctx=ctx)

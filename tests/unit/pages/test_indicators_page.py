@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from builders import store_synthetic
-from core import alerts
-from core.indicators import store as istore
-from core.indicators.build import build_indicators
-from core.indicators.derived import METRICS
-from pages.indicators import IndicatorsPage
+from tickdeck.core import alerts
+from tickdeck.core.indicators import store as istore
+from tickdeck.core.indicators.build import build_indicators
+from tickdeck.core.indicators.derived import METRICS
+from tickdeck.pages.indicators import IndicatorsPage
 
 DAYS = ("2024-07-01", "2024-07-02")
 
@@ -116,7 +116,7 @@ def test_rules_form_shows_validation_errors_and_adds_toggles_and_removes_rules(c
 
 
 def test_a_viewer_cannot_add_rules(ctx):
-    from core.users import User
+    from tickdeck.core.users import User
 
     page = IndicatorsPage(ctx=ctx, autostart=False, user=User("vic", "viewer"))
     panel = page.alerts

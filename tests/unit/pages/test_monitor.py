@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pages.components.ui import countdown, human_bytes
-from pages.monitor import MonitorPage
+from tickdeck.pages.components.ui import countdown, human_bytes
+from tickdeck.pages.monitor import MonitorPage
 
 
 def _page(ctx):
@@ -16,7 +16,7 @@ def _page(ctx):
 
 def _feed_status(ctx, kind="level1", **counters):
     """The feed client's own status object (what Level1Client/HistoryClient publish)."""
-    from core.sources.iqfeed import CircuitBreaker, _Status
+    from tickdeck.core.sources.iqfeed import CircuitBreaker, _Status
 
     st = _Status("127.0.0.1", 5009 if kind == "level1" else 9100, kind, CircuitBreaker(failure_threshold=1), ctx.bus)
     for k, v in counters.items():
@@ -72,7 +72,7 @@ def test_level1_client_stands_for_the_feed_and_history_is_listed_too(ctx):
 
 def test_queued_collect_job_progress_comes_from_the_job_queue(ctx):
     """Issue 12: JobQueue.set_progress publishes the job's kind, so a queued collect job's bar moves."""
-    from jobs.queue import JobQueue
+    from tickdeck.jobs.queue import JobQueue
 
     page = _page(ctx)
     q = JobQueue.for_context(ctx)
@@ -89,8 +89,8 @@ def test_queued_collect_job_progress_comes_from_the_job_queue(ctx):
 
 
 def test_collection_progress_of_a_local_run_is_shown(ctx):
-    from core.collect import _emit
-    from core.progress import Progress
+    from tickdeck.core.collect import _emit
+    from tickdeck.core.progress import Progress
 
     page = _page(ctx)
     _emit(ctx, None, Progress("collect", 1, 4, "AAPL 2024-07-01"))
@@ -101,7 +101,7 @@ def test_collection_progress_of_a_local_run_is_shown(ctx):
 def test_day_written_counts_ticks_and_rates_go_into_sparkline(ctx):
     from builders import store_synthetic
 
-    from core.bars.service import build_default_bars
+    from tickdeck.core.bars.service import build_default_bars
 
     page = _page(ctx)
     page.tick()  # first sample
@@ -116,7 +116,7 @@ def test_day_written_counts_ticks_and_rates_go_into_sparkline(ctx):
 
 
 def test_ago_and_latency_formatting():
-    from pages.components.feed import ago, latency_text
+    from tickdeck.pages.components.feed import ago, latency_text
 
     assert [ago(s) for s in (0.2, 3.7, 125, 7300, 200_000)] == ["just now", "3 s ago", "2 min ago", "2 h ago",
                                                                   "2 d ago"]
@@ -152,17 +152,17 @@ def test_start_without_symbols_shows_readable_error(ctx):
 
 
 def test_session_pane_counts_down_with_the_core_session_clock(ctx):
-    """Issue 12: the monitor's session clock is core.session_status (its own copy is gone)."""
+    """Issue 12: the monitor's session clock is tickdeck.core.session_status (its own copy is gone)."""
     page = MonitorPage(ctx=ctx, autostart=False)
     page._render_session(pd.Timestamp("2024-07-02 09:00", tz="America/New_York"))
     assert "Market: Pre-market" in page.session_pane.object
     assert "regular open in <b>30 min 00 s</b>" in page.session_pane.object
     page._render_session(pd.Timestamp("2024-07-04 12:00", tz="America/New_York"))
     assert "Market: Closed" in page.session_pane.object and "holiday: July 4th" in page.session_pane.object
-    import pages.monitor
+    import tickdeck.pages.monitor as monitor_module
 
-    assert not hasattr(pages.monitor, "session_status") or pages.monitor.session_status.__module__ == \
-        "core.session_status"
+    assert not hasattr(monitor_module, "session_status") or monitor_module.session_status.__module__ == \
+        "tickdeck.core.session_status"
 
 
 def test_formatters():
@@ -179,7 +179,7 @@ def test_renders_as_bare_layout(ctx):
 
 
 def test_start_collection_queues_a_collect_job_and_stop_cancels_it(ctx):
-    from jobs.queue import JobQueue
+    from tickdeck.jobs.queue import JobQueue
 
     page = MonitorPage(ctx=ctx, autostart=False, jobs=JobQueue.for_context(ctx))  # the facade the server injects
     page.start_updates()
@@ -198,9 +198,9 @@ def test_start_collection_queues_a_collect_job_and_stop_cancels_it(ctx):
 
 
 def test_a_viewer_cannot_start_or_stop_collection(ctx):
-    """Issue 12: roles come from the injected user, not from app.auth."""
-    from core.users import User
-    from jobs.queue import JobQueue
+    """Issue 12: roles come from the injected user, not from tickdeck.app.auth."""
+    from tickdeck.core.users import User
+    from tickdeck.jobs.queue import JobQueue
 
     page = MonitorPage(ctx=ctx, autostart=False, user=User("vic", "viewer"), jobs=JobQueue.for_context(ctx))
     page.symbols = "AAPL"
@@ -214,8 +214,8 @@ def test_a_viewer_cannot_start_or_stop_collection(ctx):
 def test_live_mode_asks_the_supervised_live_service_not_a_worker_slot(ctx):
     """Issue 12: live collection is a service — the monitor records a start request for the
     supervisor (no collect job takes a worker slot) and Stop asks the service to stop."""
-    from core.services import ServiceControl
-    from jobs.queue import JobQueue
+    from tickdeck.core.services import ServiceControl
+    from tickdeck.jobs.queue import JobQueue
 
     services = ServiceControl(ctx)
     page = MonitorPage(ctx=ctx, autostart=False, jobs=JobQueue.for_context(ctx), services=services)

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pages.components.charts import (
+from tickdeck.pages.components.charts import (
     LINE_TICKS_LIMIT, LEVELS, equalised, et_offset, naive_et, price_counts, tick_arrays, visible,
 )
-from pages.components.tick_plot import RAW_TICKS_LIMIT, TickPlot, tick_chart, tick_frame
+from tickdeck.pages.components.tick_plot import RAW_TICKS_LIMIT, TickPlot, tick_chart, tick_frame
 
 ET = "America/New_York"
 

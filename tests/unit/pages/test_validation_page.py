@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 from builders import store_synthetic
 
-from core.validation.quality import QualityScore
-from core.validation.result import HIGH, DayReport, Issue, ValidationResult
-from core.validation.service import HistoryEntry
-from pages.validation_page import ValidationPage, history_frame, issues_frame, quality_rows
+from tickdeck.core.validation.quality import QualityScore
+from tickdeck.core.validation.result import HIGH, DayReport, Issue, ValidationResult
+from tickdeck.core.validation.service import HistoryEntry
+from tickdeck.pages.validation_page import ValidationPage, history_frame, issues_frame, quality_rows
 
 DAY = dt.date(2024, 7, 1)
 
@@ -71,7 +71,7 @@ def test_missing_day_shows_readable_message(ctx):
 def test_range_end_before_start_is_rejected(ctx):
     page = ValidationPage(ctx=ctx, symbol="AAPL", day=DAY, end=dt.date(2024, 6, 1))
     page.run(wait=True)
-    assert "end 2024-06-01 is before start 2024-07-01" in page.message  # core.naming.date_range
+    assert "end 2024-06-01 is before start 2024-07-01" in page.message  # tickdeck.core.naming.date_range
 
 
 def test_symbol_without_day_defaults_to_latest_stored_day(ctx):

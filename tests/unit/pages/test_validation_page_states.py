@@ -10,8 +10,8 @@ import datetime as dt
 
 from builders import store_synthetic
 
-from core.quality_report import MarketClosed, UnknownSymbol, days_to_validate
-from pages.validation_page import ValidationPage
+from tickdeck.core.quality_report import MarketClosed, UnknownSymbol, days_to_validate
+from tickdeck.pages.validation_page import ValidationPage
 
 
 def test_an_empty_form_is_prefilled_with_the_latest_dataset_and_day_without_running(ctx):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.validation.rules import duplicate_rows
+from tickdeck.core.validation.rules import duplicate_rows
 
 NAN = np.nan
 

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from builders import make_raw, make_trades
-from core.calendar import get_calendar
-from core.enrich import enrich
-from core.errors import SchemaError
-from core.validation.rules import (CROSSED, LOCKED, OUTSIDE_QUOTE, PRICE_JUMP, STALE_QUOTE, VOLUME_SPIKE,
+from tickdeck.core.calendar import get_calendar
+from tickdeck.core.enrich import enrich
+from tickdeck.core.errors import SchemaError
+from tickdeck.core.validation.rules import (CROSSED, LOCKED, OUTSIDE_QUOTE, PRICE_JUMP, STALE_QUOTE, VOLUME_SPIKE,
                                    ValidationConfig, compute_flags, flag_names, make_ingest_rules)
 
 CFG = ValidationConfig()

@@ -6,12 +6,12 @@ import datetime as dt
 
 import numpy as np
 
-from core.validation.anomaly import _loo_z
-from core.validation.continuity import gap_severity
-from core.validation.result import (CRITICAL, FAIL, HIGH, LOW, MEDIUM, PASS, WARN, DayReport, Issue,
+from tickdeck.core.validation.anomaly import _loo_z
+from tickdeck.core.validation.continuity import gap_severity
+from tickdeck.core.validation.result import (CRITICAL, FAIL, HIGH, LOW, MEDIUM, PASS, WARN, DayReport, Issue,
                                     ValidationResult, status_of)
-from core.validation.rules import ValidationConfig
-from core.validation.timezone import is_dst_transition
+from tickdeck.core.validation.rules import ValidationConfig
+from tickdeck.core.validation.timezone import is_dst_transition
 
 
 def _issue(sev):

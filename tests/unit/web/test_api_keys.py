@@ -1,4 +1,4 @@
-"""Issue 13: API keys with a role and an expiry (core.users), and the Admin page's keys section."""
+"""Issue 13: API keys with a role and an expiry (tickdeck.core.users), and the Admin page's keys section."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 from sqlalchemy import update
 
-from core import db, users
-from core.errors import PermissionDenied
+from tickdeck.core import db, users
+from tickdeck.core.errors import PermissionDenied
 
 
 def test_key_role_defaults_to_the_users_and_may_be_lower_never_higher(catalog):
@@ -55,9 +55,9 @@ def test_bad_durations_are_refused_naming_the_form(text):
 
 
 def test_admin_page_keys_section_creates_shows_once_and_revokes(catalog):
-    """Issue 13: the Admin page's API keys section creates a key through core.users (secret shown once,
+    """Issue 13: the Admin page's API keys section creates a key through tickdeck.core.users (secret shown once,
     audited under the viewer's name), lists it without its secret and revokes it."""
-    from pages.components.api_keys import ApiKeysPanel
+    from tickdeck.pages.components.api_keys import ApiKeysPanel
 
     users.add_user(catalog, "adam", "admin", "adam-password")
     users.add_user(catalog, "vera", "viewer", "vera-password")
@@ -77,8 +77,8 @@ def test_admin_page_keys_section_creates_shows_once_and_revokes(catalog):
 
 def test_keys_section_refuses_a_viewer_through_the_injected_check(catalog):
     """Issue 13: the control's authorize check (the server passes the admin-role check) refuses a viewer."""
-    from pages.components.api_keys import ApiKeysPanel
-    from pages.components.services import require
+    from tickdeck.pages.components.api_keys import ApiKeysPanel
+    from tickdeck.pages.components.services import require
 
     viewer = users.User("vera", "viewer")
     control = users.ApiKeyControl(catalog, "vera", authorize=lambda: require(viewer, "admin", "managing API keys"))

@@ -1,11 +1,11 @@
-"""The Panel-session glue in ``app.auth`` and the ``tickdeck users`` CLI (users themselves: test_users.py)."""
+"""The Panel-session glue in ``tickdeck.app.auth`` and the ``tickdeck users`` CLI (users themselves: test_users.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from app import auth
-from core.errors import PermissionDenied
+from tickdeck.app import auth
+from tickdeck.core.errors import PermissionDenied
 
 
 def test_outside_a_session_the_local_user_is_admin():
@@ -21,7 +21,7 @@ def test_require_role_refuses_a_lower_role_naming_both(monkeypatch):
 
 
 def test_users_cli_adds_and_lists(tmp_path, monkeypatch, capsys):
-    from app.cli import main
+    from tickdeck.app.cli import main
 
     monkeypatch.setenv("TICKDECK_DATA_DIR", str(tmp_path / "data"))
     assert main(["users", "add", "erin", "--role", "admin", "--password", "erin-password"]) == 0

@@ -15,9 +15,9 @@ import argon2
 import pytest
 from sqlalchemy import update
 
-from app.login import LoginThrottle, check_login
-from core import db
-from core import users as auth
+from tickdeck.app.login import LoginThrottle, check_login
+from tickdeck.core import db
+from tickdeck.core import users as auth
 
 
 @pytest.fixture
@@ -181,8 +181,8 @@ def test_successful_login_starts_a_session_and_forgives_the_name(users):
 
 def test_users_cli_passwd_from_stdin_disable_and_enable(tmp_path, monkeypatch, capsys):
     """Issue 11 item 9: `tickdeck users passwd NAME --password-stdin`, `disable`, `enable`."""
-    from app.cli import main
-    from app.wiring import open_context
+    from tickdeck.app.cli import main
+    from tickdeck.app.wiring import open_context
 
     monkeypatch.setenv("TICKDECK_DATA_DIR", str(tmp_path / "data"))
     assert main(["users", "add", "erin", "--role", "admin", "--password", "erin-password"]) == 0

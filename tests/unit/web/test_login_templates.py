@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import re
 
-from app.login import auth_template
+from tickdeck.app.login import auth_template
 
 
 def test_login_page_is_branded_self_contained_and_keeps_the_post_form_the_csrf_field_needs():
     page = auth_template("login").render(login_endpoint="/login", errormessage="<b>wrong</b>", PANEL_CDN="https://cdn/")
     assert re.findall(r'(?:src|href)="(?!data:|\.)[^"]*"', page) == []  # no asset URL but inline data
     assert "<svg" in page and "tickdeck" in page
-    assert 'method="post">' in page  # app.login inserts the CSRF field after it
+    assert 'method="post">' in page  # tickdeck.app.login inserts the CSRF field after it
     assert '<label for="username">' in page and 'id="username"' in page
     assert "&lt;b&gt;wrong&lt;/b&gt;" in page
 

@@ -8,9 +8,9 @@ import re
 import panel as pn
 import pytest
 
-from app import server
-from app.routes import Route
-from core.errors import InvalidSymbol
+from tickdeck.app import server
+from tickdeck.app.routes import Route
+from tickdeck.core.errors import InvalidSymbol
 
 
 def _shown(template) -> str:

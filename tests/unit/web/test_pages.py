@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from builders import store_synthetic
 
-from core.errors import InvalidBarSpec, InvalidDateRange, NotFound, PermissionDenied
-from core.users import User
-from pages.components.actions import ui_action
-from pages.components.charts import binned
+from tickdeck.core.errors import InvalidBarSpec, InvalidDateRange, NotFound, PermissionDenied
+from tickdeck.core.users import User
+from tickdeck.pages.components.actions import ui_action
+from tickdeck.pages.components.charts import binned
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def stored(ctx):
 
 
 def test_home_filters_by_text_source_dates_and_quality(stored):
-    from pages.home import HomePage
+    from tickdeck.pages.home import HomePage
 
     page = HomePage(ctx=stored)
     assert [d.symbol for d in page.datasets()] == ["AAPL", "MSFT"]
@@ -45,7 +45,7 @@ def test_home_filters_by_text_source_dates_and_quality(stored):
 
 
 def test_home_cards_update_in_one_batch_after_day_written_events(stored):
-    from pages.home import HomePage
+    from tickdeck.pages.home import HomePage
 
     page = HomePage(ctx=stored)
     page.start_live()
@@ -59,7 +59,7 @@ def test_home_cards_update_in_one_batch_after_day_written_events(stored):
 
 
 def test_explorer_loads_ticks_filters_sessions_and_names_exports(stored):
-    from pages.explorer import ExplorerPage
+    from tickdeck.pages.explorer import ExplorerPage
 
     page = ExplorerPage(ctx=stored, symbol="AAPL", start=dt.date(2024, 7, 2))
     assert page.loaded.kind == "ticks" and page.last_error == ""
@@ -81,7 +81,7 @@ def test_explorer_loads_ticks_filters_sessions_and_names_exports(stored):
 
 
 def test_explorer_refuses_export_to_a_viewer_and_reports_bad_ranges(stored):
-    from pages.explorer import ExplorerPage
+    from tickdeck.pages.explorer import ExplorerPage
 
     page = ExplorerPage(ctx=stored, symbol="AAPL", user=User("vic", "viewer"))
     with pytest.raises(PermissionDenied, match="researcher role; vic is a viewer"):
@@ -97,7 +97,7 @@ def test_explorer_refuses_export_to_a_viewer_and_reports_bad_ranges(stored):
 
 
 def test_explorer_bar_view_shows_bars_and_names_a_bad_spec(stored):
-    from pages.explorer import ExplorerPage
+    from tickdeck.pages.explorer import ExplorerPage
 
     page = ExplorerPage(ctx=stored, symbol="AAPL", view="bars", bar_spec="time:60s", sma=5)
     assert page.loaded.kind == "bars" and len(page.loaded.frame) > 100, page.last_error
@@ -109,10 +109,10 @@ def test_explorer_bar_view_shows_bars_and_names_a_bad_spec(stored):
 
 
 def test_explorer_family_menu_fills_in_cores_default_spec_for_the_day(stored):
-    """Issue 12: per-family default specs come from core.bars.registry, scaled to the shown day."""
-    from core.bars import build_default_bars, default_specs
-    from core.bars.registry import family_default
-    from pages.explorer import ExplorerPage
+    """Issue 12: per-family default specs come from tickdeck.core.bars.registry, scaled to the shown day."""
+    from tickdeck.core.bars import build_default_bars, default_specs
+    from tickdeck.core.bars.registry import family_default
+    from tickdeck.pages.explorer import ExplorerPage
 
     page = ExplorerPage(ctx=stored, symbol="AAPL", start=dt.date(2024, 7, 2))
     page._family.value = "tick"
@@ -125,9 +125,9 @@ def test_explorer_family_menu_fills_in_cores_default_spec_for_the_day(stored):
 
 
 def test_explorer_download_is_written_by_core_export(stored, tmp_path):
-    """Issue 12: the explorer's file is byte-for-byte what core.export writes for the same selection."""
-    from core.export import ExportRequest, export
-    from pages.explorer import ExplorerPage
+    """Issue 12: the explorer's file is byte-for-byte what tickdeck.core.export writes for the same selection."""
+    from tickdeck.core.export import ExportRequest, export
+    from tickdeck.pages.explorer import ExplorerPage
 
     page = ExplorerPage(ctx=stored, symbol="AAPL", start=dt.date(2024, 7, 2), session="regular")
     got = page.export_bytes().getvalue()
@@ -142,7 +142,7 @@ def test_explorer_download_is_written_by_core_export(stored, tmp_path):
 
 
 def test_catalog_page_tree_and_missing_day(stored):
-    from pages.catalog_page import CatalogPage
+    from tickdeck.pages.catalog_page import CatalogPage
 
     stored.store.delete_day("AAPL", "2024-07-02")
     stored.catalog.delete_tick_day("AAPL", "2024-07-02")

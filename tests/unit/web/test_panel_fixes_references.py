@@ -7,7 +7,7 @@ import warnings
 from bokeh.core.serialization import Deserializer, Serializer
 from bokeh.models import Div
 
-from app.panel_fixes import quiet_known_references
+from tickdeck.app.panel_fixes import quiet_known_references
 
 
 def test_a_known_reference_in_a_patch_resolves_to_the_model_without_a_warning():

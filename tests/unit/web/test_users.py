@@ -1,4 +1,4 @@
-"""Users, roles, password hashes (Argon2, old scrypt hashes upgraded at login) and API keys in ``core.users``,
+"""Users, roles, password hashes (Argon2, old scrypt hashes upgraded at login) and API keys in ``tickdeck.core.users``,
 on both SQL backends."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import argon2
 import pytest
 from sqlalchemy import select, update
 
-from core import db, users
-from core.errors import TickdeckError
+from tickdeck.core import db, users
+from tickdeck.core.errors import TickdeckError
 
 
 def scrypt_hash(password: str) -> str:
