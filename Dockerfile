@@ -2,7 +2,8 @@
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PIP_NO_CACHE_DIR=1 TICKDECK_DATA_DIR=/data
 WORKDIR /opt/tickdeck
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md LICENSE ./
+COPY tickdeck ./tickdeck
 COPY app ./app
 COPY pages ./pages
 COPY core ./core
