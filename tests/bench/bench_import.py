@@ -217,7 +217,7 @@ def child(args) -> None:
     from tickdeck.core.context import Context
     from tickdeck.core.sources.files import import_file
 
-    import core
+    import tickdeck.core as core
 
     assert Path(core.__file__).resolve().is_relative_to(Path(args.code[0]).resolve()), core.__file__
     ctx = Context.open(Settings(data_dir=Path(args.data)))
