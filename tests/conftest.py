@@ -59,7 +59,20 @@ def pg_url():
     admin.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+# A test that takes one of these fixtures needs the service: it carries the marker, so `-m "not redis"` (or a
+# report by marker) sees every such test, and no module has to remember to mark itself.
+SERVICE_MARKERS = {"pg_url": "postgres", "redis_url": "redis", "chromium_path": "browser"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        for fixture, mark in SERVICE_MARKERS.items():
+            if fixture in names and item.get_closest_marker(mark) is None:
+                item.add_marker(mark)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def sql_url(request, tmp_path):
     """Parametrises a test over both SQL backends."""
     if request.param == "sqlite":
