@@ -76,6 +76,8 @@ from tickdeck.core.sources.iqfeed_parse import MalformedReply
 
 JOURNAL_SEGMENT_S = 300.0  # a journal segment takes appends this long, then a new one starts
 MATERIALISE_NICE = 5  # the materialiser process runs at a lower CPU priority than the collector
+STOP_FLUSH_S = 30.0  # a stop's final flush ends within this; what it has not moved stays in the journal
+HANDOVER_SHARE = 0.5  # the materialiser's last round gets this share of the limit, then the collector takes over
 LATENCY_BIN_MS = 1.0  # latency histogram resolution
 LATENCY_MAX_MS = 60_000  # last histogram bin collects everything slower (fixed memory over any run length)
 RECENT_BATCHES = 10_000  # per-batch latencies kept (a bounded window, so memory stays flat)
@@ -102,6 +104,43 @@ def _percentile(hist: np.ndarray, q: float) -> float | None:
     return (i + 1) * LATENCY_BIN_MS
 
 
+@dataclass(frozen=True)
+class LiveStop:
+    """How the final flush of a stop ended: who moved the journal into the days, and what is left.
+
+    The flush is bounded (``stop_timeout`` of :func:`collect_live`): the materialiser's last round
+    gets :data:`HANDOVER_SHARE` of it; when it has not reported by then (not started yet, niced
+    away on a busy machine, dead) it is killed and the collecting process moves the rest itself,
+    segment by segment, until the limit. Journal rows still left then are kept: the next start moves
+    them into their days first (:func:`recover_journal`), so nothing acknowledged is lost.
+    """
+
+    flushed_by: str  # "materialiser" (its last round), "collector" (took over), "nothing" (no materialiser ran)
+    moved: int  # ticks the collector moved itself (the materialiser's are in LiveSummary.appended)
+    left_rows: int  # journal rows not moved into their days: kept in the journal for the next start
+    left_segments: int
+    seconds: float  # how long the flush took
+    limit: float
+    reason: str = ""  # why the collector took over
+
+    @property
+    def complete(self) -> bool:
+        """Every acknowledged tick is in its day (the run's journal is empty)."""
+        return self.left_rows == 0
+
+    @property
+    def message(self) -> str:
+        """One line for a log, a job message or a service status."""
+        how = {"materialiser": "the materialiser's last round",
+               "nothing": "nothing was journaled"}.get(self.flushed_by) or \
+            f"the materialiser {self.reason}: the collector moved {self.moved:,} ticks itself"
+        if self.complete:
+            return f"stopped: every acknowledged tick is in its day ({how}, {self.seconds:.1f} s)"
+        return (f"stopped: final flush limit of {self.limit:g} s reached ({how}); {self.left_rows:,} journal "
+                f"rows in {self.left_segments} segment(s) are not in their days yet and stay in the journal: "
+                f"the next start moves them in first")
+
+
 @dataclass
 class LiveSummary:
     """What a live run did (updated while running; read it after :func:`collect_live` returns)."""
@@ -117,6 +156,7 @@ class LiveSummary:
     backfilled: int = 0  # ticks appended from history at the start and after reconnects
     recovered: int = 0  # journal ticks of an earlier run moved into their days at start
     finalized: list = field(default_factory=list)  # (symbol, day)
+    stop: LiveStop | None = None  # how the last flush of the journal (at the stop) ended; None before one
     # oldest line's receive → stored in the journal and published, per non-empty batch (the last RECENT_BATCHES)
     latencies_ms: collections.deque = field(default_factory=lambda: collections.deque(maxlen=RECENT_BATCHES))
     # per Level 1 trade line: receive → stored in the journal and published, 1 ms bins
@@ -376,14 +416,16 @@ class _Materialiser:
     It runs in its own process because ArcticDB writes from another thread of the collecting
     process queue on the same native thread pools and would delay the journal appends.
     :meth:`close` makes it do a last round (every segment of the day is then in its days and
-    deleted) and returns what it did.
+    deleted) within a time limit, and takes over when it does not (see :class:`LiveStop`).
     """
 
     def __init__(self, settings, day: dt.date, interval: float):
         mpc = multiprocessing.get_context("spawn")
-        self._stop, self._report = mpc.Event(), mpc.Queue()
+        self.day = day
+        self._stop, self._ready, self._report = mpc.Event(), mpc.Event(), mpc.Queue()
         self.proc = mpc.Process(target=_materialise_main, name="tickdeck-live-materialise", daemon=True,
-                                args=(settings, day.isoformat(), interval, os.getpid(), self._stop, self._report))
+                                args=(settings, day.isoformat(), interval, os.getpid(), self._stop, self._report,
+                                      self._ready))
         # Ctrl-C reaches the whole foreground process group: the child must not die of it half-way
         # (the collector's stop drives its last round). Blocked here, the signals stay blocked in the
         # child from its first instruction (a spawned interpreter inherits the mask); it then ignores them.
@@ -402,7 +444,7 @@ class _Materialiser:
 
     def _collect(self, timeout: float) -> dict | None:
         try:
-            return self._report.get(timeout=timeout)
+            return self._report.get(timeout=max(timeout, 0.0))
         except queue.Empty:
             return None
 
@@ -410,19 +452,109 @@ class _Materialiser:
         why = (report or {}).get("error") or f"exited with code {self.proc.exitcode}"
         return StorageError("journal", "materialise", f"{why}; the journal keeps the ticks for the next start")
 
-    def close(self, summary: "LiveSummary") -> None:
-        """Last round, then merge its counts into ``summary``; raises when it failed."""
+    def _last_round(self, until: float) -> tuple[dict | None, str]:
+        """The child's report of its last round, or None and why there is none by ``until``."""
+        if not self._ready.is_set():  # still starting (a spawned interpreter, niced): it has written nothing
+            return None, "had not started yet"
+        while True:
+            report = self._collect(min(0.5, until - time.monotonic()))
+            if report is not None:
+                return report, ""
+            if not self.proc.is_alive() and self._report.empty():
+                return None, f"exited with code {self.proc.exitcode}"
+            if time.monotonic() >= until:
+                return None, f"did not finish its last round within {until - self._t0:.1f} s"
+
+    def close(self, summary: "LiveSummary", ctx, calendar, limit: float = STOP_FLUSH_S) -> LiveStop:
+        """Last round within ``limit`` seconds, then merge its counts into ``summary``; returns how
+        the flush ended (also set as ``summary.stop``). Raises when the child reported a failure.
+
+        Warnings
+        --------
+        When the child has not reported after :data:`HANDOVER_SHARE` of ``limit`` it is killed
+        (a kill half-way through a round is safe: the collector's flush skips ticks already in
+        their days and rewrites the catalog rows of the days it touches) and the collecting
+        process moves the rest of the journal itself until ``limit``.
+        """
+        self._t0 = time.monotonic()
+        deadline = self._t0 + max(limit, 0.0)
         self._stop.set()
-        report = None
-        while report is None and (self.proc.is_alive() or not self._report.empty()):
-            report = self._collect(1.0)
-        self.proc.join(timeout=30)
-        if report is None or report.get("error"):
+        report, why = self._last_round(self._t0 + max(limit, 0.0) * HANDOVER_SHARE)
+        if report is not None and report.get("error"):
+            self.proc.join(timeout=5)
             raise self._failure(report)
-        for sym, n in report["appended"].items():
-            summary.appended[sym] = summary.appended.get(sym, 0) + n
-        summary.duplicates += report["duplicates"]
-        summary.day_latency_hist += report["day_latency_hist"]
+        if report is not None:
+            self.proc.join(timeout=max(deadline - time.monotonic(), 1.0))
+            for sym, n in report["appended"].items():
+                summary.appended[sym] = summary.appended.get(sym, 0) + n
+            summary.duplicates += report["duplicates"]
+            summary.day_latency_hist += report["day_latency_hist"]
+            left, segs = _journal_left(ctx, self.day, os.getpid())
+            summary.stop = LiveStop("materialiser", 0, left, segs, time.monotonic() - self._t0, limit)
+            return summary.stop
+        self.proc.kill()
+        self.proc.join(timeout=5)
+        moved, left, segs = _flush_journal(ctx, self.day, os.getpid(), calendar, summary, deadline)
+        summary.stop = LiveStop("collector", moved, left, segs, time.monotonic() - self._t0, limit, why)
+        return summary.stop
+
+
+def _journal_left(ctx, day: dt.date, writer: int) -> tuple[int, int]:
+    """(rows, segments) of ``writer``'s journal of ``day`` that are still stored."""
+    names = _segments(ctx, day, writer)
+    rows = 0
+    for name in names:
+        rows += len(ctx.store.read_series(naming.JOURNAL_LIBRARY, name, columns=["tick_id"])[0])
+    return rows, len(names)
+
+
+def _segments(ctx, day: dt.date, writer: int) -> list[str]:
+    """``writer``'s journal segments of ``day``, oldest first."""
+    keys = [(naming.parse_journal_symbol(n), n)
+            for n in ctx.store.list_series(naming.JOURNAL_LIBRARY, prefix=f"{naming.format_day(day)}/")]
+    return [n for k, n in sorted(keys, key=lambda kn: kn[0].created_ns) if k.pid == writer]
+
+
+def _flush_journal(ctx, day: dt.date, writer: int, calendar, summary: LiveSummary,
+                   deadline: float) -> tuple[int, int, int]:
+    """The collector's own final flush: move ``writer``'s journal of ``day`` into the days, one
+    segment at a time (oldest first) while ``deadline`` (monotonic) has not passed, deleting each
+    segment once its rows are in their days. Ticks already in their days (a round the killed
+    materialiser finished) are skipped, and the catalog rows of every day touched are rewritten
+    from the store (the materialiser may have died between a day append and its catalog row).
+
+    Returns (ticks moved, journal rows left, segments left).
+    """
+    before = sum(summary.appended.values())
+    states: dict[str, _LiveDay] = {}
+    names = _segments(ctx, day, writer)
+    done = 0
+    for name in names:
+        if time.monotonic() >= deadline:
+            break
+        rows = ctx.store.read_series(naming.JOURNAL_LIBRARY, name)[0]
+        items = []
+        for sym, part in rows.groupby("symbol", sort=True):
+            st = states.get(sym) or states.setdefault(sym, _LiveDay(ctx, sym, day))
+            raw = _new_ticks(ctx, st, {c: part[c].to_numpy() for c in RAW_COLUMNS}, summary)
+            if raw is not None:
+                items.append((st, raw))
+        _store(ctx, items, summary, calendar, SOURCE_L1)
+        if items:  # receive → in the day, as the materialiser books it
+            _add(summary.day_latency_hist, (time.time() - np.unique(rows["received"].to_numpy())) * 1000)
+        ctx.store.delete_series(naming.JOURNAL_LIBRARY, name)
+        done += 1
+    infos = []
+    for sym in states:
+        try:
+            infos.append(ctx.store.day_info(sym, day))
+        except DayNotFound:
+            continue
+    ctx.catalog.upsert_tick_days(infos)
+    left = 0
+    for name in names[done:]:
+        left += len(ctx.store.read_series(naming.JOURNAL_LIBRARY, name, columns=["tick_id"])[0])
+    return sum(summary.appended.values()) - before, left, len(names) - done
 
 
 _PARENT_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # handled by the collecting process only
@@ -435,7 +567,7 @@ def _die_with_parent() -> None:
         pass
 
 
-def _materialise_main(settings, day_iso: str, interval: float, parent: int, stop, report) -> None:
+def _materialise_main(settings, day_iso: str, interval: float, parent: int, stop, report, ready) -> None:
     """The materialiser process: tail the day's journal segments, append new rows to the days.
 
     It ignores SIGINT and SIGTERM (a Ctrl-C reaches the whole process group): the collecting
@@ -452,6 +584,7 @@ def _materialise_main(settings, day_iso: str, interval: float, parent: int, stop
     summary, states, cursors = LiveSummary(), {}, {}
     try:
         cal = ctx.calendar()
+        ready.set()  # from here on a stop waits for this process's last round (before, it takes over)
         while True:
             deadline = time.monotonic() + interval
             while not stop.is_set() and time.monotonic() < deadline:
@@ -474,9 +607,7 @@ def _materialise_round(ctx, day: dt.date, writer: int, calendar, states: dict, c
                        summary: LiveSummary, final: bool) -> None:
     """Read every journal segment of ``day`` written by process ``writer`` past its cursor; append
     the new rows to their days; delete segments no longer written (all of them when ``final``)."""
-    keys = [(naming.parse_journal_symbol(n), n)
-            for n in ctx.store.list_series(naming.JOURNAL_LIBRARY, prefix=f"{naming.format_day(day)}/")]
-    segments = [n for k, n in sorted(keys, key=lambda kn: kn[0].created_ns) if k.pid == writer]
+    segments = _segments(ctx, day, writer)
     frames = []
     for name in segments:
         df = ctx.store.read_series(naming.JOURNAL_LIBRARY, name, row_range=(cursors.get(name, 0), None))[0]
@@ -646,7 +777,8 @@ def collect_live(ctx, symbols, *, batch_seconds: float = 1.0, flush_after: float
                  stop_event: threading.Event,
                  host: str | None = None, port_history: int | None = None, port_l1: int | None = None,
                  progress=None, finalize: bool = True, first_heartbeat_timeout: float = 10.0,
-                 segment_seconds: float = JOURNAL_SEGMENT_S, bar_specs=LIVE_BAR_SPECS) -> LiveSummary:
+                 segment_seconds: float = JOURNAL_SEGMENT_S, bar_specs=LIVE_BAR_SPECS,
+                 stop_timeout: float = STOP_FLUSH_S) -> LiveSummary:
     """Stream trades into the current day until ``stop_event`` is set.
 
     ``symbols`` is a list, or a :class:`LiveSymbols` whose symbols may change while the run
@@ -656,6 +788,10 @@ def collect_live(ctx, symbols, *, batch_seconds: float = 1.0, flush_after: float
     day's extended session every symbol's day is finalised (:func:`tickdeck.core.collect.finalize_day`)
     and collection moves on. Each symbol's new ticks are published on ``ticks.<SYM>`` and the
     bars of ``bar_specs`` on ``bars.<SYM>.<spec>`` as they close (:mod:`core.live_bars`).
+
+    A stop (``stop_event``) is bounded: the final flush of the journal into the days ends within
+    ``stop_timeout`` seconds, and ``summary.stop`` (:class:`LiveStop`) says what it moved and what
+    stays in the journal for the next start.
 
     Raises
     ------
@@ -686,13 +822,14 @@ def collect_live(ctx, symbols, *, batch_seconds: float = 1.0, flush_after: float
     t_start = time.monotonic()
 
     def settle() -> None:
-        """Everything journaled is in its day: stop the materialiser after its last round."""
+        """Everything journaled is in its day: stop the materialiser after its last round (bounded by
+        ``stop_timeout``; ``summary.stop`` says what is left in the journal when the limit was hit)."""
         nonlocal mat
         if journal is not None:
             journal.roll()
         if mat is not None:
             m, mat = mat, None
-            m.close(summary)
+            m.close(summary, ctx, cal, stop_timeout)
 
     def change_symbols(wanted: tuple[str, ...], day: dt.date | None) -> None:
         """Apply a new symbol set between two batches (see :class:`LiveSymbols`)."""
@@ -814,4 +951,6 @@ def collect_live(ctx, symbols, *, batch_seconds: float = 1.0, flush_after: float
         hist.close()
         bars.close()
         settle()
+        if summary.stop is None:  # no tick was journaled: nothing to flush
+            summary.stop = LiveStop("nothing", 0, 0, 0, 0.0, stop_timeout)
     return summary

@@ -92,4 +92,5 @@ class LiveCollectionService(ThreadService):
                              batch_seconds=float(params.get("batch_seconds", 1.0)))
         except InvalidFeedSymbol as e:
             raise ServiceConfigError(f"{e}; remove the symbol from the watchlist or the start request") from e
-        beat(f"{label}: stopped after {sum(s.appended.values()):,} ticks stored in {s.batches:,} batches")
+        beat(f"{label}: stopped after {sum(s.appended.values()):,} ticks stored in {s.batches:,} batches; "
+             f"{s.stop.message}")

@@ -8,8 +8,8 @@ from tickdeck.core.errors import JobError, NotFound
 class JobCancelled(JobError):
     """Raised inside a job (by its ``progress`` callable) when a cancel was requested."""
 
-    def __init__(self, job_id: int | None = None):
-        self.job_id = job_id
+    def __init__(self, job_id: int | None = None, note: str = ""):
+        self.job_id, self.note = job_id, note  # note: how the job stopped (e.g. a live stop's final flush)
         super().__init__(f"job {job_id} was cancelled" if job_id is not None else "job was cancelled")
 
 

@@ -139,13 +139,19 @@ def _collect_live(ctx, symbols, params: dict, progress) -> dict:
             timer = threading.Timer(delay, end_of_session)
             timer.daemon = True
             timer.start()
+    def live_progress(p) -> None:  # a cancel stops the run (bounded final flush) instead of raising through it
+        try:
+            progress(p)
+        except JobCancelled:
+            stop.set()
+
     try:
-        out = collect_live(ctx, symbols, stop_event=stop, host=params.get("host"), progress=progress)
+        out = collect_live(ctx, symbols, stop_event=stop, host=params.get("host"), progress=live_progress)
     finally:
         if timer is not None:
             timer.cancel()
-    if stop.is_set() and not session_over.is_set():
-        raise JobCancelled(getattr(progress, "job_id", None))
+    if stop.is_set() and not session_over.is_set():  # the note says what the bounded final flush stored
+        raise JobCancelled(getattr(progress, "job_id", None), note=out.stop.message if out.stop else "")
     return {"mode": "live", "result": _jsonable(out)}
 
 

@@ -90,8 +90,9 @@ def run_job(ctx, queue: JobQueue, job: JobRecord, worker: str) -> JobRecord:
         note = str(result.get("note") or "")
         return queue.finish(job.id, "succeeded", result=result, worker=worker,
                             message=f"done; {note}" if note else "done")
-    except JobCancelled:
-        return queue.finish(job.id, "cancelled", worker=worker, message="cancelled on request")
+    except JobCancelled as e:
+        note = f"; {e.note}" if e.note else ""
+        return queue.finish(job.id, "cancelled", worker=worker, message=f"cancelled on request{note}")
     except Exception as e:  # noqa: BLE001 - record every failure, the queue goes on
         tb = traceback.format_exc()
         log.warning("job %s (%s) failed: %s", job.id, job.kind, e)

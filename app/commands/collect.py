@@ -45,6 +45,7 @@ def run(args) -> int:
                   f"{s.acknowledged:,} acknowledged, {s.backfilled:,} backfilled, {s.recovered:,} recovered "
                   f"({s.duplicates:,} duplicates dropped, {s.backfills} backfills; dead letters: "
                   f"{s.bad_lines:,} bad lines, {s.rejected:,} rejected, {s.late:,} late)")
+            print(s.stop.message)  # what the bounded final flush stored, and what waits in the journal
             return 0
         cal = ctx.calendar()
         if args.days is not None:

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
-import time
 
 import numpy as np
 import pandas as pd
 
 from tickdeck.app.cli import main
 from tickdeck.core.collect import collect_days
-from tickdeck.core.live import collect_live
 from tickdeck.core.deadletters import fix, replay
+from tickdeck.core.events import DayWritten, FeedStatusChanged
 from tickdeck.core.schema import RAW_COLUMNS
+from waiting import wait_for
 
 DAY = "2024-07-01"
 
@@ -23,15 +22,10 @@ def _ids(ctx, sym, day):
     return ctx.store.read_day(sym, day, columns=["tick_id"])["tick_id"].to_numpy()
 
 
-def _run_live(ctx, emu, seconds, symbols=("AAPL", "MSFT")):
-    stop = threading.Event()
-    timer = threading.Timer(seconds, stop.set)
-    timer.start()
-    try:
-        return collect_live(ctx, list(symbols), batch_seconds=0.3, stop_event=stop, port_history=emu.port_history,
-                            port_l1=emu.port_l1)
-    finally:
-        timer.cancel()
+def _emulated_ticks(emu, sym, day) -> int:
+    """How many of ``sym``'s ticks of ``day`` exist at the emulator's clock now."""
+    now = emu.sim_now()
+    return int(np.searchsorted(emu.day_raw(sym, day)["time"], (now - now.normalize()).value // 1000, side="right"))
 
 
 def _assert_prefix_of_source(ctx, emu, sym, day):
@@ -40,31 +34,39 @@ def _assert_prefix_of_source(ctx, emu, sym, day):
     assert ids.size > 0 and np.array_equal(ids, src[:ids.size]), "stored ticks must be the source's, in order, once"
 
 
-def test_live_appends_dedupes_and_resumes_without_gaps(ctx, emulator_factory):
+def test_live_appends_dedupes_and_resumes_without_gaps(ctx, emulator_factory, live_until):
     emu = emulator_factory(now="2024-07-03 10:00:00", speed=20, faults={"duplicate_every": 5})
-    s1 = _run_live(ctx, emu, 2.0)
+    s1 = live_until(ctx, emu, lambda p: p.done >= 20, batch_seconds=0.3)  # every 5th line repeats: duplicates
     assert s1.appended["AAPL"] > 0 and s1.duplicates > 0 and s1.batches >= 1
     _assert_prefix_of_source(ctx, emu, "AAPL", "2024-07-03")
     n1 = _ids(ctx, "AAPL", "2024-07-03").size
-    time.sleep(0.5)  # ticks happen while nothing collects: the resume backfills them from history
-    s2 = _run_live(ctx, emu, 1.5)
-    assert s2.backfills >= 1
+    # ticks happen while nothing collects: the resume backfills them from history
+    wait_for(lambda: _emulated_ticks(emu, "AAPL", "2024-07-03") >= n1 + 3, "3 AAPL ticks while nothing collects")
+    s2 = live_until(ctx, emu, lambda p: True, batch_seconds=0.3)
+    assert s2.backfills >= 1 and s2.backfilled >= 3
     for sym in ("AAPL", "MSFT"):
         _assert_prefix_of_source(ctx, emu, sym, "2024-07-03")
     assert _ids(ctx, "AAPL", "2024-07-03").size > n1
     assert ctx.catalog.tick_days("AAPL")[0].ticks == _ids(ctx, "AAPL", "2024-07-03").size
 
 
-def test_live_survives_dropped_connections_without_loss(ctx, emulator_factory):
+def test_live_survives_dropped_connections_without_loss(ctx, emulator_factory, live_until):
     emu = emulator_factory(now="2024-07-03 11:00:00", speed=20, faults={"drop_every": 1.0})
-    s = _run_live(ctx, emu, 3.0, symbols=("AAPL",))
+    states = [""]  # the Level 1 client's state changes, from its own status events (one per batch too)
+    ctx.bus.listen("collection", lambda m: states.append(m.event.state) if isinstance(m.event, FeedStatusChanged) and
+                   m.event.kind == "level1" and m.event.state != states[-1] else None)
+    # a batch after the client was connected again: the batch with its reconnect was backfilled before
+    s = live_until(ctx, emu, lambda p: states.count("connected") >= 2, symbols=("AAPL",), batch_seconds=0.3)
     assert s.backfills >= 2  # the start plus at least one reconnect
     _assert_prefix_of_source(ctx, emu, "AAPL", "2024-07-03")
 
 
-def test_live_finalises_the_day_at_session_end(ctx, emulator_factory):
+def test_live_finalises_the_day_at_session_end(ctx, emulator_factory, live_until):
     emu = emulator_factory(now="2024-07-03 16:59:58", speed=2)  # early close: after-hours end 17:00
-    s = _run_live(ctx, emu, 2.0, symbols=("AAPL",))
+    written = []  # whole-day writes: the finalisation's
+    ctx.bus.listen("collection", lambda m: written.append(m.event) if isinstance(m.event, DayWritten) else None)
+    s = live_until(ctx, emu, lambda p: any(w.symbol == "AAPL" for w in written), symbols=("AAPL",),
+                   batch_seconds=0.3)
     assert ("AAPL", pd.Timestamp("2024-07-03").date()) in s.finalized
     src = emu.day_raw("AAPL", "2024-07-03")
     assert np.array_equal(_ids(ctx, "AAPL", "2024-07-03"), src["tick_id"])

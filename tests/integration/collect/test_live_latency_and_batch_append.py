@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 
 from builders import make_trades
 from tickdeck.core.calendar import get_calendar
-from tickdeck.core.live import collect_live
 from tickdeck.core.enrich import enrich
 from tickdeck.core.errors import SchemaError
 
@@ -38,18 +35,18 @@ def test_batched_append_matches_single_appends_and_reports_a_bad_item_without_lo
     assert np.array_equal(ctx.store.read_day("AAA", "2024-07-02")["tick_id"].to_numpy(), raw["tick_id"][:200])
 
 
-def test_live_lines_are_flushed_by_age_well_before_the_batch_window(ctx, emulator_factory):
+def test_live_lines_are_flushed_by_age_well_before_the_batch_window(ctx, emulator_factory, live_until):
     emu = emulator_factory(now="2024-07-03 10:00:00", speed=20, symbols=("AAPL", "MSFT"))
-    stop = threading.Event()
-    timer = threading.Timer(3.0, stop.set)
-    timer.start()
-    try:
-        s = collect_live(ctx, ["AAPL", "MSFT"], batch_seconds=5.0, flush_after=0.1, stop_event=stop,
-                         port_history=emu.port_history, port_l1=emu.port_l1, finalize=False)
-    finally:
-        timer.cancel()
+    acked: set[int] = set()  # acknowledged ticks after each batch (progress.done)
+
+    def five_batches_with_new_ticks(p) -> bool:
+        acked.add(p.done)
+        return len(acked - {0}) >= 5
+
+    s = live_until(ctx, emu, five_batches_with_new_ticks, batch_seconds=5.0, flush_after=0.1, finalize=False)
     lines = int(s.line_latency_hist.sum())
-    assert s.batches >= 5  # a 5 s window would allow one; lines arriving flush every ~0.1 s
-    assert lines > 0 and s.line_latency_ms(50) is not None
+    assert s.batches >= 5 and lines == s.acknowledged > 0  # five batches with new ticks each
+    assert s.line_latency_ms(50) is not None
     assert s.line_latency_ms(50) <= s.line_latency_ms(99) <= s.line_latency_ms(100)
-    assert s.line_latency_ms(50) < 5000  # far below the 5 s batch window
+    # a line waits for its age (0.1 s), not for the 5 s batch window
+    assert s.line_latency_ms(50) < 5000 and s.latencies_ms and min(s.latencies_ms) < 5000
