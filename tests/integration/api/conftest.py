@@ -3,9 +3,9 @@ and users and keys for each role.
 
 * ``api_emulator`` (session) — the IQFeed emulator on free ports (``EMULATOR_NOW`` is its clock);
   it keeps running, so live collection started through the API has a feed.
-* ``api_demo_data`` (session) — a data dir filled once by ``tickdeck collect`` from the emulator over
+* ``api_demo_data`` (session) — a data dir filled once by what ``tickdeck collect`` runs, from the emulator over
   TCP (enrich, validate, store, default bars and validation: the same path as ``make demo``), with
-  the users of :data:`USERS` and an API key per role made by ``tickdeck keys create``, plus a
+  the users of :data:`USERS` and an API key per role made by the calls of ``tickdeck keys create``, plus a
   revoked and an expired key.
 * ``api_server`` (module) — a copy of that data dir served by a real server process; ``api_server.client(who)``
   is an ``httpx.Client`` with ``who``'s key (``viewer``, ``researcher``, ``admin``, ``revoked``,
@@ -81,45 +81,53 @@ class DemoData:
 
 
 def _add_users_and_keys(data_dir: Path) -> tuple[dict, dict]:
-    keys, names = {}, {}
-    for role, (name, password) in USERS.items():
-        run_cli(data_dir, "users", "add", name, "--role", role, "--password", password)
-        names[role] = f"{role}-key"
-        keys[role] = run_cli(data_dir, "keys", "create", "--user", name, "--name", names[role]).stdout.split()[0]
-    admin = USERS["admin"][0]
-    names["revoked"], names["expired"] = "revoked-key", "expired-key"
-    keys["revoked"] = run_cli(data_dir, "keys", "create", "--user", admin, "--name", "revoked-key").stdout.split()[0]
-    keys["expired"] = run_cli(data_dir, "keys", "create", "--user", admin, "--name", "expired-key",
-                              "--expires", "1h").stdout.split()[0]
-    listing = run_cli(data_dir, "keys", "list").stdout.splitlines()
-    revoked_id = next(line.split()[0] for line in listing if " revoked-key " in line)
-    run_cli(data_dir, "keys", "revoke", revoked_id)
-    _expire(data_dir, "expired-key")
-    return keys, names
-
-
-def _expire(data_dir: Path, key_name: str) -> None:
-    """Move a key's expiry into the past (a key cannot be created already expired)."""
+    """The users of :data:`USERS` with a key each, and a revoked and an expired key of the admin, made with the
+    tickdeck.core.users calls ``tickdeck users add`` / ``tickdeck keys create|revoke`` make (in this process: fifteen
+    CLI processes took most of the module's setup; the commands themselves are tested in tests/unit/web)."""
     from sqlalchemy import update
 
     from tickdeck.core import db
     from tickdeck.core.catalog import Catalog
     from tickdeck.core.config import Settings
+    from tickdeck.core.users import add_user, create_api_key, parse_duration, revoke_api_key
 
     catalog = Catalog(Settings(data_dir=data_dir).sql_url)
+    keys, names = {}, {}
     try:
+        for role, (name, password) in USERS.items():
+            add_user(catalog, name, role, password, actor="cli")
+            names[role] = f"{role}-key"
+            keys[role] = create_api_key(catalog, name, names[role], actor="cli").secret
+        admin = USERS["admin"][0]
+        names["revoked"], names["expired"] = "revoked-key", "expired-key"
+        revoked = create_api_key(catalog, admin, "revoked-key", actor="cli")
+        keys["revoked"] = revoked.secret
+        revoke_api_key(catalog, revoked.key.id, actor="cli")
+        keys["expired"] = create_api_key(catalog, admin, "expired-key", expires_in=parse_duration("1h"),
+                                         actor="cli").secret
+        # a key cannot be created already expired: move its expiry into the past
         with catalog.Session.begin() as s:
-            s.execute(update(db.ApiKey).where(db.ApiKey.name == key_name)
+            s.execute(update(db.ApiKey).where(db.ApiKey.name == "expired-key")
                       .values(expires_at=db.utcnow() - dt.timedelta(minutes=5)))
     finally:
         catalog.engine.dispose()
+    return keys, names
 
 
 @pytest.fixture(scope="session")
 def api_demo_data(tmp_path_factory, api_emulator) -> DemoData:
+    from tickdeck.app.wiring import open_context
+    from tickdeck.core.collect import collect_days
+    from tickdeck.core.config import Settings
+
     data_dir = tmp_path_factory.mktemp("api-demo") / "data"
-    run_cli(data_dir, "collect", *SYMBOLS, "--start", DAYS[0].isoformat(), "--end", DAYS[-1].isoformat(),
-            env=_feed_env(api_emulator))
+    # what `tickdeck collect AAPL MSFT --start … --end …` runs (the post-ingest pipeline installed), in this process
+    ctx = open_context(Settings(data_dir=data_dir, feed_host="127.0.0.1", feed_port_history=api_emulator.port_history,
+                                feed_port_l1=api_emulator.port_l1), pipeline=True)
+    try:
+        collect_days(ctx, list(SYMBOLS), list(DAYS))
+    finally:
+        ctx.close()
     keys, names = _add_users_and_keys(data_dir)
     return DemoData(data_dir, keys, names)
 
