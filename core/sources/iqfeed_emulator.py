@@ -123,6 +123,7 @@ class IQFeedEmulator:
         Passed to :func:`generate_day` (``ticks`` overrides regular-session trades per day).
     speed, now
         Emulated clock: starts at ``now`` (naive ET; default the real ET time) and runs ``speed``×.
+        :meth:`set_clock` moves it on (a test skips the hours in which it asserts nothing).
     """
 
     def __init__(self, *, symbols=None, seed: int = 0, speed: float = 1.0, now=None, host: str = "127.0.0.1",
@@ -133,8 +134,9 @@ class IQFeedEmulator:
         self.host, self.port_history, self.port_l1 = host, port_history, port_l1
         self.faults = faults or EmulatorFaults()
         self.calendar = calendar or get_calendar("XNYS")
-        self._now0 = _parse_now(now)
-        self._mono0 = time.monotonic()
+        # the clock: (emulated time at the anchor or None = the real ET time, monotonic time of the anchor,
+        # speed), replaced as one tuple, so a reader on another thread never mixes an old and a new part
+        self._anchor = (_parse_now(now), time.monotonic(), self.speed)
         self._cache: collections.OrderedDict = collections.OrderedDict()
         self._cache_lock = threading.Lock()
         self._cache_bytes = 0
@@ -146,8 +148,23 @@ class IQFeedEmulator:
     # -- clock and data -----------------------------------------------------------------------
     def sim_now(self) -> pd.Timestamp:
         """Emulated wall-clock time (naive ET)."""
-        base = self._now0 if self._now0 is not None else pd.Timestamp.now(tz="America/New_York").tz_localize(None)
-        return base + pd.Timedelta(seconds=(time.monotonic() - self._mono0) * self.speed)
+        now0, mono0, speed = self._anchor
+        base = now0 if now0 is not None else pd.Timestamp.now(tz="America/New_York").tz_localize(None)
+        return base + pd.Timedelta(seconds=(time.monotonic() - mono0) * speed)
+
+    def set_clock(self, now=None, *, speed: float | None = None) -> pd.Timestamp:
+        """Move the emulated clock on to ``now`` (naive ET, or tz-aware; default where it is) and run it
+        ``speed``× from there (default unchanged); returns the new emulated time.
+
+        The clock never goes back (a feed would resend trades): a ``now`` it has passed leaves it
+        where it is. The Level 1 stream then sends every trade up to the new time at once (as a
+        feed catching up) and one ``T`` heartbeat for the new second; history serves up to it.
+        """
+        at = self.sim_now()
+        target = at if now is None else max(_parse_now(now), at)
+        self.speed = self.speed if speed is None else float(speed)
+        self._anchor = (target, time.monotonic(), self.speed)
+        return target
 
     def known(self, symbol: str) -> bool:
         try:
@@ -265,7 +282,7 @@ class IQFeedEmulator:
         self._servers = [h, l1]
         self.port_history = h.sockets[0].getsockname()[1]
         self.port_l1 = l1.sockets[0].getsockname()[1]
-        self._mono0 = time.monotonic()
+        self._anchor = (self._anchor[0], time.monotonic(), self._anchor[2])
         return self
 
     async def stop(self) -> None:
