@@ -6,13 +6,15 @@ The page gets what the server injects: a user and the jobs facade over the real 
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from builders import store_synthetic
 
 from tickdeck.app.routes import QueueJobs
 from tickdeck.core.retention import RetentionReport
 from tickdeck.core.users import User
-from tickdeck.pages.admin import AdminPage, freshness_rows, retention_is_empty, retention_summary
+from tickdeck.pages.admin import (HEALTH_KIND, OVERALL_KIND, AdminPage, freshness_rows, retention_is_empty,
+                                  retention_summary)
 
 
 def _page(ctx):
@@ -86,10 +88,17 @@ def test_retry_all_failed(ctx):
 def test_health_cards_name_each_service_with_status_text(ctx):
     page = _page(ctx)
     page.refresh_health(wait=True)
-    html = page.health_pane.object
-    for name in ("feed", "arcticdb", "sql", "redis", "disk", "memory", "cpu"):
-        assert f"data-check='{name}'" in html
-    assert "System " in html and ("OK" in html)
+    html, rep = page.health_pane.object, page.health
+    cards = re.findall(r"data-check='(\w+)' data-status='(\w+)'><h4>[^<]*</h4><span[^>]*><span[^>]*>[^<]*</span> "
+                       r"([^<]+)</span>", html)
+    assert [name for name, _, _ in cards] == [c.name for c in rep.checks]  # one card per check, in order
+    assert {name for name, _, _ in cards} >= {"feed", "arcticdb", "sql", "redis", "disk", "memory", "cpu"}
+    for (name, status, label), check in zip(cards, rep.checks):
+        assert (status, label) == (check.status, HEALTH_KIND[check.status][1]), name
+    status = {n: st for n, st, _ in cards}
+    assert status["sql"] == status["arcticdb"] == "ok"  # the real SQLite catalog and LMDB store answer
+    overall = re.search(r'data-testid="health-overall"><span[^>]*>[^<]*</span> ([^<]+)</span>', html).group(1)
+    assert overall == "System " + OVERALL_KIND[rep.status][1]
 
 
 def test_retention_summary_formats_reports():
