@@ -60,9 +60,14 @@ def test_progress_is_persisted_while_a_job_runs(jctx, queue):
     jctx.bus.listen("jobs", lambda m: seen.append(m) if m.event.change == "progress" else None)
     jid = queue.submit("generate", {"symbols": ["SPY"], "start": "2024-07-01", "end": "2024-07-12", "ticks": 300})
     Worker(jctx).run(once=True)
-    pcts = [m.event.progress for m in seen if m.event.id == jid]
-    assert pcts and pcts[-1] == 100.0 and pcts == sorted(pcts)
-    assert "generate" in queue.get(jid).message or queue.get(jid).message == "done"
+    mine = [m.event for m in seen if m.event.id == jid]
+    pcts = [e.progress for e in mine]
+    days = jctx.calendar().trading_days("2024-07-01", "2024-07-12")
+    # each published step is a whole number of the job's days done (updates may be coalesced), rising to 100
+    steps = [round(p * len(days) / 100, 6) for p in pcts]
+    assert all(s == int(s) for s in steps) and steps == sorted(set(steps)) and steps[-1] == len(days), steps
+    assert any(0 < s < len(days) for s in steps)  # seen while running, not only at the end
+    assert queue.get(jid).message == "done" and queue.get(jid).progress == 100.0
 
 
 def test_embedded_worker_runs_submitted_jobs_until_stopped(jctx, queue):
