@@ -1,82 +1,133 @@
-"""Bars over real recorded trades: CME ESU4 (Databento DBN) and Binance BTCUSDT (Parquet).
+"""Bars over real recorded trades: CME ESU4 (Databento DBN) and Binance BTCUSDT (Parquet), from NautilusTrader's
+test data (see /work/shared/realdata/README.md).
 
-The files come from NautilusTrader's test data (see /work/shared/realdata/README.md); they are
-converted to tick frames here so this test does not depend on the general importers.
+Each file is stored by the real importer (``import_file``, what ``tickdeck import`` runs) and its bars come
+from the bars service (``get_bars``), so the importer's units and calendars are what the bars see. Expected
+values are computed from the files with a plain reading (databento's DataFrame, pandas), never from tickdeck.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from tickdeck.core.bars import BarBuilder, compute_bars
+from tickdeck.core.bars import BarBuilder, get_bars, tick_arrays
+from tickdeck.core.instruments import stored_terms
+from tickdeck.core.sources.files import import_file
 
 ET = "America/New_York"
+ES_FILE, BTC_FILE = "esu4-glbx-trades_2024-07-01T23-58.dbn.zst", "btcusdt-trades.parquet"
 
 
 @pytest.fixture(scope="module")
-def es_ticks(realdata):
+def store(tmp_path_factory, realdata):
+    """Both files imported into one store: (ctx, {symbol: stored day})."""
+    from tickdeck.core.config import Settings
+    from tickdeck.core.context import Context
+
+    ctx = Context.open(Settings(data_dir=tmp_path_factory.mktemp("bars-realdata") / "data"))
+    days = {}
+    for file, symbol in ((ES_FILE, "ESU4"), (BTC_FILE, "BTCUSDT")):
+        rep = import_file(ctx, realdata / file, symbol=symbol)
+        assert rep.rejected == 0 and len(rep.days) == 1
+        days[symbol] = rep.days[0].day
+    yield ctx, days
+    ctx.close()
+
+
+@pytest.fixture(scope="module")
+def es_src(realdata) -> pd.DataFrame:
     import databento
 
-    raw = databento.DBNStore.from_file(realdata / "esu4-glbx-trades_2024-07-01T23-58.dbn.zst").to_df()
-    idx = pd.DatetimeIndex(raw["ts_event"] if "ts_event" in raw else raw.index).tz_convert(ET)
-    sign = np.where(raw["side"].to_numpy() == "B", 1, np.where(raw["side"].to_numpy() == "A", -1, 0))
-    return pd.DataFrame({"last": raw["price"].to_numpy(float), "last_sz": raw["size"].to_numpy(np.int64),
-                         "trade_sign": sign.astype(np.int8), "session": np.ones(len(raw), np.int8)},
-                        index=pd.DatetimeIndex(idx, name="timestamp")).sort_index(kind="stable")
+    raw = databento.DBNStore.from_file(realdata / ES_FILE).to_df(price_type="float")
+    idx = pd.DatetimeIndex(raw["ts_event"]).tz_convert(ET)
+    return pd.DataFrame({"price": raw["price"].to_numpy(float), "size": raw["size"].to_numpy(np.int64)},
+                        index=idx).sort_index(kind="stable")
 
 
 @pytest.fixture(scope="module")
-def btc_ticks(realdata):
-    raw = pd.read_parquet(realdata / "btcusdt-trades.parquet")
-    idx = pd.DatetimeIndex(raw["timestamp"]).as_unit("ns").tz_convert(ET)
-    sign = np.where(raw["buyer_maker"].astype(bool).to_numpy(), -1, 1).astype(np.int8)  # maker buyer = sell aggressor
-    return pd.DataFrame({"last": raw["price"].to_numpy(float), "last_sz": raw["quantity"].to_numpy(float),
-                         "trade_sign": sign, "session": np.ones(len(raw), np.int8)},
-                        index=pd.DatetimeIndex(idx, name="timestamp"))
+def btc_src(realdata) -> pd.DataFrame:
+    return pd.read_parquet(realdata / BTC_FILE)
 
 
-def test_es_minute_bars_match_pandas_resample(es_ticks):
-    bars = compute_bars(es_ticks, "time:1m", calendar=None)
-    r = es_ticks["last"].resample("1min")
+def _bars(store, symbol, spec):
+    ctx, days = store
+    return get_bars(ctx, symbol, days[symbol], spec=spec)
+
+
+def test_es_minute_bars_match_pandas_resample_of_the_file(store, es_src):
+    bars = _bars(store, "ESU4", "time:1m")
+    r = es_src["price"].resample("1min")
     ref = pd.DataFrame({"open": r.first(), "high": r.max(), "low": r.min(), "close": r.last(),
-                        "volume": es_ticks["last_sz"].resample("1min").sum().astype(float)}).dropna()
-    assert len(es_ticks) == 120 and len(bars) == len(ref)
+                        "volume": es_src["size"].resample("1min").sum().astype(float)}).dropna()
+    assert len(es_src) == 120 and len(bars) == len(ref)
     pd.testing.assert_frame_equal(bars[["open", "high", "low", "close", "volume"]], ref, check_names=False,
                                   check_freq=False, check_index_type=False)
-    assert (bars["buy_volume"] + bars["sell_volume"]).sum() == es_ticks["last_sz"].sum()
+    ctx, days = store
+    ticks = ctx.store.read_day("ESU4", days["ESU4"], columns=["last_sz", "trade_sign"])
+    signed = ticks.loc[ticks["trade_sign"] != 0, "last_sz"].sum()  # the first trade has no prior tick or quote
+    assert (bars["buy_volume"] + bars["sell_volume"]).sum() == signed and 0 < signed <= es_src["size"].sum()
 
 
-@pytest.mark.parametrize("spec", ["tick:10", "volume:25", "volume:25:split", "dollar:500000", "range:0.5",
-                                  "renko:0.25", "tick_imbalance:ewma5:t10", "volume_runs:ewma5:t10"])
-def test_es_bars_conserve_volume_and_stream_identically(es_ticks, spec):
-    bars = compute_bars(es_ticks, spec, calendar=None)
-    assert bars["volume"].sum() == es_ticks["last_sz"].sum()
-    b = BarBuilder(spec, calendar=None)
-    parts = [b.update(es_ticks.iloc[i:i + 17]) for i in range(0, len(es_ticks), 17)] + [b.flush()]
-    pd.testing.assert_frame_equal(pd.concat(parts), bars, check_exact=True)
+SPLIT_FLUSH_UNSCALED = pytest.mark.xfail(strict=True, reason="the streaming split form's last (flushed) bar has its "
+                                          "dollar volume without the contract multiplier (1/50 of the batch form's)")
 
 
-def test_es_renko_bricks_are_quarter_points(es_ticks):
-    bars = compute_bars(es_ticks, "renko:0.25", calendar=None)
-    closes = bars["close"].to_numpy()[:-1]  # the last bar is closed by the end of data
-    assert len(closes) >= 1
-    assert np.allclose(np.diff(closes) % 0.25, 0) or np.allclose(np.abs(np.diff(closes)) % 0.25, 0)
+@pytest.mark.parametrize("spec", ["tick:10", "volume:25", pytest.param("volume:25:split", marks=SPLIT_FLUSH_UNSCALED),
+                                  "dollar:500000", "range:0.5", "renko:0.25", "tick_imbalance:ewma5:t10",
+                                  "volume_runs:ewma5:t10"])
+def test_es_bars_conserve_volume_and_stream_identically(store, es_src, spec):
+    bars = _bars(store, "ESU4", spec)
+    assert bars["volume"].sum() == es_src["size"].sum()
+    ctx, days = store
+    ticks = ctx.store.read_day("ESU4", days["ESU4"])
+    scale = stored_terms(ctx, "ESU4").notional_scale  # dollar volume in USD: $50 a point, as live bars use it
+    b = BarBuilder(spec, calendar=ctx.calendar_for("ESU4").name)
+    parts = [b.update(tick_arrays(ticks.iloc[i:i + 17], scale=scale)) for i in range(0, len(ticks), 17)]
+    parts.append(b.flush())
+    streamed = pd.concat(parts)
+    pd.testing.assert_frame_equal(streamed[bars.columns], bars, check_exact=True, check_names=False)
 
 
-def test_btc_fractional_sizes_split_into_exact_one_coin_bars(btc_ticks):
-    bars = compute_bars(btc_ticks, "volume:1:split", calendar="24/7")
-    assert bars["volume"].sum() == pytest.approx(btc_ticks["last_sz"].sum(), rel=1e-12)
-    np.testing.assert_allclose(bars["volume"].to_numpy()[:-1], 1.0, rtol=1e-9)
-    plain = compute_bars(btc_ticks, "volume:1", calendar="24/7")
-    assert (plain["volume"].to_numpy()[:-1] >= 1.0).all()
+def test_es_renko_bricks_are_quarter_points(store):
+    closes = _bars(store, "ESU4", "renko:0.25")["close"].to_numpy()[:-1]  # the last bar is closed by the data's end
+    steps = np.abs(np.diff(closes))
+    assert len(steps) >= 2 and np.allclose(steps % 0.25, 0) and (steps > 0).all()
+
+
+def test_btc_dollar_bars_hold_the_files_dollar_volume(store, btc_src):
+    dollars = float((btc_src["price"] * btc_src["quantity"]).sum())
+    bars = _bars(store, "BTCUSDT", "dollar:100000")
+    assert bars["dollar_volume"].sum() == pytest.approx(dollars, rel=1e-9)
+    assert (bars["dollar_volume"].to_numpy()[:-1] >= 100_000).all()  # each closed bar reached $100,000 ...
+    assert 10 < len(bars) <= math.ceil(dollars / 100_000)  # ... so there are at most total / $100,000 of them
 
 
 @pytest.mark.parametrize("spec", ["time:1m", "dollar:100000", "dollar_imbalance:ewma10:t50", "dollar_runs:ewma10:t50",
                                   "heikin_ashi:1m"])
-def test_btc_bars_are_consistent(btc_ticks, spec):
-    bars = compute_bars(btc_ticks, spec, calendar="24/7")
-    assert bars["trade_count"].sum() == len(btc_ticks)
-    assert bars["dollar_volume"].sum() == pytest.approx((btc_ticks["last"] * btc_ticks["last_sz"]).sum(), rel=1e-9)
-    assert (bars["buy_volume"] + bars["sell_volume"]).to_numpy() == pytest.approx(bars["volume"].to_numpy())
+def test_btc_bars_are_consistent(store, btc_src, spec):
+    bars = _bars(store, "BTCUSDT", spec)
+    assert bars["trade_count"].sum() == len(btc_src)
+    assert bars["dollar_volume"].sum() == pytest.approx((btc_src["price"] * btc_src["quantity"]).sum(), rel=1e-9)
+    ctx, days = store
+    ticks = ctx.store.read_day("BTCUSDT", days["BTCUSDT"], columns=["last_sz", "trade_sign"])
+    signed = ticks.loc[ticks["trade_sign"] != 0, "last_sz"].sum()  # unsigned: no prior tick or quote to sign by
+    assert (bars["buy_volume"] + bars["sell_volume"]).sum() == pytest.approx(signed, rel=1e-12)
+    assert bars["volume"].sum() == pytest.approx(ticks["last_sz"].sum(), rel=1e-12)
+
+
+@pytest.mark.xfail(strict=True, reason="bars count the importer's 1e-8 BTC size units, not coins: volume:1 closes "
+                                       "a bar on every trade (2,001 bars) and volume:1:split asks for 64.9 GiB")
+@pytest.mark.parametrize("spec", ["volume:1", "volume:1:split"])
+def test_btc_volume_bars_count_whole_coins(store, btc_src, spec):
+    coins = float(btc_src["quantity"].sum())  # 87.07 BTC in the file
+    plain = _bars(store, "BTCUSDT", "volume:1")
+    assert len(plain) <= math.ceil(coins), f"{len(plain)} bars of at least one coin from {coins:.2f} coins"
+    bars = plain if spec == "volume:1" else _bars(store, "BTCUSDT", spec)  # split only once plain is right:
+    assert bars["volume"].sum() == pytest.approx(coins, rel=1e-12)  # it allocates a slot per size unit
+    if spec.endswith("split"):
+        assert len(bars) == math.ceil(coins)
+        np.testing.assert_allclose(bars["volume"].to_numpy()[:-1], 1.0, rtol=1e-9)
