@@ -13,6 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from tickdeck.core.catalog import DatasetSummary
+from tickdeck.core.dataset_cards import exchange_of
 
 UNKNOWN_VENUE = "unknown venue"
 
@@ -56,7 +57,8 @@ def catalog_tree(ctx, datasets: list[DatasetSummary] | None = None) -> tuple[Ven
     """Venues (sorted) → instruments (by symbol) → bar families and specs (sorted).
 
     ``datasets`` are catalog summaries already read (default: every dataset). An instrument's
-    venue is its dataset's venue, else its calendar, else :data:`UNKNOWN_VENUE`.
+    venue is the exchange it trades on (:func:`tickdeck.core.dataset_cards.exchange_of`: a MIC
+    such as ``XNAS``, or ``CME``; never the data vendor), else :data:`UNKNOWN_VENUE`.
     """
     items = ctx.catalog.datasets() if datasets is None else datasets
     bars: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(lambda: [0, 0])))
@@ -68,6 +70,6 @@ def catalog_tree(ctx, datasets: list[DatasetSummary] | None = None) -> tuple[Ven
     for d in sorted(items, key=lambda d: d.symbol):
         fams = tuple(FamilyNode(f, tuple(SpecNode(s, k, n) for s, (k, n) in sorted(specs.items())))
                      for f, specs in sorted(bars.get(d.symbol, {}).items()))
-        venues[d.venue or d.calendar or UNKNOWN_VENUE].append(
+        venues[exchange_of(d) or UNKNOWN_VENUE].append(
             InstrumentNode(d.symbol, d.asset_class, d.source, d.days, d.ticks, d.first_day, d.last_day, fams))
     return tuple(VenueNode(v, tuple(ins)) for v, ins in sorted(venues.items()))

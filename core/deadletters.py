@@ -15,6 +15,7 @@ late Level 1 tick, one the ingest rules refuse) is kept as such a ``Q`` line
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,7 +70,10 @@ def _parse_one(symbol: str, raw: str) -> tuple[str, dict]:
         text = ",".join(cells[1:])  # drop the request id
     if not text.startswith("LH,"):
         raise FeedError("not an IQFeed tick line (expected [RequestID,]LH,... or Q,SYM,...)")
-    p = ip.parse_ticks(text.encode() + b"\r\n")
+    try:
+        p = ip.parse_ticks(text.encode() + b"\r\n")
+    except ip.MalformedReply as e:  # the one line is the whole reply: say why it is refused, not "no usable line"
+        raise FeedError(e.bad[0][1] if e.bad else str(e)) from None
     if p.bad:
         raise FeedError(p.bad[0][1])
     if not symbol:
@@ -143,3 +147,128 @@ def fix(ctx, id_: int, line: str) -> None:
     if not any(r.id == id_ for r in ctx.catalog.dead_letters(status=None, limit=REPLAY_LIMIT)):
         raise NotFound(f"no dead letter with id {id_}")
     ctx.catalog.update_dead_letter(id_, line)
+
+
+# -- browsing, checking and fixing one line (the dead-letters page; the CLI's --fix and --replay) ----------
+BROWSE_LIMIT = 500  # rows a browse returns: a page of work, newest first
+REASON_KIND_CHARS = 40  # a reason without a "field:" prefix is grouped by its first characters
+_LOCATION = re.compile(r"^(?:row|line|record)[ =]?\d+:\s*", re.IGNORECASE)
+
+
+def reason_kind(reason: str) -> str:
+    """What a reason is about, for grouping: the field before the first ``:`` (``last``, ``ts``,
+    ``last_sz``; a leading ``row N:`` / ``line N:`` is skipped), else the reason's first
+    :data:`REASON_KIND_CHARS` characters."""
+    text = _LOCATION.sub("", (reason or "").strip())  # "row 3: ..." / "line 12: ...": the place is not the kind
+    head, sep, _ = text.partition(":")
+    if sep and head and len(head) <= REASON_KIND_CHARS and " " not in head.strip():
+        return head.strip()
+    return text[:REASON_KIND_CHARS] or "(no reason)"
+
+
+@dataclass(frozen=True)
+class DeadLetterQuery:
+    """A browse filter; empty fields match everything. ``reason`` is a :func:`reason_kind` or a
+    case-insensitive substring of the reason."""
+
+    source: str = ""
+    symbol: str = ""
+    reason: str = ""
+    status: str = ""
+
+    def matches(self, r) -> bool:
+        if self.source and r.source != self.source:
+            return False
+        if self.symbol and r.symbol.upper() != self.symbol.strip().upper():
+            return False
+        if self.status and r.status != self.status:
+            return False
+        if self.reason and reason_kind(r.reason) != self.reason and self.reason.lower() not in r.reason.lower():
+            return False
+        return True
+
+
+@dataclass(frozen=True)
+class DeadLetterFacets:
+    """Counts per source, symbol, reason kind and status over the rows considered (for the filters)."""
+
+    sources: dict
+    symbols: dict
+    reasons: dict
+    statuses: dict
+
+
+def browse(ctx, query: DeadLetterQuery | None = None, *,
+           limit: int = BROWSE_LIMIT) -> tuple[list, DeadLetterFacets]:
+    """Dead letters matching ``query`` (newest first, at most ``limit``) and the facets of all of
+    them (the newest :data:`REPLAY_LIMIT` rows), so a page can offer only values that exist."""
+    query = query or DeadLetterQuery()
+    rows = ctx.catalog.dead_letters(status=None, limit=REPLAY_LIMIT)
+
+    def count(values) -> dict:
+        out: dict = {}
+        for v in values:
+            out[v] = out.get(v, 0) + 1
+        return dict(sorted(out.items()))
+
+    facets = DeadLetterFacets(count(r.source for r in rows), count(r.symbol for r in rows),
+                              count(reason_kind(r.reason) for r in rows), count(r.status for r in rows))
+    return [r for r in rows if query.matches(r)][:limit], facets
+
+
+def get(ctx, id_: int):
+    """One dead letter by id.
+
+    Raises
+    ------
+    NotFound
+        No dead letter has that id.
+    """
+    for r in ctx.catalog.dead_letters(status=None, limit=REPLAY_LIMIT):
+        if r.id == int(id_):
+            return r
+    raise NotFound(f"no dead letter with id {id_}")
+
+
+@dataclass(frozen=True)
+class LineCheck:
+    """What a dead-letter line parses to, without storing anything."""
+
+    symbol: str
+    ticks: int
+    days: tuple  # "YYYY-MM-DD" of the ticks
+    first: dict  # the first parsed tick's raw fields (for the page to show)
+
+
+def check_line(symbol: str, line: str) -> LineCheck:
+    """Parse ``line`` the way :func:`replay` will (a dry run: nothing is written).
+
+    Raises
+    ------
+    FeedError
+        The line still does not parse; the message says which field and why.
+    """
+    sym, raw = _parse_one(symbol, line)
+    sym = normalize_ticker(sym)
+    dates = sorted({int(d) for d in raw["date"]})
+    first = {k: (v[0].item() if hasattr(v[0], "item") else v[0]) for k, v in raw.items() if len(v)}
+    return LineCheck(sym, int(raw["tick_id"].size), tuple(f"{d // 10000:04d}-{d // 100 % 100:02d}-{d % 100:02d}"
+                                                          for d in dates), first)
+
+
+def fix_and_replay(ctx, id_: int, line: str, *, actor: str = "system") -> ReplayResult:
+    """``tickdeck deadletters --fix ID LINE`` then ``--replay ID``: store the corrected text and
+    merge it into its day; the action is written to the audit log. A line that still fails is
+    kept (status ``failed``) with the new text and its reason in the result.
+
+    Raises
+    ------
+    NotFound
+        No dead letter has that id.
+    """
+    fix(ctx, id_, line)
+    res = replay(ctx, [id_])
+    ctx.catalog.audit(actor, "deadletter.replay", str(id_),
+                      {"replayed": len(res.replayed), "failed": [r for _, r in res.failed],
+                       "days": [f"{s} {d}" for s, d in res.days]})
+    return res

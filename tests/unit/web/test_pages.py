@@ -148,8 +148,8 @@ def test_catalog_page_tree_and_missing_day(stored):
     stored.catalog.delete_tick_day("AAPL", "2024-07-02")
     page = CatalogPage(ctx=stored, symbol="AAPL")
     tree = page.tree()
-    assert set(tree["SIM"]) == {"AAPL", "MSFT"}
-    assert tree["SIM"]["AAPL"]["ticks"][0] == 2
+    assert set(tree["XNAS"]) == {"AAPL", "MSFT"}  # the exchange, not the vendor's "SIM"
+    assert tree["XNAS"]["AAPL"]["ticks"][0] == 2
     states = page.day_states()
     assert states[dt.date(2024, 7, 2)] == "missing" and states[dt.date(2024, 7, 3)] == "present"
     assert 'data-symbol="MSFT"' in page.tree_html()
