@@ -118,6 +118,15 @@ def _indicators(ctx):
     return page
 
 
+def _deadletters(ctx):
+    from tickdeck.app.auth import current_user
+    from tickdeck.pages.deadletters import DeadLettersPage
+
+    page = DeadLettersPage(ctx=ctx, user=current_user())
+    page.sync_location()
+    return page
+
+
 def _admin(ctx):
     from tickdeck.core.users import ApiKeyControl
     from tickdeck.pages.admin import AdminPage
@@ -136,5 +145,6 @@ ROUTES: list[Route] = [
     Route("validation", "Validation", _validation),
     Route("monitor", "Collection monitor", _monitor),
     Route("indicators", "Market indicators", _indicators),
+    Route("deadletters", "Dead letters", _deadletters, role="admin"),
     Route("admin", "Admin", _admin, role="admin"),
 ]

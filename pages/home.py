@@ -2,8 +2,11 @@
 
 Each card shows the dataset's status badge (colour *and* a text label, from
 :func:`core.status.dataset_statuses`: freshness, quality on the 0–100 scale, failed
-collections), data points, date range, update frequency and quality, with View data /
-Validate / Export actions. Cards are
+collections), the exchange and the data source, the last stored price with its change against
+the previous stored day, a sparkline of daily closes, a coverage strip of the last trading days
+(:func:`core.dataset_cards.card_facts`), data points, date range, how often it really updates
+(``daily`` only when days were written day after day) and quality, with View data / Validate /
+Export actions. Cards are
 filtered by symbol/source/venue text, source, venue, date coverage and minimum quality, and
 update live: ``collection``/``day_written`` bus events are collected on the bus thread; the
 first event of a batch arms a one-shot timer on the session's event loop, which applies the
@@ -27,6 +30,7 @@ import param
 
 from tickdeck.core.calendar import MarketCalendar
 from tickdeck.core.catalog import Catalog, DatasetSummary
+from tickdeck.core.dataset_cards import CardFacts, PriceSummary, card_facts
 from tickdeck.core.datasets import DatasetFilter, filter_datasets
 from tickdeck.core.errors import TickdeckError
 from tickdeck.core.status import DatasetStatus, dataset_statuses
@@ -37,6 +41,8 @@ from tickdeck.pages.components.ui import empty_state_html
 LIVE_BATCH_MS = 500  # bus events are applied at most twice a second: smooth without flicker
 CARDS_PER_PAGE = 60  # cards rendered at first and per "Show more": 1,000 cards are ~1 MB of HTML
 ALL = "(all)"
+SPARK_W, SPARK_H = 120, 28  # sparkline size in px: a glance, not a chart
+STRIP_WORDS = {"present": "stored", "failing": "stored, failing validation", "missing": "trading day with no data"}
 
 CARD_CSS = """
 .td-grid { display: grid; gap: 14px; grid-template-columns: repeat(auto-fill, minmax(240px, 1fr)); }
@@ -56,6 +62,21 @@ CARD_CSS = """
 .td-card .td-failure { color: #cf222e; font-size: .85em; margin: 8px 0 0 0; overflow-wrap: anywhere; }
 .td-card .td-quality[data-band="poor"] { color: #cf222e; font-weight: 600; }
 .td-card .td-quality[data-band="fair"] { color: #9a6700; font-weight: 600; }
+.td-card .td-price { display: flex; align-items: baseline; gap: 8px; flex-wrap: wrap; margin: 2px 0 4px 0; }
+.td-card .td-last { font-size: 1.35em; font-weight: 700; font-variant-numeric: tabular-nums; }
+.td-card .td-change { font-weight: 600; font-variant-numeric: tabular-nums; font-size: .92em; }
+.td-card .td-up { color: #116329; } .td-card .td-down { color: #a40e26; } .td-card .td-flat { color: #57606a; }
+.td-card .td-asof { color: #57606a; font-size: .8em; }
+.td-card .td-trend { display: flex; align-items: center; gap: 4px 8px; min-height: 30px; flex-wrap: wrap; }
+.td-card .td-spark-range { white-space: nowrap; }
+.td-card .td-spark-range, .td-card .td-spark-none, .td-card .td-strip-words {
+  color: #57606a; font-size: .8em; margin: 0; }
+.td-card .td-coverage { display: flex; align-items: center; gap: 8px; margin: 4px 0 8px 0; flex-wrap: wrap; }
+.td-card .td-strip { display: flex; gap: 2px; }
+.td-card .td-cell { width: 8px; height: 14px; border-radius: 2px; display: inline-block; }
+.td-card .td-cell.td-present { background: #2da44e; }
+.td-card .td-cell.td-failing { background: #d4a72c; }
+.td-card .td-cell.td-missing { background: #fff; border: 1px dashed #cf222e; box-sizing: border-box; }
 """
 
 
@@ -69,18 +90,56 @@ def _ago(t: dt.datetime | None) -> str:
     return "just now"
 
 
-def update_frequency(d: DatasetSummary, calendar: MarketCalendar) -> str:
-    """How often a dataset gains days: live feeds, daily collection, or on demand."""
-    if "live" in (d.source or "").lower():
-        return "live (streaming)"
-    if d.first_day and d.last_day and d.days >= 2:
-        expected = len(calendar.trading_days(d.first_day, d.last_day))
-        if expected and d.days / expected >= 0.8:
-            return "daily"
-    return "on demand"
+def _price(x: float | None) -> str:
+    return "—" if x is None else f"{x:,.2f}" if abs(x) >= 1 else f"{x:,.4g}"
 
 
-def card_html(d: DatasetSummary, status: DatasetStatus, frequency: str) -> str:
+def price_html(p: PriceSummary) -> str:
+    """Last price, then the change against the previous stored day: sign, arrow *and* colour."""
+    if p.last is None:
+        return '<div class="td-price"><span class="td-last">—</span></div>'
+    change = ""
+    if p.change is not None:
+        kind = "up" if p.change > 0 else "down" if p.change < 0 else "flat"
+        arrow = {"up": "▲", "down": "▼", "flat": "■"}[kind]
+        pct = f" ({p.change_pct:+.2f} %)" if p.change_pct is not None else ""
+        change = (f'<span class="td-change td-{kind}" title="close {p.last_day} vs close {p.previous_day}">'
+                  f'<span aria-hidden="true">{arrow}</span> {p.change:+,.2f}{pct}</span>')
+    return (f'<div class="td-price"><span class="td-last" data-last="{p.last!r}" '
+            f'title="last trade stored, {p.last_day}">{_price(p.last)}</span>{change}'
+            f'<span class="td-asof">close {p.last_day}</span></div>')
+
+
+def sparkline_svg(p: PriceSummary) -> str:
+    """Daily closes of the last stored days as a small line (with min/max named for screen readers)."""
+    pts = [(i, c) for i, c in enumerate(p.closes) if c is not None]
+    if len(pts) < 2:
+        return '<p class="td-spark-none">one day stored: no trend yet</p>'
+    lo, hi = min(c for _, c in pts), max(c for _, c in pts)
+    span, n = (hi - lo) or 1.0, len(p.closes) - 1
+    xy = " ".join(f"{SPARK_W * i / n:.1f},{SPARK_H - 2 - (SPARK_H - 4) * (c - lo) / span:.1f}" for i, c in pts)
+    label = (f"daily closes {p.days[0]} to {p.days[-1]}: low {_price(lo)}, high {_price(hi)}, "
+             f"last {_price(p.last)}")
+    return (f'<svg class="td-spark" role="img" aria-label="{html.escape(label)}" viewBox="0 0 {SPARK_W} {SPARK_H}" '
+            f'width="{SPARK_W}" height="{SPARK_H}"><title>{html.escape(label)}</title>'
+            f'<polyline fill="none" stroke="#2563eb" stroke-width="1.5" points="{xy}"/></svg>'
+            f'<span class="td-spark-range">{_price(lo)}–{_price(hi)}, {len(pts)} days</span>')
+
+
+def strip_html(strip) -> str:
+    """The last trading days as cells (✓ stored, ! failing, ✕ missing) with a count in words."""
+    if not strip:
+        return ""
+    cells = "".join(f'<span class="td-cell td-{st}" title="{d}: {STRIP_WORDS[st]}" data-day="{d}" '
+                    f'data-state="{st}"></span>' for d, st in strip)
+    have = sum(1 for _, st in strip if st != "missing")
+    missing = len(strip) - have
+    words = f"{have}/{len(strip)} trading days" + (f", {missing} missing" if missing else "")
+    return (f'<div class="td-strip" role="img" aria-label="coverage of the last {len(strip)} trading days: {words}">'
+            f'{cells}</div><span class="td-strip-words">{words}</span>')
+
+
+def card_html(d: DatasetSummary, status: DatasetStatus, facts: CardFacts) -> str:
     e = html.escape
     rng = f"{d.first_day} → {d.last_day}" if d.first_day else "no days yet"
     sym = e(d.symbol)
@@ -91,11 +150,15 @@ def card_html(d: DatasetSummary, status: DatasetStatus, frequency: str) -> str:
     return (
         f'<article class="td-card" data-symbol="{sym}" data-status="{status.level}" aria-label="dataset {sym}">'
         f"<header><h3>{sym}</h3>{badge_html(status)}</header>"
-        f'<div class="td-sub">{e(d.source or "unknown source")} · {e(d.venue or d.calendar)} · {e(d.asset_class)}</div>'
+        f'<div class="td-sub"><span title="exchange">{e(facts.exchange)}</span> · {e(d.asset_class)} · '
+        f'<span title="data source">source {e(facts.source)}</span></div>'
+        f"{price_html(facts.price)}"
+        f'<div class="td-trend">{sparkline_svg(facts.price)}</div>'
+        f'<div class="td-coverage">{strip_html(facts.strip)}</div>'
         f"<dl><dt>Date range</dt><dd>{e(rng)}</dd>"
         f"<dt>Tick days</dt><dd>{d.days:,}</dd>"
         f"<dt>Data points</dt><dd>{d.ticks:,}</dd>"
-        f"<dt>Updates</dt><dd>{e(frequency)}</dd>"
+        f'<dt>Updates</dt><dd class="td-frequency">{e(facts.frequency)}</dd>'
         f"{quality}"
         f"<dt>Last write</dt><dd>{e(_ago(d.last_update))}</dd></dl>{failure}"
         f'<nav class="td-actions" aria-label="actions for {sym}">'
@@ -150,6 +213,15 @@ class HomePage(pn.viewable.Viewer):
     def calendar(self) -> MarketCalendar:
         return self.ctx.calendar()
 
+    def _calendar_of(self, d: DatasetSummary, default: MarketCalendar) -> MarketCalendar:
+        """The dataset's exchange calendar (the default one when its name is unknown here)."""
+        if not d.calendar or d.calendar == default.name:
+            return default
+        try:
+            return self.ctx.calendar(d.calendar)
+        except TickdeckError:
+            return default
+
     def _update_choices(self) -> None:
         items = self.catalog.datasets()
         self.param.source.objects = [ALL, *sorted({d.source for d in items if d.source})]
@@ -188,7 +260,7 @@ class HomePage(pn.viewable.Viewer):
         elif not items:
             body = '<p class="td-empty">No datasets match. Clear the filters, or generate or collect data first.</p>'
         else:
-            cards = "".join(card_html(d, s, update_frequency(d, cal)) for d, s in items)
+            cards = "".join(card_html(d, s, card_facts(self.catalog, self._calendar_of(d, cal), d)) for d, s in items)
             body = f'<div class="td-grid">{cards}</div>'
         n, rest = len(matching), len(matching) - len(items)
         summary = f"{n:,} dataset{'s' if n != 1 else ''}" + (f" · showing {len(items):,}" if rest else "")

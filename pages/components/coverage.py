@@ -2,13 +2,15 @@
 
 Each day cell carries a symbol and a text title besides its colour: ``✓`` stored,
 ``✕`` a trading day with no data, ``!`` stored but failing validation, blank for a
-non-trading day.
+non-trading day, ``H`` for a holiday (named in its title and the legend). A cell can link to
+the page that shows the day (the catalog links to the explorer and the validation page).
 """
 
 from __future__ import annotations
 
 import calendar as pycal
 import datetime as dt
+import html
 
 from tickdeck.core.calendar import MarketCalendar
 from tickdeck.core.catalog import Catalog
@@ -25,7 +27,11 @@ CAL_CSS = """
 .td-month td.missing { background: #ffebe9; color: #cf222e; font-weight: 700; }
 .td-month td.failing { background: #fff8c5; color: #9a6700; font-weight: 700; }
 .td-month td.closed { background: #f6f8fa; color: #8c959f; }
+.td-month td.holiday { background: #eef1f4; color: #57606a; font-weight: 700; }
+.td-month td a { color: inherit; text-decoration: none; display: block; }
+.td-month td a:hover, .td-month td a:focus { text-decoration: underline; }
 .td-legend span { margin-right: 14px; }
+.td-holidays { color: #57606a; font-size: .9em; }
 """
 MARKS = {"present": "✓", "missing": "✕", "failing": "!", "closed": ""}
 TITLES = {"present": "stored", "missing": "trading day with no data", "failing": "stored, failing validation",
@@ -55,8 +61,13 @@ def day_states(stored: set[dt.date], failing: set[dt.date], cal: MarketCalendar,
     return out
 
 
-def calendar_html(states: dict[dt.date, str]) -> str:
-    """Month tables for the last :data:`CALENDAR_MAX_MONTHS` months of ``states``."""
+def calendar_html(states: dict[dt.date, str], *, link=None, holidays: dict | None = None) -> str:
+    """Month tables for the last :data:`CALENDAR_MAX_MONTHS` months of ``states``.
+
+    ``link(day, state)`` returns the URL a day cell opens (or ``None``); ``holidays`` maps closed
+    weekdays to the holiday's name, shown in the cell (``H``), its title and the legend.
+    """
+    holidays = holidays or {}
     if not states:
         return '<p class="td-empty">No days stored.</p>'
     months = sorted({(d.year, d.month) for d in states})
@@ -75,7 +86,15 @@ def calendar_html(states: dict[dt.date, str]) -> str:
                 if st is None:
                     cells.append("<td></td>")
                 else:
-                    cells.append(f'<td class="{st}" title="{d}: {TITLES[st]}" data-day="{d}">{MARKS[st] or d.day}</td>')
+                    name = holidays.get(d) if st == "closed" else None
+                    title = html.escape(f"{d}: {TITLES[st]}" + (f" — {name}" if name else ""))
+                    mark = "H" if name else (MARKS[st] or d.day)
+                    url = link(d, st) if link else None
+                    if url:
+                        mark = f'<a href="{html.escape(url)}" aria-label="{title}">{mark}</a>'
+                    extra = f' data-holiday="{html.escape(name)}"' if name else ""
+                    cls = f"{st} holiday" if name else st
+                    cells.append(f'<td class="{cls}" title="{title}" data-day="{d}"{extra}>{mark}</td>')
             rows.append("<tr>" + "".join(cells) + "</tr>")
         head = "".join(f"<th>{n}</th>" for n in ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su"))
         parts.append(f'<div class="td-month"><table><caption>{pycal.month_name[m]} {y}</caption>'
@@ -84,5 +103,10 @@ def calendar_html(states: dict[dt.date, str]) -> str:
     counts = {k: sum(1 for s in states.values() if s == k) for k in ("present", "missing", "failing")}
     legend = (f'<p class="td-legend"><span>✓ stored: {counts["present"]}</span>'
               f'<span>✕ missing trading days: {counts["missing"]}</span>'
-              f'<span>! failing validation: {counts["failing"]}</span><span>blank/grey: market closed</span></p>')
+              f'<span>! failing validation: {counts["failing"]}</span><span>H: holiday</span>'
+              f'<span>blank/grey: market closed</span></p>')
+    shown = sorted((d, n) for d, n in holidays.items() if states.get(d) == "closed")
+    if shown:
+        legend += ('<p class="td-holidays">Holidays: '
+                   + "; ".join(f"{d} {html.escape(n)}" for d, n in shown) + "</p>")
     return legend + "".join(parts)

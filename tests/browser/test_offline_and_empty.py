@@ -19,6 +19,7 @@ EMPTY_TEXT = {  # the empty-state line each page shows when nothing is stored
     "validation": "Nothing to validate yet",
     "monitor": "Nothing collected yet",
     "indicators": "No indicators stored",
+    "deadletters": "No dead letters",
     "admin": "No datasets yet",
 }
 PAGE_READY = ".bk-panel-models-layout-Column, .bk-Column"  # the page's root layout is in the DOM
