@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import socket
+
 import pandas as pd
+import pytest
 
 from tickdeck.pages.components.ui import countdown, human_bytes
 from tickdeck.pages.monitor import MonitorPage
@@ -24,50 +27,93 @@ def _feed_status(ctx, kind="level1", **counters):
     return st
 
 
-def test_feed_status_event_shows_state_latency_counters_and_age(ctx):
-    """Issue 12: the panel reads the typed FeedStatusChanged: state badge with text, latency with
-    one decimal, labelled counters, escaped last error, "s ago" instead of epoch floats."""
+@pytest.fixture(scope="module")
+def emulator():
+    from tickdeck.core.sources.iqfeed_emulator import EmulatorThread, IQFeedEmulator
+
+    with EmulatorThread(IQFeedEmulator(symbols=("AAPL",), now="2024-07-03 10:00:00", speed=0, ticks=300,
+                                       port_history=0, port_l1=0)) as e:
+        yield e
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # closed again on return: connections are refused
+
+
+def test_feed_status_of_a_real_history_request_shows_state_latency_counters_and_age(ctx, emulator):
+    """Issue 12: the panel reads the FeedStatusChanged the history client publishes while it fetches from the
+    emulator over TCP: state badge with text, latency with one decimal, labelled counters, "s ago" instead of
+    epoch floats."""
+    from tickdeck.core.sources.iqfeed import HistoryClient
+    from tickdeck.pages.components.feed import latency_text
+
     page = _page(ctx)
-    st = _feed_status(ctx, connected=True, lines=1200, ticks=1000, errors=2, reconnects=1, latency_ms=53.94,
-                      last_error="<script>x</script> reset")
-    ev = st.publish()
-    assert page.flush() == 1
-    html = page.feed_pane.object
-    assert page.feed_state() == ("ok", "Feed connected") and "td-ok" in html and "connected" in html
-    assert "53.9 ms" in html and page.latency.value == 53.9
-    assert "<dt>Lines received</dt><dd>1,200</dd>" in html and "<dt>Reconnects</dt><dd>1</dd>" in html
-    assert "&lt;script&gt;x&lt;/script&gt; reset" in html and "<script>" not in html
-    assert ("just now" in html or " s ago" in html) and str(ev.updated_at) not in html and "9,311" not in html
-    assert "updated_at" not in html and "last_latency_ms" not in html  # no raw key/value dump
+    client = HistoryClient("127.0.0.1", emulator.port_history, bus=ctx.bus)
+    try:
+        got = client.ticks_days("AAPL", 1)
+        assert page.flush() >= 1
+        st = client.status()
+        html = page.feed_pane.object
+        assert page.feed_state() == ("ok", "Feed connected") and "td-ok" in html and "connected" in html
+        assert st.lines == got.lines > 0 and st.latency_ms is not None
+        assert latency_text(st.latency_ms) in html and page.latency.value == round(st.latency_ms, 1)
+        assert f"<dt>Lines received</dt><dd>{st.lines:,}</dd>" in html and "<dt>Reconnects</dt><dd>0</dd>" in html
+        assert ("just now" in html or " s ago" in html) and str(st.updated_at) not in html
+        assert "updated_at" not in html and "latency_ms" not in html  # no raw key/value dump
+    finally:
+        client.close()
+    page.flush()
+    assert page.feed_state() == ("bad", "Feed disconnected")  # the client's last word when it closes
     page.stop_updates()
 
 
-def test_disconnected_reconnecting_and_breaker_open_have_their_own_badges(ctx):
-    """Issue 12: every feed state has a badge whose text names it."""
+def test_reconnecting_disconnected_and_breaker_open_come_from_a_refused_connection(ctx):
+    """Issue 12: every feed state has a badge whose text names it, each published by the history client
+    while it fails to reach a closed port (no waiting between attempts: the client's sleep is injected)."""
+    from tickdeck.core.errors import FeedError
+    from tickdeck.core.sources.iqfeed import CircuitBreaker, HistoryClient
+
     page = _page(ctx)
-    st = _feed_status(ctx)
-    st.publish()
+    states = []
+    ctx.bus.listen("collection", lambda m: states.append(m.event.state))
+    port = _closed_port()
+    client = HistoryClient("127.0.0.1", port, bus=ctx.bus, breaker=CircuitBreaker(failure_threshold=3),
+                           max_attempts=2, sleep=lambda s: None)
+    with pytest.raises(FeedError):
+        client.ticks_days("AAPL", 1)
+    assert states == ["reconnecting", "disconnected"]
     page.flush()
     assert page.feed_state() == ("bad", "Feed disconnected") and "td-bad" in page.feed_pane.object
-    st.reconnecting = True
-    st.publish()
-    page.flush()
-    assert page.feed_state() == ("warn", "Feed reconnecting")
-    st.breaker.record_failure()  # threshold 1: the circuit opens
-    st.publish()
+    assert "Connection refused" in page.feed_pane.object and f"127.0.0.1:{port}" in page.feed_pane.object
+    assert "—" in page.feed_pane.object  # no latency measured
+    with pytest.raises(FeedError):
+        client.ticks_days("AAPL", 1)  # the third failure opens the circuit
+    assert states[-1] == "breaker_open"
     page.flush()
     assert page.feed_state() == ("bad", "Feed breaker open") and "breaker open" in page.feed_pane.object
-    assert "—" in page.feed_pane.object  # no latency measured yet
+
+
+def test_an_error_text_from_the_feed_is_escaped(ctx):
+    """The client's own status object with a last error carrying markup (a feed may send any text)."""
+    st = _feed_status(ctx, connected=True, last_error="<script>x</script> reset")
+    page = _page(ctx)
+    st.publish()
+    page.flush()
+    assert "&lt;script&gt;x&lt;/script&gt; reset" in page.feed_pane.object and "<script>" not in page.feed_pane.object
 
 
 def test_level1_client_stands_for_the_feed_and_history_is_listed_too(ctx):
+    from tickdeck.pages.components.feed import latency_text
+
     page = _page(ctx)
     _feed_status(ctx, kind="history", connected=True, latency_ms=12.0).publish()
     _feed_status(ctx, kind="level1", connected=True, latency_ms=4.25).publish()
     page.flush()
     html = page.feed_pane.object
     assert "data-testid='feed-level1'" in html and "data-testid='feed-history'" in html
-    assert page.latency.value == 4.2 or page.latency.value == 4.3  # one decimal of the Level 1 latency
+    assert page.latency.value == float(latency_text(4.25).split()[0])  # one decimal of the Level 1 latency
 
 
 def test_queued_collect_job_progress_comes_from_the_job_queue(ctx):
