@@ -114,7 +114,11 @@ def _header_user() -> str:
 def _template(title: str, page) -> pn.template.FastListTemplate:
     from tickdeck.app.routes import ROUTES
 
-    links = "".join(f'<a href="./{r.slug}" style="display:block;margin:6px 0">{r.title}</a>' for r in ROUTES)
+    links = "".join(  # the current page is marked (aria-current, bold, a bar): not by colour alone
+        f'<a href="./{r.slug}" aria-current="page" style="display:block;margin:6px 0;font-weight:700;'
+        f'border-left:4px solid #2563eb;padding-left:6px;color:#1f2937;text-decoration:none">{r.title}</a>'
+        if r.title == title else f'<a href="./{r.slug}" style="display:block;margin:6px 0">{r.title}</a>'
+        for r in ROUTES)
     return pn.template.FastListTemplate(
         title=f"tickdeck · {title}", header_background="#1f2937", accent_base_color="#2563eb",
         sidebar=[pn.pane.HTML(f"<nav aria-label='pages'>{links}</nav>")], collapsed_sidebar=False,
