@@ -6,30 +6,27 @@ import datetime as dt
 import socket
 
 import pytest
-from sqlalchemy import insert
 
 from builders import store_synthetic
 from tickdeck.core import db
 from tickdeck.core.backfill import freshness, plan_backfill, plan_stale, submit_plans
+from tickdeck.core.bars import build_default_bars
 from tickdeck.core.health import check_health
 from tickdeck.core.retention import RetentionPolicy, apply_retention
+from tickdeck.core.validation import validate_day
 from tickdeck.jobs.queue import JobQueue
 
 D = dt.date
 
 
-def _add_validation(ctx, symbol, day, status, validator="quotes", created=None):
-    with ctx.catalog.Session.begin() as s:
-        s.execute(insert(db.ValidationResult).values(symbol=symbol, day=day, validator=validator, status=status,
-                                                     created_at=created or db.utcnow()))
-
-
 def test_backfill_plan_lists_missing_trading_days_and_latest_failing_ones(ctx):
-    store_synthetic(ctx, "AAPL", "2024-07-01", "2024-07-01", ticks=200)
-    store_synthetic(ctx, "AAPL", "2024-07-05", "2024-07-05", ticks=200)
-    _add_validation(ctx, "AAPL", D(2024, 7, 1), "fail", created=db.utcnow() - dt.timedelta(hours=1))
-    _add_validation(ctx, "AAPL", D(2024, 7, 1), "pass")  # fixed since: not failing any more
-    _add_validation(ctx, "AAPL", D(2024, 7, 5), "fail")
+    # 1 Jul failed validation (bad prints), was re-stored clean and passes now; 5 Jul fails
+    store_synthetic(ctx, "AAPL", "2024-07-01", "2024-07-01", ticks=2000, faults=["bad_prints"])
+    assert validate_day(ctx, "AAPL", "2024-07-01").status == "FAIL"
+    store_synthetic(ctx, "AAPL", "2024-07-01", "2024-07-01", ticks=2000)
+    assert validate_day(ctx, "AAPL", "2024-07-01").status == "PASS"  # fixed since: not failing any more
+    store_synthetic(ctx, "AAPL", "2024-07-05", "2024-07-05", ticks=2000, faults=["bad_prints"])
+    assert validate_day(ctx, "AAPL", "2024-07-05").status == "FAIL"
     plan = plan_backfill(ctx, "aapl", "2024-07-01", "2024-07-08")
     assert plan.missing == (D(2024, 7, 2), D(2024, 7, 3), D(2024, 7, 8))  # 07-04 holiday, weekend skipped
     assert plan.failing == (D(2024, 7, 5),)
@@ -59,21 +56,22 @@ def test_backfill_all_stale_uses_the_configured_watchlist(ctx):
 def test_retention_dry_run_reports_and_real_run_deletes_old_days(ctx):
     store_synthetic(ctx, "AAPL", "2024-06-03", "2024-06-04", ticks=200)
     store_synthetic(ctx, "AAPL", "2024-07-01", "2024-07-01", ticks=200)
-    ctx.store.write_series("bars_time", "AAPL/2024-06-03/60s", ctx.store.read_day("AAPL", "2024-06-03")[["last"]])
+    build_default_bars(ctx, "AAPL", "2024-06-03", specs=["time:1m"])  # the bars service's series and row
     ctx.catalog.add_dead_letters([("synthetic", "AAPL", "raw", "bad")])
     with ctx.catalog.Session.begin() as s:
         s.execute(db.DeadLetter.__table__.update().values(created_at=db.utcnow() - dt.timedelta(days=400)))
     policy = RetentionPolicy.from_dict({"ticks": 20, "bars": 20, "dead_letter_days": 90})
     dry = apply_retention(ctx, policy, today="2024-07-02", dry_run=True)
     assert dry.tick_days == ("AAPL/2024-06-03", "AAPL/2024-06-04")
-    assert dry.bar_series == ("bars_time:AAPL/2024-06-03/60s",)
+    assert dry.bar_series == ("bars_time:AAPL/2024-06-03/1m",)
     assert dry.dead_letters == 1 and dry.bytes_freed > 0
     assert ctx.store.list_days("AAPL") == [D(2024, 6, 3), D(2024, 6, 4), D(2024, 7, 1)]
     real = apply_retention(ctx, policy, today="2024-07-02")
     assert real.bytes_freed == dry.bytes_freed and real.tick_days == dry.tick_days
     assert ctx.store.list_days("AAPL") == [D(2024, 7, 1)]
     assert [r.day for r in ctx.catalog.tick_days("AAPL")] == [D(2024, 7, 1)]
-    assert ctx.store.list_series("bars_time") == [] and ctx.catalog.count_dead_letters(None) == 0
+    assert ctx.store.list_series("bars_time") == [] and ctx.catalog.bar_series("AAPL") == []
+    assert ctx.catalog.count_dead_letters(None) == 0
 
 
 def test_retention_policy_rejects_unknown_keys_and_bad_values(ctx):
