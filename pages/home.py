@@ -30,7 +30,7 @@ import param
 
 from tickdeck.core.calendar import MarketCalendar
 from tickdeck.core.catalog import Catalog, DatasetSummary
-from tickdeck.core.dataset_cards import CardFacts, PriceSummary, card_facts
+from tickdeck.core.dataset_cards import CardFacts, PriceSummary, card_facts, exchange_of
 from tickdeck.core.datasets import DatasetFilter, filter_datasets
 from tickdeck.core.errors import TickdeckError
 from tickdeck.core.status import DatasetStatus, dataset_statuses
@@ -174,9 +174,9 @@ class HomePage(pn.viewable.Viewer):
 
     ctx = param.Parameter(default=None, doc="tickdeck.core.context.Context: catalog, calendar, statuses, live bus")
     catalog = param.ClassSelector(class_=Catalog, doc="catalog service (taken from ctx when not given)")
-    search = param.String(default="", doc="case-insensitive filter on symbol, source and venue")
+    search = param.String(default="", doc="case-insensitive filter on symbol, source, venue and exchange")
     source = param.Selector(default=ALL, objects=[ALL], doc="only datasets from this source")
-    venue = param.Selector(default=ALL, objects=[ALL], doc="only datasets on this venue")
+    venue = param.Selector(default=ALL, objects=[ALL], doc="only datasets on this exchange (XNAS, XNYS, CME…)")
     covers_from = param.CalendarDate(default=None, allow_None=True, doc="only datasets with days on/after this")
     covers_to = param.CalendarDate(default=None, allow_None=True, doc="only datasets with days on/before this")
     min_quality = param.Integer(default=0, bounds=(0, 100), doc="minimum quality score in percent (0: any)")
@@ -225,14 +225,19 @@ class HomePage(pn.viewable.Viewer):
     def _update_choices(self) -> None:
         items = self.catalog.datasets()
         self.param.source.objects = [ALL, *sorted({d.source for d in items if d.source})]
-        self.param.venue.objects = [ALL, *sorted({d.venue for d in items if d.venue})]
+        self.param.venue.objects = [ALL, *sorted({exchange_of(d) for d in items})]  # the exchange, as on the cards
 
     def datasets(self) -> list[DatasetSummary]:
         """The datasets passing every filter (one catalog query; :func:`tickdeck.core.datasets.filter_datasets`)."""
-        flt = DatasetFilter(search=self.search, source=None if self.source == ALL else self.source,
-                            venue=None if self.venue == ALL else self.venue, covers_from=self.covers_from,
+        flt = DatasetFilter(source=None if self.source == ALL else self.source, covers_from=self.covers_from,
                             covers_to=self.covers_to, min_quality=self.min_quality)
-        return filter_datasets(self.catalog.datasets(), flt)
+        items = filter_datasets(self.catalog.datasets(), flt)
+        q = self.search.strip().lower()
+        if q:  # the filter's text match, plus the exchange the card shows
+            items = [d for d in items if DatasetFilter(search=q).matches(d) or q in exchange_of(d).lower()]
+        if self.venue != ALL:
+            items = [d for d in items if exchange_of(d) == self.venue]
+        return items
 
     def cards(self, items: list[DatasetSummary] | None = None) -> list[tuple[DatasetSummary, DatasetStatus]]:
         """``(dataset, status)`` of ``items`` (default: every dataset passing the filters)."""

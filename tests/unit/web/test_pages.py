@@ -44,6 +44,22 @@ def test_home_filters_by_text_source_dates_and_quality(stored):
     assert page.param.source.objects == ["(all)", "synthetic"]
 
 
+def test_home_venue_filter_and_search_use_the_exchange_the_cards_show(stored):
+    from tickdeck.pages.home import HomePage
+
+    stored.catalog.upsert_dataset("ESU4", source="dbn-trades", venue="GLBX.MDP3", asset_class="futures",
+                                  calendar="CMES")
+    page = HomePage(ctx=stored)
+    assert page.param.venue.objects == ["(all)", "CME", "XNAS"]  # not the vendor's "SIM"
+    page.venue = "XNAS"
+    assert [d.symbol for d in page.datasets()] == ["AAPL", "MSFT"]
+    page.venue = "(all)"
+    page.search = "cme"
+    assert [d.symbol for d in page.datasets()] == ["ESU4"]
+    html = page._cards()[0].object  # a dataset with no day yet still gets a card, on its exchange
+    assert 'data-symbol="ESU4"' in html and ">CME</span>" in html and "Databento GLBX.MDP3" in html
+
+
 def test_home_cards_update_in_one_batch_after_day_written_events(stored):
     from tickdeck.pages.home import HomePage
 
