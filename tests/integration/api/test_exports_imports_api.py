@@ -75,9 +75,9 @@ def test_export_requests_are_checked_before_queueing_and_downloads_only_serve_fi
             r = c.post("/api/v1/exports", json=body)
             assert r.status_code == 422 and text in r.json()["detail"], (body, r.text)
         assert len(c.get("/api/v1/jobs", params={"kind": "export", "limit": 1000}).json()) == before
-        other = c.get("/api/v1/jobs", params={"kind": "collect", "limit": 1}).json()
-        if other:
-            assert c.get(f"/api/v1/exports/{other[0]['id']}/download").status_code == 404
+        other = c.post("/api/v1/quality/validate", json={"symbol": "AAPL", "start": "2024-07-01", "end": "2024-07-01"})
+        assert other.status_code == 202, other.text  # a job that is not an export
+        assert c.get(f"/api/v1/exports/{other.json()['job']['id']}/download").status_code == 404
         assert c.get("/api/v1/exports/99999/download").status_code == 404
     with api_server.client("viewer") as c:
         assert c.post("/api/v1/exports", json={"symbols": ["AAPL"], "start": "2024-07-01",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from api_ops import wait_job
+from tickdeck.core.validation import VALIDATORS
 
 DAY = "2024-07-02"
 
@@ -45,7 +46,9 @@ def test_validate_answers_what_core_validate_day_answers(api_server, store_ctx, 
     assert body["status"] == want.status and body["data_version"] == want.data_version
     assert _summary(body) == _core_summary(want)
     if validator == "all":
-        assert [x["validator"] for x in body["results"]] == ["session", "storage", "timezone", "continuity", "rules"]
+        assert [x["validator"] for x in body["results"]] == list(VALIDATORS)
+    else:
+        assert [x["validator"] for x in body["results"]] == [validator]
 
 
 def test_validate_reuses_stored_results_like_core(api_server, store_ctx):
