@@ -242,15 +242,13 @@ def _inputs(cols: Mapping[str, np.ndarray]) -> _Ticks:
         if a.shape != (n,):
             raise SchemaError(name, f"length {a.shape} differs from timestamp length {n}")
         arr[name] = a
-    if n > 1:
-        bad = np.flatnonzero(t[1:] < t[:-1])
-        if bad.size:
-            raise SchemaError("timestamp", "ticks must be in time order for the derived metrics; sort them",
-                              row=int(bad[0]) + 1)
     p = np.ascontiguousarray(arr["last"], dtype=np.float64)
-    if n and not (p > 0).all():
-        row = int(np.flatnonzero(~(p > 0))[0])
-        raise SchemaError("last", f"price must be > 0, got {p[row]}", row=row)
+    unordered, bad_price = kx.check_ticks(t, p)
+    if unordered >= 0:
+        raise SchemaError("timestamp", "ticks must be in time order for the derived metrics; sort them",
+                          row=int(unordered))
+    if bad_price >= 0:
+        raise SchemaError("last", f"price must be > 0, got {p[bad_price]}", row=int(bad_price))
     q = np.ascontiguousarray(arr["last_sz"])
     if q.dtype.kind not in "iuf":
         q = q.astype(np.float64)
@@ -354,12 +352,17 @@ def compute_derived(cols: Mapping[str, np.ndarray], grid_ns: np.ndarray, *,
     buckets = (bs, be, np.concatenate(([0.0], np.cumsum(bi))), bucket) if bucket is not None else None
     pb, pbm1 = kx.search_sorted(uidx, b, False), kx.search_sorted(uidx, bm1, False)
     tod = _time_of_day_ns(g, volume_profile.tz) // 10**9 if volume_profile is not None else None
+    pos = np.empty((len(WINDOWS), 4, G), dtype=np.int64)  # rows of P at a, a+1, a+2, a+k per window
+    for wi, w in enumerate(WINDOWS):
+        for c, ix in enumerate(bounds[w]):
+            pos[wi, c] = kx.search_sorted(uidx, ix, False)
+    a_all = np.stack([bounds[w][0] for w in WINDOWS])
+    spans = np.array([span or 0 for span in WINDOWS.values()], dtype=np.int64)
+    every = kx.window_values(P, pb, pbm1, pos, a_all, b, g, x.t, x.bid, x.ask, spans, VR_LAG, _REL_EPS)
     out: dict[str, np.ndarray] = {}
-    for w, span in WINDOWS.items():
-        a = bounds[w][0]
-        pa, pa1, pa2, pak = (kx.search_sorted(uidx, ix, False) for ix in bounds[w])
-        vals = kx.window_values(P, pb, pbm1, pa, pa1, pa2, pak, a, b, g, x.t, x.bid, x.ask, span or 0, VR_LAG,
-                                _REL_EPS)
+    for wi, (w, span) in enumerate(WINDOWS.items()):
+        pa = pos[wi, 0]
+        vals = every[wi]
         vals[_VPIN] = _vpin(buckets, g, span)
         if tod is not None:
             vol = P[pb, kx.C_Q] - P[pa, kx.C_Q]
