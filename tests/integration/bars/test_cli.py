@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from tickdeck.app.cli import main
+from tickdeck.core.calendar import get_calendar
 
 DAY = "2024-07-02"
 
@@ -24,7 +25,9 @@ def test_build_then_show_exports_stored_bars(env, capsys):
     out = env / "bars.csv"
     assert main(["bars", "show", "AAPL", DAY, "time:5m", "--session", "regular", "--out", str(out)]) == 0
     df = pd.read_csv(out)
-    assert len(df) == 78 and df["start"].iloc[0].startswith(f"{DAY} 09:30:00")
+    b = get_calendar("XNYS").bounds(DAY)
+    assert len(df) == (b.close - b.open) // pd.Timedelta("5min")  # the regular session in 5-minute bars
+    assert df["start"].iloc[0].startswith(f"{DAY} 09:30:00")
 
 
 def test_show_computes_on_demand_and_prints(env, capsys):
