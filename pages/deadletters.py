@@ -65,14 +65,14 @@ class DeadLettersPage(pn.viewable.Viewer):
                                            page_size=PAGE_ROWS, sizing_mode="stretch_width", layout="fit_data_stretch",
                                            css_classes=["td-dl-table"])
         self._table.param.watch(self._on_select, "selection")
-        self._editor = pn.widgets.TextAreaInput.from_param(self.param.line, name="Line (edit, then check or replay)",
+        self._editor = pn.widgets.TextAreaInput.from_param(self.param.line, label="Line (edit, then check or replay)",
                                                            height=90, sizing_mode="stretch_width",
                                                            css_classes=["td-dl-line"])
-        self._check = pn.widgets.Button(name="Check line", button_type="default", css_classes=["td-dl-check"])
-        self._replay = pn.widgets.Button(name="Save & replay", button_type="primary", css_classes=["td-dl-replay"])
+        self._check = pn.widgets.Button(label="Check line", color="default", css_classes=["td-dl-check"])
+        self._replay = pn.widgets.Button(label="Save & replay", color="primary", css_classes=["td-dl-replay"])
         self._check.on_click(lambda _e: self.check())
         self._replay.on_click(lambda _e: self.save_and_replay())
-        self._id = pn.widgets.IntInput.from_param(self.param.selected, name="Dead letter id", width=140)
+        self._id = pn.widgets.IntInput.from_param(self.param.selected, label="Dead letter id", width=140)
         self._refresh_table()
 
     # -- data ------------------------------------------------------------------------------
@@ -106,6 +106,13 @@ class DeadLettersPage(pn.viewable.Viewer):
         self._table.value = frame
         self._table.selection = []
 
+    def _row(self, id_: int):
+        """The dead letter ``id_``: from the rows shown when it is one of them, else from the catalog."""
+        for r in self._rows:
+            if r.id == id_:
+                return r
+        return dl.get(self.ctx, id_)
+
     def _on_select(self, event) -> None:
         if event.new:
             i = event.new[0]
@@ -119,7 +126,7 @@ class DeadLettersPage(pn.viewable.Viewer):
             self.line = ""
             return
         try:
-            self.line = dl.get(self.ctx, self.selected).raw
+            self.line = self._row(self.selected).raw
         except TickdeckError as e:
             self.line = ""
             self.result, self.ok = str(e), False
@@ -128,7 +135,7 @@ class DeadLettersPage(pn.viewable.Viewer):
     @ui_action
     def check(self) -> dl.LineCheck | None:
         """Parse the edited line as a replay would (nothing stored); the result is shown on the page."""
-        row = dl.get(self.ctx, self.selected)
+        row = self._row(self.selected)
         try:
             c = dl.check_line(row.symbol, self.line)
         except TickdeckError as e:
@@ -164,7 +171,7 @@ class DeadLettersPage(pn.viewable.Viewer):
             return pn.pane.HTML("<p class='td-muted'>Click a row (or type its id) to inspect and fix it.</p>",
                                 stylesheets=[STATUS_CSS], sizing_mode="stretch_width")
         try:
-            r = dl.get(self.ctx, self.selected)
+            r = self._row(self.selected)
         except TickdeckError as e:
             return pn.pane.HTML(f"<p role='alert' class='td-dl-result td-fail'>⚠ {html.escape(str(e))}</p>",
                                 stylesheets=[DL_CSS], sizing_mode="stretch_width")
@@ -204,10 +211,10 @@ class DeadLettersPage(pn.viewable.Viewer):
                      "tickdeck collect AAPL --start 2024-07-01 --end 2024-07-03"),
                     ("List them from the command line", "tickdeck deadletters"))), sizing_mode="stretch_width")
         filters = pn.FlexBox(
-            pn.widgets.Select.from_param(self.param.source, name="Source", width=150),
-            pn.widgets.Select.from_param(self.param.symbol, name="Symbol", width=130),
-            pn.widgets.Select.from_param(self.param.reason, name="Reason", width=200),
-            pn.widgets.Select.from_param(self.param.status, name="Status", width=130), align_items="end")
+            pn.widgets.Select.from_param(self.param.source, label="Source", width=150),
+            pn.widgets.Select.from_param(self.param.symbol, label="Symbol", width=130),
+            pn.widgets.Select.from_param(self.param.reason, label="Reason", width=200),
+            pn.widgets.Select.from_param(self.param.status, label="Status", width=130), align_items="end")
         inspect = pn.Column(pn.pane.Markdown("### Inspect and fix"), self._id, self._inspector, self._editor,
                             pn.Row(self._check, self._replay), self._result, sizing_mode="stretch_width")
         return pn.Column(pn.pane.Markdown("## Dead letters"), filters, self._count, self._table, inspect,
