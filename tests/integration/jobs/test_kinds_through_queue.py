@@ -112,13 +112,17 @@ def test_validate_records_one_result_per_validator_and_the_quality_score(ctx, q)
 
 def test_finalize_collects_builds_validates_and_writes_the_close_exports(ctx, q):
     day = "2024-07-02"
+    gen = _run(ctx, q, "generate", {"symbols": ["SYNX"], "days": [day], "ticks": 500})  # a synthetic dataset
+    assert gen.status == "succeeded", gen.error
+    synthetic_ingest = ctx.store.day_info("SYNX", day).ingest_id
     ctx.catalog.set_config("close_exports", [{"format": "csv", "spec": "ticks"}])
     try:
-        rec = _run(ctx, q, "finalize", {"symbols": ["AAPL"], "day": day})
+        rec = _run(ctx, q, "finalize", {"symbols": ["AAPL", "SYNX"], "day": day})
     finally:
         ctx.catalog.set_config("close_exports", [])
     assert rec.status == "succeeded", rec.error
-    assert (rec.result["day"], rec.result["symbols"], rec.result["skipped"]) == (day, ["AAPL"], {})
+    assert (rec.result["day"], rec.result["symbols"], list(rec.result["skipped"])) == (day, ["AAPL"], ["SYNX"])
+    assert ctx.store.day_info("SYNX", day).ingest_id == synthetic_ingest  # not collected from the feed
     row = _row(ctx, "AAPL", day)
     assert row.source == "iqfeed" and row.ticks > 0
     assert {r.family for r in ctx.catalog.bar_series("AAPL", day)} == {s.family for s in default_specs(row)}
