@@ -46,7 +46,10 @@ def test_kernel_matches_pyarrow_on_bad_lines_with_the_same_reasons_and_texts():
         body = b"\r\n".join(lines)
         fast, slow = ip.parse_ticks(body, rid or None), ip.parse_ticks_pyarrow(body, rid or None)
         _same(fast, slow)
-        assert len(fast.bad) == 12 + bool(rid)
+        # exactly the edited lines, the extra field, the cut line and the other id are bad, in order; the
+        # fraction-less timestamp (line 28) is valid and the empty line is skipped
+        broken = sorted([*edits, 22, 24, *([26] if rid else [])])
+        assert [line for line, _ in fast.bad] == [lines[i].decode() for i in broken]
         assert {r.split(":")[0] for _, r in fast.bad} >= {"ts", "last", "last_sz", "bid", "tick_id", "basis",
                                                           "mkt_ctr", "conds", "kind"}
 
@@ -76,6 +79,7 @@ def test_numbers_beyond_the_rules_are_bad_lines_and_the_rest_of_the_reply_is_kep
     fast = ip.parse_ticks(body, "R1")
     _same(fast, ip.parse_ticks_pyarrow(body, "R1"))
     assert [r.split(":")[0] for _, r in fast.bad] == ["last", "last_sz", "ts"]
+    assert [line for line, _ in fast.bad] == [lines[i].decode() for i in (3, 5, 7)]  # those lines only
     keep = np.setdiff1d(np.arange(10), [3, 5, 7])
     assert np.array_equal(fast.raw["tick_id"], raw["tick_id"][keep])
     assert np.array_equal(fast.raw["last"], raw["last"][keep])
