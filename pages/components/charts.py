@@ -34,6 +34,7 @@ IMAGE_WIDTH, IMAGE_HEIGHT = 1100, 280  # price image pixels: about the plot area
 LINE_TICKS_LIMIT = 300_000  # up to this many visible ticks, aggregate a connected line (~20 ms); beyond, points
 MAX_COUNT = np.iinfo(np.uint16).max  # ticks per pixel saturate here
 LEVELS = 255  # colour levels of an equalised image: sent as uint8 (1 byte/px: ~0.3 MB per render)
+MIN_VIEW_NS = 10_000_000  # zoom floor, 10 ms: below it the time axis cannot label its ticks usefully
 
 ET = "America/New_York"
 ONE_OFFSET_DAYS = 90  # DST changes are >= ~4 months apart: equal offsets at both ends of a shorter span hold
@@ -165,18 +166,24 @@ def visible(a: TickArrays, x_range=None, y_range=None) -> tuple[int, int, tuple[
     """The ticks inside ``x_range`` as ``(i0, i1, (x0, x1), (y0, y1))``, x in naive ET ns.
 
     ``x_range`` / ``y_range`` default to all ticks and the visible prices' extent (2 % padding);
-    ``x_range`` may hold datetimes or Bokeh's epoch milliseconds. Found with ``searchsorted``.
+    ``x_range`` may hold datetimes or Bokeh's epoch milliseconds; a range narrower than
+    :data:`MIN_VIEW_NS` is widened to it around its centre. With no tick inside, the price
+    extent is that of the trades just before and after. Found with ``searchsorted``.
     """
     t = a.t
     if x_range is None or x_range[0] is None or x_range[1] is None:
         x0, x1 = (int(t[0]) + a.offset, int(t[-1]) + a.offset + 1) if t.size else (0, 1)
     else:
         x0, x1 = _ns(x_range[0]), _ns(x_range[1])
+    if x1 - x0 < MIN_VIEW_NS and x_range is not None:  # the zoom floor, kept centred
+        mid = (x0 + x1) // 2
+        x0, x1 = mid - MIN_VIEW_NS // 2, mid + MIN_VIEW_NS // 2
     x1 = max(x1, x0 + 1)
     i0 = int(np.searchsorted(t, x0 - a.offset, side="left"))
     i1 = int(np.searchsorted(t, x1 - a.offset, side="right"))
     if y_range is None or y_range[0] is None or y_range[1] is None:
-        vis = a.last[i0:i1]
+        # nothing inside: the trades either side (the price in force) keep the price axis meaningful
+        vis = a.last[i0:i1] if i1 > i0 else a.last[max(i0 - 1, 0):min(i1 + 1, t.size)]
         lo, hi = (float(np.fmin.reduce(vis)), float(np.fmax.reduce(vis))) if vis.size else (np.nan, np.nan)
         if not (np.isfinite(lo) and np.isfinite(hi)):  # nothing visible, or only NaN prices
             lo, hi = 0.0, 1.0
@@ -239,16 +246,20 @@ def equalised(counts: np.ndarray, levels: int = LEVELS) -> tuple[np.ndarray, np.
 
 
 def with_overlays(bars: pd.DataFrame, *, sma: int = 0, ema: int = 0, bollinger: int = 0) -> pd.DataFrame:
-    """Add ``sma``, ``ema``, ``bb_upper``/``bb_lower`` columns on ``close`` (vectorised pandas)."""
+    """Add ``sma``, ``ema``, ``bb_upper``/``bb_lower`` columns on ``close`` (vectorised pandas).
+
+    Each starts once its window is full (NaN before: no overlay drawn over the first bars from a
+    partial window). Bollinger uses the population σ of the window (±2σ), as Bollinger defines it.
+    """
     out = bars.copy()
     close = out["close"].astype(float)
     if sma:
-        out["sma"] = close.rolling(sma, min_periods=1).mean()
+        out["sma"] = close.rolling(sma, min_periods=sma).mean()
     if ema:
-        out["ema"] = close.ewm(span=ema, adjust=False).mean()
+        out["ema"] = close.ewm(span=ema, adjust=False, min_periods=ema).mean()
     if bollinger:
-        mid = close.rolling(bollinger, min_periods=1).mean()
-        sd = close.rolling(bollinger, min_periods=1).std().fillna(0.0)
+        mid = close.rolling(bollinger, min_periods=bollinger).mean()
+        sd = close.rolling(bollinger, min_periods=bollinger).std(ddof=0)
         out["bb_upper"], out["bb_lower"] = mid + 2 * sd, mid - 2 * sd
     return out
 
@@ -297,7 +308,10 @@ def candle_chart(bars: pd.DataFrame, *, title: str = "", sma: int = 0, ema: int 
         if col in b:
             lines.append(hv.Curve((mid, b[col].to_numpy(np.float64)), "time", "price", label=label).opts(
                 color=colour, line_width=1.2))
-    overlay = hv.Overlay([price, *lines]).opts(legend_position="top_left", height=PRICE_HEIGHT, ylabel="price",
+    overlay = price
+    for line in lines:  # `*` (not hv.Overlay) also overlays the rasterised close line, a DynamicMap
+        overlay = overlay * line
+    overlay = overlay.opts(legend_position="top", height=PRICE_HEIGHT, ylabel="price",
                                                **{**common, "xaxis": None})
     volume = hv.Spikes((mid, vol), "time", "volume").opts(color="#57606a", line_width=2,
                                                          height=STRIP_HEIGHT + AXIS_HEIGHT, yformatter="%.0f",

@@ -5,8 +5,13 @@ zoom only swaps the data of their sources, so the browser keeps its views and re
 only: an :data:`~pages.components.charts.IMAGE_WIDTH` x ``IMAGE_HEIGHT`` image of ticks per
 pixel, histogram-equalised on the server into one byte per pixel (about 0.3 MB; the hover maps
 a level back to its tick counts) or, with at most :data:`RAW_TICKS_LIMIT` visible ticks, the
-ticks themselves as a line with per-tick hover; plus :data:`~pages.components.charts.BAND_BINS`
+ticks themselves as steps (a trade's price holds until the next trade) with markers and per-tick
+hover, and the bid/ask band as the quotes' steps; plus :data:`~pages.components.charts.BAND_BINS`
 buckets for the bid/ask band and the volume strip.
+
+Wheel zoom is active from the start (over the chart, the wheel zooms time, not the page) and
+stops at :data:`~pages.components.charts.MIN_VIEW_NS`; a window without ticks keeps the price
+of the trades around it on the axis and says "No ticks in view" above the chart.
 
 :func:`tick_frame` computes what one view shows (numpy and datashader, no Bokeh: safe in any
 thread). :meth:`TickPlot.show` applies a frame on the session's event loop. Zooms and pans
@@ -27,14 +32,17 @@ from dataclasses import dataclass
 import numpy as np
 import panel as pn
 from bokeh.events import RangesUpdate
-from bokeh.layouts import gridplot
-from bokeh.models import ColumnDataSource, CustomJSHover, DataRange1d, HoverTool, LinearColorMapper, Range1d
+from bokeh.layouts import column, gridplot
+from bokeh.models import (
+    ColumnDataSource, CustomJSHover, DataRange1d, DatetimeTickFormatter, Div, HoverTool, LinearColorMapper, Range1d,
+    WheelZoomTool,
+)
 from bokeh.palettes import interp_palette
 from bokeh.plotting import figure
 
 from tickdeck.pages.components.charts import (
-    AXIS_HEIGHT, BAND_BINS, ET, IMAGE_HEIGHT, IMAGE_WIDTH, LEVELS, PRICE_HEIGHT, STRIP_HEIGHT, TickArrays, binned,
-    candle_chart, ensure_extension, equalised, price_counts, tick_arrays, visible,
+    AXIS_HEIGHT, BAND_BINS, ET, IMAGE_HEIGHT, IMAGE_WIDTH, LEVELS, MIN_VIEW_NS, PRICE_HEIGHT, STRIP_HEIGHT,
+    TickArrays, binned, candle_chart, ensure_extension, equalised, price_counts, tick_arrays, visible,
 )
 
 RAW_TICKS_LIMIT = 10_000  # at most this many visible ticks: send them (16 B each) and draw a line with hover
@@ -45,6 +53,12 @@ return lo == hi ? lo.toLocaleString() : lo.toLocaleString() + "–" + hi.toLocal
 TOOLS = "xpan,xwheel_zoom,xbox_zoom,reset,save"  # tools move time; the price range follows the visible ticks
 SETTLE_MS = 100  # a zoom/pan is announced this long after the last wheel or drag event (Bokeh's default: 500)
 MS = 1_000_000  # ns per ms: Bokeh's datetime unit
+MARKER_TICKS_LIMIT = 2_000  # up to this many visible trades, each is also a dot (more: the dots merge into a bar)
+NO_TICKS = "No ticks in view — zoom out, pan, or reset the chart"
+TIME_FORMAT = DatetimeTickFormatter(milliseconds="%H:%M:%S.%3N", seconds="%H:%M:%S", minsec="%H:%M:%S",
+                                    minutes="%H:%M", hourmin="%H:%M", hours="%H:%M", days="%a %m/%d",
+                                    context=DatetimeTickFormatter(milliseconds="%F", seconds="%F", minsec="%F",
+                                                                  minutes="%F", hourmin="%F", hours="%F", days="%Y"))
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,8 +71,13 @@ class TickFrame:
     image: np.ndarray | None  # equalised ticks per pixel, uint8 [IMAGE_HEIGHT, IMAGE_WIDTH]; None: the line is used
     levels: tuple[np.ndarray, np.ndarray] | None  # lowest, highest tick count of each image level
     line: tuple[np.ndarray, np.ndarray, np.ndarray] | None  # time (ms), price, size of the visible ticks
-    band: tuple[np.ndarray, np.ndarray, np.ndarray]  # bucket start (ms), lowest bid, highest ask
+    band: tuple[np.ndarray, np.ndarray, np.ndarray]  # bucket start or, with the line, tick time (ms); bid, ask
     volume: tuple[np.ndarray, np.ndarray]  # bucket start (ms), summed size
+
+    @property
+    def empty(self) -> bool:
+        """No tick inside the time range (the chart says so)."""
+        return self.visible == 0
 
     @property
     def nbytes(self) -> int:
@@ -81,17 +100,22 @@ def tick_frame(a: TickArrays, x_range=None, y_range=None, *, width: int = IMAGE_
     """
     i0, i1, x, y = visible(a, x_range, y_range)
     image, levels, line = None, None, None
+    xr = (np.datetime64(x[0], "ns"), np.datetime64(x[1], "ns"))
     if i1 - i0 <= RAW_TICKS_LIMIT:
-        j0, j1 = max(i0 - 1, 0), min(i1 + 1, len(a))  # one tick either side: the line runs to the edges
-        line = (_ms(a.t[j0:j1], a.offset), a.last[j0:j1], a.size[j0:j1])
+        j0, j1 = max(i0 - 1, 0), min(i1 + 1, len(a))  # one tick either side: the steps run to the edges
+        tms = _ms(a.t[j0:j1], a.offset)
+        line = (tms, a.last[j0:j1], a.size[j0:j1])
+        bid, ask = a.bid[j0:j1], a.ask[j0:j1]  # the quotes themselves: steps, not bucket extremes
+        ok = np.isfinite(bid) & np.isfinite(ask)
+        band = (tms[ok], bid[ok], ask[ok])
     else:
         image, lo, hi = equalised(price_counts(a, i0, i1, x, y, width=width, height=height))
         levels = (lo, hi)
-    xr = (np.datetime64(x[0], "ns"), np.datetime64(x[1], "ns"))
-    starts, (lo, hi) = binned(a.t, xr, BAND_BINS, (a.bid, "nanmin"), (a.ask, "nanmax"), offset=a.offset)
-    ok = np.isfinite(lo) & np.isfinite(hi)
+        starts, (lo, hi) = binned(a.t, xr, BAND_BINS, (a.bid, "nanmin"), (a.ask, "nanmax"), offset=a.offset)
+        ok = np.isfinite(lo) & np.isfinite(hi)
+        band = (_ms(starts[ok]), lo[ok], hi[ok])
     vstarts, (vol,) = binned(a.t, xr, BAND_BINS, (a.size, "sum"), offset=a.offset)
-    return TickFrame(x, y, i1 - i0, image, levels, line, (_ms(starts[ok]), lo[ok], hi[ok]), (_ms(vstarts), vol))
+    return TickFrame(x, y, i1 - i0, image, levels, line, band, (_ms(vstarts), vol))
 
 
 def _served() -> bool:
@@ -115,7 +139,7 @@ class TickPlot:
         self._asked: tuple | None = None  # the ranges of the newest zoom request
         self._busy = False
         self._lock = threading.Lock()
-        self.x_range = Range1d(0, 1)
+        self.x_range = Range1d(0, 1, min_interval=MIN_VIEW_NS / MS, name="td-x-range")
         self.y_range = Range1d(0, 1)
         common = dict(x_range=self.x_range, x_axis_type="datetime", tools=TOOLS, sizing_mode="stretch_width",
                       min_width=300, toolbar_location=None, lod_timeout=SETTLE_MS)
@@ -126,17 +150,21 @@ class TickPlot:
                                    low_color=(0, 0, 0, 0))
         self.image = self.price.image(image="image", x="x", y="y", dw="dw", dh="dh", source=self.image_source,
                                       color_mapper=mapper)
-        self.line = self.price.line("time", "price", source=self.line_source, color=PRICE_COLOURS[1], line_width=1)
+        self.line = self.price.step("time", "price", source=self.line_source, mode="after", color=PRICE_COLOURS[1],
+                                    line_width=1)
+        self.markers = self.price.scatter("time", "price", source=self.line_source, size=4, color=PRICE_COLOURS[1],
+                                          alpha=0.0)  # shown (alpha 1) up to MARKER_TICKS_LIMIT; always hoverable
         self.price.add_tools(
             HoverTool(renderers=[self.image], tooltips=[("time", "$x{%F %T}"), ("price", "$y{0.00}"),
                                                         ("ticks", "@image{custom}")],
                       formatters={"$x": "datetime",
                                   "@image": CustomJSHover(args={"src": self.image_source}, code=COUNTS_HOVER)}),
-            HoverTool(renderers=[self.line], tooltips=[("time", "@time{%F %T.%3N}"), ("price", "@price{0.00}"),
+            HoverTool(renderers=[self.markers], tooltips=[("time", "@time{%F %T.%3N}"), ("price", "@price{0.00}"),
                                                        ("size", "@size{0,0}")], formatters={"@time": "datetime"}))
         self.band_source = ColumnDataSource({"time": [], "bid": [], "ask": []})
         self.band = figure(height=STRIP_HEIGHT, y_range=DataRange1d(), y_axis_label="bid / ask", **common)
-        band = self.band.varea("time", "bid", "ask", source=self.band_source, color="#8c959f", alpha=0.5)
+        band = self.band.varea_step("time", "bid", "ask", source=self.band_source, step_mode="after",
+                                    color="#8c959f", alpha=0.5)
         self.band.add_tools(HoverTool(renderers=[band], mode="vline", tooltips=[
             ("time", "@time{%F %T}"), ("bid", "@bid{0.00}"), ("ask", "@ask{0.00}")], formatters={"@time": "datetime"}))
         self.volume_source = ColumnDataSource({"time": [], "volume": []})
@@ -145,14 +173,21 @@ class TickPlot:
         spikes = self.volume.segment("time", 0, "time", "volume", source=self.volume_source, color="#57606a",
                                      line_width=2)
         self.volume.yaxis.formatter.use_scientific = False
+        self.volume.xaxis.formatter = TIME_FORMAT
         self.volume.add_tools(HoverTool(renderers=[spikes], mode="vline", tooltips=[
             ("time", "@time{%F %T}"), ("volume", "@volume{0,0}")], formatters={"@time": "datetime"}))
         for fig in (self.price, self.band):
             fig.xaxis.visible = False
         for fig in (self.price, self.band, self.volume):
             fig.on_event(RangesUpdate, self._on_ranges)
-        self.layout = gridplot([[self.price], [self.band], [self.volume]], merge_tools=True,
-                               toolbar_location="above", sizing_mode="stretch_width")
+        for fig in (self.price, self.band, self.volume):
+            fig.toolbar.active_scroll = fig.select_one(WheelZoomTool)
+        grid = gridplot([[self.price], [self.band], [self.volume]], merge_tools=True,
+                        toolbar_location="above", sizing_mode="stretch_width")
+        grid.toolbar.active_scroll = next(t for t in grid.toolbar.tools
+                                          if isinstance(getattr(t, "tools", [None])[0], WheelZoomTool))
+        self.note = Div(text="", name="td-chart-note", css_classes=["td-chart-note"], visible=False)
+        self.layout = column([self.note, grid], sizing_mode="stretch_width")
         self.pane = pn.pane.Bokeh(self.layout, sizing_mode="stretch_width", css_classes=["td-tick-chart"])
 
     # -- data -----------------------------------------------------------------------------
@@ -204,6 +239,10 @@ class TickPlot:
             self.image_source.data = self._no_image()
             t, p, s = frame.line
             self.line_source.data = {"time": t, "price": p, "size": s}
+        dots = 1.0 if frame.line is not None and frame.visible <= MARKER_TICKS_LIMIT else 0.0
+        if self.markers.glyph.fill_alpha != dots:
+            self.markers.glyph.update(fill_alpha=dots, line_alpha=dots)
+        self.note.update(text=NO_TICKS if frame.empty else "", visible=frame.empty)
         bt, lo, hi = frame.band
         self.band_source.data = {"time": bt, "bid": lo, "ask": hi}
         vt, vol = frame.volume

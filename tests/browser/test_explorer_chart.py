@@ -31,7 +31,7 @@ def test_zoom_re_renders_the_visible_range_and_selections_reuse_the_chart(app_se
     before = page.evaluate(CHART_DATA)
     assert before["image"] == 1 and before["line"] == 0  # 20,000 ticks: an image of ticks per pixel
 
-    page.locator(".bk-tool-icon-wheel-zoom").first.click()
+    # wheel zoom is active from the start: no tool to click first
     x, y, w, h = page.evaluate(PRICE_CANVAS)
     page.mouse.move(x + w / 2, y + h / 2)
     page.evaluate(MARK)

@@ -6,10 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bokeh.models import WheelZoomTool
+
 from tickdeck.pages.components.charts import (
-    LINE_TICKS_LIMIT, LEVELS, equalised, et_offset, naive_et, price_counts, tick_arrays, visible,
+    LINE_TICKS_LIMIT, LEVELS, MIN_VIEW_NS, equalised, et_offset, naive_et, price_counts, tick_arrays, visible,
 )
-from tickdeck.pages.components.tick_plot import RAW_TICKS_LIMIT, TickPlot, tick_chart, tick_frame
+from tickdeck.pages.components.tick_plot import NO_TICKS, RAW_TICKS_LIMIT, TickPlot, tick_chart, tick_frame
 
 ET = "America/New_York"
 
@@ -77,8 +79,10 @@ def test_zoom_aggregates_only_the_visible_range():
     inside = (wall >= lo) & (wall <= hi)
     assert frame.visible == inside.sum()
     assert frame.x == (lo.value, hi.value)
+    assert frame.image is None  # ~7,700 ticks: the quotes themselves, one either side of the range
     starts = frame.band[0]
-    assert starts.min() >= lo.value / 1e6 and starts.max() <= hi.value / 1e6
+    assert (starts[1:-1] >= lo.value / 1e6).all() and (starts[1:-1] <= hi.value / 1e6).all()
+    assert starts[0] < lo.value / 1e6 and starts[-1] > hi.value / 1e6
     assert np.isclose(frame.volume[1].sum(), df["last_sz"][inside].sum())
     assert frame.y[0] < df["last"][inside].min() and frame.y[1] > df["last"][inside].max()
 
@@ -135,3 +139,49 @@ def test_plot_swaps_data_in_place_and_drops_repeated_zooms():
 def test_tiny_days_still_chart(n):
     frame = tick_chart(ticks(n)).frame
     assert frame.visible == n and frame.line is not None
+
+
+def test_raw_level_band_is_the_quotes_of_each_tick():
+    df = ticks(50_000)
+    t = df.index.tz_localize(None).asi8
+    frame = tick_frame(tick_chart(df).arrays, (pd.Timestamp(t[100]), pd.Timestamp(t[199])))
+    times, bid, ask = frame.band
+    assert np.array_equal(bid, df["bid"].to_numpy()[99:201]) and np.array_equal(ask, df["ask"].to_numpy()[99:201])
+    assert np.allclose(times, t[99:201] / 1e6)
+
+
+def test_zoom_below_the_floor_is_widened_around_its_centre():
+    df = ticks(1_000)
+    t = df.index.tz_localize(None).asi8
+    mid = int(t[500])
+    frame = tick_frame(tick_chart(df).arrays, (pd.Timestamp(mid - 1_000), pd.Timestamp(mid + 1_000)))  # 2 µs
+    assert frame.x[1] - frame.x[0] == MIN_VIEW_NS
+    assert frame.x[0] == mid - MIN_VIEW_NS // 2
+
+
+def test_a_window_without_ticks_keeps_the_surrounding_prices_and_says_so():
+    df = ticks(1_000)  # ~23 s apart on average: a 10 ms window between two trades is empty
+    t = df.index.tz_localize(None).asi8
+    gap = int(np.argmax(np.diff(t)))
+    lo, hi = t[gap] + 1_000_000, t[gap] + 11_000_000
+    assert t[gap + 1] > hi
+    plot = TickPlot()
+    plot.show(tick_chart(df))
+    assert not plot.note.visible
+    plot.zoom((lo / 1e6, hi / 1e6))
+    frame = plot.frame
+    assert frame.empty and plot.note.visible and plot.note.text == NO_TICKS
+    around = df["last"].to_numpy()[gap:gap + 2]
+    assert frame.y[0] < around.min() and frame.y[1] > around.max()  # the prices in force, not a 0–1 axis
+    assert frame.y[1] - frame.y[0] < 1.0
+    assert list(plot.line_source.data["price"]) == list(around)  # the step from the trade before runs across
+    plot.zoom((t[0] / 1e6, t[-1] / 1e6))
+    assert not plot.note.visible
+
+
+def test_wheel_zoom_is_the_active_scroll_tool_and_the_range_has_a_floor():
+    plot = TickPlot()
+    grid = plot.layout.children[1]
+    active = grid.toolbar.active_scroll
+    assert isinstance(active.tools[0], WheelZoomTool)
+    assert plot.x_range.min_interval == MIN_VIEW_NS / 1e6
