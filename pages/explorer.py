@@ -36,10 +36,13 @@ from tickdeck.core.bars.registry import family_default
 from tickdeck.core.errors import NotFound, TickdeckError
 from tickdeck.core.export import ExportRequest, export
 from tickdeck.core.naming import date_range, normalize_ticker
+from tickdeck.core.tick_table import (
+    DEFAULT_TICK_COLUMNS, TICK_COLUMNS, InvalidTimeOfDay, parse_time_of_day, time_window,
+)
 from tickdeck.core.users import User
 from tickdeck.pages.components.actions import ui_action
 from tickdeck.pages.components.charts import candle_chart
-from tickdeck.pages.components.grid import TICK_GRID_COLUMNS, data_grid
+from tickdeck.pages.components.grid import data_grid, grid_frame
 from tickdeck.pages.components.safe import describe_invalid, md_text, sync_url
 from tickdeck.pages.components.services import LOCAL_ADMIN, require
 from tickdeck.pages.components.tick_plot import TickPlot, tick_chart
@@ -77,6 +80,10 @@ class ExplorerPage(pn.viewable.Viewer):
     ema = param.Integer(default=0, bounds=(0, 1000), doc="exponential moving average span in bars (0: off)")
     bollinger = param.Integer(default=0, bounds=(0, 1000), doc="Bollinger band window in bars, ±2σ (0: off)")
     tab = param.Selector(objects=["chart", "table", "export"], default="chart", doc="visible tab")
+    columns = param.ListSelector(default=list(DEFAULT_TICK_COLUMNS), objects=list(TICK_COLUMNS),
+                                 doc="tick columns the Table tab shows (any of the 42 stored; time always first)")
+    from_time = param.String(default="", doc="Table tab: first time of day shown, ET, e.g. 09:30 (empty: open)")
+    to_time = param.String(default="", doc="Table tab: time of day the rows stop before, ET (empty: open)")
     export_format = param.Selector(objects=["csv", "parquet"], default="csv", doc="download format")
     user = param.ClassSelector(class_=User, default=LOCAL_ADMIN, instantiate=False,
                                doc="who is viewing (injected by the server): export needs the researcher role, "
@@ -151,9 +158,9 @@ class ExplorerPage(pn.viewable.Viewer):
         return Loaded("bars", df, summary, chart, (sym, start, end, self.session))
 
     def table_frame(self, loaded: Loaded | None = None) -> pd.DataFrame:
-        """What the Table tab shows: the grid columns of the loaded ticks, or the bars.
+        """The stored columns the Table tab shows: the chosen :attr:`columns` of the loaded ticks, or the bars.
 
-        The chart columns are reused from the loaded frame; the other grid columns are read
+        The chart columns are reused from the loaded frame; the other chosen columns are read
         (through the shared cache) and joined without copying. Safe to call from any thread.
 
         Raises
@@ -168,12 +175,36 @@ class ExplorerPage(pn.viewable.Viewer):
             return loaded.frame
         sym, start, end, session = loaded.selection
         frame = loaded.frame
-        extra = [c for c in TICK_GRID_COLUMNS if c not in frame.columns]
+        wanted = list(self.columns)
+        extra = [c for c in wanted if c not in frame.columns]
+        if not extra:
+            return frame[wanted] if wanted else frame.iloc[:, :0]
         more = self.ctx.store.read_range(sym, start, end, columns=extra, session=session, cached=True)
         if not more.index.equals(frame.index):  # the day was rewritten since the chart was read
-            return self.ctx.store.read_range(sym, start, end, columns=TICK_GRID_COLUMNS, session=session)
-        cols = {c: (frame[c] if c in frame.columns else more[c]).to_numpy() for c in TICK_GRID_COLUMNS}
+            return self.ctx.store.read_range(sym, start, end, columns=wanted, session=session)
+        cols = {c: (frame[c] if c in frame.columns else more[c]).to_numpy() for c in wanted}
         return pd.DataFrame(cols, index=frame.index, copy=False)
+
+    def grid_view(self, loaded: Loaded | None = None) -> tuple[pd.DataFrame, str]:
+        """What the Table tab shows and its row count line: the display frame (µs times, session
+        names, integer volumes; :mod:`tickdeck.core.tick_table`) within the time-of-day filter.
+
+        Raises
+        ------
+        InvalidTimeOfDay
+            The from/to filter is not a time of day.
+        """
+        frame = self.table_frame(loaded)
+        lo, hi = parse_time_of_day(self.from_time), parse_time_of_day(self.to_time)
+        total = len(frame)
+        noun = "ticks" if (loaded or self.loaded).kind == "ticks" else "bars"
+        if lo is None and hi is None:
+            return grid_frame(frame), f"{total:,} {noun}"
+        index = frame.index if isinstance(frame.index, pd.DatetimeIndex) else pd.DatetimeIndex(frame["start"])
+        mask = time_window(index, lo, hi)
+        shown = int(mask.sum())
+        window = f"{self.from_time.strip() or 'open'} – {self.to_time.strip() or 'close'} ET"
+        return grid_frame(frame[mask]), f"{shown:,} of {total:,} {noun} ({window})"
 
     def _apply(self, loaded: Loaded) -> None:
         self.loaded = loaded
@@ -188,28 +219,50 @@ class ExplorerPage(pn.viewable.Viewer):
             self._chart.object = loaded.chart
             self._show_chart(self._chart)
         self._grid_holder.objects = []  # refilled by the caller when the Table tab is open
+        self._columns.disabled = loaded.kind != "ticks"  # bars have their own fixed columns
         self._status.object = f"**{md_text(loaded.summary)}**"
 
     def _needs_grid(self) -> bool:
         return self.tab == "table" and self.loaded is not None and not self._grid_holder.objects
 
+    def _grid(self, loaded: Loaded | None = None):
+        """The grid and its row count line; an invalid time filter is explained instead (no grid)."""
+        try:
+            frame, count = self.grid_view(loaded)
+        except InvalidTimeOfDay as e:
+            return None, f"⚠ {md_text(str(e))}"
+        return data_grid(frame), f"**{count}**"
+
     def _fill_grid(self) -> None:
         """Build the grid only while the Table tab is shown (it holds its own copy of the columns)."""
         if self._needs_grid():
-            self._grid_holder.objects = [data_grid(self.table_frame())]
+            grid, count = self._grid()
+            self._rows.object = count
+            self._grid_holder.objects = [grid] if grid is not None else []
 
     @param.depends("tab", watch=True)
     async def _on_tab(self) -> None:
         if hasattr(self, "_grid_holder") and self._needs_grid():
             await self._fill_grid_async()
 
+    @param.depends("columns", "from_time", "to_time", watch=True)
+    async def _on_table_choice(self) -> None:
+        if hasattr(self, "_grid_holder"):
+            self._grid_holder.objects = []
+            if self._needs_grid():
+                await self._fill_grid_async()
+
     @ui_action
     async def _fill_grid_async(self) -> None:
         """Read the grid columns and build the grid in a worker thread; drop it if the selection moved on."""
-        loaded = self.loaded
-        grid = await asyncio.to_thread(lambda: data_grid(self.table_frame(loaded)))
-        if self.loaded is loaded and self._needs_grid():
-            self._grid_holder.objects = [grid]
+        key = self._grid_key()
+        grid, count = await asyncio.to_thread(self._grid, self.loaded)
+        if key == self._grid_key() and self.tab == "table":  # still what is asked for: the newest request wins
+            self._rows.object = count
+            self._grid_holder.objects = [grid] if grid is not None else []
+
+    def _grid_key(self) -> tuple:
+        return (id(self.loaded), tuple(self.columns), self.from_time, self.to_time)
 
     def _show_chart(self, pane) -> None:
         if not self._chart_box.objects or self._chart_box.objects[0] is not pane:
@@ -221,6 +274,7 @@ class ExplorerPage(pn.viewable.Viewer):
         self._chart.object = None
         self._show_chart(self._chart)
         self._grid_holder.objects = []
+        self._rows.object = ""
         self._status.object = f"⚠ {md_text(message)}"
 
     @property
@@ -345,16 +399,29 @@ class ExplorerPage(pn.viewable.Viewer):
         self._spec = pn.widgets.TextInput.from_param(self.param.bar_spec, label="Bar spec", width=190)
         self._overlays = [pn.widgets.IntInput.from_param(self.param[p], label=label, width=90)
                           for p, label in (("sma", "SMA"), ("ema", "EMA"), ("bollinger", "Bollinger"))]
+        self._spec_note = pn.pane.Markdown("", css_classes=["td-spec-note"], margin=(0, 10),
+                                           sizing_mode="stretch_width")
+        self._sync_bar_controls()
         self._status = pn.pane.Markdown("", css_classes=["td-summary"], sizing_mode="stretch_width")
         self._chart = pn.pane.HoloViews(None, sizing_mode="stretch_width")  # bars
         self._ticks: TickPlot | None = None  # built on the first tick view, then reused
         self._chart_box = pn.Column(self._chart, sizing_mode="stretch_width")
         self._grid_holder = pn.Column(sizing_mode="stretch_width")
+        self._rows = pn.pane.Markdown("", css_classes=["td-row-count"], sizing_mode="stretch_width")
+        self._columns = pn.widgets.MultiChoice.from_param(self.param.columns, name="Columns (ticks)",
+                                                          sizing_mode="stretch_width", min_width=300)
+        self._from = pn.widgets.TextInput.from_param(self.param.from_time, name="From (ET)", placeholder="09:30",
+                                                     width=130)
+        self._to = pn.widgets.TextInput.from_param(self.param.to_time, name="To, before (ET)", placeholder="16:00",
+                                                   width=130)
+        self._table = pn.Column(pn.FlexBox(self._from, self._to, self._columns, align_items="end",
+                                           sizing_mode="stretch_width"),
+                                self._rows, self._grid_holder, sizing_mode="stretch_width")
         self._download = pn.widgets.FileDownload(callback=self._download_callback, filename=self.export_filename(),
                                                  label=f"Download {self.export_format.upper()}",
                                                  color="primary", embed=False, width=220)
         self._format = pn.widgets.RadioButtonGroup.from_param(self.param.export_format, label="Format")
-        self._tabs = pn.Tabs(("Chart", self._chart_box), ("Table", self._grid_holder), ("Export", self._export_view()),
+        self._tabs = pn.Tabs(("Chart", self._chart_box), ("Table", self._table), ("Export", self._export_view()),
                              dynamic=False, sizing_mode="stretch_width")
         self._tabs.active = ["chart", "table", "export"].index(self.tab)
         self._tabs.param.watch(lambda e: setattr(self, "tab", ["chart", "table", "export"][e.new]), "active")
@@ -372,7 +439,37 @@ class ExplorerPage(pn.viewable.Viewer):
             self._format, self._download)
 
     def _on_family(self, event) -> None:
+        if self._family_from_spec:  # the menu follows a spec from the URL or the spec box: keep that spec
+            return
         self.param.update(bar_spec=str(self.family_spec(event.new)), view="bars")
+
+    _family_from_spec = False
+
+    @param.depends("bar_spec", "view", watch=True)
+    def _sync_bar_controls(self) -> None:
+        """The bar controls say what is shown: the family of the spec (from a link too), spec and
+        overlay inputs disabled while ticks are shown, an invalid spec explained under them."""
+        if not hasattr(self, "_spec_note"):
+            return
+        fam = self.bar_spec.split(":", 1)[0].strip().lower()
+        if fam in FAMILIES and self._family.value != fam:
+            self._family_from_spec = True
+            try:
+                self._family.value = fam
+            finally:
+                self._family_from_spec = False
+        ticks = self.view == "ticks"
+        for w in (self._spec, *self._overlays):
+            w.disabled = ticks
+        note = ""
+        if ticks:
+            note = "Bar spec and overlays apply to bars: choose **bars** under Show (or a bar type) to use them."
+        else:
+            try:
+                parse_spec(self.bar_spec)
+            except TickdeckError as e:  # the reason, not the whole grammar (the status line has it)
+                note = f"⚠ {md_text(str(e).split('. Families:')[0])}"
+        self._spec_note.object = note
 
     def family_spec(self, family: str):
         """The default spec of ``family`` for the shown day (scaled to its activity; core.bars.registry)."""
@@ -406,5 +503,6 @@ class ExplorerPage(pn.viewable.Viewer):
             pn.Column(pn.pane.Markdown("Session", margin=(0, 5)), self._session),
             pn.Column(pn.pane.Markdown("Show", margin=(0, 5)), self._view),
             self._family, self._spec, *self._overlays, align_items="end", sizing_mode="stretch_width")
+        controls = pn.Column(controls, self._spec_note, sizing_mode="stretch_width")
         return pn.Column(pn.pane.Markdown("## Explorer"), controls, self._status, self._tabs,
                          sizing_mode="stretch_width")
