@@ -6,7 +6,9 @@ leaves one out):
 * metrics — all 20 derived metrics × 3 windows (:func:`core.indicators.derived.compute_derived`) over
   one generated day of ``--ticks`` trades (default 5,000,000) on its 1 s grid, target < 200 ms:
   from the raw columns (what the live engine and the history build pass) and from the stored
-  enrichment columns; best and median of ``--repeat`` runs, ms and ticks/s. The peer is the
+  enrichment columns; best and median of ``--repeat`` runs, ms and ticks/s; and what one round of the
+  live service costs a symbol: the day so far (the first 100,000, 1,000,000 and all ticks) evaluated
+  at its one new instant. The peer is the
   straightforward pandas implementation of the tests (``tests/unit/indicators/reference_metrics.py``)
   on the day's first ``--peer-ticks`` trades at ``--peer-instants`` grid instants: its time per grid
   instant beside ours.
@@ -21,6 +23,15 @@ leaves one out):
   update reaching the bus (p50/p99 ms, target p99 < 250 ms), and from the statistic's feed time to
   the update (the Level 1 batch's flush included), for ``--latency-seconds`` of streaming after
   ``--latency-warmup`` seconds (the start fills the morning from history and evaluates it first).
+* page — the emulator over TCP at speed 1 (``--page-symbols`` and the DTN statistics), ``tickdeck serve``
+  in a subprocess whose supervisor runs live collection and the ``indicators`` service, and the
+  ``/indicators`` page in headless Chromium (``/usr/bin/chromium``): for every NYSE TICK statistic
+  (``JTNT.Z``) the emulator writes, the time from the emulator writing its line (the bench wraps the
+  emulator's statistic lines and records the wall time) to the page's animation frame that shows that
+  value (a ``requestAnimationFrame`` loop in the page records when the shown value's instant,
+  ``data-at``, changes: the DOM is painted in that frame). Values are matched by their instant (the
+  statistic's feed time, ns); p50/p99 in ms over ``--page-updates`` shown values, target < 1 s. The page
+  applies updates at most once a second, so a value can wait up to a second for the page's next update.
 """
 
 from __future__ import annotations
@@ -101,6 +112,13 @@ def bench_metrics(args) -> None:
         print(f"{label:<44} {best * 1e3:>9.1f} {med * 1e3:>10.1f} {cpu * 1e3:>8.1f} {n / best:>16,.0f} "
               f"{TARGET_MS:>10.0f}")
         ours_per_instant = best / grid.size
+    for part_n in (100_000, 1_000_000, n):  # a live round: the day so far, at its one new instant
+        part = {k: v[:part_n] for k, v in cols.items()}
+        last = metric_grid(part["timestamp"])[-1:]
+        best, med, cpu = _time(lambda part=part, last=last: compute_derived(part, last, volume_profile=profile),
+                               args.repeat)
+        print(f"{f'live round: {part_n:,} ticks so far, 1 instant':<44} {best * 1e3:>9.1f} {med * 1e3:>10.1f} "
+              f"{cpu * 1e3:>8.1f} {part_n / best:>16,.0f} {'':>10}")
     if args.peer_ticks <= 0:
         return
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "indicators"))
@@ -231,6 +249,142 @@ def bench_latency(args) -> None:
     print(f"  feed time -> IndicatorUpdate: p50 {np.percentile(f, 50):.1f} ms  p99 {np.percentile(f, 99):.1f} ms")
 
 
+PAGE_STATISTICS = ("JTNT.Z", "JTQT.Z", "RINT.Z", "RIQT.Z", "VCOET.Z", "VPOET.Z")
+PAGE_TARGET_MS = 1000.0
+# In the page: every animation frame, the NYSE TICK feed value's text and instant (data-at, ns) and, when
+# the instant changed, the epoch ms of that frame (the element lives in a pane's shadow root, found once
+# and found again when the pane re-renders).
+PAGE_WATCH = """(selector) => {
+  window.__shown = [];
+  let root = null, last = null;
+  const find = (r) => {
+    if (r.querySelector(selector)) return r;
+    for (const n of r.querySelectorAll('*')) { if (n.shadowRoot) { const f = find(n.shadowRoot); if (f) return f; } }
+    return null;
+  };
+  const frame = () => {
+    let el = root && root.querySelector(selector);
+    if (!el) { root = find(document); el = root && root.querySelector(selector); }
+    if (el && el.dataset.at !== last) {
+      last = el.dataset.at;
+      window.__shown.push([el.textContent.trim(), last, performance.timeOrigin + performance.now()]);
+    }
+    requestAnimationFrame(frame);
+  };
+  requestAnimationFrame(frame);
+}"""
+
+
+def bench_page(args) -> None:
+    """Emulator statistic line → the value painted on the /indicators page (see the module docstring)."""
+    import socket
+    import subprocess
+    import tempfile
+    import urllib.request
+    from types import SimpleNamespace
+
+    import pandas as pd
+    from playwright.sync_api import sync_playwright
+
+    from tickdeck.core.catalog import Catalog
+    from tickdeck.core.services import ServiceControl
+    from tickdeck.core.sources.iqfeed_emulator import EmulatorThread, IQFeedEmulator
+
+    symbols = ["AAPL", "MSFT", "SPY", "NVDA", "IWM", "DIA"][:args.page_symbols]
+    emu = IQFeedEmulator(symbols=tuple(symbols), now=f"{DAY} 10:00:00", speed=1.0, ticks=20_000,
+                         port_history=0, port_l1=0, seed=7)
+    emitted: dict[int, float] = {}  # JTNT.Z's instant (UTC ns) → wall time (epoch s) its line was written
+    stat_lines = emu._stat_lines
+
+    def recording(state, syms, kind=b"Q"):
+        data = stat_lines(state, syms, kind)
+        if "JTNT.Z" in syms:  # the line's own feed time: the instant the page shows it under
+            wall = time.time()
+            fields = state["fields"]
+            cells = data.decode().split("\r\n")[list(syms).index("JTNT.Z")].split(",")[2:]
+            at = pd.Timestamp(f"{cells[fields.index('Most Recent Trade Date')]} "
+                              f"{cells[fields.index('Most Recent Trade Time')]}").tz_localize("America/New_York")
+            emitted.setdefault(at.value, wall)
+        return data
+
+    emu._stat_lines = recording  # the pacer writes the returned lines right away
+    with socket.socket() as sk:
+        sk.bind(("127.0.0.1", 0))
+        port = sk.getsockname()[1]
+    root = Path(__file__).resolve().parents[2]
+    with EmulatorThread(emu) as running, tempfile.TemporaryDirectory() as tmp:
+        data_dir = Path(tmp) / "data"
+        data_dir.mkdir()
+        env = {**os.environ, "TICKDECK_DATA_DIR": str(data_dir), "TICKDECK_SECRET": "bench-secret",
+               "TICKDECK_FEED_PORT_HISTORY": str(running.port_history), "TICKDECK_FEED_PORT_L1": str(running.port_l1)}
+        log = open(Path(tmp) / "serve.log", "w")
+        proc = subprocess.Popen([sys.executable, "-m", "tickdeck", "serve", "--port", str(port), "--num-procs", "1"],
+                                cwd=root, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        url = f"http://127.0.0.1:{port}/"
+        catalog = control = None
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    with urllib.request.urlopen(url + "login", timeout=2):
+                        break
+                except urllib.error.HTTPError:
+                    break
+                except OSError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        tail = (Path(tmp) / "serve.log").read_text()[-2000:]
+                        raise RuntimeError(f"tickdeck serve did not start: {tail}") from None
+                    time.sleep(0.2)  # polling while the server boots
+            catalog = Catalog(f"sqlite:///{data_dir / 'tickdeck.db'}")
+            control = ServiceControl(SimpleNamespace(catalog=catalog))
+            control.start("indicators", by="bench")
+            control.start("live", by="bench", params={"symbols": symbols + list(PAGE_STATISTICS)})
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                             args=["--no-sandbox", "--disable-gpu"])
+                page = browser.new_page(viewport={"width": 1400, "height": 950})
+                page.set_default_timeout(120_000)
+                page.goto(url + "indicators")
+                selector = "[data-testid='v-TICK.NYSE-feed']"
+                page.get_by_role("button", name="Market breadth").wait_for()
+                page.evaluate(PAGE_WATCH, selector)
+                page.wait_for_function("(n) => window.__shown.filter(s => s[1] !== '0').length >= n",
+                                       arg=args.page_updates + args.page_warmup, polling=500,
+                                       timeout=(args.page_updates + args.page_warmup) * 5_000 + 120_000)
+                shown = page.evaluate("window.__shown")
+                browser.close()
+        finally:
+            if control is not None:
+                for name in ("live", "indicators"):
+                    control.stop(name, by="bench")
+            if catalog is not None:
+                catalog.engine.dispose()
+            os.killpg(proc.pid, 15)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, 9)
+            log.close()
+    shown = [(text, int(at), ms) for text, at, ms in shown if at != "0"][args.page_warmup:]
+    lat = [ms - emitted[at] * 1000 for _, at, ms in shown if at in emitted]
+    unmatched = len(shown) - len(lat)
+    if not lat:
+        print(f"page: no shown value matched an emitted statistic ({len(shown)} shown, e.g. {shown[:2]}; "
+              f"emitted e.g. {list(emitted.items())[:2]})")
+        return
+    a = np.asarray(lat)
+    p50, p99 = float(np.percentile(a, 50)), float(np.percentile(a, 99))
+    first = pd.Timestamp(shown[0][1], tz="UTC").tz_convert("America/New_York")
+    print(f"page: {len(symbols)} symbols + {len(PAGE_STATISTICS)} statistics at speed 1, {a.size} NYSE TICK values "
+          f"shown from {first:%H:%M:%S} ET (after {args.page_warmup} skipped)"
+          f"{f', {unmatched} unmatched' if unmatched else ''}; "
+          f"load average {os.getloadavg()[0]:.1f}")
+    print(f"  emulator statistic line -> painted on /indicators: p50 {p50:.0f} ms  p99 {p99:.0f} ms  "
+          f"max {a.max():.0f} ms  (target < {PAGE_TARGET_MS:.0f} ms: {'met' if p99 < PAGE_TARGET_MS else 'MISSED'})")
+    k = min(5, a.size)  # a steady lag (the pipeline behind the feed) or one that shrinks (catching up)
+    print(f"  first {k}: {' '.join(f'{v:.0f}' for v in a[:k])} ms; last {k}: {' '.join(f'{v:.0f}' for v in a[-k:])} ms")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ticks", type=int, default=5_000_000, help="trades in the metrics day")
@@ -248,6 +402,10 @@ def main() -> None:
     ap.add_argument("--latency-warmup", type=float, default=10.0,
                     help="wall seconds of streaming before (the start: history fill, first evaluation)")
     ap.add_argument("--skip-latency", action="store_true", help="leave out the statistic-to-update latency section")
+    ap.add_argument("--page-symbols", type=int, default=3, help="symbols streamed beside the statistics (page)")
+    ap.add_argument("--page-updates", type=int, default=30, help="shown NYSE TICK values measured on the page")
+    ap.add_argument("--page-warmup", type=int, default=3, help="shown values skipped first (the page's start)")
+    ap.add_argument("--skip-page", action="store_true", help="leave out the statistic-to-painted-page section")
     args = ap.parse_args()
     if not args.skip_metrics:
         bench_metrics(args)
@@ -255,6 +413,8 @@ def main() -> None:
         bench_breadth(args)
     if not args.skip_latency:
         bench_latency(args)
+    if not args.skip_page:
+        bench_page(args)
 
 
 if __name__ == "__main__":
