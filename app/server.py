@@ -106,25 +106,40 @@ def _header_user() -> str:
     except PermissionDenied:
         return ""
     if u.name == LOCAL_USER:
-        return '<span style="color:#fff;font-size:.9em">local admin (no users: auth off)</span>'
-    return (f'<span style="color:#fff;font-size:.9em" id="td-user">{html.escape(u.name)} · {u.role}</span> '
-            '<a href="./logout" style="color:#fff;margin-left:10px">Sign out</a>')
+        return '<span class="td-user" title="no users: auth off">local admin</span>'
+    return (f'<span class="td-user" id="td-user">{html.escape(u.name)} · {u.role}</span> '
+            '<a class="td-user" href="./logout">Sign out</a>')
 
 
-def _template(title: str, page) -> pn.template.FastListTemplate:
+HEADER_CSS = """
+.td-user { color: #fff; font-size: .9em; white-space: nowrap; }
+a.td-user { margin-left: 10px; }
+a.td-user:focus-visible { outline: 3px solid #93c5fd; outline-offset: 2px; }
+"""
+
+
+def _template(title: str, page, slug: str | None = None):
+    from tickdeck.app.page_template import PageTemplate
     from tickdeck.app.routes import ROUTES
 
-    links = "".join(  # the current page is marked (aria-current, bold, a bar): not by colour alone
-        f'<a href="./{r.slug}" aria-current="page" style="display:block;margin:6px 0;font-weight:700;'
-        f'border-left:4px solid #2563eb;padding-left:6px;color:#1f2937;text-decoration:none">{r.title}</a>'
-        if r.title == title else f'<a href="./{r.slug}" style="display:block;margin:6px 0">{r.title}</a>'
-        for r in ROUTES)
-    return pn.template.FastListTemplate(
+    current = ' aria-current="page"'
+    links = "".join(f'<a href="./{r.slug}"{current if r.slug == slug else ""} '
+                    f'style="display:block;margin:6px 0">{r.title}</a>' for r in ROUTES)
+    return PageTemplate(
         title=f"tickdeck · {title}", header_background="#1f2937", accent_base_color="#2563eb",
-        sidebar=[pn.pane.HTML(f"<nav aria-label='pages'>{links}</nav>")], collapsed_sidebar=False,
-        header=[pn.pane.HTML(_header_user(), align="center")],
+        sidebar=[pn.pane.HTML(f"<nav aria-label='pages'>{links}</nav>", stylesheets=[NAV_CSS])],
+        collapsed_sidebar=False,  # narrow screens collapse it on load (app/templates/page.html)
+        header=[pn.pane.HTML(_header_user(), align="center", stylesheets=[HEADER_CSS])],
         main=[page], theme_toggle=False, sidebar_width=180,
     )
+
+
+NAV_CSS = """
+a { color: #1d4ed8; }
+a[aria-current="page"] { font-weight: 700; color: #111827; text-decoration: none; }
+a[aria-current="page"]::before { content: "▸ "; }
+a:focus-visible { outline: 3px solid #2563eb; outline-offset: 2px; }
+"""
 
 
 def _denied(route, message: str):
@@ -153,9 +168,9 @@ def _factory(route):
                 page = route.factory(context())
             except PermissionDenied as e:
                 page = _denied(route, str(e))
-            return _template(route.title, page)  # renders the page: its errors surface here too
+            return _template(route.title, page, route.slug)  # renders the page: its errors surface here too
         except Exception as e:  # noqa: BLE001 - shown as one line; internal errors logged with an id
-            return _template(route.title, _failed(route, e))
+            return _template(route.title, _failed(route, e), route.slug)
 
     make.__name__ = f"page_{route.slug or 'home'}"
     return make

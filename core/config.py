@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
@@ -123,6 +124,11 @@ class Settings:
     api_limit: str = "10000 per hour"  # HTTP API requests per key (or session, or address) and route group
     api_stream_limit: str = "10 per minute"  # WebSocket stream connections per key (or session, or address)
     worker_slots: int = 2  # batch jobs a worker (embedded or `tickdeck worker`) runs at once, beside the services
+    # the emulated market clock of a demo feed (core/demo_clock.py market_now): its start (naive ET,
+    # empty: none), its speed and when it started (epoch seconds); pages show the session on it
+    demo_now: str = ""
+    demo_speed: float = 1.0
+    demo_started: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
@@ -167,6 +173,9 @@ class Settings:
             api_limit=_rate(env, "API_LIMIT", "10000 per hour"),
             api_stream_limit=_rate(env, "API_STREAM_LIMIT", "10 per minute"),
             worker_slots=_slots(env, "WORKER_SLOTS", 2),
+            demo_now=env.get(PREFIX + "DEMO_NOW", ""),
+            demo_speed=_float(env, "DEMO_SPEED", 1.0),
+            demo_started=_float(env, "DEMO_STARTED", 0.0) or time.time(),
         )
 
     def with_(self, **changes) -> "Settings":

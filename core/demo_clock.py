@@ -7,6 +7,10 @@ trading session: the most recent trading day of the calendar on or before today 
 collects is the ``days`` complete trading days before that day, so no collected day is cut short
 by the emulated clock (ticks after it do not exist yet).
 
+:func:`market_now` is that emulated clock as the server sees it (``TICKDECK_DEMO_NOW``, ``_SPEED``,
+``_STARTED``, exported by ``scripts/demo.sh`` when it starts the emulator): the monitor's session badge
+and countdown follow it, so the demo shows the session its feed is in, not the wall clock's "Closed".
+
 ``python -m tickdeck.core.demo_clock [--days N] [--today YYYY-MM-DD]`` prints the choice as shell
 assignments for ``scripts/demo.sh``: ``DEMO_NOW``, ``DEMO_START``, ``DEMO_END`` and
 ``DEMO_STATISTICS`` (the DTN statistic symbols of the indicator catalog, which live collection
@@ -19,6 +23,7 @@ import argparse
 import datetime as dt
 import shlex
 import sys
+import time
 from dataclasses import dataclass
 
 import pandas as pd
@@ -57,6 +62,28 @@ def demo_clock(today=None, *, days: int = 5, at: dt.time = SESSION_TIME, calenda
         raise ConfigError("calendar", f"{cal.name} has no trading day on or before {today} to run the demo in")
     day, history = sessions[-1], tuple(sessions[:-1])
     return DemoClock(dt.datetime.combine(day, at), history)
+
+
+def market_now(settings, wall: float | None = None) -> pd.Timestamp | None:
+    """The demo feed's emulated time (tz-aware ET) at epoch ``wall`` (default now), or None without one.
+
+    The clock starts at ``settings.demo_now`` when ``settings.demo_started`` and runs ``demo_speed``×,
+    as the emulator's does (``tickdeck iqfeed-sim --now --speed``).
+
+    Raises
+    ------
+    ConfigError
+        ``demo_now`` is not a date and time.
+    """
+    if not getattr(settings, "demo_now", ""):
+        return None
+    try:
+        start = pd.Timestamp(settings.demo_now)
+    except ValueError as e:
+        raise ConfigError("TICKDECK_DEMO_NOW", f"not a date and time: {settings.demo_now!r}") from e
+    start = start.tz_localize(ET) if start.tzinfo is None else start.tz_convert(ET)
+    wall = time.time() if wall is None else wall
+    return start + pd.Timedelta(seconds=max(wall - settings.demo_started, 0.0) * settings.demo_speed)
 
 
 def _shell(clock: DemoClock) -> str:

@@ -43,7 +43,8 @@ from tickdeck.core.users import User
 from tickdeck.pages.components.safe import md_text
 from tickdeck.pages.components.services import LOCAL_ADMIN
 from tickdeck.pages.components.status import badge_html, quality_html
-from tickdeck.pages.components.ui import STATUS_CSS, badge, empty_state_html, error_text, human_bytes, run_off_loop
+from tickdeck.pages.components.ui import (STATUS_CSS, badge, empty_state_html, error_text, human_bytes, quiet_periodic,
+                                          run_off_loop)
 
 REFRESH_MS = 1000  # job progress and queue counts refresh once a second while events arrive
 HEALTH_EVERY_S = 30  # health probes open sockets and sample CPU for 0.1 s: not every second
@@ -157,7 +158,7 @@ class AdminPage(pn.viewable.Viewer):
             return
         self._stops.append(self.ctx.bus.listen("jobs", lambda _m: self._dirty.set()))
         if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
-            self._callbacks.append(pn.state.add_periodic_callback(self._tick, period=REFRESH_MS))
+            self._callbacks.append(quiet_periodic(self._tick, REFRESH_MS))
             pn.state.on_session_destroyed(lambda _c: self.stop_updates())
 
     def stop_updates(self) -> None:

@@ -34,7 +34,7 @@ import param
 from tickdeck.core.bars import FAMILIES, get_bars, parse_spec
 from tickdeck.core.bars.registry import family_default
 from tickdeck.core.errors import NotFound, TickdeckError
-from tickdeck.core.export import ExportRequest, export
+from tickdeck.core.export import ExportRequest, estimate_bytes, export, table_bytes
 from tickdeck.core.naming import date_range, normalize_ticker
 from tickdeck.core.tick_table import (
     DEFAULT_TICK_COLUMNS, TICK_COLUMNS, InvalidTimeOfDay, parse_time_of_day, time_window,
@@ -42,11 +42,12 @@ from tickdeck.core.tick_table import (
 from tickdeck.core.users import User
 from tickdeck.pages.components.actions import ui_action
 from tickdeck.pages.components.charts import candle_chart
+from tickdeck.pages.components.inputs import DateInput
 from tickdeck.pages.components.grid import data_grid, grid_frame
 from tickdeck.pages.components.safe import describe_invalid, md_text, sync_url
 from tickdeck.pages.components.services import LOCAL_ADMIN, require
 from tickdeck.pages.components.tick_plot import TickPlot, tick_chart
-from tickdeck.pages.components.ui import empty_state
+from tickdeck.pages.components.ui import empty_state, human_bytes
 
 EXPORT_ROLE = "researcher"  # the least role that may download a selection
 CHART_COLUMNS = ["last", "bid", "ask", "last_sz"]  # what the tick chart draws: read on every selection
@@ -85,6 +86,8 @@ class ExplorerPage(pn.viewable.Viewer):
     from_time = param.String(default="", doc="Table tab: first time of day shown, ET, e.g. 09:30 (empty: open)")
     to_time = param.String(default="", doc="Table tab: time of day the rows stop before, ET (empty: open)")
     export_format = param.Selector(objects=["csv", "parquet"], default="csv", doc="download format")
+    export_columns = param.ListSelector(default=[], objects=list(TICK_COLUMNS),
+                                        doc="tick columns of a download (empty: every stored column)")
     user = param.ClassSelector(class_=User, default=LOCAL_ADMIN, instantiate=False,
                                doc="who is viewing (injected by the server): export needs the researcher role, "
                                    "the name is the audit log's actor")
@@ -331,6 +334,53 @@ class ExplorerPage(pn.viewable.Viewer):
         self._download.filename = self.export_filename()
         self._download.label = f"Download {self.export_format.upper()}"
 
+    def export_preview(self) -> str:
+        """What a download would hold, before it is made: rows and about how many bytes.
+
+        Rows come from the catalog (ticks) or the bars on screen; the size from encoding a
+        sample with the export's own writer (:func:`tickdeck.core.export.estimate_bytes`).
+
+        Raises
+        ------
+        TickdeckError
+            Nothing is loaded.
+        """
+        if self.loaded is None:
+            raise NotFound("nothing to export: the selection is empty")
+        start, end = self._range()
+        sym = normalize_ticker(self.symbol)
+        rows = self._export_rows(sym, start, end)
+        if self.view == "ticks":
+            days = [r for r in self.ctx.catalog.tick_days(sym, start, end) if (r.ticks or 0) > 0]
+            size = estimate_bytes(self.ctx, sym, days[0].day, rows, columns=self.export_columns or None,
+                                  session=self.session, format=self.export_format) if days else 0
+            cols = len(self.export_columns) + 1 if self.export_columns else len(TICK_COLUMNS) + 1
+        else:
+            import pyarrow as pa
+
+            frame = self.loaded.frame
+            size = table_bytes(pa.Table.from_pandas(frame, preserve_index=False), self.export_format)
+            cols = frame.shape[1]
+        limit = f" — over the {EXPORT_MAX_ROWS:,}-row limit: narrow the dates or session" \
+            if rows > EXPORT_MAX_ROWS else ""
+        return f"{rows:,} rows × {cols} columns · about {human_bytes(size)} as {self.export_format.upper()}{limit}"
+
+    @param.depends("tab", "export_format", "export_columns", *SELECTION, watch=True)
+    async def _on_export_choice(self) -> None:
+        if hasattr(self, "_export_info") and self.tab == "export" and self.can_export():
+            await self._fill_export_info()
+
+    @ui_action
+    async def _fill_export_info(self) -> None:
+        key = (id(self.loaded), self.export_format, tuple(self.export_columns))
+        self._export_info.object = "Counting rows…"
+        try:
+            text = await asyncio.to_thread(self.export_preview)
+        except TickdeckError as e:
+            text = f"⚠ {e}"
+        if key == (id(self.loaded), self.export_format, tuple(self.export_columns)):
+            self._export_info.object = f"**{md_text(text)}**"
+
     # -- export ---------------------------------------------------------------------------
     def can_export(self) -> bool:
         return self.user.has(EXPORT_ROLE)
@@ -361,8 +411,9 @@ class ExplorerPage(pn.viewable.Viewer):
         spec = "ticks" if self.view == "ticks" else str(parse_spec(self.bar_spec))
         with tempfile.TemporaryDirectory(prefix="tickdeck-download-") as tmp:
             out = Path(tmp) / self.export_filename()
+            columns = tuple(self.export_columns) or None if self.view == "ticks" else None
             manifest = export(self.ctx, ExportRequest((sym,), start, end, out, spec=spec, session=self.session,
-                                                      format=self.export_format))
+                                                      columns=columns, format=self.export_format))
             buf = io.BytesIO(out.read_bytes())
         self.ctx.catalog.audit(self.user.name, "export", f"{sym} {start}..{end}",
                                {"rows": manifest.rows, "format": self.export_format, "view": self.view,
@@ -387,8 +438,8 @@ class ExplorerPage(pn.viewable.Viewer):
         if self.symbol and self.symbol not in symbols:
             symbols.append(self.symbol)
         self._symbol = pn.widgets.Select.from_param(self.param.symbol, options=symbols, label="Symbol", width=160)
-        self._start = pn.widgets.DatePicker.from_param(self.param.start, label="Start day", width=150)
-        self._end = pn.widgets.DatePicker.from_param(self.param.end, label="End day (optional)", width=150)
+        self._start = DateInput.from_param(self.param.start, label="Start day", width=150)
+        self._end = DateInput.from_param(self.param.end, label="End day (optional)", width=150)
         self._session = pn.widgets.RadioButtonGroup.from_param(self.param.session, label="Session",
                                                                color="light")
         self._view = pn.widgets.RadioButtonGroup.from_param(self.param.view, label="Show", color="light")
@@ -433,10 +484,15 @@ class ExplorerPage(pn.viewable.Viewer):
                 f"**Export needs the {EXPORT_ROLE} role.** You are signed in as *{md_text(self.user.name)}* "
                 f"({self.user.role}). "
                 "Ask an admin to upgrade your role.", css_classes=["td-export-denied"])
+        self._export_info = pn.pane.Markdown("", css_classes=["td-export-info"], sizing_mode="stretch_width")
+        self._export_cols = pn.widgets.MultiChoice.from_param(
+            self.param.export_columns, name="Tick columns (empty: all 43)", sizing_mode="stretch_width",
+            min_width=300)
         return pn.Column(
-            pn.pane.Markdown("Download exactly what is selected above: every stored column for ticks, "
-                             "the bar rows for bars. The file name carries the symbol, days, session and spec."),
-            self._format, self._download)
+            pn.pane.Markdown("Download exactly what is selected above: the chosen (default: every stored) column "
+                             "for ticks, the bar rows for bars. The file name carries the symbol, days, session "
+                             "and spec; times read the same as in `tickdeck export`."),
+            self._export_cols, self._format, self._export_info, self._download, sizing_mode="stretch_width")
 
     def _on_family(self, event) -> None:
         if self._family_from_spec:  # the menu follows a spec from the URL or the spec box: keep that spec

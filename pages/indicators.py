@@ -50,7 +50,7 @@ from tickdeck.pages.components import indicator_charts as ic
 from tickdeck.pages.components.alerts_panel import CODE_CSS, AlertsPanel
 from tickdeck.pages.components.safe import describe_invalid, md_text, sync_url
 from tickdeck.pages.components.services import LOCAL_ADMIN
-from tickdeck.pages.components.ui import STATUS_CSS, badge, error_text
+from tickdeck.pages.components.ui import STATUS_CSS, badge, error_text, quiet_periodic
 
 LIVE_MS = 1000  # live updates are applied at most once a second (the "within one second")
 MAX_BUFFER = 20_000  # a stalled page keeps the newest bus messages rather than grow without bound
@@ -352,7 +352,7 @@ class IndicatorsPage(pn.viewable.Viewer):
         self._stops.append(self.ctx.bus.listen("indicators", self._on_bus))
         self._stops.append(self.ctx.bus.listen("alerts", self._on_bus))
         if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
-            self._callbacks.append(pn.state.add_periodic_callback(self.flush, period=LIVE_MS))
+            self._callbacks.append(quiet_periodic(self.flush, LIVE_MS))
             pn.state.on_session_destroyed(lambda _ctx: self.stop_updates())
 
     def stop_updates(self) -> None:

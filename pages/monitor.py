@@ -13,7 +13,14 @@ to start or stop; history mode submits a ``collect`` job through the injected jo
 and without one runs
 :func:`core.collect.collect_days` (days) or :func:`core.live.collect_live` (live) on a
 background thread. Starting and stopping needs the admin role (the injected ``user``). The
-session clock is :func:`core.session_status.session_status`.
+session clock is :func:`core.session_status.session_status` on the demo feed's emulated clock when one
+is configured (:func:`core.demo_clock.market_now`), else on the wall clock.
+
+Layout: the Start/Stop controls come first (the mode toggle is labelled; "Completed days" shows in history
+mode only), then the feed and session, services, the rate sparklines (:class:`~pages.components.sparkline.Sparkline`:
+a y-scale and the peak, no percentage change), active collections named alike ("AAPL live since 09:30"),
+recent days, dead letters and storage (human-readable sizes). Periodic updates do not mark the session
+busy (:func:`~pages.components.ui.quiet_periodic`): the header spinner spins only while something loads.
 
 Renders in Jupyter: ``MonitorPage(ctx=ctx)``.
 """
@@ -37,13 +44,15 @@ from tickdeck.core import feed_status
 from tickdeck.core.errors import TickdeckError
 from tickdeck.core.events import (BarClosed, BarsBuilt, CollectionProgress, DayWritten, FeedStatusChanged, JobChanged,
                          Message)
+from tickdeck.core.demo_clock import market_now
 from tickdeck.core.session_status import session_status
 from tickdeck.core.users import User
 from tickdeck.pages.components.feed import feed_html, feed_summary, primary
 from tickdeck.pages.components.safe import md_text
 from tickdeck.pages.components.services import LOCAL_ADMIN, require
+from tickdeck.pages.components.sparkline import Sparkline
 from tickdeck.pages.components.ui import (  # noqa: F401
-    STATUS_CSS, badge, countdown, empty_state, error_text, human_bytes, run_off_loop)
+    STATUS_CSS, badge, countdown, empty_state, error_text, human_bytes, quiet_periodic, run_off_loop)
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +66,7 @@ RECENT_WRITES = 12  # "day written" lines kept in the activity list
 FINISHED_LINGER_S = 30  # a finished collection stays listed this long so the user sees it complete
 JOB_FINISHED = ("succeeded", "failed", "cancelled", "interrupted")
 
+MODE_LABELS = {"History: completed days": "history", "Live: today's session": "live"}
 _NEXT_EVENT = {"pre": "regular open", "regular": "close", "after": "after-hours end", "closed": "pre-market open"}
 
 
@@ -98,10 +108,8 @@ class MonitorPage(pn.viewable.Viewer):
 
         self.feed_pane = pn.pane.HTML(stylesheets=[STATUS_CSS], sizing_mode="stretch_width")
         self.active_pane = pn.pane.HTML(stylesheets=[STATUS_CSS], sizing_mode="stretch_width")
-        self.ticks_trend = pn.indicators.Trend(label="Ticks per second", data={"x": [0], "y": [0]},
-                                               plot_type="area", width=260, height=120)
-        self.bars_trend = pn.indicators.Trend(label="Bars per second", data={"x": [0], "y": [0]},
-                                              plot_type="area", width=260, height=120)
+        self.ticks_trend = Sparkline("Ticks per second", "/s", points=SPARK_POINTS)
+        self.bars_trend = Sparkline("Bars per second", "/s", points=SPARK_POINTS, colour="#1a7f37")
         self.latency = pn.indicators.Number(label="Feed latency", value=0, format="{value:,.1f} ms",
                                             font_size="28pt", title_size="11pt")
         self.dead_count = pn.indicators.Number(label="Dead letters (new)", value=0, format="{value:,}",
@@ -114,15 +122,21 @@ class MonitorPage(pn.viewable.Viewer):
         self.dead_card = pn.Card(self.dead_table, title="Inspect dead letters", collapsed=True,
                                  sizing_mode="stretch_width")
         self.sizes_table = pn.widgets.Tabulator(pd.DataFrame(columns=["library", "size", "bytes"]), show_index=False,
-                                                disabled=True, sizing_mode="stretch_width")
+                                                disabled=True, sizing_mode="stretch_width", hidden_columns=["bytes"])
         self.session_pane = pn.pane.HTML(stylesheets=[STATUS_CSS], sizing_mode="stretch_width")
         self.recent_pane = pn.pane.HTML(stylesheets=[STATUS_CSS], sizing_mode="stretch_width")
         self.message_pane = pn.pane.Alert("", alert_type="info", visible=False, sizing_mode="stretch_width")
 
         self.symbols_input = pn.widgets.TextInput.from_param(self.param.symbols, label="Symbols (comma-separated)",
                                                              placeholder="AAPL, MSFT", width=260)
-        self.mode_input = pn.widgets.RadioButtonGroup.from_param(self.param.mode, label="Mode")
-        self.days_input = pn.widgets.IntInput.from_param(self.param.days, label="Completed days", width=120)
+        self.mode_label = pn.pane.HTML("<span class='td-muted' id='td-mode-label'>What to collect</span>",
+                                       stylesheets=[STATUS_CSS], margin=(0, 10))
+        self.mode_input = pn.widgets.RadioBoxGroup(options=MODE_LABELS, value=self.mode, inline=True,
+                                                   label="What to collect")
+        self.mode_input.link(self, value="mode")
+        self.days_input = pn.widgets.IntInput.from_param(self.param.days, label="Completed days", width=120,
+                                                         visible=self.mode == "history")
+        self.param.watch(self._mode_changed, "mode")
         self.start_button = pn.widgets.Button(label="Start collection", color="primary",
                                               description="collect the symbols above")
         self.stop_button = pn.widgets.Button(label="Stop collection", color="warning",
@@ -131,6 +145,16 @@ class MonitorPage(pn.viewable.Viewer):
         self.stop_button.on_click(lambda _e: self.stop_collection())
         self.refresh(sizes=True)
         self._render_feed()  # the feed's last known status before any bus update
+
+    def _mode_changed(self, event) -> None:
+        """Live collects today's session: the number of completed days applies to history only."""
+        self.days_input.visible = event.new == "history"
+        if self.mode_input.value != event.new:
+            self.mode_input.value = event.new
+
+    def market_now(self) -> pd.Timestamp:
+        """The market's time (ET): the demo feed's emulated clock when configured, else the wall clock."""
+        return market_now(self.ctx.settings) or pd.Timestamp.now(tz="America/New_York")
 
     # -- bus ------------------------------------------------------------------------------
     def _on_bus(self, msg: Message) -> None:  # bus thread: never block, never touch widgets
@@ -145,8 +169,8 @@ class MonitorPage(pn.viewable.Viewer):
         self._stops.append(self.ctx.bus.listen("bars.*", self._on_bus))
         self._stops.append(self.ctx.bus.listen("jobs", self._on_bus))
         if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
-            self._callbacks.append(pn.state.add_periodic_callback(self.flush, period=FLUSH_MS))
-            self._callbacks.append(pn.state.add_periodic_callback(self.tick, period=TICK_MS))
+            self._callbacks.append(quiet_periodic(self.flush, FLUSH_MS))
+            self._callbacks.append(quiet_periodic(self.tick, TICK_MS))
             pn.state.on_session_destroyed(lambda _ctx: self.stop_updates())
 
     def stop_updates(self) -> None:
@@ -196,9 +220,30 @@ class MonitorPage(pn.viewable.Viewer):
             self.ticks_written += ev.ticks
             self.recent.appendleft((msg.timestamp, ev))
 
-    def _set_active(self, key: str, percent: float, message: str, status: str, finished: bool) -> None:
-        self.active[key] = {"key": key, "percent": float(percent), "message": message, "status": status,
-                            "updated": time.time(), "finished": finished}
+    def _set_active(self, key: str, percent: float, message: str, status: str, finished: bool,
+                    label: str = "") -> None:
+        known = self.active.get(key)
+        label = label or (known["label"] if known else self._label(key))
+        self.active[key] = {"key": key, "label": label, "percent": float(percent), "message": message,
+                            "status": status, "updated": time.time(), "finished": finished}
+
+    def _since(self) -> str:
+        return f"since {self.market_now():%H:%M}"
+
+    def _label(self, key: str) -> str:
+        """An active collection's name, the same way wherever it started: "AAPL, MSFT live since 09:30"."""
+        if key.startswith("job ") and self.jobs is not None:
+            try:
+                job = next((j for j in self.jobs.list(kind="collect") if f"job {j.id}" == key), None)
+            except Exception:  # noqa: BLE001 - a name only: fall back to the job number
+                job = None
+            if job is not None and job.params.get("symbols"):
+                return collection_label(job.params["symbols"], job.params.get("mode", "history"), self._since())
+        if key.startswith("job "):
+            return f"collect {key} {self._since()}"
+        if key == "collection":
+            return f"collection {self._since()}"
+        return collection_label(key.split(","), self.mode, self._since())
 
     # -- periodic -------------------------------------------------------------------------
     def tick(self) -> None:
@@ -220,13 +265,8 @@ class MonitorPage(pn.viewable.Viewer):
         self._render_active()
 
     @staticmethod
-    def _push(trend, value: float) -> None:
-        x = list(trend.data.get("x", []))[-(SPARK_POINTS - 1):]
-        y = list(trend.data.get("y", []))[-(SPARK_POINTS - 1):]
-        x.append((x[-1] + 1) if x else 0)
-        y.append(round(float(value), 1))
-        trend.data = {"x": x, "y": y}
-        trend.value = y[-1]
+    def _push(trend: Sparkline, value: float) -> None:
+        trend.push(value)
 
     def refresh(self, sizes: bool = False) -> None:
         """Re-read dead letters, the session clock and (optionally) storage sizes."""
@@ -276,17 +316,18 @@ class MonitorPage(pn.viewable.Viewer):
             state = "finished" if e.get("finished") else "running"
             status = html.escape(e["status"] if e.get("finished") or e["status"] == "pending" else "running")
             pct = min(max(e["percent"], 0.0), 100.0)
-            key = html.escape(e["key"])
+            key = html.escape(e.get("label") or e["key"])
             rows.append(
-                f"<div class='td-active-row'><div class='td-active-label'><b>{key}</b> — {status}, {pct:.0f}%"
+                f"<div class='td-active-row' data-key='{html.escape(e['key'])}'>"
+                f"<div class='td-active-label'><b>{key}</b> — {status}, {pct:.0f}%"
                 f"<br><span class='td-muted'>{html.escape(e['message'])}</span></div>"
                 f"<progress class='td-{state}' max='100' value='{pct:.0f}' data-status='{status}' "
-                f"aria-label='progress {key}'>{pct:.0f}%</progress></div>")
+                f"aria-label='progress {html.escape(e['key'])}'>{pct:.0f}%</progress></div>")
         self.active_pane.object = ("".join(rows) if rows
                                    else "<p class='td-muted'>No active collections.</p>")
 
     def _render_session(self, now=None) -> None:
-        st = session_status(self.ctx.calendar(), now)
+        st = session_status(self.ctx.calendar(), now if now is not None else market_now(self.ctx.settings))
         kind = "ok" if st.is_open else ("warn" if st.session in ("pre", "after") else "idle")
         extra = f" — holiday: {html.escape(st.holiday_name)}" if st.holiday_name else ""
         extra += " — early close" if st.early_close else ""
@@ -347,7 +388,8 @@ class MonitorPage(pn.viewable.Viewer):
         except Exception as e:  # noqa: BLE001 - shown on the page
             self._notify(error_text(e), "danger")
             return
-        self._set_active(f"job {job_id}", 0.0, f"collect {', '.join(syms)} queued", "pending", False)
+        self._set_active(f"job {job_id}", 0.0, f"collect {', '.join(syms)} queued", "pending", False,
+                         label=collection_label(syms, self.mode, self._since()))
         self._render_active()
         self._notify(f"Queued collect job {job_id} for {', '.join(syms)}", "success")
 
@@ -357,7 +399,8 @@ class MonitorPage(pn.viewable.Viewer):
         key = ",".join(syms)
         stop = threading.Event()
         self._local_runs[key] = stop
-        self._set_active(key, 0.0, "starting…", "running", False)
+        self._set_active(key, 0.0, "starting…", "running", False,
+                         label=collection_label(syms, params["mode"], self._since()))
         self._render_active()
         if params["mode"] == "live":
             work = partial(live.collect_live, self.ctx, syms, stop_event=stop)
@@ -420,22 +463,26 @@ class MonitorPage(pn.viewable.Viewer):
         self._render_active()
         controls = pn.Column(
             pn.pane.Markdown("### Start / stop collection"),
-            pn.Row(self.symbols_input, self.mode_input, self.days_input),
+            pn.Row(self.symbols_input, pn.Column(self.mode_label, self.mode_input, margin=0), self.days_input),
             pn.Row(self.start_button, self.stop_button), self.message_pane, sizing_mode="stretch_width")
         from tickdeck.pages.components.service_panel import ServicesPanel
 
         return pn.Column(
-            pn.pane.Markdown("## Collection monitor"), *self._empty_state(),
+            pn.pane.Markdown("## Collection monitor"), *self._empty_state(), controls,
             pn.Row(
                 pn.Column(pn.pane.Markdown("### Feed connection"), self.feed_pane, width=420),
                 pn.Column(pn.pane.Markdown("### Market session"), self.session_pane, width=420),
             ),
             pn.pane.Markdown("### Services"), ServicesPanel(services=self.services, actor=self.actor or self.user.name),
-            pn.Row(self.ticks_trend, self.bars_trend, self.latency, self.dead_count),
+            pn.Row(self.ticks_trend.pane, self.bars_trend.pane, self.latency, self.dead_count),
             pn.pane.Markdown("### Active collections"), self.active_pane,
             pn.pane.Markdown("### Recently stored days"), self.recent_pane,
             self.dead_card,
             pn.pane.Markdown("### Storage used per library"), self.sizes_table,
-            controls,
             sizing_mode="stretch_width",
         )
+
+
+def collection_label(symbols, mode: str, since: str) -> str:
+    """``AAPL, MSFT live since 09:30``: how the page names a collection wherever it was started."""
+    return f"{', '.join(symbols)} {mode} {since}"

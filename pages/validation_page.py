@@ -38,6 +38,7 @@ from tickdeck.core.validation import flagged_ticks, history, quality_score, vali
 from tickdeck.core.quality_scale import QUALITY_MAX, format_quality, quality_band
 from tickdeck.core.validation.quality import QualityScore
 from tickdeck.core.validation.service import HistoryEntry
+from tickdeck.pages.components.inputs import DateInput
 from tickdeck.pages.components.status import BAND_LEVEL, badge_html, quality_html
 from tickdeck.pages.components.ui import STATUS_CSS, badge, empty_state, error_text, run_off_loop
 
@@ -206,8 +207,8 @@ class ValidationPage(pn.viewable.Viewer):
         self.symbol_input = pn.widgets.AutocompleteInput.from_param(
             self.param.symbol, label="Symbol", options=symbols, restrict=False, case_sensitive=False,
             min_characters=1, placeholder="e.g. AAPL", width=160)
-        self.day_input = pn.widgets.DatePicker.from_param(self.param.day, label="Day (or first day)", width=160)
-        self.end_input = pn.widgets.DatePicker.from_param(self.param.end, label="Last day (optional)", width=160)
+        self.day_input = DateInput.from_param(self.param.day, label="Day (or first day)", width=160)
+        self.end_input = DateInput.from_param(self.param.end, label="Last day (optional)", width=160)
         self.cache_input = pn.widgets.Checkbox.from_param(self.param.use_cache, label="Use cached results")
         self.run_button = pn.widgets.Button(label="Validate", color="primary",
                                             description="run session, storage, timezone and continuity checks")
@@ -311,7 +312,16 @@ class ValidationPage(pn.viewable.Viewer):
         self.running = False
         self.run_button.disabled = False
         self.message = error_text(e)
+        self._error_shown = True
         self._render_status(error=True)
+
+    @param.depends("symbol", "day", "end", watch=True)
+    def _clear_stale_error(self) -> None:
+        """An error about the form goes once the user changes what it was about (it no longer applies)."""
+        if getattr(self, "_error_shown", False) and hasattr(self, "status_pane"):
+            self._error_shown = False
+            self.message = ""
+            self._render_status()
 
     def _on_day_click(self, event) -> None:
         day = _date(self.days_table.value.iloc[event.row]["day"])

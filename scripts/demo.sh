@@ -21,6 +21,8 @@ DAYS="${DEMO_DAYS:-5}"
 mkdir -p "$DATA/logs"
 eval "$($BIN/python -m tickdeck.core.demo_clock --days "$DAYS")"   # DEMO_NOW, DEMO_START, DEMO_END, DEMO_STATISTICS
 
+# the server shows the market session on the emulator's clock (core/demo_clock.py market_now)
+export TICKDECK_DEMO_NOW="$DEMO_NOW" TICKDECK_DEMO_SPEED=1 TICKDECK_DEMO_STARTED="$(date +%s)"
 $BIN/tickdeck iqfeed-sim --symbols "$(echo $SYMBOLS | tr ' ' ',')" --seed 7 --now "$DEMO_NOW" --speed 1 \
   --port-history "$TICKDECK_FEED_PORT_HISTORY" --port-l1 "$TICKDECK_FEED_PORT_L1" \
   > "$DATA/logs/iqfeed-sim.log" 2>&1 &

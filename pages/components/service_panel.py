@@ -19,7 +19,7 @@ import param
 
 from tickdeck.pages.components.actions import ui_action
 from tickdeck.pages.components.feed import ago
-from tickdeck.pages.components.ui import STATUS_CSS, badge
+from tickdeck.pages.components.ui import STATUS_CSS, badge, quiet_periodic
 
 REFRESH_MS = 2_000  # service states change within seconds; "since" texts advance with it
 STATE_KIND = {"running": "ok", "starting": "warn", "stopping": "warn", "restarting": "warn", "failed": "bad",
@@ -31,6 +31,12 @@ _CSS = """
                                    vertical-align:top; }
 .td-services th { color:#57606a; font-weight:600; }
 .td-services .td-err { color:#a40e26; max-width:420px; overflow-wrap:anywhere; }
+@media (max-width: 760px) {  /* phones: one block per service, its cells one after another */
+  .td-services thead { display:none; }
+  .td-services tr { display:block; border-bottom:1px solid #d0d7de; padding:4px 0; }
+  .td-services td { display:inline-block; border:0; padding:2px 8px 2px 0; }
+  .td-services td[data-label]::before { content: attr(data-label) ": "; color:#57606a; }
+}
 """
 
 
@@ -44,15 +50,16 @@ def render_statuses(statuses, now: float | None = None) -> str:
         since = _epoch(s.since)
         want = "" if s.desired == s.state or (s.desired == "stopped" and s.state == "failed") else \
             f'<div class="td-muted">requested: {html.escape(s.desired)}</div>'
-        error = f'<td class="td-err">{html.escape(s.last_error)}</td>' if s.last_error else "<td>—</td>"
+        error = (f'<td class="td-err" data-label="Last error">{html.escape(s.last_error)}</td>' if s.last_error
+                 else '<td data-label="Last error">—</td>')
         rows.append(
             f'<tr data-service="{html.escape(s.name)}" data-state="{html.escape(s.state)}" '
             f'data-desired="{html.escape(s.desired)}">'
             f"<td><b>{html.escape(s.name)}</b></td>"
             f"<td>{badge(STATE_KIND.get(s.state, 'idle'), s.describe(now), testid=f'service-{s.name}')}{want}</td>"
-            f"<td>{s.restarts}</td>{error}"
-            f"<td>{ago(now - since) if since is not None else '—'}</td>"
-            f'<td class="td-muted">{html.escape(s.detail) or "—"}</td></tr>')
+            f'<td data-label="Restarts">{s.restarts}</td>{error}'
+            f"<td data-label=\"Since\">{ago(now - since) if since is not None else '—'}</td>"
+            f'<td class="td-muted" data-label="Detail">{html.escape(s.detail) or "—"}</td></tr>')
     return ('<table class="td-services"><thead><tr><th>Service</th><th>State</th><th>Restarts</th>'
             '<th>Last error</th><th>Since</th><th>Detail</th></tr></thead><tbody>' + "".join(rows) + "</tbody></table>")
 
@@ -110,7 +117,7 @@ class ServicesPanel(pn.viewable.Viewer):
 
     def start_updates(self) -> None:
         if self._callback is None and pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
-            self._callback = pn.state.add_periodic_callback(self.refresh, period=REFRESH_MS)
+            self._callback = quiet_periodic(self.refresh, REFRESH_MS)
             pn.state.on_session_destroyed(lambda _c: self.stop_updates())
 
     def stop_updates(self) -> None:

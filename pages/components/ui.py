@@ -156,3 +156,21 @@ def empty_state(title: str, why: str, steps=EMPTY_STEPS, *, buttons=(), testid: 
     """
     card = pn.pane.HTML(empty_state_html(title, why, steps, testid=testid), sizing_mode="stretch_width")
     return pn.Column(card, *([pn.Row(*buttons)] if buttons else []), sizing_mode="stretch_width")
+
+
+def quiet_periodic(callback: Callable[[], None], period_ms: int):
+    """A periodic callback of the current session that does not mark the session busy.
+
+    ``pn.state.add_periodic_callback`` counts every run as "busy", so a page refreshing once a
+    second keeps the header's busy spinner turning although nothing loads. This one runs in the
+    background sense of Panel's ``PeriodicCallback`` (no busy event) and is registered with the
+    session like ``add_periodic_callback``'s, so it stops when the session is destroyed.
+    """
+    from panel.io.callbacks import PeriodicCallback
+
+    cb = PeriodicCallback(callback=callback, period=period_ms, background=True)
+    cb.start()
+    doc = pn.state.curdoc
+    if doc is not None:
+        pn.state._periodic.setdefault(doc, []).append(cb)  # stopped with the session (Panel 1.9 internals)
+    return cb

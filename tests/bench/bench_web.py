@@ -59,7 +59,8 @@ PRICE_CANVAS = """() => { let best = null; const walk = (r) => { for (const el o
     if (b.height > 250) best = [b.x, b.y, b.width, b.height]; }
   if (el.shadowRoot) walk(el.shadowRoot); } }; walk(document); return best; }"""
 PICK_DAY = """(day) => { for (const d of Bokeh.documents) for (const m of d.all_models)
-  if (m.type === 'DatePicker' && m.title === 'Start day') { m.value = day; return true; } return false; }"""
+  if ((m.type === 'DatePicker' || m.type.endsWith('DatetimePicker')) && m.title === 'Start day') {
+    m.value = day; return true; } return false; }"""
 FCP = "performance.getEntriesByName('first-contentful-paint')[0]?.startTime || null"
 
 

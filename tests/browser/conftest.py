@@ -4,6 +4,7 @@ and Playwright pages driving Debian Chromium.
 * ``demo_data`` — synthetic AAPL and MSFT days written once per session with ``tickdeck generate``.
 * ``app_server(...)`` — a factory: copies ``demo_data`` (or an empty dir) to a fresh data dir,
   optionally adds users, starts ``tickdeck serve`` and waits until it answers; stopped after the test.
+  ``module_app_server(...)`` — the same, stopped after the module (for tests that only look).
 * ``page`` — a new browser context/page per test (downloads allowed).
 * ``shot(page, name)`` — saves ``test-output/screenshots/<name>.png``.
 """
@@ -82,13 +83,10 @@ def _wait_ready(url: str, proc: subprocess.Popen, log: Path) -> None:
     raise RuntimeError(f"tickdeck serve did not answer within {START_TIMEOUT_S}s:\n{log.read_text()[-3000:]}")
 
 
-@pytest.fixture
-def app_server(tmp_path, demo_data, chromium_path):
-    started: list[Served] = []
-
+def _server_factory(base: Path, demo_data: Path, started: list):
     def start(*, prefix: str = "", num_procs: int = 1, users: tuple = (), data: bool = True,
               env: dict | None = None) -> Served:
-        data_dir = tmp_path / f"data{len(started)}"
+        data_dir = base / f"data{len(started)}"
         if data:
             shutil.copytree(demo_data, data_dir)
         else:
@@ -96,7 +94,7 @@ def app_server(tmp_path, demo_data, chromium_path):
         for name, role, password in users:
             run_cli(data_dir, "users", "add", name, "--role", role, "--password", password)
         port = free_port()
-        log = tmp_path / f"serve{len(started)}.log"
+        log = base / f"serve{len(started)}.log"
         args = [*TICKDECK, "serve", "--port", str(port), "--num-procs", str(num_procs)]
         if prefix:
             args += ["--prefix", prefix]
@@ -111,7 +109,10 @@ def app_server(tmp_path, demo_data, chromium_path):
         _wait_ready(url, proc, log)
         return s
 
-    yield start
+    return start
+
+
+def _stop_all(started: list) -> None:
     for s in started:
         if s.proc.poll() is None:
             os.killpg(s.proc.pid, 15)
@@ -119,6 +120,21 @@ def app_server(tmp_path, demo_data, chromium_path):
                 s.proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 os.killpg(s.proc.pid, 9)
+
+
+@pytest.fixture
+def app_server(tmp_path, demo_data, chromium_path):
+    started: list[Served] = []
+    yield _server_factory(tmp_path, demo_data, started)
+    _stop_all(started)
+
+
+@pytest.fixture(scope="module")
+def module_app_server(tmp_path_factory, demo_data, chromium_path):
+    """``app_server`` for a whole module: tests that only look at pages share one server (a start costs ~10 s)."""
+    started: list[Served] = []
+    yield _server_factory(tmp_path_factory.mktemp("served"), demo_data, started)
+    _stop_all(started)
 
 
 @pytest.fixture(scope="module")

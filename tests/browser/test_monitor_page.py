@@ -149,7 +149,7 @@ def test_monitor_shows_the_live_feed_connected_with_the_collectors_latency(monit
         assert "No feed status yet" in page.locator("[data-testid='feed-status']").inner_text()
         page.get_by_placeholder("AAPL, MSFT").fill("AAPL")
         page.get_by_placeholder("AAPL, MSFT").press("Enter")
-        page.get_by_role("button", name="live", exact=True).click()
+        page.get_by_label("Live: today's session").check()  # the labelled mode toggle
         page.get_by_role("button", name="Start collection").click()
         page.locator("text=Asked the live service to collect AAPL").wait_for()  # a supervised service, not a job
 
