@@ -2,7 +2,8 @@
 
 All of it comes from tier-1 catalog rows (one bounded query per dataset, no frame read):
 
-* :func:`card_facts` — all of the below for one dataset, from two bounded catalog queries.
+* :func:`card_facts` — all of the below for one dataset, from two bounded catalog queries;
+  :func:`cards_facts` — the same for many datasets (a page of home cards) in two queries in all.
 * :func:`price_summary` — the last stored price (the close of the last stored day, i.e. its last
   trade), the change against the previous stored day's close, and the daily closes and tick
   counts of the last :data:`SPARK_DAYS` stored days for a sparkline.
@@ -123,6 +124,59 @@ def card_facts(catalog: Catalog, cal: MarketCalendar, d: DatasetSummary) -> Card
         start = d.last_day - dt.timedelta(days=LOOKBACK_CALENDAR_DAYS)
         rows = catalog.tick_days(d.symbol, start=start)
         failing = catalog.failing_days(d.symbol, start=start)
+    return _facts(d, rows, failing, cal)
+
+
+@dataclass(frozen=True)
+class _Row:  # the tier-1 columns a card reads
+    day: dt.date
+    close: float | None
+    ticks: int
+    updated_at: dt.datetime
+
+
+def cards_facts(catalog: Catalog, calendar_of, datasets) -> dict[str, CardFacts]:
+    """:func:`card_facts` of many datasets (the home page's shown cards) in two queries for all of them.
+
+    ``calendar_of(dataset)`` returns the dataset's :class:`MarketCalendar`.
+    """
+    from sqlalchemy import func, select
+
+    from tickdeck.core import db
+    from tickdeck.core.catalog import FAILING_STATUSES, _date
+
+    items = list(datasets)
+    stored = [d for d in items if d.last_day is not None]
+    rows: dict[str, list[_Row]] = {d.symbol: [] for d in items}
+    failing: dict[str, set[dt.date]] = {d.symbol: set() for d in items}
+    if stored:
+        syms = sorted({d.symbol for d in stored})
+        start = min(d.last_day for d in stored) - dt.timedelta(days=LOOKBACK_CALENDAR_DAYS)
+        t, v = db.TickDay, db.ValidationResult
+        q_rows = (select(t.symbol, t.day, t.close, t.ticks, t.updated_at)
+                  .where(t.symbol.in_(syms), t.day >= start).order_by(t.symbol, t.day))
+        latest = (select(func.max(v.id)).where(v.symbol.in_(syms), v.day >= start)
+                  .group_by(v.symbol, v.day, v.validator).scalar_subquery())
+        q_fail = select(v.symbol, v.day).where(v.id.in_(latest), func.upper(v.status).in_(FAILING_STATUSES)).distinct()
+        utc = dt.timezone.utc
+        with catalog.engine.connect() as c:
+            for sym, day, close, ticks, upd in c.execute(q_rows):
+                if isinstance(upd, dt.datetime) and upd.tzinfo is None:
+                    upd = upd.replace(tzinfo=utc)
+                rows[sym].append(_Row(_date(day), close, int(ticks or 0), upd))
+            for sym, day in c.execute(q_fail):
+                failing[sym].add(_date(day))
+    out = {}
+    for d in items:
+        mine = rows[d.symbol]
+        if d.last_day is not None:
+            lo = d.last_day - dt.timedelta(days=LOOKBACK_CALENDAR_DAYS)
+            mine = [r for r in mine if r.day >= lo]
+        out[d.symbol] = _facts(d, mine, failing[d.symbol], calendar_of(d))
+    return out
+
+
+def _facts(d: DatasetSummary, rows, failing: set[dt.date], cal: MarketCalendar) -> CardFacts:
     strip = coverage_strip({r.day for r in rows}, failing, cal, d.last_day)
     if d.first_day is not None:
         strip = [(x, st) for x, st in strip if x >= d.first_day]  # before the first day is not a gap

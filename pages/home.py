@@ -30,7 +30,7 @@ import param
 
 from tickdeck.core.calendar import MarketCalendar
 from tickdeck.core.catalog import Catalog, DatasetSummary
-from tickdeck.core.dataset_cards import CardFacts, PriceSummary, card_facts, exchange_of
+from tickdeck.core.dataset_cards import CardFacts, PriceSummary, cards_facts, exchange_of
 from tickdeck.core.datasets import DatasetFilter, filter_datasets
 from tickdeck.core.errors import TickdeckError
 from tickdeck.core.status import DatasetStatus, dataset_statuses
@@ -265,7 +265,8 @@ class HomePage(pn.viewable.Viewer):
         elif not items:
             body = '<p class="td-empty">No datasets match. Clear the filters, or generate or collect data first.</p>'
         else:
-            cards = "".join(card_html(d, s, card_facts(self.catalog, self._calendar_of(d, cal), d)) for d, s in items)
+            facts = cards_facts(self.catalog, lambda d: self._calendar_of(d, cal), [d for d, _ in items])
+            cards = "".join(card_html(d, s, facts[d.symbol]) for d, s in items)
             body = f'<div class="td-grid">{cards}</div>'
         n, rest = len(matching), len(matching) - len(items)
         summary = f"{n:,} dataset{'s' if n != 1 else ''}" + (f" · showing {len(items):,}" if rest else "")

@@ -89,3 +89,18 @@ def test_card_facts_read_the_catalog_rows_of_the_dataset(ctx):
     assert facts.price.previous == rows[-2].close
     assert [s for _, s in facts.strip] == ["present"] * 3
     assert facts.frequency == "one-off"  # written in one go
+
+
+def test_cards_facts_for_many_datasets_equal_one_by_one(ctx):
+    from tests.builders import store_synthetic
+    from tickdeck.core.dataset_cards import cards_facts
+
+    store_synthetic(ctx, "AAPL", start="2024-07-01", end="2024-07-03", ticks=200)
+    store_synthetic(ctx, "MSFT", start="2024-07-02", end="2024-07-05", ticks=200)
+    ctx.catalog.upsert_dataset("NVDA", source="csv")  # no day yet
+    cal = ctx.calendar()
+    items = ctx.catalog.datasets()
+    many = cards_facts(ctx.catalog, lambda d: cal, items)
+    assert many == {d.symbol: card_facts(ctx.catalog, cal, d) for d in items}
+    assert many["NVDA"].price.last is None and many["NVDA"].strip == ()
+    assert [s for _, s in many["MSFT"].strip] == ["present"] * 3  # 2, 3 and 5 July: the 4th is a holiday
