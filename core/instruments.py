@@ -121,6 +121,11 @@ class InstrumentTerms:
         return self.multiplier / 10.0 ** self.size_decimals
 
     @property
+    def size_units(self) -> float:
+        """Stored size units per unit of quantity: ``10**size_decimals`` (1e8 for BTC in 1e-8 coins)."""
+        return 10.0 ** self.size_decimals
+
+    @property
     def has_odd_lots(self) -> bool:
         return self.rule_class in ODD_LOT_CLASSES and self.lot_size is not None
 

@@ -86,8 +86,8 @@ def _prefix(prev_last: float, prev_nz: int) -> np.ndarray:
 class _SymbolBars:
     """One symbol's builders and the trade-sign state carried across batches."""
 
-    def __init__(self, symbol: str, specs, calendar_name: str, scale: float):
-        self.symbol, self.scale = symbol, scale
+    def __init__(self, symbol: str, specs, calendar_name: str, scale: float, units: float = 1.0):
+        self.symbol, self.scale, self.units = symbol, scale, units  # as stored bars: see core.bars.arrays
         self.builders = [(str(parse_spec(s)), BarBuilder(s, calendar=calendar_name)) for s in specs]
         self.prev_last, self.prev_nz = np.nan, 0
         self.broken = False
@@ -109,7 +109,7 @@ class _SymbolBars:
         if last.size:
             self.prev_last = float(last[-1])
         return TickArrays(np.asarray(ts, dtype=np.int64), last, np.asarray(size, dtype=np.float64), sign, bps,
-                          np.asarray(session, dtype=np.int8), self.scale)
+                          np.asarray(session, dtype=np.int8), self.scale, self.units)
 
     def update(self, x: TickArrays, flush: bool = False) -> list[tuple[str, dict]]:
         return [(spec, b.update_columns(x, flush=flush)) for spec, b in self.builders]
@@ -204,8 +204,9 @@ class LiveBars:
             log.exception("live bars: %s failed", what)
 
     def _new(self, symbol: str) -> _SymbolBars:
-        scale = stored_terms(self.ctx, symbol).notional_scale
-        return _SymbolBars(symbol, self.specs, self.ctx.calendar_for(symbol).name, scale)
+        terms = stored_terms(self.ctx, symbol)
+        return _SymbolBars(symbol, self.specs, self.ctx.calendar_for(symbol).name, terms.notional_scale,
+                           terms.size_units)
 
     def _day(self, stored: dict) -> None:
         if self._symbols:
@@ -246,7 +247,7 @@ class LiveBars:
         for symbol, sb in self._symbols.items():
             if not sb.broken:
                 empty = TickArrays(np.empty(0, np.int64), np.empty(0), np.empty(0), np.empty(0, np.int8), np.empty(0),
-                                   np.empty(0, np.int8), sb.scale)
+                                   np.empty(0, np.int8), sb.scale, sb.units)
                 self._publish(symbol, self._guarded(sb, sb.update, empty, True) or [])
         self._symbols.clear()
 

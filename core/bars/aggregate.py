@@ -9,9 +9,11 @@ Bar frame: index ``start`` (tz-aware ET), columns :data:`BAR_COLUMNS`. ``session
 session code of the bar's first trade and ``spread_count`` the number of its trades with a valid
 quote (the weight of ``avg_spread_bps`` when bars are combined).
 
-Money: the kernels sum price × stored size; :func:`finish_money` takes ``vwap`` from those sums
-and multiplies ``dollar_volume`` by the ticks' ``scale`` (contract multiplier, size decimals) so
-it equals the sum of the ticks' enriched ``dollar_volume``.
+Money and quantity: the kernels sum stored sizes and price × stored size; :func:`finish_money`
+takes ``vwap`` from those sums, multiplies ``dollar_volume`` by the ticks' ``scale`` (contract
+multiplier, size decimals) so it equals the sum of the ticks' enriched ``dollar_volume``, and
+divides the volumes by the ticks' ``units`` so they are in the instrument's quantity (coins, not
+1e-8 coins).
 """
 
 from __future__ import annotations
@@ -98,13 +100,17 @@ _ORDER = ["start", "end", "open", "high", "low", "close", "volume", "dollar_volu
           "sell_volume", "avg_spread_bps", "session", "spread_count"]
 
 
-def finish_money(cols: dict[str, np.ndarray], scale: float) -> dict[str, np.ndarray]:
-    """``vwap`` from the kernels' price × size sums, then ``dollar_volume`` in currency (× ``scale``)."""
+def finish_money(cols: dict[str, np.ndarray], scale: float, units: float = 1.0) -> dict[str, np.ndarray]:
+    """``vwap`` from the kernels' price × size sums, then ``dollar_volume`` in currency (× ``scale``)
+    and the volumes in quantity (÷ ``units``, stored size units per unit of quantity)."""
     vol = cols["volume"]
     with np.errstate(invalid="ignore", divide="ignore"):
         cols["vwap"] = np.where(vol > 0, cols["dollar_volume"] / np.where(vol > 0, vol, 1.0), np.nan)
     if scale != 1.0:
         cols["dollar_volume"] = cols["dollar_volume"] * scale
+    if units != 1.0:
+        for c in ("volume", "buy_volume", "sell_volume"):
+            cols[c] = cols[c] / units
     return cols
 
 
@@ -113,7 +119,7 @@ def aggregate(x, starts: np.ndarray, ends: np.ndarray) -> dict[str, np.ndarray]:
     cols = empty_columns(starts.shape[0])
     if starts.shape[0]:
         _aggregate(x.ts, x.px, x.sz, x.sgn, x.bps, x.ses, starts, ends, *(cols[k] for k in _ORDER))
-    return finish_money(cols, x.scale)
+    return finish_money(cols, x.scale, x.units)
 
 
 def check_integrity(cols: dict[str, np.ndarray], what: str) -> None:

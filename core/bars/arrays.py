@@ -6,10 +6,15 @@ non-finite prices or sizes and unsorted timestamps with :class:`BarInputError`, 
 first offending row. Optional columns default when absent: ``trade_sign`` 0 (neither buy nor
 sell), ``spread_bps`` NaN (no quote), ``session`` 1 (regular).
 
-``scale`` is the currency value of price × one stored size unit (the instrument's
-``multiplier / 10**size_decimals``, :attr:`core.instruments.InstrumentTerms.notional_scale`):
-bar ``dollar_volume`` and dollar-bar thresholds are in currency, equal to the sum of the ticks'
-enriched ``dollar_volume``; ``volume`` stays in stored size units.
+Units. Stored sizes are integers of ``10**-size_decimals`` of the instrument's quantity (BTC
+is stored in 1e-8 coins, see :class:`core.instruments.InstrumentTerms`). The arrays keep the
+stored sizes and carry two factors: ``scale``, the currency value of price × one stored size unit
+(``multiplier / 10**size_decimals``, :attr:`~core.instruments.InstrumentTerms.notional_scale`), and
+``units``, stored size units per unit of quantity (``10**size_decimals``,
+:attr:`~core.instruments.InstrumentTerms.size_units`). Bar ``volume``/``buy_volume``/``sell_volume``
+and volume thresholds are in quantity (shares, contracts, coins); ``dollar_volume`` and dollar
+thresholds are in currency, equal to the sum of the ticks' enriched ``dollar_volume``. Pass the
+instrument's terms (``tick_arrays(df, terms=...)``) for both.
 """
 
 from __future__ import annotations
@@ -47,13 +52,15 @@ class TickArrays:
     bps: np.ndarray  # float64 spread in bps (NaN without a quote)
     ses: np.ndarray  # int8 session code
     scale: float = 1.0  # currency per price × stored size unit (ES: 50; BTC in 1e-8 units: 1e-8)
+    units: float = 1.0  # stored size units per unit of quantity (BTC in 1e-8 units: 1e8)
 
     def __len__(self) -> int:
         return int(self.ts.shape[0])
 
     def take(self, start: int, stop: int | None = None) -> "TickArrays":
         s = slice(start, stop)
-        return TickArrays(self.ts[s], self.px[s], self.sz[s], self.sgn[s], self.bps[s], self.ses[s], self.scale)
+        return TickArrays(self.ts[s], self.px[s], self.sz[s], self.sgn[s], self.bps[s], self.ses[s], self.scale,
+                          self.units)
 
     @staticmethod
     def concat(a: "TickArrays", b: "TickArrays") -> "TickArrays":
@@ -61,7 +68,7 @@ class TickArrays:
             return b
         if len(b) == 0:
             return a
-        return TickArrays(*(np.concatenate((x, y)) for x, y in zip(a.arrays(), b.arrays())), a.scale)
+        return TickArrays(*(np.concatenate((x, y)) for x, y in zip(a.arrays(), b.arrays())), a.scale, a.units)
 
     def arrays(self) -> tuple[np.ndarray, ...]:
         return self.ts, self.px, self.sz, self.sgn, self.bps, self.ses
@@ -72,17 +79,20 @@ class TickArrays:
         return self.ts + wall_offsets(self.ts)
 
 
-def empty_arrays() -> TickArrays:
+def empty_arrays(scale: float = 1.0, units: float = 1.0) -> TickArrays:
     return TickArrays(np.empty(0, np.int64), np.empty(0), np.empty(0), np.empty(0, np.int8), np.empty(0),
-                      np.empty(0, np.int8))
+                      np.empty(0, np.int8), float(scale), float(units))
 
 
 def _first_bad(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0])
 
 
-def tick_arrays(df: pd.DataFrame, *, scale: float = 1.0) -> TickArrays:
-    """Extract and check the kernel inputs from a tick frame (``scale``: see the module docstring).
+def tick_arrays(df: pd.DataFrame, *, scale: float = 1.0, units: float = 1.0, terms=None) -> TickArrays:
+    """Extract and check the kernel inputs from a tick frame.
+
+    ``terms`` (an :class:`~core.instruments.InstrumentTerms`) sets ``scale`` and ``units`` from the
+    instrument (see the module docstring); without it they default to 1 (equity shares, USD).
 
     Raises
     ------
@@ -116,7 +126,11 @@ def tick_arrays(df: pd.DataFrame, *, scale: float = 1.0) -> TickArrays:
     sgn = df["trade_sign"].to_numpy(np.int8) if "trade_sign" in df.columns else np.zeros(n, np.int8)
     bps = df["spread_bps"].to_numpy(np.float64) if "spread_bps" in df.columns else np.full(n, np.nan)
     ses = df["session"].to_numpy(np.int8) if "session" in df.columns else np.ones(n, np.int8)
-    return TickArrays(ts, px, sz, sgn, bps, ses, float(scale))
+    if terms is not None:
+        scale, units = terms.notional_scale, terms.size_units
+    if not (np.isfinite(scale) and scale > 0 and np.isfinite(units) and units > 0):
+        raise BarInputError("terms", f"scale and units must be finite and > 0, got {scale} and {units}")
+    return TickArrays(ts, px, sz, sgn, bps, ses, float(scale), float(units))
 
 
 def wall_offsets(ts: np.ndarray) -> np.ndarray | int:

@@ -10,6 +10,11 @@ Warnings
 --------
 A builder is not thread-safe; use one per stream. The open bar's ticks are buffered, so memory
 grows with the longest bar (a 15m bar of a busy stock: a few thousand ticks).
+
+Units: a builder takes the instrument's ``scale`` and ``units`` (see :mod:`core.bars.arrays`)
+from the first batch that has ticks and keeps them for the stream: ``flush`` closes the open bar
+with them (its volume in quantity, its dollar volume in currency, as every earlier bar), and a
+later batch with other terms raises :class:`BarInputError`.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ class BarBuilder:
             self._st_i, self._st_f = new_state()
             self._pending = empty_arrays()
         self._ha = new_ha_state() if self.spec.family == "heikin_ashi" else None
+        self._terms: tuple[float, float] | None = None  # (scale, units) of the stream, from its first ticks
 
     def update(self, ticks: pd.DataFrame | TickArrays) -> pd.DataFrame:
         """Feed a batch of ticks (later than any fed before); returns the bars that closed."""
@@ -59,12 +65,28 @@ class BarBuilder:
 
     def update_columns(self, ticks, flush: bool = False) -> dict[str, np.ndarray]:
         x = ticks if isinstance(ticks, TickArrays) else tick_arrays(ticks)
+        x = self._with_terms(x)
         cols = self._step(x, flush)
         check_integrity(cols, str(self.spec))
         return cols
 
     def flush_columns(self) -> dict[str, np.ndarray]:
         return self.update_columns(empty_arrays(), flush=True)
+
+    def _with_terms(self, x: TickArrays) -> TickArrays:
+        """``x`` with the stream's scale and units (an empty batch takes them; others must match)."""
+        terms = (x.scale, x.units)
+        if self._terms is None:
+            if len(x):
+                self._terms = terms
+            return x
+        if terms == self._terms:
+            return x
+        if len(x):
+            from tickdeck.core.bars.arrays import BarInputError
+
+            raise BarInputError("terms", f"batch has scale/units {terms}, the stream {self._terms}", row=0)
+        return empty_arrays(*self._terms)
 
     def _step(self, x: TickArrays, flush: bool) -> dict[str, np.ndarray]:
         spec = self.spec

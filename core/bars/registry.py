@@ -4,8 +4,8 @@ Default set (three specs per family, 39 in all), scaled from the day's tier-1 me
 (:class:`core.store.DayInfo`) so a typical day yields roughly :data:`TARGET_BARS` bars per spec:
 
 * time, heikin_ashi: 1m, 5m, 15m;
-* tick / volume / dollar: the day's trades / shares / notional divided by each target, rounded
-  to a 1-2-5 number;
+* tick / volume / dollar: the day's trades / quantity / notional divided by each target, rounded
+  to a 1-2-5 number (volume in the instrument's quantity: shares, contracts, coins);
 * range, renko: :data:`RANGE_STEPS_BPS` / :data:`RENKO_STEPS_BPS` of the day's VWAP, rounded to
   a 1-2-5 number of cents (at least one cent);
 * imbalance and runs: ``ewma20`` with T0 = the day's trades divided by each target (1-2-5).
@@ -47,11 +47,12 @@ def nice(x: float, minimum: float = 1.0) -> float:
     return max(round(best, 10), minimum)
 
 
-def default_specs(info=None, *, scale: float = 1.0) -> list[BarSpec]:
+def default_specs(info=None, *, scale: float = 1.0, units: float = 1.0) -> list[BarSpec]:
     """The 39 default specs for a day described by ``info`` (a DayInfo or None for fallbacks).
 
-    ``scale``: currency per price × stored size unit (see :mod:`core.bars.arrays`); dollar specs
-    are in currency, so the day's notional is its VWAP × volume × ``scale``.
+    ``scale``: currency per price × stored size unit, ``units``: stored size units per unit of
+    quantity (see :mod:`core.bars.arrays`); dollar specs are in currency, so the day's notional is
+    its VWAP × volume × ``scale``, and volume specs in quantity (the day's stored volume ÷ ``units``).
     """
     ticks = getattr(info, "ticks", 0) or FALLBACK["ticks"]
     volume = getattr(info, "volume", 0) or FALLBACK["volume"]
@@ -63,7 +64,7 @@ def default_specs(info=None, *, scale: float = 1.0) -> list[BarSpec]:
     for fam in ("time", "heikin_ashi"):
         out += [f"{fam}:1m", f"{fam}:5m", f"{fam}:15m"]
     out += [f"tick:{nice(ticks / t):g}" for t in TARGET_BARS]
-    out += [f"volume:{nice(volume / t):g}" for t in TARGET_BARS]
+    out += [f"volume:{nice(volume / units / t, 1.0 / units):g}" for t in TARGET_BARS]
     out += [f"dollar:{nice(dollar / t):g}" for t in TARGET_BARS]
     for fam, steps in (("range", RANGE_STEPS_BPS), ("renko", RENKO_STEPS_BPS)):
         out += [f"{fam}:{nice(price * bps / 1e4 * 100) / 100:g}" for bps in steps]
@@ -77,7 +78,7 @@ def default_specs(info=None, *, scale: float = 1.0) -> list[BarSpec]:
     return specs
 
 
-def family_default(family: str, info=None, *, scale: float = 1.0) -> BarSpec:
+def family_default(family: str, info=None, *, scale: float = 1.0, units: float = 1.0) -> BarSpec:
     """The spec offered first for ``family`` (a menu's default): its finest default spec.
 
     For a day described by ``info`` (a DayInfo or tier-1 catalog row; ``None`` for fallbacks)
@@ -89,7 +90,7 @@ def family_default(family: str, info=None, *, scale: float = 1.0) -> BarSpec:
         ``family`` is not one of :data:`FAMILIES`.
     """
     fam = (family or "").strip().lower()
-    for spec in default_specs(info, scale=scale):
+    for spec in default_specs(info, scale=scale, units=units):
         if spec.family == fam:
             return spec
     return parse_spec(f"{fam}:")  # raises InvalidBarSpec naming the families

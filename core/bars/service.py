@@ -14,7 +14,9 @@
   default set are built again on demand (:func:`get_bars`) or by ``build_default_bars(specs=…)``.
 
 Stateful families (imbalance/runs EWMAs, renko reference, Heikin-Ashi recursion) start afresh on
-each stored day.
+each stored day. Bars are built with the symbol's instrument terms (volume in quantity, dollar
+volume in currency); a stored series carries :data:`BARS_FORMAT` in its metadata and one written
+in another format (volumes in stored size units, before format 2) is recomputed, not served.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ CACHE_ENTRIES = 512  # ~40 KB per 1m bar day: a few hundred symbol-day-specs sta
 # ~50 MB), so the cache is also bounded in bytes: building them keeps the last few series, not a
 # whole day's worth on top of the memory the next day's import or validation needs.
 CACHE_BYTES = 32 << 20
+BARS_FORMAT = 2  # 2: volumes in the instrument's quantity (1: in stored size units)
 _cache: OrderedDict = OrderedDict()
 _sizes: dict = {}
 _lock = threading.Lock()
@@ -85,7 +88,7 @@ def _series_meta(symbol, day, spec: BarSpec, df: pd.DataFrame, info) -> dict:
     return {"symbol": symbol, "day": day.isoformat(), "family": spec.family, "spec": str(spec), "bars": len(df),
             "first_ns": int(df.index.asi8[0]) if len(df) else None,
             "last_ns": int(df.index.asi8[-1]) if len(df) else None,
-            "ticks": info.ticks, "ingest_id": info.ingest_id, "stats": _stats(df)}
+            "ticks": info.ticks, "ingest_id": info.ingest_id, "stats": _stats(df), "format": BARS_FORMAT}
 
 
 def build_default_bars(ctx, symbol: str, day, *, specs=None, progress=None) -> list[BarSeriesRow]:
@@ -109,9 +112,10 @@ def build_default_bars(ctx, symbol: str, day, *, specs=None, progress=None) -> l
     symbol = naming.normalize_ticker(symbol)
     day = naming.as_date(day)
     info = ctx.store.day_info(symbol, day)
-    scale = stored_terms(ctx, symbol).notional_scale  # dollar_volume in currency, as the ticks' own
-    specs = [parse_spec(s) for s in specs] if specs else default_specs(info, scale=scale)
-    x = tick_arrays(ctx.store.read_day(symbol, day, columns=COLUMNS), scale=scale)
+    terms = stored_terms(ctx, symbol)  # volume in quantity, dollar_volume in currency, as the ticks' own
+    specs = [parse_spec(s) for s in specs] if specs else default_specs(info, scale=terms.notional_scale,
+                                                                       units=terms.size_units)
+    x = tick_arrays(ctx.store.read_day(symbol, day, columns=COLUMNS), terms=terms)
     cal = ctx.calendar_for(symbol).name
     built: dict[str, list] = {}
     for k, spec in enumerate(specs):  # compute everything before writing anything
@@ -203,8 +207,8 @@ def _stored(ctx, symbol, day, spec: BarSpec, ingest_id: str) -> pd.DataFrame | N
         data, meta = ctx.store.read_series(lib_name, sym)
     except NotFound:  # deleted meanwhile
         return None
-    if (meta or {}).get("ingest_id") != ingest_id:
-        return None  # built from an older ingest of the day: recompute
+    if (meta or {}).get("ingest_id") != ingest_id or (meta or {}).get("format") != BARS_FORMAT:
+        return None  # built from an older ingest of the day, or in older units: recompute
     return restore_frame(data)
 
 
@@ -229,8 +233,7 @@ def day_bars(ctx, symbol: str, day, spec: BarSpec | str) -> pd.DataFrame:
     if df is None:
         df = _stored(ctx, symbol, day, spec, info.ingest_id)
         if df is None:
-            x = tick_arrays(ctx.store.read_day(symbol, day, columns=COLUMNS),
-                            scale=stored_terms(ctx, symbol).notional_scale)
+            x = tick_arrays(ctx.store.read_day(symbol, day, columns=COLUMNS), terms=stored_terms(ctx, symbol))
             df = bars_frame(compute_columns(x, spec, calendar=ctx.calendar_for(symbol).name), str(spec))
         _cache_put(key, df)
     return df

@@ -10,7 +10,7 @@ Grammar (whitespace is ignored, the family name is case-insensitive)::
     SPEC     := FAMILY ":" PARAM (":" OPTION)*
     time, heikin_ashi           PARAM := <int><unit>, unit s|m|h|d, 1s … 1d   (time:60s, time:5m)
     tick                        PARAM := <int> trades                          (tick:500)
-    volume, dollar              PARAM := <number> shares / notional           (volume:10000)
+    volume, dollar              PARAM := <number> quantity / currency         (volume:10000)
     range, renko                PARAM := <number> price units                  (renko:0.25)
     *_imbalance, *_runs         PARAM := ewma<int> EWMA span in bars           (tick_imbalance:ewma20)
     OPTION := cross          bars may span pre/regular/after sessions (every family)

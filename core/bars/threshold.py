@@ -6,6 +6,12 @@ zero at the following trade. With the ``split`` option (volume and dollar only) 
 is cut: exactly the part that fills the bar stays in it and the remainder opens the next bar (a
 block larger than several thresholds fills several bars at the same timestamp). A split trade is
 counted in ``trade_count`` of every bar that received part of it.
+
+Units: volume thresholds are in the instrument's quantity (shares, contracts, coins) and dollar
+thresholds in currency; the kernels compare them in stored size units (``× x.units``) and price ×
+stored size (``÷ x.scale``). A split spec whose threshold would cut a stream into more than
+:data:`MAX_SPLIT_BARS` bars raises :class:`BarSpecTooFine` before anything is allocated (checked
+on the running total of the stream, so the batch and the streaming forms fail alike).
 """
 
 from __future__ import annotations
@@ -15,9 +21,27 @@ import numpy as np
 
 from tickdeck.core.bars.aggregate import CLOSED_AT_SESSION, NO_SESSION, OPENED_AT_SESSION, empty_columns, finish_money
 from tickdeck.core.bars.state import I_N, I_OPENED, I_PREV, F_RUN
+from tickdeck.core.errors import InvalidBarSpec
 
 MODE_TICK, MODE_VOLUME, MODE_DOLLAR = 0, 1, 2
 MODES = {"tick": MODE_TICK, "volume": MODE_VOLUME, "dollar": MODE_DOLLAR}
+# Split bars are the only bars that can outnumber the trades (one block fills many bars); each
+# bar slot takes ~120 bytes, so a million bars (~120 MB) is far beyond any chartable series and a
+# sure sign of a threshold given in the wrong unit (volume:1:split on 1e-8 coins asked for 64.9 GiB).
+MAX_SPLIT_BARS = 1_000_000
+
+
+class BarSpecTooFine(InvalidBarSpec):
+    """A split spec's threshold is so small against the stream's volume that its bars cannot be held."""
+
+
+def kernel_threshold(spec, x) -> float:
+    """``spec``'s threshold in the kernels' measure: trades, stored size units, or price × stored units."""
+    if spec.family == "dollar":
+        return spec.value / x.scale
+    if spec.family == "volume":
+        return spec.value * x.units
+    return spec.value
 
 
 @nb.njit(cache=True, nogil=True)
@@ -62,14 +86,15 @@ def threshold_boundaries(x, resume: int, spec, st_i, st_f):
     n = len(x)
     ends = np.empty(n, np.int64)
     flags = np.empty(n, np.int8)
-    thr = spec.value / x.scale if spec.family == "dollar" else spec.value  # kernels sum price × stored units
+    thr = kernel_threshold(spec, x)
     k = threshold_kernel(x.px, x.sz, x.ses, resume, MODES[spec.family], thr, spec.cross, st_i, st_f, ends, flags)
     return ends[:k], flags[:k], None
 
 
 # --- split: a fused kernel, the open bar's accumulators live in the state -----------------------
-# float slots of the split state
-S_RUN, S_O, S_H, S_L, S_C, S_V, S_D, S_BUY, S_SELL, S_Q = range(10)
+# float slots of the split state (the kernels reset the first 10 at each bar; S_TOTAL is the
+# stream's running measure, kept by :func:`split_run` for the MAX_SPLIT_BARS check)
+S_RUN, S_O, S_H, S_L, S_C, S_V, S_D, S_BUY, S_SELL, S_Q, S_TOTAL = range(11)
 # int slots
 SI_PREV, SI_N, SI_START, SI_END, SI_COUNT, SI_NQ, SI_SES = range(7)
 
@@ -169,15 +194,21 @@ SPLIT_ORDER = ["start", "end", "open", "high", "low", "close", "volume", "dollar
 def new_split_state() -> tuple[np.ndarray, np.ndarray]:
     ist = np.zeros(8, np.int64)
     ist[SI_PREV] = NO_SESSION
-    return np.zeros(10, np.float64), ist
+    return np.zeros(11, np.float64), ist
 
 
 def split_run(x, spec, fs, ist, flush: bool) -> dict[str, np.ndarray]:
     """Run the split kernel over a batch; returns bar columns (start/end in UTC ns)."""
     dollar = spec.family == "dollar"
-    thr = spec.value / x.scale if dollar else spec.value  # the kernel sums price × stored units
+    thr = kernel_threshold(spec, x)
     total = float((x.px * x.sz).sum() if dollar else x.sz.sum())
+    if (fs[S_TOTAL] + total) / thr > MAX_SPLIT_BARS:
+        what = "notional (currency)" if dollar else "quantity (shares, contracts, coins)"
+        raise BarSpecTooFine(
+            f"bar spec {spec}: a threshold of {spec.value:g} in {what} would cut this stream into more than "
+            f"{MAX_SPLIT_BARS:,} split bars ({(fs[S_TOTAL] + total) / thr:.3g}); use a larger threshold")
+    fs[S_TOTAL] += total
     cap = len(x) + int(total / thr) + 2  # every trade opens at most one bar plus one per full threshold
     cols = empty_columns(cap)
     k = split_kernel(*x.arrays(), dollar, thr, spec.cross, fs, ist, flush, *(cols[c] for c in SPLIT_ORDER))
-    return finish_money({c: a[:k] for c, a in cols.items()}, x.scale)
+    return finish_money({c: a[:k] for c, a in cols.items()}, x.scale, x.units)

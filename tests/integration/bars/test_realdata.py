@@ -72,21 +72,21 @@ def test_es_minute_bars_match_pandas_resample_of_the_file(store, es_src):
     assert (bars["buy_volume"] + bars["sell_volume"]).sum() == signed and 0 < signed <= es_src["size"].sum()
 
 
-SPLIT_FLUSH_UNSCALED = pytest.mark.xfail(strict=True, reason="the streaming split form's last (flushed) bar has its "
-                                          "dollar volume without the contract multiplier (1/50 of the batch form's)")
-
-
-@pytest.mark.parametrize("spec", ["tick:10", "volume:25", pytest.param("volume:25:split", marks=SPLIT_FLUSH_UNSCALED),
-                                  "dollar:500000", "range:0.5", "renko:0.25", "tick_imbalance:ewma5:t10",
-                                  "volume_runs:ewma5:t10"])
+@pytest.mark.parametrize("spec", ["tick:10", "volume:25", "volume:25:split", "dollar:500000", "dollar:500000:split",
+                                  "range:0.5", "renko:0.25", "tick_imbalance:ewma5:t10", "volume_runs:ewma5:t10",
+                                  "dollar_imbalance:ewma5:t10"])
 def test_es_bars_conserve_volume_and_stream_identically(store, es_src, spec):
     bars = _bars(store, "ESU4", spec)
     assert bars["volume"].sum() == es_src["size"].sum()
+    # dollar volume in USD: $50 a point per contract, on every bar (the flushed last one too)
+    dollars = float((es_src["price"] * es_src["size"]).sum()) * 50
+    assert bars["dollar_volume"].sum() == pytest.approx(dollars, rel=1e-12)
+    np.testing.assert_allclose(bars["dollar_volume"] / (bars["vwap"] * bars["volume"]), 50.0, rtol=1e-12)
     ctx, days = store
     ticks = ctx.store.read_day("ESU4", days["ESU4"])
-    scale = stored_terms(ctx, "ESU4").notional_scale  # dollar volume in USD: $50 a point, as live bars use it
+    terms = stored_terms(ctx, "ESU4")  # as live bars build them
     b = BarBuilder(spec, calendar=ctx.calendar_for("ESU4").name)
-    parts = [b.update(tick_arrays(ticks.iloc[i:i + 17], scale=scale)) for i in range(0, len(ticks), 17)]
+    parts = [b.update(tick_arrays(ticks.iloc[i:i + 17], terms=terms)) for i in range(0, len(ticks), 17)]
     parts.append(b.flush())
     streamed = pd.concat(parts)
     pd.testing.assert_frame_equal(streamed[bars.columns], bars, check_exact=True, check_names=False)
@@ -114,20 +114,52 @@ def test_btc_bars_are_consistent(store, btc_src, spec):
     assert bars["dollar_volume"].sum() == pytest.approx((btc_src["price"] * btc_src["quantity"]).sum(), rel=1e-9)
     ctx, days = store
     ticks = ctx.store.read_day("BTCUSDT", days["BTCUSDT"], columns=["last_sz", "trade_sign"])
-    signed = ticks.loc[ticks["trade_sign"] != 0, "last_sz"].sum()  # unsigned: no prior tick or quote to sign by
-    assert (bars["buy_volume"] + bars["sell_volume"]).sum() == pytest.approx(signed, rel=1e-12)
-    assert bars["volume"].sum() == pytest.approx(ticks["last_sz"].sum(), rel=1e-12)
+    signed = ticks.loc[ticks["trade_sign"] != 0, "last_sz"].sum() / 1e8  # unsigned: no prior tick or quote
+    assert (bars["buy_volume"] + bars["sell_volume"]).sum() == pytest.approx(signed, rel=1e-12)  # in coins
+    assert bars["volume"].sum() == pytest.approx(float(btc_src["quantity"].sum()), rel=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason="bars count the importer's 1e-8 BTC size units, not coins: volume:1 closes "
-                                       "a bar on every trade (2,001 bars) and volume:1:split asks for 64.9 GiB")
 @pytest.mark.parametrize("spec", ["volume:1", "volume:1:split"])
 def test_btc_volume_bars_count_whole_coins(store, btc_src, spec):
     coins = float(btc_src["quantity"].sum())  # 87.07 BTC in the file
     plain = _bars(store, "BTCUSDT", "volume:1")
     assert len(plain) <= math.ceil(coins), f"{len(plain)} bars of at least one coin from {coins:.2f} coins"
-    bars = plain if spec == "volume:1" else _bars(store, "BTCUSDT", spec)  # split only once plain is right:
-    assert bars["volume"].sum() == pytest.approx(coins, rel=1e-12)  # it allocates a slot per size unit
+    assert (plain["volume"].to_numpy()[:-1] >= 1.0).all()  # each closed bar reached one coin
+    bars = plain if spec == "volume:1" else _bars(store, "BTCUSDT", spec)
+    assert bars["volume"].sum() == pytest.approx(coins, rel=1e-12)
     if spec.endswith("split"):
         assert len(bars) == math.ceil(coins)
         np.testing.assert_allclose(bars["volume"].to_numpy()[:-1], 1.0, rtol=1e-9)
+    ctx, days = store  # the streaming form counts coins too
+    ticks = ctx.store.read_day("BTCUSDT", days["BTCUSDT"])
+    b = BarBuilder(spec, calendar=ctx.calendar_for("BTCUSDT").name)
+    terms = stored_terms(ctx, "BTCUSDT")
+    parts = [b.update(tick_arrays(ticks.iloc[i:i + 101], terms=terms)) for i in range(0, len(ticks), 101)]
+    parts.append(b.flush())
+    pd.testing.assert_frame_equal(pd.concat(parts)[bars.columns], bars, check_exact=True, check_names=False)
+
+
+@pytest.mark.parametrize("spec", ["volume:0.01", "volume_imbalance:ewma10:t50", "volume_runs:ewma10:t50"])
+def test_btc_volume_families_report_coins(store, btc_src, spec):
+    bars = _bars(store, "BTCUSDT", spec)
+    coins = float(btc_src["quantity"].sum())
+    assert bars["volume"].sum() == pytest.approx(coins, rel=1e-12)
+    np.testing.assert_allclose(bars["vwap"], bars["dollar_volume"] / bars["volume"], rtol=1e-12)  # USDT per coin
+    assert (bars["vwap"] >= bars["low"] * (1 - 1e-12)).all() and (bars["vwap"] <= bars["high"] * (1 + 1e-12)).all()
+
+
+@pytest.mark.parametrize("spec", ["volume:1e-7:split", "dollar:0.001:split"])
+def test_btc_absurd_split_spec_fails_clearly_in_both_forms(store, spec):
+    from tickdeck.core.bars.threshold import MAX_SPLIT_BARS, BarSpecTooFine
+    from tickdeck.core.errors import InvalidBarSpec
+
+    with pytest.raises(BarSpecTooFine, match="larger threshold") as e:  # 87 coins / 1e-7: 8.7e8 bars
+        _bars(store, "BTCUSDT", spec)
+    assert isinstance(e.value, InvalidBarSpec) and f"{MAX_SPLIT_BARS:,}" in str(e.value)
+    ctx, days = store
+    ticks = ctx.store.read_day("BTCUSDT", days["BTCUSDT"])
+    b = BarBuilder(spec, calendar=ctx.calendar_for("BTCUSDT").name)
+    terms = stored_terms(ctx, "BTCUSDT")
+    with pytest.raises(BarSpecTooFine):  # the running total trips it, however the stream is cut
+        for i in range(0, len(ticks), 101):
+            b.update(tick_arrays(ticks.iloc[i:i + 101], terms=terms))
