@@ -187,6 +187,67 @@ class ExportManifest:
         return d
 
 
+def check_target(req: ExportRequest) -> None:
+    """Refuse a target the export could not be written to, before any day is read.
+
+    A single-file export needs a file path (not an existing directory); a partitioned export a
+    directory (not an existing file); the nearest existing folder on the way must be a
+    writable directory.
+
+    Raises
+    ------
+    ExportError
+        The target is of the wrong kind or its folder cannot be written; the message says what to give.
+    """
+    out = req.out
+    if req.partition:
+        if out.exists() and not out.is_dir():
+            raise ExportError(f"--out {out} is a file; a partitioned export writes a directory: "
+                              "give a directory path")
+    elif out.is_dir():
+        raise ExportError(f"--out {out} is a directory; a {req.format} export writes one file: give a file path "
+                          f"such as {out / ('export' + EXTENSIONS.get(req.format, ''))}"
+                          + (" (or --partition for a directory of parquet files)" if req.format == "parquet" else ""))
+    folder = out if req.partition and out.is_dir() else out.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise ExportError(f"cannot write {out}: {folder} is not a directory")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ExportError(f"cannot write {out}: no write permission in {folder}")
+
+
+ESTIMATE_SAMPLE_ROWS = 2_000  # rows encoded to estimate a download's size: ~10 ms, within a few % for a day
+
+
+def estimate_bytes(ctx, symbol: str, day, rows: int, *, columns=None, session: str = "all",
+                   format: str = "csv") -> int:
+    """About how many bytes ``rows`` ticks of ``symbol`` would take as a ``format`` export.
+
+    The first :data:`ESTIMATE_SAMPLE_ROWS` rows of ``day`` are encoded by the export's own
+    writer (same columns, same text for CSV, same Parquet encoder) and scaled to ``rows``. An
+    estimate: later rows may print longer or compress differently.
+    """
+    sample = next(tick_day_tables(ctx, symbol, day, columns=columns, session=session,
+                                  slice_rows=ESTIMATE_SAMPLE_ROWS), None)
+    if sample is None or sample.num_rows == 0:
+        return 0
+    return int(round(table_bytes(sample, format) / sample.num_rows * rows))
+
+
+def table_bytes(table: pa.Table, format: str = "csv") -> int:
+    """Bytes of ``table`` written as a ``format`` export file (CSV with its header, Parquet, JSON lines)."""
+    if format == "csv":
+        return len(csv_bytes(table, header=True))
+    if format == "parquet":
+        import io
+
+        buf = io.BytesIO()
+        write_parquet(buf, iter([table]))
+        return buf.tell()
+    return len(timestamps_as_text(table, iso_t=True).to_pandas().to_json(orient="records", lines=True).encode())
+
+
 def manifest_path(out: Path) -> Path:
     out = Path(out)
     return out.with_name(out.name + ".manifest.json")
@@ -356,7 +417,8 @@ def export(ctx, req: ExportRequest, *, progress=None) -> ExportManifest:
     DayNotFound
         No stored day of any requested symbol falls in the range.
     ExportError
-        Bad columns or a day whose columns differ from the first day's.
+        Bad columns, a day whose columns differ from the first day's, or a target that cannot
+        be written (:func:`check_target`, checked before any day is read).
     StorageError
         A day was rewritten (and its read version pruned) while it was being exported.
 
@@ -369,6 +431,7 @@ def export(ctx, req: ExportRequest, *, progress=None) -> ExportManifest:
     raises (a job's cancellation) ends the export with that exception.
     """
     t0 = time.perf_counter()
+    check_target(req)
     units, skipped = _units(ctx, req)
     if not units:
         raise DayNotFound(",".join(req.symbols), f"{req.start}..{req.end}", where="ticks to export")

@@ -320,6 +320,8 @@ class ExplorerPage(pn.viewable.Viewer):
             self._apply(loaded)
             if self._needs_grid():
                 await self._fill_grid_async()
+            if self.tab == "export" and self.can_export() and hasattr(self, "_export_info"):
+                await self._fill_export_info()
 
     @param.depends(*SELECTION, watch=True)
     async def _on_selection(self) -> None:
@@ -354,7 +356,8 @@ class ExplorerPage(pn.viewable.Viewer):
             days = [r for r in self.ctx.catalog.tick_days(sym, start, end) if (r.ticks or 0) > 0]
             size = estimate_bytes(self.ctx, sym, days[0].day, rows, columns=self.export_columns or None,
                                   session=self.session, format=self.export_format) if days else 0
-            cols = len(self.export_columns) + 1 if self.export_columns else len(TICK_COLUMNS) + 1
+            chosen = set(self.export_columns or TICK_COLUMNS) | {"symbol"}  # the export always names the symbol
+            cols = len(chosen) + 1  # and the timestamp
         else:
             import pyarrow as pa
 
@@ -367,7 +370,7 @@ class ExplorerPage(pn.viewable.Viewer):
 
     @param.depends("tab", "export_format", "export_columns", *SELECTION, watch=True)
     async def _on_export_choice(self) -> None:
-        if hasattr(self, "_export_info") and self.tab == "export" and self.can_export():
+        if hasattr(self, "_export_info") and self.tab == "export" and self.can_export() and self.loaded is not None:
             await self._fill_export_info()
 
     @ui_action

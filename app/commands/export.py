@@ -26,7 +26,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from tickdeck.app.wiring import open_context
-    from tickdeck.core.export import ExportRequest, export
+    from tickdeck.core.export import ExportRequest, check_target, export
     from tickdeck.core.progress import TqdmProgress
 
     ctx = open_context()
@@ -34,6 +34,7 @@ def run(args) -> int:
               "session": args.session, "columns": args.columns or None, "format": args.format,
               "partition": args.partition, "out": args.out or None}
     req = ExportRequest.from_params(params, ctx.settings)
+    check_target(req)  # a wrong --out fails now, not after the days are read (or when the job runs)
     if args.queue:
         from tickdeck.jobs.queue import JobQueue
 

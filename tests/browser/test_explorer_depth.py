@@ -158,3 +158,15 @@ def test_bar_controls_follow_the_link_disable_in_tick_view_and_explain_a_bad_spe
     _summary(page, r"[\d,]+ ticks")
     expect(page.get_by_label("Bar spec")).to_be_disabled()
     expect(page.get_by_role("textbox", name="SMA", exact=True)).to_be_disabled()
+
+
+def test_export_tab_says_rows_and_size_before_the_download(served, page, shot):
+    page.goto(served + "explorer?symbol=AAPL&start=2024-07-02&session=regular&tab=export")
+    preview = re.compile(r"[\d,]+ rows × 43 columns · about [\d.,]+ [KM]?B as CSV")
+    info = page.locator(".td-export-info", has_text=preview)
+    info.wait_for()
+    rows = int(_text(info).split()[0].replace(",", ""))
+    _summary(page, rf"regular session · {rows:,} ticks")  # the rows the selection holds
+    page.get_by_role("button", name="parquet", exact=True).click()
+    page.locator(".td-export-info", has_text="as PARQUET").wait_for()
+    shot(page, "explorer-export-preview")
