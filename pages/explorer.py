@@ -536,7 +536,10 @@ class ExplorerPage(pn.viewable.Viewer):
         if self.symbol and self.start is not None:
             rows = self.ctx.catalog.tick_days(self.symbol, self.start, self.start)
             info = rows[0] if rows else None
-        return family_default(family, info)
+        from tickdeck.core.instruments import EQUITY, stored_terms
+
+        terms = stored_terms(self.ctx, self.symbol) if self.symbol else EQUITY  # volume in quantity, dollar in money
+        return family_default(family, info, scale=terms.notional_scale, units=terms.size_units)
 
     def sync_location(self) -> None:
         """Mirror the selection in the URL query string (served pages only)."""
