@@ -33,19 +33,10 @@ MAX_LAG_S = 5.0  # the test server drops a client whose oldest waiting message i
 STREAM_ENV = {"TICKDECK_WS_HEARTBEAT_S": "0.5", "TICKDECK_WS_MAX_LAG_S": str(MAX_LAG_S),
               "TICKDECK_API_STREAM_LIMIT": "1000 per minute"}  # these tests open many streams with one key
 WAIT_S = 90.0
+STALL_SPEEDUP = 10  # the feed's speed-up while a stalled client fills its socket buffers (~2,500 trades/s a symbol)
 
 
 # -- fixtures ---------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def stream_emulator():
-    from tickdeck.core.sources.iqfeed_emulator import EmulatorThread, IQFeedEmulator
-
-    emu = IQFeedEmulator(symbols=SYMBOLS, now=EMULATED_NOW, speed=EMULATOR_SPEED, ticks=EMULATOR_TICKS,
-                         port_history=0, port_l1=0)
-    with EmulatorThread(emu) as running:
-        yield running
-
-
 @pytest.fixture(scope="module")
 def private_redis(tmp_path_factory):
     """A Redis server of this module's own (so no other test run's events reach its channels)."""
@@ -76,17 +67,22 @@ def private_redis(tmp_path_factory):
 
 
 @pytest.fixture(scope="module", params=["local", pytest.param("redis", marks=pytest.mark.redis)])
-def stream_server(request, start_api_server, stream_emulator):
-    """A server whose live service collects AAPL and MSFT from the emulator, on the bus of the param."""
-    env = {**STREAM_ENV, "TICKDECK_FEED_HOST": "127.0.0.1",
-           "TICKDECK_FEED_PORT_HISTORY": str(stream_emulator.port_history),
-           "TICKDECK_FEED_PORT_L1": str(stream_emulator.port_l1)}
-    if request.param == "redis":
-        env["TICKDECK_REDIS_URL"] = request.getfixturevalue("private_redis")
-    server = start_api_server(env=env)
-    server.cli("service", "start", "live", "--symbols", ",".join(SYMBOLS), "--wait", "120")
-    yield server
-    server.cli("service", "stop", "live", "--wait", "120")
+def stream_server(request, start_api_server):
+    """A server whose live service collects AAPL and MSFT from an emulator of its own (``.emulator``:
+    its clock starts at EMULATED_NOW whatever the other server's tests took), on the bus of the param."""
+    from tickdeck.core.sources.iqfeed_emulator import EmulatorThread, IQFeedEmulator
+
+    with EmulatorThread(IQFeedEmulator(symbols=SYMBOLS, now=EMULATED_NOW, speed=EMULATOR_SPEED,
+                                       ticks=EMULATOR_TICKS, port_history=0, port_l1=0)) as emu:
+        env = {**STREAM_ENV, "TICKDECK_FEED_HOST": "127.0.0.1", "TICKDECK_FEED_PORT_HISTORY": str(emu.port_history),
+               "TICKDECK_FEED_PORT_L1": str(emu.port_l1)}
+        if request.param == "redis":
+            env["TICKDECK_REDIS_URL"] = request.getfixturevalue("private_redis")
+        server = start_api_server(env=env)
+        server.emulator = emu
+        server.cli("service", "start", "live", "--symbols", ",".join(SYMBOLS), "--wait", "120")
+        yield server
+        server.cli("service", "stop", "live", "--wait", "120")
 
 
 @pytest.fixture(scope="module")
@@ -308,8 +304,11 @@ def test_reconnecting_with_since_gets_the_missed_ticks_then_live_ones_without_ga
 @pytest.mark.parametrize("stream_server", ["local"], indirect=True)  # the bound is the hub's, whatever the bus
 def test_a_stalled_client_is_dropped_while_the_others_keep_receiving(stream_server):
     """Issue 13: a client that stops reading is closed with 4008 'too slow: N messages dropped'
-    once its oldest waiting message is MAX_LAG_S old (after the kernel's socket buffers are full:
-    ~30 s here), and a client reading the same channel keeps receiving."""
+    once its oldest waiting message is MAX_LAG_S old (after the kernel's socket buffers are full),
+    and a client reading the same channel keeps receiving. Until the drop the feed runs
+    STALL_SPEEDUP times faster, so the buffers fill in seconds (~30 s at the module's speed)."""
+    emu = stream_server.emulator
+
     async def main():
         slow_sock = socket.socket()
         slow_sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: a small window
@@ -320,11 +319,13 @@ def test_a_stalled_client_is_dropped_while_the_others_keep_receiving(stream_serv
             await slow.send({"type": "subscribe", "channels": ["tick:AAPL", "tick:MSFT", "bar:AAPL:tick:500",
                                                                 "collection"]})
             slow._task.cancel()  # stop reading: frames pile up in the socket, then in the server's queue
+            emu.set_clock(speed=EMULATOR_SPEED * STALL_SPEEDUP)
             with stream_server.client("admin") as http:
                 deadline = time.monotonic() + WAIT_S
                 while (await asyncio.to_thread(http.get, "/api/v1/streams")).json()["dropped_clients"] < 1:
                     assert time.monotonic() < deadline, "the stalled client was not dropped"
                     await asyncio.sleep(0.2)  # polling interval of the condition above
+            emu.set_clock(speed=EMULATOR_SPEED)
             seen = healthy.tick_count("tick:AAPL")
             await healthy.wait(lambda c: c.tick_count("tick:AAPL") >= seen + 200, "200 more ticks after the drop")
             assert healthy.closed is None
@@ -335,7 +336,10 @@ def test_a_stalled_client_is_dropped_while_the_others_keep_receiving(stream_serv
             reason = closed.value.rcvd.reason
             assert reason.startswith("too slow: ") and reason.endswith(" messages dropped") and \
                 int(reason.split()[2]) > 0
-    run(main())
+    try:
+        run(main())
+    finally:
+        emu.set_clock(speed=EMULATOR_SPEED)
 
 
 def test_the_python_example_follows_live_ticks_over_ws_v1(stream_server):
