@@ -53,6 +53,7 @@ EXPORT_ROLE = "researcher"  # the least role that may download a selection
 CHART_COLUMNS = ["last", "bid", "ask", "last_sz"]  # what the tick chart draws: read on every selection
 EXPORT_MAX_ROWS = 5_000_000  # one in-memory download; larger selections: narrow the dates or session
 MAX_RANGE_DAYS = 31  # calendar days per selection: keeps a tick view within a few GB of RAM
+TABS = ("chart", "table", "analysis", "export")
 SELECTION = ("symbol", "start", "end", "session", "view", "bar_spec", "sma", "ema", "bollinger")
 
 
@@ -80,7 +81,7 @@ class ExplorerPage(pn.viewable.Viewer):
     sma = param.Integer(default=0, bounds=(0, 1000), doc="simple moving average window in bars (0: off)")
     ema = param.Integer(default=0, bounds=(0, 1000), doc="exponential moving average span in bars (0: off)")
     bollinger = param.Integer(default=0, bounds=(0, 1000), doc="Bollinger band window in bars, ±2σ (0: off)")
-    tab = param.Selector(objects=["chart", "table", "export"], default="chart", doc="visible tab")
+    tab = param.Selector(objects=list(TABS), default="chart", doc="visible tab")
     columns = param.ListSelector(default=list(DEFAULT_TICK_COLUMNS), objects=list(TICK_COLUMNS),
                                  doc="tick columns the Table tab shows (any of the 42 stored; time always first)")
     from_time = param.String(default="", doc="Table tab: first time of day shown, ET, e.g. 09:30 (empty: open)")
@@ -247,6 +248,34 @@ class ExplorerPage(pn.viewable.Viewer):
     async def _on_tab(self) -> None:
         if hasattr(self, "_grid_holder") and self._needs_grid():
             await self._fill_grid_async()
+        if hasattr(self, "_analysis") and self.tab == "analysis":
+            await self._fill_analysis()
+
+    def analysis_views(self, loaded: Loaded | None = None) -> list:
+        """The Analysis tab's panes: volume profile and spread analysis of the loaded ticks
+        (:mod:`tickdeck.core.analysis`; the chart's own arrays, nothing read again)."""
+        from tickdeck.core.analysis import spread_analysis, volume_profile
+        from tickdeck.pages.components.analysis_charts import profile_chart, spread_charts
+
+        loaded = loaded or self.loaded
+        if loaded is None or loaded.kind != "ticks":
+            return [pn.pane.Markdown("Volume profile and spread analysis work on ticks: choose **ticks** under Show.",
+                                     css_classes=["td-analysis-note"])]
+        a = loaded.chart.arrays
+        profile = volume_profile(a.last, a.size)
+        spreads = spread_analysis(a.t, a.last, a.bid, a.ask)
+        note = f"{spreads.without_quote:,} trades without a valid quote are left out of the spread figures." \
+            if spreads.without_quote else ""
+        return [pn.pane.Markdown(f"**{md_text(loaded.summary)}** {md_text(note)}", css_classes=["td-analysis-note"]),
+                pn.pane.HoloViews(profile_chart(profile), sizing_mode="stretch_width"),
+                pn.pane.HoloViews(spread_charts(spreads, spreads.times + a.offset), sizing_mode="stretch_width")]
+
+    @ui_action
+    async def _fill_analysis(self) -> None:
+        loaded = self.loaded
+        views = await asyncio.to_thread(self.analysis_views, loaded)
+        if self.loaded is loaded and self.tab == "analysis":
+            self._analysis.objects = views
 
     @param.depends("columns", "from_time", "to_time", watch=True)
     async def _on_table_choice(self) -> None:
@@ -322,6 +351,8 @@ class ExplorerPage(pn.viewable.Viewer):
                 await self._fill_grid_async()
             if self.tab == "export" and self.can_export() and hasattr(self, "_export_info"):
                 await self._fill_export_info()
+            if self.tab == "analysis":
+                await self._fill_analysis()
 
     @param.depends(*SELECTION, watch=True)
     async def _on_selection(self) -> None:
@@ -461,6 +492,7 @@ class ExplorerPage(pn.viewable.Viewer):
         self._ticks: TickPlot | None = None  # built on the first tick view, then reused
         self._chart_box = pn.Column(self._chart, sizing_mode="stretch_width")
         self._grid_holder = pn.Column(sizing_mode="stretch_width")
+        self._analysis = pn.Column(sizing_mode="stretch_width", css_classes=["td-analysis"])
         self._rows = pn.pane.Markdown("", css_classes=["td-row-count"], sizing_mode="stretch_width")
         self._columns = pn.widgets.MultiChoice.from_param(self.param.columns, name="Columns (ticks)",
                                                           sizing_mode="stretch_width", min_width=300)
@@ -475,11 +507,11 @@ class ExplorerPage(pn.viewable.Viewer):
                                                  label=f"Download {self.export_format.upper()}",
                                                  color="primary", embed=False, width=220)
         self._format = pn.widgets.RadioButtonGroup.from_param(self.param.export_format, label="Format")
-        self._tabs = pn.Tabs(("Chart", self._chart_box), ("Table", self._table), ("Export", self._export_view()),
-                             dynamic=False, sizing_mode="stretch_width")
-        self._tabs.active = ["chart", "table", "export"].index(self.tab)
-        self._tabs.param.watch(lambda e: setattr(self, "tab", ["chart", "table", "export"][e.new]), "active")
-        self.param.watch(lambda e: setattr(self._tabs, "active", ["chart", "table", "export"].index(e.new)), "tab")
+        self._tabs = pn.Tabs(("Chart", self._chart_box), ("Table", self._table), ("Analysis", self._analysis),
+                             ("Export", self._export_view()), dynamic=False, sizing_mode="stretch_width")
+        self._tabs.active = TABS.index(self.tab)
+        self._tabs.param.watch(lambda e: setattr(self, "tab", TABS[e.new]), "active")
+        self.param.watch(lambda e: setattr(self._tabs, "active", TABS.index(e.new)), "tab")
 
     def _export_view(self):
         if not self.can_export():

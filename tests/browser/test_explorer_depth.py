@@ -170,3 +170,12 @@ def test_export_tab_says_rows_and_size_before_the_download(served, page, shot):
     page.get_by_role("button", name="parquet", exact=True).click()
     page.locator(".td-export-info", has_text="as PARQUET").wait_for()
     shot(page, "explorer-export-preview")
+
+
+def test_analysis_tab_shows_volume_profile_and_spreads(served, page, shot):
+    page.goto(served + "explorer?symbol=AAPL&start=2024-07-02&session=regular&tab=analysis")
+    page.locator(".td-analysis-note", has_text=re.compile(r"AAPL · 2024-07-02 · regular session")).wait_for()
+    page.wait_for_function("""() => { let n = 0; for (const d of Bokeh.documents) for (const m of d.all_models)
+      if (m.title && m.title.text && /Volume profile · POC|Spread over time|Spread distribution/.test(m.title.text))
+        n++; return n >= 3; }""")
+    shot(page, "explorer-analysis")

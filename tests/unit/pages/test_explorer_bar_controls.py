@@ -72,3 +72,21 @@ def test_more_bars_than_candles_render_as_a_close_line_with_overlays():
     ensure_extension()
     plot = hv.renderer("bokeh").get_plot(candle_chart(bars, title="many", sma=20))  # raised SkipRendering
     assert plot.state is not None
+
+
+def test_analysis_tab_shows_volume_profile_and_spreads_of_the_loaded_ticks(stored):
+    from tickdeck.core.analysis import volume_profile
+    from tickdeck.pages.explorer import ExplorerPage
+
+    page = ExplorerPage(ctx=stored, symbol="AAPL", start=DAY, session="regular")
+    views = page.analysis_views()
+    assert len(views) == 3 and "ticks" in views[0].object
+    ticks = stored.store.read_range("AAPL", DAY, DAY, columns=["last", "last_sz"], session="regular")
+    expected = volume_profile(ticks["last"].to_numpy(), ticks["last_sz"].to_numpy())
+    assert f"POC {expected.poc:.2f}" in views[1].object.opts.get().kwargs["title"]
+    import holoviews as hv
+
+    for pane in views[1:]:
+        assert hv.renderer("bokeh").get_plot(pane.object).state is not None  # the charts render
+    page.view = "bars"
+    assert "choose **ticks**" in page.analysis_views()[0].object
