@@ -40,7 +40,8 @@ def spread_charts(a: SpreadAnalysis, times_ns: np.ndarray) -> hv.Layout:
                           f"effective {a.effective_mean:.4f}", legend_position="top", xlabel="time (ET)", **common)
     qc, qe = a.quoted_hist
     ec, ee = a.effective_hist
-    dist = (hv.Histogram((qe, qc), kdims="spread", vdims="trades", label="quoted").opts(color=QUOTED_COLOUR, alpha=0.6)
-            * hv.Histogram((ee, ec), kdims="spread", vdims="trades", label="effective").opts(color=EFFECTIVE_COLOUR, alpha=0.6)
-            ).opts(height=260, title="Spread distribution", legend_position="top", **common)
+    quoted = hv.Histogram((qe, qc), kdims="spread", vdims="trades", label="quoted")
+    effective = hv.Histogram((ee, ec), kdims="spread", vdims="trades", label="effective")
+    dist = (quoted.opts(color=QUOTED_COLOUR, alpha=0.6) * effective.opts(color=EFFECTIVE_COLOUR, alpha=0.6)).opts(
+        height=260, title="Spread distribution", legend_position="top", **common)
     return (over_time + dist).cols(1)
