@@ -35,6 +35,7 @@ from tickdeck.core.datasets import DatasetFilter, filter_datasets
 from tickdeck.core.errors import TickdeckError
 from tickdeck.core.status import DatasetStatus, dataset_statuses
 from tickdeck.pages.components.actions import ui_action
+from tickdeck.pages.components.inputs import DateInput
 from tickdeck.pages.components.status import badge_html, quality_html
 from tickdeck.pages.components.ui import empty_state_html
 
@@ -201,8 +202,8 @@ class HomePage(pn.viewable.Viewer):
             self._search,
             pn.widgets.Select.from_param(self.param.source, label="Source", width=150),
             pn.widgets.Select.from_param(self.param.venue, label="Venue", width=130),
-            pn.widgets.DatePicker.from_param(self.param.covers_from, label="Has data from", width=150),
-            pn.widgets.DatePicker.from_param(self.param.covers_to, label="Has data to", width=150),
+            DateInput.from_param(self.param.covers_from, label="Has data from", width=150),
+            DateInput.from_param(self.param.covers_to, label="Has data to", width=150),
             pn.widgets.IntSlider.from_param(self.param.min_quality, label="Min quality %", width=170, step=5),
         ]
         self._more = pn.widgets.Button(label="Show more", color="light", visible=False,
