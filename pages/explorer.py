@@ -39,6 +39,7 @@ from tickdeck.core.naming import date_range, normalize_ticker
 from tickdeck.core.tick_table import (
     DEFAULT_TICK_COLUMNS, TICK_COLUMNS, InvalidTimeOfDay, parse_time_of_day, time_window,
 )
+from tickdeck.core.trading_time import session_spans
 from tickdeck.core.users import User
 from tickdeck.pages.components.actions import ui_action
 from tickdeck.pages.components.charts import candle_chart
@@ -151,7 +152,8 @@ class ExplorerPage(pn.viewable.Viewer):
             if df.empty:
                 raise NotFound(f"no {self.session}-session ticks for {sym} on {span}")
             summary = f"{sym} · {span} · {self.session} session · {len(df):,} ticks"
-            return Loaded("ticks", df, summary, tick_chart(df, title=f"{sym} trades"),
+            chart = tick_chart(df, title=f"{sym} trades", sessions=session_spans(start, end))
+            return Loaded("ticks", df, summary, chart,
                           (sym, start, end, self.session))
         spec = parse_spec(self.bar_spec)
         df = get_bars(self.ctx, sym, start, end, spec, session=self.session)

@@ -54,6 +54,8 @@ TOOLS = "xpan,xwheel_zoom,xbox_zoom,reset,save"  # tools move time; the price ra
 SETTLE_MS = 100  # a zoom/pan is announced this long after the last wheel or drag event (Bokeh's default: 500)
 MS = 1_000_000  # ns per ms: Bokeh's datetime unit
 MARKER_TICKS_LIMIT = 2_000  # up to this many visible trades, each is also a dot (more: the dots merge into a bar)
+SESSION_SHADES = {0: "#f5d76e", 2: "#7aa7e8"}  # pre-market, after-hours; the regular session is unshaded
+SHADE_ALPHA = 0.18
 NO_TICKS = "No ticks in view — zoom out, pan, or reset the chart"
 TIME_FORMAT = DatetimeTickFormatter(milliseconds="%H:%M:%S.%3N", seconds="%H:%M:%S", minsec="%H:%M:%S",
                                     minutes="%H:%M", hourmin="%H:%M", hours="%H:%M", days="%a %m/%d",
@@ -148,6 +150,9 @@ class TickPlot:
         self.line_source = ColumnDataSource({"time": [], "price": [], "size": []}, name="td-price-line")
         mapper = LinearColorMapper(palette=interp_palette(PRICE_COLOURS, LEVELS), low=1, high=LEVELS,
                                    low_color=(0, 0, 0, 0))
+        self.session_source = ColumnDataSource({"left": [], "right": [], "colour": []}, name="td-sessions")
+        self.price.vstrip("left", "right", source=self.session_source, fill_color="colour", fill_alpha=SHADE_ALPHA,
+                          line_alpha=0, level="underlay")
         self.image = self.price.image(image="image", x="x", y="y", dw="dw", dh="dh", source=self.image_source,
                                       color_mapper=mapper)
         self.line = self.price.step("time", "price", source=self.line_source, mode="after", color=PRICE_COLOURS[1],
@@ -204,7 +209,11 @@ class TickPlot:
         with self._lock:
             self.arrays = chart.arrays
             self._pending = self._asked = None
-        self._on_document(lambda: self._apply(chart.frame, reset=True, title=chart.title))
+
+        def change():
+            self.session_source.data = chart.shades or {"left": [], "right": [], "colour": []}
+            self._apply(chart.frame, reset=True, title=chart.title)
+        self._on_document(change)
 
     def _on_document(self, change) -> None:
         """Run a model change and send it to the browser.
@@ -313,16 +322,26 @@ class TickChart:
     arrays: TickArrays
     frame: TickFrame
     title: str = ""
+    shades: dict | None = None  # pre/after-hours spans to shade: left, right (ms), colour
 
 
-def tick_chart(df, *, title: str = "", width: int = IMAGE_WIDTH, height: int = IMAGE_HEIGHT) -> TickChart:
+def session_shades(spans, x: tuple[int, int]) -> dict:
+    """Pre-market and after-hours spans (a :class:`tickdeck.core.trading_time.SessionSpans`) inside ``x``."""
+    keep = (spans.kind != 1) & (spans.end > x[0]) & (spans.start < x[1])
+    colour = [SESSION_SHADES[int(k)] for k in spans.kind[keep]]  # a few per day: not per tick
+    return {"left": spans.start[keep] / MS, "right": spans.end[keep] / MS, "colour": colour}
+
+
+def tick_chart(df, *, title: str = "", width: int = IMAGE_WIDTH, height: int = IMAGE_HEIGHT,
+               sessions=None) -> TickChart:
     """Arrays and first frame of a tick frame (DatetimeIndex; ``last``, ``bid``, ``ask``, ``last_sz``).
 
     The expensive part of showing a selection; call it off the event loop, then
     :meth:`TickPlot.show` it.
     """
     arrays = tick_arrays(df)
-    return TickChart(arrays, tick_frame(arrays, width=width, height=height), title)
+    frame = tick_frame(arrays, width=width, height=height)
+    return TickChart(arrays, frame, title, session_shades(sessions, frame.x) if sessions is not None else None)
 
 
 def warm_up() -> float:

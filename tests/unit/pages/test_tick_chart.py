@@ -185,3 +185,22 @@ def test_wheel_zoom_is_the_active_scroll_tool_and_the_range_has_a_floor():
     active = grid.toolbar.active_scroll
     assert isinstance(active.tools[0], WheelZoomTool)
     assert plot.x_range.min_interval == MIN_VIEW_NS / 1e6
+
+
+def test_pre_and_after_hours_are_shaded_where_the_chart_shows_them():
+    import datetime as dt
+
+    from tickdeck.core.trading_time import session_spans
+    from tickdeck.pages.components.tick_plot import SESSION_SHADES
+
+    df = ticks(5_000, start="2024-07-02 08:00", span="10h")  # 08:00–18:00: part of pre, all regular, part of after
+    chart = tick_chart(df, sessions=session_spans(dt.date(2024, 7, 2), dt.date(2024, 7, 2)))
+    s = chart.shades
+    assert s["colour"] == [SESSION_SHADES[0], SESSION_SHADES[2]]  # no shade over the regular session
+    def ms(hhmm):
+        return pd.Timestamp(f"2024-07-02 {hhmm}").value / 1e6
+
+    assert list(s["left"]) == [ms("04:00"), ms("16:00")] and list(s["right"]) == [ms("09:30"), ms("20:00")]
+    plot = TickPlot()
+    plot.show(chart)
+    assert list(plot.session_source.data["colour"]) == s["colour"]
