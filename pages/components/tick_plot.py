@@ -57,10 +57,14 @@ MARKER_TICKS_LIMIT = 2_000  # up to this many visible trades, each is also a dot
 SESSION_SHADES = {0: "#f5d76e", 2: "#7aa7e8"}  # pre-market, after-hours; the regular session is unshaded
 SHADE_ALPHA = 0.18
 NO_TICKS = "No ticks in view — zoom out, pan, or reset the chart"
-TIME_FORMAT = DatetimeTickFormatter(milliseconds="%H:%M:%S.%3N", seconds="%H:%M:%S", minsec="%H:%M:%S",
-                                    minutes="%H:%M", hourmin="%H:%M", hours="%H:%M", days="%a %m/%d",
-                                    context=DatetimeTickFormatter(milliseconds="%F", seconds="%F", minsec="%F",
-                                                                  minutes="%F", hourmin="%F", hours="%F", days="%Y"))
+TIME_FORMATS = dict(milliseconds="%H:%M:%S.%3N", seconds="%H:%M:%S", minsec="%H:%M:%S", minutes="%H:%M",
+                    hourmin="%H:%M", hours="%H:%M", days="%a %m/%d")
+
+
+def time_format() -> DatetimeTickFormatter:
+    """The time axis' labels, to the millisecond when zoomed in; a new model per plot (one per document)."""
+    return DatetimeTickFormatter(**TIME_FORMATS, context=DatetimeTickFormatter(
+        milliseconds="%F", seconds="%F", minsec="%F", minutes="%F", hourmin="%F", hours="%F", days="%Y"))
 
 
 @dataclass(frozen=True, eq=False)
@@ -178,7 +182,7 @@ class TickPlot:
         spikes = self.volume.segment("time", 0, "time", "volume", source=self.volume_source, color="#57606a",
                                      line_width=2)
         self.volume.yaxis.formatter.use_scientific = False
-        self.volume.xaxis.formatter = TIME_FORMAT
+        self.volume.xaxis.formatter = time_format()
         self.volume.add_tools(HoverTool(renderers=[spikes], mode="vline", tooltips=[
             ("time", "@time{%F %T}"), ("volume", "@volume{0,0}")], formatters={"@time": "datetime"}))
         for fig in (self.price, self.band):

@@ -84,6 +84,13 @@ def _text(locator) -> str:
     return locator.evaluate("e => (e.shadowRoot || e).textContent").strip()
 
 
+def _open_tab(page, url: str, tab: str) -> None:
+    """Open the explorer on a selection, wait for it to load, then click one of its tabs."""
+    page.goto(url)
+    _summary(page, r"AAPL · 2024-07-02 · regular session · [\d,]+ ticks")
+    page.locator(".bk-tab", has_text=tab).click()
+
+
 def _summary(page, pattern):
     page.locator(".td-summary", has_text=re.compile(pattern)).wait_for()
 
@@ -113,7 +120,7 @@ def test_wheel_zooms_at_once_down_to_a_floor_that_still_shows_ticks_or_says_none
 
 
 def test_grid_shows_microsecond_times_plain_ids_session_names_and_filters_by_time(served, page, shot):
-    page.goto(served + "explorer?symbol=AAPL&start=2024-07-02&session=regular&tab=table")
+    _open_tab(page, served + "explorer?symbol=AAPL&start=2024-07-02&session=regular", "Table")
     rows = page.locator(".td-row-count", has_text=re.compile(r"^\s*[\d,]+ ticks\s*$"))
     rows.wait_for()
     total = int(_text(rows).split()[0].replace(",", ""))
@@ -161,7 +168,7 @@ def test_bar_controls_follow_the_link_disable_in_tick_view_and_explain_a_bad_spe
 
 
 def test_export_tab_says_rows_and_size_before_the_download(served, page, shot):
-    page.goto(served + "explorer?symbol=AAPL&start=2024-07-02&session=regular&tab=export")
+    _open_tab(page, served + "explorer?symbol=AAPL&start=2024-07-02&session=regular", "Export")
     preview = re.compile(r"[\d,]+ rows × 43 columns · about [\d.,]+ [KM]?B as CSV")
     info = page.locator(".td-export-info", has_text=preview)
     info.wait_for()
@@ -173,7 +180,7 @@ def test_export_tab_says_rows_and_size_before_the_download(served, page, shot):
 
 
 def test_analysis_tab_shows_volume_profile_and_spreads(served, page, shot):
-    page.goto(served + "explorer?symbol=AAPL&start=2024-07-02&session=regular&tab=analysis")
+    _open_tab(page, served + "explorer?symbol=AAPL&start=2024-07-02&session=regular", "Analysis")
     page.locator(".td-analysis-note", has_text=re.compile(r"AAPL · 2024-07-02 · regular session")).wait_for()
     page.wait_for_function("""() => { let n = 0; for (const d of Bokeh.documents) for (const m of d.all_models)
       if (m.title && m.title.text && /Volume profile · POC|Spread over time|Spread distribution/.test(m.title.text))

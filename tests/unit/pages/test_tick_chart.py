@@ -204,3 +204,12 @@ def test_pre_and_after_hours_are_shaded_where_the_chart_shows_them():
     plot = TickPlot()
     plot.show(chart)
     assert list(plot.session_source.data["colour"]) == s["colour"]
+
+
+def test_two_plots_share_no_model_so_two_sessions_can_show_them():
+    from bokeh.document import Document
+
+    first, second = TickPlot(), TickPlot()
+    Document().add_root(first.layout)
+    Document().add_root(second.layout)  # raised "Models must be owned by only a single document"
+    assert first.volume.xaxis[0].formatter is not second.volume.xaxis[0].formatter
