@@ -6,6 +6,7 @@ holding its own ``app.py``, ``core/`` and ``pages.py`` must not shadow tickdeck'
 """
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -72,11 +73,12 @@ def test_a_folder_with_its_own_app_core_and_pages_does_not_shadow_tickdeck(insta
             "import sys, tickdeck.core, tickdeck.pages, tickdeck.app.cli\n"
             "assert not {'app', 'core', 'pages', 'jobs'} & set(sys.modules), 'a top-level layer was imported'\n"
             "print(tickdeck.core.__file__)")
-    r = subprocess.run([str(py), "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}  # the venv's own paths
+    r = subprocess.run([str(py), "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     assert Path(r.stdout.strip().splitlines()[-1]).resolve().is_relative_to(site.resolve())
-    helped = subprocess.run([str(bin_dir / "tickdeck"), "--help"], cwd=tmp_path, capture_output=True, text=True,
-                            timeout=300)
+    helped = subprocess.run([str(bin_dir / "tickdeck"), "--help"], cwd=tmp_path, env=env, capture_output=True,
+                            text=True, timeout=300)
     assert helped.returncode == 0, helped.stderr[-3000:]
     assert "collect" in helped.stdout and "serve" in helped.stdout
 

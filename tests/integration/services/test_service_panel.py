@@ -66,7 +66,7 @@ def test_panel_shows_state_restarts_last_error_and_since_and_its_buttons_drive_t
     panel.refresh()
     row = _row(panel, "flaky")
     assert 'data-state="running"' in row and "running for" in row and "streaming 3 symbols" in row
-    assert "<td>1</td>" in row  # one restart
+    assert '<td data-label="Restarts">1</td>' in row  # one restart
 
     panel.buttons[1].clicks += 1  # Stop flaky
     sup.tick()
