@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlparse
 
+from page_watch import watch
 from tickdeck.app.routes import ROUTES
 
 ADMIN = ("root", "admin", "root-password")
@@ -27,21 +28,6 @@ EMPTY_TEXT = {  # the empty-state line each page shows when nothing is stored
 PAGE_READY = ".bk-panel-models-layout-Column, .bk-Column"  # the page's root layout is in the DOM
 
 
-def _watch(page, origin: str) -> tuple[list[str], list[str]]:
-    """Collect page errors and requests to any host but ``origin`` (data:/blob: URLs stay local)."""
-    errors: list[str] = []
-    foreign: list[str] = []
-    page.on("pageerror", lambda e: errors.append(f"{page.url}: {e}"))
-
-    def on_request(request) -> None:
-        u = urlparse(request.url)
-        if u.scheme in ("http", "https", "ws", "wss") and u.netloc != origin:
-            foreign.append(f"{page.url} -> {request.url}")
-
-    page.on("request", on_request)
-    return errors, foreign
-
-
 def _visit(page, url: str) -> None:
     page.goto(url)
     page.wait_for_load_state("networkidle")
@@ -50,7 +36,7 @@ def _visit(page, url: str) -> None:
 
 def test_every_page_on_an_empty_store_says_what_to_do_next(app_server, page, shot):
     app = app_server(data=False)
-    errors, _ = _watch(page, urlparse(app.url).netloc)
+    errors, _ = watch(page, urlparse(app.url).netloc)
     for route in ROUTES:
         _visit(page, app.url + route.slug)
         page.get_by_text(EMPTY_TEXT[route.slug]).first.wait_for()
@@ -61,7 +47,7 @@ def test_every_page_on_an_empty_store_says_what_to_do_next(app_server, page, sho
 
 def test_no_page_requests_a_host_other_than_the_server(app_server, page, shot):
     app = app_server(users=(ADMIN,))
-    errors, foreign = _watch(page, urlparse(app.url).netloc)
+    errors, foreign = watch(page, urlparse(app.url).netloc)
     page.goto(app.url + "login")
     page.wait_for_load_state("networkidle")
     assert page.locator("form.login-form svg").count() == 1  # the logo is inline: nothing to fetch
