@@ -515,6 +515,21 @@ def _segments(ctx, day: dt.date, writer: int) -> list[str]:
     return [n for k, n in sorted(keys, key=lambda kn: kn[0].created_ns) if k.pid == writer]
 
 
+def _store_journal_rows(ctx, rows: pd.DataFrame, day: dt.date, states: dict, calendar,
+                        summary: LiveSummary, book_always: bool = False) -> None:
+    """Append journal ``rows`` (any symbols) to their days, skipping ticks already there, and book their
+    receive → in-the-day latency (only when they added ticks, unless ``book_always``)."""
+    items = []
+    for sym, part in rows.groupby("symbol", sort=True):
+        st = states.get(sym) or states.setdefault(sym, _LiveDay(ctx, sym, day))
+        raw = _new_ticks(ctx, st, {c: part[c].to_numpy() for c in RAW_COLUMNS}, summary)
+        if raw is not None:
+            items.append((st, raw))
+    _store(ctx, items, summary, calendar, SOURCE_L1)
+    if items or book_always:
+        _add(summary.day_latency_hist, (time.time() - np.unique(rows["received"].to_numpy())) * 1000)
+
+
 def _flush_journal(ctx, day: dt.date, writer: int, calendar, summary: LiveSummary,
                    deadline: float) -> tuple[int, int, int]:
     """The collector's own final flush: move ``writer``'s journal of ``day`` into the days, one
@@ -533,15 +548,7 @@ def _flush_journal(ctx, day: dt.date, writer: int, calendar, summary: LiveSummar
         if time.monotonic() >= deadline:
             break
         rows = ctx.store.read_series(naming.JOURNAL_LIBRARY, name)[0]
-        items = []
-        for sym, part in rows.groupby("symbol", sort=True):
-            st = states.get(sym) or states.setdefault(sym, _LiveDay(ctx, sym, day))
-            raw = _new_ticks(ctx, st, {c: part[c].to_numpy() for c in RAW_COLUMNS}, summary)
-            if raw is not None:
-                items.append((st, raw))
-        _store(ctx, items, summary, calendar, SOURCE_L1)
-        if items:  # receive → in the day, as the materialiser books it
-            _add(summary.day_latency_hist, (time.time() - np.unique(rows["received"].to_numpy())) * 1000)
+        _store_journal_rows(ctx, rows, day, states, calendar, summary)
         ctx.store.delete_series(naming.JOURNAL_LIBRARY, name)
         done += 1
     infos = []
@@ -615,14 +622,7 @@ def _materialise_round(ctx, day: dt.date, writer: int, calendar, states: dict, c
         frames.append(df)
     rows = pd.concat(frames) if frames else None
     if rows is not None and len(rows):
-        items = []
-        for sym, part in rows.groupby("symbol", sort=True):
-            st = states.get(sym) or states.setdefault(sym, _LiveDay(ctx, sym, day))
-            raw = _new_ticks(ctx, st, {c: part[c].to_numpy() for c in RAW_COLUMNS}, summary)
-            if raw is not None:
-                items.append((st, raw))
-        _store(ctx, items, summary, calendar, SOURCE_L1)
-        _add(summary.day_latency_hist, (time.time() - np.unique(rows["received"].to_numpy())) * 1000)
+        _store_journal_rows(ctx, rows, day, states, calendar, summary, book_always=True)
     for name in segments if final else segments[:-1]:
         ctx.store.delete_series(naming.JOURNAL_LIBRARY, name)
         cursors.pop(name, None)
