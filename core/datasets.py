@@ -1,7 +1,7 @@
 """Which datasets to list, and everything known about one dataset, read from the catalog.
 
 * :class:`DatasetFilter` / :func:`filter_datasets`: the home page's filters (text over symbol,
-  source and venue; source; venue; date coverage; minimum quality), used by the home page and
+  source, venue and exchange; source; venue; exchange; date coverage; minimum quality), used by the home page and
   ``GET /api/v1/datasets`` alike.
 * :func:`dataset_metadata`: one dataset's row, status, instrument terms, per-day tier-1
   metadata and stored bar series (``GET /api/v1/data/{symbol}/metadata``). Catalog rows only:
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from tickdeck.core.catalog import DatasetSummary, TickDayRow
+from tickdeck.core.dataset_cards import exchange_of
 from tickdeck.core.errors import SymbolNotFound
 from tickdeck.core.instruments import InstrumentTerms, stored_terms
 from tickdeck.core.naming import as_date, date_range, normalize_ticker
@@ -26,7 +27,10 @@ from tickdeck.core.status import DatasetStatus, dataset_status
 class DatasetFilter:
     """Filters over catalog datasets; ``None``/empty means "any".
 
-    ``search`` matches case-insensitively inside the symbol, source or venue; ``covers_from`` /
+    ``search`` matches case-insensitively inside the symbol, source, venue or exchange; ``venue``
+    is the stored venue field as given (often the data vendor: ``IQFEED``, ``SIM``), ``exchange``
+    the exchange the home cards and the catalog show (:func:`~tickdeck.core.dataset_cards.exchange_of`:
+    ``XNYS``, ``XNAS``, ``CME``…), both case-insensitive; ``covers_from`` /
     ``covers_to`` keep datasets with stored days on/after and on/before those days (their
     coverage overlaps ``[covers_from, covers_to]``); ``min_quality`` keeps datasets whose mean
     day score (0–100) is at least that (0: any, unscored datasets included).
@@ -35,6 +39,7 @@ class DatasetFilter:
     search: str = ""
     source: str | None = None
     venue: str | None = None
+    exchange: str | None = None
     covers_from: dt.date | None = None
     covers_to: dt.date | None = None
     min_quality: float = 0.0
@@ -48,11 +53,14 @@ class DatasetFilter:
 
     def matches(self, d: DatasetSummary) -> bool:
         q = self.search
-        if q and q not in d.symbol.lower() and q not in (d.source or "").lower() and q not in (d.venue or "").lower():
+        if q and q not in d.symbol.lower() and q not in (d.source or "").lower() and q not in (d.venue or "").lower() \
+                and q not in exchange_of(d).lower():
             return False
         if self.source and d.source != self.source:
             return False
-        if self.venue and d.venue != self.venue:
+        if self.venue and (d.venue or "").upper() != self.venue.strip().upper():
+            return False
+        if self.exchange and exchange_of(d).upper() != self.exchange.strip().upper():
             return False
         lo, hi = self.covers_from, self.covers_to
         if (lo or hi) and d.first_day is None:

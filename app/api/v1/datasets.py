@@ -1,6 +1,8 @@
 """``GET /api/v1/datasets``: the stored datasets with their status, filtered as on the home page.
 
-Filters are :class:`core.datasets.DatasetFilter` (the home page uses the same); statuses come
+Filters are :class:`core.datasets.DatasetFilter` (the home page uses the same): ``venue`` is the
+exchange the home cards and the catalog show (``XNYS``, ``XNAS``, ``CME``), ``vendor`` the data
+vendor stored in a dataset's venue field (``IQFEED``, ``SIM``). Statuses come
 from :func:`core.status.dataset_statuses` for the returned page only.
 """
 
@@ -33,9 +35,13 @@ def dataset_out(d: DatasetSummary, status: DatasetStatus) -> DatasetOut:
 @router.get("/datasets", response_model=DatasetList, summary="datasets with their status (home page filters)")
 def list_datasets(
     ctx: CtxDep, principal: Viewer,
-    search: Annotated[str, Query(max_length=100, description="text inside the symbol, source or venue")] = "",
+    search: Annotated[str, Query(max_length=100,
+                                 description="text inside the symbol, source, vendor or exchange")] = "",
     source: Annotated[str | None, Query(max_length=100, description="only this source")] = None,
-    venue: Annotated[str | None, Query(max_length=100, description="only this venue")] = None,
+    venue: Annotated[str | None, Query(max_length=100, description="only this exchange (MIC: XNYS, XNAS; CME), "
+                                                                   "as on the home page and the catalog")] = None,
+    vendor: Annotated[str | None, Query(max_length=100, description="only this data vendor, the dataset's "
+                                                                    "stored venue field (IQFEED, SIM)")] = None,
     covers_from: Annotated[dt.date | None, Query(ge=DAY_MIN, le=DAY_MAX,
                                                  description="has stored days on or after this day")] = None,
     covers_to: Annotated[dt.date | None, Query(ge=DAY_MIN, le=DAY_MAX,
@@ -46,7 +52,8 @@ def list_datasets(
 ) -> DatasetList:
     if covers_from is not None and covers_to is not None:
         date_range(covers_from, covers_to)  # 422 when reversed
-    flt = DatasetFilter(search=search, source=source or None, venue=venue or None, covers_from=covers_from,
+    flt = DatasetFilter(search=search, source=source or None, venue=vendor or None, exchange=venue or None,
+                        covers_from=covers_from,
                         covers_to=covers_to, min_quality=min_quality)
     matching = filter_datasets(ctx.catalog.datasets(), flt)
     page = matching[offset:offset + limit]

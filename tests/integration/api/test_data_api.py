@@ -74,6 +74,31 @@ def test_datasets_refuse_a_reversed_coverage_range_and_a_bad_quality(api_server)
             assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", r.text
 
 
+def test_datasets_venue_is_the_exchange_and_vendor_the_stored_venue(api_server, store_ctx):
+    """Issue 15: ``venue`` filters by the exchange the home cards and catalog show (XNAS, XNYS…), any
+    case; ``vendor`` by the data vendor in the dataset's stored venue field."""
+    from tickdeck.core.dataset_cards import exchange_of
+
+    datasets = store_ctx.catalog.datasets()
+    exchanges = {d.symbol: exchange_of(d) for d in datasets}
+    vendors = {d.symbol: d.venue for d in datasets}
+    assert set(exchanges.values()).isdisjoint(vendors.values())  # the two filters mean different things here
+    with api_server.client("viewer") as c:
+        def symbols(**params):
+            r = c.get("/api/v1/datasets", params=params)
+            assert r.status_code == 200, r.text
+            return [d["symbol"] for d in r.json()["items"]]
+
+        for ex in set(exchanges.values()):
+            want = sorted(s for s, e in exchanges.items() if e == ex)
+            assert symbols(venue=ex) == want and symbols(venue=ex.lower()) == want
+            assert symbols(vendor=ex) == []  # an exchange is not a vendor
+            assert symbols(search=ex.lower()) == want  # the text search finds the exchange too
+        for vendor in set(vendors.values()):
+            assert symbols(vendor=vendor) == sorted(s for s, v in vendors.items() if v == vendor)
+            assert symbols(venue=vendor) == []  # the vendor is no longer what venue means
+
+
 # -- metadata ---------------------------------------------------------------------------------------
 def test_metadata_is_the_catalogs_rows_terms_and_bar_series(api_server, store_ctx):
     """Issue 13: GET /data/AAPL/metadata has the dataset row, its instrument terms, every day's tier-1 row
