@@ -4,7 +4,7 @@ Every event a producer publishes is an instance of one :class:`Event` subclass, 
 its class name in :data:`EVENT_TYPES`; its topic is a property of the event::
 
     collection     FeedStatusChanged, CollectionProgress, DayWritten, PostWriteFailed,
-                   DayCollectionFailed, LiveBatch, DeadLettersReplayed
+                   DayCollectionFailed, LiveBatch, DeadLettersReplayed, FeedSwitched
     ticks.<SYM>    TicksAppended (the batch's new ticks, columnar)
     bars.<SYM>.<spec>  BarClosed (one bar of a live stream), BarsBuilt (a stored series);
                    ``spec`` is the canonical spec string, e.g. ``time:1m``, ``tick:500``
@@ -200,6 +200,36 @@ class LiveBatch(Event):
     appended: int
     batch: int
     server_time: str  # the feed's clock (ET wall time, ISO)
+
+
+FEED_ROLES = ("primary", "backup")
+SWITCH_REASONS = ("disconnect", "breaker_open", "stale", "history_failed", "primary_healthy", "backup_failed")
+
+
+@dataclass(frozen=True)
+class FeedSwitched(Event):
+    """Live collection switched feed endpoints (failover to the backup, or back to the primary).
+
+    ``from_feed`` / ``to_feed`` are ``host:history_port/l1_port``; ``to_role`` is the role now
+    active (primary | backup); ``reason``: disconnect | breaker_open | stale (no trade for the
+    configured seconds in market hours) | history_failed | primary_healthy (switching back) |
+    backup_failed; ``detail`` says what happened; ``at`` is epoch seconds on the market clock
+    the collector runs on (the emulator's in tests), ``wall`` epoch seconds on the wall clock.
+    """
+
+    TOPIC: ClassVar[str] = "collection"
+    from_feed: str
+    to_feed: str
+    to_role: str
+    reason: str
+    detail: str
+    at: float
+    wall: float
+
+    def __post_init__(self) -> None:
+        _one_of(self.to_role, FEED_ROLES, "feed role")
+        _one_of(self.reason, SWITCH_REASONS, "switch reason")
+        super().__post_init__()
 
 
 @dataclass(frozen=True)
