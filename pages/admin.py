@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import re
 import threading
 import time
 
@@ -203,12 +204,12 @@ class AdminPage(pn.viewable.Viewer):
             cards.append(f"<div class='td-hcard' data-check='{html.escape(c.name)}' "
                          f"data-status='{html.escape(c.status)}'>"
                          f"<h4>{html.escape(_CHECK_TITLES.get(c.name, c.name))}</h4>{badge(k, label)}"
-                         f"<p>{html.escape(c.detail)}</p><p class='td-muted'>{c.elapsed_ms:.0f} ms</p></div>")
+                         f"<p>{html.escape(check_detail(c))}</p><p class='td-muted'>{c.elapsed_ms:.0f} ms</p></div>")
         sizes = "".join(f"<li>{html.escape(k)}: {human_bytes(v)}</li>" for k, v in sorted(rep.library_bytes.items()))
         at = rep.at.astimezone().strftime("%H:%M:%S")
         bad = degraded_checks(rep)
         why = "; ".join(f"{_CHECK_TITLES.get(c.name, c.name)} {HEALTH_KIND.get(c.status, ('', c.status))[1].lower()}: "
-                        f"{c.detail}" for c in bad)
+                        f"{check_detail(c)}" for c in bad)
         why_html = (f" <span data-testid='health-why' data-checks='{html.escape(' '.join(c.name for c in bad))}'>"
                     f"— {html.escape(why)}</span>" if bad else "")
         self.health_pane.object = (
@@ -496,6 +497,14 @@ def freshness_html(st: DatasetStatus) -> str:
             f"<b>{e(st.symbol)}</b> {badge_html(st)} "
             f"<span>last day {st.last_day or '—'} · expected {st.expected_day} · {behind}{extra} · "
             f"quality {quality_html(st)}</span>{failure}</div>")
+
+
+_RAW_BYTES = re.compile(r"\b(\d[\d,]*) bytes\b")
+
+
+def check_detail(c) -> str:
+    """A health check's detail as the page shows it: byte counts in KB/MB/GB, as the monitor shows sizes."""
+    return _RAW_BYTES.sub(lambda m: human_bytes(int(m.group(1).replace(",", ""))), c.detail)
 
 
 def _short(d: dict | None) -> str:

@@ -13,6 +13,7 @@ from builders import store_synthetic
 from tickdeck.app.routes import QueueJobs
 from tickdeck.core.retention import RetentionReport
 from tickdeck.core.users import User
+from tickdeck.pages.components.ui import human_bytes
 from tickdeck.pages.admin import (HEALTH_KIND, OVERALL_KIND, AdminPage, freshness_rows, retention_is_empty,
                                   retention_summary)
 
@@ -99,6 +100,18 @@ def test_health_cards_name_each_service_with_status_text(ctx):
     assert status["sql"] == status["arcticdb"] == "ok"  # the real SQLite catalog and LMDB store answer
     overall = re.search(r'data-testid="health-overall"><span[^>]*>[^<]*</span> ([^<]+)</span>', html).group(1)
     assert overall == "System " + OVERALL_KIND[rep.status][1]
+
+
+def test_arcticdb_health_card_shows_a_human_size_not_raw_bytes(ctx):
+    """Issue 15: the ArcticDB card reads "2 libraries, 1.3 MB" (as the monitor's sizes), not a byte count."""
+    store_synthetic(ctx, "AAPL", "2024-07-01", "2024-07-01", ticks=2000)
+    page = _page(ctx)
+    page.refresh_health(wait=True)
+    arctic = page.health.check("arcticdb")
+    assert re.search(r"[\d,]+ bytes", arctic.detail)  # core reports the exact count (the API keeps it)
+    card = re.search(r"data-check='arcticdb'.*?<p>([^<]*)</p>", page.health_pane.object).group(1)
+    assert "bytes" not in card and re.search(r"\d libraries, [\d.,]+ (KB|MB|GB)$", card), card
+    assert card.endswith(human_bytes(arctic.value))
 
 
 def test_retention_summary_formats_reports():
