@@ -12,6 +12,7 @@ its class name in :data:`EVENT_TYPES`; its topic is a property of the event::
     validation     ValidationDone
     health         QualityScored (0–100), HealthReported
     services       ServiceChanged
+    replay         ReplayChanged (a scenario replay's state and position)
     indicators, alerts  (reserved for the indicators and alert engines)
 
 A subscriber receives a :class:`Message` ``(topic, type, event, timestamp, sequence)`` whose
@@ -38,7 +39,7 @@ import numpy as np
 
 from tickdeck.core.errors import TickdeckError
 
-TOPICS = ("collection", "jobs", "validation", "health", "services", "indicators", "alerts")
+TOPICS = ("collection", "jobs", "validation", "health", "services", "indicators", "alerts", "replay")
 FEED_KINDS = ("history", "level1")
 FEED_STATES = ("connected", "reconnecting", "disconnected", "breaker_open")
 # waiting: for child jobs
@@ -448,6 +449,25 @@ class ServiceChanged(Event):
     def __post_init__(self) -> None:
         _one_of(self.state, SERVICE_STATES, "service state")
         super().__post_init__()
+
+
+# -- scenario replay ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ReplayChanged(Event):
+    """A scenario replay (:mod:`core.scenario`) changed state or moved on: ``state`` is playing,
+    paused, finished or stopped; ``position`` the data time of the next tick (UTC ns); ``speed``
+    -1 for "as fast as possible"; ``delivered`` of ``total`` ticks published in ``batches``."""
+
+    TOPIC: ClassVar[str] = "replay"
+    state: str
+    symbols: tuple[str, ...]
+    start: str
+    end: str
+    speed: float
+    position: int
+    delivered: int
+    total: int
+    batches: int
 
 
 # -- indicators and alerts ----------------------------------------------------------------------

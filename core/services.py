@@ -117,9 +117,10 @@ def default_services() -> dict[str, Callable]:
     from tickdeck.core.indicators.service import IndicatorsService
     from tickdeck.core.alert_service import AlertsService
     from tickdeck.core.live_service import LiveCollectionService
+    from tickdeck.core.replay_service import ReplayService
 
     return {LiveCollectionService.name: LiveCollectionService, IndicatorsService.name: IndicatorsService,
-            AlertsService.name: AlertsService}
+            AlertsService.name: AlertsService, ReplayService.name: ReplayService}
 
 
 @dataclass(frozen=True)

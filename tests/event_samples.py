@@ -52,6 +52,9 @@ SAMPLES = {
     "AlertFired": lambda: ev.AlertFired(3, 17, "TICK extreme", "adam", "indicator:TICK.NYSE", "above", 1012.0,
                                         1000.0, "TICK.NYSE 1012 above 1000", 1_720_015_200.25),
     "AlertAcknowledged": lambda: ev.AlertAcknowledged(3, 17, "adam", 1_720_015_260.0),
+    "ReplayChanged": lambda: ev.ReplayChanged("playing", ("AAPL", "MSFT"), "2024-07-02T00:00:00-04:00",
+                                              "2024-07-03T00:00:00-04:00", 100.0, 1_720_015_200_000_000_000, 1200,
+                                              10_000, 37),
 }
 
 

@@ -1,0 +1,156 @@
+"""Issue 16 item 2: a stored day replayed through the live path on a simulated clock — the ticks on
+``ticks.<SYM>`` are exactly the stored ones in order, the bars closed equal the bars service's,
+pause stops delivery, seek continues from the time asked, and nothing is written to the store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+from waiting import wait_for
+
+from tickdeck.core.bars.service import day_bars
+from tickdeck.core.events import BAR_FIELDS, TICK_ARRAYS
+from tickdeck.core.live_bars import LIVE_BAR_SPECS
+from tickdeck.core.scenario import GAP_SKIP_S, ReplayError, ReplayRequest, ScenarioPlayer, SimulatedClock
+from tickdeck.core.schema import RAW_COLUMNS
+
+SYMBOLS = ("AAPL", "MSFT")  # as stored by the ``stored`` fixture (conftest.py)
+DAYS = (dt.date(2024, 7, 1), dt.date(2024, 7, 2))
+DAY = DAYS[1]
+
+
+class Running:
+    """A player on its own thread; ``states`` are what it reported."""
+
+    def __init__(self, ctx, request, **kw):
+        self.states: list = []
+        self.player = ScenarioPlayer(ctx, request, on_state=self.states.append, **kw)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.player.run, args=(self.stop,), daemon=True)
+        self.thread.start()
+
+    def wait_state(self, state: str, what: str) -> None:
+        wait_for(lambda: self.player.state().state == state, what, timeout=120)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(60)
+        assert not self.thread.is_alive()
+
+
+def _store_snapshot(ctx) -> dict:
+    """Every stored day's versions and every bar series' row count: what a write would change."""
+    out = {}
+    for sym in SYMBOLS:
+        for d in ctx.store.list_days(sym):
+            out[(sym, d)] = [v.version for v in ctx.store.day_versions(sym, d)]
+    for lib in ctx.store.library_names():
+        if lib.startswith("bars_") or lib == "indicators":
+            out[lib] = {s: ctx.store.series_rows(lib, s) for s in ctx.store.list_series(lib)}
+    return out
+
+
+def _got(ticks, sym) -> dict:
+    mine = [t for t in ticks if t.symbol == sym]
+    return {k: np.concatenate([getattr(t, k) for t in mine]) for k in TICK_ARRAYS}
+
+
+def _same_bars(published, built) -> None:
+    assert [b.start for b in published] == built.index.asi8.tolist()
+    for i, b in enumerate(published):
+        row = built.iloc[i]
+        assert b.end == row["end"].value
+        for f in BAR_FIELDS[2:]:
+            assert np.isclose(getattr(b, f), row[f], rtol=1e-12, equal_nan=True), (i, f)
+
+
+def test_replay_of_a_stored_day_at_100x_delivers_the_stored_ticks_and_bars_and_writes_nothing(stored, recorder):
+    before = _store_snapshot(stored)
+    clock = SimulatedClock()
+    run = Running(stored, ReplayRequest.make(SYMBOLS, date=DAY.isoformat(), speed=100), clock=clock)
+    try:
+        run.wait_state("finished", "the replay to reach the end of the day")
+        wait_for(lambda: len(recorder.events("BarClosed")) >= sum(
+            len(day_bars(stored, s, DAY, spec)) for s in SYMBOLS for spec in LIVE_BAR_SPECS),
+            "the bars thread to publish every bar of the day")
+    finally:
+        run.close()
+
+    ticks = recorder.events("TicksAppended")
+    assert {t.day for t in ticks} == {DAY.isoformat()}
+    stamps = np.concatenate([t.timestamp for t in ticks])
+    for sym in SYMBOLS:
+        got = _got(ticks, sym)
+        stored_day = stored.store.read_day(sym, DAY, columns=RAW_COLUMNS)
+        assert np.array_equal(got["timestamp"], stored_day.index.asi8), f"{sym}: every stored tick once, in order"
+        for k in RAW_COLUMNS:
+            assert np.array_equal(got[k], stored_day[k].to_numpy()), (sym, k)
+    batches = recorder.events("LiveBatch")
+    assert sum(b.appended for b in batches) == sum(len(stored.store.read_day(s, DAY, columns=["tick_id"]))
+                                                    for s in SYMBOLS)
+    # batches go out in data-time order: every batch's first tick is not before the previous batch's last
+    firsts = [pd.Timestamp(b.server_time) for b in batches]
+    assert firsts == sorted(firsts)
+
+    # paced on the simulated clock: the day's data time (quiet spells over GAP_SKIP_S jumped) / 100
+    all_ts = np.sort(np.concatenate([stored.store.read_day(s, DAY, columns=["tick_id"]).index.asi8
+                                     for s in SYMBOLS]))
+    gaps = np.diff(all_ts) / 1e9
+    played = gaps[gaps <= GAP_SKIP_S].sum() / 100
+    assert played * 0.9 <= clock.slept <= played * 1.1 + 1.0, (clock.slept, played)
+
+    bars = recorder.events("BarClosed")
+    for sym in SYMBOLS:
+        for spec in LIVE_BAR_SPECS:
+            _same_bars([b for b in bars if b.symbol == sym and b.spec == spec], day_bars(stored, sym, DAY, spec))
+    assert [s.state for s in run.states][:1] == ["playing"] and run.states[-1].state == "stopped"
+    assert run.states[-1].delivered == run.states[-1].total == len(stamps)
+    assert _store_snapshot(stored) == before, "a replay writes nothing into the store"
+
+
+def test_pause_stops_delivery_and_seek_continues_from_the_time(stored, recorder):
+    clock = SimulatedClock()
+    run = Running(stored, ReplayRequest.make(["AAPL"], date=DAY.isoformat(), speed=100), clock=clock)
+    try:
+        wait_for(lambda: run.player.delivered > 0, "the first ticks")
+        run.player.pause()
+        run.wait_state("paused", "the pause")
+        held, slept, rounds = run.player.delivered, clock.slept, run.player.idle_rounds
+        wait_for(lambda: run.player.idle_rounds >= rounds + 3, "three rounds of the paused player")
+        assert run.player.delivered == held and clock.slept == slept, "paused: nothing delivered, no time played"
+        n_paused = sum(len(t) for t in recorder.events("TicksAppended"))
+        assert n_paused == held
+
+        seek_to = pd.Timestamp(f"{DAY} 12:00", tz="America/New_York")
+        run.player.seek("12:00")
+        recorder.messages.clear()
+        run.player.resume()
+        run.wait_state("finished", "the replay after the seek")
+        day = stored.store.read_day("AAPL", DAY, columns=RAW_COLUMNS)
+        wait_for(lambda: len([b for b in recorder.events("BarClosed") if b.spec == "tick:500"])
+                 >= (len(day.loc[seek_to:]) // 500), "the bars after the seek")
+    finally:
+        run.close()
+    got = _got(recorder.events("TicksAppended"), "AAPL")
+    tail = day.loc[seek_to:]
+    assert np.array_equal(got["timestamp"], tail.index.asi8), "from the first tick at 12:00 to the day's end"
+    assert np.array_equal(got["tick_id"], tail["tick_id"].to_numpy())
+    for spec in LIVE_BAR_SPECS:  # bars continue from the ticks before 12:00 (built, not published)
+        built = day_bars(stored, "AAPL", DAY, spec)
+        mine = [b for b in recorder.events("BarClosed") if b.spec == spec]
+        assert mine and mine[0].end >= seek_to.value  # the bar open at 12:00 closes after the seek
+        _same_bars(mine, built.iloc[len(built) - len(mine):])
+
+
+def test_a_bad_request_says_what_to_give(stored):
+    with pytest.raises(ReplayError, match="out of range"):
+        ReplayRequest.make(["AAPL"], date=DAY.isoformat(), speed=1000)
+    with pytest.raises(ReplayError, match="a date"):
+        ReplayRequest.make(["AAPL"], speed=10)
+    player = ScenarioPlayer(stored, ReplayRequest.make(["AAPL"], date=DAY.isoformat(), speed="max"))
+    with pytest.raises(ReplayError, match="outside the replay window"):
+        player.seek(f"{DAYS[0]} 12:00")
