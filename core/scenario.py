@@ -198,10 +198,47 @@ class ReplayRequest:
         return {"symbols": list(self.symbols), "start": self.start.isoformat(), "end": self.end.isoformat(),
                 "speed": "max" if self.speed is None else self.speed, "bar_specs": list(self.bar_specs)}
 
+    @property
+    def days(self) -> tuple[dt.date, dt.date]:
+        """The first and last day the window touches."""
+        return self.start.date(), (self.end - pd.Timedelta(1, "ns")).date()
+
     @classmethod
     def from_params(cls, params: dict) -> "ReplayRequest":
         return cls.make(params.get("symbols") or (), start=params.get("start"), end=params.get("end"),
                         speed=params.get("speed", 10.0), bar_specs=params.get("bar_specs") or LIVE_BAR_SPECS)
+
+
+def seek_time(request: ReplayRequest, to) -> pd.Timestamp:
+    """``to`` (ET text — a time of day means on the window's first day — or a Timestamp) checked
+    to lie in the window.
+
+    Raises
+    ------
+    ReplayError
+        Unreadable, or outside the window.
+    """
+    ts = to if isinstance(to, pd.Timestamp) else _et(to, request.start.date(), "seek time")
+    ts = ts.tz_localize(TZ) if ts.tzinfo is None else ts.tz_convert(TZ)
+    if not request.start <= ts <= request.end:
+        raise ReplayError(f"seek time {ts} is outside the replay window {request.start} – {request.end}")
+    return ts
+
+
+def stored_days(ctx, request: ReplayRequest) -> list[tuple[int, str, dt.date]]:
+    """(symbol's index, symbol, day) of every stored day the window touches (catalog reads only).
+
+    Raises
+    ------
+    DayNotFound
+        None of the symbols has a stored day in the window (the error names the symbols and days).
+    """
+    first, last = request.days
+    out = [(code, symbol, d) for code, symbol in enumerate(request.symbols)
+           for d in ctx.store.list_days(symbol) if first <= d <= last]
+    if not out:
+        raise DayNotFound(", ".join(request.symbols), f"{first}..{last}")
+    return out
 
 
 @dataclass
@@ -231,16 +268,13 @@ def load_tape(ctx, request: ReplayRequest) -> Tape:
     DayNotFound
         None of the symbols has a stored day in the window (the error names the symbols and days).
     """
-    first, last = request.start.date(), (request.end - pd.Timedelta(1, "ns")).date()
     parts = []
-    for code, symbol in enumerate(request.symbols):
-        for d in ctx.store.list_days(symbol):
-            if first <= d <= last:
-                df = ctx.store.read_day(symbol, d, columns=RAW_COLUMNS)
-                if len(df):
-                    parts.append((code, d, df))
+    for code, symbol, d in stored_days(ctx, request):
+        df = ctx.store.read_day(symbol, d, columns=RAW_COLUMNS)
+        if len(df):
+            parts.append((code, d, df))
     if not parts:
-        raise DayNotFound(", ".join(request.symbols), f"{first}..{last}")
+        raise DayNotFound(", ".join(request.symbols), "{}..{}".format(*request.days))
     n = sum(len(df) for _, _, df in parts)
     sym = np.concatenate([np.full(len(df), c, np.int32) for c, _, df in parts])
     day = np.concatenate([np.full(len(df), d.year * 10000 + d.month * 100 + d.day, np.int32) for _, d, df in parts])
@@ -349,10 +383,7 @@ class ScenarioPlayer:
         ReplayError
             ``to`` is outside the window.
         """
-        ts = to if isinstance(to, pd.Timestamp) else _et(to, self.request.start.date(), "seek time")
-        ts = ts.tz_localize(TZ) if ts.tzinfo is None else ts
-        if not self.request.start <= ts <= self.request.end:
-            raise ReplayError(f"seek time {ts} is outside the replay window {self.request.start} – {self.request.end}")
+        ts = seek_time(self.request, to)
         i = int(np.searchsorted(self.tape.ts, ts.value, "left"))
         with self._lock:
             self._seek = min(max(i, self.tape.lo), self.tape.hi)

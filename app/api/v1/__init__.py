@@ -17,4 +17,5 @@ ROUTERS: list[str] = [
     "validation",
     "catalog",
     "alerts",
+    "replay",
 ]
