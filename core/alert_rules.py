@@ -12,6 +12,8 @@ becomes true. The ``watch`` grammar::
     feed:stale                            seconds since the last tick, during regular market hours
     feed:latency                          a feed client's latency in ms (FeedStatusChanged)
     feed:breaker                          1.0 while a feed client's circuit breaker is open, else 0.0
+    feed:failover                         1.0 when live collection switched to the backup feed, 0.0 back on
+                                          the primary (FeedSwitched)
 
 ``@source`` (feed, local, derived) restricts an indicator rule to one source; without it the
 rule follows every source but ``reconciled``, each source as its own series (a feed and a local
@@ -35,7 +37,7 @@ from tickdeck.core.errors import NotFound, TickdeckError
 
 CONDITIONS = ("above", "below", "crosses_up", "crosses_down", "change_pct")
 WATCH_KINDS = ("indicator", "quality", "validation", "deadletters", "feed")
-FEED_SIGNALS = ("stale", "latency", "breaker")
+FEED_SIGNALS = ("stale", "latency", "breaker", "failover")
 INDICATOR_SOURCES = ("feed", "local", "derived")  # what @source may name (reconciled is a difference, not a value)
 WEBHOOK_SCHEMES = ("http", "https")
 STALE_DEFAULT_S = 30.0  # feed:stale: no ticks for this long in market hours (the issue's 30 s)
@@ -85,7 +87,8 @@ def parse_watch(text: str) -> Watch:
         Not of the grammar; the message lists the forms.
     """
     forms = ("indicator:<NAME>, indicator:<SYMBOL>:<METRIC> (optionally @feed|@local|@derived), "
-             "quality:<SYMBOL>|*, validation:<SYMBOL>|*, deadletters, feed:stale, feed:latency, feed:breaker")
+             "quality:<SYMBOL>|*, validation:<SYMBOL>|*, deadletters, feed:stale, feed:latency, feed:breaker, "
+             "feed:failover")
     t = (text or "").strip()
     if not t or len(t) > MAX_WATCH:
         raise AlertRuleError(f"watch must be 1–{MAX_WATCH} characters, one of: {forms}")

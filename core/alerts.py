@@ -55,6 +55,7 @@ from tickdeck.core.calendar import MarketCalendar, get_calendar
 from tickdeck.core.events import (
     Event,
     FeedStatusChanged,
+    FeedSwitched,
     IndicatorUpdate,
     Message,
     QualityScored,
@@ -205,6 +206,10 @@ class AlertEngine:
                 is_open = 1.0 if ev.state == "breaker_open" or ev.breaker == "open" else 0.0
                 out += self._eval_all(self._feed["breaker"], series, is_open, at)
             return out
+        if isinstance(ev, FeedSwitched):  # 1.0 on the backup, 0.0 back on the primary: "above 0.5" fires per failover
+            rules = self._feed.get("failover")
+            on_backup = 1.0 if ev.to_role == "backup" else 0.0
+            return self._eval_all(rules, "live feed", on_backup, float(ev.at)) if rules else []
         return []
 
     def dead_letters(self, per_minute: float, at: float | None = None) -> list[Firing]:

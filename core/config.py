@@ -14,6 +14,9 @@ TICKDECK_REDIS_URL         (empty: in-process bus)                 Redis URL for
 TICKDECK_FEED_HOST         127.0.0.1                               IQFeed / emulator host
 TICKDECK_FEED_PORT_HISTORY 9100                                    lookup/history port
 TICKDECK_FEED_PORT_L1      5009                                    Level 1 streaming port
+TICKDECK_FEED_BACKUP       (empty: no failover)                    backup feed host:history_port:l1_port
+TICKDECK_FEED_STALE_S      30                                      no trade this long in market hours: fail over
+TICKDECK_FEED_PROBE_S      5                                       on the backup, probe the primary this often
 TICKDECK_CALENDAR          XNYS                                    default exchange calendar
 TICKDECK_SECRET            (random per process)                    cookie-signing secret
 TICKDECK_PRICE_MIN         0                                       imported prices must be above
@@ -100,6 +103,45 @@ def _slots(env: Mapping[str, str], name: str, default: int) -> int:
 
 
 @dataclass(frozen=True)
+class FeedEndpoint:
+    """One IQFeed (or emulator) endpoint: a host with its lookup/history and Level 1 ports."""
+
+    host: str
+    port_history: int
+    port_l1: int
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port_history}/{self.port_l1}"
+
+    @classmethod
+    def parse(cls, text: str, what: str = PREFIX + "FEED_BACKUP") -> "FeedEndpoint":
+        """``host:history_port:l1_port`` (e.g. ``10.0.0.2:9100:5009``).
+
+        Raises
+        ------
+        ConfigError
+            Not of that form, or a port outside 1..65535 (the message names ``what``).
+        """
+        parts = (text or "").strip().rsplit(":", 2)
+        if len(parts) != 3 or not parts[0]:
+            raise ConfigError(what, f"expected host:history_port:l1_port (e.g. 10.0.0.2:9100:5009), got {text!r}")
+        ports = []
+        for name, raw in (("history port", parts[1]), ("Level 1 port", parts[2])):
+            if not raw.isdigit() or not 0 < int(raw) < 65536:
+                raise ConfigError(what, f"the {name} {raw!r} in {text!r} is not a port number 1..65535")
+            ports.append(int(raw))
+        return cls(parts[0], ports[0], ports[1])
+
+
+def _endpoint(env: Mapping[str, str], name: str) -> str:
+    """A feed endpoint ``host:history_port:l1_port`` (checked), or "" when unset."""
+    raw = env.get(PREFIX + name, "").strip()
+    if raw:
+        FeedEndpoint.parse(raw, PREFIX + name)
+    return raw
+
+
+@dataclass(frozen=True)
 class Settings:
     """All runtime settings. Build with :meth:`from_env` or directly in tests."""
 
@@ -110,6 +152,11 @@ class Settings:
     feed_host: str = "127.0.0.1"
     feed_port_history: int = 9100
     feed_port_l1: int = 5009
+    # failover (core/failover.py): the backup endpoint "host:history_port:l1_port" ("" none), the seconds
+    # without a trade in market hours that count as a failed primary, how often the backup probes the primary
+    feed_backup: str = ""
+    feed_stale_s: float = 30.0
+    feed_probe_s: float = 5.0
     calendar: str = "XNYS"
     secret: str = field(default="", repr=False)
     price_min: float = 0.0  # plausibility bounds for imported ticks (core/plausibility.py)
@@ -161,6 +208,9 @@ class Settings:
             feed_host=env.get(PREFIX + "FEED_HOST", "") or "127.0.0.1",
             feed_port_history=_port(env, "FEED_PORT_HISTORY", 9100),
             feed_port_l1=_port(env, "FEED_PORT_L1", 5009),
+            feed_backup=_endpoint(env, "FEED_BACKUP"),
+            feed_stale_s=_float(env, "FEED_STALE_S", 30.0),
+            feed_probe_s=_float(env, "FEED_PROBE_S", 5.0),
             calendar=env.get(PREFIX + "CALENDAR", "") or "XNYS",
             secret=env.get(PREFIX + "SECRET", ""),
             price_min=_float(env, "PRICE_MIN", 0.0),
@@ -181,6 +231,16 @@ class Settings:
     def with_(self, **changes) -> "Settings":
         """A copy with some fields changed."""
         return replace(self, **changes)
+
+    @property
+    def primary_feed(self) -> FeedEndpoint:
+        """The feed endpoint live collection uses first (``feed_host`` and its ports)."""
+        return FeedEndpoint(self.feed_host, self.feed_port_history, self.feed_port_l1)
+
+    @property
+    def backup_feed(self) -> FeedEndpoint | None:
+        """The endpoint live collection fails over to, or None (no failover)."""
+        return FeedEndpoint.parse(self.feed_backup) if self.feed_backup else None
 
     @property
     def exports_dir(self) -> Path:

@@ -17,6 +17,10 @@ The process that runs feed clients installs it (the service supervisor, the ``co
 kind); readers (the monitor page, the API's ``/feeds/status``) call :func:`latest`, which
 installs it in theirs too. With the Redis bus every installed process hears every client.
 
+It keeps the last :class:`core.events.FeedSwitched` of live collection's failover as well
+(:func:`last_switch`, stored at once under ``system_config['feed.failover']``): which endpoint
+(primary or backup) collection is on, since when and why.
+
 Warnings
 --------
 A status says when it was last updated (``updated_at``, epoch seconds): a process killed
@@ -30,11 +34,12 @@ import logging
 import threading
 import time
 
-from tickdeck.core.events import FEED_KINDS, FeedStatusChanged
+from tickdeck.core.events import FEED_KINDS, FeedStatusChanged, FeedSwitched
 
 log = logging.getLogger(__name__)
 
 CONFIG_KEY = "feed.status"
+SWITCH_KEY = "feed.failover"
 PERSIST_EVERY_S = 5.0  # counters change every batch; the stored copy lags at most this long (state changes: at once)
 EXTRAS_KEY = "feed_status"
 _install_lock = threading.Lock()
@@ -48,6 +53,8 @@ class FeedStatusCache:
         self.persist_every_s = persist_every_s
         self._lock = threading.Lock()
         self._latest: dict[str, FeedStatusChanged] = {}
+        self._switch: FeedSwitched | None = None
+        self._switch_saved: FeedSwitched | None = None
         self._saved_state: dict[str, str] = {}
         self._dirty = False
         self._wake = threading.Event()
@@ -74,6 +81,14 @@ class FeedStatusCache:
     def _on_message(self, msg) -> None:  # the publisher's thread: memory only
         if isinstance(msg.event, FeedStatusChanged):
             self.record(msg.event)
+        elif isinstance(msg.event, FeedSwitched):  # rare (a failover): kept and written at once
+            with self._lock:
+                self._switch = msg.event
+                self._dirty = True
+                if self._thread is None and not self._halt.is_set():
+                    self._thread = threading.Thread(target=self._writer, name="tickdeck-feed-status", daemon=True)
+                    self._thread.start()
+            self._wake.set()
 
     def record(self, ev: FeedStatusChanged) -> None:
         """Keep ``ev`` when it is the newest of its kind; a changed state is written at once."""
@@ -110,7 +125,13 @@ class FeedStatusCache:
             if not self._dirty:
                 return
             mine = dict(self._latest)
+            switch = self._switch
             self._dirty = False
+        if switch is not None and switch is not self._switch_saved:
+            self.ctx.catalog.set_config(SWITCH_KEY, switch.to_dict())
+            self._switch_saved = switch
+        if not mine:
+            return
         stored = _stored(self.ctx)
         merged = {**stored, **{k: ev for k, ev in mine.items()
                               if k not in stored or stored[k].updated_at <= ev.updated_at}}
@@ -139,6 +160,23 @@ def _stored(ctx) -> dict[str, FeedStatusChanged]:
         except (TypeError, ValueError) as e:  # written by another version: skipped, not fatal
             log.warning("feed status: stored status of %r is not usable (%s)", kind, e)
     return out
+
+
+def last_switch(ctx) -> FeedSwitched | None:
+    """The newest failover switch of live collection known here or stored by any process, or None."""
+    cache = install(ctx)
+    with cache._lock:
+        mine = cache._switch
+    raw = ctx.catalog.get_config(SWITCH_KEY, None)
+    stored = None
+    if raw:
+        try:
+            stored = FeedSwitched(**raw)
+        except (TypeError, ValueError) as e:  # written by another version
+            log.warning("feed status: the stored failover switch is not usable (%s)", e)
+    if mine is None or (stored is not None and stored.wall > mine.wall):
+        return stored
+    return mine
 
 
 def install(ctx) -> FeedStatusCache:

@@ -71,7 +71,10 @@ from tickdeck.core.live_bars import LIVE_BAR_SPECS, LiveBars, publish_ticks
 from tickdeck.core.naming import normalize_ticker
 from tickdeck.core.progress import Progress
 from tickdeck.core.schema import INDEX, RAW_COLUMNS, TZ
-from tickdeck.core.sources.iqfeed import FLUSH_AFTER_S, HistoryClient, InvalidFeedSymbol, Level1Client, NoData
+from tickdeck.core.config import FeedEndpoint
+from tickdeck.core.failover import FailoverPolicy, FeedLink, market_clock
+from tickdeck.core.sources.iqfeed import (FLUSH_AFTER_S, CircuitOpen, FeedDisconnected, FeedTimeout, HistoryClient,
+                                          InvalidFeedSymbol, NoData)
 from tickdeck.core.sources.iqfeed_parse import MalformedReply
 
 JOURNAL_SEGMENT_S = 300.0  # a journal segment takes appends this long, then a new one starts
@@ -156,6 +159,8 @@ class LiveSummary:
     backfilled: int = 0  # ticks appended from history at the start and after reconnects
     recovered: int = 0  # journal ticks of an earlier run moved into their days at start
     finalized: list = field(default_factory=list)  # (symbol, day)
+    switches: list = field(default_factory=list)  # core.events.FeedSwitched: failovers to the backup and back
+    feed: str = "primary"  # the feed endpoint active at the end (primary | backup)
     stop: LiveStop | None = None  # how the last flush of the journal (at the stop) ended; None before one
     # oldest line's receive → stored in the journal and published, per non-empty batch (the last RECENT_BATCHES)
     latencies_ms: collections.deque = field(default_factory=lambda: collections.deque(maxlen=RECENT_BATCHES))
@@ -778,7 +783,8 @@ def collect_live(ctx, symbols, *, batch_seconds: float = 1.0, flush_after: float
                  host: str | None = None, port_history: int | None = None, port_l1: int | None = None,
                  progress=None, finalize: bool = True, first_heartbeat_timeout: float = 10.0,
                  segment_seconds: float = JOURNAL_SEGMENT_S, bar_specs=LIVE_BAR_SPECS,
-                 stop_timeout: float = STOP_FLUSH_S) -> LiveSummary:
+                 stop_timeout: float = STOP_FLUSH_S, backup: FeedEndpoint | None = None,
+                 failover: FailoverPolicy | None = None, clock=None) -> LiveSummary:
     """Stream trades into the current day until ``stop_event`` is set.
 
     ``symbols`` is a list, or a :class:`LiveSymbols` whose symbols may change while the run
@@ -792,6 +798,13 @@ def collect_live(ctx, symbols, *, batch_seconds: float = 1.0, flush_after: float
     A stop (``stop_event``) is bounded: the final flush of the journal into the days ends within
     ``stop_timeout`` seconds, and ``summary.stop`` (:class:`LiveStop`) says what it moved and what
     stays in the journal for the next start.
+
+    With a backup endpoint (``backup``, default ``ctx.settings.backup_feed``) collection fails over
+    to it when the primary fails and comes back when the primary is healthy again
+    (:mod:`core.failover`; ``failover`` the policy, default from the settings; ``clock`` epoch
+    seconds of the market clock for the "no trade for N seconds" rule, default
+    :func:`core.failover.market_clock`). After each switch the gap is filled from the new feed's
+    history; ``summary.switches`` lists the switches.
 
     Raises
     ------
@@ -811,8 +824,11 @@ def collect_live(ctx, symbols, *, batch_seconds: float = 1.0, flush_after: float
     summary = LiveSummary()
     checks = _RowChecks(ctx, cal)
     recovered = recover_journal(ctx, cal, summary, checks)
-    l1 = Level1Client(host, port_l1 or ctx.settings.feed_port_l1, bus=ctx.bus)
-    hist = HistoryClient(host, port_history or ctx.settings.feed_port_history, bus=ctx.bus)
+    link = FeedLink(FeedEndpoint(host, port_history or ctx.settings.feed_port_history,
+                                 port_l1 or ctx.settings.feed_port_l1),
+                    backup if backup is not None else ctx.settings.backup_feed, bus=ctx.bus, calendar=cal,
+                    clock=clock or market_clock(ctx.settings),
+                    policy=failover or FailoverPolicy.from_settings(ctx.settings))
     bars = LiveBars(ctx, cal, bar_specs)
     index = {s: i for i, s in enumerate(syms)}
     states: list[_LiveDay] = []
@@ -835,14 +851,14 @@ def collect_live(ctx, symbols, *, batch_seconds: float = 1.0, flush_after: float
         """Apply a new symbol set between two batches (see :class:`LiveSymbols`)."""
         nonlocal states, index
         stats_now = [s for s in wanted if is_statistic_symbol(s)]
-        l1.unwatch([s for s in stat_syms if s not in stats_now])
-        l1.watch([s for s in stats_now if s not in stat_syms])
+        link.unwatch([s for s in stat_syms if s not in stats_now])
+        link.watch([s for s in stats_now if s not in stat_syms])
         stat_syms[:] = stats_now
         wanted = tuple(s for s in wanted if not is_statistic_symbol(s))
         added = [s for s in wanted if s not in index]
         removed = [s for s in syms if s not in set(wanted)]
-        l1.unwatch(removed)
-        l1.watch(added)  # first: what trades from now on arrives live; history fills in what came before
+        link.unwatch(removed)
+        link.watch(added)  # first: what trades from now on arrives live; history fills in what came before
         added_while_running.update(added)
         before = dict(zip(syms, states))
         syms[:] = list(wanted)
@@ -859,14 +875,24 @@ def collect_live(ctx, symbols, *, batch_seconds: float = 1.0, flush_after: float
             if cal.is_trading_day(day):
                 for s in added:  # one by one: a symbol history does not know is dropped alone
                     try:
-                        _backfill(ctx, hist, {s: states[index[s]]}, summary, cal, checks, bars)
+                        backfill({s: states[index[s]]})
                     except InvalidFeedSymbol as e:
                         drop_unknown(s, str(e))
+
+    def backfill(which: dict) -> None:
+        """Fill ``which`` (symbol -> day state) in from the active feed's history; when that feed's
+        history fails and a backup is configured, the link switches and the next batch (flagged
+        ``reconnected``) fills the gap from the other feed instead."""
+        try:
+            _backfill(ctx, link.hist, which, summary, cal, checks, bars)
+        except (FeedTimeout, FeedDisconnected, CircuitOpen) as e:
+            if not link.request_switch("history_failed", str(e)):
+                raise
 
     def drop_unknown(symbol: str, why: str) -> None:
         nonlocal states, index
         live_symbols.reject(symbol, why or f"IQFeed does not know symbol {symbol}")
-        l1.unwatch([symbol])
+        link.unwatch([symbol])
         if states:
             states = [st for s, st in zip(syms, states) if s != symbol]
             bars.drop_symbols([symbol])
@@ -874,13 +900,13 @@ def collect_live(ctx, symbols, *, batch_seconds: float = 1.0, flush_after: float
         index = {s: i for i, s in enumerate(syms)}
 
     try:
-        l1.connect(syms + stat_syms)
-        for batch in l1.batches(batch_seconds=batch_seconds, stop_event=stop_event, flush_after=flush_after):
+        link.connect(syms + stat_syms)
+        for batch in link.batches(batch_seconds=batch_seconds, stop_event=stop_event, flush_after=flush_after):
             for u in (normalize_ticker(x) for x in batch.unknown):
                 if u in stat_syms:  # a statistic the feed does not serve: dropped, the run goes on
                     stat_syms.remove(u)
                     live_symbols.reject(u, f"IQFeed does not serve statistic {u}")
-                    l1.unwatch([u])
+                    link.unwatch([u])
             if len(batch.parsed.stats):
                 publish_statistics(ctx.bus, batch.parsed.stats)
             unknown = [u for u in (normalize_ticker(x) for x in batch.unknown) if u in index]
@@ -909,10 +935,14 @@ def collect_live(ctx, symbols, *, batch_seconds: float = 1.0, flush_after: float
                 states, journal = [_LiveDay(ctx, s, day) for s in syms], _Journal(ctx, day, segment_seconds)
                 bars.start_day(_stored_bar_inputs(ctx, syms, day))
                 if cal.is_trading_day(day):
-                    _backfill(ctx, hist, dict(zip(syms, states)), summary, cal, checks, bars)
+                    backfill(dict(zip(syms, states)))
             elif batch.reconnected:  # what was journaled goes to the days first, then history fills the gap
                 settle()
-                _backfill(ctx, hist, dict(zip(syms, states)), summary, cal, checks, bars)
+                backfill(dict(zip(syms, states)))
+            summary.switches[:] = link.switches
+            summary.feed = link.role
+            if link.switch_pending:  # the next batch comes from the other feed, whose history fills in from
+                continue             # the last acknowledged tick: journaling this one would skip a gap
             summary.batches += 1
             if batch.parsed.bad:  # the line is kept with its reason and symbol; the stream goes on
                 summary.bad_lines += len(batch.parsed.bad)
@@ -947,8 +977,7 @@ def collect_live(ctx, symbols, *, batch_seconds: float = 1.0, flush_after: float
                             finalize_day(ctx, st.symbol, day)
                             summary.finalized.append((st.symbol, day))
     finally:
-        l1.close()
-        hist.close()
+        link.close()
         bars.close()
         settle()
         if summary.stop is None:  # no tick was journaled: nothing to flush

@@ -405,8 +405,12 @@ class Level1Client:
     """Watch symbols on the Level 1 port and yield parsed trade batches."""
 
     def __init__(self, host: str, port: int, *, timeout: float = READ_TIMEOUT_S, backoff: float = BACKOFF_BASE_S,
-                 breaker: CircuitBreaker | None = None, bus=None, sleep: Callable[[float], None] = time.sleep):
+                 breaker: CircuitBreaker | None = None, bus=None, sleep: Callable[[float], None] = time.sleep,
+                 max_reconnects: int | None = None):
         self.host, self.port, self.timeout, self.backoff, self.sleep = host, port, timeout, backoff, sleep
+        # None: reconnect until stopped; N: after N failed attempts :meth:`batches` raises FeedDisconnected
+        # (a failover link then switches to the other endpoint)
+        self.max_reconnects = max_reconnects
         self.breaker = breaker or CircuitBreaker()
         self._status = _Status(host, port, "level1", self.breaker, bus)
         self._sock: socket.socket | None = None
@@ -481,6 +485,9 @@ class Level1Client:
                 self._status.errors += 1
                 self._status.last_error = str(e)
                 self._status.publish()
+                if self.max_reconnects is not None and attempt >= self.max_reconnects:
+                    raise FeedDisconnected(f"level 1 {self.host}:{self.port}: gave up after {attempt} "
+                                           f"reconnect attempt(s): {e}") from None
                 stop.wait(backoff_delay(attempt, self.backoff))
 
     def batches(self, *, batch_seconds: float, stop_event: threading.Event,
@@ -491,6 +498,11 @@ class Level1Client:
 
         A server silent for the read timeout (no ``T`` heartbeat) counts as stalled: the
         client reconnects and the next batch is flagged ``reconnected``.
+
+        Raises
+        ------
+        FeedDisconnected
+            Only with ``max_reconnects``: that many reconnect attempts failed in a row.
         """
         pending = b""
         server_time: dt.datetime | None = None
@@ -575,3 +587,50 @@ class Level1Client:
             except ValueError:
                 self._status.bad_lines += 1
         return parsed, server_time, unknown, off[trades + 1] - 1
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """What :func:`probe` saw of an endpoint: ``healthy`` and, when not, ``why``."""
+
+    healthy: bool
+    why: str = ""
+    heartbeat: bool = False  # a Level 1 ``T`` line arrived
+    trades: int = 0  # Level 1 ``Q`` lines that arrived
+
+
+def probe(host: str, port_history: int, port_l1: int, symbols=(), *, timeout: float = 2.0,
+          need_trade: bool = False) -> ProbeResult:
+    """Is an endpoint serving? Both ports answer the protocol handshake and, within ``timeout``
+    seconds, the Level 1 port sends a ``T`` heartbeat (and, with ``need_trade``, a ``Q`` trade
+    line of one of the ``symbols`` it is asked to watch). Short-lived sockets, closed again; never raises."""
+    deadline = time.monotonic() + timeout
+    try:
+        with _connect(host, port_history, timeout) as sock:
+            sock.sendall(f"S,SET PROTOCOL,{PROTOCOL}\r\n".encode())
+            if not _readline(sock, f"{host}:{port_history} probe").startswith(b"S,CURRENT PROTOCOL"):
+                return ProbeResult(False, f"{host}:{port_history} did not answer the protocol handshake")
+        with _connect(host, port_l1, timeout) as sock:
+            lines = [f"S,SET PROTOCOL,{PROTOCOL}"] + [f"w{normalize_ticker(s)}" for s in list(symbols)[:5]]
+            sock.sendall(("\r\n".join(lines) + "\r\n").encode())
+            buf, heartbeat, trades = b"", False, 0
+            while time.monotonic() < deadline and not (heartbeat and (trades or not need_trade)):
+                sock.settimeout(max(deadline - time.monotonic(), 0.01))
+                try:
+                    chunk = sock.recv(L1_RECV_BYTES)
+                except socket.timeout:
+                    break
+                if not chunk:
+                    return ProbeResult(False, f"{host}:{port_l1} closed the probe connection", heartbeat, trades)
+                buf += chunk
+                for line in buf.split(b"\n")[:-1]:
+                    heartbeat |= line.startswith(b"T,")
+                    trades += line.startswith(b"Q,")
+                buf = buf[buf.rfind(b"\n") + 1:]
+    except (FeedError, OSError) as e:
+        return ProbeResult(False, str(e))
+    if not heartbeat:
+        return ProbeResult(False, f"{host}:{port_l1} sent no heartbeat within {timeout:g} s", heartbeat, trades)
+    if need_trade and not trades:
+        return ProbeResult(False, f"{host}:{port_l1} sent no trade within {timeout:g} s", heartbeat, trades)
+    return ProbeResult(True, "", heartbeat, trades)

@@ -84,6 +84,7 @@ class EmulatorFaults:
     malformed_kind: str = "price"  # one of MALFORMED_KINDS
     duplicate_every: int = 0  # send every Nth tick line twice
     out_of_order_every: int = 0  # swap every Nth tick line with the next one
+    l1_silent: bool = False  # Level 1 connections stay open but send nothing (a hung feed: no trades, no heartbeat)
 
     def __post_init__(self) -> None:
         if self.malformed_kind not in MALFORMED_KINDS:
@@ -545,6 +546,9 @@ class IQFeedEmulator:
         sent = 0
         try:
             while not writer.is_closing():
+                if self.faults.l1_silent:  # hung: what trades meanwhile goes out when it speaks again
+                    await asyncio.sleep(L1_LOOP_S)
+                    continue
                 now = self.sim_now()
                 day = now.date()
                 chunks = []
