@@ -154,3 +154,19 @@ def test_a_bad_request_says_what_to_give(stored):
     player = ScenarioPlayer(stored, ReplayRequest.make(["AAPL"], date=DAY.isoformat(), speed="max"))
     with pytest.raises(ReplayError, match="outside the replay window"):
         player.seek(f"{DAYS[0]} 12:00")
+
+
+def test_cli_replays_a_day_as_fast_as_possible_in_the_foreground(stored):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TICKDECK_DATA_DIR": str(stored.settings.data_dir)}
+    env.pop("TICKDECK_REDIS_URL", None)
+    done = subprocess.run([sys.executable, "-m", "tickdeck", "replay", *SYMBOLS, "--date", DAY.isoformat(),
+                           "--start", "09:30", "--end", "16:00", "--speed", "max"],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    regular = sum(len(stored.store.read_day(s, DAY, columns=["tick_id"]).loc[f"{DAY} 09:30":f"{DAY} 15:59:59.999"])
+                  for s in SYMBOLS)
+    assert f"replayed {regular:,} ticks of AAPL, MSFT" in done.stdout, done.stdout[-1000:]
