@@ -58,7 +58,7 @@ from tickdeck.core.progress import Progress
 from tickdeck.core.schema import STORED_COLUMNS
 from tickdeck.core.store import SESSIONS
 
-FORMATS = ("csv", "parquet", "jsonl")
+FORMATS = ("csv", "parquet", "jsonl", "nautilus")  # nautilus: a catalog directory (core.nautilus_export)
 EXTENSIONS = {"csv": ".csv", "parquet": ".parquet", "jsonl": ".jsonl"}
 HASH_CHUNK = 1 << 20  # 1 MiB reads keep hashing streaming and fast
 # Rows per ArcticDB read of a tick day: three of its 100,000-row segments. Small enough that the
@@ -116,6 +116,8 @@ class ExportRequest:
             raise ExportError(f"unknown export format {self.format!r}; use one of {', '.join(FORMATS)}")
         if self.partition and self.format != "parquet":
             raise ExportError("--partition is only available for the parquet format")
+        if self.format == "nautilus" and self.columns:
+            raise ExportError("--columns does not apply to the nautilus format (Nautilus types have fixed fields)")
         if self.session not in SESSIONS:
             raise ExportError(f"unknown session {self.session!r}; use one of {', '.join(SESSIONS)}")
         if self.spec == "ticks" and self.columns:
@@ -200,15 +202,15 @@ def check_target(req: ExportRequest) -> None:
         The target is of the wrong kind or its folder cannot be written; the message says what to give.
     """
     out = req.out
-    if req.partition:
+    if req.partition or req.format == "nautilus":
         if out.exists() and not out.is_dir():
-            raise ExportError(f"--out {out} is a file; a partitioned export writes a directory: "
-                              "give a directory path")
+            raise ExportError(f"--out {out} is a file; a {'nautilus' if not req.partition else 'partitioned'} "
+                              "export writes a directory: give a directory path")
     elif out.is_dir():
         raise ExportError(f"--out {out} is a directory; a {req.format} export writes one file: give a file path "
                           f"such as {out / ('export' + EXTENSIONS.get(req.format, ''))}"
                           + (" (or --partition for a directory of parquet files)" if req.format == "parquet" else ""))
-    folder = out if req.partition and out.is_dir() else out.parent
+    folder = out if (req.partition or req.format == "nautilus") and out.is_dir() else out.parent
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
     if not folder.is_dir():
@@ -437,6 +439,8 @@ def export(ctx, req: ExportRequest, *, progress=None) -> ExportManifest:
         raise DayNotFound(",".join(req.symbols), f"{req.start}..{req.end}", where="ticks to export")
     out = req.out
     out.parent.mkdir(parents=True, exist_ok=True)
+    if req.format == "nautilus":
+        return _export_nautilus(ctx, req, units, skipped, t0, progress)
     token = _temp_token()
     with _RUNNING_LOCK:
         _RUNNING.add(token)
@@ -481,6 +485,36 @@ def _export(ctx, req: ExportRequest, out: Path, token: str, units, skipped, t0: 
                          sum(f.bytes for f in files), digest, tuple(files), len(units),
                          round(time.perf_counter() - t0, 4), tuple(skipped))
     mp = manifest_path(out)
+    mtmp = mp.with_name(f".{mp.name}.tmp-{os.getpid()}")
+    mtmp.write_text(json.dumps(man.to_dict(), indent=2))
+    os.replace(mtmp, mp)
+    return man
+
+
+def _export_nautilus(ctx, req: ExportRequest, units, skipped, t0: float, progress) -> ExportManifest:
+    """Write a NautilusTrader catalog at ``req.out`` (:func:`core.nautilus_export.export_catalog`).
+
+    Files are written next to their final names and renamed into place one by one, so a reader
+    of the catalog sees whole files only; the manifest lists every file written with its digest.
+    """
+    from tickdeck.core.nautilus_export import export_catalog  # imports the bars kernels (~1 s): lazily
+
+    days_of: dict[str, list] = {}
+    for sym, day in units:
+        days_of.setdefault(sym, []).append(day)
+    res = export_catalog(ctx, list(days_of), days_of, req.out, spec=req.spec, session=req.session,
+                         progress=progress)
+    files = tuple(ExportedFile(f.path, f.rows, f.bytes, sha256_file(req.out / f.path)) for f in res.files)
+    digest = hashlib.sha256("".join(f"{f.path}:{f.sha256}\n" for f in sorted(files, key=lambda f: f.path))
+                            .encode()).hexdigest()
+    rows = res.trades + res.quotes + res.bars
+    described = {**req.describe(), "instruments": res.instruments, "bar_types": res.bar_types,
+                 "tickdeck_parquet_bars": res.fallback_bars, "trades": res.trades, "quotes": res.quotes,
+                 "bars": res.bars}
+    man = ExportManifest(str(req.out), described, dt.datetime.now(dt.timezone.utc).isoformat(), rows,
+                         sum(f.bytes for f in files), digest, files, len(units), round(time.perf_counter() - t0, 4),
+                         tuple(skipped))
+    mp = manifest_path(req.out)
     mtmp = mp.with_name(f".{mp.name}.tmp-{os.getpid()}")
     mtmp.write_text(json.dumps(man.to_dict(), indent=2))
     os.replace(mtmp, mp)

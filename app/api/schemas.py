@@ -535,7 +535,8 @@ class ExportIn(BaseModel):
     spec: str = Field("ticks", max_length=64, description="'ticks' or a bar spec such as time:1m")
     session: Literal["all", "pre", "regular", "after"] = "all"
     columns: list[str] | None = Field(None, max_length=100)
-    format: Literal["csv", "parquet", "jsonl"] = "parquet"
+    format: Literal["csv", "parquet", "jsonl", "nautilus"] = Field(
+        "parquet", description="nautilus: a NautilusTrader catalog directory (downloaded as a zip)")
     partition: bool = Field(False, description="hive-partitioned parquet (downloaded as a zip)")
 
 

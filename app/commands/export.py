@@ -1,9 +1,10 @@
-"""``tickdeck export``: ticks or bars to CSV / Parquet / JSON lines, with a manifest.
+"""``tickdeck export``: ticks or bars to CSV / Parquet / JSON lines or a NautilusTrader catalog, with a manifest.
 
 Example::
 
     tickdeck export --symbols AAPL,MSFT --start 2024-07-01 --end 2024-07-05 \\
         --format parquet --partition --session regular --out data/exports/week27
+    tickdeck export --symbols ESU4 --start 2024-07-02 --end 2024-07-02 --format nautilus --catalog cat/
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ def register(sub) -> None:
     p.add_argument("--spec", default="ticks", help="'ticks' (default) or a bar spec such as time:60s")
     p.add_argument("--session", default="all", choices=["all", "pre", "regular", "after"])
     p.add_argument("--columns", default="", help="comma-separated columns (default: all)")
-    p.add_argument("--format", default="parquet", choices=["csv", "parquet", "jsonl"])
+    p.add_argument("--format", default="parquet", choices=["csv", "parquet", "jsonl", "nautilus"])
+    p.add_argument("--catalog", default="", help="NautilusTrader catalog directory (implies --format nautilus)")
     p.add_argument("--partition", action="store_true", help="hive-partitioned parquet: day=…/symbol=…")
     p.add_argument("--out", default="", help="target file or directory (default: <data_dir>/exports/<name>)")
     p.add_argument("--queue", action="store_true", help="queue it as a job instead of running it here")
@@ -26,9 +28,13 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from tickdeck.app.wiring import open_context
-    from tickdeck.core.export import ExportRequest, check_target, export
+    from tickdeck.core.export import ExportError, ExportRequest, check_target, export
     from tickdeck.core.progress import TqdmProgress
 
+    if args.catalog:
+        if args.out or args.format not in ("parquet", "nautilus"):
+            raise ExportError("--catalog is the target of a nautilus export: give it without --out or another --format")
+        args.format, args.out = "nautilus", args.catalog
     ctx = open_context()
     params = {"symbols": args.symbols, "start": args.start, "end": args.end, "spec": args.spec,
               "session": args.session, "columns": args.columns or None, "format": args.format,

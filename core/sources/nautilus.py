@@ -1,7 +1,12 @@
-"""NautilusTrader Parquet trade ticks: a catalog directory or a single file → trades.
+"""NautilusTrader Parquet catalogs: trade ticks, quote ticks and bars → tickdeck.
 
 Supported layouts: a catalog root (``<root>/data/trade_tick/<instrument>/*.parquet``), its
 ``data`` or ``trade_tick`` directory, one instrument directory, or one ``.parquet`` file.
+
+Quote ticks (``<root>/data/quote_tick/<instrument>/``): with trade ticks of the same instrument
+each trade carries the quote prevailing at its ``ts_event`` (the last quote at or before it);
+without trade ticks the quotes are imported as quote-only ticks (midpoint price, size 0, like a
+CSV of quotes). Bars (``<root>/data/bar/<bar_type>/``) are read by :func:`read_nautilus_bars`.
 
 Columns ``price``, ``size``, ``ts_event`` (UTC ns, uint64), optional ``trade_id`` and
 ``aggressor_side``. Prices and sizes are fixed-point; the encoding is read from the Arrow type:
@@ -24,9 +29,11 @@ A file without the Parquet footer (a cut copy) is refused as truncated before an
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -69,12 +76,13 @@ def market_of_venue(venue: str) -> tuple[str | None, str | None]:
     return None, None
 
 
-def find_files(path: Path, symbol: str) -> list[Path]:
-    """The trade-tick Parquet files for ``symbol`` under ``path`` (see module docstring)."""
+def find_files(path: Path, symbol: str, kind: str = "trade_tick") -> list[Path]:
+    """The ``kind`` (``trade_tick``, ``quote_tick``) Parquet files for ``symbol`` under ``path``
+    (see module docstring)."""
     if path.is_file():
         return [path]
     base = path
-    for sub in ("data/trade_tick", "trade_tick"):
+    for sub in (f"data/{kind}", kind):
         if (path / sub).is_dir():
             base = path / sub
             break
@@ -90,8 +98,19 @@ def find_files(path: Path, symbol: str) -> list[Path]:
         base = pick[0]
     files = sorted(base.rglob("*.parquet"))
     if not files:
-        raise ImportFormatError(f"{base}: no trade-tick .parquet files found")
+        raise ImportFormatError(f"{base}: no {kind.replace('_', '-')} .parquet files found")
     return files
+
+
+def _catalog_kinds(path: Path) -> set[str]:
+    """Which of trade_tick / quote_tick a catalog root (or its ``data`` directory) holds."""
+    if path.is_file():
+        return set()
+    for p in (path, path.parent):  # a kind's directory, or one instrument directory inside it
+        if p.name in ("trade_tick", "quote_tick"):
+            return {p.name}
+    data = path / "data" if (path / "data").is_dir() else path
+    return {k for k in ("trade_tick", "quote_tick") if (data / k).is_dir()}
 
 
 def check_parquet_complete(f: Path) -> None:
@@ -174,16 +193,9 @@ def decode_fixed(col: pa.ChunkedArray, column: str) -> np.ndarray:
     raise ImportFormatError(f"column {column!r}: type {t} is not a Nautilus price/size encoding")
 
 
-def read_nautilus(path: str | Path, *, symbol: str) -> ParsedTicks:
-    """Trade ticks from a Nautilus catalog directory or file.
-
-    Raises
-    ------
-    ImportFormatError
-        No files, a missing column, an unknown encoding, or files with different metadata.
-    """
-    path = Path(path)
-    files = find_files(path, symbol)
+def _read_tables(path: Path, symbol: str, kind: str, required: tuple[str, ...]) -> tuple[pa.Table, dict, list[Path]]:
+    """One table of every ``kind`` file of ``symbol``, sorted by ``ts_event``, and its metadata."""
+    files = find_files(path, symbol, kind)
     tables = []
     for f in files:
         check_parquet_complete(f)
@@ -197,13 +209,46 @@ def read_nautilus(path: str | Path, *, symbol: str) -> ParsedTicks:
         if other.get("instrument_id") != meta.get("instrument_id"):
             raise ImportFormatError(f"{f}: instrument {other.get('instrument_id')} differs from "
                                     f"{meta.get('instrument_id')} in {files[0].name}")
-    for col in ("price", "size", "ts_event"):
+    for col in required:
         if col not in tables[0].column_names:
-            raise ImportFormatError(f"{files[0]}: missing required column {col!r} of a Nautilus trade tick")
+            raise ImportFormatError(f"{files[0]}: missing required column {col!r} of a Nautilus "
+                                    f"{kind.replace('_', ' ')}")
     try:
         table = pa.concat_tables(tables)
     except pa.ArrowInvalid as e:
         raise ImportFormatError(f"{path}: the files' schemas differ ({e})") from None
+    if table.num_rows > 1:
+        ts = table.column("ts_event").cast(pa.int64()).to_numpy()
+        if np.any(np.diff(ts) < 0):
+            table = table.take(np.argsort(ts, kind="stable"))
+    return table, meta, files
+
+
+def _quotes(table: pa.Table, meta: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ts_event ns, bid, ask) of a quote-tick table, rounded to its price precision."""
+    bid = decode_fixed(table.column("bid_price"), "bid_price")
+    ask = decode_fixed(table.column("ask_price"), "ask_price")
+    if "price_precision" in meta:
+        bid, ask = np.round(bid, int(meta["price_precision"])), np.round(ask, int(meta["price_precision"]))
+    return table.column("ts_event").cast(pa.int64()).to_numpy(), bid, ask
+
+
+QUOTE_COLUMNS = ("bid_price", "ask_price", "ts_event")
+
+
+def read_nautilus(path: str | Path, *, symbol: str) -> ParsedTicks:
+    """Trade ticks (with their prevailing quotes), or quote ticks alone, from a Nautilus catalog or file.
+
+    Raises
+    ------
+    ImportFormatError
+        No files, a missing column, an unknown encoding, or files with different metadata.
+    """
+    path = Path(path)
+    kinds = _catalog_kinds(path)
+    if kinds == {"quote_tick"} or (path.is_file() and is_quote_schema(pq.read_schema(path))):
+        return _read_quote_only(path, symbol)
+    table, meta, files = _read_tables(path, symbol, "trade_tick", ("price", "size", "ts_event"))
     price = decode_fixed(table.column("price"), "price")
     size = decode_fixed(table.column("size"), "size")
     if "price_precision" in meta:
@@ -228,8 +273,137 @@ def read_nautilus(path: str | Path, *, symbol: str) -> ParsedTicks:
     kind_asset, terms = instrument_terms(path, instrument)
     asset = asset or kind_asset
     keep = ~bad
-    nan = np.full(int(keep.sum()), np.nan)
-    return ParsedTicks(name="nautilus", ns=ns[keep], price=price[keep], size=size[keep], bid=nan, ask=nan.copy(),
+    bid = ask = np.full(n, np.nan)
+    if "quote_tick" in kinds:
+        try:
+            q_ns, q_bid, q_ask = _quotes(*_read_tables(path, instrument or symbol, "quote_tick", QUOTE_COLUMNS)[:2])
+        except ImportFormatError:
+            q_ns = None  # quotes of other instruments only
+        if q_ns is not None and q_ns.size:
+            at = np.searchsorted(q_ns, ns, side="right") - 1  # the last quote at or before each trade
+            has = at >= 0
+            bid, ask = np.full(n, np.nan), np.full(n, np.nan)
+            bid[has], ask[has] = q_bid[at[has]], q_ask[at[has]]
+    return ParsedTicks(name="nautilus", ns=ns[keep], price=price[keep], size=size[keep], bid=bid[keep], ask=ask[keep],
                        tick_id=tick_id[keep], rejects=rejects, rejected=int(idx.size), calendar=cal, asset_class=asset,
                        venue=venue[:32], description=f"NautilusTrader trade ticks {instrument} ({path.name})",
                        terms=terms)
+
+
+def is_quote_schema(schema: pa.Schema) -> bool:
+    """True for a Nautilus quote-tick schema."""
+    return set(QUOTE_COLUMNS) <= set(schema.names) and b"instrument_id" in (schema.metadata or {})
+
+
+def _read_quote_only(path: Path, symbol: str) -> ParsedTicks:
+    """Quote ticks as quote-only ticks: midpoint price, size 0, bid and ask as quoted."""
+    table, meta, _ = _read_tables(path, symbol, "quote_tick", QUOTE_COLUMNS)
+    ns, bid, ask = _quotes(table, meta)
+    n = ns.size
+    tick_id = np.arange(1, n + 1, dtype=np.int64)
+    bad = ~(np.isfinite(bid) & np.isfinite(ask) & (bid > 0) & (ask > 0) & (ask >= bid))
+    idx = np.flatnonzero(bad)
+    rejects = tuple((f"ts_event={int(ns[i])} bid={bid[i]} ask={ask[i]}", "Nautilus quote with a price <= 0 or "
+                     "a crossed book") for i in idx[:MAX_DEAD_LETTERS])
+    instrument = meta.get("instrument_id", "")
+    venue = instrument.rsplit(".", 1)[-1] if "." in instrument else ""
+    cal, asset = market_of_venue(venue)
+    kind_asset, terms = instrument_terms(path, instrument)
+    keep = ~bad
+    mid = (bid + ask) / 2
+    if "price_precision" in meta:  # one more decimal holds every midpoint of two quoted prices
+        mid = np.round(mid, int(meta["price_precision"]) + 1)
+    return ParsedTicks(name="nautilus", ns=ns[keep], price=mid[keep], size=np.zeros(int(keep.sum())), bid=bid[keep],
+                       ask=ask[keep], tick_id=tick_id[keep], quote_only=True, rejects=rejects, rejected=int(idx.size),
+                       calendar=cal, asset_class=asset or kind_asset, venue=venue[:32],
+                       description=f"NautilusTrader quote ticks {instrument} ({path.name})", terms=terms)
+
+
+@dataclass(frozen=True)
+class NautilusBars:
+    """One bar type read from a catalog: its Nautilus string, the tickdeck spec (``None`` when
+    tickdeck has no such family) and the bars (index ``end`` as tz-aware UTC; open, high, low,
+    close, volume)."""
+
+    bar_type: str
+    instrument_id: str
+    spec: str | None
+    frame: pd.DataFrame
+
+
+BAR_FIELDS = ("open", "high", "low", "close", "volume")
+
+
+def bar_spec_of(bar_type: str, tick_size: float | None = None) -> str | None:
+    """The tickdeck spec of a Nautilus bar type (``…-1-MINUTE-LAST-EXTERNAL`` → ``time:1m``), or ``None``.
+
+    SECOND/MINUTE/HOUR/DAY → time, TICK → tick, VOLUME → volume, VALUE → dollar, RENKO → renko
+    (brick = step × ``tick_size``, needs the tick size); other aggregations have no tickdeck family.
+    """
+    parts = bar_type.split("-")
+    if len(parts) < 5:
+        return None
+    try:
+        n = int(parts[-4])
+    except ValueError:
+        return None
+    agg = parts[-3]
+    units = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86_400}
+    if agg in units:
+        secs = n * units[agg]
+        for unit, suffix in ((86_400, "d"), (3_600, "h"), (60, "m"), (1, "s")):
+            if secs % unit == 0:
+                return f"time:{secs // unit}{suffix}"
+    fam = {"TICK": "tick", "VOLUME": "volume", "VALUE": "dollar"}.get(agg)
+    if fam:
+        return f"{fam}:{n}"
+    if agg == "RENKO" and tick_size:
+        return f"renko:{round(n * tick_size, 12)!r}"
+    return None
+
+
+def read_nautilus_bars(path: str | Path, *, symbol: str | None = None) -> list[NautilusBars]:
+    """Every bar type under a catalog's ``data/bar`` (of ``symbol``'s instrument when given).
+
+    Raises
+    ------
+    ImportFormatError
+        No bar directory or files, a missing column or an unknown encoding.
+    """
+    path = Path(path)
+    base = next((path / s for s in ("data/bar", "bar") if (path / s).is_dir()), None)
+    if base is None:
+        raise ImportFormatError(f"{path}: no data/bar directory: not a Nautilus catalog with bars")
+    out = []
+    for d in sorted(p for p in base.iterdir() if p.is_dir()):
+        bar_type = d.name
+        iid = bar_type.split("-")[0] if "-" in bar_type else ""
+        if symbol and iid.upper() != symbol.upper() and iid.upper().split(".")[0] != symbol.upper():
+            continue
+        files = sorted(d.rglob("*.parquet"))
+        tables = []
+        for f in files:
+            check_parquet_complete(f)
+            tables.append(pq.read_table(f))
+        if not tables:
+            continue
+        t = pa.concat_tables(tables)
+        meta = {k.decode(): v.decode() for k, v in (t.schema.metadata or {}).items()}
+        bar_type = meta.get("bar_type", bar_type)
+        iid = meta.get("instrument_id", iid)
+        for c in (*BAR_FIELDS, "ts_event"):
+            if c not in t.column_names:
+                raise ImportFormatError(f"{d}: missing required column {c!r} of a Nautilus bar")
+        cols = {c: decode_fixed(t.column(c), c) for c in BAR_FIELDS}
+        if "price_precision" in meta:
+            for c in ("open", "high", "low", "close"):
+                cols[c] = np.round(cols[c], int(meta["price_precision"]))
+        if "size_precision" in meta:
+            cols["volume"] = np.round(cols["volume"], int(meta["size_precision"]))
+        ts = pd.DatetimeIndex(t.column("ts_event").cast(pa.int64()).to_numpy().astype("datetime64[ns]"), tz="UTC")
+        frame = pd.DataFrame(cols, index=ts.rename("end")).sort_index(kind="stable")
+        _, terms = instrument_terms(path, iid)
+        out.append(NautilusBars(bar_type, iid, bar_spec_of(bar_type, (terms or {}).get("tick_size")), frame))
+    if not out:
+        raise ImportFormatError(f"{base}: no bars" + (f" of {symbol}" if symbol else ""))
+    return out
