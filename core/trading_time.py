@@ -139,7 +139,8 @@ class TradingClock:
         closed = start[1:] > np.maximum.accumulate(end)[:-1]
         if times is not None and len(times) and closed.any():
             prev_end = np.maximum.accumulate(end)[:-1]
-            held = np.searchsorted(times, start[1:], side="left") > np.searchsorted(times, prev_end, side="left")
+            # a time exactly at the close belongs to the session before (a bar ending at 20:00)
+            held = np.searchsorted(times, start[1:], side="left") > np.searchsorted(times, prev_end, side="right")
             closed &= ~held
         first = np.concatenate([[True], closed])
         seg_start = start[first]

@@ -27,6 +27,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import panel as pn
 import param
@@ -39,7 +40,7 @@ from tickdeck.core.naming import date_range, normalize_ticker
 from tickdeck.core.tick_table import (
     DEFAULT_TICK_COLUMNS, TICK_COLUMNS, InvalidTimeOfDay, parse_time_of_day, time_window,
 )
-from tickdeck.core.trading_time import session_spans
+from tickdeck.core.trading_time import session_spans, trading_clock
 from tickdeck.core.users import User
 from tickdeck.pages.components.actions import ui_action
 from tickdeck.pages.components.charts import candle_chart
@@ -55,7 +56,8 @@ CHART_COLUMNS = ["last", "bid", "ask", "last_sz"]  # what the tick chart draws: 
 EXPORT_MAX_ROWS = 5_000_000  # one in-memory download; larger selections: narrow the dates or session
 MAX_RANGE_DAYS = 31  # calendar days per selection: keeps a tick view within a few GB of RAM
 TABS = ("chart", "table", "analysis", "export")
-SELECTION = ("symbol", "start", "end", "session", "view", "bar_spec", "sma", "ema", "bollinger")
+SELECTION = ("symbol", "start", "end", "session", "view", "bar_spec", "sma", "ema", "bollinger", "axis")
+AXES = {"Trading time": "trading", "Clock time": "clock"}  # the time axis toggle's labels
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,9 @@ class ExplorerPage(pn.viewable.Viewer):
     sma = param.Integer(default=0, bounds=(0, 1000), doc="simple moving average window in bars (0: off)")
     ema = param.Integer(default=0, bounds=(0, 1000), doc="exponential moving average span in bars (0: off)")
     bollinger = param.Integer(default=0, bounds=(0, 1000), doc="Bollinger band window in bars, ±2σ (0: off)")
+    axis = param.Selector(objects=list(AXES.values()), default="trading",
+                          doc="time axis of a multi-day chart: trading (nights, weekends and holidays collapsed) "
+                              "or clock (wall-clock time); one day reads the same on both")
     tab = param.Selector(objects=list(TABS), default="chart", doc="visible tab")
     columns = param.ListSelector(default=list(DEFAULT_TICK_COLUMNS), objects=list(TICK_COLUMNS),
                                  doc="tick columns the Table tab shows (any of the 42 stored; time always first)")
@@ -152,7 +157,8 @@ class ExplorerPage(pn.viewable.Viewer):
             if df.empty:
                 raise NotFound(f"no {self.session}-session ticks for {sym} on {span}")
             summary = f"{sym} · {span} · {self.session} session · {len(df):,} ticks"
-            chart = tick_chart(df, title=f"{sym} trades", sessions=session_spans(start, end))
+            chart = tick_chart(df, title=f"{sym} trades", sessions=session_spans(start, end),
+                               clock_for=self._clock_for(start, end))
             return Loaded("ticks", df, summary, chart,
                           (sym, start, end, self.session))
         spec = parse_spec(self.bar_spec)
@@ -160,8 +166,23 @@ class ExplorerPage(pn.viewable.Viewer):
         if df is None or len(df) == 0:
             raise NotFound(f"no {spec} bars for {sym} on {span} ({self.session} session)")
         summary = f"{sym} · {span} · {self.session} session · {len(df):,} bars of {spec}"
-        chart = candle_chart(df, title=f"{sym} {spec}", sma=self.sma, ema=self.ema, bollinger=self.bollinger)
+        clock = None
+        if (clock_for := self._clock_for(start, end)) is not None:
+            from tickdeck.pages.components.charts import bar_times
+
+            first, _ = bar_times(df)  # where bars start: the last bar of a day may end past the close
+            clock = clock_for(np.sort(first.view("i8")))
+        chart = candle_chart(df, title=f"{sym} {spec}", sma=self.sma, ema=self.ema, bollinger=self.bollinger,
+                             clock=clock)
         return Loaded("bars", df, summary, chart, (sym, start, end, self.session))
+
+    def _clock_for(self, start: dt.date, end: dt.date):
+        """Trading time for a multi-day range (``axis`` is ``trading``): the wall-clock times shown ->
+        :func:`tickdeck.core.trading_time.trading_clock` of the range and session; else ``None``."""
+        if self.axis != "trading" or start == end:
+            return None
+        session = self.session
+        return lambda times: trading_clock(start, end, session, times=times)
 
     def table_frame(self, loaded: Loaded | None = None) -> pd.DataFrame:
         """The stored columns the Table tab shows: the chosen :attr:`columns` of the loaded ticks, or the bars.
@@ -270,7 +291,8 @@ class ExplorerPage(pn.viewable.Viewer):
             if spreads.without_quote else ""
         return [pn.pane.Markdown(f"**{md_text(loaded.summary)}** {md_text(note)}", css_classes=["td-analysis-note"]),
                 pn.pane.HoloViews(profile_chart(profile), sizing_mode="stretch_width"),
-                pn.pane.HoloViews(spread_charts(spreads, spreads.times + a.offset), sizing_mode="stretch_width")]
+                pn.pane.HoloViews(spread_charts(spreads, loaded.chart.real_times(spreads.times + a.offset)),
+                                  sizing_mode="stretch_width")]
 
     @ui_action
     async def _fill_analysis(self) -> None:
@@ -479,6 +501,8 @@ class ExplorerPage(pn.viewable.Viewer):
         self._session = pn.widgets.RadioButtonGroup.from_param(self.param.session, label="Session",
                                                                color="light")
         self._view = pn.widgets.RadioButtonGroup.from_param(self.param.view, label="Show", color="light")
+        self._axis = pn.widgets.RadioButtonGroup.from_param(self.param.axis, options=AXES, label="Time axis",
+                                                            color="light")
         fam = self.bar_spec.split(":", 1)[0]
         self._family = pn.widgets.Select(label="Bar type", options=list(FAMILIES),
                                          value=fam if fam in FAMILIES else "time", width=170)
@@ -578,7 +602,8 @@ class ExplorerPage(pn.viewable.Viewer):
     def sync_location(self) -> None:
         """Mirror the selection in the URL query string (served pages only)."""
         sync_url(self, {"symbol": "symbol", "start": "start", "end": "end", "session": "session", "view": "view",
-                        "bar_spec": "spec", "sma": "sma", "ema": "ema", "bollinger": "bollinger", "tab": "tab"},
+                        "bar_spec": "spec", "sma": "sma", "ema": "ema", "bollinger": "bollinger", "tab": "tab",
+                        "axis": "axis"},
                  self._url_invalid)
 
     def _url_invalid(self, bad: dict) -> None:
@@ -598,6 +623,7 @@ class ExplorerPage(pn.viewable.Viewer):
             self._symbol, self._start, self._end,
             pn.Column(pn.pane.Markdown("Session", margin=(0, 5)), self._session),
             pn.Column(pn.pane.Markdown("Show", margin=(0, 5)), self._view),
+            pn.Column(pn.pane.Markdown("Time axis", margin=(0, 5)), self._axis),
             self._family, self._spec, *self._overlays, align_items="end", sizing_mode="stretch_width")
         controls = pn.Column(controls, self._spec_note, sizing_mode="stretch_width")
         return pn.Column(pn.pane.Markdown("## Explorer"), controls, self._status, self._tabs,

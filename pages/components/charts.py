@@ -27,6 +27,8 @@ import numpy as np
 import pandas as pd
 from holoviews.operation.datashader import rasterize
 
+from tickdeck.core.trading_time import TradingClock
+
 CANDLE_LIMIT = 3_000  # beyond this, candles are sub-pixel: draw a rasterised close line instead
 BAND_BINS = 600  # buckets for the bid/ask band and volume strip: about one per 2 px at 1200 px
 PRICE_HEIGHT, STRIP_HEIGHT, AXIS_HEIGHT = 320, 130, 60  # px; the bottom strip carries the time axis
@@ -40,6 +42,29 @@ ET = "America/New_York"
 ONE_OFFSET_DAYS = 90  # DST changes are >= ~4 months apart: equal offsets at both ends of a shorter span hold
 
 UP, DOWN = "#1a7f37", "#cf222e"
+SEAM_COLOUR = "#57606a"  # the dashed line where trading time removed a closed period (night, weekend, holiday)
+
+# Trading time -> the ET wall clock in the browser (ms): clock.data.ts / rs are the trading / real start of each
+# open segment (empty: the axis is the wall clock). Shared by the axis labels and every hover.
+REAL_MS_JS = """const ts = clock.data.ts, rs = clock.data.rs;
+function real(v) { if (!ts.length) return v; let lo = 0, hi = ts.length - 1;
+  if (v < ts[0]) return rs[0] + (v - ts[0]);
+  while (lo < hi) { const m = (lo + hi + 1) >> 1; if (ts[m] <= v) lo = m; else hi = m - 1; }
+  return rs[lo] + (v - ts[lo]); }
+const p = (n, w) => String(n).padStart(w || 2, "0");
+function ymd(d) { return d.getUTCFullYear() + "-" + p(d.getUTCMonth() + 1) + "-" + p(d.getUTCDate()); }
+function hms(d) { return p(d.getUTCHours()) + ":" + p(d.getUTCMinutes()) + ":" + p(d.getUTCSeconds()); }
+"""
+REAL_TIME_HOVER = REAL_MS_JS + """const d = new Date(real(value));
+return ymd(d) + " " + hms(d) + "." + p(d.getUTCMilliseconds(), 3);"""
+REAL_TIME_TICKS = REAL_MS_JS + """const step = ticks.length > 1 ? Math.abs(ticks[1] - ticks[0]) : 3.6e6;
+const d = new Date(real(tick));
+let s = step < 1000 ? hms(d) + "." + p(d.getUTCMilliseconds(), 3) : step < 60000 ? hms(d) : hms(d).slice(0, 5);
+const before = index > 0 ? new Date(real(ticks[index - 1])) : null;
+if (!before || ymd(before) !== ymd(d))
+  s = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"][d.getUTCDay()] + " " + p(d.getUTCMonth() + 1) + "/"
+      + p(d.getUTCDate()) + " " + s;
+return s;"""
 
 _extension_loaded = False
 
@@ -274,15 +299,43 @@ def bar_times(bars: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return start, end
 
 
-def candle_chart(bars: pd.DataFrame, *, title: str = "", sma: int = 0, ema: int = 0, bollinger: int = 0) -> hv.Layout:
-    """Candlesticks (or a rasterised close line above :data:`CANDLE_LIMIT`) with VWAP, overlays, volume."""
+def trading_time_axis(clock: TradingClock):
+    """A Bokeh tick formatter labelling a trading-time axis (``clock``'s) with real ET times and dates.
+
+    One new model per chart (a model belongs to one document).
+    """
+    from bokeh.models import ColumnDataSource, CustomJSTickFormatter, NoOverlap
+
+    src = ColumnDataSource({"ts": clock.trading_start / 1e6, "rs": clock.real_start / 1e6})
+    return CustomJSTickFormatter(args={"clock": src}, code=REAL_TIME_TICKS), NoOverlap()
+
+
+def candle_chart(bars: pd.DataFrame, *, title: str = "", sma: int = 0, ema: int = 0, bollinger: int = 0,
+                 clock: TradingClock | None = None) -> hv.Layout:
+    """Candlesticks (or a rasterised close line above :data:`CANDLE_LIMIT`) with VWAP, overlays, volume.
+
+    With a ``clock`` that removes closed periods (:func:`tickdeck.core.trading_time.trading_clock`),
+    bars are placed in trading time: nights, weekends and holidays take no width, a dashed line
+    marks each, and the axis and hovers read real ET times.
+    """
     ensure_extension()
     b = with_overlays(bars, sma=sma, ema=ema, bollinger=bollinger)
     start, end = bar_times(b)
+    real_start = start
+    clock = clock if clock is not None and clock.collapses else None
+    if clock is not None:
+        start = clock.to_trading(start.view("i8")).view("datetime64[ns]")
+        end = clock.to_trading(end.view("i8")).view("datetime64[ns]")
     mid = start + (end - start) // 2
     o, h, lo, c = (b[k].to_numpy(np.float64) for k in ("open", "high", "low", "close"))
     vol = b["volume"].to_numpy(np.float64) if "volume" in b else np.zeros(len(b))
     common = dict(responsive=True, min_width=300, show_grid=True, xlabel="time (ET)")
+    at = pd.DatetimeIndex(real_start).strftime("%Y-%m-%d %H:%M:%S").to_numpy()  # real starts, for the hovers
+    axis = {}
+    if clock is not None:
+        formatter, policy = trading_time_axis(clock)
+        axis = dict(xformatter=formatter, hooks=[lambda plot, _: setattr(plot.state.xaxis[0], "major_label_policy",
+                                                                          policy)])
     if len(b) > CANDLE_LIMIT:
         price = rasterize(hv.Curve((mid, c), "time", "close"), line_width=1).opts(
             cmap=["#7aa7e8", "#0b3d91"], cnorm="eq_hist", colorbar=False, tools=["hover"], height=PRICE_HEIGHT,
@@ -294,9 +347,11 @@ def candle_chart(bars: pd.DataFrame, *, title: str = "", sma: int = 0, ema: int 
             color="colour", line_width=1)
         pad = (end - start) // 10
         bodies = hv.Rectangles(
-            (start + pad, np.minimum(o, c), end - pad, np.maximum(o, c), colour, o, h, lo, c, vol),
-            ["time", "price", "time2", "price2"], ["colour", "open", "high", "low", "close", "volume"]).opts(
-            color="colour", line_color="colour", tools=["hover"])
+            (start + pad, np.minimum(o, c), end - pad, np.maximum(o, c), colour, o, h, lo, c, vol, at),
+            ["time", "price", "time2", "price2"], ["colour", "open", "high", "low", "close", "volume", "start"]).opts(
+            color="colour", line_color="colour", tools=["hover"], hover_tooltips=[
+                ("start (ET)", "@{start}"), ("open", "@{open}{0.00}"), ("high", "@{high}{0.00}"),
+                ("low", "@{low}{0.00}"), ("close", "@{close}{0.00}"), ("volume", "@{volume}{0,0}")])
         price = (wicks * bodies).opts(height=PRICE_HEIGHT, title=title, ylabel="price", **common)
     lines = []
     if "vwap" in b:
@@ -311,9 +366,13 @@ def candle_chart(bars: pd.DataFrame, *, title: str = "", sma: int = 0, ema: int 
     overlay = price
     for line in lines:  # `*` (not hv.Overlay) also overlays the rasterised close line, a DynamicMap
         overlay = overlay * line
+    if clock is not None:
+        seams = hv.VLines(clock.seams.view("datetime64[ns]")).opts(color=SEAM_COLOUR, line_dash="dashed",
+                                                                   line_width=1)
+        overlay = overlay * seams
     overlay = overlay.opts(legend_position="top", height=PRICE_HEIGHT, ylabel="price",
                                                **{**common, "xaxis": None})
-    volume = hv.Spikes((mid, vol), "time", "volume").opts(color="#57606a", line_width=2,
-                                                         height=STRIP_HEIGHT + AXIS_HEIGHT, yformatter="%.0f",
-                                                         tools=["hover"], **common)
+    volume = hv.Spikes((mid, vol, at), "time", ["volume", "start"]).opts(
+        color="#57606a", line_width=2, height=STRIP_HEIGHT + AXIS_HEIGHT, yformatter="%.0f", tools=["hover"],
+        hover_tooltips=[("start (ET)", "@{start}"), ("volume", "@{volume}{0,0}")], **common, **axis)
     return (overlay + volume).cols(1).opts(shared_axes=True)

@@ -34,15 +34,17 @@ import panel as pn
 from bokeh.events import RangesUpdate
 from bokeh.layouts import column, gridplot
 from bokeh.models import (
-    ColumnDataSource, CustomJSHover, DataRange1d, DatetimeTickFormatter, Div, HoverTool, LinearColorMapper, Range1d,
-    WheelZoomTool,
+    ColumnDataSource, CustomJSHover, CustomJSTickFormatter, DataRange1d, DatetimeTickFormatter, Div, HoverTool,
+    LinearColorMapper, NoOverlap, Range1d, WheelZoomTool,
 )
 from bokeh.palettes import interp_palette
 from bokeh.plotting import figure
 
+from tickdeck.core.trading_time import TradingClock
 from tickdeck.pages.components.charts import (
-    AXIS_HEIGHT, BAND_BINS, ET, IMAGE_HEIGHT, IMAGE_WIDTH, LEVELS, MIN_VIEW_NS, PRICE_HEIGHT, STRIP_HEIGHT,
-    TickArrays, binned, candle_chart, ensure_extension, equalised, price_counts, tick_arrays, visible,
+    AXIS_HEIGHT, BAND_BINS, ET, IMAGE_HEIGHT, IMAGE_WIDTH, LEVELS, MIN_VIEW_NS, PRICE_HEIGHT, REAL_TIME_HOVER,
+    REAL_TIME_TICKS, STRIP_HEIGHT,
+    TickArrays, _readonly, binned, candle_chart, ensure_extension, equalised, price_counts, tick_arrays, visible,
 )
 
 RAW_TICKS_LIMIT = 10_000  # at most this many visible ticks: send them (16 B each) and draw a line with hover
@@ -57,6 +59,7 @@ MARKER_TICKS_LIMIT = 2_000  # up to this many visible trades, each is also a dot
 SESSION_SHADES = {0: "#f5d76e", 2: "#7aa7e8"}  # pre-market, after-hours; the regular session is unshaded
 SHADE_ALPHA = 0.18
 NO_TICKS = "No ticks in view — zoom out, pan, or reset the chart"
+SEAM_COLOUR = "#57606a"  # the dashed line where trading time removed a closed period (night, weekend, holiday)
 TIME_FORMATS = dict(milliseconds="%H:%M:%S.%3N", seconds="%H:%M:%S", minsec="%H:%M:%S", minutes="%H:%M",
                     hourmin="%H:%M", hours="%H:%M", days="%a %m/%d")
 
@@ -155,6 +158,9 @@ class TickPlot:
         mapper = LinearColorMapper(palette=interp_palette(PRICE_COLOURS, LEVELS), low=1, high=LEVELS,
                                    low_color=(0, 0, 0, 0))
         self.session_source = ColumnDataSource({"left": [], "right": [], "colour": []}, name="td-sessions")
+        self.clock_source = ColumnDataSource({"ts": [], "rs": []}, name="td-clock")  # empty: wall-clock axis
+        self.seam_source = ColumnDataSource({"x": []}, name="td-seams")
+        real_time = CustomJSHover(args={"clock": self.clock_source}, code=REAL_TIME_HOVER)
         self.price.vstrip("left", "right", source=self.session_source, fill_color="colour", fill_alpha=SHADE_ALPHA,
                           line_alpha=0, level="underlay")
         self.image = self.price.image(image="image", x="x", y="y", dw="dw", dh="dh", source=self.image_source,
@@ -164,27 +170,34 @@ class TickPlot:
         self.markers = self.price.scatter("time", "price", source=self.line_source, size=4, color=PRICE_COLOURS[1],
                                           alpha=0.0)  # shown (alpha 1) up to MARKER_TICKS_LIMIT; always hoverable
         self.price.add_tools(
-            HoverTool(renderers=[self.image], tooltips=[("time", "$x{%F %T}"), ("price", "$y{0.00}"),
+            HoverTool(renderers=[self.image], tooltips=[("time", "$x{custom}"), ("price", "$y{0.00}"),
                                                         ("ticks", "@image{custom}")],
-                      formatters={"$x": "datetime",
+                      formatters={"$x": real_time,
                                   "@image": CustomJSHover(args={"src": self.image_source}, code=COUNTS_HOVER)}),
-            HoverTool(renderers=[self.markers], tooltips=[("time", "@time{%F %T.%3N}"), ("price", "@price{0.00}"),
-                                                       ("size", "@size{0,0}")], formatters={"@time": "datetime"}))
+            HoverTool(renderers=[self.markers], tooltips=[("time", "@time{custom}"), ("price", "@price{0.00}"),
+                                                       ("size", "@size{0,0}")], formatters={"@time": real_time}))
         self.band_source = ColumnDataSource({"time": [], "bid": [], "ask": []})
         self.band = figure(height=STRIP_HEIGHT, y_range=DataRange1d(), y_axis_label="bid / ask", **common)
         band = self.band.varea_step("time", "bid", "ask", source=self.band_source, step_mode="after",
                                     color="#8c959f", alpha=0.5)
         self.band.add_tools(HoverTool(renderers=[band], mode="vline", tooltips=[
-            ("time", "@time{%F %T}"), ("bid", "@bid{0.00}"), ("ask", "@ask{0.00}")], formatters={"@time": "datetime"}))
+            ("time", "@time{custom}"), ("bid", "@bid{0.00}"), ("ask", "@ask{0.00}")], formatters={"@time": real_time}))
         self.volume_source = ColumnDataSource({"time": [], "volume": []})
         self.volume = figure(height=STRIP_HEIGHT + AXIS_HEIGHT, y_range=DataRange1d(start=0), y_axis_label="volume",
                              x_axis_label="time (ET)", **common)
         spikes = self.volume.segment("time", 0, "time", "volume", source=self.volume_source, color="#57606a",
                                      line_width=2)
         self.volume.yaxis.formatter.use_scientific = False
-        self.volume.xaxis.formatter = time_format()
+        self.clock_format = time_format()
+        self.trading_format = CustomJSTickFormatter(args={"clock": self.clock_source}, code=REAL_TIME_TICKS,
+                                                    name="td-trading-format")
+        self.volume.xaxis.formatter = self.clock_format
+        self.volume.xaxis.major_label_policy = NoOverlap()
         self.volume.add_tools(HoverTool(renderers=[spikes], mode="vline", tooltips=[
-            ("time", "@time{%F %T}"), ("volume", "@volume{0,0}")], formatters={"@time": "datetime"}))
+            ("time", "@time{custom}"), ("volume", "@volume{0,0}")], formatters={"@time": real_time}))
+        for fig in (self.price, self.band, self.volume):  # where a night, weekend or holiday was taken out
+            fig.vspan(x="x", source=self.seam_source, line_color=SEAM_COLOUR, line_dash="dashed", line_width=1,
+                      level="underlay")
         for fig in (self.price, self.band):
             fig.xaxis.visible = False
         for fig in (self.price, self.band, self.volume):
@@ -216,6 +229,15 @@ class TickPlot:
 
         def change():
             self.session_source.data = chart.shades or {"left": [], "right": [], "colour": []}
+            clock = chart.clock
+            if clock is not None and clock.collapses:
+                self.clock_source.data = {"ts": clock.trading_start / MS, "rs": clock.real_start / MS}
+                self.seam_source.data = {"x": clock.seams / MS}
+                self.volume.xaxis.formatter = self.trading_format
+            else:
+                self.clock_source.data = {"ts": [], "rs": []}
+                self.seam_source.data = {"x": []}
+                self.volume.xaxis.formatter = self.clock_format
             self._apply(chart.frame, reset=True, title=chart.title)
         self._on_document(change)
 
@@ -327,25 +349,48 @@ class TickChart:
     frame: TickFrame
     title: str = ""
     shades: dict | None = None  # pre/after-hours spans to shade: left, right (ms), colour
+    clock: TradingClock | None = None  # trading time: arrays.t are trading times (offset 0); None: the wall clock
+
+    def real_times(self, x: np.ndarray) -> np.ndarray:
+        """Chart times (``arrays.t + arrays.offset``, int64 ns) as naive-ET wall-clock ns."""
+        return self.clock.to_real(x) if self.clock is not None else np.asarray(x, dtype=np.int64)
 
 
-def session_shades(spans, x: tuple[int, int]) -> dict:
-    """Pre-market and after-hours spans (a :class:`tickdeck.core.trading_time.SessionSpans`) inside ``x``."""
-    keep = (spans.kind != 1) & (spans.end > x[0]) & (spans.start < x[1])
+def session_shades(spans, x: tuple[int, int], clock: TradingClock | None = None) -> dict:
+    """Pre-market and after-hours spans (a :class:`tickdeck.core.trading_time.SessionSpans`) inside ``x``,
+    placed on ``clock``'s trading axis when given."""
+    start, end = (spans.start, spans.end) if clock is None else (clock.to_trading(spans.start),
+                                                                 clock.to_trading(spans.end))
+    keep = (spans.kind != 1) & (end > x[0]) & (start < x[1]) & (end > start)
     colour = [SESSION_SHADES[int(k)] for k in spans.kind[keep]]  # a few per day: not per tick
-    return {"left": spans.start[keep] / MS, "right": spans.end[keep] / MS, "colour": colour}
+    return {"left": start[keep] / MS, "right": end[keep] / MS, "colour": colour}
+
+
+def trading_arrays(a: TickArrays, clock_for) -> tuple[TickArrays, TradingClock | None]:
+    """``a`` on a trading axis: ``clock_for(times)`` gives the :class:`TradingClock` of the wall-clock
+    times; when it removes a closed period the times are mapped (one vectorised pass; offset 0)."""
+    real = a.t.astype(np.int64) + a.offset
+    clock = clock_for(real)
+    if not clock.collapses:
+        return a, None
+    return TickArrays(_readonly(clock.to_trading(real)), 0, a.last, a.bid, a.ask, a.size), clock
 
 
 def tick_chart(df, *, title: str = "", width: int = IMAGE_WIDTH, height: int = IMAGE_HEIGHT,
-               sessions=None) -> TickChart:
+               sessions=None, clock_for=None) -> TickChart:
     """Arrays and first frame of a tick frame (DatetimeIndex; ``last``, ``bid``, ``ask``, ``last_sz``).
 
-    The expensive part of showing a selection; call it off the event loop, then
-    :meth:`TickPlot.show` it.
+    ``clock_for`` (wall-clock ns -> :class:`~tickdeck.core.trading_time.TradingClock`, e.g.
+    ``lambda t: trading_clock(start, end, session, times=t)``) puts the chart on trading time:
+    closed periods collapsed, labels and hovers still reading real times. The expensive part of
+    showing a selection; call it off the event loop, then :meth:`TickPlot.show` it.
     """
-    arrays = tick_arrays(df)
+    arrays, clock = tick_arrays(df), None
+    if clock_for is not None and len(arrays):
+        arrays, clock = trading_arrays(arrays, clock_for)
     frame = tick_frame(arrays, width=width, height=height)
-    return TickChart(arrays, frame, title, session_shades(sessions, frame.x) if sessions is not None else None)
+    shades = session_shades(sessions, frame.x, clock) if sessions is not None else None
+    return TickChart(arrays, frame, title, shades, clock)
 
 
 def warm_up() -> float:
