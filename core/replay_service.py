@@ -17,11 +17,13 @@ interval); any other change restarts it with the new request. The player's state
 from __future__ import annotations
 
 import threading
+import uuid
 from typing import Callable
 
 from tickdeck.core.errors import DayNotFound
-from tickdeck.core.scenario import ReplayError, ReplayRequest, ReplayState, ScenarioPlayer
-from tickdeck.core.service_base import ServiceConfigError, ThreadService
+from tickdeck.core.scenario import ReplayError, ReplayRequest, ReplayState, ScenarioPlayer, parse_speed, seek_time, \
+    stored_days
+from tickdeck.core.service_base import ServiceConfigError, ServiceError, ThreadService
 
 NAME = "replay"
 STATE_KEY = "replay.state"
@@ -31,6 +33,86 @@ CONTROLS = ("paused", "seek", "speed")  # params a running replay takes without 
 def replay_state(ctx) -> dict:
     """The last state the replay service reported (:meth:`core.scenario.ReplayState.to_dict`; empty when none)."""
     return dict(ctx.catalog.get_config(STATE_KEY, None) or {})
+
+
+class NoReplay(ServiceError):
+    """A control of the replay service while no replay is asked to run."""
+
+
+class ReplayControl:
+    """Start and control the ``replay`` service's replay from any process: what the API, the CLI and
+    the monitor's player bar call. Each call records a request through ``services`` (a
+    :class:`core.services.ServiceControl`); the supervisor applies it within its poll interval.
+    """
+
+    def __init__(self, services):
+        self.services = services
+
+    @property
+    def ctx(self):
+        return self.services.ctx
+
+    def start(self, request: ReplayRequest, *, by: str, paused: bool = False) -> dict:
+        """Replace any running replay with ``request``; returns the params asked.
+
+        Raises
+        ------
+        DayNotFound
+            No symbol of the request has a stored day in its window.
+        """
+        stored_days(self.ctx, request)
+        params = {**request.to_params(), "paused": bool(paused), "run": uuid.uuid4().hex}
+        self.services.start(NAME, by=by, params=params)
+        return params
+
+    def params(self) -> dict:
+        """What the running replay was last asked (empty when none is asked to run)."""
+        want = self.services.desired(NAME)
+        return dict(want.params) if want.state == "running" and want.params.get("symbols") else {}
+
+    def _change(self, by: str, change: dict) -> dict:
+        params = self.params()
+        if not params:
+            raise NoReplay("no replay is running: start one first (player bar, tickdeck replay --server, "
+                           "POST /api/v1/replay)")
+        self.services.start(NAME, by=by, params={**params, **change})
+        return change
+
+    def pause(self, *, by: str) -> dict:
+        return self._change(by, {"paused": True})
+
+    def resume(self, *, by: str) -> dict:
+        return self._change(by, {"paused": False})
+
+    def seek(self, to: str, *, by: str) -> dict:
+        """Continue from ``to`` (ET; a time of day is on the window's first day).
+
+        Raises
+        ------
+        ReplayError
+            ``to`` is unreadable or outside the running replay's window.
+        NoReplay
+            No replay is asked to run.
+        """
+        params = self.params()
+        if params:
+            seek_time(ReplayRequest.from_params(params), to)
+        return self._change(by, {"seek": {"to": str(to), "id": uuid.uuid4().hex}})
+
+    def set_speed(self, speed, *, by: str) -> dict:
+        s = parse_speed(speed)
+        return self._change(by, {"speed": "max" if s is None else s})
+
+    def stop(self, *, by: str) -> None:
+        self.services.stop(NAME, by=by)
+
+    def status(self):
+        """The ``replay`` service's :class:`core.services.ServiceStatus`."""
+        return self.services.status(NAME)
+
+    def state(self) -> dict:
+        """The player's last reported state (:func:`replay_state`)."""
+        return replay_state(self.ctx)
 
 
 class ReplayService(ThreadService):

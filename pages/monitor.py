@@ -8,6 +8,8 @@ bus thread and applied in ~100 ms batches on the session's event loop, and a 1 s
 callback turns counters into rates (ticks/s, bars/s sparklines), re-renders the "3 s ago"
 times and refreshes the session countdown. The feed panel is
 :func:`pages.components.feed.feed_html` of the latest status of each feed client.
+The "Scenario replay" player bar (:class:`~pages.components.player.PlayerBar`) starts and controls
+a replay of stored days through the live path.
 Start/stop collection in live mode asks the supervised live service (injected ``services=``)
 to start or stop; history mode submits a ``collect`` job through the injected jobs facade (``jobs=``),
 and without one runs
@@ -42,12 +44,13 @@ import param
 
 from tickdeck.core import feed_status
 from tickdeck.core.errors import TickdeckError
-from tickdeck.core.events import (BarClosed, BarsBuilt, CollectionProgress, DayWritten, FeedStatusChanged, JobChanged,
-                         Message)
+from tickdeck.core.events import (BarClosed, BarsBuilt, CollectionProgress, DayWritten, FeedStatusChanged,
+                                   FeedSwitched, JobChanged, Message)
 from tickdeck.core.demo_clock import market_now
 from tickdeck.core.session_status import session_status
 from tickdeck.core.users import User
 from tickdeck.pages.components.feed import feed_html, feed_summary, primary
+from tickdeck.pages.components.player import PlayerBar
 from tickdeck.pages.components.safe import md_text
 from tickdeck.pages.components.services import LOCAL_ADMIN, require
 from tickdeck.pages.components.sparkline import Sparkline
@@ -63,6 +66,7 @@ SIZES_EVERY_S = 30  # ArcticDB size scans walk every symbol; once in 30 s is ple
 DEAD_LETTER_ROWS = 200  # the inspect table shows the newest rows only
 MAX_BUFFER = 10_000  # if the page stalls, keep the newest messages rather than grow without bound
 RECENT_WRITES = 12  # "day written" lines kept in the activity list
+RECENT_SWITCHES = 8  # feed failover lines (FeedSwitched) kept under the feed panel
 FINISHED_LINGER_S = 30  # a finished collection stays listed this long so the user sees it complete
 JOB_FINISHED = ("succeeded", "failed", "cancelled", "interrupted")
 
@@ -100,6 +104,9 @@ class MonitorPage(pn.viewable.Viewer):
         self.feeds: dict[str, FeedStatusChanged] = feed_status.latest(self.ctx)
         self.active: dict[str, dict] = {}
         self.recent: collections.deque = collections.deque(maxlen=RECENT_WRITES)
+        last = feed_status.last_switch(self.ctx)  # failovers of live collection: the last known one first
+        self.switches: collections.deque = collections.deque([(last.wall, last)] if last else [],
+                                                             maxlen=RECENT_SWITCHES)
         self.ticks_written = 0
         self._bars_seen = 0
         self._last_rate_sample: tuple[float, int, int] | None = None
@@ -107,6 +114,7 @@ class MonitorPage(pn.viewable.Viewer):
         self._local_runs: dict[str, threading.Event] = {}
 
         self.feed_pane = pn.pane.HTML(stylesheets=[STATUS_CSS], sizing_mode="stretch_width")
+        self.switch_pane = pn.pane.HTML(stylesheets=[STATUS_CSS], sizing_mode="stretch_width")
         self.active_pane = pn.pane.HTML(stylesheets=[STATUS_CSS], sizing_mode="stretch_width")
         self.ticks_trend = Sparkline("Ticks per second", "/s", points=SPARK_POINTS)
         self.bars_trend = Sparkline("Bars per second", "/s", points=SPARK_POINTS, colour="#1a7f37")
@@ -143,6 +151,18 @@ class MonitorPage(pn.viewable.Viewer):
                                              description="stop collections started for these symbols")
         self.start_button.on_click(lambda _e: self.start_collection())
         self.stop_button.on_click(lambda _e: self.stop_collection())
+        # the running live service's symbols, changed without a restart (ServiceControl.subscribe/unsubscribe)
+        self.live_symbols_input = pn.widgets.TextInput(name="Live symbols to add or remove", placeholder="NVDA, TSLA",
+                                                       width=260)
+        self.subscribe_button = pn.widgets.Button(label="Add to live", description="watch these symbols too; "
+                                                  "their day is filled in from history first")
+        self.unsubscribe_button = pn.widgets.Button(label="Remove from live", description="stop storing these "
+                                                    "symbols; their day is finalised")
+        self.subscribe_button.on_click(lambda _e: self.change_live_symbols(add=True))
+        self.unsubscribe_button.on_click(lambda _e: self.change_live_symbols(add=False))
+        # stored days played through the live path: pages.components.player (the supervised replay service)
+        self.player = PlayerBar(services=self.services, user=self.user, actor=self.actor or self.user.name,
+                                autostart=self.autostart)
         self.refresh(sizes=True)
         self._render_feed()  # the feed's last known status before any bus update
 
@@ -202,6 +222,8 @@ class MonitorPage(pn.viewable.Viewer):
             self._bars_seen += ev.bars
         elif isinstance(ev, FeedStatusChanged):
             self.feeds[ev.kind] = ev
+        elif isinstance(ev, FeedSwitched):
+            self.switches.appendleft((ev.wall, ev))
         elif isinstance(ev, JobChanged):
             if ev.kind == "collect":
                 self._set_active(f"job {ev.id}", ev.progress, ev.message or ev.change, ev.status,
@@ -296,6 +318,11 @@ class MonitorPage(pn.viewable.Viewer):
         if main is not None and main.latency_ms is not None:
             self.latency.value = round(main.latency_ms, 1)
         self.feed_pane.object = feed_html(self.feeds, now)
+        lines = "".join(
+            f"<li>{html.escape(time.strftime('%H:%M:%S', time.localtime(ts)))} — switched to the "
+            f"<b>{html.escape(e.to_role)}</b> feed {html.escape(e.to_feed)} ({html.escape(e.reason)}: "
+            f"{html.escape(e.detail)})</li>" for ts, e in self.switches)
+        self.switch_pane.object = f"<ul class='td-muted' data-testid='feed-switches'>{lines}</ul>" if lines else ""
         writes = "".join(
             f"<li>{html.escape(time.strftime('%H:%M:%S', time.localtime(ts)))} — "
             f"{html.escape(d.symbol)} {html.escape(d.day)}: {d.ticks:,} ticks stored ({html.escape(d.source)})</li>"
@@ -410,6 +437,25 @@ class MonitorPage(pn.viewable.Viewer):
                      lambda e: self._notify(f"Collection of {key} failed: {error_text(e)}", "danger"))
         self._notify(f"Started {params['mode']} collection of {key}", "info")
 
+    def change_live_symbols(self, *, add: bool) -> None:
+        """Add (or remove) the symbols of the live-symbols box to (from) the running live service."""
+        from tickdeck.core.naming import normalize_ticker
+
+        try:
+            self._check_operator()
+            syms = [normalize_ticker(s) for s in self.live_symbols_input.value.replace(" ", ",").split(",")
+                    if s.strip()]
+            if not syms:
+                raise TickdeckError("enter the symbols to add to or remove from live collection, e.g. NVDA")
+            if self.services is None:
+                raise TickdeckError("no live service here: start live collection with these symbols instead")
+            want = (self.services.subscribe if add else self.services.unsubscribe)(syms, by=self.actor)
+        except Exception as e:  # noqa: BLE001 - shown on the page
+            self._notify(error_text(e), "danger")
+            return
+        self._notify(f"{'Added' if add else 'Removed'} {', '.join(syms)}: the live service collects "
+                     f"{', '.join(want.params['symbols'])}", "success")
+
     def stop_collection(self) -> None:
         """Stop collections started here (local runs) or cancel running collect jobs."""
         try:
@@ -464,16 +510,19 @@ class MonitorPage(pn.viewable.Viewer):
         controls = pn.Column(
             pn.pane.Markdown("### Start / stop collection"),
             pn.Row(self.symbols_input, pn.Column(self.mode_label, self.mode_input, margin=0), self.days_input),
-            pn.Row(self.start_button, self.stop_button), self.message_pane, sizing_mode="stretch_width")
+            pn.Row(self.start_button, self.stop_button),
+            pn.Row(self.live_symbols_input, self.subscribe_button, self.unsubscribe_button),
+            self.message_pane, sizing_mode="stretch_width")
         from tickdeck.pages.components.service_panel import ServicesPanel
 
         return pn.Column(
             pn.pane.Markdown("## Collection monitor"), *self._empty_state(), controls,
             pn.Row(
-                pn.Column(pn.pane.Markdown("### Feed connection"), self.feed_pane, width=420),
+                pn.Column(pn.pane.Markdown("### Feed connection"), self.feed_pane, self.switch_pane, width=420),
                 pn.Column(pn.pane.Markdown("### Market session"), self.session_pane, width=420),
             ),
             pn.pane.Markdown("### Services"), ServicesPanel(services=self.services, actor=self.actor or self.user.name),
+            pn.pane.Markdown("### Scenario replay"), self.player,
             pn.Row(self.ticks_trend.pane, self.bars_trend.pane, self.latency, self.dead_count),
             pn.pane.Markdown("### Active collections"), self.active_pane,
             pn.pane.Markdown("### Recently stored days"), self.recent_pane,

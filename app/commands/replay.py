@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import signal
 import threading
-import uuid
 
 
 def register(sub) -> None:
@@ -54,13 +53,11 @@ def run(args) -> int:
 
 
 def _start_service(ctx, request) -> int:
-    from tickdeck.core.replay_service import NAME
-    from tickdeck.core.scenario import stored_days
+    from tickdeck.core.replay_service import ReplayControl
     from tickdeck.core.services import ServiceControl
 
-    stored_days(ctx, request)  # nothing stored: say so now, not in the service's status
     control = ServiceControl(ctx)
-    control.start(NAME, by="cli", params={**request.to_params(), "run": uuid.uuid4().hex})
+    ReplayControl(control).start(request, by="cli")
     print(f"replay of {', '.join(request.symbols)} {request.start} – {request.end} requested from the server")
     if not control.supervisor_alive():
         print("note: no service supervisor is running; start `tickdeck serve` or `tickdeck worker --scheduler`")
@@ -68,32 +65,28 @@ def _start_service(ctx, request) -> int:
 
 
 def _control(ctx, args) -> int:
-    from tickdeck.core.replay_service import NAME, replay_state
-    from tickdeck.core.scenario import ReplayRequest, parse_speed, seek_time
+    from tickdeck.core.replay_service import NoReplay, ReplayControl
     from tickdeck.core.services import ServiceControl
 
-    control = ServiceControl(ctx)
-    want = control.desired(NAME)
+    replay = ReplayControl(ServiceControl(ctx))
     if args.status:
-        st = control.status(NAME)
-        print(json.dumps({"service": st.to_dict() | {"text": st.describe()}, "replay": replay_state(ctx)}, indent=2))
+        st = replay.status()
+        print(json.dumps({"service": st.to_dict() | {"text": st.describe()}, "replay": replay.state()}, indent=2))
         return 0
     if args.stop:
-        control.stop(NAME, by="cli")
+        replay.stop(by="cli")
         print("replay: stop requested")
         return 0
-    if want.state != "running" or not want.params.get("symbols"):
-        print("no replay is running on the server: start one with tickdeck replay SYMBOLS --date D --server")
+    try:
+        if args.seek:
+            change = replay.seek(args.seek, by="cli")
+        elif args.set_speed:
+            change = replay.set_speed(args.set_speed, by="cli")
+        else:
+            change = (replay.pause if args.pause else replay.resume)(by="cli")
+    except NoReplay as e:
+        print(e)
         return 1
-    if args.seek:
-        seek_time(ReplayRequest.from_params(want.params), args.seek)
-        change = {"seek": {"to": args.seek, "id": uuid.uuid4().hex}}
-    elif args.set_speed:
-        s = parse_speed(args.set_speed)
-        change = {"speed": "max" if s is None else s}
-    else:
-        change = {"paused": bool(args.pause)}
-    control.start(NAME, by="cli", params={**want.params, **change})
     print(f"replay: {', '.join(f'{k} {v}' for k, v in change.items())} requested")
     return 0
 

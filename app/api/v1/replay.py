@@ -17,7 +17,6 @@ and ``/ws`` streams show it as live.
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends
@@ -28,8 +27,8 @@ from tickdeck.app.api.errors import problem
 from tickdeck.app.api.schemas import Record, ServiceOut
 from tickdeck.app.api.v1._shapes import CONFLICT, service_out
 from tickdeck.app.api.v1.collection import requester
-from tickdeck.core.replay_service import NAME, replay_state
-from tickdeck.core.scenario import ReplayRequest, parse_speed, seek_time, stored_days
+from tickdeck.core.replay_service import NAME, NoReplay, ReplayControl
+from tickdeck.core.scenario import ReplayRequest
 from tickdeck.core.services import ServiceControl
 
 router = APIRouter(tags=["replay"])
@@ -95,68 +94,65 @@ class ReplayOut(Record):
     params: dict = Field(description="what the replay was last asked: symbols, window, speed, paused, seek")
 
 
-def _out(ctx, control: ServiceControl) -> ReplayOut:
-    st = replay_state(ctx)
-    return ReplayOut(service=service_out(control.status(NAME)),
-                     replay=ReplayStateOut.model_validate(st) if st else None, params=control.desired(NAME).params)
+def _out(replay: ReplayControl) -> ReplayOut:
+    st = replay.state()
+    return ReplayOut(service=service_out(replay.status()),
+                     replay=ReplayStateOut.model_validate(st) if st else None, params=replay.params())
+
+
+def _replay(ctx) -> ReplayControl:
+    return ReplayControl(ServiceControl(ctx))
 
 
 @router.post("/replay", status_code=202, response_model=ReplayOut,
              summary="replay stored days through the live path (the supervised replay service)")
 def start_replay(ctx: CtxDep, principal: Researcher, body: ReplayStart) -> ReplayOut:
     request = ReplayRequest.make(body.symbols, date=body.date, start=body.start, end=body.end, speed=body.speed)
-    stored_days(ctx, request)  # 404 before asking the service when nothing is stored in the window
-    control = ServiceControl(ctx)
-    params = {**request.to_params(), "paused": body.paused, "run": uuid.uuid4().hex}
-    control.start(NAME, by=requester(principal), params=params)
+    replay = _replay(ctx)
+    params = replay.start(request, by=requester(principal), paused=body.paused)
     audit(principal, ctx, "replay.start", ",".join(request.symbols), params)
-    return _out(ctx, control)
+    return _out(replay)
 
 
 @router.get("/replay", response_model=ReplayOut, summary="the replay service's status and the player's position")
 def get_replay(ctx: CtxDep, _: Viewer) -> ReplayOut:
-    return _out(ctx, ServiceControl(ctx))
+    return _out(_replay(ctx))
 
 
-def _control(ctx, principal: Principal, action: str, change: dict) -> ReplayOut:
-    control = ServiceControl(ctx)
-    want = control.desired(NAME)
-    if want.state != "running" or not want.params.get("symbols"):
-        problem(409, detail="no replay is running: start one with POST /api/v1/replay")
-    control.start(NAME, by=requester(principal), params={**want.params, **change})
-    audit(principal, ctx, f"replay.{action}", ",".join(want.params["symbols"]), change)
-    return _out(ctx, control)
+def _control(ctx, principal: Principal, action: str, *args) -> ReplayOut:
+    replay = _replay(ctx)
+    try:
+        change = getattr(replay, action)(*args, by=requester(principal))
+    except NoReplay as e:
+        problem(409, detail=str(e))
+    audit(principal, ctx, f"replay.{action.replace('set_', '')}", ",".join(replay.params()["symbols"]), change)
+    return _out(replay)
 
 
 @router.post("/replay/pause", response_model=ReplayOut, responses=CONFLICT, summary="pause the running replay")
 def pause_replay(ctx: CtxDep, principal: Researcher) -> ReplayOut:
-    return _control(ctx, principal, "pause", {"paused": True})
+    return _control(ctx, principal, "pause")
 
 
 @router.post("/replay/resume", response_model=ReplayOut, responses=CONFLICT, summary="resume the paused replay")
 def resume_replay(ctx: CtxDep, principal: Researcher) -> ReplayOut:
-    return _control(ctx, principal, "resume", {"paused": False})
+    return _control(ctx, principal, "resume")
 
 
 @router.post("/replay/seek", response_model=ReplayOut, responses=CONFLICT,
              summary="continue the replay from a time of its window")
 def seek_replay(ctx: CtxDep, principal: Researcher, body: ReplaySeek) -> ReplayOut:
-    want = ServiceControl(ctx).desired(NAME)
-    if want.state == "running" and want.params.get("symbols"):
-        seek_time(ReplayRequest.from_params(want.params), body.to)  # 422 now rather than ignored by the player
-    return _control(ctx, principal, "seek", {"seek": {"to": body.to, "id": uuid.uuid4().hex}})
+    return _control(ctx, principal, "seek", body.to)
 
 
 @router.post("/replay/speed", response_model=ReplayOut, responses=CONFLICT, summary="change the replay's speed")
 def speed_replay(ctx: CtxDep, principal: Researcher, body: ReplaySpeed) -> ReplayOut:
-    speed = parse_speed(body.speed)
-    return _control(ctx, principal, "speed", {"speed": "max" if speed is None else speed})
+    return _control(ctx, principal, "set_speed", body.speed)
 
 
 @router.delete("/replay", response_model=ReplayOut, summary="stop the replay")
 def stop_replay(ctx: CtxDep, principal: Researcher) -> ReplayOut:
-    control = ServiceControl(ctx)
-    control.stop(NAME, by=requester(principal))
+    replay = _replay(ctx)
+    replay.stop(by=requester(principal))
     audit(principal, ctx, "replay.stop", NAME, {})
-    return _out(ctx, control)
-
+    return _out(replay)

@@ -170,3 +170,42 @@ def test_cli_replays_a_day_as_fast_as_possible_in_the_foreground(stored):
     regular = sum(len(stored.store.read_day(s, DAY, columns=["tick_id"]).loc[f"{DAY} 09:30":f"{DAY} 15:59:59.999"])
                   for s in SYMBOLS)
     assert f"replayed {regular:,} ticks of AAPL, MSFT" in done.stdout, done.stdout[-1000:]
+
+
+def test_player_bar_on_the_monitor_drives_the_supervised_replay_service(stored):
+    """The monitor's player bar → ReplayControl → the supervisor's replay service: play at 1×, pause,
+    resume as fast as possible to the end, stop; a viewer's bar is disabled."""
+    from tickdeck.core.replay_service import ReplayService
+    from tickdeck.core.services import ServiceControl, Supervisor
+    from tickdeck.core.users import User
+    from tickdeck.pages.monitor import MonitorPage
+
+    sup = Supervisor(stored, {"replay": ReplayService})
+    page = MonitorPage(ctx=stored, services=ServiceControl(stored, names=["replay"]), autostart=False)
+    page.__panel__()
+    bar = page.player
+    bar.symbols, bar.day, bar.start, bar.end, bar.speed = "aapl, msft", DAY.isoformat(), "09:30", "16:00", "1"
+
+    def until(cond, what):
+        return wait_for(lambda: (sup.tick(), cond())[1], what, timeout=120)
+
+    try:
+        bar.play()
+        until(lambda: (bar.replay.state().get("delivered") or 0) > 0, "the replay to deliver ticks")
+        bar.pause()
+        until(lambda: bar.replay.state().get("state") == "paused", "the pause")
+        bar.speed = "max"
+        bar.set_speed()
+        bar.play()  # same symbols and window: resumes
+        st = until(lambda: (s := bar.replay.state()).get("state") == "finished" and s, "the end of the window")
+        bar.refresh()
+        assert 'data-testid="replay-state"' in bar.status_pane.object and "finished" in bar.status_pane.object
+        assert st["delivered"] == st["total"] > 0 and st["symbols"] == ["AAPL", "MSFT"]
+        assert sup.runs["replay"].restarts == 0, "the controls were applied without a restart"
+        bar.stop()
+        until(lambda: sup.status("replay").state == "stopped", "the stop")
+    finally:
+        sup.shutdown(timeout=30)
+    viewer = MonitorPage(ctx=stored, services=ServiceControl(stored, names=["replay"]), autostart=False,
+                         user=User("vera", "viewer"))
+    assert viewer.player.play_button.disabled and viewer.player.seek_button.disabled
