@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import os
 import pkgutil
 import sys
 
 from tickdeck.core.errors import TickdeckError
+from tickdeck.core.logging_setup import configure as configure_logging
 
 
 def _command_modules() -> list[str]:
@@ -79,9 +79,8 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str]) -> int:
     parser = build_parser(_verb(argv))
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        configure_logging(verbose=args.verbose)  # TICKDECK_LOG_FORMAT=json|text, TICKDECK_LOG_LEVEL
         rc = args.func(args)
     except TickdeckError as e:
         print(f"tickdeck: error: {e}", file=sys.stderr)

@@ -47,7 +47,7 @@ UNUSED_SESSION_LIFETIME_MS = 60_000
 CHECK_UNUSED_SESSIONS_MS = 10_000
 # Paths the API answers (under --prefix): everything below these, and WebSockets below /ws (/ws itself
 # is the home page's Bokeh socket).
-API_HTTP_PATHS = ("/api", "/healthz", "/readyz")
+API_HTTP_PATHS = ("/api", "/healthz", "/readyz", "/metrics")
 API_WS_PATHS = ("/ws",)
 
 

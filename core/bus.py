@@ -39,6 +39,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from tickdeck.core import metrics
 from tickdeck.core.events import Event, EventError, MalformedMessage, Message, UnknownEventType, decode, encode
 
 log = logging.getLogger(__name__)
@@ -176,6 +177,7 @@ class LocalBus:
     def _count(self, what: str, n: int = 1) -> None:
         with self._count_lock:
             self._counts[what] += n
+        metrics.bus_count(what, n)  # drops and problems only
 
     @property
     def stats(self) -> BusStats:

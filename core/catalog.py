@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from tickdeck.core import db
+from tickdeck.core import db, metrics
 from tickdeck.core.naming import as_date, normalize_ticker
 from tickdeck.core.quality_scale import check_quality_score
 
@@ -309,6 +309,7 @@ class Catalog:
         if vals:
             with self.Session.begin() as s:
                 s.execute(db.DeadLetter.__table__.insert(), vals)
+            metrics.ticks("dead_letter", len(vals))
         return len(vals)
 
     def dead_letters(self, status: str | None = None, limit: int = 1000,

@@ -37,6 +37,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from tickdeck.core import metrics
 from tickdeck.core.calendar import MarketCalendar
 from tickdeck.core.enrich import SLICE_ROWS as SLICE_ROWS_ENRICH
 from tickdeck.core.enrich import enrich, enrich_slices, utc_ns_from_date_time
@@ -380,6 +381,7 @@ def _publish(ctx, d, *, dups: int, dataset: dict | None, guard_replace: bool, de
     if existing is None or dataset:
         ctx.catalog.upsert_dataset(d.symbol, source=ds.pop("source", d.source), calendar=d.calendar, **ds)
     after_store(ctx, info, replaced=previous is not None, run_hooks=not defer_post_write)
+    metrics.ticks("written", info.ticks)
     return IngestResult(info, dups, d.disorder, d.rejected, d.wrong_day)
 
 

@@ -59,7 +59,7 @@ import numpy as np
 import pandas as pd
 import psutil
 
-from tickdeck.core import naming
+from tickdeck.core import metrics, naming
 from tickdeck.core.collect import DATASET, SOURCE, _dead_letters, finalize_day
 from tickdeck.core.deadletters import add_line_dead_letters, add_tick_dead_letters
 from tickdeck.core.enrich import enrich, utc_ns_from_date_time
@@ -339,6 +339,7 @@ def _commit(ctx, st: _LiveDay, df: pd.DataFrame, info, summary: LiveSummary, cal
             ctx.catalog.upsert_dataset(st.symbol, source=SOURCE, calendar=calendar.name, **DATASET)
         st.catalogued = True
     summary.appended[st.symbol] = summary.appended.get(st.symbol, 0) + len(df)
+    metrics.ticks("stored", len(df))
     return len(df)
 
 
@@ -619,6 +620,7 @@ def _materialise_round(ctx, day: dt.date, writer: int, calendar, states: dict, c
                        summary: LiveSummary, final: bool) -> None:
     """Read every journal segment of ``day`` written by process ``writer`` past its cursor; append
     the new rows to their days; delete segments no longer written (all of them when ``final``)."""
+    t0 = time.perf_counter()
     segments = _segments(ctx, day, writer)
     frames = []
     for name in segments:
@@ -631,6 +633,7 @@ def _materialise_round(ctx, day: dt.date, writer: int, calendar, states: dict, c
     for name in segments if final else segments[:-1]:
         ctx.store.delete_series(naming.JOURNAL_LIBRARY, name)
         cursors.pop(name, None)
+    metrics.materialiser_round(time.perf_counter() - t0, None if rows is None else rows["received"].to_numpy())
 
 
 def recover_journal(ctx, calendar, summary: LiveSummary, checks: _RowChecks | None = None) -> list[tuple[str, dt.date]]:
@@ -961,6 +964,7 @@ def collect_live(ctx, symbols, *, batch_seconds: float = 1.0, flush_after: float
                 summary.acknowledged += n
                 summary.latencies_ms.append((done - batch.received_at) * 1000)
                 summary.add_line_latencies((done - batch.line_received) * 1000)
+                metrics.live_acknowledged(n, done - batch.line_received)  # Prometheus: counter and histogram
                 bars.feed(frame["symbol"], frame, ts)
                 if mat is None:
                     mat = _Materialiser(ctx.settings, day, batch_seconds)

@@ -43,7 +43,7 @@ import arcticdb as adb
 import numpy as np
 import pandas as pd
 
-from tickdeck.core import naming
+from tickdeck.core import metrics, naming
 from tickdeck.core.errors import DayNotFound, NotFound, SchemaError, StorageError, SymbolNotFound, TickdeckError
 from tickdeck.core.schema import SESSION_BY_NAME, STORED_COLUMNS, TZ, validate_frame
 
@@ -231,6 +231,7 @@ class FrameCache:
     def get(self, key):
         with self._lock:
             df = self._items.get(key)
+            metrics.cache_lookup("frames", df is not None)
             if df is None:
                 self.misses += 1
                 return None

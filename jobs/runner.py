@@ -16,6 +16,8 @@ import threading
 import time
 import traceback
 
+from tickdeck.core import metrics
+from tickdeck.core.logging_setup import bound
 from tickdeck.core.progress import Progress
 from tickdeck.jobs.kinds import get_kind
 from tickdeck.jobs.errors import JobCancelled
@@ -71,7 +73,18 @@ class _Heartbeat(threading.Thread):
 
 
 def run_job(ctx, queue: JobQueue, job: JobRecord, worker: str) -> JobRecord:
-    """Run a claimed job to its outcome and record it; returns the final record."""
+    """Run a claimed job to its outcome and record it; returns the final record.
+
+    While it runs, log records carry its id and kind (:mod:`core.logging_setup`); its run time and
+    outcome are counted in ``tickdeck_job_duration_seconds`` / ``tickdeck_jobs_finished_total``."""
+    with bound(job_id=job.id, job_kind=job.kind):
+        t0 = time.perf_counter()
+        rec = _run_job(ctx, queue, job, worker)
+        metrics.job_finished(job.kind, rec.status, time.perf_counter() - t0)
+        return rec
+
+
+def _run_job(ctx, queue: JobQueue, job: JobRecord, worker: str) -> JobRecord:
     prog = JobProgress(queue, job.id)
     beat = _Heartbeat(queue, job.id, worker, prog)
     if job.cancel_requested:

@@ -20,7 +20,7 @@ from typing import Callable
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from tickdeck.app.api import errors
+from tickdeck.app.api import errors, observability
 from tickdeck.app.api.deps import API_PREFIX, RateLimiter
 from tickdeck.app.api.schemas import PROBLEM_RESPONSES, Liveness, Readiness
 from tickdeck.core.config import Settings
@@ -66,6 +66,7 @@ def create_api(settings: Settings, get_ctx: Callable[[], Context]) -> FastAPI:
         else:
             app.include_router(module.router, prefix=API_PREFIX, responses=PROBLEM_RESPONSES)
     _health_routes(app)
+    observability.install(app, get_ctx)  # GET /metrics, request ids and durations
     _docs_routes(app)
     return app
 

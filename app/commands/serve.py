@@ -17,11 +17,14 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from tickdeck.app.server import serve
     from tickdeck.app.wiring import load_settings
-    from tickdeck.core.context import Context
+    from tickdeck.core.metrics_setup import enable_multiprocess
 
     settings = load_settings()
+    enable_multiprocess(settings.data_dir)  # before anything imports prometheus_client (docs/operations.md "Metrics")
+    from tickdeck.app.server import serve
+    from tickdeck.core.context import Context
+
     # Fail fast on bad settings (one line naming the variable) before the server starts.
     Context.open(settings).close()
     base = f"http://{args.address}:{args.port}{args.prefix or ''}"

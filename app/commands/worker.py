@@ -26,7 +26,10 @@ def register(sub) -> None:
 def run(args) -> int:
     import signal
 
-    from tickdeck.app.wiring import open_context
+    from tickdeck.app.wiring import load_settings, open_context
+    from tickdeck.core.metrics_setup import enable_multiprocess
+
+    enable_multiprocess(load_settings().data_dir)  # before anything imports prometheus_client: its jobs are counted
     from tickdeck.jobs.queue import STALE_AFTER_S
     from tickdeck.jobs.worker import Worker
 

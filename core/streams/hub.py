@@ -22,6 +22,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from tickdeck.core import metrics
 from tickdeck.core.events import Message
 from tickdeck.core.streams.client import StreamClient, make_bundles, Replay
 from tickdeck.core.streams.protocol import (
@@ -160,6 +161,7 @@ class StreamHub:
     def _dropped(self, client: StreamClient, messages: int) -> None:
         self._count("dropped_clients")
         self._count("dropped_messages", messages)
+        metrics.ws_dropped(messages)
 
     @property
     def stats(self) -> StreamStats:
@@ -180,6 +182,7 @@ class StreamHub:
         lane = self._lanes.get(ms) or self._lanes.setdefault(ms, _Lane(self, ms))
         client = StreamClient(self, lane, label, single)
         self.clients.add(client)
+        metrics.ws_clients(+1)
         return client
 
     def disconnect(self, client: StreamClient) -> None:
@@ -187,6 +190,7 @@ class StreamHub:
         if client not in self.clients:
             return
         self.clients.discard(client)
+        metrics.ws_clients(-1)
         for name in list(client.channels):
             self._release(client, name)
         client.channels.clear()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy import select
 
-from tickdeck.core import db
+from tickdeck.core import db, metrics
 from tickdeck.core.errors import DayNotFound, TickdeckError
 from tickdeck.core.events import ValidationDone
 from tickdeck.core.naming import as_date, date_range, normalize_ticker
@@ -129,12 +129,16 @@ def validate_day(ctx, symbol: str, day, *, types=None, use_cache: bool = True,
     version = ctx.store.day_info(symbol, day).ingest_id
     if use_cache:
         cached = _cached(ctx, symbol, day, wanted, version, cfg.cache_hours)
+        metrics.cache_lookup("validation", cached is not None)
         if cached is not None:
-            return DayReport.build(symbol, day, cached, version, cached=True)
+            report = DayReport.build(symbol, day, cached, version, cached=True)
+            metrics.validation_report(report)
+            return report
     data = load_day(ctx, symbol, day)
     results = run_validators(ctx, data, wanted, cfg)
     _persist(ctx, results)
     report = DayReport.build(symbol, day, results, version)
+    metrics.validation_report(report)
     ctx.bus.publish(ValidationDone(symbol, day.isoformat(), report.status, len(report.issues), version or ""))
     return report
 
