@@ -56,6 +56,11 @@ CHART_COLUMNS = ["last", "bid", "ask", "last_sz"]  # what the tick chart draws: 
 EXPORT_MAX_ROWS = 5_000_000  # one in-memory download; larger selections: narrow the dates or session
 MAX_RANGE_DAYS = 31  # calendar days per selection: keeps a tick view within a few GB of RAM
 TABS = ("chart", "table", "analysis", "export")
+NARROW_PX = 760  # phones and narrow windows (as the page template): the controls fold behind a button
+# the controls fold on a narrow screen until opened; the button that opens them shows only there
+CONTROLS_CSS = f"@media (max-width: {NARROW_PX}px) {{ :host(:not(.td-open)) {{ display: none !important; }} }}"
+TOGGLE_CSS = f"@media (min-width: {NARROW_PX + 1}px) {{ :host {{ display: none !important; }} }}"
+SHOW_CONTROLS, HIDE_CONTROLS = "Show controls ▾", "Hide controls ▴"
 SELECTION = ("symbol", "start", "end", "session", "view", "bar_spec", "sma", "ema", "bollinger", "axis")
 AXES = {"Trading time": "trading", "Clock time": "clock"}  # the time axis toggle's labels
 
@@ -625,6 +630,16 @@ class ExplorerPage(pn.viewable.Viewer):
             pn.Column(pn.pane.Markdown("Show", margin=(0, 5)), self._view),
             pn.Column(pn.pane.Markdown("Time axis", margin=(0, 5)), self._axis),
             self._family, self._spec, *self._overlays, align_items="end", sizing_mode="stretch_width")
-        controls = pn.Column(controls, self._spec_note, sizing_mode="stretch_width")
-        return pn.Column(pn.pane.Markdown("## Explorer"), controls, self._status, self._tabs,
-                         sizing_mode="stretch_width")
+        self._controls = pn.Column(controls, self._spec_note, sizing_mode="stretch_width",
+                                   css_classes=["td-controls"], stylesheets=[CONTROLS_CSS])
+        self._controls_toggle = pn.widgets.Button(name=SHOW_CONTROLS, button_type="default", width=170,
+                                                  css_classes=["td-controls-toggle"], stylesheets=[TOGGLE_CSS])
+        self._controls_toggle.on_click(self._toggle_controls)
+        return pn.Column(pn.pane.Markdown("## Explorer"), self._controls_toggle, self._controls, self._status,
+                         self._tabs, sizing_mode="stretch_width")
+
+    def _toggle_controls(self, _event=None) -> None:
+        """Open or fold the controls (phones: they start folded so the chart comes first)."""
+        opened = "td-open" not in self._controls.css_classes
+        self._controls.css_classes = ["td-controls", "td-open"] if opened else ["td-controls"]
+        self._controls_toggle.name = HIDE_CONTROLS if opened else SHOW_CONTROLS

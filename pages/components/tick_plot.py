@@ -182,7 +182,7 @@ class TickPlot:
                                     color="#8c959f", alpha=0.5)
         self.band.add_tools(HoverTool(renderers=[band], mode="vline", tooltips=[
             ("time", "@time{custom}"), ("bid", "@bid{0.00}"), ("ask", "@ask{0.00}")], formatters={"@time": real_time}))
-        self.volume_source = ColumnDataSource({"time": [], "volume": []})
+        self.volume_source = ColumnDataSource({"time": [], "volume": []}, name="td-volume")
         self.volume = figure(height=STRIP_HEIGHT + AXIS_HEIGHT, y_range=DataRange1d(start=0), y_axis_label="volume",
                              x_axis_label="time (ET)", **common)
         spikes = self.volume.segment("time", 0, "time", "volume", source=self.volume_source, color="#57606a",

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from services_needed import free_port
+from services_needed import free_port, stop_group
 
 pytestmark = pytest.mark.browser
 
@@ -66,11 +66,7 @@ def served(tmp_path_factory, demo_data, chromium_path):
         except OSError:
             time.sleep(0.2)  # polling interval while the server boots, not a wait for a condition
     yield url
-    os.killpg(proc.pid, 15)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, 9)
+    stop_group(proc)
 
 
 @pytest.fixture(autouse=True)
@@ -186,3 +182,83 @@ def test_analysis_tab_shows_volume_profile_and_spreads(served, page, shot):
       if (m.title && m.title.text && /Volume profile · POC|Spread over time|Spread distribution/.test(m.title.text))
         n++; return n >= 3; }""")
     shot(page, "explorer-analysis")
+
+
+# -- trading time, tabs from the link, phones ---------------------------------------------------------
+THREE_DAYS = "explorer?symbol=AAPL&start=2024-07-01&end=2024-07-03"
+HOUR_MS = 3_600_000
+# the widest stretch of the time axis without any traded volume, and the axis' whole width (ms)
+AXIS_GAPS = """() => { for (const d of Bokeh.documents) { const r = d.get_model_by_name('td-x-range');
+  if (!r) continue; const v = d.get_model_by_name('td-volume'), t = v.data.time, c = d.get_model_by_name('td-clock');
+  let gap = 0; for (let i = 1; i < t.length; i++) gap = Math.max(gap, t[i] - t[i - 1]);
+  return {gap: gap, width: r.end - r.start, n: t.length, segments: c.data.ts.length,
+          seams: d.get_model_by_name('td-seams').data.x.length}; } return null; }"""
+FORMAT = """(ticks) => { for (const d of Bokeh.documents) { const f = d.get_model_by_name('td-trading-format');
+  if (f) return f.doFormat(ticks, {loc: 0}); } return null; }"""
+
+
+def test_three_days_on_trading_time_have_no_night_gaps_and_read_real_times(served, page, shot):
+    from tickdeck.core.trading_time import trading_clock
+
+    page.goto(served + THREE_DAYS)
+    _summary(page, r"AAPL · 2024-07-01 → 2024-07-03 · all session · [\d,]+ ticks")
+    page.wait_for_function(f"() => {{ const a = ({AXIS_GAPS})(); return a && a.n > 0 && a.seams === 2; }}")
+    trading = page.evaluate(AXIS_GAPS)
+    # the two nights are gone: no stretch without trades as long as the 8 h between 20:00 and 04:00
+    assert trading["segments"] == 3 and trading["gap"] < HOUR_MS, trading
+    assert trading["width"] <= (16 + 16 + 13) * HOUR_MS + HOUR_MS  # three sessions, the 3rd's closing at 17:00
+    shot(page, "explorer-trading-time")
+    # the axis labels read the real ET time: 5.5 h after the first seam is Tuesday 09:30
+    seam = int(trading_clock("2024-07-01", "2024-07-03", "all").seams[0] // 1_000_000)
+    labels = page.evaluate(FORMAT, [seam + 5.5 * HOUR_MS, seam + 6.5 * HOUR_MS])
+    assert labels == ["Tue 07/02 09:30", "10:30"], labels
+    # and so does the hover: far right on the axis is Wednesday, inside its session
+    x, y, w, h = page.evaluate(PRICE_CANVAS)
+    page.mouse.move(x + 0.9 * w, y + h / 2)
+    tip = page.locator(".bk-tooltip-content", has_text="price").first
+    tip.wait_for()
+    when = re.search(r"(2024-\d\d-\d\d) (\d\d):(\d\d):\d\d\.\d{3}", tip.inner_text())
+    assert when and when.group(1) == "2024-07-03" and "04" <= when.group(2) < "17", tip.inner_text()
+    # the toggle puts the nights back
+    page.get_by_role("button", name="Clock time", exact=True).click()
+    page.wait_for_function(f"() => {{ const a = ({AXIS_GAPS})(); return a && a.n > 0 && a.segments === 0; }}")
+    clock = page.evaluate(AXIS_GAPS)
+    assert clock["gap"] >= 8 * HOUR_MS and clock["seams"] == 0, clock
+    assert "axis=clock" in page.url
+    shot(page, "explorer-clock-time")
+
+
+@pytest.mark.parametrize("tab, shows", [("table", ".td-row-count"), ("export", ".td-export-info")])
+def test_a_link_with_tab_opens_that_tab(served, page, tab, shows):
+    page.goto(served + f"explorer?symbol=AAPL&start=2024-07-02&session=regular&tab={tab}")
+    _summary(page, r"AAPL · 2024-07-02 · regular session · [\d,]+ ticks")
+    page.locator(".bk-tab.bk-active", has_text=tab.capitalize()).wait_for()
+    page.locator(shows, has_text=re.compile(r"[\d,]+ (ticks|rows)")).wait_for()  # filled without a click
+    if tab == "table":
+        page.locator(".tabulator-row").first.wait_for()
+
+
+def test_phone_folds_the_controls_behind_a_button_and_shows_the_chart_first(served, browser, shot):
+    from axe_playwright_python.sync_playwright import Axe
+
+    ctx = browser.new_context(viewport={"width": 375, "height": 800})
+    ctx.set_default_timeout(150_000)
+    page = ctx.new_page()
+    page.goto(served + "explorer?symbol=AAPL&start=2024-07-02")
+    _summary(page, r"AAPL · 2024-07-02 · all session · [\d,]+ ticks")
+    toggle = page.get_by_role("button", name="Show controls")
+    expect(toggle).to_be_visible()
+    symbol = page.get_by_role("combobox", name="Symbol")
+    expect(symbol).to_be_hidden()
+    page.wait_for_function(f"() => ({PRICE_CANVAS})() !== null")
+    x, y, w, h = page.evaluate(PRICE_CANVAS)
+    assert y < 800 and w > 0.85 * 375  # the chart is on the first screen, full width
+    violations = [v for v in Axe().run(page, options={"runOnly": {"type": "tag", "values": [
+        "wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}).response["violations"] if v["impact"] in ("serious", "critical")]
+    assert violations == [], [(v["id"], [n["target"] for n in v["nodes"]][:3]) for v in violations]
+    shot(page, "phone-explorer-folded")
+    toggle.click()
+    expect(symbol).to_be_visible()
+    expect(page.get_by_role("button", name="Hide controls")).to_be_visible()
+    shot(page, "phone-explorer-controls")
+    ctx.close()
