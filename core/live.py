@@ -47,6 +47,7 @@ from __future__ import annotations
 import collections
 import ctypes
 import datetime as dt
+import logging
 import multiprocessing
 import os
 import queue
@@ -77,8 +78,11 @@ from tickdeck.core.sources.iqfeed import (FLUSH_AFTER_S, CircuitOpen, FeedDiscon
                                           InvalidFeedSymbol, NoData)
 from tickdeck.core.sources.iqfeed_parse import MalformedReply
 
+log = logging.getLogger(__name__)
+
 JOURNAL_SEGMENT_S = 300.0  # a journal segment takes appends this long, then a new one starts
 MATERIALISE_NICE = 5  # the materialiser process runs at a lower CPU priority than the collector
+FINALIZE_WAIT_S = 60.0  # a removed symbol's finalisation waits this long (beyond a stop's flush) for its last ticks
 STOP_FLUSH_S = 30.0  # a stop's final flush ends within this; what it has not moved stays in the journal
 HANDOVER_SHARE = 0.5  # the materialiser's last round gets this share of the limit, then the collector takes over
 LATENCY_BIN_MS = 1.0  # latency histogram resolution
@@ -186,7 +190,8 @@ class LiveSymbols:
 
     :meth:`set` from any thread; the collecting thread applies the change before its next batch
     (within ``batch_seconds``): a removed symbol is unwatched (``r``) and its ticks are no longer
-    journaled (what was acknowledged before lands in its day); an added one is watched (``w``),
+    journaled (what was acknowledged before lands in its day, which is then finalised whole —
+    :func:`core.collect.finalize_day`, on a thread of its own); an added one is watched (``w``),
     then its day is filled in from history up to now (its stored ticks first, as at the start
     of a run), so its day has no hole before its first live tick. A symbol the feed does not
     know is dropped again and listed in :attr:`rejected` with the reason; the run goes on.
@@ -821,6 +826,7 @@ def collect_live(ctx, symbols, *, batch_seconds: float = 1.0, flush_after: float
     applied, initial = live_symbols.get()
     syms = [s for s in initial if not is_statistic_symbol(s)]  # tick symbols: days, journal, bars
     stat_syms = [s for s in initial if is_statistic_symbol(s)]  # DTN statistics: StatisticUpdated only
+    finalizing: dict[str, threading.Thread] = {}  # removed symbols whose day is being finalised
     added_while_running: set[str] = set()  # a feed's "unknown symbol" for these drops them instead of failing the run
     host = host or ctx.settings.feed_host
     cal = ctx.calendar()
@@ -870,9 +876,19 @@ def collect_live(ctx, symbols, *, batch_seconds: float = 1.0, flush_after: float
             return
         if added:  # what is journaled goes to the days first (a re-added symbol resumes after it)
             settle()
+        for s in added:  # removed earlier today: its finalisation ends first; the day's end finalises it again
+            if s in finalizing:
+                finalizing.pop(s).join()
+            if (s, day) in summary.finalized:
+                summary.finalized.remove((s, day))
         states = [before.get(s) or _LiveDay(ctx, s, day) for s in syms]
         if removed:
             bars.drop_symbols(removed)
+            for s in removed if finalize else ():
+                if (s, day) not in summary.finalized and before[s].last_id >= 0:
+                    finalizing[s] = threading.Thread(target=finalize_removed, args=(s, day, before[s].last_id),
+                                                     daemon=True, name=f"tickdeck-finalize-{s}")
+                    finalizing[s].start()
         if added:
             bars.add_symbols(_stored_bar_inputs(ctx, added, day))
             if cal.is_trading_day(day):
@@ -881,6 +897,26 @@ def collect_live(ctx, symbols, *, batch_seconds: float = 1.0, flush_after: float
                         backfill({s: states[index[s]]})
                     except InvalidFeedSymbol as e:
                         drop_unknown(s, str(e))
+
+    def finalize_removed(symbol: str, day: dt.date, last_id: int) -> None:
+        """A removed symbol's day rewritten whole (:func:`core.collect.finalize_day`) once the materialiser
+        has moved its last acknowledged tick (``last_id``) into it; on a thread of its own, so the other
+        symbols' acknowledgements do not wait for it (nothing more is journaled for it)."""
+        deadline = time.monotonic() + stop_timeout + FINALIZE_WAIT_S
+        try:
+            while True:
+                try:
+                    ids = ctx.store.read_day(symbol, day, columns=["tick_id"])["tick_id"].to_numpy()
+                except DayNotFound:
+                    ids = np.empty(0, dtype=np.int64)
+                if (ids.size and int(ids.max()) >= last_id) or time.monotonic() >= deadline:
+                    break
+                time.sleep(min(batch_seconds, 0.5))
+            if ids.size:
+                finalize_day(ctx, symbol, day)
+                summary.finalized.append((symbol, day))
+        except Exception:  # noqa: BLE001 - the day stays as collected; the close's finalisation retries it
+            log.exception("finalising %s %s after its removal from live collection failed", symbol, day)
 
     def backfill(which: dict) -> None:
         """Fill ``which`` (symbol -> day state) in from the active feed's history; when that feed's
@@ -984,6 +1020,8 @@ def collect_live(ctx, symbols, *, batch_seconds: float = 1.0, flush_after: float
         link.close()
         bars.close()
         settle()
+        for t in finalizing.values():  # removed symbols' days: their last ticks are in them now
+            t.join()
         if summary.stop is None:  # no tick was journaled: nothing to flush
             summary.stop = LiveStop("nothing", 0, 0, 0, 0.0, stop_timeout)
     return summary

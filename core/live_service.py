@@ -13,8 +13,11 @@ Params: ``symbols`` (default: the watchlist's IQFeed datasets, :func:`tickdeck.c
 Its symbols change without a restart: when only ``symbols`` differ from what it runs with, the
 supervisor calls :meth:`LiveCollectionService.update` (``ServiceControl.subscribe`` /
 ``unsubscribe``, the API's ``/feeds/subscribe``), and the running collection watches the added
-symbols (their day filled in from history first) and stops storing the removed ones
-(:class:`core.live.LiveSymbols`). Symbols the feed refused while running are listed in the
+symbols (their day filled in from history first) and stops storing the removed ones, whose
+day it finalises (:class:`core.live.LiveSymbols`); ``tickdeck feeds subscribe|unsubscribe`` and
+the monitor page's live-symbols box ask for the same. With ``TICKDECK_FEED_BACKUP`` set it fails
+over to the backup feed and back (:mod:`core.failover`). Symbols the feed refused while running
+are listed in the
 status's params under ``rejected``.
 """
 

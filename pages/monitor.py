@@ -152,7 +152,7 @@ class MonitorPage(pn.viewable.Viewer):
         self.start_button.on_click(lambda _e: self.start_collection())
         self.stop_button.on_click(lambda _e: self.stop_collection())
         # the running live service's symbols, changed without a restart (ServiceControl.subscribe/unsubscribe)
-        self.live_symbols_input = pn.widgets.TextInput(name="Live symbols to add or remove", placeholder="NVDA, TSLA",
+        self.live_symbols_input = pn.widgets.TextInput(label="Live symbols to add or remove", placeholder="NVDA, TSLA",
                                                        width=260)
         self.subscribe_button = pn.widgets.Button(label="Add to live", description="watch these symbols too; "
                                                   "their day is filled in from history first")

@@ -6,6 +6,10 @@ is measured on the emulator clock and in wall milliseconds and printed (``-s``).
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -21,6 +25,7 @@ from tickdeck.core.context import Context
 from tickdeck.core.events import FeedSwitched, TicksAppended
 from tickdeck.core.live import collect_live
 from tickdeck.core.sources.iqfeed_emulator import EmulatorFaults, EmulatorThread, IQFeedEmulator
+from tickdeck.pages.monitor import MonitorPage
 
 DAY = "2024-07-02"
 SYMBOLS = ("AAPL", "MSFT")
@@ -108,6 +113,8 @@ def test_live_collection_fails_over_to_the_backup_and_back_without_gap_or_duplic
 
     watch = Watch(ctx, market_clock)
     feed_status.install(ctx)
+    page = MonitorPage(ctx=ctx, autostart=False)
+    page.start_updates()  # the bus listener only (no server session)
     stop = threading.Event()
     out = {}
 
@@ -171,9 +178,24 @@ def test_live_collection_fails_over_to_the_backup_and_back_without_gap_or_duplic
         got = got.sort_values("tick_id", kind="stable")
         for col in ("last", "last_sz"):
             assert np.array_equal(got[col].to_numpy(), src[col][:n]), (sym, col)
+    # each switch is a line under the monitor's feed panel
+    page.flush()
+    lines = page.switch_pane.object
+    assert lines.count("<li>") == 4 and "switched to the <b>backup</b> feed" in lines and "(stale: " in lines
+    page.stop_updates()
     # each failover is an alert signal: a feed:failover rule fires once per switch to the backup
     engine = AlertEngine([AlertRule("on backup", "ops", "feed:failover", "above", 0.5, id=1)], clock=market_clock)
     firings = [f for m in watch.messages for f in engine.feed(m)]
     assert [f.value for f in firings] == [1.0, 1.0]
+    # another process sees where collection is and the last switch (the status cache's stored copy)
+    env = {**os.environ, "TICKDECK_DATA_DIR": str(ctx.settings.data_dir),
+           "TICKDECK_FEED_BACKUP": ctx.settings.feed_backup}
+    r = subprocess.run([sys.executable, "-m", "tickdeck", "feeds", "status", "--json"], env=env, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    st = json.loads(r.stdout)
+    assert st["backup"] == str(ctx.settings.backup_feed)
+    assert st["last_switch"]["to_role"] == "primary" and st["last_switch"]["reason"] == "primary_healthy"
+    assert st["clients"]["level1"]["port"] == ports[1]
     print(f"\nfailover gap (primary death -> first tick from the backup): {gap_wall_ms:.0f} ms wall, "
           f"{gap_emu_s:.1f} s on the emulator clock ({SPEED:g}x)")
