@@ -285,3 +285,23 @@ def render(state: StateCollector | None = None) -> tuple[bytes, str]:
     if state is not None:
         sources.append(state)
     return generate_latest(_Chain(*sources)), CONTENT_TYPE_LATEST
+
+
+def start_exporter(port: int, address: str = "127.0.0.1"):
+    """Serve this deployment's process metrics on ``http://address:port/metrics`` from a thread (a
+    worker without a web server, e.g. one container of ``deploy/compose.yaml``); returns the server.
+
+    Only process metrics: the state metrics come from the web server's ``/metrics``. Bind to a
+    private address: this endpoint has no authentication.
+    """
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    path = multiprocess_dir()
+    registry = REGISTRY
+    if path:
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=path)
+    server, _thread = start_http_server(port, addr=address, registry=registry)
+    return server

@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+import os
+
+ORIGINS_ENV = "TICKDECK_ALLOW_WEBSOCKET_ORIGIN"  # the container's setting (the Dockerfile allows no '*')
+
 
 def register(sub) -> None:
     p = sub.add_parser("serve", help="serve the web app and the HTTP API on one port")
@@ -10,7 +14,9 @@ def register(sub) -> None:
     p.add_argument("--address", default="127.0.0.1")
     p.add_argument("--prefix", default="", help="URL prefix when served behind a proxy, e.g. /tickdeck")
     p.add_argument("--num-procs", type=int, default=1, help="worker processes (0 = one per core)")
-    p.add_argument("--allow-websocket-origin", action="append", default=None, metavar="HOST[:PORT]")
+    p.add_argument("--allow-websocket-origin", action="append", default=None, metavar="HOST[:PORT]",
+                   help="a host whose pages may open the websockets (repeat for several; default: "
+                        f"{ORIGINS_ENV}, comma-separated, else this server's own address)")
     p.add_argument("--no-worker", action="store_true",
                    help="do not run the embedded job worker and scheduler (use `tickdeck worker` processes)")
     p.set_defaults(func=run)
@@ -29,6 +35,8 @@ def run(args) -> int:
     Context.open(settings).close()
     base = f"http://{args.address}:{args.port}{args.prefix or ''}"
     print(f"tickdeck serving on {base}/ (API: {base}/api/v1, docs: {base}/api/docs)", flush=True)
+    origins = args.allow_websocket_origin or \
+        [o.strip() for o in os.environ.get(ORIGINS_ENV, "").split(",") if o.strip()] or None
     serve(settings, port=args.port, address=args.address, prefix=args.prefix, num_procs=args.num_procs,
-          allow_websocket_origin=args.allow_websocket_origin, worker=not args.no_worker)
+          allow_websocket_origin=origins, worker=not args.no_worker)
     return 0

@@ -20,6 +20,9 @@ def register(sub) -> None:
                         "(live collection); one process per database")
     p.add_argument("--stale-after", type=float, default=None,
                    help="seconds without a heartbeat before a running job counts as orphaned")
+    p.add_argument("--metrics-port", type=int, default=None,
+                   help="also serve this worker's Prometheus metrics on this port (no auth: keep it private)")
+    p.add_argument("--metrics-address", default="127.0.0.1", help="address of --metrics-port (default loopback)")
     p.set_defaults(func=run)
 
 
@@ -34,6 +37,10 @@ def run(args) -> int:
     from tickdeck.jobs.worker import Worker
 
     ctx = open_context()
+    if args.metrics_port is not None:
+        from tickdeck.core.metrics import start_exporter
+
+        start_exporter(args.metrics_port, args.metrics_address)
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()] or None
     w = Worker(ctx, kinds=kinds, stale_after_s=args.stale_after or STALE_AFTER_S,
                slots=args.slots or ctx.settings.worker_slots)

@@ -33,7 +33,7 @@ WAIT_S = 90.0
 
 def scrape(url: str) -> dict:
     """{(sample name, sorted labels): value} of one scrape."""
-    r = httpx.get(url + "/metrics", timeout=60)
+    r = httpx.get(url + "/metrics", timeout=60, headers={"Accept": "text/plain"})
     assert r.status_code == 200, r.text[:500]
     assert r.headers["content-type"].startswith("text/plain")
     return {(s.name, tuple(sorted(s.labels.items()))): s.value
@@ -60,7 +60,7 @@ def deployment(tmp_path_factory):
 
     base = tmp_path_factory.mktemp("metrics-live")
     data_dir = base / "data"
-    port = free_port()
+    port, worker_port = free_port(), free_port()
     with EmulatorThread(IQFeedEmulator(symbols=SYMBOLS, now=EMULATED_NOW, speed=10.0, ticks=100_000,
                                        port_history=0, port_l1=0, seed=5)) as emu:
         env = {**{k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"},
@@ -70,7 +70,7 @@ def deployment(tmp_path_factory):
         procs, logs = {}, {}
         try:
             for name, args in (("server", ["serve", "--port", str(port), "--no-worker"]),
-                               ("worker", ["worker", "--scheduler"])):
+                               ("worker", ["worker", "--scheduler", "--metrics-port", str(worker_port)])):
                 logs[name] = base / f"{name}.log"
                 with open(logs[name], "w") as fh:
                     procs[name] = subprocess.Popen([*TICKDECK, *args], cwd=ROOT, env=env, stdout=fh,
@@ -88,7 +88,7 @@ def deployment(tmp_path_factory):
             r = httpx.post(url + "/api/v1/collection/start", json={"mode": "live", "symbols": list(SYMBOLS)},
                            timeout=60)
             assert r.status_code == 202, r.text
-            yield {"url": url, "logs": logs, "data_dir": data_dir}
+            yield {"url": url, "logs": logs, "data_dir": data_dir, "worker_url": f"http://127.0.0.1:{worker_port}"}
         finally:
             for p in procs.values():
                 _stop(p)
@@ -115,6 +115,11 @@ def test_live_collection_moves_tick_latency_and_materialiser_metrics(deployment)
     assert value(got, "tickdeck_l1_line_latency_seconds_sum") > 0
     assert value(got, "tickdeck_service_running", service="live") == 1
     assert ("tickdeck_store_bytes", (("library", "ticks"),)) in got  # sizes: test_metrics_core (cached 60 s here)
+    # the worker's own exporter (--metrics-port) serves the same process metrics, without the state ones
+    own = scrape(deployment["worker_url"])
+    assert value(own, "tickdeck_ingest_ticks_total", stage="acknowledged") >= \
+        value(got, "tickdeck_ingest_ticks_total", stage="acknowledged") > 0
+    assert not [k for k in own if k[0] == "tickdeck_jobs"]
     assert 0 < value(got, "tickdeck_disk_free_ratio") <= 1
 
 
