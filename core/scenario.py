@@ -128,10 +128,14 @@ def _et(value, day: dt.date | None, what: str) -> pd.Timestamp:
             ts = pd.Timestamp(f"{day.isoformat()} {text}")
         else:
             ts = pd.Timestamp(text)
-    except (ValueError, TypeError):
+        if ts is pd.NaT:
+            raise ValueError("not a time")
+        # a wall time the clock change skips or repeats: the next valid instant / the first of the two
+        return ts.tz_localize(TZ, nonexistent="shift_forward", ambiguous=True) if ts.tzinfo is None \
+            else ts.tz_convert(TZ)
+    except (ValueError, TypeError, OverflowError):
         raise ReplayError(f"{what} {value!r}: give a date (2024-07-02), a date and time (2024-07-02 09:30) "
                           "or, with a date, a time (09:30)") from None
-    return ts.tz_localize(TZ) if ts.tzinfo is None else ts.tz_convert(TZ)
 
 
 def window(date=None, start=None, end=None) -> tuple[pd.Timestamp, pd.Timestamp]:
