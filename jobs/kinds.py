@@ -19,6 +19,7 @@ finalize   ``symbols``, ``day``: collect the day (IQFeed datasets only; a day th
            writing is left to it), default bars, validate, configured exports
 export     see :class:`core.export.ExportRequest` (``symbols``, ``start``, ``end``, ``spec``, …)
 retention  ``dry_run`` (bool), optional ``policy`` overrides
+backup     ``to`` or ``root`` with ``keep_daily``/``keep_weekly``/``keep_monthly`` (:class:`core.backup.BackupParams`)
 health     none
 generate   ``symbols``, ``start``/``end`` or ``days``, ``seed``, ``ticks``, ``faults`` (synthetic market)
 import     ``file`` (an upload in ``<data_dir>/uploads``, :mod:`core.uploads`), ``symbol``, optional
@@ -332,6 +333,15 @@ def retention(ctx, params: dict, *, progress) -> dict:
 
     policy = RetentionPolicy.from_config(ctx, overrides=params.get("policy"))
     return apply_retention(ctx, policy, dry_run=bool(params.get("dry_run", False)), progress=progress).to_dict()
+
+
+@register("backup")
+def backup(ctx, params: dict, *, progress) -> dict:
+    """``to`` (a new directory) or ``root`` (rotated backups) with ``keep_daily``/``keep_weekly``/
+    ``keep_monthly``: :class:`core.backup.BackupParams`."""
+    from tickdeck.core.backup import BackupParams, run_backup
+
+    return run_backup(ctx, BackupParams.parse(params), progress=progress).to_dict()
 
 
 @register("health")

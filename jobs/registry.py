@@ -10,7 +10,7 @@ from __future__ import annotations
 from tickdeck.core.errors import JobError
 
 KIND_NAMES = ("collect", "backfill", "build-bars", "validate", "finalize", "export", "retention", "health", "generate",
-              "import", "indicators_build")
+              "import", "indicators_build", "backup")
 
 
 def check_kind(kind: str) -> str:
