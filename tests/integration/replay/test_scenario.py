@@ -209,3 +209,25 @@ def test_player_bar_on_the_monitor_drives_the_supervised_replay_service(stored):
     viewer = MonitorPage(ctx=stored, services=ServiceControl(stored, names=["replay"]), autostart=False,
                          user=User("vera", "viewer"))
     assert viewer.player.play_button.disabled and viewer.player.seek_button.disabled
+
+
+def test_a_range_of_days_replays_day_after_day_with_each_days_bars(stored, recorder):
+    run = Running(stored, ReplayRequest.make(SYMBOLS, start=DAYS[0].isoformat(), end=DAYS[1].isoformat(),
+                                             speed="max"))
+    try:
+        run.wait_state("finished", "the end of the range")
+        wanted = sum(len(day_bars(stored, s, d, spec)) for s in SYMBOLS for d in DAYS for spec in LIVE_BAR_SPECS)
+        wait_for(lambda: len(recorder.events("BarClosed")) >= wanted, "every bar of both days")
+    finally:
+        run.close()
+    ticks, bars = recorder.events("TicksAppended"), recorder.events("BarClosed")
+    assert [t.day for t in ticks] == sorted(t.day for t in ticks), "day after day"
+    for sym in SYMBOLS:
+        for d in DAYS:
+            got = _got([t for t in ticks if t.day == d.isoformat()], sym)
+            assert np.array_equal(got["tick_id"], stored.store.read_day(sym, d, columns=["tick_id"])["tick_id"])
+            for spec in LIVE_BAR_SPECS:
+                day_start = pd.Timestamp(d.isoformat(), tz="America/New_York").value
+                mine = [b for b in bars if b.symbol == sym and b.spec == spec
+                        and day_start <= b.start < day_start + 86_400 * 10**9]
+                _same_bars(mine, day_bars(stored, sym, d, spec))
