@@ -3,7 +3,15 @@
 Policy (``system_config['retention']``, overridable per call)::
 
     {"ticks": 365, "bars": 730, "bars_time": 1825, "validation_days": 180, "dead_letter_days": 90,
-     "previous_versions_days": 30}
+     "previous_versions_days": 30, "archive_ticks": true}
+
+``archive_ticks`` (default false): a tick day due for deletion is first written to the cold tier,
+hive-partitioned Parquet ``<data_dir>/archive/ticks/day=YYYY-MM-DD/symbol=SYM/part-0.parquet``
+(every stored column, ``timestamp`` tz-aware; written under a temporary name and renamed), and
+is deleted only once that file is complete; the catalog remembers each archived day
+(:func:`archived_days`: path, rows, sha256, when). DuckDB reads the tier with
+``read_parquet('<data_dir>/archive/ticks/**/*.parquet', hive_partitioning=true)``; ``tickdeck sql``
+has it as the view ``archived_ticks``.
 
 ``ticks`` applies to the ``ticks`` library, ``bars`` to every ``bars_<family>`` library unless
 that library has its own key; ``None`` (or a missing key) keeps everything — except
@@ -20,7 +28,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from sqlalchemy import delete, func, select
 
@@ -32,7 +42,8 @@ from tickdeck.core.progress import Progress
 log = logging.getLogger(__name__)
 
 POLICY_KEY = "retention"
-KNOWN_KEYS = ("ticks", "bars", "validation_days", "dead_letter_days", "previous_versions_days")
+KNOWN_KEYS = ("ticks", "bars", "validation_days", "dead_letter_days", "previous_versions_days", "archive_ticks")
+ARCHIVE_KEY = "archived_days"  # system_config: {symbol: {day: {path, rows, sha256, archived_at}}}
 # A replaced day stays restorable for a month: long enough to notice a bad import, after which
 # the old version only costs space.
 DEFAULT_PREVIOUS_VERSIONS_DAYS = 30
@@ -44,6 +55,7 @@ class RetentionPolicy:
     validation_days: int | None = None
     dead_letter_days: int | None = None
     previous_versions_days: int | None = DEFAULT_PREVIOUS_VERSIONS_DAYS
+    archive_ticks: bool = False  # write tick days to the Parquet cold tier before deleting them
 
     @classmethod
     def from_config(cls, ctx, overrides: dict | None = None) -> "RetentionPolicy":
@@ -57,12 +69,17 @@ class RetentionPolicy:
             if k not in KNOWN_KEYS and not k.startswith(naming.BARS_PREFIX):
                 raise TickdeckError(f"retention policy: unknown key {k!r} (use ticks, bars, bars_<family>, "
                                     "validation_days, dead_letter_days)")
+            if k == "archive_ticks":
+                if not isinstance(v, bool):
+                    raise TickdeckError(f"retention policy: archive_ticks must be true or false, got {v!r}")
+                continue
             if v is not None and (not isinstance(v, int) or v < 1):
                 raise TickdeckError(f"retention policy: {k} must be a positive number of days or null, got {v!r}")
         libs = {k: v for k, v in cfg.items() if k not in ("validation_days", "dead_letter_days",
-                                                          "previous_versions_days")}
+                                                          "previous_versions_days", "archive_ticks")}
         return cls(libs, cfg.get("validation_days"), cfg.get("dead_letter_days"),
-                   cfg.get("previous_versions_days", DEFAULT_PREVIOUS_VERSIONS_DAYS))
+                   cfg.get("previous_versions_days", DEFAULT_PREVIOUS_VERSIONS_DAYS),
+                   bool(cfg.get("archive_ticks", False)))
 
     def keep_days(self, library: str) -> int | None:
         if library in self.days:
@@ -83,6 +100,7 @@ class RetentionReport:
     compacted: tuple[str, ...]
     export_temps: tuple[str, ...] = ()  # temporaries of killed exports removed from the exports directory
     previous_versions: tuple[str, ...] = ()  # "<symbol>@v<version>": replaced tick-day versions deleted
+    archived: tuple[str, ...] = ()  # tick days written to the Parquet cold tier before deletion
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -90,6 +108,7 @@ class RetentionReport:
         d["compacted"] = list(self.compacted)
         d["export_temps"] = list(self.export_temps)
         d["previous_versions"] = list(self.previous_versions)
+        d["archived"] = list(self.archived)
         return d
 
 
@@ -99,7 +118,7 @@ def apply_retention(ctx, policy: RetentionPolicy | None = None, *, today=None, d
     policy = policy or RetentionPolicy.from_config(ctx)
     today = as_date(today or dt.date.today())
     store, catalog = ctx.store, ctx.catalog
-    tick_gone, bar_gone, freed, compacted = [], [], 0, []
+    tick_gone, bar_gone, freed, compacted, archived = [], [], 0, [], []
     libs = [n for n in store.library_names() if n == naming.TICKS_LIBRARY or n.startswith(naming.BARS_PREFIX)]
     for i, name in enumerate(libs, 1):
         keep = policy.keep_days(name)
@@ -123,6 +142,10 @@ def apply_retention(ctx, policy: RetentionPolicy | None = None, *, today=None, d
                 bar_gone.append(f"{name}:{sym}")
             if dry_run:
                 continue
+            if name == naming.TICKS_LIBRARY and policy.archive_ticks:
+                key = naming.parse_tick_symbol(sym)
+                archive_tick_day(ctx, key.ticker, key.day)  # raises: the day stays stored
+                archived.append(sym)
             store.delete_series(name, sym)
             key = naming.parse_tick_symbol(sym) if name == naming.TICKS_LIBRARY else naming.parse_bar_symbol(sym)
             if name == naming.TICKS_LIBRARY:
@@ -149,10 +172,10 @@ def apply_retention(ctx, policy: RetentionPolicy | None = None, *, today=None, d
                                      tzinfo=dt.timezone.utc)
         versions = [f"{sym}@v{v}" for sym, v in store.prune_kept_versions(cutoff, dry_run=dry_run)]
     rep = RetentionReport(dry_run, tuple(tick_gone), tuple(bar_gone), v_rows, d_rows, freed, tuple(compacted),
-                          tuple(temps), tuple(versions))
+                          tuple(temps), tuple(versions), tuple(archived))
     if not dry_run:
         catalog.audit("system", "retention", details={"tick_days": len(tick_gone), "bar_series": len(bar_gone),
-                                                      "bytes_freed": freed})
+                                                      "bytes_freed": freed, "archived": len(archived)})
     return rep
 
 
@@ -173,3 +196,62 @@ def _prune(catalog, model, column, keep_days, dry_run: bool) -> int:
         if n and not dry_run:
             s.execute(delete(model).where(column < cutoff))
     return n
+
+
+# -- the Parquet cold tier -------------------------------------------------------------------------
+def archive_root(ctx) -> Path:
+    """``<data_dir>/archive/ticks``: the hive-partitioned tick archive."""
+    return Path(ctx.settings.data_dir) / "archive" / "ticks"
+
+
+def archive_tick_day(ctx, ticker: str, day) -> dict:
+    """Write one stored tick day to the cold tier and remember it in the catalog; returns its entry.
+
+    The file is written as ``.part-0.parquet.tmp-<pid>`` and renamed when complete, so the tier
+    never holds a partial day; an earlier archive of the same day is replaced.
+
+    Raises
+    ------
+    DayNotFound
+        The day is not stored.
+    """
+    from tickdeck.core.export import tick_day_tables
+    from tickdeck.core.export_formats import HashingFile, write_parquet
+
+    day = as_date(day)
+    folder = archive_root(ctx) / f"day={naming.format_day(day)}" / f"symbol={naming.normalize_ticker(ticker)}"
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / "part-0.parquet"
+    tmp = folder / f".part-0.parquet.tmp-{os.getpid()}"
+    rows = [0]
+
+    def tables():
+        for t in tick_day_tables(ctx, ticker, day, with_symbol=False):
+            rows[0] += t.num_rows
+            yield t
+
+    sink = HashingFile(tmp)
+    try:
+        write_parquet(sink, tables())
+        sink.close()
+    except BaseException:
+        sink.abort()
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, final)
+    entry = {"path": final.relative_to(Path(ctx.settings.data_dir)).as_posix(), "rows": rows[0],
+             "sha256": sink.sha256, "archived_at": db.utcnow().isoformat()}
+    known = dict(ctx.catalog.get_config(ARCHIVE_KEY, {}) or {})
+    known.setdefault(naming.normalize_ticker(ticker), {})[naming.format_day(day)] = entry
+    ctx.catalog.set_config(ARCHIVE_KEY, known)
+    return entry
+
+
+def archived_days(ctx, symbol: str | None = None) -> dict:
+    """The archived tick days the catalog remembers: ``{symbol: {day: {path, rows, sha256, archived_at}}}``
+    (only ``symbol``'s when given)."""
+    known = ctx.catalog.get_config(ARCHIVE_KEY, {}) or {}
+    if symbol is None:
+        return known
+    sym = naming.normalize_ticker(symbol)
+    return {sym: known[sym]} if sym in known else {}

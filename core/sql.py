@@ -8,6 +8,8 @@ Inside a query you can use
 * ``days`` — the catalog's tier-1 rows (one per stored symbol-day), no frame loaded;
 * ``export_<name>`` — a view over every Parquet export under ``<data_dir>/exports``
   (``<name>`` is the file or directory stem with non-alphanumerics as ``_``);
+* ``archived_ticks`` — the tick days retention archived before deleting them (the hive
+  Parquet cold tier ``<data_dir>/archive/ticks``, columns plus ``day`` and ``symbol``);
 * any DuckDB function, e.g. ``read_parquet('data/exports/x.parquet')``.
 
 Only the days a query names are loaded (one Arrow table per day, zero-copy into DuckDB).
@@ -60,6 +62,7 @@ class SqlSession:
         self._n = 0
         self._register_catalog()
         self._register_exports()
+        self._register_archive()
 
     def _register_catalog(self) -> None:
         rows = self.ctx.catalog.tick_days()
@@ -83,6 +86,12 @@ class SqlSession:
             else:
                 continue
             self.con.execute(f'CREATE OR REPLACE VIEW "{_view_name(p.stem)}" AS SELECT * FROM {src}')
+
+    def _register_archive(self) -> None:
+        root = self.ctx.settings.data_dir / "archive" / "ticks"  # core.retention.archive_root
+        if root.is_dir() and any(root.rglob("part-0.parquet")):
+            self.con.execute("CREATE OR REPLACE VIEW archived_ticks AS SELECT * FROM "
+                             f"read_parquet('{_q(root)}/*/*/part-0.parquet', hive_partitioning=true)")
 
     def _load(self, fn: str, args: list[str]) -> str:
         fn = fn.lower()
