@@ -113,8 +113,34 @@ def collect(ctx, params: dict, *, progress) -> dict:
 
 
 
+def _market_now(ctx):
+    """The market's clock (tz-aware ET): the demo feed's when one is configured (``TICKDECK_DEMO_NOW``,
+    :func:`core.demo_clock.market_now`), else the wall clock."""
+    import pandas as pd
+
+    from tickdeck.core.demo_clock import market_now
+
+    ts = market_now(getattr(ctx, "settings", None))
+    return ts if ts is not None else pd.Timestamp.now(tz="America/New_York")
+
+
+def _at_market_time(ctx, end, on_end, halt) -> None:
+    """Call ``on_end`` once the market clock (:func:`_market_now`) reaches ``end``, unless ``halt`` is set
+    first. The time left is measured on that clock again after each wait: a demo clock runs ``demo_speed``
+    times the wall clock (speed 0: it stands still and is read again every second)."""
+    settings = getattr(ctx, "settings", None)
+    speed = float(getattr(settings, "demo_speed", 1.0)) if getattr(settings, "demo_now", "") else 1.0
+    while not halt.is_set():
+        left = (end - _market_now(ctx)).total_seconds()
+        if left <= 0:
+            on_end()
+            return
+        halt.wait(min(left / speed, 60.0) if speed > 0 else 1.0)
+
+
 def _collect_live(ctx, symbols, params: dict, progress) -> dict:
-    """Stream L1 until cancelled, or until ``day``'s extended session ends (plus a grace)."""
+    """Stream L1 until cancelled, or until ``day``'s extended session ends (plus a grace) on the market
+    clock (:func:`_market_now`: a demo feed's emulated clock when configured)."""
     import threading
 
     import pandas as pd
@@ -123,7 +149,7 @@ def _collect_live(ctx, symbols, params: dict, progress) -> dict:
     from tickdeck.jobs.errors import JobCancelled
 
     stop = getattr(progress, "cancelled", None) or threading.Event()
-    timer, session_over = None, threading.Event()
+    timer, session_over, halt = None, threading.Event(), threading.Event()
 
     def end_of_session() -> None:
         session_over.set()
@@ -134,11 +160,10 @@ def _collect_live(ctx, symbols, params: dict, progress) -> dict:
         day = as_date(params["day"])
         if cal.is_trading_day(day):
             end = cal.bounds(day).after_close + pd.Timedelta(seconds=STOP_GRACE_S)
-            delay = (end - pd.Timestamp.now(tz=end.tz)).total_seconds()
-            if delay <= 0:
+            if end <= _market_now(ctx):
                 raise JobError(f"live collection for {day} is too late: its session ended at {end}")
-            timer = threading.Timer(delay, end_of_session)
-            timer.daemon = True
+            timer = threading.Thread(target=_at_market_time, args=(ctx, end, end_of_session, halt), daemon=True,
+                                     name=f"tickdeck-session-end-{day}")
             timer.start()
     def live_progress(p) -> None:  # a cancel stops the run (bounded final flush) instead of raising through it
         try:
@@ -149,8 +174,7 @@ def _collect_live(ctx, symbols, params: dict, progress) -> dict:
     try:
         out = collect_live(ctx, symbols, stop_event=stop, host=params.get("host"), progress=live_progress)
     finally:
-        if timer is not None:
-            timer.cancel()
+        halt.set()
     if stop.is_set() and not session_over.is_set():  # the note says what the bounded final flush stored
         raise JobCancelled(getattr(progress, "job_id", None), note=out.stop.message if out.stop else "")
     return {"mode": "live", "result": _jsonable(out)}

@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 import traceback
+from collections.abc import Callable
 
 from tickdeck.core import metrics
 from tickdeck.core.logging_setup import bound
@@ -57,14 +58,21 @@ class JobProgress:
         return self.queue.submit(kind, params, priority=priority, requested_by=requested_by, parent_id=self.job_id)
 
 
+def wait_heartbeat(stop: threading.Event) -> bool:
+    """The heartbeat's clock: wait :data:`HEARTBEAT_S` for the next beat; ``True`` once ``stop`` is set.
+    A test hands :func:`run_job` (or :class:`jobs.worker.Worker`) a clock of its own that beats on demand."""
+    return stop.wait(HEARTBEAT_S)
+
+
 class _Heartbeat(threading.Thread):
-    def __init__(self, queue: JobQueue, job_id: int, worker: str, prog: JobProgress):
+    def __init__(self, queue: JobQueue, job_id: int, worker: str, prog: JobProgress,
+                 wait: Callable[[threading.Event], bool] = wait_heartbeat):
         super().__init__(name=f"job-{job_id}-heartbeat", daemon=True)
-        self.queue, self.job_id, self.worker, self.prog = queue, job_id, worker, prog
+        self.queue, self.job_id, self.worker, self.prog, self.wait = queue, job_id, worker, prog, wait
         self.stop = threading.Event()
 
     def run(self) -> None:
-        while not self.stop.wait(HEARTBEAT_S):
+        while not self.wait(self.stop):
             try:
                 if self.queue.heartbeat(self.job_id, self.worker):
                     self.prog.cancelled.set()
@@ -72,21 +80,23 @@ class _Heartbeat(threading.Thread):
                 log.warning("heartbeat for job %s failed", self.job_id, exc_info=True)
 
 
-def run_job(ctx, queue: JobQueue, job: JobRecord, worker: str) -> JobRecord:
+def run_job(ctx, queue: JobQueue, job: JobRecord, worker: str, *,
+            heartbeat: Callable[[threading.Event], bool] = wait_heartbeat) -> JobRecord:
     """Run a claimed job to its outcome and record it; returns the final record.
 
     While it runs, log records carry its id and kind (:mod:`core.logging_setup`); its run time and
-    outcome are counted in ``tickdeck_job_duration_seconds`` / ``tickdeck_jobs_finished_total``."""
+    outcome are counted in ``tickdeck_job_duration_seconds`` / ``tickdeck_jobs_finished_total``.
+    ``heartbeat`` is the clock of the job's heartbeat thread (:func:`wait_heartbeat`)."""
     with bound(job_id=job.id, job_kind=job.kind):
         t0 = time.perf_counter()
-        rec = _run_job(ctx, queue, job, worker)
+        rec = _run_job(ctx, queue, job, worker, heartbeat)
         metrics.job_finished(job.kind, rec.status, time.perf_counter() - t0)
         return rec
 
 
-def _run_job(ctx, queue: JobQueue, job: JobRecord, worker: str) -> JobRecord:
+def _run_job(ctx, queue: JobQueue, job: JobRecord, worker: str, heartbeat) -> JobRecord:
     prog = JobProgress(queue, job.id)
-    beat = _Heartbeat(queue, job.id, worker, prog)
+    beat = _Heartbeat(queue, job.id, worker, prog, heartbeat)
     if job.cancel_requested:
         prog.cancelled.set()
     beat.start()

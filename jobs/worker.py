@@ -19,11 +19,12 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from tickdeck.core.errors import JobError
 from tickdeck.jobs.queue import STALE_AFTER_S, JobQueue, JobRecord, default_worker_id
-from tickdeck.jobs.runner import run_job
+from tickdeck.jobs.runner import run_job, wait_heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,9 @@ class Worker:
     slots
         Jobs run at once, each in its own thread (``<worker id>/<slot>`` in the job's
         ``worker`` column when more than one).
+    heartbeat
+        The clock of each running job's heartbeat (:func:`jobs.runner.wait_heartbeat`: every
+        ``HEARTBEAT_S``); a test passes one it beats on demand.
 
     Raises
     ------
@@ -55,7 +59,8 @@ class Worker:
     """
 
     def __init__(self, ctx, *, worker_id: str | None = None, kinds=None, poll_s: float = POLL_S,
-                 stale_after_s: float = STALE_AFTER_S, auto_retry: bool = True, slots: int = 1):
+                 stale_after_s: float = STALE_AFTER_S, auto_retry: bool = True, slots: int = 1,
+                 heartbeat: Callable[[threading.Event], bool] = wait_heartbeat):
         if not 1 <= int(slots) <= MAX_SLOTS:
             raise JobError(f"a worker runs 1..{MAX_SLOTS} slots, got {slots!r}")
         self.ctx = ctx
@@ -66,6 +71,7 @@ class Worker:
         self.stale_after_s = stale_after_s
         self.auto_retry = auto_retry
         self.slots = int(slots)
+        self.heartbeat = heartbeat
         self.stop_event = threading.Event()
         self.ran: list[JobRecord] = []
         self._lock = threading.Lock()
@@ -99,7 +105,7 @@ class Worker:
             return None
         self.busy[slot] = job.id
         try:
-            rec = run_job(self.ctx, self.queue, job, self.slot_id(slot))
+            rec = run_job(self.ctx, self.queue, job, self.slot_id(slot), heartbeat=self.heartbeat)
         finally:
             self.busy.pop(slot, None)
         self.ran.append(rec)

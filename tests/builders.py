@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from tickdeck.core.catalog import Catalog
+from tickdeck.core.config import Settings
 from tickdeck.core.schema import empty_raw
+from tickdeck.core.users import add_user
 
 
 def make_raw(prices, sizes=None, *, bids=None, asks=None, day=20240702, start_s=10 * 3600, step_s=1.0,
@@ -41,3 +44,14 @@ def store_synthetic(ctx, symbol="AAPL", start="2024-07-01", end="2024-07-03", se
     from tickdeck.core.sources.synthetic import generate_into_store
 
     return generate_into_store(ctx, [symbol], start, end, seed=seed, faults=faults, ticks=ticks)
+
+
+def add_users(data_dir, users) -> None:
+    """Create web users ``(name, role, password)`` in the catalog of ``data_dir``, in this process (the
+    ``tickdeck users add`` command is tested in tests/unit/jobs/test_cli.py; a subprocess per user costs seconds)."""
+    catalog = Catalog(Settings(data_dir=data_dir).sql_url)
+    try:
+        for name, role, password in users:
+            add_user(catalog, name, role, password, actor="test")
+    finally:
+        catalog.engine.dispose()

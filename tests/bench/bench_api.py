@@ -51,6 +51,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from services_needed import stop_group  # noqa: E402
 
 DAY = "2024-07-02"
 SYMBOL = "SPY"
@@ -123,11 +126,7 @@ def server(data_dir: Path, kind: str):
             time.sleep(0.2)  # polling while the server boots
         yield url, port
     finally:
-        os.killpg(proc.pid, 15)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
+        stop_group(proc, timeout=30)
 
 
 # -- bars ---------------------------------------------------------------------------------------------
@@ -403,11 +402,7 @@ def stream_server(data_dir: Path, kind: str, emulator, symbols: list[str], batch
         _first_live_batch(url.replace("http://", "ws://"))
         yield url, proc
     finally:
-        os.killpg(proc.pid, 15)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
+        stop_group(proc, timeout=60)
 
 
 def bench_streams(args, tmp: Path) -> dict:

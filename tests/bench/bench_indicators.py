@@ -43,6 +43,9 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from services_needed import stop_group  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -359,12 +362,7 @@ def bench_page(args) -> None:
                     control.stop(name, by="bench")
             if catalog is not None:
                 catalog.engine.dispose()
-            os.killpg(proc.pid, 15)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, 9)
-            log.close()
+            stop_group(proc, log, timeout=30)
     shown = [(text, int(at), ms) for text, at, ms in shown if at != "0"][args.page_warmup:]
     lat = [ms - emitted[at] * 1000 for _, at, ms in shown if at in emitted]
     unmatched = len(shown) - len(lat)

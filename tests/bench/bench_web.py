@@ -41,6 +41,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from services_needed import stop_group  # noqa: E402
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
@@ -128,12 +131,7 @@ def served(data: Path, *, timeout: float = 180.0):
             raise RuntimeError(f"tickdeck serve not ready within {timeout:.0f}s:\n{log.read_text()[-3000:]}")
         yield Server(url, proc, log, ready, time.monotonic() - t0)
     finally:
-        os.killpg(proc.pid, 15)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
-        fh.close()
+        stop_group(proc, fh, timeout=30)
 
 
 @contextlib.contextmanager

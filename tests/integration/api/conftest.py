@@ -31,6 +31,8 @@ from pathlib import Path
 
 import pytest
 
+from services_needed import stop_group
+
 ROOT = Path(__file__).resolve().parents[3]
 TICKDECK = [sys.executable, "-m", "tickdeck"]
 SYMBOLS = ("AAPL", "MSFT")
@@ -201,12 +203,7 @@ def _wait_ready(server: ApiServer) -> None:
 
 def _stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
-        os.killpg(proc.pid, 15)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
-            proc.wait(timeout=10)
+        stop_group(proc, timeout=20)
 
 
 @pytest.fixture(scope="module")

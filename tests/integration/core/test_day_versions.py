@@ -15,6 +15,8 @@ import pandas as pd
 import pytest
 
 from builders import make_trades, store_synthetic
+from tickdeck.app.wiring import open_context
+from tickdeck.core.config import Settings
 from tickdeck.core.errors import ReplaceRefused, VersionNotFound
 from tickdeck.core.ingest import SHRINK_LIMIT, ingest_day, restore_day
 from tickdeck.core.naming import bar_library, bar_symbol
@@ -163,10 +165,12 @@ def _tickdeck(args, data_dir):
 def test_cli_restore_day_lists_versions_and_restores_one(tmp_path):
     """Issue 11 item 12: ``tickdeck restore-day SYMBOL DAY`` lists versions; ``--version N``
     restores one; a version that is not kept is a one-line error."""
-    assert _tickdeck(["generate", "AAPL", "--start", "2024-07-02", "--end", "2024-07-02", "--seed", "1"],
-                     tmp_path).returncode == 0
-    assert _tickdeck(["generate", "AAPL", "--start", "2024-07-02", "--end", "2024-07-02", "--seed", "2"],
-                     tmp_path).returncode == 0
+    ctx = open_context(Settings(data_dir=tmp_path))  # two versions of the day, written as `tickdeck generate` does
+    try:
+        for seed in (1, 2):
+            store_synthetic(ctx, "AAPL", "2024-07-02", "2024-07-02", seed=seed)
+    finally:
+        ctx.close()
 
     listing = _tickdeck(["restore-day", "AAPL", "2024-07-02"], tmp_path)
     assert listing.returncode == 0, listing.stderr

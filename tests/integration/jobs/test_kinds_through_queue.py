@@ -7,17 +7,23 @@ symbol-days, so the order of the tests does not matter. Days are small (a few th
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import threading
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from tickdeck.core.bars import default_specs
 from tickdeck.core.config import Settings
 from tickdeck.core.context import Context
+from tickdeck.core.events import DayWritten
+from tickdeck.core.sources.iqfeed_emulator import EmulatorThread, IQFeedEmulator
 from tickdeck.core.validation import VALIDATORS, history
 from tickdeck.jobs.queue import JobQueue
 from tickdeck.jobs.worker import Worker
+from waiting import wait_for
 
 EMULATED_NOW = "2024-07-03 10:00:00"  # the emulator's clock: every day below is history
 DAY_TICKS = 1500
@@ -79,6 +85,45 @@ def test_day_bound_live_collect_for_a_finished_session_fails_and_stores_nothing(
     assert rec.status == "failed"
     assert "live collection for 2024-06-26 is too late: its session ended at 2024-06-26 20:02:00" in rec.message
     assert dt.date(2024, 6, 26) not in ctx.store.list_days("IWM")
+
+
+def test_day_bound_live_collect_ends_at_its_session_end_on_the_market_clock_with_the_day_finalised(tmp_path):
+    """The day-bound live job stops itself at the extended session's end plus the grace, on the market clock
+    (the demo feed's, ``TICKDECK_DEMO_NOW``: here standing still and moved by the test, like the emulator's), and
+    succeeds; the collector finalised the day when the feed passed 20:00: exactly the emulator's trades."""
+    day = "2024-07-02"
+    start = f"{day} 19:59:50"
+    with EmulatorThread(IQFeedEmulator(symbols=("QQQ",), now=start, speed=0, ticks=DAY_TICKS, port_history=0,
+                                       port_l1=0)) as feed:
+        settings = Settings(data_dir=tmp_path / "data", feed_port_history=feed.port_history,
+                            feed_port_l1=feed.port_l1, demo_now=start, demo_speed=0)
+        c = Context.open(settings)
+        try:
+            written = []  # whole-day writes: the finalisation's
+            c.bus.listen("collection", lambda m: written.append(m.event) if isinstance(m.event, DayWritten) else None)
+            jobs = JobQueue.for_context(c)
+            jid = jobs.submit("collect", {"symbols": ["QQQ"], "mode": "live", "day": day}, requested_by="test")
+            out: dict = {}
+            worker = threading.Thread(target=lambda: out.setdefault("rec", Worker(c).run_once()), daemon=True)
+            worker.start()
+            wait_for(lambda: "live:" in (jobs.get(jid).message or "") or not worker.is_alive(),
+                     "the live job's progress", timeout=120)
+            assert worker.is_alive(), f"the job ended early: {out.get('rec')}"
+            feed.set_clock(f"{day} 20:00:30")  # the feed passes the end of the extended session
+            wait_for(lambda: any(w.symbol == "QQQ" for w in written), "the day's finalisation", timeout=120)
+            assert worker.is_alive() and jobs.get(jid).status == "running"  # the grace: the market clock is 19:59:50
+            c.settings = dataclasses.replace(settings, demo_now=f"{day} 20:02:00")  # 20:00 + STOP_GRACE_S
+            rec = wait_for(lambda: out.get("rec"), "the job's end at its session end", timeout=120)
+            assert rec.id == jid and rec.status == "succeeded", (rec.status, rec.message, rec.error)
+            assert [tuple(f) for f in rec.result["result"]["finalized"]] == [("QQQ", day)]
+            src = feed.day_raw("QQQ", day)["tick_id"]
+            assert [w.ticks for w in written if w.symbol == "QQQ"] == [len(src)]
+            ids = c.store.read_day("QQQ", day, columns=["tick_id"])["tick_id"].to_numpy()
+            assert np.array_equal(ids, src)
+            (row,) = c.catalog.tick_days("QQQ", day, day)
+            assert row.ticks == len(src) and row.source == "iqfeed"
+        finally:
+            c.close()
 
 
 def test_build_bars_stores_every_default_series_and_its_catalog_row(ctx, q):

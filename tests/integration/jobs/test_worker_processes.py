@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import collections
+import datetime as dt
 import os
 import re
 import signal
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 import pyarrow.csv as pacsv
 import pytest
 
 from builders import store_synthetic
+from waiting import wait_for
 from tickdeck.core.config import Settings
+from tickdeck.core.bus import RedisBus
 from tickdeck.core.context import Context
-from tickdeck.core.db import open_engine
-from tickdeck.jobs.queue import JobQueue
+from tickdeck.core.db import open_engine, utcnow
+from tickdeck.jobs.queue import STALE_AFTER_S, JobQueue
 from tickdeck.jobs.worker import Worker
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -37,29 +40,47 @@ def _worker(env, *args) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def _kill_mid_job(proc, queue, jid, timeout=120):
-    """SIGKILL the worker once the job reported progress strictly between 0 and 100 %."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        rec = queue.get(jid)
+def _kill_mid_job(env, queue, jid, redis_url, timeout=120) -> subprocess.Popen:
+    """Start a worker (``--once``) publishing on Redis; freeze it (SIGSTOP) the moment its job's first
+    progress strictly between 0 and 100 % arrives over the bus, check the job's record says so, then
+    SIGKILL it: the kill lands mid-job however fast or slow the job runs."""
+    bus = RedisBus(redis_url)
+    frozen = threading.Event()
+    proc: list[subprocess.Popen] = []
+
+    def on_job(m) -> None:
+        e = m.event
+        if frozen.is_set() or e.id != jid or e.change != "progress" or not 0 < e.progress < 100:
+            return
+        rec = queue.get(jid)  # our job (another process's job of the same id on this Redis is not)
         if rec.status == "running" and 0 < rec.progress < 100:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-            return rec
-        if rec.status not in ("pending", "running") or proc.poll() is not None:
-            pytest.fail(f"job ended before it could be killed: {rec.status} {proc.stdout.read()[-2000:]}")
-        time.sleep(0.02)
-    pytest.fail("job never reported progress")
+            os.kill(proc[0].pid, signal.SIGSTOP)
+            frozen.set()
+
+    bus.listen("jobs", on_job)  # returns once Redis confirmed the subscription
+    try:
+        proc.append(_worker({**env, "TICKDECK_REDIS_URL": redis_url}, "--once"))
+        wait_for(lambda: frozen.is_set() or proc[0].poll() is not None, "the job's first progress", timeout)
+    finally:
+        bus.close()
+    if not frozen.is_set():
+        pytest.fail(f"job ended before it could be killed: {queue.get(jid).status} {proc[0].stdout.read()[-2000:]}")
+    rec = queue.get(jid)
+    assert rec.status == "running" and 0 < rec.progress < 100, (rec.status, rec.progress)
+    os.kill(proc[0].pid, signal.SIGKILL)
+    proc[0].wait(10)
+    return proc[0]
 
 
 def _interrupt(queue, jid):
-    time.sleep(1.2)  # let the dead worker's last heartbeat age past stale_after_s
-    assert queue.recover_stale(stale_after_s=1.0, auto_retry=False) == [jid]
+    # the dead worker's last heartbeat, seen from a clock past the stale limit (no waiting for it to age)
+    later = utcnow() + dt.timedelta(seconds=STALE_AFTER_S + 1)
+    assert queue.recover_stale(auto_retry=False, now=later) == [jid]
     assert queue.get(jid).status == "interrupted"
     queue.retry(jid)
 
 
-def test_killed_export_leaves_no_partial_file_and_completes_on_retry(tmp_path):
+def test_killed_export_leaves_no_partial_file_and_completes_on_retry(tmp_path, redis_url):
     data = tmp_path / "data"
     settings = Settings(data_dir=data)
     ctx = Context.open(settings)
@@ -71,8 +92,7 @@ def test_killed_export_leaves_no_partial_file_and_completes_on_retry(tmp_path):
     q = JobQueue(engine)
     jid = q.submit("export", {"symbols": "AAPL", "start": "2024-07-01", "end": "2024-07-09", "format": "csv",
                               "out": str(out)})
-    proc = _worker(_env(data), "--once")
-    _kill_mid_job(proc, q, jid)
+    _kill_mid_job(_env(data), q, jid, redis_url)
     assert not out.exists(), "a partial export is visible under the final name"
     assert not out.with_name(out.name + ".manifest.json").exists()
     _interrupt(q, jid)
@@ -88,14 +108,13 @@ def test_killed_export_leaves_no_partial_file_and_completes_on_retry(tmp_path):
     engine.dispose()
 
 
-def test_killed_generate_job_leaves_whole_days_and_completes_on_retry_without_duplicates(tmp_path):
+def test_killed_generate_job_leaves_whole_days_and_completes_on_retry_without_duplicates(tmp_path, redis_url):
     data = tmp_path / "data"
     settings = Settings(data_dir=data)
     engine = open_engine(settings.sql_url)
     q = JobQueue(engine)
     jid = q.submit("generate", {"symbols": ["MSFT"], "start": "2024-06-03", "end": "2024-06-28", "ticks": 15_000})
-    proc = _worker(_env(data), "--once")
-    _kill_mid_job(proc, q, jid)
+    _kill_mid_job(_env(data), q, jid, redis_url)
     _interrupt(q, jid)
     ctx = Context.open(settings)
     try:
