@@ -218,3 +218,17 @@ def test_state_metrics_read_the_store_queue_and_disk(ctx):
     assert 0 < got[("tickdeck_disk_free_ratio", ())] <= 1
     assert sum(v for (n, _), v in got.items() if n == "tickdeck_market_session") == 1
     assert got[("tickdeck_service_running", (("service", "live"),))] == 0
+
+
+def test_metrics_allow_lets_a_listed_network_scrape_without_a_key(ctx, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from tickdeck.app.api import create_api
+    from tickdeck.app.api.observability import allowed_networks
+
+    with pytest.raises(ConfigError, match="TICKDECK_METRICS_ALLOW"):
+        allowed_networks({"TICKDECK_METRICS_ALLOW": "10.0.0.0/8, not-a-network"})
+    monkeypatch.setenv("TICKDECK_METRICS_ALLOW", "172.28.0.0/16")
+    app = create_api(ctx.settings, lambda: ctx)
+    assert TestClient(app, client=("172.28.3.4", 1)).get("/metrics").status_code == 200
+    assert TestClient(app, client=("172.29.0.1", 1)).get("/metrics").status_code == 401
