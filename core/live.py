@@ -168,7 +168,8 @@ class LiveSummary:
     stop: LiveStop | None = None  # how the last flush of the journal (at the stop) ended; None before one
     # oldest line's receive → stored in the journal and published, per non-empty batch (the last RECENT_BATCHES)
     latencies_ms: collections.deque = field(default_factory=lambda: collections.deque(maxlen=RECENT_BATCHES))
-    # per Level 1 trade line: receive → stored in the journal and published, 1 ms bins
+    # per Level 1 trade line: receive → stored in the journal and published, 1 ms bins (this run's exact
+    # percentiles for the bench and tests; /metrics has the same lines as core.metrics.LINE_LATENCY, all runs)
     line_latency_hist: np.ndarray = field(default_factory=_hist)
     # per batch: oldest line's receive → appended to its symbol-day (what readers of the day see)
     day_latency_hist: np.ndarray = field(default_factory=_hist)
