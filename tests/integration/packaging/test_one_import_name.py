@@ -42,11 +42,12 @@ def installed(tmp_path_factory):
     assert built.returncode == 0, built.stderr[-3000:]
     wheel = next(out.glob("tickdeck-*.whl"))
     env_dir = tmp / "venv"
-    venv.create(env_dir, with_pip=True)
+    venv.create(env_dir, with_pip=False)  # the test environment's pip installs into it (--python): no ensurepip
     py = env_dir / "bin" / "python"
     site = Path(subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                                capture_output=True, text=True, check=True).stdout.strip())
-    done = subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
+    done = subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "-q", "--no-deps",
+                           "--no-index", str(wheel)],
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     before = {p.name for p in site.iterdir()}
