@@ -68,7 +68,7 @@ class PlayerBar(pn.viewable.Viewer):
         self.replay = ReplayControl(self.services) if self.services is not None else None
         self.status_pane = pn.pane.HTML(stylesheets=[STATUS_CSS], sizing_mode="stretch_width")
         self.symbols_input = pn.widgets.TextInput.from_param(self.param.symbols, label="Replay symbols",
-                                                             placeholder="AAPL, MSFT", width=180)
+                                                             placeholder="NVDA, AMD", width=180)
         self.day_input = pn.widgets.TextInput.from_param(self.param.day, label="Day", placeholder="2024-07-02",
                                                          width=120)
         self.start_input = pn.widgets.TextInput.from_param(self.param.start, label="From (ET)", placeholder="09:30",
@@ -83,7 +83,7 @@ class PlayerBar(pn.viewable.Viewer):
         self.play_button = pn.widgets.Button(label="▶ Play", color="primary", disabled=not allowed,
                                              description="start the replay, or resume it when paused")
         self.pause_button = pn.widgets.Button(label="⏸ Pause", disabled=not allowed, description="pause the replay")
-        self.stop_button = pn.widgets.Button(label="⏹ Stop replay", color="warning", disabled=not allowed,
+        self.stop_button = pn.widgets.Button(label="⏹ End replay", color="warning", disabled=not allowed,
                                              description="stop the replay")
         self.seek_button = pn.widgets.Button(label="Seek", disabled=not allowed,
                                              description="continue from the time to the left")
