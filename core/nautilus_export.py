@@ -297,8 +297,7 @@ def make_instrument(symbol: str, iid: str, terms: InstrumentTerms, price_prec: i
         sp = terms.size_decimals
         return CurrencyPair(inst_id, raw, base_c, quote_c, price_prec, sp, inc, Quantity(10.0 ** -sp, sp),
                             0, 0)
-    return Equity(inst_id, raw, USD, price_prec, inc, 0, 0,
-                  lot_size=Quantity.from_int(int(terms.lot_size)) if terms.lot_size else None)
+    return Equity(inst_id, raw, USD, price_prec, inc, Quantity.from_int(int(terms.lot_size or 1)), 0, 0)
 
 
 def _write_instrument(root: Path, inst) -> str:

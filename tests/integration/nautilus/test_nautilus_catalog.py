@@ -20,11 +20,12 @@ from nautilus_trader.model.data import QuoteTick, TradeTick  # noqa: E402
 from nautilus_trader.model.identifiers import InstrumentId  # noqa: E402
 from nautilus_trader.persistence.catalog import ParquetDataCatalog  # noqa: E402
 
-from tickdeck.core.bars import get_bars, install  # noqa: E402
+from tickdeck.core.bars import get_bars  # noqa: E402
 from tickdeck.core.config import Settings  # noqa: E402
 from tickdeck.core.context import Context  # noqa: E402
 from tickdeck.core.export import ExportRequest, export  # noqa: E402
 from tickdeck.core.sources.files import import_file  # noqa: E402
+from tickdeck.core.sources.synthetic import generate_into_store  # noqa: E402
 from tickdeck.core.sources.nautilus import bar_spec_of, read_nautilus_bars  # noqa: E402
 
 ESU4_DAY = "2024-07-02"
@@ -32,10 +33,10 @@ ESU4_DAY = "2024-07-02"
 
 @pytest.fixture(scope="module")
 def ctx(tmp_path_factory, realdata):
-    c = Context.open(Settings(data_dir=tmp_path_factory.mktemp("naut") / "data"))
-    install(c)
+    c = Context.open(Settings(data_dir=tmp_path_factory.mktemp("naut") / "data"))  # bars computed on demand
     import_file(c, realdata / "esu4-glbx-mbp-1_2024-07-01T23-58.dbn.zst", symbol="ESU4")  # trades with quotes
     import_file(c, realdata / "btcusdt-trades.parquet", symbol="BTCUSDT")  # 1e-8 size units
+    generate_into_store(c, ["AAPL"], ESU4_DAY, ESU4_DAY, seed=3, ticks=300)  # an equity (synthetic)
     yield c
     c.close()
 
@@ -74,6 +75,17 @@ def test_parquet_data_catalog_reads_the_exported_trades_quotes_and_instrument(ct
     assert type(inst).__name__ == "FuturesContract"
     assert (inst.price_precision, float(inst.price_increment), float(inst.multiplier)) == (2, 0.25, 50.0)
     assert json.loads((tmp_path / "cat.manifest.json").read_text())["request"]["instruments"] == {"ESU4": "ESU4.GLBX"}
+
+
+def test_an_equity_gets_its_lot_and_the_decimals_its_prices_need(ctx, tmp_path):
+    _export(ctx, tmp_path / "cat", ["AAPL"], ESU4_DAY)
+    cat = ParquetDataCatalog(str(tmp_path / "cat"))
+    (inst,) = cat.instruments()
+    df = ctx.store.read_day("AAPL", ESU4_DAY)
+    assert (type(inst).__name__, str(inst.id), float(inst.lot_size), inst.price_precision) == \
+        ("Equity", "AAPL.SIM", 100.0, 2)  # the dataset's venue (synthetic: SIM)
+    trades = cat.trade_ticks()
+    np.testing.assert_array_equal([t.price.as_double() for t in trades], df["last"].to_numpy())
 
 
 def test_crypto_sizes_keep_their_eight_decimals(ctx, tmp_path):
