@@ -207,3 +207,25 @@ def test_cli_export_catalog(ctx, tmp_path, monkeypatch, capsys):
     assert main(["export", "--symbols", "ESU4", "--start", ESU4_DAY, "--end", ESU4_DAY,
                  "--catalog", str(tmp_path / "file")]) == 1
     assert "writes a directory" in capsys.readouterr().err
+
+
+def test_the_export_job_writes_a_catalog_into_the_exports_directory_and_it_downloads_as_a_zip(ctx):
+    import io
+    import zipfile
+
+    from tickdeck.app.api.schemas import ExportIn
+    from tickdeck.core.downloads import resolve_export, zip_directory
+    from tickdeck.jobs.queue import JobQueue
+    from tickdeck.jobs.runner import run_job
+
+    body = ExportIn(symbols=["ESU4"], start=ESU4_DAY, end=ESU4_DAY, spec="time:1m", format="nautilus")  # the API's
+    q = JobQueue(ctx.catalog.engine, ctx.bus)
+    q.submit("export", {"symbols": body.symbols, "start": ESU4_DAY, "end": ESU4_DAY, "spec": body.spec,
+                        "format": body.format}, requested_by="test")
+    rec = run_job(ctx, q, q.claim("w1"), "w1")
+    assert rec.status == "succeeded", rec.error
+    out = resolve_export(ctx.settings, rec.result["out"])  # inside <data_dir>/exports
+    assert out.is_dir() and rec.result["request"]["bar_types"] == ["ESU4.GLBX-1-MINUTE-LAST-EXTERNAL"]
+    assert len(ParquetDataCatalog(str(out)).bars()) == len(get_bars(ctx, "ESU4", ESU4_DAY, ESU4_DAY, "time:1m"))
+    names = zipfile.ZipFile(io.BytesIO(b"".join(zip_directory(out)))).namelist()
+    assert any(n.startswith("data/bar/ESU4.GLBX-1-MINUTE-LAST-EXTERNAL/") for n in names)
