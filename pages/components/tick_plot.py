@@ -47,6 +47,7 @@ from tickdeck.pages.components.charts import (
     TickArrays, _readonly, binned, candle_chart, ensure_extension, equalised, price_counts, tick_arrays, visible,
 )
 
+MIN_IMAGE_WIDTH = 200  # px: narrower plots still get an image this wide
 RAW_TICKS_LIMIT = 10_000  # at most this many visible ticks: send them (16 B each) and draw a line with hover
 PRICE_COLOURS = ["#7aa7e8", "#0b3d91"]  # few ticks per pixel → many (equalised histogram)
 COUNTS_HOVER = """const i = Math.round(value); if (!i) return "0";
@@ -202,6 +203,7 @@ class TickPlot:
             fig.xaxis.visible = False
         for fig in (self.price, self.band, self.volume):
             fig.on_event(RangesUpdate, self._on_ranges)
+        self.price.on_change("inner_width", self._on_width)  # the browser's plot width: the image matches it
         for fig in (self.price, self.band, self.volume):
             fig.toolbar.active_scroll = fig.select_one(WheelZoomTool)
         grid = gridplot([[self.price], [self.band], [self.volume]], merge_tools=True,
@@ -290,6 +292,24 @@ class TickPlot:
         self.renders += 1
 
     # -- zoom and pan ---------------------------------------------------------------------
+    def _on_width(self, _attr, _old, new) -> None:
+        """The price plot's width in the browser changed: draw the image at that many pixels.
+
+        The browser draws the image without smoothing, so an image wider than the plot would lose
+        whole columns of a thin line (a phone shows a 1,100 px image in ~270 px).
+        """
+        if not new:
+            return
+        width = int(min(max(new, MIN_IMAGE_WIDTH), IMAGE_WIDTH))
+        if width == self.width:
+            return
+        self.width = width
+        frame = self.frame
+        with self._lock:
+            self._asked = None  # the same ranges again, at the new width
+        if frame is not None:
+            self.zoom((frame.x[0] / MS, frame.x[1] / MS))
+
     def _on_ranges(self, event: RangesUpdate) -> None:
         if event.x0 is not None and event.x1 is not None:
             self.zoom((event.x0, event.x1))  # the tools move time only; the price range is fitted

@@ -244,8 +244,8 @@ def test_phone_folds_the_controls_behind_a_button_and_shows_the_chart_first(serv
     ctx = browser.new_context(viewport={"width": 375, "height": 800})
     ctx.set_default_timeout(150_000)
     page = ctx.new_page()
-    page.goto(served + "explorer?symbol=AAPL&start=2024-07-02")
-    _summary(page, r"AAPL · 2024-07-02 · all session · [\d,]+ ticks")
+    page.goto(served + "explorer?symbol=AAPL&start=2024-07-01&end=2024-07-02")  # enough ticks for an image
+    _summary(page, r"AAPL · 2024-07-01 → 2024-07-02 · all session · [\d,]+ ticks")
     toggle = page.get_by_role("button", name="Show controls")
     expect(toggle).to_be_visible()
     symbol = page.get_by_role("combobox", name="Symbol")
@@ -253,6 +253,10 @@ def test_phone_folds_the_controls_behind_a_button_and_shows_the_chart_first(serv
     page.wait_for_function(f"() => ({PRICE_CANVAS})() !== null")
     x, y, w, h = page.evaluate(PRICE_CANVAS)
     assert y < 800 and w > 0.85 * 375  # the chart is on the first screen, full width
+    # the price image is drawn at the plot's own width (not 1,100 px squeezed: a thin line would lose columns)
+    page.wait_for_function("""() => { for (const d of Bokeh.documents) {
+      const i = d.get_model_by_name('td-price-image');
+      if (i && i.data.image.length) return i.data.image[0].shape[1] <= 375; } return false; }""")
     violations = [v for v in Axe().run(page, options={"runOnly": {"type": "tag", "values": [
         "wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}).response["violations"] if v["impact"] in ("serious", "critical")]
     assert violations == [], [(v["id"], [n["target"] for n in v["nodes"]][:3]) for v in violations]

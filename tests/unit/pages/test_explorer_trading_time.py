@@ -81,3 +81,26 @@ def test_bars_over_three_days_are_placed_in_trading_time(stored):
     assert bars and bars[0].data["start"][0].startswith("2024-07-01 ")  # the hover's real start
     left = np.sort(np.asarray(bars[0].data["left"], dtype="datetime64[ns]").view("i8"))
     assert np.diff(left).max() < HOUR  # 1-minute bars with no night between them
+
+
+def test_the_price_image_follows_the_plot_width_the_browser_reports():
+    """A phone's ~270 px plot gets a ~270 px image (drawn without smoothing, a wider one drops columns)."""
+    from tickdeck.pages.components.tick_plot import TickPlot, tick_chart
+
+    n = 100_000  # an image, not the raw ticks
+    t = pd.Timestamp("2024-07-02 09:30", tz="America/New_York").value + np.sort(
+        np.random.default_rng(1).integers(0, 6 * HOUR, n))
+    last = 100 + np.cumsum(np.random.default_rng(2).normal(0, 0.01, n))
+    df = pd.DataFrame({"last": last, "bid": last - 0.01, "ask": last + 0.01, "last_sz": np.full(n, 100)},
+                      index=pd.DatetimeIndex(t, tz="UTC").tz_convert("America/New_York"))
+    plot = TickPlot()
+    plot.show(tick_chart(df))
+    assert plot.image_source.data["image"][0].shape == (plot.height, 1100)
+    x = tuple(plot.frame.x)
+    plot._on_width("inner_width", None, 273)  # what the browser's layout reports (the journey at 375 px: real)
+    assert plot.image_source.data["image"][0].shape == (plot.height, 273)
+    assert plot.frame.x == pytest.approx(x, abs=1_000)  # the same range (ms floats: within a µs)
+    renders = plot.renders
+    plot._on_width("inner_width", 273, 273)
+    plot._on_width("inner_width", 273, 4000)  # never wider than the image the server is sized for
+    assert plot.renders == renders + 1 and plot.image_source.data["image"][0].shape[1] == 1100
