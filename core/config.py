@@ -27,6 +27,7 @@ TICKDECK_LOGIN_LIMIT_USER  5 per 5 minutes                         login attempt
 TICKDECK_LOGIN_LIMIT_ADDR  30 per 5 minutes                        login attempts per client address
 TICKDECK_API_LIMIT         10000 per hour                          API requests per key and route group
 TICKDECK_API_STREAM_LIMIT  10 per minute                           stream connections per key
+TICKDECK_DASK_ADDRESS      (empty: in the worker's own process)    Dask scheduler for bulk jobs (core/bulk.py)
 ========================== ======================================= ==========================
 """
 
@@ -141,6 +142,13 @@ def _endpoint(env: Mapping[str, str], name: str) -> str:
     return raw
 
 
+def _dask(env: Mapping[str, str]) -> str:
+    v = env.get(PREFIX + "DASK_ADDRESS", "").strip()
+    if v and not (v.startswith(("tcp://", "tls://", "inproc://")) or v == "local" or re.fullmatch(r"local:\d+", v)):
+        raise ConfigError(PREFIX + "DASK_ADDRESS", f"not a Dask scheduler address: {v!r} (tcp://host:8786 or local:N)")
+    return v
+
+
 @dataclass(frozen=True)
 class Settings:
     """All runtime settings. Build with :meth:`from_env` or directly in tests."""
@@ -176,6 +184,7 @@ class Settings:
     demo_now: str = ""
     demo_speed: float = 1.0
     demo_started: float = 0.0
+    dask_address: str = ""  # bulk jobs (build-bars, validate, indicators_build) run on this Dask cluster
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
@@ -226,6 +235,7 @@ class Settings:
             demo_now=env.get(PREFIX + "DEMO_NOW", ""),
             demo_speed=_float(env, "DEMO_SPEED", 1.0),
             demo_started=_float(env, "DEMO_STARTED", 0.0) or time.time(),
+            dask_address=_dask(env),
         )
 
     def with_(self, **changes) -> "Settings":

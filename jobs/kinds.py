@@ -12,7 +12,7 @@ collect    ``symbols``, ``days`` (list) or ``start``/``end``; ``mode="live"`` fo
            the ``live`` service, :mod:`core.services`: it takes no worker slot)
 backfill   ``symbols`` (default: watchlist), ``start``, ``end``; queues child jobs per source
            (``collect`` for IQFeed datasets, ``generate`` for synthetic ones) and waits for them
-build-bars ``symbol``, ``days`` or ``start``/``end``
+build-bars ``symbol``, ``days`` or ``start``/``end``; ``specs`` (default: the default set)
 validate   ``symbol``, ``days`` or ``start``/``end``; ``score`` also stores each day's quality score,
            ``use_cache`` false re-runs the validators
 finalize   ``symbols``, ``day``: collect the day (IQFeed datasets only; a day the live service is
@@ -30,6 +30,10 @@ import     ``file`` (an upload in ``<data_dir>/uploads``, :mod:`core.uploads`), 
 ``indicators_build`` takes ``start``, ``end`` (or ``days``/``day``) and optional ``symbols`` (derived
 metrics only for these; breadth always over every symbol stored that day), parsed into
 :class:`IndicatorsBuildParams`, and runs :func:`core.indicators.build.build_indicators`.
+
+With ``TICKDECK_DASK_ADDRESS`` set, ``build-bars``, ``validate`` (without ``score``) and
+``indicators_build`` run their symbol-days on that Dask cluster (:func:`core.bulk.run_bulk`): the
+same store verbs, one task per symbol-day; a failed symbol-day fails the job naming it.
 
 A kind that queues child jobs does so with ``progress.spawn(kind, params, priority=…)`` (the
 runner's :class:`tickdeck.jobs.runner.JobProgress`); it then waits for them without holding a worker
@@ -196,15 +200,33 @@ def generate(ctx, params: dict, *, progress) -> dict:
     return {"days": len(res), "ticks": int(sum(r.info.ticks for r in res))}
 
 
+def _on_cluster(ctx, op: str, params: dict, progress, symbols=None, specs=()):
+    """``op`` over the job's symbol-days on the Dask cluster of ``TICKDECK_DASK_ADDRESS`` (core/bulk.py)."""
+    from tickdeck.core.bulk import run_bulk
+
+    syms = _symbols(params) if symbols is None else symbols
+    days = _days(ctx, params, syms[0] if syms else None)
+    if not days:
+        raise JobError(f"{op}: no trading days in the range given")
+    out = run_bulk(ctx, op, syms or None, min(days), max(days), days=days, specs=specs,
+                   dask=ctx.settings.dask_address, progress=progress)
+    if out.failed:
+        raise JobError(out.describe())
+    return out
+
+
 @register("build-bars")
 def build_bars(ctx, params: dict, *, progress) -> dict:
     from tickdeck.core.bars import build_default_bars
 
+    if ctx.settings.dask_address:
+        out = _on_cluster(ctx, "bars", params, progress, specs=params.get("specs") or ())
+        return {"built": [f"{r.symbol}/{r.day}" for r in out.results], "bulk": out.to_dict()}
     done = []
     for sym in _symbols(params):
         days = _days(ctx, params, sym)
         for i, day in enumerate(days, 1):
-            build_default_bars(ctx, sym, day, progress=None)
+            build_default_bars(ctx, sym, day, specs=params.get("specs") or None, progress=None)
             done.append(f"{sym}/{format_day(day)}")
             progress(Progress("build-bars", i, len(days), f"{sym} {day}"))
     return {"built": done}
@@ -253,6 +275,9 @@ def indicators_build(ctx, params: dict, *, progress) -> dict:
     from tickdeck.core.indicators.build import build_indicators
 
     p = IndicatorsBuildParams.parse(params)
+    if ctx.settings.dask_address:
+        bulk = _on_cluster(ctx, "indicators", {"start": p.start, "end": p.end}, progress, list(p.symbols))
+        return {"bulk": bulk.to_dict(), "note": f"{bulk.symbol_days} symbol-days of derived metrics on {bulk.engine}"}
     out = build_indicators(ctx, p.start, p.end, list(p.symbols) or None, progress=progress)
     return out.to_dict() | {"note": f"{len(out.days)} days, {out.derived} symbol-days of derived metrics"}
 
@@ -261,6 +286,10 @@ def indicators_build(ctx, params: dict, *, progress) -> dict:
 def validate(ctx, params: dict, *, progress) -> dict:
     from tickdeck.core.validation import quality_score, validate_day
 
+    if ctx.settings.dask_address and not params.get("score"):
+        bulk = _on_cluster(ctx, "validate", params, progress)  # the full reports are in the validation history
+        return {"validated": {f"{r.symbol}/{r.day}": {"status": r.detail} for r in bulk.results},
+                "bulk": bulk.to_dict()}
     out = {}
     scores = {}
     for sym in _symbols(params):

@@ -18,7 +18,18 @@ def register(sub) -> None:
     b.add_argument("--end", required=True, help="last day YYYY-MM-DD")
     b.add_argument("--spec", action="append", default=None, metavar="SPEC",
                    help="bar spec such as time:60s or volume:10000:split (repeatable; default: the default set)")
+    b.add_argument("--dask", default=None, metavar="ADDRESS",
+                   help="run the symbol-days on a Dask cluster: tcp://scheduler:8786, or local:N for N local workers")
     b.set_defaults(func=run)
+    r = verbs.add_parser("rebuild", help="rebuild stored bars over many symbol-days, optionally on a Dask cluster")
+    r.add_argument("--symbols", default="", help="comma-separated tickers (default: every stored symbol)")
+    r.add_argument("--start", required=True, help="first day YYYY-MM-DD")
+    r.add_argument("--end", required=True, help="last day YYYY-MM-DD")
+    r.add_argument("--spec", action="append", default=None, metavar="SPEC",
+                   help="bar spec (repeatable; default: the default set)")
+    r.add_argument("--dask", default=None, metavar="ADDRESS",
+                   help="Dask scheduler (tcp://host:8786, or local:N); default: TICKDECK_DASK_ADDRESS, else here")
+    r.set_defaults(func=run)
     s = verbs.add_parser("show", help="print or export one day's bars")
     s.add_argument("symbol", metavar="SYMBOL")
     s.add_argument("day", metavar="YYYY-MM-DD")
@@ -26,6 +37,24 @@ def register(sub) -> None:
     s.add_argument("--session", choices=["regular", "pre", "after", "all"], default="all")
     s.add_argument("--out", default=None, metavar="FILE", help="write .csv or .parquet instead of printing")
     s.set_defaults(func=run)
+
+
+def run_bulk_command(op: str, symbols, start, end, dask: str | None, *, specs=()) -> int:
+    """``op`` over the stored symbol-days through :func:`core.bulk.run_bulk` (on ``dask``, else the
+    setting ``TICKDECK_DASK_ADDRESS``, else here); prints the summary; 1 when a symbol-day failed."""
+    from tickdeck.app.wiring import open_context
+    from tickdeck.core.bulk import run_bulk
+
+    ctx = open_context(pipeline=False)
+    bar = TqdmProgress()
+    try:
+        out = run_bulk(ctx, op, symbols or None, start, end, specs=specs,
+                       dask=dask or ctx.settings.dask_address or None, progress=bar)
+    finally:
+        bar.close()
+        ctx.close()
+    print(out.describe())
+    return 1 if out.failed else 0
 
 
 def run(args) -> int:
@@ -56,6 +85,10 @@ def run(args) -> int:
         if out is not None:
             print(f"wrote {len(df)} bars to {out}")
         return 0
+
+    if args.bars_command == "rebuild" or args.dask:
+        symbols = args.symbols if args.bars_command == "build" else args.symbols.replace(",", " ").split()
+        return run_bulk_command("bars", symbols, args.start, args.end, args.dask, specs=args.spec or ())
 
     specs = [parse_spec(s) for s in args.spec] if args.spec else None
     start, end = date_range(args.start, args.end)

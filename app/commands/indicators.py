@@ -21,6 +21,8 @@ def register(sub) -> None:
     b.add_argument("--end", help="last day YYYY-MM-DD")
     b.add_argument("--symbols", default="", help="comma-separated tickers for the derived metrics "
                                                  "(default: every symbol stored; breadth always uses all)")
+    b.add_argument("--dask", default=None, metavar="ADDRESS",
+                   help="run the symbol-days on a Dask cluster (tcp://host:8786, or local:N for N local workers)")
     b.set_defaults(func=run)
     s = verbs.add_parser("show", help="print a stored indicator series of one day")
     s.add_argument("what", choices=["breadth", "options", "derived"])
@@ -68,6 +70,19 @@ def run(args) -> int:
     symbols = [normalize_ticker(x) for x in args.symbols.replace(",", " ").split()] or None
     if args.start and not args.end:
         raise TickdeckError("tickdeck indicators build --start DAY needs --end DAY (or use --days N)")
+    if args.dask:
+        from tickdeck.app.commands.bars import run_bulk_command
+
+        if args.days is not None:
+            ctx = open_context(pipeline=False)
+            try:
+                stored = all_days(ctx)[-args.days:] if args.days > 0 else []
+            finally:
+                ctx.close()
+            if not stored:
+                raise TickdeckError("no stored tick days: collect or import them first")
+            args.start, args.end = stored[0].isoformat(), stored[-1].isoformat()
+        return run_bulk_command("indicators", symbols, args.start, args.end, args.dask)
     ctx = open_context(pipeline=False)
     bar = TqdmProgress()
     try:

@@ -11,7 +11,7 @@ from tickdeck.jobs.registry import KIND_NAMES
 KIND_HELP = {
     "collect": "symbols, days (list) or start/end; mode=live for live Level 1",
     "backfill": "symbols (default: watchlist), start, end; queues collect/generate jobs per day",
-    "build-bars": "symbol, days or start/end",
+    "build-bars": "symbol, days or start/end, optional specs (list); on TICKDECK_DASK_ADDRESS when set",
     "validate": "symbol, days or start/end; score=true stores quality scores",
     "finalize": "symbols, day: collect the day, default bars, validate, configured exports",
     "export": "symbols, start, end, spec, … (tickdeck.core.export.ExportRequest)",
@@ -20,6 +20,7 @@ KIND_HELP = {
     "generate": "symbols, start/end or days, seed, ticks, faults (synthetic market)",
     "import": "file (an upload in <data_dir>/uploads), symbol, optional source, calendar, mapping, format, replace",
     "indicators_build": "start, end (or days/day), optional symbols: breadth and derived-metrics history",
+    "backup": "to (a directory) or root with keep_daily/keep_weekly/keep_monthly (rotation)",
 }
 
 

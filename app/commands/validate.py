@@ -25,6 +25,8 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object per symbol-day")
     p.add_argument("--no-cache", action="store_true", help="re-run even if a fresh cached result exists")
     p.add_argument("--quality", action="store_true", help="also compute and store the quality score")
+    p.add_argument("--dask", default=None, metavar="ADDRESS",
+                   help="re-validate the range on a Dask cluster (tcp://host:8786, or local:N); SYMBOL may be ALL")
     p.set_defaults(func=run)
 
 
@@ -60,6 +62,12 @@ def run(args) -> int:
         raise TickdeckError("give either a DAY or --start/--end, not both")
     if not args.day and not (args.start and args.end):
         raise TickdeckError("give a DAY (YYYY-MM-DD) or both --start and --end")
+    if args.dask:
+        from tickdeck.app.commands.bars import run_bulk_command
+
+        start, end = (args.day, args.day) if args.day else (args.start, args.end)
+        return run_bulk_command("validate", None if args.symbol.upper() == "ALL" else [args.symbol], start, end,
+                                args.dask)
     ctx = open_context()
     try:
         if args.day:

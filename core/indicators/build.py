@@ -206,24 +206,33 @@ class BuildSummary:
         return {"days": self.days, "derived": self.derived, "breadth_rows": self.breadth_rows, "skipped": self.skipped}
 
 
-def build_day(ctx, day, symbols: list[str] | None = None) -> tuple[int, int]:
-    """Build one day's series (see the module docstring); returns (symbol-days derived, breadth rows)."""
-    from tickdeck.core.indicators.breadth import breadth_series
+def build_derived_day(ctx, symbol: str, day, cols: Mapping[str, np.ndarray] | None = None) -> bool:
+    """Build and store one symbol-day's derived metrics; ``False`` when the day holds no ticks of it.
+    ``cols`` are the day's columns when the caller read them already (:func:`day_columns`)."""
     from tickdeck.core.indicators.derived import compute_derived, metric_grid
 
-    universe = {s: day_columns(ctx, s, day) for s in stored_symbols(ctx, day)}
+    s = naming.normalize_ticker(symbol)
+    if cols is None:
+        if not ctx.store.has_day(s, day):
+            return False
+        cols = day_columns(ctx, s, day)
+    grid = metric_grid(cols["timestamp"])
+    values = compute_derived(cols, grid, volume_profile=volume_profile(ctx, s, day))
+    istore.write_rows(ctx, istore.derived_name(s), day, grid, values, replace=True)
+    return True
+
+
+def build_breadth_day(ctx, day, universe: Mapping[str, Mapping[str, np.ndarray]] | None = None) -> int:
+    """Build and store one day's local breadth (and local − feed where the feed's is stored) over every
+    symbol stored that day; returns the breadth rows (0: no ticks that day). Its McClellan reads the
+    days before, so days are built oldest first."""
+    from tickdeck.core.indicators.breadth import breadth_series
+    from tickdeck.core.indicators.derived import metric_grid
+
+    if universe is None:
+        universe = {s: day_columns(ctx, s, day) for s in stored_symbols(ctx, day)}
     if not universe:
-        return 0, 0
-    wanted = [naming.normalize_ticker(s) for s in symbols] if symbols else list(universe)
-    derived = 0
-    for s in wanted:
-        cols = universe.get(s)
-        if cols is None:
-            continue
-        grid = metric_grid(cols["timestamp"])
-        values = compute_derived(cols, grid, volume_profile=volume_profile(ctx, s, day))
-        istore.write_rows(ctx, istore.derived_name(s), day, grid, values, replace=True)
-        derived += 1
+        return 0
     grid = np.unique(np.concatenate([metric_grid(c["timestamp"]) for c in universe.values()]))
     local = breadth_series(universe, grid, exchange_map(ctx, universe))
     local = with_mcclellan(local, net_advance_history(ctx, day))
@@ -235,7 +244,17 @@ def build_day(ctx, day, symbols: list[str] | None = None) -> tuple[int, int]:
         diff = diff_columns(local, at)
         if diff:
             istore.write_rows(ctx, istore.breadth_name("diff"), day, grid, diff, replace=True)
-    return derived, int(grid.size)
+    return int(grid.size)
+
+
+def build_day(ctx, day, symbols: list[str] | None = None) -> tuple[int, int]:
+    """Build one day's series (see the module docstring); returns (symbol-days derived, breadth rows)."""
+    universe = {s: day_columns(ctx, s, day) for s in stored_symbols(ctx, day)}
+    if not universe:
+        return 0, 0
+    wanted = [naming.normalize_ticker(s) for s in symbols] if symbols else list(universe)
+    derived = sum(build_derived_day(ctx, s, day, universe[s]) for s in wanted if s in universe)
+    return derived, build_breadth_day(ctx, day, universe)
 
 
 def build_indicators(ctx, start, end, symbols: list[str] | None = None, *,
