@@ -232,3 +232,31 @@ def test_metrics_allow_lets_a_listed_network_scrape_without_a_key(ctx, monkeypat
     app = create_api(ctx.settings, lambda: ctx)
     assert TestClient(app, client=("172.28.3.4", 1)).get("/metrics").status_code == 200
     assert TestClient(app, client=("172.29.0.1", 1)).get("/metrics").status_code == 401
+
+
+def test_stream_clients_and_bus_drops_are_counted(ctx):
+    import asyncio
+
+    from event_samples import SAMPLES
+
+    from tickdeck.core.streams.hub import StreamHub
+
+    async def run():
+        hub = StreamHub(ctx.bus, ctx.store)
+        clients = metrics.WS_CLIENTS._value.get()
+        a, b = hub.connect(), hub.connect()
+        assert metrics.WS_CLIENTS._value.get() == clients + 2
+        hub.disconnect(a)
+        hub.disconnect(a)  # idempotent: counted once
+        assert metrics.WS_CLIENTS._value.get() == clients + 1
+        hub.disconnect(b)
+        hub.close()
+        dropped = metrics.BUS_DROPPED._value.get()
+        sub = ctx.bus.subscribe("collection", maxsize=2)  # a consumer that does not read
+        for _ in range(5):
+            ctx.bus.publish(SAMPLES["LiveBatch"]())
+        sub.close()
+        return clients, dropped
+    clients, dropped = asyncio.run(run())
+    assert metrics.WS_CLIENTS._value.get() == clients
+    assert metrics.BUS_DROPPED._value.get() == dropped + 3 == dropped + ctx.bus.stats.dropped

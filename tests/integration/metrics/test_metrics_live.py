@@ -115,6 +115,7 @@ def test_live_collection_moves_tick_latency_and_materialiser_metrics(deployment)
     assert value(got, "tickdeck_l1_line_latency_seconds_sum") > 0
     assert value(got, "tickdeck_service_running", service="live") == 1
     assert ("tickdeck_store_bytes", (("library", "ticks"),)) in got  # sizes: test_metrics_core (cached 60 s here)
+    assert 0 <= got[("tickdeck_journal_lag_seconds", ())] < WAIT_S  # set by the running materialiser process
     # the worker's own exporter (--metrics-port) serves the same process metrics, without the state ones
     own = scrape(deployment["worker_url"])
     assert value(own, "tickdeck_ingest_ticks_total", stage="acknowledged") >= \
@@ -159,5 +160,8 @@ def test_a_job_run_by_the_worker_shows_in_the_servers_scrape(deployment):
     assert value(got, done[0], **done[1]) == value(first, done[0], **done[1]) + 1
     assert value(got, "tickdeck_job_duration_seconds_count", kind="validate", status="succeeded") >= 1
     assert value(got, "tickdeck_jobs", status="succeeded", priority="1") >= 1
+    assert value(got, "tickdeck_validation_days_total", status="PASS", cached="no") + \
+        value(got, "tickdeck_validation_days_total", status="WARN", cached="no") + \
+        value(got, "tickdeck_validation_days_total", status="FAIL", cached="no") >= 1
     assert sum(v for (n, _), v in got.items() if n == "tickdeck_validation_results_total") > \
         sum(v for (n, _), v in first.items() if n == "tickdeck_validation_results_total")
