@@ -452,33 +452,40 @@ def restore(settings, src: str | Path, *, progress=None) -> RestoreReport:
         raise BackupError(f"{src}: backup format {man.format} is not {FORMAT}")
     _check_empty(settings)
     data_dir = Path(settings.data_dir).resolve()
-    default_layout = (_lmdb_path(settings.arctic_uri) == data_dir / "arctic"
-                      and settings.sql_url == f"sqlite:///{data_dir / 'tickdeck.db'}")
-    work = data_dir.with_name(f".{data_dir.name}.restoring-{os.getpid()}") if default_layout else data_dir
-    if default_layout:
-        shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True, exist_ok=True)
-    arctic_uri = f"lmdb://{work / 'arctic'}" if default_layout else settings.arctic_uri
-    sql_url = f"sqlite:///{work / 'tickdeck.db'}" if default_layout else settings.sql_url
+    # What lives inside the data directory (the default layout) is built in a sibling work directory
+    # and renamed into place at the end, so a failed restore leaves the data directory as it was.
+    # An external store or database is written in place: PostgreSQL in one transaction (all or
+    # nothing); an external ArcticDB keeps what was copied before a failure (the error says so).
+    arctic_inside = _lmdb_path(settings.arctic_uri) == data_dir / "arctic"
+    sql_inside = settings.sql_url == f"sqlite:///{data_dir / 'tickdeck.db'}"
+    work = data_dir.with_name(f".{data_dir.name}.restoring-{os.getpid()}")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    arctic_uri = f"lmdb://{work / 'arctic'}" if arctic_inside else settings.arctic_uri
+    sql_url = f"sqlite:///{work / 'tickdeck.db'}" if sql_inside else settings.sql_url
     try:
         source = Store(f"lmdb://{src / ARCTIC_DIR}")
         target = Store(arctic_uri)
         rows, done = 0, 0
-        for name, syms in man.libraries.items():
-            copied = _copy_library(source, target, name, list(syms), None, expect=syms, progress=progress,
-                                   stage="restore", done=done, total=man.symbols)
-            rows += sum(e.rows for e in copied.values())
-            done += len(copied)
+        try:
+            for name, syms in man.libraries.items():
+                copied = _copy_library(source, target, name, list(syms), None, expect=syms, progress=progress,
+                                       stage="restore", done=done, total=man.symbols)
+                rows += sum(e.rows for e in copied.values())
+                done += len(copied)
+        except BackupError as e:
+            if not arctic_inside:
+                raise BackupError(f"{e}; {done} symbols were already copied into {settings.arctic_uri}: "
+                                  "empty it before restoring another backup") from None
+            raise
         tables = _restore_sql(src / SQL_FILE, sql_url)
         tick_days = _reconcile(target, sql_url)
-        if default_layout:
-            if data_dir.exists():
-                data_dir.rmdir()
-            os.replace(work, data_dir)
+        if data_dir.exists():
+            data_dir.rmdir()  # empty (checked above)
+        os.replace(work, data_dir)
         return RestoreReport(str(data_dir), done, rows, tables, tick_days, round(time.perf_counter() - t0, 3))
     except BaseException:
-        if default_layout:
-            shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
         raise
 
 

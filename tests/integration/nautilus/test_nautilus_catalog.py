@@ -229,3 +229,16 @@ def test_the_export_job_writes_a_catalog_into_the_exports_directory_and_it_downl
     assert len(ParquetDataCatalog(str(out)).bars()) == len(get_bars(ctx, "ESU4", ESU4_DAY, ESU4_DAY, "time:1m"))
     names = zipfile.ZipFile(io.BytesIO(b"".join(zip_directory(out)))).namelist()
     assert any(n.startswith("data/bar/ESU4.GLBX-1-MINUTE-LAST-EXTERNAL/") for n in names)
+
+
+def test_fixed_point_raw_values_are_nautilus_own():
+    from nautilus_trader.model.objects import Price, Quantity
+
+    from tickdeck.core.nautilus_export import fixed_binary
+
+    prices = np.array([-37.63, 0.0, 0.01, 5528.75, 123456789.12])  # negative (CL, Apr 2020), past int64 at 1e16
+    raw = [int.from_bytes(b, "little", signed=True) for b in fixed_binary(prices, 2).to_pylist()]
+    assert raw == [Price(p, 2).raw for p in prices]
+    sizes = np.array([0.000263, 1.5, 21.0])
+    raw = [int.from_bytes(b, "little", signed=True) for b in fixed_binary(sizes, 8).to_pylist()]
+    assert raw == [Quantity(x, 8).raw for x in sizes]
