@@ -11,7 +11,10 @@ has no stored ``trade_sign``, classifies trades by Lee–Ready exactly as :func:
 does, keeping the signs (one byte a tick) for the second walk (:func:`_return_pass`: log returns,
 lagged products, k-trade returns). Two walks with about fifteen running sums each are faster than
 one with all of them: one walk's state does not fit the registers and spills to memory every tick
-(the day pass measured 153 ms in one walk, 133 ms in two, same sums bit for bit).
+(the day pass measured 153 ms in one walk, 133 ms in two, same sums bit for bit). Both walks record
+their sums at a mark through one helper (:func:`_record`). The first walk decides nothing by branching
+on the data (tick rule, signs and flags are integer arithmetic on comparisons; counts are integer
+sums): a branch on each price change's direction mispredicted about every other trade.
 
 :func:`window_values` turns the recorded sums into the metrics of every window in one loop over
 the grid.
@@ -54,12 +57,23 @@ _SHIFT = np.uint64(52)
 _MASK = np.uint64(_CACHE - 1)
 
 
+@numba.njit(inline="always")
+def _record(out, j, first, values):  # pragma: no cover - compiled
+    """``out[j, first:first + len(values)] = values``: a walk's running sums at mark ``j``."""
+    for c in range(len(values)):
+        out[j, first + c] = values[c]
+
+
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _flow_pass(out, idx, t, p, q, bid, ask, dv, has_dv, s_in, has_s, s_out, blk_in, odd_in, iso_in, has_flags,
+def _flow_pass(out, idx, t, p, q, bid, ask, s_in, has_s, s_out, blk_in, odd_in, iso_in, has_flags,
                c1, c2, c3, c4, bit_table, odd_bit, iso_bit, lot, blk_qty, blk_notional, bucket, cap
                ):  # pragma: no cover - compiled
     """The per-trade rows of ``out`` (``C_Q`` … ``C_WS``) before each index of ``idx``, the Lee–Ready
-    signs into ``s_out`` (unless ``has_s``) and the VPIN buckets (see :func:`day_pass`)."""
+    signs into ``s_out`` (unless ``has_s``) and the VPIN buckets (see :func:`day_pass`).
+
+    Branch-free where the data decides: the tick rule, the signs and the flags are integer
+    arithmetic on comparisons (a branch on the direction of each price change mispredicts about
+    every other trade), and counts are integer sums (exact, as the float sums of 0/1 were)."""
     n = p.shape[0]
     m = idx.shape[0]
     b_start = np.empty(cap, dtype=np.int64)
@@ -68,27 +82,14 @@ def _flow_pass(out, idx, t, p, q, bid, ask, dv, has_dv, s_in, has_s, s_out, blk_
     nb = 0
     fill = buy = 0.0
     t0 = 0
-    sq = spq = ss = ssq = sblk = sodd = siso = 0.0
-    nvq = seff = npie = npi = rs = cont = sw = sws = 0.0
+    sq = spq = ssq = sblk = siso = seff = sw = sws = 0.0
+    ss = sodd = nvq = npie = npi = rs = cont = 0
     d_prev = 0
     j = 0
     for i in range(n + 1):
-        while j < m and idx[j] == i:
-            out[j, C_Q] = sq
-            out[j, C_PQ] = spq
-            out[j, C_S] = ss
-            out[j, C_SQ] = ssq
-            out[j, C_BLK] = sblk
-            out[j, C_ODD] = sodd
-            out[j, C_ISO] = siso
-            out[j, C_NVQ] = nvq
-            out[j, C_EFF] = seff
-            out[j, C_NPIE] = npie
-            out[j, C_NPI] = npi
-            out[j, C_RS] = rs
-            out[j, C_CONT] = cont
-            out[j, C_W] = sw
-            out[j, C_WS] = sws
+        if j < m and idx[j] == i:  # idx is unique: at most one mark per tick
+            _record(out, j, C_Q, (sq, spq, float(ss), ssq, sblk, float(sodd), siso, float(nvq), seff,
+                                  float(npie), float(npi), float(rs), float(cont), sw, sws))
             j += 1
         if i == n or j == m:
             break
@@ -96,18 +97,18 @@ def _flow_pass(out, idx, t, p, q, bid, ask, dv, has_dv, s_in, has_s, s_out, blk_
         qi = float(q[i])
         pq = pi * qi
         dpi = pi - p[i - 1] if i > 0 else 0.0
-        d = (1 if dpi > 0.0 else 0) - (1 if dpi < 0.0 else 0)
-        d = d if d != 0 else d_prev
+        d = np.int64(dpi > 0.0) - np.int64(dpi < 0.0)
+        d += np.int64(d == 0) * d_prev  # a zero tick carries the last direction
         b_ = bid[i]
         a_ = ask[i]
         valid = (b_ > 0.0) & (a_ >= b_) & (a_ < np.inf)
         mid = (b_ + a_) * 0.5 if valid else 1.0
         if has_s:
-            si = float(s_in[i])
+            si = np.int64(s_in[i])
         else:
-            up = valid & (pi > mid)
-            down = valid & (pi < mid)
-            si = 1.0 * up - 1.0 * down + (1.0 - 1.0 * (up | down)) * d
+            up = np.int64(valid & (pi > mid))
+            down = np.int64(valid & (pi < mid))
+            si = up - down + (1 - (up | down)) * d
             s_out[i] = np.int8(si)
         if has_flags:
             fb, fo, fi = blk_in[i], odd_in[i], iso_in[i]
@@ -116,31 +117,32 @@ def _flow_pass(out, idx, t, p, q, bid, ask, dv, has_dv, s_in, has_s, s_out, blk_
             fo = ((bits & odd_bit) != 0) | (qi < lot)
             fi = (bits & iso_bit) != 0
             fb = (qi >= blk_qty) | (pq >= blk_notional)
+        sf = float(si)
         sq += qi
         spq += pq
         ss += si
-        ssq += si * qi
+        ssq += sf * qi
         sblk += qi * fb
-        sodd += 1.0 * fo
+        sodd += np.int64(fo)
         siso += qi * fi
         bps = 1e4 / mid
-        vf = 1.0 * valid
-        nvq += vf
-        seff += 2.0 * abs(pi - mid) * bps if valid else 0.0
-        signed = valid & (si != 0.0)
-        npie += 1.0 * signed
-        better = ((si > 0.0) & (a_ > pi)) | ((si < 0.0) & (pi > b_))
-        npi += 1.0 * (signed & better)
+        vi = np.int64(valid)
+        vf = float(vi)
+        nvq += vi
+        seff += vf * (2.0 * abs(pi - mid) * bps)  # + 0.0 without a quote (mid is then 1.0, finite)
+        signed = vi & np.int64(si != 0)
+        npie += signed
+        npi += signed & (np.int64((si > 0) & (a_ > pi)) | np.int64((si < 0) & (pi > b_)))
         w = float(t[i + 1] - t[i]) * vf if i + 1 < n else 0.0
         sw += w
         sws += w * ((a_ - b_) * bps) if valid else 0.0
-        nz = d != 0
-        fresh = d != d_prev
-        rs += 1.0 * (nz & fresh)
-        cont += 1.0 * (nz & (not fresh))
+        nz = np.int64(d != 0)
+        fresh = np.int64(d != d_prev)
+        rs += nz & fresh
+        cont += nz & (1 - fresh)
         d_prev = d
         if bucket > 0.0:
-            frac = 0.5 + 0.5 * si
+            frac = 0.5 + 0.5 * sf
             if fill + qi < bucket:
                 if fill == 0.0 and qi > 0.0:
                     t0 = t[i]
@@ -179,19 +181,9 @@ def _return_pass(out, idx, p, pbits, q, dv, has_dv, s, k):  # pragma: no cover -
     lp_prev = dp_prev = r_prev = 0.0
     j = 0
     for i in range(n + 1):
-        while j < m and idx[j] == i:
-            out[j, C_R2] = sr2
-            out[j, C_AR] = sar
-            out[j, C_DV1] = sdv1
-            out[j, C_X] = sx
-            out[j, C_X2] = sx2
-            out[j, C_XR] = sxr
-            out[j, C_DD] = sdd
-            out[j, C_RR] = srr
-            out[j, C_RK] = srk
-            out[j, C_RK2] = srk2
-            out[j, C_LPREV] = lp_prev
-            out[j, C_PPREV] = p[i - 1] if i > 0 else 0.0
+        if j < m and idx[j] == i:
+            _record(out, j, C_R2, (sr2, sar, sdv1, sx, sx2, sxr, sdd, srr, srk, srk2, lp_prev,
+                                   p[i - 1] if i > 0 else 0.0))
             j += 1
         if i == n or j == m:
             break
@@ -242,11 +234,32 @@ def day_pass(idx, t, p, pbits, q, bid, ask, dv, has_dv, s_in, has_s, blk_in, odd
     """
     out = np.empty((idx.shape[0], N_ROWS))
     s_out = s_in if has_s else np.empty(p.shape[0], dtype=np.int8)
-    bs, be, bi = _flow_pass(out, idx, t, p, q, bid, ask, dv, has_dv, s_in, has_s, s_out, blk_in, odd_in, iso_in,
-                            has_flags, c1, c2, c3, c4, bit_table, odd_bit, iso_bit, lot, blk_qty, blk_notional,
-                            bucket, cap)
+    bs, be, bi = _flow_pass(out, idx, t, p, q, bid, ask, s_in, has_s, s_out, blk_in, odd_in, iso_in, has_flags,
+                            c1, c2, c3, c4, bit_table, odd_bit, iso_bit, lot, blk_qty, blk_notional, bucket, cap)
     _return_pass(out, idx, p, pbits, q, dv, has_dv, s_out, k)
     return out, bs, be, bi
+
+
+@numba.njit(inline="always")
+def _gallop(arr, lo, v, right):  # pragma: no cover - compiled
+    """The first ``i >= lo`` with ``arr[i] > v`` (``right``) or ``arr[i] >= v``, for ascending ``arr``
+    whose elements before ``lo`` all pass: steps of 1, 2, 4, … forward from ``lo``, then bisection."""
+    n = arr.shape[0]
+    step = 1
+    hi = lo
+    while hi < n and (arr[hi] <= v if right else arr[hi] < v):
+        lo = hi + 1
+        hi = lo + step
+        step *= 2
+    if hi > n:
+        hi = n
+    while lo < hi:  # arr[lo-1] passes, arr[hi] (if < n) fails
+        mid = (lo + hi) // 2
+        if arr[mid] <= v if right else arr[mid] < v:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -254,28 +267,34 @@ def search_sorted(arr, queries, right):  # pragma: no cover - compiled
     """``np.searchsorted(arr, queries, side="right" if right else "left")`` for ascending ``queries``:
     a galloping search forward from the previous answer (O(len(queries) × log(gap))), not a binary
     search over the whole array per query, whose cache misses dominate on a day of ticks."""
-    n = arr.shape[0]
     out = np.empty(queries.shape[0], dtype=np.int64)
     lo = 0
     for j in range(queries.shape[0]):
-        v = queries[j]
-        # answer: the first i >= lo with arr[i] > v (right) or arr[i] >= v (left)
-        step = 1
-        hi = lo
-        while hi < n and (arr[hi] <= v if right else arr[hi] < v):
-            lo = hi + 1
-            hi = lo + step
-            step *= 2
-        if hi > n:
-            hi = n
-        while lo < hi:  # arr[lo-1] passes, arr[hi] (if < n) fails
-            mid = (lo + hi) // 2
-            if arr[mid] <= v if right else arr[mid] < v:
-                lo = mid + 1
-            else:
-                hi = mid
+        lo = _gallop(arr, lo, queries[j], right)
         out[j] = lo
     return out
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def window_bounds(t, g, spans):  # pragma: no cover - compiled
+    """``(b, a)`` for ascending ``t`` and ``g``: ``b[j]`` the ticks at or before ``g[j]``
+    (``searchsorted(t, g, "right")``), ``a[w, j]`` the first tick of window ``w`` at ``g[j]``, after
+    ``g[j] − spans[w]`` and at most ``b[j]`` (0 for a span of 0: the session); each a galloping
+    search forward from the previous instant's answer, all bounds in one loop over the grid."""
+    G = g.shape[0]
+    W = spans.shape[0]
+    b = np.empty(G, dtype=np.int64)
+    a = np.zeros((W, G), dtype=np.int64)
+    lo = np.zeros(W, dtype=np.int64)
+    hb = 0
+    for j in range(G):
+        hb = _gallop(t, hb, g[j], True)
+        b[j] = hb
+        for w in range(W):
+            if spans[w] > 0:
+                lo[w] = _gallop(t, lo[w], g[j] - spans[w], True)
+                a[w, j] = min(lo[w], hb)
+    return b, a
 
 
 # rows of window_values' output: the metrics in the order of derived.METRICS (vpin and
@@ -423,3 +442,14 @@ def check_ticks(t, p):  # pragma: no cover - compiled
         if unordered >= 0 and bad_price >= 0:
             break
     return unordered, bad_price
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def total_volume(q):  # pragma: no cover - compiled
+    """The sum of the sizes ``q`` as a float, in any order (``fastmath``: vectorised; it sizes the
+    VPIN bucket array and is no metric's value). ``q.sum(dtype=float64)`` on integer sizes first
+    copies them as floats, three times slower."""
+    total = 0.0
+    for i in range(q.shape[0]):
+        total += q[i]
+    return total

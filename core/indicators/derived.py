@@ -326,21 +326,22 @@ def compute_derived(cols: Mapping[str, np.ndarray], grid_ns: np.ndarray, *,
     bucket = vpin_bucket_size(volume_profile, vpin_bucket)
     if n == 0 or G == 0:
         return _empty(G)
-    b = kx.search_sorted(x.t, g, True)
+    spans = np.array([span or 0 for span in WINDOWS.values()], dtype=np.int64)
+    b, a_all = kx.window_bounds(x.t, g, spans)
     bm1 = np.maximum(b - 1, 0)
     bounds: dict[str, tuple[np.ndarray, ...]] = {}
     mark = np.zeros(n + 1, dtype=bool)
     mark[b] = True
     mark[bm1] = True
-    for w, span in WINDOWS.items():
-        a = np.zeros(G, dtype=np.int64) if span is None else np.minimum(kx.search_sorted(x.t, g - span, True), b)
+    for wi, w in enumerate(WINDOWS):
+        a = a_all[wi]
         bounds[w] = (a, np.minimum(a + 1, b), np.minimum(a + 2, b), np.minimum(a + VR_LAG, b))
         for ix in bounds[w]:
             mark[ix] = True
     uidx = np.flatnonzero(mark)
     cap = 0
     if bucket is not None:
-        total = float(x.q.sum(dtype=np.float64))
+        total = kx.total_volume(x.q)
         if total / bucket > MAX_VPIN_BUCKETS:
             raise DerivedMetricsError(f"VPIN bucket of {bucket:g} size units would cut this day's volume "
                                       f"({total:g}) into more than {MAX_VPIN_BUCKETS:,} buckets; use a larger bucket")
@@ -356,8 +357,6 @@ def compute_derived(cols: Mapping[str, np.ndarray], grid_ns: np.ndarray, *,
     for wi, w in enumerate(WINDOWS):
         for c, ix in enumerate(bounds[w]):
             pos[wi, c] = kx.search_sorted(uidx, ix, False)
-    a_all = np.stack([bounds[w][0] for w in WINDOWS])
-    spans = np.array([span or 0 for span in WINDOWS.values()], dtype=np.int64)
     every = kx.window_values(P, pb, pbm1, pos, a_all, b, g, x.t, x.bid, x.ask, spans, VR_LAG, _REL_EPS)
     out: dict[str, np.ndarray] = {}
     for wi, (w, span) in enumerate(WINDOWS.items()):

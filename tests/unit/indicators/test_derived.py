@@ -243,3 +243,20 @@ def test_metric_grid_equals_the_unique_ceilings_of_the_tick_times():
         np.testing.assert_array_equal(metric_grid(t, step), np.unique(-((-t) // step) * step))
     shuffled = rng.permutation(t)  # out of order: still the unique ceilings
     np.testing.assert_array_equal(metric_grid(shuffled), np.unique(-((-t) // 10**9) * 10**9))
+
+
+def test_window_bounds_equal_numpy_searchsorted_per_window():
+    from tickdeck.core.indicators._derived_kernels import window_bounds
+
+    rng = np.random.default_rng(13)
+    for _ in range(100):
+        t = np.sort(rng.integers(0, 1_000, rng.integers(0, 60)))
+        g = np.sort(rng.integers(-50, 1_100, rng.integers(0, 30)))
+        spans = np.array([60, 300, 0], dtype=np.int64)
+        b, a = window_bounds(t, g, spans)
+        want_b = np.searchsorted(t, g, side="right")
+        np.testing.assert_array_equal(b, want_b)
+        for w, span in enumerate(spans):
+            want_a = np.zeros(g.size, dtype=np.int64) if span == 0 else np.minimum(
+                np.searchsorted(t, g - span, side="right"), want_b)
+            np.testing.assert_array_equal(a[w], want_a)
