@@ -16,7 +16,10 @@ export TICKDECK_DATA_DIR="$DATA"
 export TICKDECK_FEED_HOST="${TICKDECK_FEED_HOST:-127.0.0.1}"
 export TICKDECK_FEED_PORT_HISTORY="${TICKDECK_FEED_PORT_HISTORY:-9100}"
 export TICKDECK_FEED_PORT_L1="${TICKDECK_FEED_PORT_L1:-5009}"
-SYMBOLS="${DEMO_SYMBOLS:-AAPL MSFT SPY NVDA QQQ}"
+# six NASDAQ- and six NYSE-listed symbols: the emulator computes the DTN breadth statistics from what
+# it serves, and TRIN needs both advancers and decliners on each exchange (with SPY alone on NYSE it
+# was never defined; with six a side it is undefined at about 3-5 % of instants, when all move alike)
+SYMBOLS="${DEMO_SYMBOLS:-AAPL MSFT NVDA QQQ TSLA AMZN SPY IWM DIA JPM XOM KO}"
 DAYS="${DEMO_DAYS:-5}"
 mkdir -p "$DATA/logs"
 eval "$($BIN/python -m tickdeck.core.demo_clock --days "$DAYS")"   # DEMO_NOW, DEMO_START, DEMO_END, DEMO_STATISTICS

@@ -178,7 +178,8 @@ SNAPSHOT_KINDS = tuple(_BREADTH_BOTH) + ("AD_LINE", "UPDOWN_VOL_RATIO", "PCT_ABO
 INDEX_PRODUCTS = frozenset({"SPY", "QQQ", "IWM", "DIA"})
 # Primary listings of the synthetic market's named symbols (SPY and IWM list on NYSE Arca, counted as NYSE).
 KNOWN_LISTINGS = {"AAPL": "NASDAQ", "MSFT": "NASDAQ", "NVDA": "NASDAQ", "TSLA": "NASDAQ", "AMZN": "NASDAQ",
-                  "GOOG": "NASDAQ", "META": "NASDAQ", "QQQ": "NASDAQ", "SPY": "NYSE", "IWM": "NYSE", "DIA": "NYSE"}
+                  "GOOG": "NASDAQ", "META": "NASDAQ", "QQQ": "NASDAQ", "SPY": "NYSE", "IWM": "NYSE", "DIA": "NYSE",
+                  "JPM": "NYSE", "XOM": "NYSE", "KO": "NYSE"}
 
 
 def is_statistic_symbol(symbol: str) -> bool:

@@ -76,3 +76,24 @@ def test_derived_metric_names_are_the_engines():
     names = [i.name for i in cat.INDICATORS.values() if i.group == "derived"]
     assert names == list(derived.METRICS) and set(names) == set(cat.DERIVED_METRIC_NAMES)
     assert all(cat.INDICATORS[n].meaning and cat.INDICATORS[n].unit for n in names)
+
+
+def test_demo_universe_has_advancers_and_decliners_on_both_exchanges_so_trin_is_defined():
+    import math
+    import re
+    from pathlib import Path
+
+    import pandas as pd
+
+    from tickdeck.core.sources.iqfeed_emulator import IQFeedEmulator
+
+    script = (Path(__file__).resolve().parents[3] / "scripts" / "demo.sh").read_text()
+    symbols = re.search(r'SYMBOLS="\$\{DEMO_SYMBOLS:-([A-Z ]+)\}"', script).group(1).split()
+    listing = cat.exchange_map(symbols)
+    assert sorted(listing.values()).count("NYSE") >= 6 and sorted(listing.values()).count("NASDAQ") >= 6
+    emu = IQFeedEmulator(symbols=symbols, seed=7, ticks=3000)  # the demo's seed, small days
+    for hhmm in ("09:45", "12:00", "15:30"):
+        stats = emu.statistics(pd.Timestamp(f"2024-07-03 {hhmm}"))
+        for trin, adv, dec in (("RINT.Z", "IINA.Z", "IIND.Z"), ("RIQT.Z", "IIQA.Z", "IIQD.Z")):
+            assert stats[adv] > 0 and stats[dec] > 0, (hhmm, trin)
+            assert stats[trin] is not None and math.isfinite(stats[trin]) and stats[trin] > 0, (hhmm, trin)
