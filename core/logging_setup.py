@@ -113,9 +113,13 @@ def log_level(env: Mapping[str, str] | None = None, *, verbose: bool = False) ->
     return getattr(logging, raw)
 
 
-def configure(*, verbose: bool = False, env: Mapping[str, str] | None = None, stream=None) -> logging.Handler:
-    """Install one handler on the root logger (replacing earlier ones) as the environment says;
-    returns it.
+def configure(*, verbose: bool = False, env: Mapping[str, str] | None = None, stream=None,
+              force: bool = False) -> logging.Handler | None:
+    """Install one handler on the root logger as the environment says; returns it.
+
+    Like :func:`logging.basicConfig`, nothing changes when the root logger already has handlers
+    that this function did not install (a test runner, an application embedding a command), unless
+    ``force``: then they are replaced. The values are checked either way.
 
     Raises
     ------
@@ -123,11 +127,15 @@ def configure(*, verbose: bool = False, env: Mapping[str, str] | None = None, st
         ``TICKDECK_LOG_FORMAT`` or ``TICKDECK_LOG_LEVEL`` has a value it does not know.
     """
     fmt, level = log_format(env), log_level(env, verbose=verbose)
+    root = logging.getLogger()
+    ours = [h for h in root.handlers if getattr(h, "tickdeck_handler", False)]
+    if root.handlers and not ours and not force:
+        return None
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
     handler.addFilter(ContextFilter())
-    root = logging.getLogger()
-    for h in list(root.handlers):
+    handler.tickdeck_handler = True
+    for h in list(root.handlers) if force else ours:
         root.removeHandler(h)
     root.addHandler(handler)
     root.setLevel(level)

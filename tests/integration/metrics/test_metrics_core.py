@@ -131,7 +131,7 @@ def test_every_metric_is_listed_once_with_its_type():
 def _json_logging(stream):
     from tickdeck.core.logging_setup import configure
 
-    return configure(env={"TICKDECK_LOG_FORMAT": "json", "TICKDECK_LOG_LEVEL": "INFO"}, stream=stream)
+    return configure(env={"TICKDECK_LOG_FORMAT": "json", "TICKDECK_LOG_LEVEL": "INFO"}, stream=stream, force=True)
 
 
 @pytest.fixture
@@ -150,6 +150,16 @@ def json_log():
 
 def _records(stream) -> list[dict]:
     return [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+
+
+def test_logging_configured_by_someone_else_is_left_alone():
+    from tickdeck.core.logging_setup import configure
+
+    root = logging.getLogger()
+    before, level = list(root.handlers), root.level
+    assert before, "pytest's own capture handlers are installed during a test"
+    assert configure(env={"TICKDECK_LOG_FORMAT": "json"}) is None  # as logging.basicConfig would
+    assert root.handlers == before and root.level == level
 
 
 def test_bad_log_settings_name_the_variable():
