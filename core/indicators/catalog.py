@@ -12,12 +12,15 @@ by public IQFeed client code: ``JTNT.Z``/``JTQT.Z`` (net tick), ``RINT.Z``/``RIQ
 ``TINT.Z``/``TIQT.Z`` (total issues), ``VINT.Z``/``VIQT.Z`` (volume), ``H1NH.Z``/``H1NL.Z`` (1-day
 new highs/lows; quoted without an exchange, the ``N`` read as NYSE as in the others),
 ``VCOET.Z``/``VPOET.Z`` (equity call/put volume), and the S&P 500 issue/volume symbols
-``II6A.Z``/``II6D.Z``/``VI6A.Z``/``VI6D.Z``. The NYSE/NASDAQ advancing/declining issue and volume
-symbols follow the same pattern (``N`` = NYSE, ``Q`` = NASDAQ in place of ``6``) but were not seen
-spelled out: they are listed in :attr:`Indicator.unconfirmed`, as are the unchanged-issue symbols,
-the NASDAQ new highs/lows and the index/total option volumes (``docs/indicators.md``, "Catalog",
-says the same). An unconfirmed symbol is still served by the bundled emulator and routed like any
-other; check it against DTN's symbol guide before relying on a real feed.
+``II6A.Z``/``II6D.Z``/``VI6A.Z``/``VI6D.Z``; and from DTN's own symbol guide ("DTN - Indexes and
+indicators definitions", iqfeed.net/symbolguide): NYSE advances/declines/unchanged ``IINA.Z``/
+``IIND.Z``/``IINU.Z`` and NYSE up/down volume ``VINA.Z``/``VIND.Z``. The NASDAQ advancing/declining/
+unchanged issue and volume symbols follow the same pattern (``Q`` in place of ``N``; a DTN answer on
+its forum spells out the pattern for NASDAQ's sub-markets, ``IISA.Z``/``IISD.Z``/``IISU.Z``, and the
+combined ``IIQT.Z``) but were not seen spelled out: they are listed in :attr:`Indicator.unconfirmed`, as
+are the NASDAQ new highs/lows and the index/total option volumes (``docs/indicators.md``, "Catalog",
+says the same and where each name was seen). An unconfirmed symbol is still served by the bundled
+emulator and routed like any other; check it against DTN's symbol guide before relying on a real feed.
 
 Any ``.Z`` symbol is a statistic (:func:`is_statistic_symbol`): one the catalog does not know is
 named ``STAT.<symbol>`` (:func:`statistic_name`) and never becomes a tick day.
@@ -87,15 +90,15 @@ _BREADTH_BOTH = {
     "TRIN": ("Arms index: (advancers / decliners) / (advancing volume / declining volume)", "ratio",
              {"NYSE": "RINT.Z", "NASDAQ": "RIQT.Z"}, ()),
     "ADV": ("advancing issues: last trade above the session's first trade", "issues",
-            {"NYSE": "IINA.Z", "NASDAQ": "IIQA.Z"}, ("IINA.Z", "IIQA.Z")),
+            {"NYSE": "IINA.Z", "NASDAQ": "IIQA.Z"}, ("IIQA.Z",)),
     "DEC": ("declining issues: last trade below the session's first trade", "issues",
-            {"NYSE": "IIND.Z", "NASDAQ": "IIQD.Z"}, ("IIND.Z", "IIQD.Z")),
+            {"NYSE": "IIND.Z", "NASDAQ": "IIQD.Z"}, ("IIQD.Z",)),
     "UNCH": ("unchanged issues: last trade equal to the session's first trade", "issues",
-             {"NYSE": "IINU.Z", "NASDAQ": "IIQU.Z"}, ("IINU.Z", "IIQU.Z")),
+             {"NYSE": "IINU.Z", "NASDAQ": "IIQU.Z"}, ("IIQU.Z",)),
     "ADV_VOL": ("advancing volume: today's volume of the advancing issues", "shares",
-                {"NYSE": "VINA.Z", "NASDAQ": "VIQA.Z"}, ("VINA.Z", "VIQA.Z")),
+                {"NYSE": "VINA.Z", "NASDAQ": "VIQA.Z"}, ("VIQA.Z",)),
     "DEC_VOL": ("declining volume: today's volume of the declining issues", "shares",
-                {"NYSE": "VIND.Z", "NASDAQ": "VIQD.Z"}, ("VIND.Z", "VIQD.Z")),
+                {"NYSE": "VIND.Z", "NASDAQ": "VIQD.Z"}, ("VIQD.Z",)),
     "NEW_HIGHS": ("issues whose last trade is at the session's high", "issues",
                   {"NYSE": "H1NH.Z", "NASDAQ": "H1QH.Z"}, ("H1QH.Z",)),
     "NEW_LOWS": ("issues whose last trade is at the session's low", "issues",
