@@ -178,7 +178,7 @@ class ExplorerPage(pn.viewable.Viewer):
             first, _ = bar_times(df)  # where bars start: the last bar of a day may end past the close
             clock = clock_for(np.sort(first.view("i8")))
         chart = candle_chart(df, title=f"{sym} {spec}", sma=self.sma, ema=self.ema, bollinger=self.bollinger,
-                             clock=clock)
+                             clock=clock, sessions=session_spans(start, end))
         return Loaded("bars", df, summary, chart, (sym, start, end, self.session))
 
     def _clock_for(self, start: dt.date, end: dt.date):

@@ -42,6 +42,8 @@ ET = "America/New_York"
 ONE_OFFSET_DAYS = 90  # DST changes are >= ~4 months apart: equal offsets at both ends of a shorter span hold
 
 UP, DOWN = "#1a7f37", "#cf222e"
+SESSION_SHADES = {0: "#f5d76e", 2: "#7aa7e8"}  # pre-market, after-hours; the regular session is unshaded
+SHADE_ALPHA = 0.18
 SEAM_COLOUR = "#57606a"  # the dashed line where trading time removed a closed period (night, weekend, holiday)
 
 # Trading time -> the ET wall clock in the browser (ms): clock.data.ts / rs are the trading / real start of each
@@ -311,12 +313,14 @@ def trading_time_axis(clock: TradingClock):
 
 
 def candle_chart(bars: pd.DataFrame, *, title: str = "", sma: int = 0, ema: int = 0, bollinger: int = 0,
-                 clock: TradingClock | None = None) -> hv.Layout:
+                 clock: TradingClock | None = None, sessions=None) -> hv.Layout:
     """Candlesticks (or a rasterised close line above :data:`CANDLE_LIMIT`) with VWAP, overlays, volume.
 
     With a ``clock`` that removes closed periods (:func:`tickdeck.core.trading_time.trading_clock`),
     bars are placed in trading time: nights, weekends and holidays take no width, a dashed line
-    marks each, and the axis and hovers read real ET times.
+    marks each, and the axis and hovers read real ET times. ``sessions``
+    (:class:`~tickdeck.core.trading_time.SessionSpans`) shades pre-market and after-hours as the
+    tick chart does.
     """
     ensure_extension()
     b = with_overlays(bars, sma=sma, ema=ema, bollinger=bollinger)
@@ -330,6 +334,8 @@ def candle_chart(bars: pd.DataFrame, *, title: str = "", sma: int = 0, ema: int 
     o, h, lo, c = (b[k].to_numpy(np.float64) for k in ("open", "high", "low", "close"))
     vol = b["volume"].to_numpy(np.float64) if "volume" in b else np.zeros(len(b))
     common = dict(responsive=True, min_width=300, show_grid=True, xlabel="time (ET)")
+    if len(b):
+        common["xlim"] = (start.min(), end.max())  # the bars, not padding before the first and after the last
     at = pd.DatetimeIndex(real_start).strftime("%Y-%m-%d %H:%M:%S").to_numpy()  # real starts, for the hovers
     axis = {}
     if clock is not None:
@@ -366,6 +372,17 @@ def candle_chart(bars: pd.DataFrame, *, title: str = "", sma: int = 0, ema: int 
     overlay = price
     for line in lines:  # `*` (not hv.Overlay) also overlays the rasterised close line, a DynamicMap
         overlay = overlay * line
+    if sessions is not None and len(b):
+        lo_t, hi_t = start.min().astype("i8"), end.max().astype("i8")
+        s0, s1 = sessions.start, sessions.end
+        if clock is not None:
+            s0, s1 = clock.to_trading(s0), clock.to_trading(s1)
+        for kind, shade in SESSION_SHADES.items():
+            keep = (sessions.kind == kind) & (s1 > lo_t) & (s0 < hi_t) & (s1 > s0)
+            if keep.any():
+                spans = hv.VSpans((s0[keep].view("datetime64[ns]"), s1[keep].view("datetime64[ns]"))).opts(
+                    color=shade, alpha=SHADE_ALPHA, line_alpha=0)
+                overlay = spans * overlay
     if clock is not None:
         seams = hv.VLines(clock.seams.view("datetime64[ns]")).opts(color=SEAM_COLOUR, line_dash="dashed",
                                                                    line_width=1)

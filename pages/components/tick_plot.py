@@ -43,7 +43,7 @@ from bokeh.plotting import figure
 from tickdeck.core.trading_time import TradingClock
 from tickdeck.pages.components.charts import (
     AXIS_HEIGHT, BAND_BINS, ET, IMAGE_HEIGHT, IMAGE_WIDTH, LEVELS, MIN_VIEW_NS, PRICE_HEIGHT, REAL_TIME_HOVER,
-    REAL_TIME_TICKS, STRIP_HEIGHT,
+    REAL_TIME_TICKS, SESSION_SHADES, SHADE_ALPHA, STRIP_HEIGHT,
     TickArrays, _readonly, binned, candle_chart, ensure_extension, equalised, price_counts, tick_arrays, visible,
 )
 
@@ -57,8 +57,6 @@ TOOLS = "xpan,xwheel_zoom,xbox_zoom,reset,save"  # tools move time; the price ra
 SETTLE_MS = 100  # a zoom/pan is announced this long after the last wheel or drag event (Bokeh's default: 500)
 MS = 1_000_000  # ns per ms: Bokeh's datetime unit
 MARKER_TICKS_LIMIT = 2_000  # up to this many visible trades, each is also a dot (more: the dots merge into a bar)
-SESSION_SHADES = {0: "#f5d76e", 2: "#7aa7e8"}  # pre-market, after-hours; the regular session is unshaded
-SHADE_ALPHA = 0.18
 NO_TICKS = "No ticks in view — zoom out, pan, or reset the chart"
 SEAM_COLOUR = "#57606a"  # the dashed line where trading time removed a closed period (night, weekend, holiday)
 TIME_FORMATS = dict(milliseconds="%H:%M:%S.%3N", seconds="%H:%M:%S", minsec="%H:%M:%S", minutes="%H:%M",

@@ -81,6 +81,15 @@ def test_bars_over_three_days_are_placed_in_trading_time(stored):
     assert bars and bars[0].data["start"][0].startswith("2024-07-01 ")  # the hover's real start
     left = np.sort(np.asarray(bars[0].data["left"], dtype="datetime64[ns]").view("i8"))
     assert np.diff(left).max() < HOUR  # 1-minute bars with no night between them
+    # pre-market and after-hours shaded on the same trading axis: Tuesday's pre-market starts at the first seam
+    overlay = page.loaded.chart.values()[0]
+    shaded = [el for el in overlay if isinstance(el, hv.VSpans)]
+    assert len(shaded) == 2
+    pre = min((np.sort(el.dimension_values(0).astype("datetime64[ns]").view("i8")) for el in shaded),
+              key=lambda v: v[0])  # the pre-market spans start the day
+    assert len(pre) == 3  # one pre-market per day
+    seams = [el for el in overlay if isinstance(el, hv.VLines)][0].dimension_values(0)
+    assert pre[1] == seams.astype("datetime64[ns]").view("i8")[0]
 
 
 def test_the_price_image_follows_the_plot_width_the_browser_reports():
