@@ -286,7 +286,10 @@ class ExplorerPage(pn.viewable.Viewer):
         from tickdeck.pages.components.analysis_charts import profile_chart, spread_charts
 
         loaded = loaded or self.loaded
-        if loaded is None or loaded.kind != "ticks":
+        if loaded is None:  # still loading (a link straight to this tab), or the selection failed
+            return [pn.pane.Markdown("Volume profile and spread analysis appear here once the selection has loaded.",
+                                     css_classes=["td-analysis-note"])]
+        if loaded.kind != "ticks":
             return [pn.pane.Markdown("Volume profile and spread analysis work on ticks: choose **ticks** under Show.",
                                      css_classes=["td-analysis-note"])]
         a = loaded.chart.arrays
