@@ -321,6 +321,7 @@ def export_catalog(ctx, symbols, days_of, root: Path, *, spec: str = "ticks", se
     NautilusExportError
         ``nautilus_trader`` is not installed.
     """
+    _nautilus()  # a clear error when the package is missing
     from nautilus_trader.model.data import Bar, QuoteTick, TradeTick
 
     from tickdeck.core.bars import get_bars

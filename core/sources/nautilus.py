@@ -102,6 +102,18 @@ def find_files(path: Path, symbol: str, kind: str = "trade_tick") -> list[Path]:
     return files
 
 
+def _names(path: Path, kind: str, symbol: str) -> bool:
+    """Whether the catalog at ``path`` has a ``kind`` directory named for ``symbol`` (``ESU4`` or
+    ``ESU4.GLBX``), as :func:`find_files` matches them."""
+    data = path / "data" if (path / "data").is_dir() else path
+    base = data / kind
+    if not base.is_dir():
+        return False
+    want = symbol.upper().replace("-", "")
+    return any(d.is_dir() and (d.name.upper() == symbol.upper()
+                               or d.name.upper().split(".")[0].replace("-", "") == want) for d in base.iterdir())
+
+
 def _catalog_kinds(path: Path) -> set[str]:
     """Which of trade_tick / quote_tick a catalog root (or its ``data`` directory) holds."""
     if path.is_file():
@@ -246,7 +258,9 @@ def read_nautilus(path: str | Path, *, symbol: str) -> ParsedTicks:
     """
     path = Path(path)
     kinds = _catalog_kinds(path)
-    if kinds == {"quote_tick"} or (path.is_file() and is_quote_schema(pq.read_schema(path))):
+    if kinds == {"quote_tick"} or (path.is_file() and is_quote_schema(pq.read_schema(path))) or (
+            kinds == {"trade_tick", "quote_tick"} and not _names(path, "trade_tick", symbol)
+            and _names(path, "quote_tick", symbol)):  # this instrument has quotes only
         return _read_quote_only(path, symbol)
     table, meta, files = _read_tables(path, symbol, "trade_tick", ("price", "size", "ts_event"))
     price = decode_fixed(table.column("price"), "price")
@@ -274,7 +288,7 @@ def read_nautilus(path: str | Path, *, symbol: str) -> ParsedTicks:
     asset = asset or kind_asset
     keep = ~bad
     bid = ask = np.full(n, np.nan)
-    if "quote_tick" in kinds:
+    if "quote_tick" in kinds and _names(path, "quote_tick", instrument or symbol):  # its own quotes only
         try:
             q_ns, q_bid, q_ask = _quotes(*_read_tables(path, instrument or symbol, "quote_tick", QUOTE_COLUMNS)[:2])
         except ImportFormatError:

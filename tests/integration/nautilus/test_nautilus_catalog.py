@@ -159,8 +159,8 @@ def test_catalog_written_by_nautilus_imports_and_exports_equal(ctx, realdata, tm
     try:
         rep = import_file(c2, tmp_path / "src", symbol="BTCUSDT")
         assert (rep.ticks, rep.asset_class, rep.calendar) == (2001, "crypto", "24/7")
-        fx_src = tmp_path / "src" / "data" / "quote_tick"  # the quotes directory alone: quote-only ticks
-        rep_fx = import_file(c2, fx_src, symbol="USDJPY")
+        rep_fx = import_file(c2, tmp_path / "src", symbol="USDJPY")  # quotes only for it: quote-only ticks
+        assert c2.store.read_day("BTCUSDT", c2.store.list_days("BTCUSDT")[0])["bid"].isna().all()  # USDJPY's aren't
         assert rep_fx.quote_only and rep_fx.ticks == 1000
         days = {s: c2.store.list_days(s) for s in ("BTCUSDT", "USDJPY")}
         export(c2, ExportRequest(("BTCUSDT",), days["BTCUSDT"][0], days["BTCUSDT"][-1], tmp_path / "out",
@@ -173,10 +173,26 @@ def test_catalog_written_by_nautilus_imports_and_exports_equal(ctx, realdata, tm
     back = out.trade_ticks(instrument_ids=["BTCUSDT.BINANCE"])
     assert [(t.price.as_double(), t.size.as_double(), t.ts_event, str(t.trade_id)) for t in back] == \
         [(t.price.as_double(), t.size.as_double(), t.ts_event, str(t.trade_id)) for t in trades]
+    assert out.quote_ticks(instrument_ids=["BTCUSDT.BINANCE"]) == []
     back_q = out.quote_ticks(instrument_ids=["USDJPY.IDEALPRO"])
     keep = np.r_[True, (bid[1:] != bid[:-1]) | (ask[1:] != ask[:-1])]  # one quote per change of the book
     assert [(q.bid_price.as_double(), q.ask_price.as_double(), q.ts_event) for q in back_q] == \
         [(q.bid_price.as_double(), q.ask_price.as_double(), q.ts_event) for q, k in zip(quotes, keep) if k]
+
+
+def test_exported_trades_and_quotes_import_back_as_the_stored_ticks(ctx, tmp_path):
+    _export(ctx, tmp_path / "cat", ["ESU4"], ESU4_DAY)
+    c2 = Context.open(Settings(data_dir=tmp_path / "data"))
+    try:
+        rep = import_file(c2, tmp_path / "cat", symbol="ESU4")
+        assert (rep.ticks, rep.calendar, rep.asset_class) == (120, "CMES", "futures")
+        back, src = c2.store.read_day("ESU4", ESU4_DAY), ctx.store.read_day("ESU4", ESU4_DAY)
+        for col in ("last", "last_sz", "bid", "ask", "tick_id"):  # each trade carries its prevailing quote again
+            np.testing.assert_array_equal(back[col].to_numpy(), src[col].to_numpy(), err_msg=col)
+        np.testing.assert_array_equal(back.index.asi8, src.index.asi8)
+        assert c2.catalog.dataset("ESU4").tick_size == 0.25  # from the exported FuturesContract
+    finally:
+        c2.close()
 
 
 def test_nautilus_bars_read_back_with_their_spec(tmp_path):
