@@ -9,6 +9,12 @@ ticks themselves as steps (a trade's price holds until the next trade) with mark
 hover, and the bid/ask band as the quotes' steps; plus :data:`~pages.components.charts.BAND_BINS`
 buckets for the bid/ask band and the volume strip.
 
+A multi-day selection can be drawn on *trading time* (``tick_chart(..., clock_for=...)``; a
+:class:`~tickdeck.core.trading_time.TradingClock`): the arrays' times are mapped once so closed
+periods take no width, a dashed line marks each seam, and the axis labels and hovers map the
+trading axis back to real ET times in the browser (:data:`~pages.components.charts.REAL_TIME_TICKS`).
+The price image is drawn at the plot's width as the browser reports it (``inner_width``).
+
 Wheel zoom is active from the start (over the chart, the wheel zooms time, not the page) and
 stops at :data:`~pages.components.charts.MIN_VIEW_NS`; a window without ticks keeps the price
 of the trades around it on the axis and says "No ticks in view" above the chart.
