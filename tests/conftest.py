@@ -61,7 +61,7 @@ def pg_url():
 
 # A test that takes one of these fixtures needs the service: it carries the marker, so `-m "not redis"` (or a
 # report by marker) sees every such test, and no module has to remember to mark itself.
-SERVICE_MARKERS = {"pg_url": "postgres", "redis_url": "redis", "chromium_path": "browser"}
+SERVICE_MARKERS = {"pg_url": "postgres", "redis_url": "redis", "chromium_path": "browser", "s3_server": "s3"}
 
 
 def pytest_collection_modifyitems(items):
@@ -115,3 +115,37 @@ def realdata():
     if not REALDATA.exists():
         missing_service(f"shared real-data files at {REALDATA}")
     return REALDATA
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """The local S3 emulator (moto's server in its own process on a loopback port), one per session."""
+    from s3_emulator import S3Emulator
+
+    try:
+        emu = S3Emulator(tmp_path_factory.mktemp("s3-emulator")).start()
+    except Exception as e:  # noqa: BLE001
+        missing_service(f"S3 emulator moto_server ({e})")
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture
+def s3_store_uri(s3_server):
+    """ArcticDB URI of a store in a fresh bucket of the S3 emulator, emptied afterwards."""
+    uri = s3_server.store_uri()
+    yield uri
+    s3_server.drop(uri)
+
+
+@pytest.fixture
+def arctic_backend(request):
+    """The ArcticDB backend of the test's store: ``lmdb`` unless a package parametrises it
+    (``s3_emulator.parametrize_backends`` in its conftest's ``pytest_generate_tests``)."""
+    return getattr(request, "param", "lmdb")
+
+
+@pytest.fixture
+def arctic_uri(arctic_backend, request):
+    """The test's ArcticDB URI: empty for LMDB under the data dir (the default), else a fresh S3 bucket."""
+    return request.getfixturevalue("s3_store_uri") if arctic_backend == "s3" else ""

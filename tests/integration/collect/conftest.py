@@ -1,5 +1,6 @@
 """An in-process IQFeed emulator on free ports, with small synthetic days; live runs that stop on a
-condition (never after a fixed time window)."""
+condition (never after a fixed time window). The store runs on LMDB and, for the tests selected in
+S3_TESTS, on S3 too (the local S3 emulator, tests/s3_emulator.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,25 @@ import threading
 import time
 
 import pytest
+from s3_emulator import parametrize_backends
 
 SMALL_DAY_TICKS = 3000  # regular-session trades per emulated day: fast, still multi-chunk
 WAIT_S = 120  # a live run whose condition is not met by then fails (a safety net, not a window)
+S3_TESTS = {  # modules, or module::test, run on both store backends (the S3 variants' time is bounded)
+    "test_history.py",
+    "test_live_and_deadletters.py::test_live_appends_dedupes_and_resumes_without_gaps",
+}
+
+
+def pytest_generate_tests(metafunc):
+    parametrize_backends(metafunc, S3_TESTS)
+
+
+@pytest.fixture
+def settings(tmp_path, arctic_uri):
+    from tickdeck.core.config import Settings
+
+    return Settings(data_dir=tmp_path / "data", arctic_uri=arctic_uri)
 
 
 @pytest.fixture
