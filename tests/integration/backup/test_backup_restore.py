@@ -232,7 +232,7 @@ def test_cli_backup_then_restore(tmp_path, monkeypatch, capsys):
 def emulator():
     from tickdeck.core.sources.iqfeed_emulator import EmulatorThread, IQFeedEmulator
 
-    th = EmulatorThread(IQFeedEmulator(symbols=SYMBOLS, now="2024-07-03 10:00:00", speed=20, ticks=3000,
+    th = EmulatorThread(IQFeedEmulator(symbols=SYMBOLS, now="2024-07-03 10:00:00", speed=30, ticks=20000,
                                        port_history=0, port_l1=0))
     yield th.__enter__()
     th.__exit__(None, None, None)
@@ -247,6 +247,7 @@ def test_a_backup_during_live_collection_holds_whole_committed_days(tmp_path, em
     out: dict = {}
     runner = threading.Thread(target=lambda: out.update(s=collect_live(
         ctx, list(SYMBOLS), stop_event=stop, port_history=emu.port_history, port_l1=emu.port_l1, batch_seconds=0.2,
+        flush_after=0.2,
         finalize=False)), daemon=True)
     runner.start()
     try:
