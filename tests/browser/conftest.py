@@ -5,6 +5,10 @@ and Playwright pages driving Debian Chromium.
 * ``app_server(...)`` — a factory: copies ``demo_data`` (or an empty dir) to a fresh data dir,
   optionally adds users, starts ``tickdeck serve`` and waits until it answers; stopped after the test.
   ``module_app_server(...)`` — the same, stopped after the module (for tests that only look).
+* ``demo_server`` — one server on a copy of ``demo_data`` (no users) shared by the tests that only read the
+  demo days (they add, change and delete nothing): started by the first, stopped when the run leaves
+  ``tests/browser/``. ``users_server`` — the same with web users and the prefix ``/td``, for tests that
+  sign in and look; ``empty_server`` — one on an empty data dir.
 * ``page`` — a new browser context/page per test (downloads allowed).
 * ``shot(page, name)`` — saves ``test-output/screenshots/<name>.png``.
 """
@@ -23,6 +27,8 @@ from pathlib import Path
 
 import pytest
 
+from builders import add_users
+from services_needed import stop_group
 
 ROOT = Path(__file__).resolve().parents[2]
 TICKDECK = [sys.executable, "-m", "tickdeck"]
@@ -60,6 +66,13 @@ class Served:
     data_dir: Path
     proc: subprocess.Popen
     log: Path
+    fh: object = None  # the open log file the server writes to
+
+    def log_since(self, offset: int) -> str:
+        """The server's log from byte ``offset`` on (a test on a shared server reads its own part)."""
+        with open(self.log, "rb") as f:
+            f.seek(offset)
+            return f.read().decode(errors="replace")
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         return run_cli(self.data_dir, *args)
@@ -91,8 +104,8 @@ def _server_factory(base: Path, demo_data: Path, started: list):
             shutil.copytree(demo_data, data_dir)
         else:
             data_dir.mkdir()
-        for name, role, password in users:
-            run_cli(data_dir, "users", "add", name, "--role", role, "--password", password)
+        if users:
+            add_users(data_dir, users)
         port = free_port()
         log = base / f"serve{len(started)}.log"
         args = [*TICKDECK, "serve", "--port", str(port), "--num-procs", str(num_procs)]
@@ -104,7 +117,7 @@ def _server_factory(base: Path, demo_data: Path, started: list):
                                      "TICKDECK_SECRET": "browser-test-secret", **(env or {})},
                                 start_new_session=True)
         url = f"http://127.0.0.1:{port}{prefix}/"
-        s = Served(url, data_dir, proc, log)
+        s = Served(url, data_dir, proc, log, fh)
         started.append(s)
         _wait_ready(url, proc, log)
         return s
@@ -114,12 +127,8 @@ def _server_factory(base: Path, demo_data: Path, started: list):
 
 def _stop_all(started: list) -> None:
     for s in started:
-        if s.proc.poll() is None:
-            os.killpg(s.proc.pid, 15)
-            try:
-                s.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(s.proc.pid, 9)
+        stop_group(s.proc, s.fh)
+    started.clear()
 
 
 @pytest.fixture
@@ -169,3 +178,54 @@ def shot(page, name: str) -> Path:
 @pytest.fixture(name="shot")
 def shot_fixture():
     return shot
+
+
+_SHARED: dict[str, list[Served]] = {}  # the shared servers, while they run
+# the web users of ``users_server``: (name, role, password)
+SHARED_USERS = (("alice", "viewer", "alice-password"), ("bob", "researcher", "bob-password"),
+                ("root", "admin", "root-password"), ("adam", "admin", "adam-password"))
+
+
+def _shared(name: str, base_factory, demo_data: Path, **kw) -> Served:
+    running = _SHARED.setdefault(name, [])
+    if not running or running[-1].proc.poll() is not None:
+        _stop_all(running)
+        _server_factory(base_factory.mktemp(f"shared-{name}"), demo_data, running)(**kw)
+    return running[-1]
+
+
+@pytest.fixture
+def demo_server(tmp_path_factory, demo_data, chromium_path) -> Served:
+    """The shared server on the demo days, auth off (see the module docstring). A test using it must not
+    write to its data dir nor rely on its log before the test began (:meth:`Served.log_since`)."""
+    return _shared("demo", tmp_path_factory, demo_data)
+
+
+@pytest.fixture
+def users_server(tmp_path_factory, demo_data, chromium_path) -> Served:
+    """The shared server on the demo days under the prefix ``/td`` with the web users of :data:`SHARED_USERS`
+    (``alice`` viewer, ``bob`` researcher, ``root`` and ``adam`` admins; password ``<name>-password``), for
+    tests that sign in and look: the same rules as :func:`demo_server` (each test has its own browser
+    context, so its own cookies)."""
+    return _shared("users", tmp_path_factory, demo_data, prefix="/td", users=SHARED_USERS)
+
+
+@pytest.fixture
+def empty_server(tmp_path_factory, demo_data, chromium_path) -> Served:
+    """The shared server on an empty data dir, auth off (the local admin sees every page), for tests that
+    look at the empty states: the same rules as :func:`demo_server`."""
+    return _shared("empty", tmp_path_factory, demo_data, data=False)
+
+
+def _stop_shared() -> None:
+    for running in _SHARED.values():
+        _stop_all(running)
+
+
+def pytest_runtest_teardown(item, nextitem):
+    if nextitem is None or Path(nextitem.path).parent != Path(__file__).parent:
+        _stop_shared()  # the run leaves tests/browser/: nothing else will use them
+
+
+def pytest_sessionfinish(session):
+    _stop_shared()

@@ -10,10 +10,10 @@ import pytest
 pytestmark = pytest.mark.browser
 
 
-def test_api_docs_render_offline_with_every_request_on_the_origin(app_server, page, shot):
+def test_api_docs_render_offline_with_every_request_on_the_origin(users_server, page, shot):
     """Issue 13: Swagger UI renders the OpenAPI document's operations; requests leaving the origin are
     recorded (and blocked, as offline) — there are none."""
-    served = app_server(prefix="/td", users=(("adam", "admin", "adam-password"),))
+    served = users_server  # under the prefix /td, auth on
     origin = "{0.scheme}://{0.netloc}".format(urlsplit(served.url))
     seen, foreign = [], []
     page.on("request", lambda r: seen.append(r.url))

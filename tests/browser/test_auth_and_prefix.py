@@ -19,8 +19,8 @@ def _login(page, url: str, name: str, password: str) -> None:
     page.locator("form.login-form button, form.login-form input[type=submit]").first.click()
 
 
-def test_wrong_password_is_rejected_and_viewer_cannot_export(app_server, page, shot):
-    app = app_server(users=USERS)
+def test_wrong_password_is_rejected_and_viewer_cannot_export(users_server, page, shot):
+    app = users_server  # alice (viewer) among its users: signs in and looks
     page.goto(app.url)
     page.wait_for_url(re.compile(r"/login"))
     shot(page, "login")

@@ -23,8 +23,8 @@ PRICE_CANVAS = """() => { let best = null; const walk = (r) => { for (const el o
   if (el.shadowRoot) walk(el.shadowRoot); } }; walk(document); return best; }"""
 
 
-def test_zoom_re_renders_the_visible_range_and_selections_reuse_the_chart(app_server, page, shot):
-    app = app_server()
+def test_zoom_re_renders_the_visible_range_and_selections_reuse_the_chart(demo_server, page, shot):
+    app = demo_server
     page.goto(app.url + "explorer?symbol=AAPL&start=2024-07-02&session=regular")
     page.locator(".td-summary", has_text=re.compile(r"AAPL · 2024-07-02 · regular session · [\d,]+ ticks")).wait_for()
     page.wait_for_function(CHART_DATA)
@@ -54,8 +54,8 @@ def test_zoom_re_renders_the_visible_range_and_selections_reuse_the_chart(app_se
     assert after["image"] == 1 and after["line"] == 0  # the whole new day: an image again
 
 
-def test_server_warms_up_at_start(app_server):
-    app = app_server()
+def test_server_warms_up_at_start(demo_server):
+    app = demo_server
     import time
 
     deadline = time.monotonic() + 120

@@ -13,8 +13,8 @@ def _summary(page):
     return page.locator(".td-summary")
 
 
-def test_browse_cards_view_data_change_bar_type_export_csv(app_server, page, shot, tmp_path):
-    app = app_server()
+def test_browse_cards_view_data_change_bar_type_export_csv(demo_server, page, shot, tmp_path):
+    app = demo_server
     page.goto(app.url)
     card = page.locator('article.td-card[data-symbol="AAPL"]')
     card.wait_for()
@@ -62,8 +62,8 @@ def test_browse_cards_view_data_change_bar_type_export_csv(app_server, page, sho
     assert len(lines) > 1_000
 
 
-def test_catalog_page_shows_tree_and_gap_calendar(app_server, page, shot):
-    app = app_server()
+def test_catalog_page_shows_tree_and_gap_calendar(demo_server, page, shot):
+    app = demo_server
     page.goto(app.url + "catalog?symbol=MSFT")
     page.locator('details[data-symbol="AAPL"]').wait_for()
     page.locator('td.present[data-day="2024-07-02"]').wait_for()

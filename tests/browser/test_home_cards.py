@@ -3,8 +3,8 @@
 import json
 
 
-def test_home_cards_show_stored_symbols_with_catalog_numbers(app_server, page, shot):
-    s = app_server()
+def test_home_cards_show_stored_symbols_with_catalog_numbers(demo_server, page, shot):
+    s = demo_server
     datasets = {d["symbol"]: d for d in json.loads(s.cli("catalog", "--json").stdout)}
     assert set(datasets) == {"AAPL", "MSFT"}
     page.goto(s.url)
@@ -20,8 +20,8 @@ def test_home_cards_show_stored_symbols_with_catalog_numbers(app_server, page, s
     shot(page, "home")
 
 
-def test_home_with_empty_store_says_so(app_server, page):
-    s = app_server(data=False)
+def test_home_with_empty_store_says_so(empty_server, page):
+    s = empty_server
     page.goto(s.url)
     page.get_by_text("No datasets").first.wait_for()
     assert page.locator("article.td-card").count() == 0

@@ -34,8 +34,8 @@ def _visit(page, url: str) -> None:
     page.locator(PAGE_READY).first.wait_for()
 
 
-def test_every_page_on_an_empty_store_says_what_to_do_next(app_server, page, shot):
-    app = app_server(data=False)
+def test_every_page_on_an_empty_store_says_what_to_do_next(empty_server, page, shot):
+    app = empty_server
     errors, _ = watch(page, urlparse(app.url).netloc)
     for route in ROUTES:
         _visit(page, app.url + route.slug)
@@ -45,8 +45,8 @@ def test_every_page_on_an_empty_store_says_what_to_do_next(app_server, page, sho
     assert errors == []
 
 
-def test_no_page_requests_a_host_other_than_the_server(app_server, page, shot):
-    app = app_server(users=(ADMIN,))
+def test_no_page_requests_a_host_other_than_the_server(users_server, page, shot):
+    app = users_server  # ADMIN among its users
     errors, foreign = watch(page, urlparse(app.url).netloc)
     page.goto(app.url + "login")
     page.wait_for_load_state("networkidle")
@@ -122,8 +122,9 @@ def _raw_client(app, slug: str, *, drop: bool) -> None:
         pool.submit(lambda: asyncio.run(run())).result(timeout=120)
 
 
-def test_closed_tabs_and_dropped_websockets_leave_no_traceback_in_the_server_log(app_server, browser):
-    app = app_server()
+def test_closed_tabs_and_dropped_websockets_leave_no_traceback_in_the_server_log(demo_server, browser):
+    app = demo_server
+    start = app.log.stat().st_size  # the shared server's log: this test's part
     context = browser.new_context(viewport={"width": 1400, "height": 950})
     context.set_default_timeout(60_000)
     for slug in ("", "explorer?symbol=AAPL&view=ticks", "monitor", "indicators"):
@@ -138,5 +139,5 @@ def test_closed_tabs_and_dropped_websockets_leave_no_traceback_in_the_server_log
         _raw_client(app, slug, drop=True)
     # the server's one event loop handled those closes before it answers a later client's document
     _raw_client(app, "catalog", drop=False)
-    noisy = [line for line in app.log.read_text().splitlines() if any(n in line for n in NOISE)]
+    noisy = [line for line in app.log_since(start).splitlines() if any(n in line for n in NOISE)]
     assert noisy == [], "\n".join(noisy[:20])

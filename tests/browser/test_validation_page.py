@@ -34,8 +34,8 @@ def test_validate_day_with_injected_gap_shows_it_flagged(app_server, page, shot)
     shot(page, "validation-gap-day-timeline")
 
 
-def test_validate_form_reports_missing_day_readably(app_server, page, shot):
-    app = app_server()
+def test_validate_form_reports_missing_day_readably(demo_server, page, shot):
+    app = demo_server
     page.goto(app.url + "validation?symbol=AAPL&day=2024-08-01")
     msg = page.locator("[data-testid='validation-message']", has_text="no tick days stored for AAPL")
     msg.wait_for()

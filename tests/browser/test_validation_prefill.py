@@ -30,8 +30,8 @@ def test_form_is_prefilled_with_the_latest_dataset_and_day_and_validates_it(app_
     assert "NVDA · 2024-07-09" in page.locator("h3", has=overall).inner_text()
 
 
-def test_a_holiday_and_an_unknown_symbol_each_say_what_is_wrong(app_server, page, shot):
-    app = app_server()
+def test_a_holiday_and_an_unknown_symbol_each_say_what_is_wrong(demo_server, page, shot):
+    app = demo_server
     page.goto(app.url + "validation?symbol=AAPL&day=2024-07-04")
     text = _message(page, "was closed")
     assert "the market (XNYS) was closed on Thu 2024-07-04 (July 4th)" in text
