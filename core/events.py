@@ -194,13 +194,18 @@ class DayCollectionFailed(Event):
 
 @dataclass(frozen=True)
 class LiveBatch(Event):
-    """One Level 1 batch of live collection was journaled (``appended`` new ticks)."""
+    """One Level 1 batch of live collection was journaled (``appended`` new ticks).
+
+    ``origin`` is ``live``, or ``scenario`` for a batch of a scenario replay (its ticks carry the
+    same origin), so a consumer keeping per-stream state (the indicators service) never closes
+    one stream's batch with the other's."""
 
     TOPIC: ClassVar[str] = "collection"
     symbols: tuple[str, ...]
     appended: int
     batch: int
     server_time: str  # the feed's clock (ET wall time, ISO)
+    origin: str = "live"
 
 
 FEED_ROLES = ("primary", "backup")
@@ -244,6 +249,7 @@ class DeadLettersReplayed(Event):
 
 
 # -- streams ------------------------------------------------------------------------------------
+SCENARIO_ORIGIN = "scenario"  # TicksAppended/LiveBatch origin of a scenario replay (core.scenario)
 TICK_ARRAYS = {"tick_id": "int64", "timestamp": "int64", "date": "int32", "time": "int64", "last": "float64",
                "last_sz": "int64", "last_type": "uint8", "mkt_ctr": "int16", "tot_vlm": "int64",
                "bid": "float64", "ask": "float64", "cond1": "uint8", "cond2": "uint8", "cond3": "uint8",
@@ -255,7 +261,9 @@ class TicksAppended(Event):
     """New ticks of one symbol-day, columnar: the 14 raw fields plus ``timestamp`` (UTC ns).
 
     Only ticks not published before; in tick-id order. ``origin`` is ``live`` (a Level 1
-    batch) or ``history`` (a gap filled from history). Arrays in process, lists on the wire.
+    batch), ``history`` (a gap filled from history), ``scenario`` (:data:`SCENARIO_ORIGIN`: a
+    scenario replay of stored days, :mod:`core.scenario`) or, only in a ``/ws`` resume,
+    ``replay``. Arrays in process, lists on the wire.
     """
 
     TOPIC: ClassVar[str] = "ticks"

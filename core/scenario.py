@@ -4,12 +4,13 @@ A :class:`ScenarioPlayer` loads the stored ticks of ``symbols`` for the days of 
 (:func:`load_tape`: one ArcticDB read per symbol-day, merged by timestamp with one stable numpy
 sort, so each symbol's ticks keep their stored order) and publishes them as live collection
 does: each batch's ticks grouped by symbol as :class:`core.events.TicksAppended` on
-``ticks.<SYM>`` (``origin="live"``, :func:`core.live_bars.publish_ticks`), then a
-:class:`core.events.LiveBatch` on ``collection``, and hands the batch to a
-:class:`core.live_bars.LiveBars`, which publishes the bars of :data:`core.live_bars.LIVE_BAR_SPECS`
-as they close (:class:`core.events.BarClosed`). So the indicators service, the pages and the
-``/ws`` streams see a replay as they see a live session. A replay **writes nothing** into the
-store: it only reads days.
+``ticks.<SYM>`` (:func:`core.live_bars.publish_ticks`), then a :class:`core.events.LiveBatch` on
+``collection`` — both with ``origin="scenario"`` (:data:`core.events.SCENARIO_ORIGIN`) — and hands
+the batch to a :class:`core.live_bars.LiveBars` of its own, which publishes the bars of
+:data:`core.live_bars.LIVE_BAR_SPECS` as they close (:class:`core.events.BarClosed`). So the
+indicators service (which keeps a replay's day apart from the live one and only publishes for it),
+the pages and the ``/ws`` streams see a replay as they see a live session. A replay **writes
+nothing** into the store: it only reads days.
 
 Pacing is on an injectable :class:`Clock` (wall time by default, :class:`SimulatedClock` in
 tests): at speed ``s`` a tick ``t`` of data time is published once ``(t - t0) / s`` seconds have
@@ -28,8 +29,10 @@ Inside the server a replay is the supervised ``replay`` service (:mod:`core.repl
 
 Warnings
 --------
-A replay publishes on the same topics as live collection: run it while live collection of the
-same symbols runs and consumers see both streams interleaved. Subscribers' queues are bounded
+A replay publishes on the same topics as live collection. Its ticks and batches say
+``origin="scenario"``, but its :class:`~core.events.BarClosed` events carry no origin: run it while
+live collection of the same symbols runs and a ``bars.<SYM>.<spec>`` subscriber gets both streams'
+bars interleaved (each stream's bars are built apart and are right). Subscribers' queues are bounded
 (drop-oldest): at "as fast as possible" a slow page or stream client sees the present, not every
 tick. Memory: the whole window's ticks are held in numpy columns (~100 bytes per tick).
 """
@@ -46,7 +49,7 @@ import numpy as np
 import pandas as pd
 
 from tickdeck.core.errors import DayNotFound, TickdeckError
-from tickdeck.core.events import LiveBatch, ReplayChanged
+from tickdeck.core.events import SCENARIO_ORIGIN, LiveBatch, ReplayChanged
 from tickdeck.core.live_bars import LIVE_BAR_SPECS, LiveBars, publish_ticks
 from tickdeck.core.naming import normalize_ticker
 from tickdeck.core.schema import RAW_COLUMNS, TZ
@@ -494,11 +497,11 @@ class ScenarioPlayer:
         d = int(t.day[i])
         day = f"{d // 10000:04d}-{d // 100 % 100:02d}-{d % 100:02d}"
         bus = self.ctx.bus
-        publish_ticks(bus, day, "live", symbols, cols, ts)
+        publish_ticks(bus, day, SCENARIO_ORIGIN, symbols, cols, ts)
         self.batches += 1
         self.delivered += j - i
         server_time = pd.Timestamp(int(t.ts[j - 1]), tz="UTC").tz_convert(TZ).tz_localize(None).isoformat()
-        bus.publish(LiveBatch(self.request.symbols, j - i, self.batches, server_time))
+        bus.publish(LiveBatch(self.request.symbols, j - i, self.batches, server_time, origin=SCENARIO_ORIGIN))
         bars.feed(symbols, cols, ts)
 
     def _set_state(self, state: str) -> None:

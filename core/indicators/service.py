@@ -36,6 +36,17 @@ keeps the new rows, appended through :func:`core.indicators.store.write_rows` ev
 rows, then the stored days, merged by tick id — and the stored feed rows (the first event of a day
 triggers it; ``params["day"]`` does it at start) and appends only rows after the stored ones.
 
+A scenario replay (:mod:`core.scenario`) publishes its ticks and batches with
+``origin="scenario"`` (:data:`core.events.SCENARIO_ORIGIN`). They go to a second, *publish-only*
+day state, apart from the live one: it never writes the indicators library and never reads its
+stored rows. A replayed symbol's stored day is loaded when its first replayed tick (or the replay's
+first batch naming it) arrives; the replay's batches move that state's watermark, and each round
+evaluates only the latest complete instant of each series (nothing in between is kept, and values
+at ``g`` depend only on ticks ``<= g``), so an update equals the batch build's row at its instant —
+from a window starting mid-day and after a seek too. A batch that goes back in time (a seek back,
+a new replay of the day) starts the state's evaluation afresh; a ``ReplayChanged`` ``stopped``
+drops the state.
+
 Params: ``day`` (load this day's ticks at start), ``catchup`` (instants above which breadth
 is computed in bulk, default :data:`CATCHUP_INSTANTS`).
 
@@ -56,7 +67,7 @@ from typing import Callable
 import numpy as np
 
 from tickdeck.core import naming
-from tickdeck.core.events import TICK_ARRAYS, IndicatorUpdate
+from tickdeck.core.events import SCENARIO_ORIGIN, TICK_ARRAYS, IndicatorUpdate
 from tickdeck.core.indicators import build as ib
 from tickdeck.core.indicators import store as istore
 from tickdeck.core.service_base import ThreadService
@@ -112,12 +123,13 @@ class TickBuffer:
 
 
 class DayState:
-    """What the service holds for one day."""
+    """What the service holds for one day; ``publish_only`` (a scenario replay's day): nothing is
+    written to the indicators library and its stored rows and feed series are not read."""
 
-    def __init__(self, ctx, day: str):
+    def __init__(self, ctx, day: str, *, publish_only: bool = False):
         from tickdeck.core.indicators.breadth import BreadthState
 
-        self.ctx, self.day = ctx, day
+        self.ctx, self.day, self.publish_only = ctx, day, publish_only
         self.ticks: dict[str, TickBuffer] = {}
         self.exchange_of: dict[str, str] = {}
         self.breadth = None
@@ -141,7 +153,8 @@ class DayState:
         self.pending: dict[str, list] = {}  # series -> rows computed, not stored yet (see flush)
         self.flushed: dict[str, int | None] = {}  # series -> last instant stored
         self.flushed_at = -1  # the data time of the last flush
-        self._load_feed()
+        if not publish_only:
+            self._load_feed()
 
     def _load_feed(self) -> None:
         """A restart continues the feed series: their stored rows (the diff's as-of) and latest values."""
@@ -168,7 +181,18 @@ class DayState:
                 self.breadth.add(ex)  # untraded until its ticks are fed
         return b
 
+    def rewind(self) -> None:
+        """Evaluate afresh from the day's start (a scenario replay went back in time)."""
+        self.derived_until.clear()
+        self.breadth_until, self.breadth = -1, None
+        for b in self.ticks.values():
+            b.fed = 0
+        self.seen = self.mark = -1
+        self.evaluated_at = (-1, -1)
+
     def last_stored(self, name: str) -> int:
+        if self.publish_only:
+            return -1
         if name not in self.stored:
             self.stored[name] = istore.last_instant(self.ctx, name, self.day)
         v = self.stored[name]
@@ -176,7 +200,9 @@ class DayState:
 
     def write(self, name: str, at_ns: np.ndarray, cols: dict[str, np.ndarray]) -> None:
         """Rows of series ``name`` for the store: kept until :meth:`flush` (``name`` counts as
-        handled up to the last of them from now on)."""
+        handled up to the last of them from now on); publish-only: nothing."""
+        if self.publish_only:
+            return
         self.pending.setdefault(name, []).append((np.asarray(at_ns, dtype=np.int64), cols))
         self.stored[name] = int(at_ns[-1])
 
@@ -257,13 +283,17 @@ class IndicatorsService(ThreadService):
         self._events: collections.deque = collections.deque()
         self._wake = threading.Event()
         self.state: DayState | None = None
+        self.scenario: DayState | None = None  # a scenario replay's day (publish-only)
         self.rounds = 0
         self.published = 0
         self._latest = FeedLatest()
 
     # -- bus side (the delivering thread: only enqueue) ------------------------------------------
     def _on(self, msg) -> None:
-        if msg.type in ("TicksAppended", "StatisticUpdated", "LiveBatch"):
+        if msg.type == "ReplayChanged":
+            if msg.event.state == "stopped":
+                self._events.append(msg.event)
+        elif msg.type in ("TicksAppended", "StatisticUpdated", "LiveBatch"):
             self._events.append(msg.event)
             if msg.type == "StatisticUpdated":
                 self._latest.add(msg.event)
@@ -273,7 +303,7 @@ class IndicatorsService(ThreadService):
 
     def run(self, params: dict, stop: threading.Event, beat: Callable[[str], None]) -> None:
         catchup = int(params.get("catchup", CATCHUP_INSTANTS))
-        unlisten = [self.ctx.bus.listen(p, self._on) for p in ("ticks.*", "indicators", "collection")]
+        unlisten = [self.ctx.bus.listen(p, self._on) for p in ("ticks.*", "indicators", "collection", "replay")]
         feed = threading.Thread(target=self._latest.run, args=(self, stop), name="tickdeck-indicators-feed",
                                 daemon=True)
         feed.start()
@@ -287,9 +317,10 @@ class IndicatorsService(ThreadService):
                 self._wake.wait(WAIT_S)
                 self._wake.clear()
                 if self._drain(catchup, stop):
-                    st = self.state
-                    beat(f"{st.day}: {len(st.ticks)} symbols, {sum(b.n for b in st.ticks.values()):,} ticks, "
-                         f"{self.rounds:,} rounds, {self.published:,} updates published")
+                    beat("; ".join(f"{what}{st.day}: {len(st.ticks)} symbols, "
+                                   f"{sum(b.n for b in st.ticks.values()):,} ticks"
+                                   for what, st in (("", self.state), ("replay of ", self.scenario)) if st)
+                         + f", {self.rounds:,} rounds, {self.published:,} updates published")
         finally:
             for u in unlisten:
                 u()
@@ -319,7 +350,7 @@ class IndicatorsService(ThreadService):
     def _drain(self, catchup: int, stop: threading.Event | None = None) -> bool:
         """Handle the queued events, then evaluate up to the watermark of the last ``LiveBatch``
         among them. True when something was evaluated."""
-        batch = False
+        batch = scenario = False
         for _ in range(len(self._events)):  # what is queued now; later events wait for the next round
             if stop is not None and stop.is_set():
                 return False
@@ -327,6 +358,9 @@ class IndicatorsService(ThreadService):
             kind = type(ev).__name__
             if kind == "TicksAppended":
                 if ib.is_statistic(ev.symbol):
+                    continue
+                if ev.origin == SCENARIO_ORIGIN:
+                    self._scenario_ticks(ev)
                     continue
                 st = self._day(ev.day)
                 b = st.buffer(ev.symbol)
@@ -337,18 +371,50 @@ class IndicatorsService(ThreadService):
                 group = _statistic_group(ev.indicator)
                 st.feed[group].append((int(ev.at), ev.indicator, np.nan if ev.value is None else float(ev.value)))
                 st.feed_seen = max(st.feed_seen, int(ev.at))
+            elif kind == "LiveBatch" and ev.origin == SCENARIO_ORIGIN:
+                if self.scenario is not None:
+                    for sym in ev.symbols:  # the replay's whole universe, also symbols yet to trade
+                        self._scenario_buffer(self.scenario, sym)
+                    self.scenario.mark = self.scenario.seen
+                    scenario = True
             elif kind == "LiveBatch" and self.state is not None:
                 self.state.mark = self.state.seen  # every tick up to here is in: the batch is whole
                 self.state.feed_mark = self.state.feed_seen
                 batch = True
-        if not batch:
-            return False
-        return self.evaluate(catchup)
+            elif kind == "ReplayChanged":
+                self.scenario = None  # the replay stopped: its day's ticks are not needed any more
+        done = batch and self.evaluate(catchup)
+        sc = self.scenario
+        return (scenario and sc is not None and self.evaluate(catchup, sc)) or done
 
-    def evaluate(self, catchup: int = CATCHUP_INSTANTS) -> bool:
-        """One round over the complete instants not evaluated yet (see the module docstring); False
-        when no new second of data has completed since the last round."""
-        st = self.state
+    def _scenario_ticks(self, ev) -> None:
+        """A replayed batch's ticks of one symbol: the watermark of the scenario state (a new one at a
+        new day; evaluation afresh when the replay went back before the last whole batch)."""
+        if self.scenario is None or self.scenario.day != ev.day:
+            self.scenario = DayState(self.ctx, ev.day, publish_only=True)
+        st = self.scenario
+        if not len(ev):
+            return
+        if int(ev.timestamp[0]) < st.mark:
+            st.rewind()
+        b = self._scenario_buffer(st, ev.symbol)
+        b.append(ev.columns())  # only what the store did not hold (ids above its last)
+        st.seen = max(st.seen, int(ev.timestamp[-1]))
+
+    def _scenario_buffer(self, st: DayState, symbol: str) -> TickBuffer:
+        """``symbol``'s buffer in the scenario state, its stored day loaded when first seen."""
+        b = st.ticks.get(symbol)
+        if b is None:
+            b = st.buffer(symbol)
+            if self.ctx.store.has_day(symbol, st.day):
+                b.append(ib.day_columns(self.ctx, symbol, st.day))
+        return b
+
+    def evaluate(self, catchup: int = CATCHUP_INSTANTS, st: DayState | None = None) -> bool:
+        """One round of ``st`` (default: the live day) over the complete instants not evaluated yet
+        (see the module docstring); False when no new second of data has completed since the last
+        round."""
+        st = self.state if st is None else st
         if st is None:
             return False
         if (st.mark // STEP_NS, st.feed_mark // STEP_NS) == st.evaluated_at:
@@ -381,6 +447,9 @@ class IndicatorsService(ThreadService):
             new = _new_instants(metric_grid, cols["timestamp"], after, watermark)
             if new.size == 0:
                 continue
+            if st.publish_only:  # only the latest instant is published: compute it over the ticks up to it
+                new = new[-1:]
+                cols = b.view(int(np.searchsorted(cols["timestamp"], new[-1], side="right")))
             values = compute_derived(cols, new, volume_profile=st.profile(sym))
             st.write(name, new, values)
             st.derived_until[sym] = int(new[-1])
@@ -395,6 +464,8 @@ class IndicatorsService(ThreadService):
                                         for b in st.ticks.values() if b.n]))
         if new.size == 0:
             return
+        if st.publish_only:
+            new = new[-1:]
         if st.breadth is None or new.size > catchup:
             universe = {s: b.view() for s, b in st.ticks.items() if b.n}
             local = breadth_series(universe, new, st.exchange_of)

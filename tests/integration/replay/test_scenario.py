@@ -231,3 +231,106 @@ def test_a_range_of_days_replays_day_after_day_with_each_days_bars(stored, recor
                 mine = [b for b in bars if b.symbol == sym and b.spec == spec
                         and day_start <= b.start < day_start + 86_400 * 10**9]
                 _same_bars(mine, day_bars(stored, sym, d, spec))
+
+
+def _indicator_versions(ctx) -> set:
+    from tickdeck.core.indicators import store as istore
+
+    return {(k.symbol, k.version) for k in ctx.store.library(istore.LIB).list_versions()}
+
+
+def test_indicator_updates_follow_a_replay_and_equal_the_batch_build_at_their_instants(stored, recorder,
+                                                                                        monkeypatch):
+    """The real indicators service on the bus during a replay as fast as possible: IndicatorUpdate
+    events arrive (derived metrics per symbol, local breadth) at a pause and up to the day's last
+    complete second, each equal to the batch build's row at its instant; after a seek back to 12:00
+    they start again from there; the indicators library keeps its versions (the service only
+    publishes for a replay)."""
+    from numpy.testing import assert_allclose
+
+    from tickdeck.core import scenario
+    from tickdeck.core.events import SCENARIO_ORIGIN
+    from tickdeck.core.indicators import store as istore
+    from tickdeck.core.indicators.build import build_indicators
+    from tickdeck.core.indicators.derived import metric_grid
+    from tickdeck.core.indicators.service import IndicatorsService
+
+    build_indicators(stored, DAY, DAY)  # what `tickdeck indicators build --start DAY --end DAY` runs
+    batch = {name: istore._read(stored, name, DAY) for name in [istore.derived_name(s) for s in SYMBOLS]
+             + [istore.breadth_name("local")]}
+    versions, before = _indicator_versions(stored), _store_snapshot(stored)
+    per_batch, pause_after = 1_000, 3
+    monkeypatch.setattr(scenario, "MAX_BATCH_TICKS", per_batch)  # several batches: a pause between two of them
+    grids = {s: np.asarray(metric_grid(stored.store.read_day(s, DAY, columns=["tick_id"]).index.asi8)) for s in SYMBOLS}
+
+    def expected(mark: int) -> dict:
+        """The last instant of each series the service has complete once a batch ends at ``mark``."""
+        at = {s: int(g[g < mark][-1]) for s, g in grids.items()}
+        return {**at, "breadth": max(at.values())}
+
+    def updates(after: int = 0) -> dict:
+        out: dict = {}
+        for u in recorder.events("IndicatorUpdate")[after:]:
+            out.setdefault(u.symbol or u.group, []).append(u)
+        return out
+
+    def reached(want: dict, after: int = 0) -> bool:
+        u = updates(after)
+        return all(u.get(k) and u[k][-1].at == at for k, at in want.items())
+
+    svc = IndicatorsService(stored)
+    svc.start({})
+    try:
+        wait_for(lambda: svc.health().detail == "waiting for ticks", "the indicators service to listen", timeout=120)
+        run = Running(stored, ReplayRequest.make(SYMBOLS, date=DAY.isoformat(), speed="max"), paused=True)
+        batches = []
+
+        def pause_at(m) -> None:  # on the player's thread, as it publishes: the pause lands between two batches
+            if m.type == "LiveBatch":
+                batches.append(m.event)
+                if len(batches) == pause_after:
+                    run.player.pause()
+
+        unlisten = stored.bus.listen("collection", pause_at)
+        try:
+            run.player.resume()
+            run.wait_state("paused", "the pause after three batches")
+            tape = run.player.tape
+            wait_for(lambda: reached(expected(int(tape.ts[tape.lo + pause_after * per_batch - 1]))),
+                     "updates up to the pause", timeout=120)
+            run.player.resume()
+            last = expected(int(tape.ts[tape.hi - 1]))
+            wait_for(lambda: reached(last), "updates up to the day's last complete second", timeout=120)
+            first = updates()
+            n_first = len(recorder.events("IndicatorUpdate"))
+            run.wait_state("finished", "the end of the day")
+            run.player.seek("12:00")
+            wait_for(lambda: reached(last, n_first), "updates again after the seek back", timeout=120)
+            again = updates(n_first)
+        finally:
+            unlisten()
+            run.close()
+        wait_for(lambda: svc.scenario is None, "the replay's day dropped when the replay stopped")
+    finally:
+        assert svc.stop(60)
+    assert all(t.origin == SCENARIO_ORIGIN for t in recorder.events("TicksAppended"))
+    assert all(b.origin == SCENARIO_ORIGIN for b in batches)
+
+    noon = pd.Timestamp(f"{DAY} 12:00", tz="America/New_York").value
+    compared = 0
+    for got, lo, rounds in ((first, 0, 2), (again, noon, 1)):
+        for key, series in [(s, istore.derived_name(s)) for s in SYMBOLS] + [("breadth", "BREADTH.LOCAL")]:
+            ups = got[key]
+            assert len(ups) >= rounds, (key, len(ups))  # at the pause, then at the end
+            assert all(u.day == DAY.isoformat() and u.source == ("derived" if key != "breadth" else "local")
+                       for u in ups)
+            assert [u.at for u in ups] == sorted({u.at for u in ups}) and ups[0].at >= lo
+            want = batch[series]
+            for u in ups:
+                row = want.loc[want.index.asi8 == u.at, list(u.names)].to_numpy()
+                assert row.shape[0] == 1, (key, u.at)
+                assert_allclose(u.values, row[0], rtol=1e-9, atol=1e-12, equal_nan=True, err_msg=f"{key} {u.at}")
+                compared += int(np.isfinite(u.values).sum())
+    assert compared > 200
+    assert _indicator_versions(stored) == versions and _store_snapshot(stored) == before, \
+        "a replay writes nothing, indicators included"
