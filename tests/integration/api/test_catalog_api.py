@@ -1,7 +1,11 @@
 """Issue 13: GET /api/v1/catalog over a real server: the Catalog page's tree (tickdeck.core.catalog_tree) —
-venue → instrument → ticks and bar families/specs with counts and coverage."""
+venue → instrument → ticks and bar families/specs with counts and coverage. The module's server also
+runs the scenario replay API check (tests/integration/replay/api_checks.py), which writes nothing:
+one server start for both."""
 
 from __future__ import annotations
+
+from tests.integration.replay.api_checks import check_replay_controls_over_the_api
 
 
 def test_catalog_is_the_tree_the_catalog_page_draws(api_server):
@@ -34,3 +38,8 @@ def test_catalog_is_the_tree_the_catalog_page_draws(api_server):
     assert specs[("time", "time:1m")] == (2, sum(r.bars for r in bar_rows if r.spec == "time:1m"))
     assert len(specs) == len({(r.family, r.spec) for r in bar_rows})
     assert anonymous.status_code == 401
+
+
+def test_replay_controls_over_the_api_and_the_ticks_on_the_stream(api_server):
+    """Issue 16 item 2: play, pause, seek, speed and stop over the API, the replayed ticks on /ws."""
+    check_replay_controls_over_the_api(api_server)

@@ -1,7 +1,12 @@
 """Issue 16 item 2: replay controls over the API of a real ``tickdeck serve`` — start paused, play,
 pause, seek, speed, stop — run by the server's supervised ``replay`` service, the replayed ticks on
-``/ws/ticks/{symbol}`` as live ones, the stored days untouched. One server for the module (the API
-tests' demo data: days collected from the emulator)."""
+``/ws/ticks/{symbol}`` as live ones, the stored days untouched.
+
+:func:`check_replay_controls_over_the_api` runs on a server of the API tests (their demo data: days
+collected from the emulator). It is called by a test of a module that starts one anyway
+(tests/integration/api/test_catalog_api.py), so it adds no server start (a start takes most of a
+minute on a loaded machine); it only reads and replays, and it leaves the replay service stopped.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,6 @@ import threading
 
 import pandas as pd
 from waiting import wait_for
-
-from tests.integration.api.conftest import api_demo_data, api_emulator, api_server, start_api_server  # noqa: F401
 
 DAY = "2024-07-02"  # collected by api_demo_data
 WINDOW = {"date": DAY, "start": "15:30", "end": "16:00"}  # half an hour of data: 18 s at 100x
@@ -38,6 +41,7 @@ class TickStream:
         self.ws = connect(url, additional_headers={"Authorization": f"Bearer {server.keys['viewer']}"},
                           open_timeout=60, max_size=None)
         self.tick_ids: list[int] = []
+        self.origins: set[str] = set()
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
 
@@ -47,6 +51,7 @@ class TickStream:
                 for m in json.loads(frame):
                     if m["type"] == "TicksAppended":
                         self.tick_ids.extend(m["data"]["tick_id"])
+                        self.origins.add(m["data"]["origin"])
         except Exception:  # noqa: BLE001 - closed by the test
             pass
 
@@ -55,7 +60,9 @@ class TickStream:
         self.thread.join(10)
 
 
-def test_replay_controls_over_the_api_and_the_ticks_on_the_stream(api_server):  # noqa: F811
+def check_replay_controls_over_the_api(api_server) -> None:
+    """The controls over HTTP as a researcher, the ticks on the stream, nothing written, every
+    action audited (``api_server``: an ``ApiServer`` of tests/integration/api/conftest.py)."""
     from tickdeck.core.config import Settings
     from tickdeck.core.context import Context
 
@@ -105,6 +112,7 @@ def test_replay_controls_over_the_api_and_the_ticks_on_the_stream(api_server):  
         k = ids.index(int(from_seek["tick_id"].iloc[0]))
         assert ids[:k] == in_window["tick_id"].tolist()[:k]
         assert ids[k:] == from_seek["tick_id"].tolist()
+        assert stream.origins == {"scenario"}, "a client can tell replayed ticks from live ones"
 
         c.delete("/api/v1/replay").raise_for_status()
         _wait(c, lambda b: b["service"]["state"] == "stopped", "the stop")
