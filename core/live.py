@@ -36,7 +36,8 @@ day. Readers of a symbol-day see live ticks about ``batch_seconds`` after they a
 Nothing acknowledged is lost: at start every journal row above its day's last stored tick id
 is moved into the day first (:func:`recover_journal`; a row no day can take, journaled by an
 older version, becomes a dead letter instead of blocking the start), then history is backfilled
-from the last stored tick (and again after every reconnect). A stop (Ctrl-C, ``stop_event``)
+from the last stored tick (and again after every reconnect or feed switch, then through the
+journal, so it does not wait for the materialiser). A stop (Ctrl-C, ``stop_event``)
 lets the materialiser do its last round: the materialiser ignores SIGINT/SIGTERM, which a
 terminal sends to the whole process group. At the end of the extended session each day is
 rewritten whole through ``ingest_day`` (:func:`core.collect.finalize_day`).
@@ -678,9 +679,14 @@ def recover_journal(ctx, calendar, summary: LiveSummary, checks: _RowChecks | No
 
 
 def _backfill(ctx, hist: HistoryClient, states: dict, summary: LiveSummary, calendar, checks: _RowChecks,
-              bars: LiveBars | None = None) -> None:
+              bars: LiveBars | None = None, journal: "_Journal | None" = None) -> int:
     """Fetch from the last acknowledged tick (or the day's start) to now; append what is new,
-    publish it (``ticks.<SYM>``, ``origin="history"``) and hand it to ``bars``."""
+    publish it (``ticks.<SYM>``, ``origin="history"``) and hand it to ``bars``; returns how many.
+
+    With ``journal`` the new ticks are acknowledged like live ones (one journal append, moved into
+    the days by the materialiser after what was journaled before them) instead of appended to the
+    days here: a gap fill after a reconnect or a feed switch then does not wait for the
+    materialiser's last round."""
     summary.backfills += 1
     items = []
     for sym, st in states.items():
@@ -702,12 +708,21 @@ def _backfill(ctx, hist: HistoryClient, states: dict, summary: LiveSummary, cale
         if raw is not None:
             items.append((st, raw))
             summary.backfilled += raw["tick_id"].size
-    for st, raw in _store(ctx, items, summary, calendar, SOURCE):
+    if journal is not None and items:
+        frame = {"symbol": np.concatenate([np.full(raw["tick_id"].size, st.symbol, dtype=object) for st, raw in items])}
+        frame.update({c: np.concatenate([raw[c] for _, raw in items]) for c in RAW_COLUMNS})
+        frame["received"] = np.full(frame["symbol"].size, time.time())
+        journal.append(frame)
+        stored = items
+    else:
+        stored = _store(ctx, items, summary, calendar, SOURCE)
+    for st, raw in stored:
         symbols = np.full(raw["tick_id"].size, st.symbol, dtype=object)
         ts = utc_ns_from_date_time(raw["date"], raw["time"])
         publish_ticks(ctx.bus, st.day.isoformat(), "history", symbols, raw, ts)
         if bars is not None:
             bars.feed(symbols, raw, ts)
+    return sum(raw["tick_id"].size for _, raw in stored)
 
 
 def _stored_bar_inputs(ctx, symbols, day: dt.date) -> dict:
@@ -919,15 +934,20 @@ def collect_live(ctx, symbols, *, batch_seconds: float = 1.0, flush_after: float
         except Exception:  # noqa: BLE001 - the day stays as collected; the close's finalisation retries it
             log.exception("finalising %s %s after its removal from live collection failed", symbol, day)
 
-    def backfill(which: dict) -> None:
-        """Fill ``which`` (symbol -> day state) in from the active feed's history; when that feed's
-        history fails and a backup is configured, the link switches and the next batch (flagged
-        ``reconnected``) fills the gap from the other feed instead."""
+    def backfill(which: dict, *, journaled: bool = False) -> None:
+        """Fill ``which`` (symbol -> day state) in from the active feed's history (``journaled``: through
+        the journal, see :func:`_backfill`); when that feed's history fails and a backup is configured,
+        the link switches and the next batch (flagged ``reconnected``) fills the gap from the other
+        feed instead."""
+        nonlocal mat
         try:
-            _backfill(ctx, link.hist, which, summary, cal, checks, bars)
+            n = _backfill(ctx, link.hist, which, summary, cal, checks, bars, journal if journaled else None)
         except (FeedTimeout, FeedDisconnected, CircuitOpen) as e:
             if not link.request_switch("history_failed", str(e)):
                 raise
+            return
+        if journaled and n and mat is None:
+            mat = _Materialiser(ctx.settings, journal.day, batch_seconds)
 
     def drop_unknown(symbol: str, why: str) -> None:
         nonlocal states, index
@@ -976,9 +996,8 @@ def collect_live(ctx, symbols, *, batch_seconds: float = 1.0, flush_after: float
                 bars.start_day(_stored_bar_inputs(ctx, syms, day))
                 if cal.is_trading_day(day):
                     backfill(dict(zip(syms, states)))
-            elif batch.reconnected:  # what was journaled goes to the days first, then history fills the gap
-                settle()
-                backfill(dict(zip(syms, states)))
+            elif batch.reconnected:  # history fills the gap through the journal, after what was journaled
+                backfill(dict(zip(syms, states)), journaled=True)
             summary.switches[:] = link.switches
             summary.feed = link.role
             if link.switch_pending:  # the next batch comes from the other feed, whose history fills in from

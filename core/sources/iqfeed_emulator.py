@@ -144,6 +144,7 @@ class IQFeedEmulator:
         self._servers: list[asyncio.base_events.Server] = []
         self._drops = self._stalls = 0
         self._tasks: set = set()
+        self._writers: set = set()  # open client connections: a stop aborts them, as a dying server's OS would
         self.connections = 0
 
     # -- clock and data -----------------------------------------------------------------------
@@ -289,6 +290,8 @@ class IQFeedEmulator:
     async def stop(self) -> None:
         for s in self._servers:
             s.close()
+        for w in list(self._writers):  # every client sees its connection end now, whatever its handler is doing
+            w.transport.abort()
         tasks = [t for t in self._tasks if not t.done()]
         for t in tasks:
             t.cancel()
@@ -310,7 +313,9 @@ class IQFeedEmulator:
         self.connections += 1
         task = asyncio.current_task()
         self._tasks.add(task)
+        self._writers.add(writer)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda _t: self._writers.discard(writer))
         if self.faults.drop_every > 0:
             asyncio.get_running_loop().call_later(self.faults.drop_every, writer.transport.abort)
 
@@ -486,10 +491,10 @@ class IQFeedEmulator:
                 await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
             pass
-        finally:
+        finally:  # closed first: a second cancel (the server stopping) must not leave the client's socket open
+            writer.close()
             pacer.cancel()
             await asyncio.gather(pacer, return_exceptions=True)
-            writer.close()
 
     def _l1_watch(self, writer, state: dict, op: str, symbol: str) -> None:
         if not self.known(symbol):
