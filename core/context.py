@@ -13,7 +13,7 @@ from tickdeck.core.catalog import Catalog
 from tickdeck.core.config import Settings
 from tickdeck.core.errors import ConfigError
 from tickdeck.core.bus import LocalBus, make_bus
-from tickdeck.core.store import Store
+from tickdeck.core.store import Store, redacted_uri
 
 
 @dataclass
@@ -30,7 +30,7 @@ class Context:
         try:
             store = Store(settings.arctic_uri)
         except Exception as e:
-            raise ConfigError("TICKDECK_ARCTIC_URI", f"cannot open {settings.arctic_uri}: {e}") from None
+            raise ConfigError("TICKDECK_ARCTIC_URI", f"cannot open {redacted_uri(settings.arctic_uri)}: {e}") from None
         catalog = Catalog(settings.sql_url)
         try:
             bus = make_bus(settings.redis_url)

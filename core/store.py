@@ -33,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -57,6 +58,15 @@ FRAME_CACHE_BYTES = 1_500_000_000  # shared read cache: browser sessions on one 
 # A reader that resolved a version just before a rewrite pruned it finds its keys gone; the
 # newer version is complete by then, so reading again returns it (old or new, never a mix).
 READ_RETRIES = 5
+
+
+_CREDENTIALS = re.compile(r"((?:secret|access|AccountKey|SharedAccessSignature)=)[^&;\s]*", re.I)
+
+
+def redacted_uri(uri: str) -> str:
+    """``uri`` with its credentials (ArcticDB's S3 ``access=``/``secret=``, Azure's ``AccountKey=``) replaced
+    by ``***``: for messages and logs."""
+    return _CREDENTIALS.sub(r"\1***", uri)
 
 
 def _pruned_under_us(e: Exception) -> bool:
@@ -329,8 +339,10 @@ class Store:
             Path(uri[len("lmdb://"):].split("?")[0]).mkdir(parents=True, exist_ok=True)
         try:
             self._ac = adb.Arctic(uri)
+            if not uri.startswith(("lmdb://", "mem://")):
+                self._ac.list_libraries()  # ArcticDB connects lazily: an unreachable store fails here, not in a page
         except Exception as e:
-            raise StorageError(uri, "open", str(e)) from e
+            raise StorageError(redacted_uri(uri), "open", redacted_uri(str(e))) from None
         self._libs: dict[str, adb.library.Library] = {}
         self.frame_cache = FrameCache()
 
@@ -1022,4 +1034,4 @@ def ensure_sorted(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
 
 
 __all__ = ["Store", "DayInfo", "DayStage", "DayVersion", "compute_day_info", "day_info_from_columns", "ensure_sorted",
-           "SESSIONS", "KEEP_PREVIOUS_VERSIONS"]
+           "SESSIONS", "KEEP_PREVIOUS_VERSIONS", "redacted_uri"]
