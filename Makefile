@@ -10,7 +10,7 @@ export TICKDECK_DATA_DIR ?= $(CURDIR)/data
 
 help:
 	@echo "make demo   install, start the IQFeed emulator, collect demo data, build bars, validate, serve :$(PORT)"
-	@echo "make test   install with test extras (and Chromium when possible) and run the whole suite"
+	@echo "make test   install with test extras (and Chromium and nginx when possible) and run the whole suite"
 	@echo "make bench  run the benchmarks in tests/bench and print throughput"
 	@echo "make docs   regenerate generated reference pages in docs/"
 
@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 browser:
-	@bash scripts/ensure-chromium.sh
+	@bash scripts/ensure-system-packages.sh
 
 test: install browser
 	@bash scripts/run-tests.sh
