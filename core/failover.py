@@ -256,7 +256,7 @@ class FeedLink:
                     if self._switched:
                         b = dataclasses.replace(b, reconnected=True)
                         self._switched = False
-                    if b.parsed.raw["tick_id"].size:
+                    if b.parsed.raw["tick_id"].size or len(b.parsed.stats):  # a statistics-only watch list too
                         self._last_trade = self.clock()
                     self._check()
                     yield b

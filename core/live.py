@@ -1025,7 +1025,8 @@ def collect_live(ctx, symbols, *, batch_seconds: float = 1.0, flush_after: float
                 if mat is None:
                     mat = _Materialiser(ctx.settings, day, batch_seconds)
             if progress:
-                progress(Progress("live", summary.acknowledged, 0, f"{summary.batches} batches"))
+                progress(Progress("live", summary.acknowledged, 0, f"{summary.batches} batches" + (
+                    f" (on the backup feed {link.active})" if link.role == "backup" else "")))
             if finalize and cal.is_trading_day(day) and \
                     pd.Timestamp(batch.server_time).tz_localize("America/New_York") >= cal.bounds(day).after_close:
                 pending = [st for st in states if (st.symbol, day) not in summary.finalized]

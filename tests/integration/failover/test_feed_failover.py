@@ -117,10 +117,12 @@ def test_live_collection_fails_over_to_the_backup_and_back_without_gap_or_duplic
     page.start_updates()  # the bus listener only (no server session)
     stop = threading.Event()
     out = {}
+    progress: set[str] = set()  # what the progress messages (the live service's status) say beyond the batches
 
     def run():
         try:
-            out["summary"] = collect_live(ctx, list(SYMBOLS), stop_event=stop, batch_seconds=0.5, clock=market_clock)
+            out["summary"] = collect_live(ctx, list(SYMBOLS), stop_event=stop, batch_seconds=0.5, clock=market_clock,
+                                          progress=lambda p: progress.add(p.message.partition(" (")[2]))
         except BaseException as e:  # noqa: BLE001 - reported by the test thread
             out["error"] = e
 
@@ -167,6 +169,7 @@ def test_live_collection_fails_over_to_the_backup_and_back_without_gap_or_duplic
     assert [(e.to_role, e.reason) for e in s.switches] == [
         ("backup", "disconnect"), ("primary", "primary_healthy"), ("backup", "stale"), ("primary", "primary_healthy")]
     assert s.feed == "primary" and s.stop.complete
+    assert f"on the backup feed {ctx.settings.backup_feed})" in progress
 
     # every stored day is the source's day up to its last stored tick: no gap, no duplicate, same values
     for sym in SYMBOLS:
