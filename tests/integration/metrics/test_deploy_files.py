@@ -120,19 +120,21 @@ def test_compose_commands_parse_and_prometheus_scrapes_their_ports(compose):
     assert _env(svc["tickdeck"])["TICKDECK_METRICS_ALLOW"] == subnet
 
 
-NGINX_CONF = "./nginx.conf"  # written with the nginx work (docs/operations.md "Behind nginx")
-
-
-def test_compose_mounts_files_that_exist(compose):
-    mounted = set()
+def test_compose_mounts_files_that_exist_and_nginx_fronts_the_server(compose):
+    mounted = {}
     for name, service in compose["services"].items():
         for v in service.get("volumes") or []:
-            src = v.split(":")[0]
+            src, dst = v.split(":")[:2]
             if src.startswith("./"):
-                mounted.add(src)
-                if src != NGINX_CONF or (DEPLOY / src).exists():
-                    assert (DEPLOY / src).exists(), f"{name} mounts {src}, which deploy/ does not have"
-    assert NGINX_CONF in mounted and "./grafana/tickdeck.json" in mounted
+                assert (DEPLOY / src).exists(), f"{name} mounts {src}, which deploy/ does not have"
+                mounted[src] = (name, dst)
+    assert mounted["./nginx.conf"] == ("nginx", "/etc/nginx/nginx.conf")
+    assert mounted["./grafana/tickdeck.json"][0] == "grafana"
+    conf = (DEPLOY / "nginx.conf").read_text()
+    port = compose["services"]["tickdeck"]["command"]
+    assert re.search(rf"^\s*server tickdeck:{port[port.index('--port') + 1]}\b", conf, re.M)
+    listen = re.search(r"^\s*listen (\d+);", conf, re.M).group(1)
+    assert [p for p in compose["services"]["nginx"]["ports"] if p.endswith(f":{listen}")]
 
 
 def test_every_tickdeck_variable_in_compose_is_one_tickdeck_reads(compose):
