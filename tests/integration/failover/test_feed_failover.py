@@ -202,3 +202,13 @@ def test_live_collection_fails_over_to_the_backup_and_back_without_gap_or_duplic
     assert st["clients"]["level1"]["port"] == ports[1]
     print(f"\nfailover gap (primary death -> first tick from the backup): {gap_wall_ms:.0f} ms wall, "
           f"{gap_emu_s:.1f} s on the emulator clock ({SPEED:g}x)")
+
+
+def test_a_malformed_backup_endpoint_is_refused_naming_the_variable():
+    from tickdeck.core.errors import ConfigError
+
+    assert str(Settings.from_env({"TICKDECK_FEED_BACKUP": "10.0.0.2:9100:5009"}).backup_feed) == "10.0.0.2:9100/5009"
+    for bad, why in (("10.0.0.2:9100", "host:history_port:l1_port"), ("h:9100:99999", "not a port number")):
+        with pytest.raises(ConfigError, match=f"TICKDECK_FEED_BACKUP.*{why}"):
+            Settings.from_env({"TICKDECK_FEED_BACKUP": bad})
+    assert Settings.from_env({}).backup_feed is None
