@@ -301,8 +301,8 @@ def test_indicator_updates_follow_a_replay_and_equal_the_batch_build_at_their_in
             run.player.resume()
             last = expected(int(tape.ts[tape.hi - 1]))
             wait_for(lambda: reached(last), "updates up to the day's last complete second", timeout=120)
-            first = updates()
             n_first = len(recorder.events("IndicatorUpdate"))
+            first = updates()  # nothing more comes until the seek: no batch is left
             run.wait_state("finished", "the end of the day")
             run.player.seek("12:00")
             wait_for(lambda: reached(last, n_first), "updates again after the seek back", timeout=120)
