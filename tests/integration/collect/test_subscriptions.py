@@ -12,6 +12,7 @@ import sys
 import threading
 
 import numpy as np
+import pytest
 
 import waiting
 from tickdeck.core.config import Settings
@@ -19,7 +20,7 @@ from tickdeck.core.context import Context
 from tickdeck.core.errors import DayNotFound
 from tickdeck.core.events import DayWritten
 from tickdeck.core.live import LiveSymbols, collect_live
-from tickdeck.core.services import ServiceControl
+from tickdeck.core.services import ServiceControl, ServiceError
 
 DAY = "2024-07-02"
 
@@ -139,6 +140,8 @@ def test_feeds_subscribe_asks_the_live_service_for_its_new_symbols(tmp_path):
         assert "live symbols requested: AAPL, MSFT, IBM" in r.stdout
         assert control.desired("live").params["symbols"] == ["AAPL", "MSFT", "IBM"]
         assert control.desired("live").requested_by == "cli"
+        with pytest.raises(ServiceError, match="stop it instead"):  # no symbol would be left
+            control.unsubscribe(["AAPL", "MSFT", "IBM"], by="test")
     finally:
         ctx.close()
 
