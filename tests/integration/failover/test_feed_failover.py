@@ -212,3 +212,20 @@ def test_a_malformed_backup_endpoint_is_refused_naming_the_variable():
         with pytest.raises(ConfigError, match=f"TICKDECK_FEED_BACKUP.*{why}"):
             Settings.from_env({"TICKDECK_FEED_BACKUP": bad})
     assert Settings.from_env({}).backup_feed is None
+
+
+def test_an_open_breaker_on_the_primary_asks_for_the_backup_and_nothing_switches_without_one():
+    """The breaker trigger on the link's own clients (no connection is opened until connect)."""
+    from tickdeck.core.config import FeedEndpoint
+    from tickdeck.core.failover import FeedLink
+
+    link = FeedLink(FeedEndpoint("127.0.0.1", 1, 2), FeedEndpoint("127.0.0.1", 3, 4))
+    for _ in range(link.hist.breaker.failure_threshold):
+        link.hist.breaker.record_failure()
+    link._check()
+    assert link.switch_pending and link._want[0] == "breaker_open"
+    alone = FeedLink(FeedEndpoint("127.0.0.1", 1, 2))
+    for _ in range(alone.l1.breaker.failure_threshold):
+        alone.l1.breaker.record_failure()
+    alone._check()
+    assert not alone.failover and not alone.switch_pending and not alone.request_switch("disconnect")
