@@ -51,6 +51,12 @@ C_RK, C_RK2 = 23, 24
 # price changes telescope, so these give them)
 C_LPREV, C_PPREV = 25, 26
 N_ROWS = 27
+# the walks' state at a checkpoint (see :func:`day_pass`): flow floats, flow ints, return floats (then
+# the ring of the last k log prices and its slot)
+FLOW_FLOATS = ("sq", "spq", "ssq", "sblk", "siso", "seff", "sw", "sws", "vpin_fill", "vpin_buy")
+FLOW_INTS = ("ss", "sodd", "nvq", "npie", "npi", "rs", "cont", "tick_dir", "vpin_t0", "vpin_buckets")
+RETURN_FLOATS = ("sr2", "sar", "sdv1", "sx", "sx2", "sxr", "sdd", "srr", "srk", "srk2", "lp_prev", "dp_prev",
+                 "r_prev")
 _CACHE = 4096  # log cache slots (a power of two)
 _HASH = np.uint64(0x9E3779B97F4A7C15)
 _SHIFT = np.uint64(52)
@@ -64,180 +70,222 @@ def _record(out, j, first, values):  # pragma: no cover - compiled
         out[j, first + c] = values[c]
 
 
+@numba.njit(inline="always")
+def _store(arr, first, values):  # pragma: no cover - compiled
+    """``arr[first:first + len(values)] = values`` (a walk's state at its checkpoint)."""
+    for c in range(len(values)):
+        arr[first + c] = values[c]
+
+
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def _flow_pass(out, idx, t, p, q, bid, ask, s_in, has_s, s_out, blk_in, odd_in, iso_in, has_flags,
-               c1, c2, c3, c4, bit_table, odd_bit, iso_bit, lot, blk_qty, blk_notional, bucket, cap
-               ):  # pragma: no cover - compiled
+               c1, c2, c3, c4, bit_table, odd_bit, iso_bit, lot, blk_qty, blk_notional, bucket, cap,
+               i0, fin, iin, ck, fout, iout):  # pragma: no cover - compiled
     """The per-trade rows of ``out`` (``C_Q`` … ``C_WS``) before each index of ``idx``, the Lee–Ready
     signs into ``s_out`` (unless ``has_s``) and the VPIN buckets (see :func:`day_pass`).
 
     Branch-free where the data decides: the tick rule, the signs and the flags are integer
     arithmetic on comparisons (a branch on the direction of each price change mispredicts about
-    every other trade), and counts are integer sums (exact, as the float sums of 0/1 were)."""
+    every other trade), and counts are integer sums (exact, as the float sums of 0/1 were).
+
+    The walk starts at tick ``i0`` in the state ``fin``/``iin`` (zeros at the day's first tick) and
+    writes its state before tick ``ck`` (if ``ck >= i0``) to ``fout``/``iout``: the walk resumed
+    there continues the same sums, bit for bit (layout: :data:`FLOW_FLOATS`, :data:`FLOW_INTS`)."""
     n = p.shape[0]
     m = idx.shape[0]
     b_start = np.empty(cap, dtype=np.int64)
     b_end = np.empty(cap, dtype=np.int64)
     b_imb = np.empty(cap)
     nb = 0
-    fill = buy = 0.0
-    t0 = 0
-    sq = spq = ssq = sblk = siso = seff = sw = sws = 0.0
-    ss = sodd = nvq = npie = npi = rs = cont = 0
-    d_prev = 0
+    sq, spq, ssq, sblk, siso, seff, sw, sws, fill, buy = (fin[0], fin[1], fin[2], fin[3], fin[4], fin[5],
+                                                          fin[6], fin[7], fin[8], fin[9])
+    ss, sodd, nvq, npie, npi, rs, cont, d_prev, t0 = (iin[0], iin[1], iin[2], iin[3], iin[4], iin[5], iin[6],
+                                                      iin[7], iin[8])
     j = 0
-    for i in range(n + 1):
-        if j < m and idx[j] == i:  # idx is unique: at most one mark per tick
-            _record(out, j, C_Q, (sq, spq, float(ss), ssq, sblk, float(sodd), siso, float(nvq), seff,
-                                  float(npie), float(npi), float(rs), float(cont), sw, sws))
-            j += 1
-        if i == n or j == m:
-            break
-        pi = p[i]
-        qi = float(q[i])
-        pq = pi * qi
-        dpi = pi - p[i - 1] if i > 0 else 0.0
-        d = np.int64(dpi > 0.0) - np.int64(dpi < 0.0)
-        d += np.int64(d == 0) * d_prev  # a zero tick carries the last direction
-        b_ = bid[i]
-        a_ = ask[i]
-        valid = (b_ > 0.0) & (a_ >= b_) & (a_ < np.inf)
-        mid = (b_ + a_) * 0.5 if valid else 1.0
-        if has_s:
-            si = np.int64(s_in[i])
-        else:
-            up = np.int64(valid & (pi > mid))
-            down = np.int64(valid & (pi < mid))
-            si = up - down + (1 - (up | down)) * d
-            s_out[i] = np.int8(si)
-        if has_flags:
-            fb, fo, fi = blk_in[i], odd_in[i], iso_in[i]
-        else:
-            bits = bit_table[c1[i]] | bit_table[c2[i]] | bit_table[c3[i]] | bit_table[c4[i]]
-            fo = ((bits & odd_bit) != 0) | (qi < lot)
-            fi = (bits & iso_bit) != 0
-            fb = (qi >= blk_qty) | (pq >= blk_notional)
-        sf = float(si)
-        sq += qi
-        spq += pq
-        ss += si
-        ssq += sf * qi
-        sblk += qi * fb
-        sodd += np.int64(fo)
-        siso += qi * fi
-        bps = 1e4 / mid
-        vi = np.int64(valid)
-        vf = float(vi)
-        nvq += vi
-        seff += vf * (2.0 * abs(pi - mid) * bps)  # + 0.0 without a quote (mid is then 1.0, finite)
-        signed = vi & np.int64(si != 0)
-        npie += signed
-        npi += signed & (np.int64((si > 0) & (a_ > pi)) | np.int64((si < 0) & (pi > b_)))
-        w = float(t[i + 1] - t[i]) * vf if i + 1 < n else 0.0
-        sw += w
-        sws += w * ((a_ - b_) * bps) if valid else 0.0
-        nz = np.int64(d != 0)
-        fresh = np.int64(d != d_prev)
-        rs += nz & fresh
-        cont += nz & (1 - fresh)
-        d_prev = d
-        if bucket > 0.0:
-            frac = 0.5 + 0.5 * sf
-            if fill + qi < bucket:
-                if fill == 0.0 and qi > 0.0:
-                    t0 = t[i]
-                buy += qi * frac
-                fill += qi
+    cut = max(ck, i0)
+    for phase in range(2):  # ticks before the checkpoint, its state, the rest: no test of ck per tick
+        for i in range(i0 if phase == 0 else cut, cut if phase == 0 else n + 1):
+            if j < m and idx[j] == i:  # idx is unique: at most one mark per tick
+                _record(out, j, C_Q, (sq, spq, float(ss), ssq, sblk, float(sodd), siso, float(nvq), seff,
+                                      float(npie), float(npi), float(rs), float(cont), sw, sws))
+                j += 1
+            if i == n or j == m:
+                break
+            pi = p[i]
+            qi = float(q[i])
+            pq = pi * qi
+            dpi = pi - p[i - 1] if i > 0 else 0.0
+            d = np.int64(dpi > 0.0) - np.int64(dpi < 0.0)
+            d += np.int64(d == 0) * d_prev  # a zero tick carries the last direction
+            b_ = bid[i]
+            a_ = ask[i]
+            valid = (b_ > 0.0) & (a_ >= b_) & (a_ < np.inf)
+            mid = (b_ + a_) * 0.5 if valid else 1.0
+            if has_s:
+                si = np.int64(s_in[i])
             else:
-                rem = qi
-                while rem > 0.0:
-                    if fill == 0.0:
+                up = np.int64(valid & (pi > mid))
+                down = np.int64(valid & (pi < mid))
+                si = up - down + (1 - (up | down)) * d
+                s_out[i] = np.int8(si)
+            if has_flags:
+                fb, fo, fi = blk_in[i], odd_in[i], iso_in[i]
+            else:
+                bits = bit_table[c1[i]] | bit_table[c2[i]] | bit_table[c3[i]] | bit_table[c4[i]]
+                fo = ((bits & odd_bit) != 0) | (qi < lot)
+                fi = (bits & iso_bit) != 0
+                fb = (qi >= blk_qty) | (pq >= blk_notional)
+            sf = float(si)
+            sq += qi
+            spq += pq
+            ss += si
+            ssq += sf * qi
+            sblk += qi * fb
+            sodd += np.int64(fo)
+            siso += qi * fi
+            bps = 1e4 / mid
+            vi = np.int64(valid)
+            vf = float(vi)
+            nvq += vi
+            seff += vf * (2.0 * abs(pi - mid) * bps)  # + 0.0 without a quote (mid is then 1.0, finite)
+            signed = vi & np.int64(si != 0)
+            npie += signed
+            npi += signed & (np.int64((si > 0) & (a_ > pi)) | np.int64((si < 0) & (pi > b_)))
+            w = float(t[i + 1] - t[i]) * vf if i + 1 < n else 0.0
+            sw += w
+            sws += w * ((a_ - b_) * bps) if valid else 0.0
+            nz = np.int64(d != 0)
+            fresh = np.int64(d != d_prev)
+            rs += nz & fresh
+            cont += nz & (1 - fresh)
+            d_prev = d
+            if bucket > 0.0:
+                frac = 0.5 + 0.5 * sf
+                if fill + qi < bucket:
+                    if fill == 0.0 and qi > 0.0:
                         t0 = t[i]
-                    take = min(rem, bucket - fill)
-                    buy += take * frac
-                    fill += take
-                    rem -= take
-                    if fill >= bucket:
-                        if nb < cap:
-                            b_start[nb] = t0
-                            b_end[nb] = t[i]
-                            b_imb[nb] = abs(2.0 * buy - fill)
-                            nb += 1
-                        fill = buy = 0.0
+                    buy += qi * frac
+                    fill += qi
+                else:
+                    rem = qi
+                    while rem > 0.0:
+                        if fill == 0.0:
+                            t0 = t[i]
+                        take = min(rem, bucket - fill)
+                        buy += take * frac
+                        fill += take
+                        rem -= take
+                        if fill >= bucket:
+                            if nb < cap:
+                                b_start[nb] = t0
+                                b_end[nb] = t[i]
+                                b_imb[nb] = abs(2.0 * buy - fill)
+                                nb += 1
+                            fill = buy = 0.0
+        if phase == 0 and ck >= i0:
+            _store(fout, 0, (sq, spq, ssq, sblk, siso, seff, sw, sws, fill, buy))
+            _store(iout, 0, (ss, sodd, nvq, npie, npi, rs, cont, d_prev, t0, np.int64(nb)))
     return b_start[:nb], b_end[:nb], b_imb[:nb]
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _return_pass(out, idx, p, pbits, q, dv, has_dv, s, k):  # pragma: no cover - compiled
+def _return_pass(out, idx, p, pbits, q, dv, has_dv, s, k, i0, fin, ck, fout):  # pragma: no cover - compiled
     """The per-return rows of ``out`` (``C_R2`` … ``C_PPREV``) before each index of ``idx``, trades
-    signed by ``s`` (see :func:`day_pass`)."""
+    signed by ``s`` (see :func:`day_pass`); started at tick ``i0`` in the state ``fin``, its state
+    before tick ``ck`` written to ``fout`` (layout: :data:`RETURN_FLOATS`, then the ring of the last
+    ``k`` log prices and its slot)."""
     n = p.shape[0]
     m = idx.shape[0]
-    slot = 0
     cache_p = np.full(_CACHE, -1.0)
     cache_l = np.zeros(_CACHE)
-    ring = np.zeros(max(k, 1))
-    sr2 = sar = sdv1 = sx = sx2 = sxr = sdd = srr = srk = srk2 = 0.0
-    lp_prev = dp_prev = r_prev = 0.0
+    ring = fin[13:13 + max(k, 1)].copy()
+    slot = np.int64(fin[13 + max(k, 1)])
+    sr2, sar, sdv1, sx, sx2, sxr, sdd, srr, srk, srk2, lp_prev, dp_prev, r_prev = (
+        fin[0], fin[1], fin[2], fin[3], fin[4], fin[5], fin[6], fin[7], fin[8], fin[9], fin[10], fin[11], fin[12])
     j = 0
-    for i in range(n + 1):
-        if j < m and idx[j] == i:
-            _record(out, j, C_R2, (sr2, sar, sdv1, sx, sx2, sxr, sdd, srr, srk, srk2, lp_prev,
-                                   p[i - 1] if i > 0 else 0.0))
-            j += 1
-        if i == n or j == m:
-            break
-        pi = p[i]
-        h = ((pbits[i] * _HASH) >> _SHIFT) & _MASK
-        if cache_p[h] == pi:
-            lp = cache_l[h]
-        else:
-            lp = math.log(pi)
-            cache_p[h] = pi
-            cache_l[h] = lp
-        if i >= 1:
-            dpi = pi - p[i - 1]
-            dvi = dv[i] if has_dv else pi * float(q[i])
-            r = lp - lp_prev
-            sr2 += r * r
-            sar += abs(r)
-            sdv1 += dvi
-            x = float(s[i]) * dvi * 1e-6
-            sx += x
-            sx2 += x * x
-            sxr += x * r
-            if i >= 2:
-                sdd += dpi * dp_prev
-                srr += r * r_prev
-            dp_prev = dpi
-            r_prev = r
-        if i >= k:
-            rk = lp - ring[slot]
-            srk += rk
-            srk2 += rk * rk
-        ring[slot] = lp
-        slot = slot + 1 if slot + 1 < k else 0
-        lp_prev = lp
+    cut = max(ck, i0)
+    for phase in range(2):  # as in _flow_pass
+        for i in range(i0 if phase == 0 else cut, cut if phase == 0 else n + 1):
+            if j < m and idx[j] == i:
+                _record(out, j, C_R2, (sr2, sar, sdv1, sx, sx2, sxr, sdd, srr, srk, srk2, lp_prev,
+                                       p[i - 1] if i > 0 else 0.0))
+                j += 1
+            if i == n or j == m:
+                break
+            pi = p[i]
+            h = ((pbits[i] * _HASH) >> _SHIFT) & _MASK
+            if cache_p[h] == pi:
+                lp = cache_l[h]
+            else:
+                lp = math.log(pi)
+                cache_p[h] = pi
+                cache_l[h] = lp
+            if i >= 1:
+                dpi = pi - p[i - 1]
+                dvi = dv[i] if has_dv else pi * float(q[i])
+                r = lp - lp_prev
+                sr2 += r * r
+                sar += abs(r)
+                sdv1 += dvi
+                x = float(s[i]) * dvi * 1e-6
+                sx += x
+                sx2 += x * x
+                sxr += x * r
+                if i >= 2:
+                    sdd += dpi * dp_prev
+                    srr += r * r_prev
+                dp_prev = dpi
+                r_prev = r
+            if i >= k:
+                rk = lp - ring[slot]
+                srk += rk
+                srk2 += rk * rk
+            ring[slot] = lp
+            slot = slot + 1 if slot + 1 < k else 0
+            lp_prev = lp
+        if phase == 0 and ck >= i0:
+            _store(fout, 0, (sr2, sar, sdv1, sx, sx2, sxr, sdd, srr, srk, srk2, lp_prev, dp_prev, r_prev))
+            fout[13:13 + max(k, 1)] = ring
+            fout[13 + max(k, 1)] = float(slot)
+
+
+def fresh_state(k):
+    """The walks' state at the day's first tick: ``(flow floats, flow ints, return floats)``, zeros."""
+    return (np.zeros(len(FLOW_FLOATS)), np.zeros(len(FLOW_INTS), dtype=np.int64),
+            np.zeros(len(RETURN_FLOATS) + max(k, 1) + 1))
 
 
 def day_pass(idx, t, p, pbits, q, bid, ask, dv, has_dv, s_in, has_s, blk_in, odd_in, iso_in, has_flags,
-             c1, c2, c3, c4, bit_table, odd_bit, iso_bit, lot, blk_qty, blk_notional, k, bucket, cap):
-    """Running sums before each index of ``idx`` (sorted, unique, in [0, n]) and VPIN buckets.
+             c1, c2, c3, c4, bit_table, odd_bit, iso_bit, lot, blk_qty, blk_notional, k, bucket, cap,
+             i0=0, state=None, ck=-1):
+    """Running sums before each index of ``idx`` (sorted, unique, in [i0, n]) and VPIN buckets.
 
-    Returns ``(sums, bucket_start, bucket_end, bucket_imbalance)``: ``sums[j, c]`` is the sum of
-    quantity ``c`` over ticks ``i < idx[j]`` (``C_LPREV``/``C_PPREV``: the state there); buckets
-    (``bucket`` size units, ``cap`` at most) are (first tick time, last tick time, |buy − sell|) of
-    each completed bucket. Trades are signed by ``s_in`` when ``has_s``, else by Lee–Ready (the
-    tick rule, zero ticks carrying the last direction, at the midpoint or without a valid quote);
-    flags are ``*_in`` when ``has_flags``, else from the condition codes and the size rules (odd
-    lot: ODD_LOT or size < ``lot``; block: size ≥ ``blk_qty`` or price × size ≥ ``blk_notional``).
+    Returns ``(sums, bucket_start, bucket_end, bucket_imbalance, state_at_ck)``: ``sums[j, c]`` is
+    the sum of quantity ``c`` over ticks ``i < idx[j]`` (``C_LPREV``/``C_PPREV``: the state there);
+    buckets (``bucket`` size units, ``cap`` at most) are (first tick time, last tick time,
+    |buy − sell|) of each bucket completed from ``i0`` on. Trades are signed by ``s_in`` when
+    ``has_s``, else by Lee–Ready (the tick rule, zero ticks carrying the last direction, at the
+    midpoint or without a valid quote); flags are ``*_in`` when ``has_flags``, else from the
+    condition codes and the size rules (odd lot: ODD_LOT or size < ``lot``; block: size ≥ ``blk_qty``
+    or price × size ≥ ``blk_notional``).
+
+    Resuming: the walks start at tick ``i0`` in ``state`` (:func:`fresh_state` when None; it must
+    be the ``state_at_ck`` of an earlier call whose ``ck`` was ``i0``, on the same ticks up to
+    there); ``state_at_ck`` is the state before tick ``ck`` (None when ``ck`` < ``i0``; ``ck`` at or
+    before the last mark). The sums of a resumed walk equal those of a walk
+    from the first tick bit for bit: they are the same additions in the same order.
     """
+    if ck >= i0 and (idx.shape[0] == 0 or ck > idx[-1]):
+        raise ValueError(f"checkpoint tick {ck} is after the last mark")  # the walks stop at the last mark
+    fin, iin, rin = fresh_state(k) if state is None else state
+    fout, iout, rout = fresh_state(k)
     out = np.empty((idx.shape[0], N_ROWS))
     s_out = s_in if has_s else np.empty(p.shape[0], dtype=np.int8)
     bs, be, bi = _flow_pass(out, idx, t, p, q, bid, ask, s_in, has_s, s_out, blk_in, odd_in, iso_in, has_flags,
-                            c1, c2, c3, c4, bit_table, odd_bit, iso_bit, lot, blk_qty, blk_notional, bucket, cap)
-    _return_pass(out, idx, p, pbits, q, dv, has_dv, s_out, k)
-    return out, bs, be, bi
+                            c1, c2, c3, c4, bit_table, odd_bit, iso_bit, lot, blk_qty, blk_notional, bucket, cap,
+                            i0, fin, iin, ck, fout, iout)
+    _return_pass(out, idx, p, pbits, q, dv, has_dv, s_out, k, i0, rin, ck, rout)
+    return out, bs, be, bi, ((fout, iout, rout) if ck >= i0 else None)
 
 
 @numba.njit(inline="always")

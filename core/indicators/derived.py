@@ -230,7 +230,9 @@ class _Ticks:
     flags: tuple[np.ndarray, ...]  # empty: from conditions and sizes
 
 
-def _inputs(cols: Mapping[str, np.ndarray]) -> _Ticks:
+def _inputs(cols: Mapping[str, np.ndarray], check_from: int = 0) -> _Ticks:
+    """The columns as the kernels read them; time order and prices checked from row ``check_from``
+    (a resumed evaluation checked the rows before in an earlier call)."""
     for name in REQUIRED:
         if name not in cols:
             raise SchemaError(name, "required column is missing for the derived metrics")
@@ -243,12 +245,13 @@ def _inputs(cols: Mapping[str, np.ndarray]) -> _Ticks:
             raise SchemaError(name, f"length {a.shape} differs from timestamp length {n}")
         arr[name] = a
     p = np.ascontiguousarray(arr["last"], dtype=np.float64)
-    unordered, bad_price = kx.check_ticks(t, p)
+    c0 = max(min(int(check_from), n) - 1, 0)
+    unordered, bad_price = kx.check_ticks(t[c0:], p[c0:])
     if unordered >= 0:
         raise SchemaError("timestamp", "ticks must be in time order for the derived metrics; sort them",
-                          row=int(unordered))
+                          row=int(unordered) + c0)
     if bad_price >= 0:
-        raise SchemaError("last", f"price must be > 0, got {p[bad_price]}", row=int(bad_price))
+        raise SchemaError("last", f"price must be > 0, got {p[bad_price + c0]}", row=int(bad_price) + c0)
     q = np.ascontiguousarray(arr["last_sz"])
     if q.dtype.kind not in "iuf":
         q = q.astype(np.float64)
@@ -318,45 +321,110 @@ def compute_derived(cols: Mapping[str, np.ndarray], grid_ns: np.ndarray, *,
     sums there: about 10 bounds per grid instant, at most one per tick), ~125 MB for a 16 h grid
     of 57,600 instants over a day of more than 576,000 ticks.
     """
-    x = _inputs(cols)
+    return compute_derived_resumable(cols, grid_ns, volume_profile=volume_profile, vpin_bucket=vpin_bucket)[0]
+
+
+_EARLY = np.array([0, 1, 2, VR_LAG], dtype=np.int64)  # the session window's bounds a, a+1, a+2, a+k
+
+
+@dataclass(frozen=True, eq=False)
+class DerivedCheckpoint:
+    """Where a later :func:`compute_derived_resumable` call on the same symbol-day resumes the day
+    pass: the walks' state before tick ``tick`` (whose time is ``t_at``), the running sums at the
+    session window's fixed bounds (ticks 0, 1, 2 and k) and the VPIN buckets completed before it."""
+
+    tick: int
+    t_at: int
+    bucket: float | None
+    state: tuple[np.ndarray, np.ndarray, np.ndarray]
+    early_rows: np.ndarray
+    buckets: tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def compute_derived_resumable(cols: Mapping[str, np.ndarray], grid_ns: np.ndarray, *,
+                              volume_profile: VolumeProfile | None = None, vpin_bucket: float | None = None,
+                              resume: DerivedCheckpoint | None = None
+                              ) -> tuple[dict[str, np.ndarray], DerivedCheckpoint | None]:
+    """:func:`compute_derived`, resuming the day pass at ``resume`` and returning the checkpoint a
+    later call resumes at (``(values, checkpoint)``).
+
+    For the live engine, which evaluates a symbol's day so far at its new instants every second:
+    with the checkpoint of the previous call, the walk covers the ticks from about 5 minutes before
+    the first new instant instead of the whole day, and the values are those of a call without it,
+    bit for bit (the running sums continue from the saved state with the same additions). The
+    checkpoint returned lies at the first tick of the last instant's 5 min window. ``resume`` is
+    ignored (the day is walked from its first tick) when it does not fit: another VPIN bucket, its
+    tick beyond the ticks or at another time, or an instant whose window starts before it. Pass the
+    same day's ticks, grown at the end only; rows before the checkpoint are not checked again.
+
+    Raises
+    ------
+    SchemaError, DerivedMetricsError
+        As :func:`compute_derived`.
+    """
     g = _ns(grid_ns)
     if g.size > 1 and (g[1:] < g[:-1]).any():
         raise DerivedMetricsError("grid instants must be ascending")
-    n, G = x.t.size, g.size
     bucket = vpin_bucket_size(volume_profile, vpin_bucket)
+    t_all = _ns(cols["timestamp"]) if "timestamp" in cols else np.empty(0, dtype=np.int64)
+    if resume is not None and not (resume.bucket == bucket and _EARLY[-1] < resume.tick < t_all.size
+                                   and t_all[resume.tick] == resume.t_at):
+        resume = None
+    x = _inputs(cols, check_from=resume.tick if resume is not None else 0)
+    n, G = x.t.size, g.size
     if n == 0 or G == 0:
-        return _empty(G)
+        return _empty(G), None
     spans = np.array([span or 0 for span in WINDOWS.values()], dtype=np.int64)
     b, a_all = kx.window_bounds(x.t, g, spans)
     bm1 = np.maximum(b - 1, 0)
-    bounds: dict[str, tuple[np.ndarray, ...]] = {}
-    mark = np.zeros(n + 1, dtype=bool)
-    mark[b] = True
-    mark[bm1] = True
-    for wi, w in enumerate(WINDOWS):
-        a = a_all[wi]
-        bounds[w] = (a, np.minimum(a + 1, b), np.minimum(a + 2, b), np.minimum(a + VR_LAG, b))
+    bounds = {w: (a, np.minimum(a + 1, b), np.minimum(a + 2, b), np.minimum(a + VR_LAG, b))
+              for w, a in zip(WINDOWS, a_all)}
+    moving = [bm1] + [bounds[w][0] for w, span in WINDOWS.items() if span is not None]  # the lowest bounds
+    if resume is not None and min(int(ix.min()) for ix in moving) < resume.tick:
+        resume = None
+    c = resume.tick if resume is not None else 0
+    mark = np.zeros(n + 1 - c, dtype=bool)
+    mark[b - c] = True
+    mark[bm1 - c] = True
+    for w, span in WINDOWS.items():
+        if span is None and c > 0:
+            continue  # the session's bounds are 0, 1, 2 and k: rows of the checkpoint
         for ix in bounds[w]:
-            mark[ix] = True
-    uidx = np.flatnonzero(mark)
+            mark[ix - c] = True
+    if c == 0:
+        mark[_EARLY[_EARLY <= n]] = True  # kept for the checkpoint
+    uidx = np.flatnonzero(mark) + c
     cap = 0
     if bucket is not None:
-        total = kx.total_volume(x.q)
+        total = kx.total_volume(x.q[c:])
         if total / bucket > MAX_VPIN_BUCKETS:
             raise DerivedMetricsError(f"VPIN bucket of {bucket:g} size units would cut this day's volume "
                                       f"({total:g}) into more than {MAX_VPIN_BUCKETS:,} buckets; use a larger bucket")
         cap = int(total // bucket) + 1
+    ck = int(min(ix[-1] for ix in moving))
     rule = BLOCK_RULES["equity"]
-    P, bs, be, bi = kx.day_pass(uidx, x.t, x.p, x.p.view(np.uint64), x.q, x.bid, x.ask, x.dv, x.dv.size > 0, x.s,
-                                x.s.size > 0, *x.flags, x.flags[0].size > 0, *x.conds, _BIT_TABLE, _BIT_ODD, _BIT_ISO,
-                                EQUITY_LOT, float(rule.quantity), float(rule.notional), VR_LAG, bucket or 0.0, cap)
+    P, bs, be, bi, state = kx.day_pass(
+        uidx, x.t, x.p, x.p.view(np.uint64), x.q, x.bid, x.ask, x.dv, x.dv.size > 0, x.s, x.s.size > 0, *x.flags,
+        x.flags[0].size > 0, *x.conds, _BIT_TABLE, _BIT_ODD, _BIT_ISO, EQUITY_LOT, float(rule.quantity),
+        float(rule.notional), VR_LAG, bucket or 0.0, cap, i0=c, state=resume.state if resume is not None else None,
+        ck=ck)
+    if resume is not None:
+        uidx = np.concatenate((_EARLY, uidx))
+        P = np.concatenate((resume.early_rows, P))
+        bs, be, bi = (np.concatenate((old, new)) for old, new in zip(resume.buckets, (bs, be, bi)))
+    checkpoint = None
+    if state is not None and ck > _EARLY[-1]:
+        kept = (len(resume.buckets[0]) if resume is not None else 0) + int(state[1][-1])
+        checkpoint = DerivedCheckpoint(ck, int(x.t[ck]), bucket, state,
+                                       P[kx.search_sorted(uidx, _EARLY, False)].copy(),
+                                       (bs[:kept].copy(), be[:kept].copy(), bi[:kept].copy()))
     buckets = (bs, be, np.concatenate(([0.0], np.cumsum(bi))), bucket) if bucket is not None else None
     pb, pbm1 = kx.search_sorted(uidx, b, False), kx.search_sorted(uidx, bm1, False)
     tod = _time_of_day_ns(g, volume_profile.tz) // 10**9 if volume_profile is not None else None
     pos = np.empty((len(WINDOWS), 4, G), dtype=np.int64)  # rows of P at a, a+1, a+2, a+k per window
     for wi, w in enumerate(WINDOWS):
-        for c, ix in enumerate(bounds[w]):
-            pos[wi, c] = kx.search_sorted(uidx, ix, False)
+        for ci, ix in enumerate(bounds[w]):
+            pos[wi, ci] = kx.search_sorted(uidx, ix, False)
     every = kx.window_values(P, pb, pbm1, pos, a_all, b, g, x.t, x.bid, x.ask, spans, VR_LAG, _REL_EPS)
     out: dict[str, np.ndarray] = {}
     for wi, (w, span) in enumerate(WINDOWS.items()):
@@ -374,7 +442,7 @@ def compute_derived(cols: Mapping[str, np.ndarray], grid_ns: np.ndarray, *,
                 vals[_RELVOL] = np.where((ref > 0) & (b > 0), vol / ref, np.nan)
         for row, m in enumerate(METRICS):
             out[f"{m}.{w}"] = vals[row]
-    return {k: out[k] for k in SERIES}
+    return {k: out[k] for k in SERIES}, checkpoint
 
 
 def _empty(G: int) -> dict[str, np.ndarray]:

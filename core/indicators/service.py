@@ -15,9 +15,11 @@ of its request) and the stored ticks a restart loads do not move the watermark: 
 after them do. Each
 round evaluates the new complete instants only — at most one row per second of data per series:
 
-* ``DERIVED.<SYMBOL>`` — :func:`~core.indicators.derived.compute_derived` over the symbol's ticks
-  so far at its new grid instants (values at ``g`` depend only on ticks ``<= g``, so they equal the
-  batch build's);
+* ``DERIVED.<SYMBOL>`` — :func:`~core.indicators.derived.compute_derived_resumable` over the symbol's
+  ticks so far at its new grid instants, resuming the day pass at the checkpoint its previous round
+  left (about the last 5 min of ticks a round instead of the whole day; values at ``g`` depend only
+  on ticks ``<= g`` and the resumed sums are the same additions, so they equal the batch build's bit
+  for bit);
 * ``BREADTH.LOCAL`` — the breadth state fed each symbol's ticks up to ``g`` and snapshotted at ``g``
   (after a long gap, e.g. the history fill at the start, the instants are computed in one
   :func:`~core.indicators.breadth.breadth_series` call instead), with ``MCCLELLAN.*`` as in the batch;
@@ -135,6 +137,7 @@ class DayState:
         self.breadth = None
         self._breadth_cls = BreadthState
         self.derived_until: dict[str, int] = {}
+        self.derived_resume: dict[str, object] = {}  # symbol -> where its next evaluation resumes the day pass
         self.breadth_until = -1
         self.profiles: dict[str, object] = {}
         self.history = ib.net_advance_history(ctx, day)
@@ -436,7 +439,7 @@ class IndicatorsService(ThreadService):
         self.published += 1
 
     def _derived(self, st: DayState, watermark: int) -> None:
-        from tickdeck.core.indicators.derived import compute_derived, metric_grid
+        from tickdeck.core.indicators.derived import compute_derived_resumable, metric_grid
 
         for sym, b in st.ticks.items():
             if not b.n:
@@ -450,7 +453,8 @@ class IndicatorsService(ThreadService):
             if st.publish_only:  # only the latest instant is published: compute it over the ticks up to it
                 new = new[-1:]
                 cols = b.view(int(np.searchsorted(cols["timestamp"], new[-1], side="right")))
-            values = compute_derived(cols, new, volume_profile=st.profile(sym))
+            values, st.derived_resume[sym] = compute_derived_resumable(
+                cols, new, volume_profile=st.profile(sym), resume=st.derived_resume.get(sym))
             st.write(name, new, values)
             st.derived_until[sym] = int(new[-1])
             self._publish("derived", "derived", st.day, new[-1], values, symbol=sym)

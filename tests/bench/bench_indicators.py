@@ -8,7 +8,8 @@ leaves one out):
   from the raw columns (what the live engine and the history build pass) and from the stored
   enrichment columns; best and median of ``--repeat`` runs, ms and ticks/s; and what one round of the
   live service costs a symbol: the day so far (the first 100,000, 1,000,000 and all ticks) evaluated
-  at its one new instant. The peer is the
+  at its one new instant, and the same round resumed at the checkpoint the previous round left
+  (:func:`core.indicators.derived.compute_derived_resumable`). The peer is the
   straightforward pandas implementation of the tests (``tests/unit/indicators/reference_metrics.py``)
   on the day's first ``--peer-ticks`` trades at ``--peer-instants`` grid instants: its time per grid
   instant beside ours.
@@ -51,7 +52,8 @@ import numpy as np  # noqa: E402
 
 from tickdeck.core.calendar import get_calendar  # noqa: E402
 from tickdeck.core.enrich import enrich_slices, utc_ns_from_date_time  # noqa: E402
-from tickdeck.core.indicators.derived import VolumeProfile, compute_derived, metric_grid  # noqa: E402
+from tickdeck.core.indicators.derived import (  # noqa: E402
+    VolumeProfile, compute_derived, compute_derived_resumable, metric_grid)
 from tickdeck.core.sources.synthetic import generate_day  # noqa: E402
 
 DAY = "2024-07-02"
@@ -122,6 +124,14 @@ def bench_metrics(args) -> None:
                                args.repeat)
         print(f"{f'live round: {part_n:,} ticks so far, 1 instant':<44} {best * 1e3:>9.1f} {med * 1e3:>10.1f} "
               f"{cpu * 1e3:>8.1f} {part_n / best:>16,.0f} {'':>10}")
+        # the same round resumed at the checkpoint the previous round (up to the instant before) left
+        g_part = metric_grid(part["timestamp"])
+        prev = {k: v[part["timestamp"] <= g_part[-2]] for k, v in part.items()}
+        _, cp = compute_derived_resumable(prev, g_part[-2:-1], volume_profile=profile)
+        best, med, cpu = _time(lambda part=part, last=last, cp=cp: compute_derived_resumable(
+            part, last, volume_profile=profile, resume=cp), args.repeat)
+        print(f"{'  the same, resumed at the last checkpoint':<44} {best * 1e3:>9.1f} {med * 1e3:>10.1f} "
+              f"{cpu * 1e3:>8.1f} {'':>16} {'':>10}")
     if args.peer_ticks <= 0:
         return
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "indicators"))

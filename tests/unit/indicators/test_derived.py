@@ -260,3 +260,50 @@ def test_window_bounds_equal_numpy_searchsorted_per_window():
             want_a = np.zeros(g.size, dtype=np.int64) if span == 0 else np.minimum(
                 np.searchsorted(t, g - span, side="right"), want_b)
             np.testing.assert_array_equal(a[w], want_a)
+
+
+@pytest.mark.parametrize("stored", [True, False], ids=["stored-enrichment", "raw-columns"])
+def test_rounds_resumed_from_checkpoints_equal_one_evaluation_of_the_day_bit_for_bit(synthetic, stored):
+    from tickdeck.core.indicators.derived import compute_derived_resumable
+
+    cols, history = synthetic
+    if not stored:
+        cols = {k: v for k, v in cols.items()
+                if k not in ("trade_sign", "dollar_volume", "is_block_trade", "is_odd_lot", "is_intermarket_sweep")}
+    grid = metric_grid(cols["timestamp"])
+    profile = VolumeProfile.from_days(history)
+    bucket = 500.0  # small: buckets complete on both sides of every checkpoint
+    full = compute_derived(cols, grid, volume_profile=profile, vpin_bucket=bucket)
+    # live rounds: the day so far at its new instants, irregular round lengths, each resuming the last
+    cuts = np.unique(np.concatenate([[3, 4, 40], np.linspace(41, grid.size - 1, 25).astype(int), [grid.size - 1]]))
+    checkpoint, done, resumed = None, 0, 0
+    for cut in cuts:
+        keep = cols["timestamp"] <= grid[cut]
+        part = {k: v[keep] for k, v in cols.items()}
+        new = grid[done:cut + 1]
+        resumed += checkpoint is not None
+        got, checkpoint = compute_derived_resumable(part, new, volume_profile=profile, vpin_bucket=bucket,
+                                                    resume=checkpoint)
+        for name in SERIES:
+            np.testing.assert_array_equal(got[name], full[name][done:cut + 1], err_msg=f"{name} round to {cut}")
+        assert checkpoint is None or checkpoint.tick <= keep.sum()
+        done = cut + 1
+    assert done == grid.size and resumed >= 20
+    assert np.isfinite(full["vpin.session"]).any() and np.isfinite(full["vpin.1min"]).any()
+
+
+def test_a_checkpoint_that_does_not_fit_is_ignored(synthetic):
+    from tickdeck.core.indicators.derived import compute_derived_resumable
+
+    cols, _ = synthetic
+    grid = metric_grid(cols["timestamp"])
+    half = grid.size // 2
+    _, cp = compute_derived_resumable(cols, grid[:half], vpin_bucket=500.0)
+    assert cp is not None and cp.tick > 5
+    want = compute_derived(cols, grid[:10], vpin_bucket=500.0)  # instants before the checkpoint
+    got, _ = compute_derived_resumable(cols, grid[:10], vpin_bucket=500.0, resume=cp)
+    other, _ = compute_derived_resumable(cols, grid[half:], vpin_bucket=700.0, resume=cp)  # another bucket
+    for name in SERIES:
+        np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+    np.testing.assert_array_equal(other["vpin.session"],
+                                  compute_derived(cols, grid[half:], vpin_bucket=700.0)["vpin.session"])
