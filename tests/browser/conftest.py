@@ -8,7 +8,8 @@ and Playwright pages driving Debian Chromium.
 * ``demo_server`` — one server on a copy of ``demo_data`` (no users) shared by the tests that only read the
   demo days (they add, change and delete nothing): started by the first, stopped when the run leaves
   ``tests/browser/``. ``users_server`` — the same with web users and the prefix ``/td``, for tests that
-  sign in and look; ``empty_server`` — one on an empty data dir.
+  sign in and look; ``empty_server`` — one on an empty data dir; ``scratch_server`` — one for tests that
+  each write and look at symbol-days of their own.
 * ``page`` — a new browser context/page per test (downloads allowed).
 * ``shot(page, name)`` — saves ``test-output/screenshots/<name>.png``.
 """
@@ -208,6 +209,14 @@ def users_server(tmp_path_factory, demo_data, chromium_path) -> Served:
     tests that sign in and look: the same rules as :func:`demo_server` (each test has its own browser
     context, so its own cookies)."""
     return _shared("users", tmp_path_factory, demo_data, prefix="/td", users=SHARED_USERS)
+
+
+@pytest.fixture
+def scratch_server(tmp_path_factory, demo_data, chromium_path) -> Served:
+    """A shared server on the demo days, auth off, for tests that each write symbol-days of their own
+    (``Served.cli("generate", …)``) and look only at what they wrote: no test may change, or count, what
+    another wrote (the demo days themselves stay as ``demo_server`` has them)."""
+    return _shared("scratch", tmp_path_factory, demo_data)
 
 
 @pytest.fixture

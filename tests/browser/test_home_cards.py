@@ -50,13 +50,13 @@ BROKEN_FAULTS = "bad_prints,crossed_quotes,decreasing_volume,out_of_order,wrong_
 BROKEN_DAY = "2024-07-05"
 
 
-def test_a_dataset_scored_1_is_red_and_poor_on_home_admin_and_validation(app_server, page, shot):
+def test_a_dataset_scored_1_is_red_and_poor_on_home_admin_and_validation(scratch_server, page, shot):
     """Issue 12: a dataset stored with quality 1 shows a red badge on home, admin and validation."""
     from tickdeck.core.config import Settings
     from tickdeck.core.context import Context
     from tickdeck.core.quality_scale import format_quality
 
-    app = app_server()
+    app = scratch_server  # FAULTY is this test's own symbol
     app.cli("generate", "FAULTY", "--start", BROKEN_DAY, "--end", BROKEN_DAY, "--faults", BROKEN_FAULTS,
             "--ticks", "100")  # scored by the real validation pipeline as the day is written
     ctx = Context.open(Settings(data_dir=app.data_dir))

@@ -9,8 +9,8 @@ pytestmark = pytest.mark.browser
 GAP_DAY = "2024-07-05"
 
 
-def test_validate_day_with_injected_gap_shows_it_flagged(app_server, page, shot):
-    app = app_server()
+def test_validate_day_with_injected_gap_shows_it_flagged(scratch_server, page, shot):
+    app = scratch_server  # the gap day is this test's own
     app.cli("generate", "AAPL", "--start", GAP_DAY, "--end", GAP_DAY, "--faults", "gaps", "--ticks", "20000")
     page.goto(app.url + f"validation?symbol=AAPL&day={GAP_DAY}")
     cont = page.locator("section[data-validator='continuity']")

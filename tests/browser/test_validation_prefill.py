@@ -16,8 +16,8 @@ def _message(page, text: str):
     return msg.inner_text()
 
 
-def test_form_is_prefilled_with_the_latest_dataset_and_day_and_validates_it(app_server, page, shot):
-    app = app_server()
+def test_form_is_prefilled_with_the_latest_dataset_and_day_and_validates_it(scratch_server, page, shot):
+    app = scratch_server  # NVDA is this test's own, written last just below
     app.cli("generate", "NVDA", "--start", "2024-07-08", "--end", "2024-07-09", "--ticks", "5000")
     page.goto(app.url + "validation")
     _message(page, "Filled in the latest dataset, NVDA, and its last stored day, 2024-07-09")
