@@ -87,6 +87,13 @@ def _open_tab(page, url: str, tab: str) -> None:
     page.locator(".bk-tab", has_text=tab).click()
 
 
+def _open_linked_tab(page, url: str, tab: str) -> None:
+    """Open the explorer from a link naming the tab (``&tab=table``): it lands there, no click."""
+    page.goto(f"{url}&tab={tab}")
+    _summary(page, r"AAPL · 2024-07-02 · regular session · [\d,]+ ticks")
+    page.locator(".bk-tab.bk-active", has_text=tab.capitalize()).wait_for()
+
+
 def _summary(page, pattern):
     page.locator(".td-summary", has_text=re.compile(pattern)).wait_for()
 
@@ -116,7 +123,7 @@ def test_wheel_zooms_at_once_down_to_a_floor_that_still_shows_ticks_or_says_none
 
 
 def test_grid_shows_microsecond_times_plain_ids_session_names_and_filters_by_time(served, page, shot):
-    _open_tab(page, served + "explorer?symbol=AAPL&start=2024-07-02&session=regular", "Table")
+    _open_linked_tab(page, served + "explorer?symbol=AAPL&start=2024-07-02&session=regular", "table")
     rows = page.locator(".td-row-count", has_text=re.compile(r"^\s*[\d,]+ ticks\s*$"))
     rows.wait_for()
     total = int(_text(rows).split()[0].replace(",", ""))
@@ -164,7 +171,7 @@ def test_bar_controls_follow_the_link_disable_in_tick_view_and_explain_a_bad_spe
 
 
 def test_export_tab_says_rows_and_size_before_the_download(served, page, shot):
-    _open_tab(page, served + "explorer?symbol=AAPL&start=2024-07-02&session=regular", "Export")
+    _open_linked_tab(page, served + "explorer?symbol=AAPL&start=2024-07-02&session=regular", "export")
     preview = re.compile(r"[\d,]+ rows × 43 columns · about [\d.,]+ [KM]?B as CSV")
     info = page.locator(".td-export-info", has_text=preview)
     info.wait_for()
@@ -226,16 +233,6 @@ def test_three_days_on_trading_time_have_no_night_gaps_and_read_real_times(serve
     assert clock["gap"] >= 8 * HOUR_MS and clock["seams"] == 0, clock
     assert "axis=clock" in page.url
     shot(page, "explorer-clock-time")
-
-
-@pytest.mark.parametrize("tab, shows", [("table", ".td-row-count"), ("export", ".td-export-info")])
-def test_a_link_with_tab_opens_that_tab(served, page, tab, shows):
-    page.goto(served + f"explorer?symbol=AAPL&start=2024-07-02&session=regular&tab={tab}")
-    _summary(page, r"AAPL · 2024-07-02 · regular session · [\d,]+ ticks")
-    page.locator(".bk-tab.bk-active", has_text=tab.capitalize()).wait_for()
-    page.locator(shows, has_text=re.compile(r"[\d,]+ (ticks|rows)")).wait_for()  # filled without a click
-    if tab == "table":
-        page.locator(".tabulator-row").first.wait_for()
 
 
 def test_phone_folds_the_controls_behind_a_button_and_shows_the_chart_first(served, browser, shot):
