@@ -19,6 +19,9 @@ def register(sub) -> None:
                         f"{ORIGINS_ENV}, comma-separated, else this server's own address)")
     p.add_argument("--no-worker", action="store_true",
                    help="do not run the embedded job worker and scheduler (use `tickdeck worker` processes)")
+    p.add_argument("--no-warm-up", action="store_true",
+                   help="skip warming up page and chart code at start (the first page view pays for it instead); "
+                        "for API-only processes")
     p.set_defaults(func=run)
 
 
@@ -38,5 +41,6 @@ def run(args) -> int:
     origins = args.allow_websocket_origin or \
         [o.strip() for o in os.environ.get(ORIGINS_ENV, "").split(",") if o.strip()] or None
     serve(settings, port=args.port, address=args.address, prefix=args.prefix, num_procs=args.num_procs,
-          allow_websocket_origin=origins, worker=not args.no_worker)
+          allow_websocket_origin=origins, worker=not args.no_worker,
+          warm_up=not args.no_warm_up)
     return 0

@@ -223,7 +223,8 @@ def start_api_server(tmp_path_factory, api_demo_data, api_emulator):
             data_dir.mkdir()
         port = free_port()
         log = base / "server.log"
-        cmd = [*TICKDECK, "serve", "--port", str(port), *(["--prefix", prefix] if prefix else []), *args]
+        cmd = [*TICKDECK, "serve", "--port", str(port), "--no-warm-up",  # API tests: no page code to warm
+               *(["--prefix", prefix] if prefix else []), *args]
         with open(log, "w") as fh:
             proc = subprocess.Popen(cmd, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
                                     env={**os.environ, "TICKDECK_DATA_DIR": str(data_dir), "TICKDECK_SECRET": SECRET,

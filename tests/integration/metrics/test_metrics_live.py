@@ -67,7 +67,7 @@ def deployment(tmp_path_factory):
                "TICKDECK_FEED_PORT_L1": str(emu.port_l1), "TICKDECK_LOG_FORMAT": "json", "TICKDECK_LOG_LEVEL": "INFO"}
         procs, logs = {}, {}
         try:
-            for name, args in (("server", ["serve", "--port", str(port), "--no-worker"]),
+            for name, args in (("server", ["serve", "--port", str(port), "--no-worker", "--no-warm-up"]),
                                ("worker", ["worker", "--scheduler", "--metrics-port", str(worker_port)])):
                 logs[name] = base / f"{name}.log"
                 with open(logs[name], "w") as fh:
