@@ -62,10 +62,13 @@ return ymd(d) + " " + hms(d) + "." + p(d.getUTCMilliseconds(), 3);"""
 REAL_TIME_TICKS = REAL_MS_JS + """const step = ticks.length > 1 ? Math.abs(ticks[1] - ticks[0]) : 3.6e6;
 const d = new Date(real(tick));
 let s = step < 1000 ? hms(d) + "." + p(d.getUTCMilliseconds(), 3) : step < 60000 ? hms(d) : hms(d).slice(0, 5);
+const day = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"][d.getUTCDay()];
 const before = index > 0 ? new Date(real(ticks[index - 1])) : null;
-if (!before || ymd(before) !== ymd(d))
-  s = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"][d.getUTCDay()] + " " + p(d.getUTCMonth() + 1) + "/"
-      + p(d.getUTCDate()) + " " + s;
+const days = ymd(new Date(real(ticks[0]))) !== ymd(new Date(real(ticks[ticks.length - 1])));
+if (!before) return day + " " + p(d.getUTCMonth() + 1) + "/" + p(d.getUTCDate()) + " " + s;
+// hours apart over several days: every label names its weekday (a narrow axis hides some labels)
+if (step >= 3.6e6 && days) return day + " " + s;
+if (ymd(before) !== ymd(d)) return day + " " + p(d.getUTCMonth() + 1) + "/" + p(d.getUTCDate()) + " " + s;
 return s;"""
 
 _extension_loaded = False

@@ -219,6 +219,9 @@ def test_three_days_on_trading_time_have_no_night_gaps_and_read_real_times(serve
     seam = int(trading_clock("2024-07-01", "2024-07-03", "all").seams[0] // 1_000_000)
     labels = page.evaluate(FORMAT, [seam + 5.5 * HOUR_MS, seam + 6.5 * HOUR_MS])
     assert labels == ["Tue 07/02 09:30", "10:30"], labels
+    # hours apart across days, every label names its day (a narrow axis hides some: "16:00" alone is ambiguous)
+    labels = page.evaluate(FORMAT, [seam - 4 * HOUR_MS, seam + 4 * HOUR_MS, seam + 12 * HOUR_MS])
+    assert labels == ["Mon 07/01 16:00", "Tue 08:00", "Tue 16:00"], labels
     # and so does the hover: far right on the axis is Wednesday, inside its session
     x, y, w, h = page.evaluate(PRICE_CANVAS)
     page.mouse.move(x + 0.9 * w, y + h / 2)
