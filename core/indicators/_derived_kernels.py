@@ -53,10 +53,10 @@ C_LPREV, C_PPREV = 25, 26
 N_ROWS = 27
 # the walks' state at a checkpoint (see :func:`day_pass`): flow floats, flow ints, return floats (then
 # the ring of the last k log prices and its slot)
-FLOW_FLOATS = ("sq", "spq", "ssq", "sblk", "siso", "seff", "sw", "sws", "vpin_fill", "vpin_buy")
+FLOW_FLOATS = ("sq", "spq", "ssq", "sblk", "siso", "seff", "sw", "sws", "vpin_fill", "vpin_buy", "p_prev")
 FLOW_INTS = ("ss", "sodd", "nvq", "npie", "npi", "rs", "cont", "tick_dir", "vpin_t0", "vpin_buckets")
 RETURN_FLOATS = ("sr2", "sar", "sdv1", "sx", "sx2", "sxr", "sdd", "srr", "srk", "srk2", "lp_prev", "dp_prev",
-                 "r_prev")
+                 "r_prev", "p_prev")
 _CACHE = 4096  # log cache slots (a power of two)
 _HASH = np.uint64(0x9E3779B97F4A7C15)
 _SHIFT = np.uint64(52)
@@ -78,9 +78,9 @@ def _store(arr, first, values):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _flow_pass(out, idx, t, p, q, bid, ask, s_in, has_s, s_out, blk_in, odd_in, iso_in, has_flags,
-               c1, c2, c3, c4, bit_table, odd_bit, iso_bit, lot, blk_qty, blk_notional, bucket, cap,
-               i0, fin, iin, ck, fout, iout):  # pragma: no cover - compiled
+def _flow_pass(out, idx, i0, n_all, last, to_end, t, p, q, bid, ask, s_in, has_s, s_out, blk_in, odd_in, iso_in,
+               has_flags, c1, c2, c3, c4, bit_table, odd_bit, iso_bit, lot, blk_qty, blk_notional, bucket, cap,
+               fin, iin, fout, iout):  # pragma: no cover - compiled
     """The per-trade rows of ``out`` (``C_Q`` … ``C_WS``) before each index of ``idx``, the Lee–Ready
     signs into ``s_out`` (unless ``has_s``) and the VPIN buckets (see :func:`day_pass`).
 
@@ -88,165 +88,162 @@ def _flow_pass(out, idx, t, p, q, bid, ask, s_in, has_s, s_out, blk_in, odd_in, 
     arithmetic on comparisons (a branch on the direction of each price change mispredicts about
     every other trade), and counts are integer sums (exact, as the float sums of 0/1 were).
 
-    The walk starts at tick ``i0`` in the state ``fin``/``iin`` (zeros at the day's first tick) and
-    writes its state before tick ``ck`` (if ``ck >= i0``) to ``fout``/``iout``: the walk resumed
-    there continues the same sums, bit for bit (layout: :data:`FLOW_FLOATS`, :data:`FLOW_INTS`)."""
-    n = p.shape[0]
+    The arrays start at tick ``i0`` of the day's ``n_all`` (views; indexed from 0 so that numba
+    needs no negative-index check per read); the walk starts there in the state ``fin``/``iin`` and
+    ends before tick ``i0 + last`` (or at the last mark unless ``to_end``), writing its state there
+    to ``fout``/``iout`` (layout: :data:`FLOW_FLOATS`, :data:`FLOW_INTS`)."""
     m = idx.shape[0]
     b_start = np.empty(cap, dtype=np.int64)
     b_end = np.empty(cap, dtype=np.int64)
     b_imb = np.empty(cap)
     nb = 0
-    sq, spq, ssq, sblk, siso, seff, sw, sws, fill, buy = (fin[0], fin[1], fin[2], fin[3], fin[4], fin[5],
-                                                          fin[6], fin[7], fin[8], fin[9])
+    sq, spq, ssq, sblk, siso, seff, sw, sws, fill, buy, p_prev = (fin[0], fin[1], fin[2], fin[3], fin[4], fin[5],
+                                                                  fin[6], fin[7], fin[8], fin[9], fin[10])
     ss, sodd, nvq, npie, npi, rs, cont, d_prev, t0 = (iin[0], iin[1], iin[2], iin[3], iin[4], iin[5], iin[6],
                                                       iin[7], iin[8])
     j = 0
-    cut = max(ck, i0)
-    for phase in range(2):  # ticks before the checkpoint, its state, the rest: no test of ck per tick
-        for i in range(i0 if phase == 0 else cut, cut if phase == 0 else n + 1):
-            if j < m and idx[j] == i:  # idx is unique: at most one mark per tick
-                _record(out, j, C_Q, (sq, spq, float(ss), ssq, sblk, float(sodd), siso, float(nvq), seff,
-                                      float(npie), float(npi), float(rs), float(cont), sw, sws))
-                j += 1
-            if i == n or j == m:
-                break
-            pi = p[i]
-            qi = float(q[i])
-            pq = pi * qi
-            dpi = pi - p[i - 1] if i > 0 else 0.0
-            d = np.int64(dpi > 0.0) - np.int64(dpi < 0.0)
-            d += np.int64(d == 0) * d_prev  # a zero tick carries the last direction
-            b_ = bid[i]
-            a_ = ask[i]
-            valid = (b_ > 0.0) & (a_ >= b_) & (a_ < np.inf)
-            mid = (b_ + a_) * 0.5 if valid else 1.0
-            if has_s:
-                si = np.int64(s_in[i])
+    for li in range(last + 1):
+        i = i0 + li  # the tick's index in the day (for comparisons; arrays are read at li)
+        if j < m and idx[j] == i:  # idx is unique: at most one mark per tick
+            _record(out, j, C_Q, (sq, spq, float(ss), ssq, sblk, float(sodd), siso, float(nvq), seff,
+                                  float(npie), float(npi), float(rs), float(cont), sw, sws))
+            j += 1
+        if li == last or (j == m and not to_end):
+            break
+        pi = p[li]
+        qi = float(q[li])
+        pq = pi * qi
+        dpi = pi - p_prev if i > 0 else 0.0
+        d = np.int64(dpi > 0.0) - np.int64(dpi < 0.0)
+        d += np.int64(d == 0) * d_prev  # a zero tick carries the last direction
+        b_ = bid[li]
+        a_ = ask[li]
+        valid = (b_ > 0.0) & (a_ >= b_) & (a_ < np.inf)
+        mid = (b_ + a_) * 0.5 if valid else 1.0
+        if has_s:
+            si = np.int64(s_in[li])
+        else:
+            up = np.int64(valid & (pi > mid))
+            down = np.int64(valid & (pi < mid))
+            si = up - down + (1 - (up | down)) * d
+            s_out[li] = np.int8(si)
+        if has_flags:
+            fb, fo, fi = blk_in[li], odd_in[li], iso_in[li]
+        else:
+            bits = bit_table[c1[li]] | bit_table[c2[li]] | bit_table[c3[li]] | bit_table[c4[li]]
+            fo = ((bits & odd_bit) != 0) | (qi < lot)
+            fi = (bits & iso_bit) != 0
+            fb = (qi >= blk_qty) | (pq >= blk_notional)
+        sf = float(si)
+        sq += qi
+        spq += pq
+        ss += si
+        ssq += sf * qi
+        sblk += qi * fb
+        sodd += np.int64(fo)
+        siso += qi * fi
+        bps = 1e4 / mid
+        vi = np.int64(valid)
+        vf = float(vi)
+        nvq += vi
+        seff += vf * (2.0 * abs(pi - mid) * bps)  # + 0.0 without a quote (mid is then 1.0, finite)
+        signed = vi & np.int64(si != 0)
+        npie += signed
+        npi += signed & (np.int64((si > 0) & (a_ > pi)) | np.int64((si < 0) & (pi > b_)))
+        w = float(t[li + 1] - t[li]) * vf if i + 1 < n_all else 0.0
+        sw += w
+        sws += w * ((a_ - b_) * bps) if valid else 0.0
+        nz = np.int64(d != 0)
+        fresh = np.int64(d != d_prev)
+        rs += nz & fresh
+        cont += nz & (1 - fresh)
+        d_prev = d
+        p_prev = pi
+        if bucket > 0.0:
+            frac = 0.5 + 0.5 * sf
+            if fill + qi < bucket:
+                if fill == 0.0 and qi > 0.0:
+                    t0 = t[li]
+                buy += qi * frac
+                fill += qi
             else:
-                up = np.int64(valid & (pi > mid))
-                down = np.int64(valid & (pi < mid))
-                si = up - down + (1 - (up | down)) * d
-                s_out[i] = np.int8(si)
-            if has_flags:
-                fb, fo, fi = blk_in[i], odd_in[i], iso_in[i]
-            else:
-                bits = bit_table[c1[i]] | bit_table[c2[i]] | bit_table[c3[i]] | bit_table[c4[i]]
-                fo = ((bits & odd_bit) != 0) | (qi < lot)
-                fi = (bits & iso_bit) != 0
-                fb = (qi >= blk_qty) | (pq >= blk_notional)
-            sf = float(si)
-            sq += qi
-            spq += pq
-            ss += si
-            ssq += sf * qi
-            sblk += qi * fb
-            sodd += np.int64(fo)
-            siso += qi * fi
-            bps = 1e4 / mid
-            vi = np.int64(valid)
-            vf = float(vi)
-            nvq += vi
-            seff += vf * (2.0 * abs(pi - mid) * bps)  # + 0.0 without a quote (mid is then 1.0, finite)
-            signed = vi & np.int64(si != 0)
-            npie += signed
-            npi += signed & (np.int64((si > 0) & (a_ > pi)) | np.int64((si < 0) & (pi > b_)))
-            w = float(t[i + 1] - t[i]) * vf if i + 1 < n else 0.0
-            sw += w
-            sws += w * ((a_ - b_) * bps) if valid else 0.0
-            nz = np.int64(d != 0)
-            fresh = np.int64(d != d_prev)
-            rs += nz & fresh
-            cont += nz & (1 - fresh)
-            d_prev = d
-            if bucket > 0.0:
-                frac = 0.5 + 0.5 * sf
-                if fill + qi < bucket:
-                    if fill == 0.0 and qi > 0.0:
-                        t0 = t[i]
-                    buy += qi * frac
-                    fill += qi
-                else:
-                    rem = qi
-                    while rem > 0.0:
-                        if fill == 0.0:
-                            t0 = t[i]
-                        take = min(rem, bucket - fill)
-                        buy += take * frac
-                        fill += take
-                        rem -= take
-                        if fill >= bucket:
-                            if nb < cap:
-                                b_start[nb] = t0
-                                b_end[nb] = t[i]
-                                b_imb[nb] = abs(2.0 * buy - fill)
-                                nb += 1
-                            fill = buy = 0.0
-        if phase == 0 and ck >= i0:
-            _store(fout, 0, (sq, spq, ssq, sblk, siso, seff, sw, sws, fill, buy))
-            _store(iout, 0, (ss, sodd, nvq, npie, npi, rs, cont, d_prev, t0, np.int64(nb)))
+                rem = qi
+                while rem > 0.0:
+                    if fill == 0.0:
+                        t0 = t[li]
+                    take = min(rem, bucket - fill)
+                    buy += take * frac
+                    fill += take
+                    rem -= take
+                    if fill >= bucket:
+                        if nb < cap:
+                            b_start[nb] = t0
+                            b_end[nb] = t[li]
+                            b_imb[nb] = abs(2.0 * buy - fill)
+                            nb += 1
+                        fill = buy = 0.0
+    _store(fout, 0, (sq, spq, ssq, sblk, siso, seff, sw, sws, fill, buy, p_prev))
+    _store(iout, 0, (ss, sodd, nvq, npie, npi, rs, cont, d_prev, t0, np.int64(nb)))
     return b_start[:nb], b_end[:nb], b_imb[:nb]
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _return_pass(out, idx, p, pbits, q, dv, has_dv, s, k, i0, fin, ck, fout):  # pragma: no cover - compiled
+def _return_pass(out, idx, i0, last, to_end, p, pbits, q, dv, has_dv, s, k, fin, fout):  # pragma: no cover
     """The per-return rows of ``out`` (``C_R2`` … ``C_PPREV``) before each index of ``idx``, trades
-    signed by ``s`` (see :func:`day_pass`); started at tick ``i0`` in the state ``fin``, its state
-    before tick ``ck`` written to ``fout`` (layout: :data:`RETURN_FLOATS`, then the ring of the last
-    ``k`` log prices and its slot)."""
-    n = p.shape[0]
+    signed by ``s`` (see :func:`day_pass`); arrays, start, end and state as in :func:`_flow_pass`
+    (layout: :data:`RETURN_FLOATS`, then the ring of the last ``k`` log prices and its slot)."""
     m = idx.shape[0]
     cache_p = np.full(_CACHE, -1.0)
     cache_l = np.zeros(_CACHE)
-    ring = fin[13:13 + max(k, 1)].copy()
-    slot = np.int64(fin[13 + max(k, 1)])
-    sr2, sar, sdv1, sx, sx2, sxr, sdd, srr, srk, srk2, lp_prev, dp_prev, r_prev = (
-        fin[0], fin[1], fin[2], fin[3], fin[4], fin[5], fin[6], fin[7], fin[8], fin[9], fin[10], fin[11], fin[12])
+    nr = len(RETURN_FLOATS)
+    ring = fin[nr:nr + max(k, 1)].copy()
+    slot = np.int64(fin[nr + max(k, 1)])
+    sr2, sar, sdv1, sx, sx2, sxr, sdd, srr, srk, srk2, lp_prev, dp_prev, r_prev, p_prev = (
+        fin[0], fin[1], fin[2], fin[3], fin[4], fin[5], fin[6], fin[7], fin[8], fin[9], fin[10], fin[11], fin[12],
+        fin[13])
     j = 0
-    cut = max(ck, i0)
-    for phase in range(2):  # as in _flow_pass
-        for i in range(i0 if phase == 0 else cut, cut if phase == 0 else n + 1):
-            if j < m and idx[j] == i:
-                _record(out, j, C_R2, (sr2, sar, sdv1, sx, sx2, sxr, sdd, srr, srk, srk2, lp_prev,
-                                       p[i - 1] if i > 0 else 0.0))
-                j += 1
-            if i == n or j == m:
-                break
-            pi = p[i]
-            h = ((pbits[i] * _HASH) >> _SHIFT) & _MASK
-            if cache_p[h] == pi:
-                lp = cache_l[h]
-            else:
-                lp = math.log(pi)
-                cache_p[h] = pi
-                cache_l[h] = lp
-            if i >= 1:
-                dpi = pi - p[i - 1]
-                dvi = dv[i] if has_dv else pi * float(q[i])
-                r = lp - lp_prev
-                sr2 += r * r
-                sar += abs(r)
-                sdv1 += dvi
-                x = float(s[i]) * dvi * 1e-6
-                sx += x
-                sx2 += x * x
-                sxr += x * r
-                if i >= 2:
-                    sdd += dpi * dp_prev
-                    srr += r * r_prev
-                dp_prev = dpi
-                r_prev = r
-            if i >= k:
-                rk = lp - ring[slot]
-                srk += rk
-                srk2 += rk * rk
-            ring[slot] = lp
-            slot = slot + 1 if slot + 1 < k else 0
-            lp_prev = lp
-        if phase == 0 and ck >= i0:
-            _store(fout, 0, (sr2, sar, sdv1, sx, sx2, sxr, sdd, srr, srk, srk2, lp_prev, dp_prev, r_prev))
-            fout[13:13 + max(k, 1)] = ring
-            fout[13 + max(k, 1)] = float(slot)
+    for li in range(last + 1):
+        i = i0 + li
+        if j < m and idx[j] == i:
+            _record(out, j, C_R2, (sr2, sar, sdv1, sx, sx2, sxr, sdd, srr, srk, srk2, lp_prev, p_prev))
+            j += 1
+        if li == last or (j == m and not to_end):
+            break
+        pi = p[li]
+        h = ((pbits[li] * _HASH) >> _SHIFT) & _MASK
+        if cache_p[h] == pi:
+            lp = cache_l[h]
+        else:
+            lp = math.log(pi)
+            cache_p[h] = pi
+            cache_l[h] = lp
+        if i >= 1:
+            dpi = pi - p_prev
+            dvi = dv[li] if has_dv else pi * float(q[li])
+            r = lp - lp_prev
+            sr2 += r * r
+            sar += abs(r)
+            sdv1 += dvi
+            x = float(s[li]) * dvi * 1e-6
+            sx += x
+            sx2 += x * x
+            sxr += x * r
+            if i >= 2:
+                sdd += dpi * dp_prev
+                srr += r * r_prev
+            dp_prev = dpi
+            r_prev = r
+        if i >= k:
+            rk = lp - ring[slot]
+            srk += rk
+            srk2 += rk * rk
+        ring[slot] = lp
+        slot = slot + 1 if slot + 1 < k else 0
+        lp_prev = lp
+        p_prev = pi
+    _store(fout, 0, (sr2, sar, sdv1, sx, sx2, sxr, sdd, srr, srk, srk2, lp_prev, dp_prev, r_prev, p_prev))
+    fout[nr:nr + max(k, 1)] = ring
+    fout[nr + max(k, 1)] = float(slot)
 
 
 def fresh_state(k):
@@ -272,20 +269,36 @@ def day_pass(idx, t, p, pbits, q, bid, ask, dv, has_dv, s_in, has_s, blk_in, odd
     Resuming: the walks start at tick ``i0`` in ``state`` (:func:`fresh_state` when None; it must
     be the ``state_at_ck`` of an earlier call whose ``ck`` was ``i0``, on the same ticks up to
     there); ``state_at_ck`` is the state before tick ``ck`` (None when ``ck`` < ``i0``; ``ck`` at or
-    before the last mark). The sums of a resumed walk equal those of a walk
-    from the first tick bit for bit: they are the same additions in the same order.
+    before the last mark). The walks run in two parts, up to ``ck`` and on from it, so that neither
+    tests for the checkpoint per tick. The sums of a resumed walk equal those of a walk from the
+    first tick bit for bit: they are the same additions in the same order.
     """
+    n = p.shape[0]
     if ck >= i0 and (idx.shape[0] == 0 or ck > idx[-1]):
         raise ValueError(f"checkpoint tick {ck} is after the last mark")  # the walks stop at the last mark
-    fin, iin, rin = fresh_state(k) if state is None else state
-    fout, iout, rout = fresh_state(k)
     out = np.empty((idx.shape[0], N_ROWS))
-    s_out = s_in if has_s else np.empty(p.shape[0], dtype=np.int8)
-    bs, be, bi = _flow_pass(out, idx, t, p, q, bid, ask, s_in, has_s, s_out, blk_in, odd_in, iso_in, has_flags,
-                            c1, c2, c3, c4, bit_table, odd_bit, iso_bit, lot, blk_qty, blk_notional, bucket, cap,
-                            i0, fin, iin, ck, fout, iout)
-    _return_pass(out, idx, p, pbits, q, dv, has_dv, s_out, k, i0, rin, ck, rout)
-    return out, bs, be, bi, ((fout, iout, rout) if ck >= i0 else None)
+    s_out = s_in if has_s else np.empty(n, dtype=np.int8)
+    parts = [(i0, n, 0, idx.shape[0], False)]  # (first tick, end tick, first mark, end mark, walk to the end)
+    if ck >= i0:
+        split = int(np.searchsorted(idx, ck, side="right"))
+        parts = [(i0, ck, 0, split, True), (ck, n, split, idx.shape[0], False)]
+    fl, il, rl = fresh_state(k) if state is None else state
+    buckets = []
+    at_ck = None
+    for first, end, ja, jb, to_end in parts:
+        fo, io, ro = fresh_state(k)
+        sl = slice(first, None)
+        buckets.append(_flow_pass(
+            out[ja:jb], idx[ja:jb], first, n, end - first, to_end, t[sl], p[sl], q[sl], bid[sl], ask[sl], s_in[sl],
+            has_s, s_out[sl], blk_in[sl], odd_in[sl], iso_in[sl], has_flags, c1[sl], c2[sl], c3[sl], c4[sl],
+            bit_table, odd_bit, iso_bit, lot, blk_qty, blk_notional, bucket, cap, fl, il, fo, io))
+        _return_pass(out[ja:jb], idx[ja:jb], first, end - first, to_end, p[sl], pbits[sl], q[sl], dv[sl], has_dv,
+                     s_out[sl], k, rl, ro)
+        fl, il, rl = fo, io, ro
+        if to_end:
+            at_ck = (fo, io, ro)
+    bs, be, bi = (np.concatenate([b[c] for b in buckets]) for c in range(3))
+    return out, bs, be, bi, at_ck
 
 
 @numba.njit(inline="always")
