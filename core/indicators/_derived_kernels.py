@@ -16,6 +16,12 @@ their sums at a mark through one helper (:func:`_record`). The first walk decide
 on the data (tick rule, signs and flags are integer arithmetic on comparisons; counts are integer
 sums): a branch on each price change's direction mispredicted about every other trade.
 
+The walks can resume: each starts at any tick in a saved state (the running sums, the carried
+tick-rule direction, the previous prices, the ring of the last k log prices, the VPIN bucket being
+filled) and hands back its state where it stops, so the live engine continues the day's exact sums
+from a checkpoint instead of walking the day again (:func:`day_pass`, and
+:func:`core.indicators.derived.compute_derived_resumable`).
+
 :func:`window_values` turns the recorded sums into the metrics of every window in one loop over
 the grid.
 
