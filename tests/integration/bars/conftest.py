@@ -7,6 +7,7 @@ import pytest
 from s3_emulator import parametrize_backends
 
 S3_TESTS = {  # modules, or module::test, run on both store backends (the S3 variants' time is bounded)
+    "test_rewrite_invalidates_series.py",
     "test_service.py::test_build_default_bars_stores_every_series_with_tier2_metadata",
     "test_service.py::test_get_bars_computes_on_demand_when_not_stored",
     "test_service.py::test_get_bars_over_several_days_concatenates_per_day",
