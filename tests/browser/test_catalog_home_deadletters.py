@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.services_needed import free_port
+from tests.services_needed import free_port, stop_group
 from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,12 +77,7 @@ def site(tmp_path_factory, chromium_path):
         os.killpg(proc.pid, 9)
         raise
     yield type("Site", (), {"base": base, "data_dir": data_dir, "log": log})
-    os.killpg(proc.pid, 15)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, 9)
-    fh.close()
+    stop_group(proc, fh)
 
 
 def _ctx_of(data_dir):

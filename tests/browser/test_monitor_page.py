@@ -7,7 +7,6 @@ module. This process listens on the same Redis, so it sees exactly what the coll
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from services_needed import stop_group
 
 from tickdeck.core.bus import RedisBus
 from tickdeck.core.catalog import Catalog
@@ -112,12 +112,7 @@ def monitor_app(tmp_path_factory, chromium_path):
             _wait_ready(url, proc, log)
             yield url, data_dir, running
         finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
+            stop_group(proc, timeout=30)
 
 
 def _wait_ready(url: str, proc: subprocess.Popen, log: Path) -> None:

@@ -26,6 +26,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from builders import add_users
+from services_needed import stop_group
+
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,9 +82,7 @@ def server(tmp_path_factory):
     env = {**os.environ, "TICKDECK_DATA_DIR": str(data_dir), "TICKDECK_SECRET": "security-test-secret",
            "TICKDECK_LOGIN_LIMIT_USER": f"3 per {WINDOW_S} seconds",
            "TICKDECK_LOGIN_LIMIT_ADDR": f"{ADDRESS_LIMIT} per 1 minute", "TICKDECK_COOKIE_SECURE": "1"}
-    for name, role, password in USERS:
-        subprocess.run([*TICKDECK, "users", "add", name, "--role", role, "--password", password], cwd=ROOT, env=env,
-                       check=True, capture_output=True, timeout=120)
+    add_users(data_dir, USERS)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -102,12 +103,7 @@ def server(tmp_path_factory):
                 raise RuntimeError(f"tickdeck serve did not answer:\n{log.read_text()[-3000:]}") from None
             time.sleep(0.2)  # polling interval while the server boots
     yield type("Served", (), {"base": base, "log": log, "env": env, "data_dir": data_dir})
-    os.killpg(proc.pid, 15)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, 9)
-    fh.close()
+    stop_group(proc, fh)
 
 
 def audit_actions(server, actor: str) -> list[str]:

@@ -22,6 +22,9 @@ from urllib.parse import quote
 import pytest
 import requests
 
+from builders import add_users
+from services_needed import stop_group
+
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,8 +82,7 @@ def site(demo_data, tmp_path_factory, chromium_path):
     data_dir = tmp_path_factory.mktemp("xss") / "data"
     shutil.copytree(demo_data, data_dir)
     env = {**os.environ, "TICKDECK_DATA_DIR": str(data_dir), "TICKDECK_SECRET": "xss-test-secret"}
-    subprocess.run([*TICKDECK, "users", "add", "root", "--role", "admin", "--password", "root-password"], cwd=ROOT,
-                   env=env, check=True, capture_output=True, timeout=120)
+    add_users(data_dir, [("root", "admin", "root-password")])
     cat = Catalog(f"sqlite:///{data_dir / 'tickdeck.db'}")
     cat.upsert_dataset("MSFT", source=XSS, venue=XSS2)
     cat.add_dead_letters([("iqfeed", "AAPL", XSS, XSS2)])
@@ -111,12 +113,7 @@ def site(demo_data, tmp_path_factory, chromium_path):
                allow_redirects=False)
     assert r.status_code in (200, 302, 401)
     yield type("Site", (), {"base": base, "log": log})
-    os.killpg(proc.pid, 15)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, 9)
-    fh.close()
+    stop_group(proc, fh)
 
 
 @pytest.fixture(scope="module")
