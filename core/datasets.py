@@ -87,6 +87,7 @@ class BarSeriesSummary:
     bars: int
     first_day: dt.date
     last_day: dt.date
+    source: str = "ticks"  # built from the stored ticks, or where imported series came from (``nautilus``)
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ def dataset_metadata(ctx, symbol: str, start=None, end=None) -> DatasetMetadata:
         raise SymbolNotFound(sym, "the catalog")
     row = ctx.catalog.dataset(sym)
     days = tuple(ctx.catalog.tick_days(sym, lo, hi))
-    spans: dict[tuple[str, str], list] = defaultdict(lambda: [0, 0, None, None])
+    spans: dict[tuple[str, str], list] = defaultdict(lambda: [0, 0, None, None, "ticks"])
     for r in ctx.catalog.bar_series(sym):
         if lo is not None and r.day < lo or hi is not None and r.day > hi:
             continue
@@ -134,6 +135,7 @@ def dataset_metadata(ctx, symbol: str, start=None, end=None) -> DatasetMetadata:
         cell[1] += int(r.bars or 0)
         cell[2] = r.day if cell[2] is None else min(cell[2], r.day)
         cell[3] = r.day if cell[3] is None else max(cell[3], r.day)
+        cell[4] = (r.stats or {}).get("source") or cell[4]
     series = tuple(BarSeriesSummary(f, s, *v) for (f, s), v in sorted(spans.items()))
     return DatasetMetadata(summary, dataset_status(ctx, sym), stored_terms(ctx, sym),
                            getattr(row, "description", "") or "", days, series)

@@ -383,8 +383,14 @@ def _bar_slices(ctx, sym: str, day, req: ExportRequest) -> Iterator[pa.Table]:
 
 def _units(ctx, req: ExportRequest) -> tuple[list[tuple[str, dt.date]], list[str]]:
     units, skipped = [], []
+    extra = None
+    if req.spec != "ticks":  # bars also on days holding only an imported series of the spec
+        from tickdeck.core.bars import imported  # the bars package loads its kernels (~1 s): lazily, as below
+
+        extra = imported.days
     for sym in req.symbols:
-        days = [d for d in ctx.store.list_days(sym) if req.start <= d <= req.end]
+        stored = set(ctx.store.list_days(sym)) | set(extra(ctx, sym, req.spec) if extra else ())
+        days = sorted(d for d in stored if req.start <= d <= req.end)
         if not days:
             skipped.append(sym)
         units.extend((sym, d) for d in days)

@@ -9,6 +9,8 @@
   (one series per source or symbol per day, a column per indicator; :mod:`core.indicators.store`)
 - live journal: library ``journal``,        symbol ``<YYYY-MM-DD>/<PID>-<NS>`` (writer's pid, creation time)
 - tick flags: library ``flags``,            symbol ``<SYMBOL>/<YYYY-MM-DD>`` (the flagged ticks of a tick day)
+- imported bars: library ``imported_bars``, symbol ``<SYMBOL>/<YYYY-MM-DD>/<family>.<spec>`` (bars read from
+  another system, e.g. a Nautilus catalog; not a ``bars_`` library, so the bars service never rewrites them)
 
 No other module spells a library name: they use these constants and :func:`bar_library`.
 """
@@ -26,6 +28,8 @@ INDICATORS_LIBRARY = "indicators"
 BARS_PREFIX = "bars_"
 JOURNAL_LIBRARY = "journal"
 FLAGS_LIBRARY = "flags"
+IMPORTED_BARS_LIBRARY = "imported_bars"
+IMPORTED_BARS_FAMILY = "imported"  # catalog (bar_series) family of every imported series
 
 # Tickers: letters, digits and the punctuation real feeds use (BRK.B, ES=F, ^SPX, JTNT.Z, BTC-USD).
 _TICKER = re.compile(r"^[A-Z0-9][A-Z0-9._^=\-]{0,31}$")
@@ -161,3 +165,26 @@ def parse_journal_symbol(name: str) -> JournalKey:
     if len(parts) != 2 or not _SEGMENT.match(parts[1]):
         raise InvalidSymbol(f"not a journal symbol: {name!r} (expected YYYY-MM-DD/PID-NANOSECONDS)")
     return JournalKey(as_date(parts[0]), parts[1])
+
+
+class ImportedBarKey(NamedTuple):
+    ticker: str
+    day: dt.date
+    family: str
+    spec: str  # the spec's storage name
+
+
+def imported_bar_symbol(ticker: str, day, family: str, spec_param: str) -> str:
+    """``<SYMBOL>/<YYYY-MM-DD>/<family>.<spec>`` in :data:`IMPORTED_BARS_LIBRARY` (one library for every
+    family, so the family is part of the name)."""
+    if not _FAMILY.match(family):
+        raise InvalidSymbol(f"invalid bar family name {family!r}")
+    return bar_symbol(ticker, day, f"{family}.{spec_param}")
+
+
+def parse_imported_bar_symbol(name: str) -> ImportedBarKey:
+    key = parse_bar_symbol(name)
+    family, sep, spec = key.spec.partition(".")
+    if not sep or not _FAMILY.match(family) or not spec:
+        raise InvalidSymbol(f"not an imported bar symbol: {name!r} (expected SYMBOL/YYYY-MM-DD/FAMILY.SPEC)")
+    return ImportedBarKey(key.ticker, key.day, family, spec)

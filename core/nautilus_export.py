@@ -10,7 +10,9 @@ Layout and encoding are Nautilus's own (1.2xx, read back by ``ParquetDataCatalog
   keeps no quote sizes);
 * ``data/bar/<bar_type>/…``: bars of a spec Nautilus has an aggregation for
   (:func:`bar_type_step`), ``ts_event = ts_init`` = the bar's ``end``; the bar type's source is
-  ``EXTERNAL`` (built by tickdeck, not re-aggregated by Nautilus);
+  ``EXTERNAL`` (built by tickdeck, not re-aggregated by Nautilus). A day holding an imported
+  series of the spec (:mod:`core.bars.imported`, e.g. from a Nautilus catalog) writes that
+  series instead, as it came: its own bar type, ``ts_init`` and price/size precision;
 * ``data/<equity|futures_contract|currency_pair>/<instrument_id>/…``: the instrument, with the
   price precision of its tick size (else the decimals its prices need), its size precision
   (``size_decimals``), lot size and multiplier from :mod:`core.instruments`.
@@ -40,11 +42,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tickdeck.core.bars import imported
 from tickdeck.core.bars.spec import INFO_FAMILIES, BarSpec, parse_spec
 from tickdeck.core.errors import TickdeckError
 from tickdeck.core.instruments import InstrumentTerms, future_root, stored_terms
 from tickdeck.core.naming import format_day
 from tickdeck.core.progress import Progress
+from tickdeck.core.schema import SESSION_BY_NAME
 
 TICK_COLUMNS = ["last", "last_sz", "bid", "ask", "trade_sign", "tick_id"]
 MAX_PRICE_DECIMALS = 9  # Nautilus FIXED_PRECISION of a standard build; high-precision builds allow 16
@@ -249,12 +253,14 @@ def quote_table(df: pd.DataFrame, iid: str, price_prec: int, size_prec: int) -> 
 
 def bar_table(bars: pd.DataFrame, bar_type: str, iid: str, price_prec: int, size_prec: int
               ) -> tuple[pa.Table, np.ndarray]:
-    """A Nautilus ``Bar`` table of a tickdeck bar frame; ``ts_event = ts_init`` = the bar's ``end``."""
+    """A Nautilus ``Bar`` table of a tickdeck bar frame; ``ts_event`` = the bar's ``end``, ``ts_init`` the
+    same (or an imported series' own ``ts_init``)."""
     ts = _ns(bars["end"])
     cols = {c: fixed_binary(bars[c].to_numpy(), price_prec) for c in ("open", "high", "low", "close")}
     cols["volume"] = fixed_binary(bars["volume"].to_numpy(), size_prec)
     cols["ts_event"] = pa.array(ts, pa.uint64())
-    cols["ts_init"] = pa.array(ts, pa.uint64())
+    init = bars["ts_init"].to_numpy().astype(np.uint64) if "ts_init" in bars.columns else ts  # imported: its own
+    cols["ts_init"] = pa.array(init, pa.uint64())
     schema = pa.schema([pa.field(k, v.type, nullable=False) for k, v in cols.items()],
                        metadata=_meta(iid, price_prec, size_prec, bar_type=bar_type))
     return pa.Table.from_arrays(list(cols.values()), schema=schema), ts
@@ -340,7 +346,8 @@ def export_catalog(ctx, symbols, days_of, root: Path, *, spec: str = "ticks", se
         days = list(days_of[sym])
         if not days:
             continue
-        price_prec = symbol_price_decimals(ctx, sym, days, terms)
+        ticked = set(ctx.store.list_days(sym))
+        price_prec = symbol_price_decimals(ctx, sym, [d for d in days if d in ticked], terms)
         fallback = []
         for day in days:
             if bar_spec is None:
@@ -353,8 +360,12 @@ def export_catalog(ctx, symbols, days_of, root: Path, *, spec: str = "ticks", se
                     if q is not None:
                         _write(root, _data_dir(root, QuoteTick, iid), q[0], q[1], result)
                         result.quotes += q[0].num_rows
-            else:
-                bars = get_bars(ctx, sym, day, day, bar_spec, session=session)
+            elif (got := imported.read(ctx, sym, day, bar_spec)) is not None:  # as imported, same bar type
+                prec = _write_imported(root, got, session, result)
+                if not ticked:  # a symbol with bars only: its instrument gets the bars' decimals
+                    price_prec = max(price_prec, prec)
+            elif day in ticked:
+                bars = get_bars(ctx, sym, day, day, bar_spec, session=session, source="ticks")
                 if len(bars):
                     bt = bar_type_string(iid, bar_spec, terms.tick_size)
                     if bt is None:
@@ -370,12 +381,31 @@ def export_catalog(ctx, symbols, days_of, root: Path, *, spec: str = "ticks", se
                 progress(Progress("export", done, total, f"{sym} {format_day(day)}"))
         if fallback:
             _write_fallback(root, iid, bar_spec, pd.concat(fallback), result)
-        stored = ctx.store.list_days(sym)
+        stored = sorted(ticked) or days
         inst = make_instrument(sym, iid, terms, price_prec, first_ns=_midnight_ns(stored[0]),
                                last_ns=_midnight_ns(stored[-1] + dt.timedelta(days=1)))
         if inst is not None:
             _write_instrument(root, inst)
     return result
+
+
+def _write_imported(root: Path, got: tuple[pd.DataFrame, dict], session: str, result: NautilusExportResult) -> int:
+    """One day of an imported series, written back with its own bar type, ``ts_init`` and decimals;
+    returns its price precision."""
+    from nautilus_trader.model.data import Bar
+
+    bars, meta = got
+    if session != "all":
+        bars = bars[bars["session"].to_numpy() == SESSION_BY_NAME[session]]
+    bt = meta["bar_type"]
+    if len(bars):
+        iid = meta.get("instrument_id") or bt.split("-")[0]
+        table, ts = bar_table(bars, bt, iid, int(meta["price_precision"]), int(meta["size_precision"]))
+        _write(root, _data_dir(root, Bar, bt), table, ts, result)
+        result.bars += table.num_rows
+        if bt not in result.bar_types:
+            result.bar_types.append(bt)
+    return int(meta["price_precision"])
 
 
 def _midnight_ns(day) -> int:

@@ -208,6 +208,7 @@ class BarSeriesOut(Record):
     bars: int
     first_day: dt.date
     last_day: dt.date
+    source: str = "ticks"  # "ticks" (built from them) or the system imported series came from ("nautilus")
 
 
 class DatasetMetadata(Record):

@@ -2,8 +2,9 @@
 
 Exit status: 0 when every day was imported; 1 (one ``tickdeck: error:`` line) when the file is
 refused (unreadable, not UTF-8, no data rows, unusable columns or timestamps) and nothing was
-stored, or when a stored day was left as it was because the import may not replace it
-(another source, or far fewer ticks) and ``--replace`` was not given.
+stored, when a stored day was left as it was because the import may not replace it
+(another source, or far fewer ticks) and ``--replace`` was not given, or when a bar type of a
+Nautilus catalog could not be imported (each is named with the reason; the rest is stored).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ def register(sub) -> None:
 
     p = sub.add_parser("import", help="import trades (or quotes) from a file, one session day at a time",
                        description="Import a CSV, Parquet, Databento DBN (.dbn/.dbn.zst) file or a "
-                                   "NautilusTrader trade-tick catalog. See docs/importing.md.")
+                                   "NautilusTrader catalog (trade and quote ticks, bars). See docs/importing.md.")
     p.add_argument("file", metavar="FILE", help="file (or Nautilus catalog directory) to import")
     p.add_argument("--symbol", required=True,
                    help="ticker to store under (also picks the instrument in multi-instrument files)")
@@ -57,10 +58,16 @@ def run(args) -> int:
     unit = "" if report.size_unit == 1 else f", sizes in units of {report.size_unit:g}"
     print(f"imported {report.ticks:,} ticks into {report.days_written} {report.calendar} session day(s) as "
           f"{report.source} ({report.asset_class}{unit}); {report.rejected:,} row(s) to dead letters")
+    for b in report.bars:
+        print(f"{report.symbol} bars {b.bar_type} as {b.spec}: {b.bars:,} bars on {b.days} day(s)")
     for day, why in report.refused:
         print(f"{report.symbol} {day}  not replaced: {why}", file=sys.stderr)
+    for bar_type, why in report.bars_refused:
+        print(f"{report.symbol} bars {bar_type}  not imported: {why}", file=sys.stderr)
     if report.refused:
         print(f"tickdeck: error: {len(report.refused)} stored day(s) left as they were; check the file, or pass "
               "--replace to replace them", file=sys.stderr)
-        return 1
-    return 0
+    if report.bars_refused:
+        print(f"tickdeck: error: {len(report.bars_refused)} bar type(s) of the catalog not imported (see above)",
+              file=sys.stderr)
+    return 1 if report.refused or report.bars_refused else 0

@@ -29,6 +29,7 @@ import pandas as pd
 from tickdeck.core import naming
 from tickdeck.core.bars.aggregate import bars_frame
 from tickdeck.core.bars.arrays import COLUMNS, tick_arrays
+from tickdeck.core.bars import imported
 from tickdeck.core.bars.builder import compute_columns
 from tickdeck.core.bars.registry import default_specs
 from tickdeck.core.bars.spec import BarSpec, parse_spec
@@ -46,6 +47,7 @@ CACHE_ENTRIES = 512  # ~40 KB per 1m bar day: a few hundred symbol-day-specs sta
 # whole day's worth on top of the memory the next day's import or validation needs.
 CACHE_BYTES = 32 << 20
 BARS_FORMAT = 2  # 2: volumes in the instrument's quantity (1: in stored size units)
+SOURCES = ("auto", "ticks", "imported")  # get_bars: which bars answer (see its docstring)
 _cache: OrderedDict = OrderedDict()
 _sizes: dict = {}
 _lock = threading.Lock()
@@ -183,7 +185,7 @@ def invalidate_day_bars(ctx, symbol: str, day) -> list[str]:
     b = db.BarSeries
     with ctx.catalog.Session.begin() as s:
         rows = s.execute(select(b.id, b.family, b.spec).where(b.symbol == symbol, b.day == day)).all()
-        stale = [r[0] for r in rows if (r[1], r[2]) not in kept]
+        stale = [r[0] for r in rows if (r[1], r[2]) not in kept and r[1] != imported.IMPORTED_FAMILY]
         if stale:
             s.execute(delete(b).where(b.id.in_(stale)))
     if removed:
@@ -240,11 +242,14 @@ def day_bars(ctx, symbol: str, day, spec: BarSpec | str) -> pd.DataFrame:
 
 
 def get_bars(ctx, symbol: str, start, end=None, spec: BarSpec | str = "time:1m", *,
-             session: str = "all") -> pd.DataFrame:
+             session: str = "all", source: str = "auto") -> pd.DataFrame:
     """Bars of ``spec`` for the stored days in ``[start, end]`` (``end`` defaults to ``start``).
 
     ``session`` keeps bars whose first trade is in that session (``regular``, ``pre``,
     ``after`` or ``all``). The frame is a copy; each day is built independently.
+    ``source``: ``auto`` gives bars built from the ticks on days with ticks and the imported
+    series (:mod:`tickdeck.core.bars.imported`) on days without; ``ticks`` only the former,
+    ``imported`` only the latter.
 
     Raises
     ------
@@ -261,10 +266,17 @@ def get_bars(ctx, symbol: str, start, end=None, spec: BarSpec | str = "time:1m",
     hi = naming.as_date(end) if end is not None else lo
     if session != "all" and session not in SESSION_BY_NAME:
         raise SchemaError("session", f"unknown session {session!r}; use regular, pre, after or all")
-    days = [d for d in ctx.store.list_days(symbol) if lo <= d <= hi]
+    if source not in SOURCES:
+        raise SchemaError("source", f"unknown bars source {source!r}; use {', '.join(SOURCES)}")
+    ticked = [d for d in ctx.store.list_days(symbol) if lo <= d <= hi] if source != "imported" else []
+    covered = source == "ticks" or (lo == hi and ticked)  # one day with ticks: no imported lookup
+    outside = [] if covered else [d for d in imported.days(ctx, symbol, spec) if lo <= d <= hi]
+    outside = [d for d in outside if d not in set(ticked)]
+    days = sorted([*ticked, *outside])
     if not days:
         raise DayNotFound(symbol, f"{lo}..{hi}" if hi != lo else lo)
-    frames = [day_bars(ctx, symbol, d, spec) for d in days]
+    frames = [day_bars(ctx, symbol, d, spec) if d not in outside else imported.read(ctx, symbol, d, spec)[0]
+              .drop(columns="ts_init") for d in days]  # the columns built bars have
     df = pd.concat(frames) if len(frames) > 1 else frames[0]
     if session != "all":
         df = df[df["session"].to_numpy() == SESSION_BY_NAME[session]]

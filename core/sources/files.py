@@ -12,7 +12,10 @@ plus the largest day's raw columns, whatever the file's size. Rows that cannot b
 dead-letter table with their own text, their 1-based line (or row / record) number and the reason.
 
 CSV and Parquet are read by :mod:`core.sources.tabular` (streaming, column auto-detection);
-DBN and Nautilus by :mod:`core.sources.dbn` and :mod:`core.sources.nautilus` (one chunk).
+DBN and Nautilus by :mod:`core.sources.dbn` and :mod:`core.sources.nautilus` (one chunk). A
+Nautilus catalog's bars are read and checked before any day is written and stored after the
+ticks as imported bar series (:mod:`core.sources.nautilus_bars`); a catalog with bars but no
+ticks of the symbol imports its bars alone.
 See ``docs/importing.md`` for the rules (aliases, epoch units, quote-only files, calendars,
 bad input, ``replace``).
 """
@@ -85,6 +88,8 @@ class ImportReport:
     quote_only: bool
     days: tuple[DayResult, ...] = field(default_factory=tuple)
     refused: tuple[tuple[dt.date, str], ...] = ()  # (day, why) of stored days an import may not replace
+    bars: tuple = ()  # nautilus_bars.BarsImported of each bar type a Nautilus catalog gave
+    bars_refused: tuple[tuple[str, str], ...] = ()  # (bar type, why) of a catalog's bar types not imported
 
     @property
     def days_written(self) -> int:
@@ -519,6 +524,14 @@ def import_file(ctx, path: str | Path, *, symbol: str, source: str | None = None
     sym = normalize_ticker(symbol)
     bounds = Bounds.from_settings(ctx.settings)
     path = Path(path)
+    nb = None
+    if path.is_dir() and (fmt or "nautilus") == "nautilus":
+        from tickdeck.core.sources import nautilus_bars
+
+        if nautilus_bars.has_bars(path, sym):  # a catalog with bars: they are stored too (after the ticks)
+            if not nautilus_bars.has_ticks(path, sym):
+                return nautilus_bars.import_bars_only(ctx, path, sym, source=source, calendar=calendar)
+            nb = nautilus_bars
     chunks = iter_file(path, symbol=sym, mapping=mapping, fmt=fmt)
     first = next(chunks, None)
     if first is None:
@@ -527,6 +540,7 @@ def import_file(ctx, path: str | Path, *, symbol: str, source: str | None = None
     existing = ctx.catalog.dataset(sym)
     cal_name = calendar or first.calendar or (existing.calendar if existing is not None else None) or guess_cal
     cal = get_calendar(cal_name)
+    bars_plan = nb.plan_bars(path, sym, cal) if nb is not None else None  # read and checked before any write
     if first.asset_class:
         asset = first.asset_class
     elif existing is not None and existing.calendar == cal.name and existing.asset_class:
@@ -582,7 +596,12 @@ def import_file(ctx, path: str | Path, *, symbol: str, source: str | None = None
                     progress(Progress("import", k + 1, len(days), f"{sym} {day}"))
         finally:
             dead.flush(ctx)
+    if bars_plan is not None:
+        nb.store_bars(ctx, bars_plan)
+        nb.record_refused(ctx, src, sym, bars_plan)
     return ImportReport(path=str(path), symbol=sym, source=src, fmt=meta.name, calendar=cal.name, asset_class=asset,
                         rows_read=seen.rows_read, ticks=sum(d.ticks for d in results),
                         rejected=dead.count + sum(d.rejected for d in results), size_unit=unit,
-                        quote_only=meta.quote_only, days=tuple(results), refused=tuple(refused))
+                        quote_only=meta.quote_only, days=tuple(results), refused=tuple(refused),
+                        bars=bars_plan.imported if bars_plan else (),
+                        bars_refused=bars_plan.refused if bars_plan else ())

@@ -37,7 +37,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tickdeck.core.errors import ImportFormatError
+from tickdeck.core.bars.spec import parse_spec
+from tickdeck.core.errors import ImportFormatError, InvalidBarSpec
 from tickdeck.core.sources.parsed import MAX_DEAD_LETTERS, ParsedTicks
 
 FIXED_SCALE = {8: 1e9, 16: 1e16}  # bytes of the raw value → its scale (Nautilus FIXED_SCALAR)
@@ -51,6 +52,7 @@ _CME_VENUES = {"GLBX", "CME", "CBOT", "NYMEX", "COMEX", "XCME", "XCBT", "XNYM", 
 INSTRUMENT_KINDS = {"futures_contract": "futures", "futures_spread": "futures", "equity": "equity",
                     "crypto_perpetual": "crypto", "crypto_future": "crypto", "currency_pair": None}
 _PARQUET_MAGIC = b"PAR1"
+_DATA_KINDS = ("trade_tick", "quote_tick", "bar")  # a catalog's data directory holds one of these
 
 
 def is_nautilus_schema(schema: pa.Schema) -> bool:
@@ -140,9 +142,9 @@ def check_parquet_complete(f: Path) -> None:
 def _catalog_data_dir(path: Path) -> Path | None:
     """The catalog's ``data`` directory above (or at) ``path``, if ``path`` is inside a catalog."""
     for p in (path, *list(path.parents)[:4]):
-        if p.name == "data" and (p / "trade_tick").is_dir():
+        if p.name == "data" and any((p / k).is_dir() for k in _DATA_KINDS):
             return p
-        if (p / "data" / "trade_tick").is_dir():
+        if any((p / "data" / k).is_dir() for k in _DATA_KINDS):
             return p / "data"
     return None
 
@@ -336,44 +338,82 @@ def _read_quote_only(path: Path, symbol: str) -> ParsedTicks:
 @dataclass(frozen=True)
 class NautilusBars:
     """One bar type read from a catalog: its Nautilus string, the tickdeck spec (``None`` when
-    tickdeck has no such family) and the bars (index ``end`` as tz-aware UTC; open, high, low,
-    close, volume)."""
+    tickdeck has no such bars, ``reason`` says why) and the bars (index ``end`` as tz-aware UTC;
+    open, high, low, close, volume, ``ts_init`` in UTC ns)."""
 
     bar_type: str
     instrument_id: str
     spec: str | None
     frame: pd.DataFrame
+    reason: str = ""
+    price_precision: int | None = None
+    size_precision: int | None = None
 
 
 BAR_FIELDS = ("open", "high", "low", "close", "volume")
+_TIME_AGG = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86_400}
+_COUNT_AGG = {"TICK": "tick", "VOLUME": "volume", "VALUE": "dollar"}
+_INFO_AGG = ("TICK_IMBALANCE", "TICK_RUNS", "VOLUME_IMBALANCE", "VOLUME_RUNS", "VALUE_IMBALANCE", "VALUE_RUNS")
 
 
-def bar_spec_of(bar_type: str, tick_size: float | None = None) -> str | None:
-    """The tickdeck spec of a Nautilus bar type (``…-1-MINUTE-LAST-EXTERNAL`` → ``time:1m``), or ``None``.
+def map_bar_type(bar_type: str, tick_size: float | None = None) -> tuple[str | None, str]:
+    """``(spec, "")`` of a Nautilus bar type tickdeck has bars for, else ``(None, why not)``.
 
-    SECOND/MINUTE/HOUR/DAY → time, TICK → tick, VOLUME → volume, VALUE → dollar, RENKO → renko
-    (brick = step × ``tick_size``, needs the tick size); other aggregations have no tickdeck family.
+    ``<instrument>-<step>-<aggregation>-<price type>-<source>`` (a composite ``…@<step>-<agg>-<source>``
+    is mapped by its first part): SECOND/MINUTE/HOUR/DAY → time, TICK → tick, VOLUME → volume,
+    VALUE → dollar, RENKO → renko (brick = step × ``tick_size``, which it needs). Only LAST bars map:
+    tickdeck's bars are bars of trades, not of BID/ASK/MID quotes.
     """
-    parts = bar_type.split("-")
+    parts = bar_type.split("@")[0].split("-")
     if len(parts) < 5:
-        return None
+        return None, "not a Nautilus bar type (INSTRUMENT-STEP-AGGREGATION-PRICE_TYPE-SOURCE)"
     try:
         n = int(parts[-4])
     except ValueError:
-        return None
-    agg = parts[-3]
-    units = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86_400}
-    if agg in units:
-        secs = n * units[agg]
+        return None, f"step {parts[-4]!r} is not a whole number"
+    agg, price_type = parts[-3], parts[-2]
+    if price_type != "LAST":
+        return None, f"{price_type} bars are bars of quotes; tickdeck's bars are of trades (LAST) only"
+    spec = None
+    if agg in _TIME_AGG:
+        secs = n * _TIME_AGG[agg]
         for unit, suffix in ((86_400, "d"), (3_600, "h"), (60, "m"), (1, "s")):
             if secs % unit == 0:
-                return f"time:{secs // unit}{suffix}"
-    fam = {"TICK": "tick", "VOLUME": "volume", "VALUE": "dollar"}.get(agg)
-    if fam:
-        return f"{fam}:{n}"
-    if agg == "RENKO" and tick_size:
-        return f"renko:{round(n * tick_size, 12)!r}"
-    return None
+                spec = f"time:{secs // unit}{suffix}"
+                break
+    elif agg in ("TICK", "VOLUME", "VALUE"):
+        spec = f"{_COUNT_AGG[agg]}:{n}"
+    elif agg == "RENKO":
+        if not tick_size:
+            return None, "RENKO bricks count price increments, and the catalog has no instrument giving it"
+        spec = f"renko:{round(n * tick_size, 12)!r}"
+    elif agg in _INFO_AGG:
+        return None, (f"{agg} bars close on a fixed threshold; tickdeck's imbalance and runs bars use an "
+                      "EWMA-expected one (AFML), so they are not the same bars")
+    else:
+        return None, f"tickdeck has no {agg} bars"
+    try:
+        return str(parse_spec(spec)), ""
+    except InvalidBarSpec as e:
+        return None, f"maps to {spec}, which tickdeck cannot build ({e})"
+
+
+def bar_spec_of(bar_type: str, tick_size: float | None = None) -> str | None:
+    """The tickdeck spec of a Nautilus bar type (``…-1-MINUTE-LAST-EXTERNAL`` → ``time:1m``), or ``None``
+    (:func:`map_bar_type` says why)."""
+    return map_bar_type(bar_type, tick_size)[0]
+
+
+def bar_instrument(bar_type: str) -> str:
+    """The instrument id of a bar type string (everything before its last four ``-`` parts)."""
+    parts = bar_type.split("@")[0].split("-")
+    return "-".join(parts[:-4]) if len(parts) >= 5 else ""
+
+
+def instrument_is(instrument: str, symbol: str) -> bool:
+    """Whether ``symbol`` names ``instrument`` (``ESU4`` or ``ESU4.GLBX``; ``BTC-USD`` for ``BTCUSD.X``)."""
+    i, s = instrument.upper(), symbol.upper()
+    return i == s or i.split(".")[0].replace("-", "") == s.replace("-", "")
 
 
 def read_nautilus_bars(path: str | Path, *, symbol: str | None = None) -> list[NautilusBars]:
@@ -391,8 +431,8 @@ def read_nautilus_bars(path: str | Path, *, symbol: str | None = None) -> list[N
     out = []
     for d in sorted(p for p in base.iterdir() if p.is_dir()):
         bar_type = d.name
-        iid = bar_type.split("-")[0] if "-" in bar_type else ""
-        if symbol and iid.upper() != symbol.upper() and iid.upper().split(".")[0] != symbol.upper():
+        iid = bar_instrument(bar_type)
+        if symbol and not instrument_is(iid, symbol):
             continue
         files = sorted(d.rglob("*.parquet"))
         tables = []
@@ -414,10 +454,14 @@ def read_nautilus_bars(path: str | Path, *, symbol: str | None = None) -> list[N
                 cols[c] = np.round(cols[c], int(meta["price_precision"]))
         if "size_precision" in meta:
             cols["volume"] = np.round(cols["volume"], int(meta["size_precision"]))
-        ts = pd.DatetimeIndex(t.column("ts_event").cast(pa.int64()).to_numpy().astype("datetime64[ns]"), tz="UTC")
+        ev = t.column("ts_event").cast(pa.int64()).to_numpy()
+        cols["ts_init"] = t.column("ts_init").cast(pa.int64()).to_numpy() if "ts_init" in t.column_names else ev
+        ts = pd.DatetimeIndex(ev.astype("datetime64[ns]"), tz="UTC")
         frame = pd.DataFrame(cols, index=ts.rename("end")).sort_index(kind="stable")
         _, terms = instrument_terms(path, iid)
-        out.append(NautilusBars(bar_type, iid, bar_spec_of(bar_type, (terms or {}).get("tick_size")), frame))
+        spec, why = map_bar_type(bar_type, (terms or {}).get("tick_size"))
+        prec = {k: int(meta[k]) if k in meta else None for k in ("price_precision", "size_precision")}
+        out.append(NautilusBars(bar_type, iid, spec, frame, why, **prec))
     if not out:
         raise ImportFormatError(f"{base}: no bars" + (f" of {symbol}" if symbol else ""))
     return out

@@ -97,7 +97,7 @@ def _storage_name(spec_text: str) -> str:
 
 def _check_bars(ctx, data: DayData, issues: list, metrics: dict) -> None:
     sym, day = data.symbol, data.day
-    rows = ctx.catalog.bar_series(sym, day)
+    rows = [r for r in ctx.catalog.bar_series(sym, day) if r.family != naming.IMPORTED_BARS_FAMILY]
     prefix = f"{naming.tick_symbol(sym, day)}/"
     catalogued = {(r.family, _storage_name(r.spec)): r for r in rows}
     stored: dict[tuple[str, str], str] = {}
