@@ -3,7 +3,7 @@
 :func:`plan_bars` reads every bar type of one instrument (:func:`core.sources.nautilus.read_nautilus_bars`),
 maps it to a tickdeck spec, checks it and cuts it into session days, before anything is written;
 :func:`store_bars` writes the plan. A bar type that cannot be imported — an aggregation or price
-type tickdeck has no bars for, a second bar type mapping to a spec already taken, a bar breaking
+type tickdeck has no bars for, two bar types mapping to the same spec (both), a bar breaking
 OHLC integrity, a bar outside every session of the calendar — is refused whole, with the reason,
 in :attr:`BarsPlan.refused` (the import reports it and exits non-zero); nothing of it is stored.
 
@@ -107,12 +107,17 @@ def plan_bars(path: Path, symbol: str, cal: MarketCalendar) -> BarsPlan:
         No bars of ``symbol``, an unreadable file, a missing column or an unknown encoding.
     """
     found = read_nautilus_bars(path, symbol=symbol)
-    items, done, refused, taken = [], [], [], {}
+    items, done, refused = [], [], []
+    same: dict[str, list[str]] = {}
+    for nb in found:
+        if nb.spec is not None:
+            same.setdefault(nb.spec, []).append(nb.bar_type)
     for nb in found:
         why = nb.reason if nb.spec is None else ""
-        if not why and nb.spec in taken:
-            why = (f"maps to {nb.spec}, as {taken[nb.spec]} does; tickdeck keeps one imported series per spec "
-                   "(import the other from a catalog without it)")
+        if not why and len(same[nb.spec]) > 1:  # which one to keep would be a guess: neither is
+            others = ", ".join(b for b in same[nb.spec] if b != nb.bar_type)
+            why = (f"maps to {nb.spec}, as {others} does; tickdeck keeps one imported series per spec "
+                   "(import from a catalog holding one of them)")
         why = why or _check(nb)
         if not why:
             ends = nb.frame.index.asi8
@@ -124,7 +129,6 @@ def plan_bars(path: Path, symbol: str, cal: MarketCalendar) -> BarsPlan:
         if why:
             refused.append((nb.bar_type, why))
             continue
-        taken[nb.spec] = nb.bar_type
         spec = parse_spec(nb.spec)
         f = nb.frame
         pp = nb.price_precision if nb.price_precision is not None else _decimals(
