@@ -19,6 +19,7 @@ from typing import Callable
 
 import numpy as np
 
+from tickdeck.core.demo_clock import market_now
 from tickdeck.core.naming import date_range, format_day, normalize_ticker
 
 BACKFILL_PRIORITY = 2
@@ -175,8 +176,11 @@ def freshness(ctx, symbols=None, *, now=None, datasets=None) -> list[Freshness]:
 
     One catalog query for all symbols (``datasets``: summaries already read by the caller);
     each dataset is measured on its own calendar, with one :class:`TradingDayCounter` per
-    calendar (2,000 datasets: a few milliseconds).
+    calendar (2,000 datasets: a few milliseconds). ``now`` defaults to the demo feed's clock when one
+    is configured (``TICKDECK_DEMO_NOW``, :func:`core.demo_clock.market_now`), else the wall clock.
     """
+    if now is None:
+        now = market_now(getattr(ctx, "settings", None))
     summaries = {d.symbol: d for d in (ctx.catalog.datasets() if datasets is None else datasets)}
     syms = [normalize_ticker(s) for s in (symbols or watchlist(ctx))]
     by_cal: dict[str | None, list] = {}
