@@ -82,8 +82,8 @@ class PlayerBar(pn.viewable.Viewer):
         allowed = self.replay is not None and self.user.has("researcher")
         self.play_button = pn.widgets.Button(label="▶ Play", color="primary", disabled=not allowed,
                                              description="start the replay, or resume it when paused")
-        self.pause_button = pn.widgets.Button(label="⏸ Pause", disabled=not allowed, description="pause the replay")
-        self.stop_button = pn.widgets.Button(label="⏹ End replay", color="warning", disabled=not allowed,
+        self.pause_button = pn.widgets.Button(label="Pause", disabled=not allowed, description="pause the replay")
+        self.stop_button = pn.widgets.Button(label="■ End replay", color="warning", disabled=not allowed,
                                              description="stop the replay")
         self.seek_button = pn.widgets.Button(label="Seek", disabled=not allowed,
                                              description="continue from the time to the left")
