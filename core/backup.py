@@ -6,7 +6,7 @@ A backup (:func:`backup`) is a directory::
     <dest>/catalog.db     the SQL database as SQLite (any source database)
     <dest>/manifest.json  what is in it: per library and symbol the source version, rows and sha256
 
-Consistency: every library is snapshotted first (ArcticDB ``snapshot``: the latest version of
+Consistency: every library is snapshotted first (:meth:`Store.snapshot`: the latest version of
 each symbol, pinned so that a concurrent replace or append cannot prune it), then each symbol is
 copied from its snapshot version in slices of :data:`COPY_ROWS` rows. A day being written by a
 live collection is therefore copied as one committed version — never half of an append. The SQL
@@ -138,17 +138,17 @@ class FrameHash:
 
 
 # -- ArcticDB copy ---------------------------------------------------------------------------------
-def _copy_large(src_lib, dst_lib, sym: str, as_of, rows: int) -> tuple[int, str]:
+def _copy_large(src: Store, dst: Store, name: str, sym: str, as_of, rows: int) -> tuple[int, str]:
     """A symbol of more than :data:`COPY_ROWS` rows, slice by slice; returns (version, sha256)."""
     h = FrameHash()
-    first = src_lib.read(sym, as_of=as_of, row_range=(0, COPY_ROWS))
+    first = src.read_series_at(name, sym, as_of, row_range=(0, COPY_ROWS))
     h.update(first.data)
-    dst_lib.write(sym, first.data, metadata=first.metadata, prune_previous_versions=True)
+    dst.write_series(name, sym, first.data, first.metadata)
     for a in range(COPY_ROWS, rows, COPY_ROWS):
-        part = src_lib.read(sym, as_of=as_of, row_range=(a, min(rows, a + COPY_ROWS))).data
+        part = src.read_series_at(name, sym, as_of, row_range=(a, min(rows, a + COPY_ROWS))).data
         h.update(part)
-        dst_lib.append(sym, part, metadata=first.metadata, prune_previous_versions=True)
-    return int(first.version), h.hexdigest()
+        dst.append_series(name, sym, part, metadata=first.metadata)
+    return first.version, h.hexdigest()
 
 
 def _copy_library(src: Store, dst: Store, name: str, symbols, as_of, *, expect: dict | None = None,
@@ -159,7 +159,6 @@ def _copy_library(src: Store, dst: Store, name: str, symbols, as_of, *, expect: 
 
     With ``expect`` (the manifest's entries), a symbol whose sha256 differs raises :class:`BackupError`.
     """
-    s_lib, d_lib = src.library(name, create=False), dst.library(name)
     out: dict = {}
     pending: list = []
     pending_rows = 0
@@ -182,15 +181,15 @@ def _copy_library(src: Store, dst: Store, name: str, symbols, as_of, *, expect: 
         pending_rows = 0
 
     for sym in symbols:
-        rows = int(s_lib.get_description(sym, as_of=as_of).row_count or 0)
+        rows = src.series_rows_at(name, sym, as_of)
         if rows > COPY_ROWS:
-            version, digest = _copy_large(s_lib, d_lib, sym, as_of, rows)
+            version, digest = _copy_large(src, dst, name, sym, as_of, rows)
             check(sym, SymbolEntry(version, rows, digest))
         else:
-            item = s_lib.read(sym, as_of=as_of)
+            item = src.read_series_at(name, sym, as_of)
             h = FrameHash()
             h.update(item.data)
-            check(sym, SymbolEntry(int(item.version), rows, h.hexdigest()))
+            check(sym, SymbolEntry(item.version, rows, h.hexdigest()))
             pending.append((sym, item, rows))
             pending_rows += rows
             if len(pending) >= WRITE_BATCH or pending_rows >= COPY_ROWS:
@@ -202,15 +201,12 @@ def _copy_library(src: Store, dst: Store, name: str, symbols, as_of, *, expect: 
     return out
 
 
-def _sweep_snapshots(lib) -> None:
-    """Remove snapshots of backups whose process is gone (a killed backup)."""
-    for name in lib.list_snapshots(load_metadata=False):
+def _sweep_snapshots(store: Store, library: str) -> None:
+    """Remove the snapshots of ``library`` left by backups whose process is gone (a killed backup)."""
+    for name in store.list_snapshots(library):
         m = _SNAPSHOT.match(name)
         if m and not psutil.pid_exists(int(m["pid"])):
-            try:
-                lib.delete_snapshot(name)
-            except Exception:  # noqa: BLE001 - another backup removed it first
-                pass
+            store.drop_snapshot(name, [library])  # a failure: another backup removed it first
 
 
 # -- SQL copy --------------------------------------------------------------------------------------
@@ -352,19 +348,15 @@ def backup(ctx, dest: str | Path, *, progress=None) -> BackupManifest:
     tmp = dest.with_name(f".{dest.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     tmp.mkdir()
     snap = f"{SNAPSHOT_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    snapped = []
+    snapped: list[str] = []
     try:
-        libs = {}
-        for name in ctx.store.library_names():  # pin every library first: one moment for all of them
-            lib = ctx.store.library(name)
-            _sweep_snapshots(lib)
-            if lib.list_symbols():
-                lib.snapshot(snap)
-                snapped.append(lib)
-                libs[name] = lib
+        names = ctx.store.library_names()
+        for name in names:
+            _sweep_snapshots(ctx.store, name)
+        snapped = ctx.store.snapshot(snap, names)  # pin every library first: one moment for all of them
         out = Store(f"lmdb://{tmp / ARCTIC_DIR}")
         entries: dict = {}
-        listed = {name: sorted(lib.list_symbols(snapshot_name=snap)) for name, lib in libs.items()}
+        listed = {name: ctx.store.snapshot_symbols(name, snap) for name in snapped}
         total = sum(len(v) for v in listed.values()) + 1
         done = 0
         for name, syms in listed.items():
@@ -386,11 +378,7 @@ def backup(ctx, dest: str | Path, *, progress=None) -> BackupManifest:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     finally:
-        for lib in snapped:
-            try:
-                lib.delete_snapshot(snap)
-            except Exception:  # noqa: BLE001 - swept by the next backup
-                pass
+        ctx.store.drop_snapshot(snap, snapped)  # what cannot be dropped now is swept by the next backup
 
 
 def _redacted(url: str) -> str:
@@ -415,7 +403,7 @@ def _check_empty(settings) -> None:
         raise BackupError(f"ArcticDB directory {arctic} is not empty: restore only into an empty store")
     if arctic is None:
         store = Store(settings.arctic_uri)
-        used = [n for n in store.library_names() if store.library(n).list_symbols()]
+        used = [n for n in store.library_names() if store.list_series(n)]
         if used:
             raise BackupError(f"ArcticDB {settings.arctic_uri} already holds libraries {', '.join(used)}: "
                               "restore only into an empty store")

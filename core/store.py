@@ -699,10 +699,12 @@ class Store:
         res = self.library(library).write_batch(payloads, prune_previous_versions=True)
         return [None if hasattr(r, "version") else r for r in res]
 
-    def append_series(self, library: str, symbol: str, df: pd.DataFrame) -> None:
-        """Append rows to a series (created by the first append); used by the live journal."""
+    def append_series(self, library: str, symbol: str, df: pd.DataFrame, metadata: dict | None = None) -> None:
+        """Append rows to a series (created by the first append); used by the live journal and by
+        backups copying a large series slice by slice. The previous version is pruned; ``metadata``
+        (when given) becomes the new version's metadata."""
         try:
-            self.library(library).append(symbol, df, prune_previous_versions=True)
+            self.library(library).append(symbol, df, metadata=metadata, prune_previous_versions=True)
         except Exception as e:
             raise StorageError(symbol, "append", str(e)) from e
 
@@ -851,6 +853,114 @@ class Store:
             raise StorageError(sym, "read", str(e)) from e
         return DayRows(table.replace_schema_metadata(None), version, total)
 
+    # -- snapshots and versioned reads (backups) --------------------------------------------
+    def snapshot(self, name: str, libraries: Iterable[str]) -> list[str]:
+        """Pin the latest version of every symbol of each of ``libraries`` under the snapshot ``name``.
+
+        An ArcticDB snapshot per library: a replace or append after it cannot prune the versions it
+        pins, and :meth:`series_rows_at` / :meth:`read_series_at` read them with ``as_of=name``.
+        Libraries that do not exist or hold no symbol are skipped (nothing to pin). Returns the
+        libraries snapshotted, in the order given; remove the snapshot with :meth:`drop_snapshot`.
+
+        Raises
+        ------
+        StorageError
+            ArcticDB refused a snapshot (e.g. ``name`` is taken); the snapshots this call made
+            are removed again.
+
+        Warnings
+        --------
+        Pruning a symbol checks every snapshot of its library: drop a snapshot as soon as it has
+        served, or every write to the library gets slower.
+        """
+        done: list[str] = []
+        for lib_name in libraries:
+            try:
+                lib = self.library(lib_name, create=False)
+            except NotFound:
+                continue
+            try:
+                if lib.list_symbols():
+                    lib.snapshot(name)
+                    done.append(lib_name)
+            except Exception as e:
+                self.drop_snapshot(name, done)
+                raise StorageError(lib_name, f"snapshot {name!r}", str(e)) from e
+        return done
+
+    def list_snapshots(self, library: str) -> list[str]:
+        """Names of the snapshots of ``library`` (empty when the library does not exist)."""
+        try:
+            return list(self.library(library, create=False).list_snapshots(load_metadata=False))
+        except NotFound:
+            return []
+
+    def snapshot_symbols(self, library: str, name: str) -> list[str]:
+        """The symbols the snapshot ``name`` of ``library`` pins, sorted.
+
+        Raises
+        ------
+        NotFound
+            ``library`` does not exist.
+        StorageError
+            The library has no snapshot ``name``.
+        """
+        lib = self.library(library, create=False)
+        try:
+            return sorted(lib.list_symbols(snapshot_name=name))
+        except Exception as e:
+            raise StorageError(library, f"list snapshot {name!r}", str(e)) from e
+
+    def drop_snapshot(self, name: str, libraries: Iterable[str]) -> list[str]:
+        """Delete the snapshot ``name`` from each of ``libraries`` (the versions it pinned become
+        prunable again). Never raises: returns the libraries it could not be deleted from (already
+        gone, e.g. removed by another process, or a storage error)."""
+        failed = []
+        for lib_name in libraries:
+            try:
+                self.library(lib_name, create=False).delete_snapshot(name)
+            except Exception:  # noqa: BLE001 - the caller decides whether a leftover matters
+                failed.append(lib_name)
+        return failed
+
+    def series_rows_at(self, library: str, symbol: str, as_of: int | str | None = None) -> int:
+        """Stored rows of a series at ``as_of`` (a version number, a snapshot name, or ``None`` for the
+        latest version), from its description (no data read). The library is never created.
+
+        Raises
+        ------
+        NotFound
+            ``library`` does not exist.
+        StorageError
+            ``symbol`` (at ``as_of``) is not stored.
+        """
+        lib = self.library(library, create=False)
+        try:
+            return int(lib.get_description(symbol, as_of=as_of).row_count or 0)
+        except Exception as e:
+            raise StorageError(symbol, f"read description from {library}", str(e)) from e
+
+    def read_series_at(self, library: str, symbol: str, as_of: int | str | None = None,
+                       row_range: tuple[int, int] | None = None) -> "SeriesAt":
+        """A series (or its rows ``[start, stop)``) at ``as_of`` (a version number, a snapshot name, or
+        ``None`` for the latest version), with its metadata and the version it came from. Reading a
+        large series slice by slice at one version (or snapshot) never mixes two versions. The library
+        is never created.
+
+        Raises
+        ------
+        NotFound
+            ``library`` does not exist.
+        StorageError
+            ``symbol`` (at ``as_of``) is not stored, or ArcticDB failed.
+        """
+        lib = self.library(library, create=False)
+        try:
+            r = lib.read(symbol, as_of=as_of, row_range=row_range)
+        except Exception as e:
+            raise StorageError(symbol, f"read from {library}", str(e)) from e
+        return SeriesAt(r.data, r.metadata, int(r.version))
+
     # -- sizes ----------------------------------------------------------------------------
     def sizes(self) -> dict[str, int]:
         """Compressed bytes stored per library (ArcticDB admin tools)."""
@@ -862,6 +972,16 @@ class Store:
             except Exception:  # older backends without admin tools: fall back to the LMDB dir
                 out[name] = _dir_size(self.uri, name)
         return out
+
+
+@dataclass(frozen=True)
+class SeriesAt:
+    """A series read at one version (:meth:`Store.read_series_at`): its rows, the version's
+    metadata and the version number."""
+
+    data: object  # pandas.DataFrame (or whatever was stored whole)
+    metadata: dict | None
+    version: int
 
 
 @dataclass(frozen=True)
@@ -1033,5 +1153,5 @@ def ensure_sorted(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     return df.iloc[order], disorder
 
 
-__all__ = ["Store", "DayInfo", "DayStage", "DayVersion", "compute_day_info", "day_info_from_columns", "ensure_sorted",
-           "SESSIONS", "KEEP_PREVIOUS_VERSIONS", "redacted_uri"]
+__all__ = ["Store", "DayInfo", "DayStage", "DayVersion", "SeriesAt", "compute_day_info", "day_info_from_columns",
+           "ensure_sorted", "SESSIONS", "KEEP_PREVIOUS_VERSIONS", "redacted_uri"]
