@@ -20,7 +20,8 @@ STORE = ROOT / "core" / "store.py"
 # Store verbs whose first argument is a library name.
 LIBRARY_VERBS = {"write_series", "write_series_batch", "append_series", "read_series", "series_metadata", "list_series",
                  "delete_series", "has_series", "series_rows", "series_bytes", "series_metadata_batch",
-                 "compact_symbol_list", "library"}
+                 "compact_symbol_list", "library", "list_snapshots", "snapshot_symbols", "series_rows_at",
+                 "read_series_at"}
 
 
 def _tool(name: str) -> str:
