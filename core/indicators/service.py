@@ -353,7 +353,7 @@ class IndicatorsService(ThreadService):
     def _drain(self, catchup: int, stop: threading.Event | None = None) -> bool:
         """Handle the queued events, then evaluate up to the watermark of the last ``LiveBatch``
         among them. True when something was evaluated."""
-        batch = scenario = False
+        batch = scenario = stopped = False
         for _ in range(len(self._events)):  # what is queued now; later events wait for the next round
             if stop is not None and stop.is_set():
                 return False
@@ -384,9 +384,10 @@ class IndicatorsService(ThreadService):
                 self.state.mark = self.state.seen  # every tick up to here is in: the batch is whole
                 self.state.feed_mark = self.state.feed_seen
                 batch = True
-            elif kind == "ReplayChanged":
-                self.scenario = None  # the replay stopped: its day's ticks are not needed any more
-        done = batch and self.evaluate(catchup)
+            elif kind == "ReplayChanged":  # the replay stopped: its last batches first, then drop its day's ticks
+                stopped = scenario and self.scenario is not None and self.evaluate(catchup, self.scenario)
+                self.scenario, scenario = None, False
+        done = (batch and self.evaluate(catchup)) or stopped
         sc = self.scenario
         return (scenario and sc is not None and self.evaluate(catchup, sc)) or done
 

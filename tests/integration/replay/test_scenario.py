@@ -244,8 +244,8 @@ def test_indicator_updates_follow_a_replay_and_equal_the_batch_build_at_their_in
     """The real indicators service on the bus during a replay as fast as possible: IndicatorUpdate
     events arrive (derived metrics per symbol, local breadth) at a pause and up to the day's last
     complete second, each equal to the batch build's row at its instant; after a seek back to 12:00
-    they start again from there; the indicators library keeps its versions (the service only
-    publishes for a replay)."""
+    they start again from there, and a replay stopped as soon as it ends still gets its last
+    updates; the indicators library keeps its versions (the service only publishes for a replay)."""
     from numpy.testing import assert_allclose
 
     from tickdeck.core import scenario
@@ -279,6 +279,16 @@ def test_indicator_updates_follow_a_replay_and_equal_the_batch_build_at_their_in
         return all(u.get(k) and u[k][-1].at == at for k, at in want.items())
 
     svc = IndicatorsService(stored)
+    gate, held, drain = threading.Event(), threading.Event(), svc._drain
+    gate.set()
+
+    def gated(*args, **kw):  # the service's own drain, held while the gate is shut (to queue a whole replay end)
+        if not gate.is_set():
+            held.set()
+            gate.wait()
+        return drain(*args, **kw)
+
+    svc._drain = gated
     svc.start({})
     try:
         wait_for(lambda: svc.health().detail == "waiting for ticks", "the indicators service to listen", timeout=120)
@@ -307,7 +317,19 @@ def test_indicator_updates_follow_a_replay_and_equal_the_batch_build_at_their_in
             run.player.seek("12:00")
             wait_for(lambda: reached(last, n_first), "updates again after the seek back", timeout=120)
             again = updates(n_first)
+            n_again = len(recorder.events("IndicatorUpdate"))
+            gate.clear()
+            wait_for(held.is_set, "the service to wait at the gate")
+            delivered = run.player.delivered
+            run.player.seek("15:00")
+            wait_for(lambda: run.player.delivered > delivered and run.player.state().state == "finished",
+                     "the end after a seek to 15:00", timeout=120)
+            run.close()  # stopped: the service gets the last batches and the stop in one drain
+            gate.set()
+            wait_for(lambda: reached(last, n_again), "the last updates of a replay stopped at its end", timeout=120)
+            third = updates(n_again)
         finally:
+            gate.set()
             unlisten()
             run.close()
         wait_for(lambda: svc.scenario is None, "the replay's day dropped when the replay stopped")
@@ -318,7 +340,8 @@ def test_indicator_updates_follow_a_replay_and_equal_the_batch_build_at_their_in
 
     noon = pd.Timestamp(f"{DAY} 12:00", tz="America/New_York").value
     compared = 0
-    for got, lo, rounds in ((first, 0, 2), (again, noon, 1)):
+    three = pd.Timestamp(f"{DAY} 15:00", tz="America/New_York").value
+    for got, lo, rounds in ((first, 0, 2), (again, noon, 1), (third, three, 1)):
         for key, series in [(s, istore.derived_name(s)) for s in SYMBOLS] + [("breadth", "BREADTH.LOCAL")]:
             ups = got[key]
             assert len(ups) >= rounds, (key, len(ups))  # at the pause, then at the end
