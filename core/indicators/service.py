@@ -187,6 +187,7 @@ class DayState:
     def rewind(self) -> None:
         """Evaluate afresh from the day's start (a scenario replay went back in time)."""
         self.derived_until.clear()
+        self.derived_resume.clear()  # checkpoints of later instants (they would be ignored anyway)
         self.breadth_until, self.breadth = -1, None
         for b in self.ticks.values():
             b.fed = 0
