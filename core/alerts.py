@@ -53,6 +53,7 @@ from tickdeck.core.alert_store import (  # noqa: F401 - the stored side is impor
 )
 from tickdeck.core.calendar import MarketCalendar, get_calendar
 from tickdeck.core.events import (
+    SCENARIO_ORIGIN,
     Event,
     FeedStatusChanged,
     FeedSwitched,
@@ -188,7 +189,7 @@ class AlertEngine:
             return self._eval_all([r for r, w in rules if w.source in ("", "feed")],
                                   f"{_strip_group(ev.indicator)}@feed", ev.value, ev.at / 1e9)
         if isinstance(ev, TicksAppended):
-            if len(ev):
+            if len(ev) and ev.origin != SCENARIO_ORIGIN:  # a replay's ticks are not the feed speaking
                 self._last_tick = self.clock()
             return []
         at = self.clock() if at is None else at

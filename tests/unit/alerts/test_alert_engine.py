@@ -134,10 +134,21 @@ def test_feed_latency_and_breaker():
     assert fired[0].series == "127.0.0.1:5009/level1"
 
 
-def ticks_at(t: float) -> TicksAppended:
+def ticks_at(t: float, origin: str = "live") -> TicksAppended:
     cols = {k: np.zeros(1) for k in ("tick_id", "date", "time", "last", "last_sz", "last_type", "mkt_ctr",
                                      "tot_vlm", "bid", "ask", "cond1", "cond2", "cond3", "cond4")}
-    return TicksAppended.from_columns("AAPL", "2024-07-02", "live", cols, np.array([int(t * 1e9)]))
+    return TicksAppended.from_columns("AAPL", "2024-07-02", origin, cols, np.array([int(t * 1e9)]))
+
+
+def test_a_replays_ticks_do_not_keep_feed_stale_quiet():
+    clock = SimClock()
+    e = AlertEngine([rule(watch="feed:stale", threshold=30)], clock)
+    fired = []
+    for s in range(0, 60):  # live ticks for 10 s, then only a scenario replay's ticks
+        clock.t = T0 + s
+        e.feed(ticks_at(clock.t, "live" if s < 10 else "scenario"))
+        fired += e.check()
+    assert [f.at - T0 for f in fired] == [40]  # 31 s after the last live tick at 9 s
 
 
 def test_feed_stale_fires_once_after_30s_without_ticks_in_market_hours():
