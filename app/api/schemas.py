@@ -466,10 +466,26 @@ class FeedStatusOut(Record):
     age_s: float
 
 
+class FeedSwitchOut(Record):
+    """Live collection's newest feed switch (``tickdeck.core.events.FeedSwitched``): failover to the backup
+    endpoint or back to the primary."""
+
+    from_feed: str = Field(description="host:history_port/l1_port switched away from")
+    to_feed: str
+    to_role: Literal["primary", "backup"]
+    reason: str = Field(description="disconnect | breaker_open | stale | history_failed | primary_healthy | "
+                                    "backup_failed")
+    detail: str
+    at: float = Field(description="epoch seconds on the market clock the collector runs on")
+    wall: float = Field(description="epoch seconds")
+
+
 class FeedsStatus(Record):
-    """``GET /feeds/status``: the last status of each feed client (empty before any feed was used)."""
+    """``GET /feeds/status``: the last status of each feed client (empty before any feed was used) and live
+    collection's newest failover switch (null when it never switched)."""
 
     feeds: list[FeedStatusOut]
+    last_switch: FeedSwitchOut | None = None
 
 
 class CollectionStart(BaseModel):

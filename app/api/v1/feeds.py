@@ -1,7 +1,8 @@
 """``/api/v1/feeds``: the feed clients' last status, and the live service's symbols.
 
 * ``GET /feeds/status`` (viewer) — the newest :class:`core.events.FeedStatusChanged` per feed client
-  (``history``, ``level1``) from :mod:`core.feed_status`, with its age: known after a restart too.
+  (``history``, ``level1``) from :mod:`core.feed_status`, with its age: known after a restart too;
+  ``last_switch``: live collection's newest failover switch (:class:`core.events.FeedSwitched`) or null.
 * ``POST /feeds/subscribe`` (admin) — add symbols to the running live service; ``DELETE
   /feeds/unsubscribe?symbols=…`` removes them. No restart: the service watches an added symbol,
   fills its day in from history up to now, then stores its live ticks; a removed one stops being
@@ -31,7 +32,9 @@ Admin = Annotated[Principal, Depends(require_role("admin"))]
 
 @router.get("/feeds/status", response_model=FeedsStatus, summary="each feed client's last known status")
 def feeds_status(ctx: CtxDep, _: Viewer) -> FeedsStatus:
-    return FeedsStatus(feeds=[feed_out(ev) for ev in feed_status.latest(ctx).values()])
+    switch = feed_status.last_switch(ctx)
+    return FeedsStatus(feeds=[feed_out(ev) for ev in feed_status.latest(ctx).values()],
+                       last_switch=switch.to_dict() if switch is not None else None)
 
 
 def _change(ctx, principal: Principal, symbols: list[str], *, add: bool) -> SymbolsChanged:

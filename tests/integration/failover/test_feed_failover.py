@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 
+import httpx
 import numpy as np
 import pandas as pd
 import pytest
@@ -26,6 +27,7 @@ from tickdeck.core.events import FeedSwitched, TicksAppended
 from tickdeck.core.live import collect_live
 from tickdeck.core.sources.iqfeed_emulator import EmulatorFaults, EmulatorThread, IQFeedEmulator
 from tickdeck.pages.monitor import MonitorPage
+from tests.services_needed import free_port, stop_group
 
 DAY = "2024-07-02"
 SYMBOLS = ("AAPL", "MSFT")
@@ -200,8 +202,27 @@ def test_live_collection_fails_over_to_the_backup_and_back_without_gap_or_duplic
     assert st["backup"] == str(ctx.settings.backup_feed)
     assert st["last_switch"]["to_role"] == "primary" and st["last_switch"]["reason"] == "primary_healthy"
     assert st["clients"]["level1"]["port"] == ports[1]
+    # and so does the API of a server on the same data directory
+    port = free_port()
+    with open(ctx.settings.data_dir / "serve.log", "w") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "tickdeck", "serve", "--port", str(port), "--no-worker",
+                                 "--no-warm-up"], env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            waiting.wait_for(lambda: _answers(f"{base}/healthz"), "the server to answer", timeout=120, poll=0.2)
+            api = httpx.get(f"{base}/api/v1/feeds/status", timeout=30).json()
+        finally:
+            stop_group(proc, fh)
+    assert api["last_switch"] == st["last_switch"]
     print(f"\nfailover gap (primary death -> first tick from the backup): {gap_wall_ms:.0f} ms wall, "
           f"{gap_emu_s:.1f} s on the emulator clock ({SPEED:g}x)")
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def test_a_malformed_backup_endpoint_is_refused_naming_the_variable():
