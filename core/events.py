@@ -308,7 +308,10 @@ class TicksAppended(Event):
 class BarClosed(Event):
     """One bar of a live stream closed: the bar row (``start``/``end`` UTC ns) plus symbol and spec.
 
-    ``avg_spread_bps`` is NaN when no trade of the bar had a valid quote.
+    ``avg_spread_bps`` is NaN when no trade of the bar had a valid quote. ``origin`` is the origin of
+    the batches the bar was built from: ``live`` (live collection), or ``scenario``
+    (:data:`SCENARIO_ORIGIN`: a scenario replay's bar builder), so a consumer can keep a replay's bars
+    apart from live bars of the same symbol and spec.
     """
 
     NAN_FIELDS: ClassVar[tuple[str, ...]] = ("avg_spread_bps",)
@@ -329,13 +332,14 @@ class BarClosed(Event):
     avg_spread_bps: float | None
     session: int
     spread_count: int
+    origin: str = "live"  # live | scenario: the batches the bar was built from
 
     @property
     def topic(self) -> str:
         return f"bars.{self.symbol}.{self.spec}"
 
 
-BAR_FIELDS = tuple(f.name for f in dataclasses.fields(BarClosed))[2:]
+BAR_FIELDS = tuple(f.name for f in dataclasses.fields(BarClosed) if f.name not in ("symbol", "spec", "origin"))
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@
 :class:`LiveBars` runs the streaming :class:`core.bars.builder.BarBuilder` per symbol for
 :data:`LIVE_BAR_SPECS` on its own thread, fed through a queue (the acknowledgement path only
 enqueues; the thread builds what arrived every :data:`BARS_EVERY_S`), and publishes every bar
-that closes as a :class:`core.events.BarClosed` on ``bars.<SYM>.<spec>``. The bar inputs the
+that closes as a :class:`core.events.BarClosed` on ``bars.<SYM>.<spec>``, with the ``origin`` of the
+batches it consumes (``live`` for live collection, ``scenario`` for a replay's builder). The bar inputs the
 stored day would have after its whole-day enrichment are computed per batch with the state
 carried across batches: spread in bps from the quote, the session from the calendar, and the
 Lee–Ready trade sign with the tick rule continuing from the previous batch
@@ -126,10 +127,14 @@ class LiveBars:
         Labels the sessions of live ticks (the calendar live collection enriches with).
     specs
         Bar specs built per symbol (default :data:`LIVE_BAR_SPECS`).
+    origin
+        The origin of the batches fed (``live``, or :data:`core.events.SCENARIO_ORIGIN` for a
+        replay); every :class:`BarClosed` published carries it.
     """
 
-    def __init__(self, ctx, calendar, specs=LIVE_BAR_SPECS):
+    def __init__(self, ctx, calendar, specs=LIVE_BAR_SPECS, origin: str = "live"):
         self.ctx, self.calendar, self.specs = ctx, calendar, tuple(str(parse_spec(s)) for s in specs)
+        self.origin = origin
         self.published = 0  # BarClosed events sent
         self._q: queue.SimpleQueue = queue.SimpleQueue()
         self._closing = threading.Event()
@@ -264,7 +269,7 @@ class LiveBars:
         for spec, cols in closed:
             values = [cols[f].tolist() for f in BAR_FIELDS]
             for row in zip(*values):
-                bus.publish(BarClosed(symbol, spec, *row))
+                bus.publish(BarClosed(symbol, spec, *row, origin=self.origin))
                 self.published += 1
                 if self.published % YIELD_EVERY == 0:  # a catch-up burst (thousands of bars) stays interruptible
                     time.sleep(0)

@@ -7,7 +7,7 @@ does: each batch's ticks grouped by symbol as :class:`core.events.TicksAppended`
 ``ticks.<SYM>`` (:func:`core.live_bars.publish_ticks`), then a :class:`core.events.LiveBatch` on
 ``collection`` — both with ``origin="scenario"`` (:data:`core.events.SCENARIO_ORIGIN`) — and hands
 the batch to a :class:`core.live_bars.LiveBars` of its own, which publishes the bars of
-:data:`core.live_bars.LIVE_BAR_SPECS` as they close (:class:`core.events.BarClosed`). So the
+:data:`core.live_bars.LIVE_BAR_SPECS` as they close (:class:`core.events.BarClosed`, origin ``scenario`` too). So the
 indicators service (which keeps a replay's day apart from the live one and only publishes for it),
 the pages and the ``/ws`` streams see a replay as they see a live session. A replay **writes
 nothing** into the store: it only reads days.
@@ -29,10 +29,10 @@ Inside the server a replay is the supervised ``replay`` service (:mod:`core.repl
 
 Warnings
 --------
-A replay publishes on the same topics as live collection. Its ticks and batches say
-``origin="scenario"``, but its :class:`~core.events.BarClosed` events carry no origin: run it while
-live collection of the same symbols runs and a ``bars.<SYM>.<spec>`` subscriber gets both streams'
-bars interleaved (each stream's bars are built apart and are right). Subscribers' queues are bounded
+A replay publishes on the same topics as live collection. Its ticks, batches and
+:class:`~core.events.BarClosed` events say ``origin="scenario"``: run it while live collection of the
+same symbols runs and a ``bars.<SYM>.<spec>`` subscriber gets both streams' bars interleaved (each
+stream's bars are built apart and are right), told apart by ``origin``. Subscribers' queues are bounded
 (drop-oldest): at "as fast as possible" a slow page or stream client sees the present, not every
 tick. Memory: the whole window's ticks are held in numpy columns (~100 bytes per tick).
 """
@@ -362,6 +362,7 @@ class ScenarioPlayer:
         self.batches = 0
         self.idle_rounds = 0  # waits while paused or finished (a test waits on these, not on time)
         self._state = "paused" if paused else "playing"
+        self._shown: tuple | None = None  # what _set_state last reported
         self._reported = 0.0
 
     # -- controls (any thread) -------------------------------------------------------------
@@ -408,7 +409,7 @@ class ScenarioPlayer:
     def run(self, stop: threading.Event) -> ReplayState:
         """Play until ``stop`` is set (blocks; at the end of the window it waits, ``finished``)."""
         cal = self.ctx.calendar()
-        bars = LiveBars(self.ctx, cal, self.request.bar_specs)
+        bars = LiveBars(self.ctx, cal, self.request.bar_specs, SCENARIO_ORIGIN)
         t = self.tape
         cur_day = None  # the day whose builders run
         anchor = None  # (clock time, data time) the pacing counts from
@@ -421,7 +422,7 @@ class ScenarioPlayer:
                     paused, speed = self._paused, self._speed
                 if seek is not None:
                     bars.close()
-                    bars, cur_day, anchor = LiveBars(self.ctx, cal, self.request.bar_specs), None, None
+                    bars, cur_day, anchor = LiveBars(self.ctx, cal, self.request.bar_specs, SCENARIO_ORIGIN), None, None
                     with self._lock:
                         self._i = seek
                 i = self._i
@@ -505,8 +506,12 @@ class ScenarioPlayer:
         bars.feed(symbols, cols, ts)
 
     def _set_state(self, state: str) -> None:
+        """Report at once when the state changes, and while paused or finished also when the speed or
+        the position does (a control applied while nothing plays is shown without waiting for play)."""
         with self._lock:
-            changed, self._state = state != self._state, state
+            self._state = state
+            key = (state,) if state == "playing" else (state, self._speed, self._i)
+            changed, self._shown = key != self._shown, key
         if changed:
             self._report(force=True)
 

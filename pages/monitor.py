@@ -5,7 +5,8 @@ The page listens to the bus topics ``collection`` (:class:`~core.events.FeedStat
 (:class:`~core.events.JobChanged` of ``collect`` jobs: their progress bars) and ``bars.*``
 (:class:`~core.events.BarClosed`, :class:`~core.events.BarsBuilt`); messages are buffered on the
 bus thread and applied in ~100 ms batches on the session's event loop, and a 1 s periodic
-callback turns counters into rates (ticks/s, bars/s sparklines), re-renders the "3 s ago"
+callback turns counters into rates (ticks/s, bars/s sparklines: live only — a scenario replay's bars,
+``BarClosed.origin == "scenario"``, are counted apart and shown in the player bar), re-renders the "3 s ago"
 times and refreshes the session countdown. The feed panel is
 :func:`pages.components.feed.feed_html` of the latest status of each feed client.
 The "Scenario replay" player bar (:class:`~pages.components.player.PlayerBar`) starts and controls
@@ -44,8 +45,8 @@ import param
 
 from tickdeck.core import feed_status
 from tickdeck.core.errors import TickdeckError
-from tickdeck.core.events import (BarClosed, BarsBuilt, CollectionProgress, DayWritten, FeedStatusChanged,
-                                   FeedSwitched, JobChanged, Message)
+from tickdeck.core.events import (SCENARIO_ORIGIN, BarClosed, BarsBuilt, CollectionProgress, DayWritten,
+                                   FeedStatusChanged, FeedSwitched, JobChanged, Message)
 from tickdeck.core.demo_clock import market_now
 from tickdeck.core.session_status import session_status
 from tickdeck.core.users import User
@@ -108,7 +109,7 @@ class MonitorPage(pn.viewable.Viewer):
         self.switches: collections.deque = collections.deque([(last.wall, last)] if last else [],
                                                              maxlen=RECENT_SWITCHES)
         self.ticks_written = 0
-        self._bars_seen = 0
+        self._bars_seen = 0  # live bars (BarClosed of origin live, BarsBuilt): the bars/s sparkline
         self._last_rate_sample: tuple[float, int, int] | None = None
         self._sizes_at = 0.0
         self._local_runs: dict[str, threading.Event] = {}
@@ -117,7 +118,7 @@ class MonitorPage(pn.viewable.Viewer):
         self.switch_pane = pn.pane.HTML(stylesheets=[STATUS_CSS], sizing_mode="stretch_width")
         self.active_pane = pn.pane.HTML(stylesheets=[STATUS_CSS], sizing_mode="stretch_width")
         self.ticks_trend = Sparkline("Ticks per second", "/s", points=SPARK_POINTS)
-        self.bars_trend = Sparkline("Bars per second", "/s", points=SPARK_POINTS, colour="#1a7f37")
+        self.bars_trend = Sparkline("Live bars", "/s", points=SPARK_POINTS, colour="#1a7f37")
         self.latency = pn.indicators.Number(label="Feed latency", value=0, format="{value:,.1f} ms",
                                             font_size="28pt", title_size="11pt")
         self.dead_count = pn.indicators.Number(label="Dead letters (new)", value=0, format="{value:,}",
@@ -162,7 +163,7 @@ class MonitorPage(pn.viewable.Viewer):
         self.unsubscribe_button.on_click(lambda _e: self.change_live_symbols(add=False))
         # stored days played through the live path: pages.components.player (the supervised replay service)
         self.player = PlayerBar(services=self.services, user=self.user, actor=self.actor or self.user.name,
-                                autostart=self.autostart)
+                                autostart=self.autostart, bars_closed=0)  # counted in _apply
         self.refresh(sizes=True)
         self._render_feed()  # the feed's last known status before any bus update
 
@@ -217,7 +218,10 @@ class MonitorPage(pn.viewable.Viewer):
     def _apply(self, msg: Message) -> None:
         ev = msg.event
         if isinstance(ev, BarClosed):
-            self._bars_seen += 1
+            if ev.origin == SCENARIO_ORIGIN:
+                self.player.bars_closed += 1
+            else:
+                self._bars_seen += 1
         elif isinstance(ev, BarsBuilt):
             self._bars_seen += ev.bars
         elif isinstance(ev, FeedStatusChanged):

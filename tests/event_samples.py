@@ -34,7 +34,7 @@ SAMPLES = {
                                             1_720_000_000.5),
     "TicksAppended": ticks,
     "BarClosed": lambda: ev.BarClosed("AAPL", "time:1m", 1, 2, 10.0, 11.0, 9.5, 10.5, 300.0, 3150.0, 10.5, 3, 200.0,
-                                      100.0, math.nan, 1, 0),
+                                      100.0, math.nan, 1, 0, origin="scenario"),
     "BarsBuilt": lambda: ev.BarsBuilt("AAPL", "2024-07-02", "tick:500", "tick", 40),
     "JobChanged": lambda: ev.JobChanged(5, "collect", "running", 50.0, "collect: AAPL", None, 0, "", "progress", "w1"),
     "TriggerFired": lambda: ev.TriggerFired("open", "2024-07-03", "2024-07-03T09:30:00-04:00", 9),

@@ -133,7 +133,7 @@ async def stream_ticks(websocket: WebSocket, symbol: str, principal: ViewerDep) 
 
 @router.websocket("/ws/bars/{symbol}/{spec}", name="stream_bars")
 async def stream_bars(websocket: WebSocket, symbol: str, spec: str, principal: ViewerDep) -> None:
-    """Bars of one symbol and spec as they close."""
+    """Bars of one symbol and spec as they close (``data.origin``: ``live``, or ``scenario`` for a replay's)."""
     await _serve(websocket, principal, [f"bar:{symbol}:{spec}"], multiplex=False)
 
 

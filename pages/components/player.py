@@ -6,8 +6,9 @@ Every button calls :class:`core.replay_service.ReplayControl` on the injected se
 the server a :class:`core.services.ServiceControl`), the same calls the API and ``tickdeck
 replay`` make; the supervisor applies them within about a second, and the bar shows the player's
 reported state at its next refresh (every :data:`REFRESH_MS` while shown, and right after a
-click). Controls need the researcher role (the injected ``user``). Without a facade (a notebook)
-the bar says replay is not available here.
+click), with the replay's bars that closed since Play (``bars_closed``: the monitor counts the
+:class:`~core.events.BarClosed` events of origin ``scenario`` it sees). Controls need the researcher
+role (the injected ``user``). Without a facade (a notebook) the bar says replay is not available here.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ SPEEDS = {"1×": "1", "5×": "5", "10×": "10", "25×": "25", "50×": "50", "100
 STATE_KIND = {"playing": "ok", "paused": "warn", "finished": "idle", "stopped": "idle"}
 
 
-def render_state(state: dict, service_state: str = "stopped") -> str:
-    """The bar's status line as HTML (values escaped): state badge, position, progress."""
+def render_state(state: dict, service_state: str = "stopped", bars: int | None = None) -> str:
+    """The bar's status line as HTML (values escaped): state badge, position, progress, and the replay's
+    bars closed (when counted)."""
     if not state or service_state in ("stopped", "failed") and state.get("state") != "finished":
         return (f"{badge('idle', 'no replay', testid='replay-state')}"
                 "<span class='td-muted'> choose symbols and a day, then Play</span>")
@@ -45,7 +47,9 @@ def render_state(state: dict, service_state: str = "stopped") -> str:
             f"<span data-testid='replay-position'>{where or '—'}</span> ET, "
             f"{'as fast as possible' if speed is None else f'{float(speed):g}×'} — "
             f"<span data-testid='replay-delivered'>{done:,}</span> of {total:,} ticks "
-            f"<progress max='{total}' value='{done}' aria-label='replay progress'></progress>")
+            f"<progress max='{total}' value='{done}' aria-label='replay progress'></progress>"
+            + ("" if bars is None else
+               f" <span data-testid='replay-bars'>{bars:,}</span> bar{'' if bars == 1 else 's'} closed"))
 
 
 class PlayerBar(pn.viewable.Viewer):
@@ -61,6 +65,8 @@ class PlayerBar(pn.viewable.Viewer):
     end = param.String(default="", doc="optional end (exclusive), ET")
     speed = param.Selector(default="10", objects=list(SPEEDS.values()), doc="1-100 times real time, or max")
     seek_to = param.String(default="", doc="time to continue from (ET)")
+    bars_closed = param.Integer(default=None, allow_None=True,
+                                doc="the replay's bars closed since Play (counted by the monitor); None: not counted")
     autostart = param.Boolean(default=True, doc="refresh every REFRESH_MS while shown in a server session")
 
     def __init__(self, **params):
@@ -107,7 +113,7 @@ class PlayerBar(pn.viewable.Viewer):
         if self.replay is None:
             self.status_pane.object = "<span class='td-muted'>Replay is not available here.</span>"
             return
-        self.status_pane.object = render_state(self.replay.state(), self.replay.status().state)
+        self.status_pane.object = render_state(self.replay.state(), self.replay.status().state, self.bars_closed)
 
     def _running(self) -> dict:
         return self.replay.params() if self.replay is not None else {}
@@ -124,6 +130,8 @@ class PlayerBar(pn.viewable.Viewer):
             replay.resume(by=self.actor)
         else:
             replay.start(request, by=self.actor)
+            if self.bars_closed is not None:
+                self.bars_closed = 0
         self.refresh()
 
     @ui_action

@@ -1,6 +1,7 @@
 """Issue 16 item 2: replay controls over the API of a real ``tickdeck serve`` — start paused, play,
 pause, seek, speed, stop — run by the server's supervised ``replay`` service, the replayed ticks on
-``/ws/ticks/{symbol}`` as live ones, the stored days untouched.
+``/ws/ticks/{symbol}`` as live ones and its bars on ``/ws/bars/{symbol}/{spec}``, both saying
+``origin: "scenario"``, the stored days untouched.
 
 :func:`check_replay_controls_over_the_api` runs on a server of the API tests (their demo data: days
 collected from the emulator). It is called by a test of a module that starts one anyway
@@ -32,15 +33,17 @@ def _wait(c, cond, what: str) -> dict:
 
 
 class TickStream:
-    """``/ws/ticks/{symbol}`` read on a thread: the tick ids of every TicksAppended frame."""
+    """``/ws/ticks/{symbol}`` (or another ``path``) read on a thread: the tick ids of every
+    TicksAppended message, the bar ends of every BarClosed one, and the origins of both."""
 
-    def __init__(self, server, symbol: str):
+    def __init__(self, server, symbol: str, path: str = ""):
         from websockets.sync.client import connect
 
-        url = server.url.replace("http://", "ws://") + f"/ws/ticks/{symbol}"
+        url = server.url.replace("http://", "ws://") + (path or f"/ws/ticks/{symbol}")
         self.ws = connect(url, additional_headers={"Authorization": f"Bearer {server.keys['viewer']}"},
                           open_timeout=60, max_size=None)
         self.tick_ids: list[int] = []
+        self.bar_ends: list[int] = []
         self.origins: set[str] = set()
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
@@ -51,6 +54,9 @@ class TickStream:
                 for m in json.loads(frame):
                     if m["type"] == "TicksAppended":
                         self.tick_ids.extend(m["data"]["tick_id"])
+                        self.origins.add(m["data"]["origin"])
+                    elif m["type"] == "BarClosed":
+                        self.bar_ends.append(m["data"]["end"])
                         self.origins.add(m["data"]["origin"])
         except Exception:  # noqa: BLE001 - closed by the test
             pass
@@ -89,6 +95,7 @@ def check_replay_controls_over_the_api(api_server) -> None:
         assert _state(c)["replay"]["delivered"] == 0
 
         stream = TickStream(api_server, "AAPL")
+        bars = TickStream(api_server, "AAPL", "/ws/bars/AAPL/time:1m")
         try:
             c.post("/api/v1/replay/resume").raise_for_status()
             _wait(c, lambda b: b["replay"]["delivered"] > 0, "ticks delivered after resume")
@@ -105,14 +112,17 @@ def check_replay_controls_over_the_api(api_server) -> None:
             assert pd.Timestamp(done["replay"]["position_et"]) == pd.Timestamp(f"{DAY} 16:00", tz="America/New_York")
             wait_for(lambda: from_seek["tick_id"].iloc[-1] in stream.tick_ids, "the last tick on the stream",
                      timeout=60)
+            wait_for(lambda: bars.bar_ends, "the replay's minute bars on /ws/bars", timeout=60)
         finally:
             stream.close()
+            bars.close()
         ids = stream.tick_ids
         # before the pause: the window's first ticks in order; after the seek: every tick from 15:55 on
         k = ids.index(int(from_seek["tick_id"].iloc[0]))
         assert ids[:k] == in_window["tick_id"].tolist()[:k]
         assert ids[k:] == from_seek["tick_id"].tolist()
         assert stream.origins == {"scenario"}, "a client can tell replayed ticks from live ones"
+        assert bars.origins == {"scenario"}, "and replayed bars from live ones"
 
         c.delete("/api/v1/replay").raise_for_status()
         _wait(c, lambda b: b["service"]["state"] == "stopped", "the stop")

@@ -13,7 +13,7 @@ import pytest
 from waiting import wait_for
 
 from tickdeck.core.bars.service import day_bars
-from tickdeck.core.events import BAR_FIELDS, TICK_ARRAYS
+from tickdeck.core.events import BAR_FIELDS, SCENARIO_ORIGIN, TICK_ARRAYS
 from tickdeck.core.live_bars import LIVE_BAR_SPECS
 from tickdeck.core.scenario import GAP_SKIP_S, ReplayError, ReplayRequest, ScenarioPlayer, SimulatedClock
 from tickdeck.core.schema import RAW_COLUMNS
@@ -104,6 +104,7 @@ def test_replay_of_a_stored_day_at_100x_delivers_the_stored_ticks_and_bars_and_w
     assert played * 0.9 <= clock.slept <= played * 1.1 + 1.0, (clock.slept, played)
 
     bars = recorder.events("BarClosed")
+    assert bars and {b.origin for b in bars} == {SCENARIO_ORIGIN}, "a replay's bars say they come from a replay"
     for sym in SYMBOLS:
         for spec in LIVE_BAR_SPECS:
             _same_bars([b for b in bars if b.symbol == sym and b.spec == spec], day_bars(stored, sym, DAY, spec))
@@ -127,6 +128,10 @@ def test_pause_stops_delivery_and_seek_continues_from_the_time(stored, recorder)
 
         seek_to = pd.Timestamp(f"{DAY} 12:00", tz="America/New_York")
         run.player.seek("12:00")
+        # still paused, the new position is reported at once (the player bar shows it before Play)
+        wait_for(lambda: run.states[-1].state == "paused" and run.states[-1].position >= seek_to.value,
+                 "the paused player reporting the position sought")
+        assert run.player.delivered == held
         recorder.messages.clear()
         run.player.resume()
         run.wait_state("finished", "the replay after the seek")
@@ -174,7 +179,8 @@ def test_cli_replays_a_day_as_fast_as_possible_in_the_foreground(stored):
 
 def test_player_bar_on_the_monitor_drives_the_supervised_replay_service(stored):
     """The monitor's player bar → ReplayControl → the supervisor's replay service: play at 1×, pause,
-    resume as fast as possible to the end, stop; a viewer's bar is disabled."""
+    resume as fast as possible to the end, stop; the replay's bars are counted in the player bar, not in
+    the monitor's live bar rate; a viewer's bar is disabled."""
     from tickdeck.core.replay_service import ReplayService
     from tickdeck.core.services import ServiceControl, Supervisor
     from tickdeck.core.users import User
@@ -183,6 +189,7 @@ def test_player_bar_on_the_monitor_drives_the_supervised_replay_service(stored):
     sup = Supervisor(stored, {"replay": ReplayService})
     page = MonitorPage(ctx=stored, services=ServiceControl(stored, names=["replay"]), autostart=False)
     page.__panel__()
+    page.start_updates()  # the bus listeners (no session: flushed by hand below)
     bar = page.player
     bar.symbols, bar.day, bar.start, bar.end, bar.speed = "aapl, msft", DAY.isoformat(), "09:30", "16:00", "1"
 
@@ -202,9 +209,15 @@ def test_player_bar_on_the_monitor_drives_the_supervised_replay_service(stored):
         assert 'data-testid="replay-state"' in bar.status_pane.object and "finished" in bar.status_pane.object
         assert st["delivered"] == st["total"] > 0 and st["symbols"] == ["AAPL", "MSFT"]
         assert sup.runs["replay"].restarts == 0, "the controls were applied without a restart"
+        wait_for(lambda: (page.flush(), bar.bars_closed)[1] >= 10, "the replay's bars counted by the monitor")
+        page.flush()
+        assert page._bars_seen == 0, "a replay's bars are not live bars"
+        bar.refresh()
+        assert f"{bar.bars_closed:,}</span> bars closed" in bar.status_pane.object
         bar.stop()
         until(lambda: sup.status("replay").state == "stopped", "the stop")
     finally:
+        page.stop_updates()
         sup.shutdown(timeout=30)
     viewer = MonitorPage(ctx=stored, services=ServiceControl(stored, names=["replay"]), autostart=False,
                          user=User("vera", "viewer"))
@@ -249,7 +262,6 @@ def test_indicator_updates_follow_a_replay_and_equal_the_batch_build_at_their_in
     from numpy.testing import assert_allclose
 
     from tickdeck.core import scenario
-    from tickdeck.core.events import SCENARIO_ORIGIN
     from tickdeck.core.indicators import store as istore
     from tickdeck.core.indicators.build import build_indicators
     from tickdeck.core.indicators.derived import metric_grid
