@@ -24,7 +24,7 @@ from tickdeck.core.scenario import ReplayRequest
 from tickdeck.core.users import User
 from tickdeck.pages.components.actions import ui_action
 from tickdeck.pages.components.services import LOCAL_ADMIN, require
-from tickdeck.pages.components.ui import STATUS_CSS, badge, quiet_periodic
+from tickdeck.pages.components.ui import STATUS_CSS, SessionRefresh, badge
 
 REFRESH_MS = 1_000  # the player reports its position about once a second
 SPEEDS = {"1×": "1", "5×": "5", "10×": "10", "25×": "25", "50×": "50", "100×": "100", "as fast as possible": "max"}
@@ -52,8 +52,10 @@ def render_state(state: dict, service_state: str = "stopped", bars: int | None =
                f" <span data-testid='replay-bars'>{bars:,}</span> bar{'' if bars == 1 else 's'} closed"))
 
 
-class PlayerBar(pn.viewable.Viewer):
+class PlayerBar(SessionRefresh, pn.viewable.Viewer):
     """Start and control a scenario replay (see the module docstring)."""
+
+    refresh_ms = REFRESH_MS
 
     services = param.Parameter(default=None, doc="services facade (core.services.ServiceControl); None: not here")
     user = param.ClassSelector(class_=User, default=LOCAL_ADMIN, instantiate=False,
@@ -153,16 +155,6 @@ class PlayerBar(pn.viewable.Viewer):
     def set_speed(self) -> None:
         self._check().set_speed(self.speed, by=self.actor)
         self.refresh()
-
-    def start_updates(self) -> None:
-        if self._callback is None and pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
-            self._callback = quiet_periodic(self.refresh, REFRESH_MS)
-            pn.state.on_session_destroyed(lambda _c: self.stop_updates())
-
-    def stop_updates(self) -> None:
-        if self._callback is not None:
-            self._callback.stop()
-            self._callback = None
 
     def __panel__(self):
         if self.autostart:

@@ -19,7 +19,7 @@ import param
 
 from tickdeck.pages.components.actions import ui_action
 from tickdeck.pages.components.feed import ago
-from tickdeck.pages.components.ui import STATUS_CSS, badge, quiet_periodic
+from tickdeck.pages.components.ui import STATUS_CSS, SessionRefresh, badge
 
 REFRESH_MS = 2_000  # service states change within seconds; "since" texts advance with it
 STATE_KIND = {"running": "ok", "starting": "warn", "stopping": "warn", "restarting": "warn", "failed": "bad",
@@ -70,8 +70,10 @@ def _epoch(iso: str | None) -> float | None:
     return None if not iso else dt.datetime.fromisoformat(iso).timestamp()
 
 
-class ServicesPanel(pn.viewable.Viewer):
+class ServicesPanel(SessionRefresh, pn.viewable.Viewer):
     """Each service's state with Start/Stop buttons (see the module docstring)."""
+
+    refresh_ms = REFRESH_MS
 
     services = param.Parameter(default=None, doc="services facade (core.services.ServiceControl); None: not here")
     actor = param.String(default="page", doc="who is recorded as asking for a start or stop")
@@ -114,16 +116,6 @@ class ServicesPanel(pn.viewable.Viewer):
     def stop(self, name: str) -> None:
         self.services.stop(name, by=self.actor)
         self.refresh()
-
-    def start_updates(self) -> None:
-        if self._callback is None and pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
-            self._callback = quiet_periodic(self.refresh, REFRESH_MS)
-            pn.state.on_session_destroyed(lambda _c: self.stop_updates())
-
-    def stop_updates(self) -> None:
-        if self._callback is not None:
-            self._callback.stop()
-            self._callback = None
 
     def __panel__(self):
         if self.autostart:

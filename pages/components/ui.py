@@ -174,3 +174,22 @@ def quiet_periodic(callback: Callable[[], None], period_ms: int):
     if doc is not None:
         pn.state._periodic.setdefault(doc, []).append(cb)  # stopped with the session (Panel 1.9 internals)
     return cb
+
+
+class SessionRefresh:
+    """Mixin of a component that refreshes itself while shown in a server session: :meth:`start_updates`
+    runs ``self.refresh`` every ``self.refresh_ms`` (:func:`quiet_periodic`) until :meth:`stop_updates` or
+    the session ends. The component sets ``_callback = None`` in ``__init__``."""
+
+    refresh_ms: int = 1_000
+    _callback = None
+
+    def start_updates(self) -> None:
+        if self._callback is None and pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+            self._callback = quiet_periodic(self.refresh, self.refresh_ms)
+            pn.state.on_session_destroyed(lambda _c: self.stop_updates())
+
+    def stop_updates(self) -> None:
+        if self._callback is not None:
+            self._callback.stop()
+            self._callback = None
