@@ -8,28 +8,26 @@ from tickdeck.core.naming import date_range
 from tickdeck.core.progress import Progress, TqdmProgress
 
 
+def _span_args(p, dask_help: str) -> None:
+    """The day range, specs and cluster of ``bars build`` and ``bars rebuild``."""
+    p.add_argument("--start", required=True, help="first day YYYY-MM-DD")
+    p.add_argument("--end", required=True, help="last day YYYY-MM-DD")
+    p.add_argument("--spec", action="append", default=None, metavar="SPEC",
+                   help="bar spec such as time:60s or volume:10000:split (repeatable; default: the default set)")
+    p.add_argument("--dask", default=None, metavar="ADDRESS", help=dask_help)
+    p.set_defaults(func=run)
+
+
 def register(sub) -> None:
     p = sub.add_parser("bars", help="build or show bars (13 families)")
     verbs = p.add_subparsers(dest="bars_command", metavar="VERB")
     verbs.required = True
     b = verbs.add_parser("build", help="build and store bars for stored tick days")
     b.add_argument("symbols", nargs="+", metavar="SYMBOL")
-    b.add_argument("--start", required=True, help="first day YYYY-MM-DD")
-    b.add_argument("--end", required=True, help="last day YYYY-MM-DD")
-    b.add_argument("--spec", action="append", default=None, metavar="SPEC",
-                   help="bar spec such as time:60s or volume:10000:split (repeatable; default: the default set)")
-    b.add_argument("--dask", default=None, metavar="ADDRESS",
-                   help="run the symbol-days on a Dask cluster: tcp://scheduler:8786, or local:N for N local workers")
-    b.set_defaults(func=run)
+    _span_args(b, "run the symbol-days on a Dask cluster: tcp://scheduler:8786, or local:N for N local workers")
     r = verbs.add_parser("rebuild", help="rebuild stored bars over many symbol-days, optionally on a Dask cluster")
     r.add_argument("--symbols", default="", help="comma-separated tickers (default: every stored symbol)")
-    r.add_argument("--start", required=True, help="first day YYYY-MM-DD")
-    r.add_argument("--end", required=True, help="last day YYYY-MM-DD")
-    r.add_argument("--spec", action="append", default=None, metavar="SPEC",
-                   help="bar spec (repeatable; default: the default set)")
-    r.add_argument("--dask", default=None, metavar="ADDRESS",
-                   help="Dask scheduler (tcp://host:8786, or local:N); default: TICKDECK_DASK_ADDRESS, else here")
-    r.set_defaults(func=run)
+    _span_args(r, "Dask scheduler (tcp://host:8786, or local:N); default: TICKDECK_DASK_ADDRESS, else here")
     s = verbs.add_parser("show", help="print or export one day's bars")
     s.add_argument("symbol", metavar="SYMBOL")
     s.add_argument("day", metavar="YYYY-MM-DD")
