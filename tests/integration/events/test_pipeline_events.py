@@ -13,6 +13,7 @@ from tickdeck.core.collect import collect_days
 from tickdeck.core.health import check_health
 from tickdeck.core.validation.quality import quality_score
 from tickdeck.core.validation.service import validate_day
+from tickdeck.jobs import runner
 from tickdeck.jobs.queue import JobQueue
 from tickdeck.jobs.triggers import MarketTriggers
 from tickdeck.jobs.worker import Worker
@@ -20,9 +21,11 @@ from tickdeck.jobs.worker import Worker
 DAY = "2024-07-01"
 
 
-def test_collect_job_publishes_job_changed_with_kind_on_every_change(ectx, recorder):
+def test_collect_job_publishes_job_changed_with_kind_on_every_change(ectx, recorder, monkeypatch):
     """Issue 12: every jobs event — set_progress included — carries the job's kind (a queued
-    collect job's progress bar stayed at 0 % without it)."""
+    collect job's progress bar stayed at 0 % without it). Every progress step is written (the runner's
+    time-based write throttle off), so the steps seen do not depend on how fast the machine is."""
+    monkeypatch.setattr(runner, "PROGRESS_PERSIST_S", 0.0)
     q = JobQueue.for_context(ectx)
     jid = q.submit("collect", {"symbols": ["AAPL", "MSFT"], "days": [DAY, "2024-07-02"]}, priority=0)
     assert Worker(ectx).run(once=True) == 1
@@ -32,7 +35,7 @@ def test_collect_job_publishes_job_changed_with_kind_on_every_change(ectx, recor
     assert mine[0].change == "submitted" and mine[0].status == "pending"
     assert mine[1].change == "started" and mine[1].status == "running" and mine[1].worker
     progress = [e.progress for e in mine if e.change == "progress"]
-    assert progress and progress == sorted(progress) and any(50.0 <= p < 100.0 for p in progress)
+    assert progress == [25.0, 50.0, 75.0, 100.0]  # one step per symbol-day of the 2 × 2
     assert (mine[-1].change, mine[-1].status, mine[-1].progress, mine[-1].error) == ("succeeded", "succeeded",
                                                                                       100.0, "")
 
