@@ -122,13 +122,15 @@ def port_of(uri: str) -> int:
 
 
 
-def parametrize_backends(metafunc, selected: set[str]) -> None:
+def parametrize_backends(metafunc, selected: set[str], skip: frozenset[str] = frozenset()) -> None:
     """Run a test using the ``arctic_backend`` fixture once per store backend when it is ``selected``: its
-    module's file name or ``<file name>::<test name>`` is in the set (a package conftest's
-    ``pytest_generate_tests`` calls this; unselected tests run on LMDB only)."""
+    module's file name or ``<file name>::<test name>`` is in the set, or the set holds ``"*"`` (every test of
+    the package) and neither is in ``skip`` (a package conftest's ``pytest_generate_tests`` calls this;
+    unselected tests run on LMDB only)."""
     name = metafunc.definition.path.name
-    if "arctic_backend" in metafunc.fixturenames and (name in selected or f"{name}::{metafunc.function.__name__}"
-                                                      in selected):
+    test = f"{name}::{metafunc.function.__name__}"
+    chosen = "*" in selected or name in selected or test in selected
+    if "arctic_backend" in metafunc.fixturenames and chosen and not (name in skip or test in skip):
         import pytest
 
         metafunc.parametrize("arctic_backend", ["lmdb", pytest.param("s3", marks=pytest.mark.s3)], indirect=True)

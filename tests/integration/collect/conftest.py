@@ -1,6 +1,6 @@
 """An in-process IQFeed emulator on free ports, with small synthetic days; live runs that stop on a
-condition (never after a fixed time window). The store runs on LMDB and, for the tests selected in
-S3_TESTS, on S3 too (the local S3 emulator, tests/s3_emulator.py)."""
+condition (never after a fixed time window). The store of every test taking
+`settings` runs on LMDB and on S3 (S3_TESTS; the local S3 emulator, tests/s3_emulator.py)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,7 @@ from s3_emulator import parametrize_backends
 
 SMALL_DAY_TICKS = 3000  # regular-session trades per emulated day: fast, still multi-chunk
 WAIT_S = 120  # a live run whose condition is not met by then fails (a safety net, not a window)
-S3_TESTS = {  # modules, or module::test, run on both store backends (the S3 variants' time is bounded)
-    "test_history.py",
-    "test_live_and_deadletters.py::test_live_appends_dedupes_and_resumes_without_gaps",
-}
+S3_TESTS = {"*"}  # every test whose store comes from `settings` runs on LMDB and on S3
 
 
 def pytest_generate_tests(metafunc):
