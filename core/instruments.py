@@ -30,6 +30,8 @@ import re
 from dataclasses import dataclass
 from typing import Mapping
 
+import numpy as np
+
 ASSET_CLASSES = ("equity", "futures", "crypto", "fx")
 
 
@@ -219,3 +221,15 @@ def terms_for_ingest(ctx, symbol: str, dataset: Mapping | None) -> InstrumentTer
     if dataset and dataset.get("asset_class") and ctx.catalog.dataset(symbol) is None:
         return class_defaults(dataset["asset_class"])
     return stored_terms(ctx, symbol)
+
+
+def fewest_decimals(values, most: int) -> int:
+    """The fewest decimals (at most ``most``) that hold every finite value of ``values`` exactly (to 1e-9
+    relative); ``most`` when none does. An empty array needs 0."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    for d in range(most + 1):
+        x = v * 10.0 ** d
+        if np.all(np.abs(x - np.rint(x)) <= 1e-9 * np.maximum(1.0, np.abs(x))):
+            return d
+    return most

@@ -45,7 +45,7 @@ import pyarrow.parquet as pq
 from tickdeck.core.bars import imported
 from tickdeck.core.bars.spec import INFO_FAMILIES, BarSpec, parse_spec
 from tickdeck.core.errors import TickdeckError
-from tickdeck.core.instruments import InstrumentTerms, future_root, stored_terms
+from tickdeck.core.instruments import InstrumentTerms, fewest_decimals, future_root, stored_terms
 from tickdeck.core.naming import format_day
 from tickdeck.core.progress import Progress
 from tickdeck.core.schema import SESSION_BY_NAME
@@ -133,13 +133,7 @@ def price_decimals(terms: InstrumentTerms, prices: np.ndarray) -> int:
     if terms.tick_size:
         text = np.format_float_positional(terms.tick_size, trim="-")
         return min(len(text.split(".")[1]) if "." in text else 0, MAX_PRICE_DECIMALS)
-    p = np.asarray(prices, dtype=np.float64)
-    p = p[np.isfinite(p)]
-    for d in range(MAX_PRICE_DECIMALS + 1):
-        x = p * 10.0 ** d
-        if np.all(np.abs(x - np.rint(x)) <= 1e-9 * np.maximum(1.0, np.abs(x))):
-            return d
-    return MAX_PRICE_DECIMALS
+    return fewest_decimals(prices, MAX_PRICE_DECIMALS)
 
 
 # -- naming -----------------------------------------------------------------------------------------

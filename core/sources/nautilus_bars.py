@@ -24,7 +24,7 @@ from tickdeck.core.bars import imported
 from tickdeck.core.bars.spec import parse_spec
 from tickdeck.core.calendar import MarketCalendar, get_calendar
 from tickdeck.core.errors import ImportFormatError
-from tickdeck.core.instruments import resolve_terms
+from tickdeck.core.instruments import fewest_decimals, resolve_terms
 from tickdeck.core.sources.files import (DEFAULT_ASSET, SIZE_DECIMALS, ImportReport, assign_session_days,
                                          guess_market)
 from tickdeck.core.sources.nautilus import (BAR_FIELDS, NautilusBars, _catalog_kinds, _names, bar_instrument,
@@ -73,12 +73,7 @@ def has_ticks(path: Path, symbol: str) -> bool:
 
 
 def _decimals(values: np.ndarray) -> int:
-    v = values[np.isfinite(values)]
-    for d in range(MAX_DECIMALS + 1):
-        x = v * 10.0 ** d
-        if np.all(np.abs(x - np.rint(x)) <= 1e-9 * np.maximum(1.0, np.abs(x))):
-            return d
-    return MAX_DECIMALS
+    return fewest_decimals(values, MAX_DECIMALS)
 
 
 def _check(nb: NautilusBars) -> str:
