@@ -122,15 +122,25 @@ def port_of(uri: str) -> int:
 
 
 
-def parametrize_backends(metafunc, selected: set[str], skip: frozenset[str] = frozenset()) -> None:
-    """Run a test using the ``arctic_backend`` fixture once per store backend when it is ``selected``: its
-    module's file name or ``<file name>::<test name>`` is in the set, or the set holds ``"*"`` (every test of
-    the package) and neither is in ``skip`` (a package conftest's ``pytest_generate_tests`` calls this;
-    unselected tests run on LMDB only)."""
-    name = metafunc.definition.path.name
-    test = f"{name}::{metafunc.function.__name__}"
-    chosen = "*" in selected or name in selected or test in selected
-    if "arctic_backend" in metafunc.fixturenames and chosen and not (name in skip or test in skip):
-        import pytest
+def both_backends(skip: frozenset[str] = frozenset()):
+    """A store-suite package's ``pytest_generate_tests`` hook and ``settings`` fixture: every test of the package
+    whose store comes from ``settings`` runs once on LMDB and once on S3 (marked ``s3``), except the tests named in
+    ``skip`` (``<file name>`` or ``<file name>::<test name>``), which run on LMDB only. In the conftest::
 
-        metafunc.parametrize("arctic_backend", ["lmdb", pytest.param("s3", marks=pytest.mark.s3)], indirect=True)
+        pytest_generate_tests, settings = both_backends()
+    """
+    import pytest
+
+    def pytest_generate_tests(metafunc):
+        name = metafunc.definition.path.name
+        if "arctic_backend" in metafunc.fixturenames and not (
+                name in skip or f"{name}::{metafunc.function.__name__}" in skip):
+            metafunc.parametrize("arctic_backend", ["lmdb", pytest.param("s3", marks=pytest.mark.s3)], indirect=True)
+
+    @pytest.fixture
+    def settings(tmp_path, arctic_uri):
+        from tickdeck.core.config import Settings
+
+        return Settings(data_dir=tmp_path / "data", arctic_uri=arctic_uri)
+
+    return pytest_generate_tests, settings

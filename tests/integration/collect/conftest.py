@@ -1,6 +1,6 @@
 """An in-process IQFeed emulator on free ports, with small synthetic days; live runs that stop on a
 condition (never after a fixed time window). The store of every test taking
-`settings` runs on LMDB and on S3 (S3_TESTS; the local S3 emulator, tests/s3_emulator.py)."""
+`settings` runs on LMDB and on S3 (the local S3 emulator, tests/s3_emulator.py)."""
 
 from __future__ import annotations
 
@@ -8,22 +8,11 @@ import threading
 import time
 
 import pytest
-from s3_emulator import parametrize_backends
+from s3_emulator import both_backends
 
 SMALL_DAY_TICKS = 3000  # regular-session trades per emulated day: fast, still multi-chunk
 WAIT_S = 120  # a live run whose condition is not met by then fails (a safety net, not a window)
-S3_TESTS = {"*"}  # every test whose store comes from `settings` runs on LMDB and on S3
-
-
-def pytest_generate_tests(metafunc):
-    parametrize_backends(metafunc, S3_TESTS)
-
-
-@pytest.fixture
-def settings(tmp_path, arctic_uri):
-    from tickdeck.core.config import Settings
-
-    return Settings(data_dir=tmp_path / "data", arctic_uri=arctic_uri)
+pytest_generate_tests, settings = both_backends()  # every test taking `settings`: on LMDB and on S3
 
 
 @pytest.fixture

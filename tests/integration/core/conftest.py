@@ -3,22 +3,10 @@ local S3 emulator, tests/s3_emulator.py; docs/operations.md "Object storage (S3)
 
 from __future__ import annotations
 
-import pytest
-from s3_emulator import parametrize_backends
+from s3_emulator import both_backends
 
-S3_TESTS = {"*"}  # every test whose store comes from `settings` runs on LMDB and on S3
-S3_SKIP = frozenset({  # LMDB only, with the reason
+# every test whose store comes from `settings` runs on LMDB and on S3, except (with the reason):
+pytest_generate_tests, settings = both_backends(skip=frozenset({
     # its child process opens the store from its own environment, on LMDB
     "test_export_integrity.py::test_a_killed_jsonl_export_leaves_no_temporaries_after_the_next_export",
-})
-
-
-def pytest_generate_tests(metafunc):
-    parametrize_backends(metafunc, S3_TESTS, S3_SKIP)
-
-
-@pytest.fixture
-def settings(tmp_path, arctic_uri):
-    from tickdeck.core.config import Settings
-
-    return Settings(data_dir=tmp_path / "data", arctic_uri=arctic_uri)
+}))
