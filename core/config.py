@@ -68,9 +68,11 @@ def _rate(env: Mapping[str, str], name: str, default: str) -> str:
     return raw.strip()
 
 
-def _flag(env: Mapping[str, str], name: str) -> bool:
+def _flag(env: Mapping[str, str], name: str, default: bool = False) -> bool:
     raw = env.get(PREFIX + name, "").strip().lower()
-    if raw in ("", "0", "false", "no", "off"):
+    if raw == "":
+        return default
+    if raw in ("0", "false", "no", "off"):
         return False
     if raw in ("1", "true", "yes", "on"):
         return True
@@ -185,6 +187,9 @@ class Settings:
     demo_speed: float = 1.0
     demo_started: float = 0.0
     dask_address: str = ""  # bulk jobs (build-bars, validate, indicators_build) run on this Dask cluster
+    # the scheduler's market triggers (jobs/triggers.py: live collection at the open, finalize at the
+    # close); off, live collection and the close's finalize are started by hand or by schedules only
+    market_triggers: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
@@ -236,6 +241,7 @@ class Settings:
             demo_speed=_float(env, "DEMO_SPEED", 1.0),
             demo_started=_float(env, "DEMO_STARTED", 0.0) or time.time(),
             dask_address=_dask(env),
+            market_triggers=_flag(env, "MARKET_TRIGGERS", default=True),
         )
 
     def with_(self, **changes) -> "Settings":

@@ -23,6 +23,7 @@ import pandas as pd
 
 from tickdeck.core.backfill import feed_symbols
 from tickdeck.core.calendar import ET
+from tickdeck.core.demo_clock import market_now
 from tickdeck.core.events import TriggerFired
 from tickdeck.core.live_service import STOP_GRACE_S
 from tickdeck.core.naming import as_date, format_day
@@ -50,7 +51,9 @@ class MarketTriggers:
     queue
         A :class:`jobs.queue.JobQueue` (anything with ``submit(kind, params, priority=…, requested_by=…)``).
     clock
-        Callable returning the current time; defaults to the wall clock (ET).
+        Callable returning the current time; defaults to the demo feed's emulated clock when one is
+        configured (``TICKDECK_DEMO_NOW``, :func:`core.demo_clock.market_now`), as freshness and the
+        pages follow it, else the wall clock (ET).
     services
         A :class:`core.services.ServiceControl` (default: one on ``ctx``).
     """
@@ -58,7 +61,7 @@ class MarketTriggers:
     def __init__(self, ctx, queue, *, clock=None, services: ServiceControl | None = None):
         self.ctx = ctx
         self.queue = queue
-        self.clock = clock or (lambda: pd.Timestamp.now(tz=ET))
+        self.clock = clock or (lambda: market_now(getattr(ctx, "settings", None)) or pd.Timestamp.now(tz=ET))
         self.services = services or ServiceControl(ctx)
 
     def _state(self) -> dict:

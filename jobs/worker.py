@@ -194,7 +194,7 @@ class EmbeddedHandle:
         return self.thread.is_alive()
 
 
-def start_embedded(ctx, *, scheduler: bool = True, triggers: bool = True, slots: int | None = None,
+def start_embedded(ctx, *, scheduler: bool = True, triggers: bool | None = None, slots: int | None = None,
                    services: bool | None = None, clock=None, trigger_every_s: float | None = None,
                    poll_s: float | None = None) -> EmbeddedHandle:
     """Start a worker (``slots`` threads, default ``Settings.worker_slots``) inside this process,
@@ -202,11 +202,15 @@ def start_embedded(ctx, *, scheduler: bool = True, triggers: bool = True, slots:
 
     Parameters
     ----------
+    triggers
+        Install the market triggers with the scheduler (default ``Settings.market_triggers``,
+        ``TICKDECK_MARKET_TRIGGERS``).
     services
         Run the service supervisor (default: with the scheduler — one of each per database).
     clock, trigger_every_s
-        The market triggers' clock (default the wall clock, ET) and how often they are checked
-        (tests run a simulated day with the emulator's clock).
+        The market triggers' clock (default the demo feed's clock when configured, else the wall
+        clock, ET; :class:`jobs.triggers.MarketTriggers`) and how often they are checked (tests run
+        a simulated day with the emulator's clock).
     poll_s
         Idle wait of the worker's slots and the supervisor's round (default :data:`POLL_S` and
         :data:`core.services.POLL_S`); a simulated day shortens them with its clock.
@@ -224,7 +228,7 @@ def start_embedded(ctx, *, scheduler: bool = True, triggers: bool = True, slots:
         from tickdeck.jobs.scheduler import TRIGGER_CHECK_S, Scheduler
 
         sched = Scheduler(ctx, clock=clock)
-        if triggers:
+        if triggers if triggers is not None else ctx.settings.market_triggers:
             sched.install_market_triggers(trigger_every_s or TRIGGER_CHECK_S)
         sched.start()
     return EmbeddedHandle(w, t, sched, sup)

@@ -22,6 +22,11 @@ from services_needed import CI, free_port, missing_service  # noqa: E402,F401  (
 PG_URL = os.environ.get("TICKDECK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TICKDECK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
+# The servers and workers tests start (their environment is this one) run no market triggers: on the
+# wall clock they would start live collection at 09:30 ET in whichever test runs then. The triggers are
+# tested on simulated clocks (tests/unit/jobs/test_triggers.py, tests/integration/services/
+# test_market_day.py); the nginx deployment test turns them on, on its demo feed's clock.
+os.environ.setdefault("TICKDECK_MARKET_TRIGGERS", "0")
 
 
 @pytest.fixture

@@ -53,7 +53,8 @@ def run(args) -> int:
         sup = Supervisor(ctx)
         sup.start()
         sched = Scheduler(ctx)
-        sched.install_market_triggers()
+        if ctx.settings.market_triggers:  # TICKDECK_MARKET_TRIGGERS=0: no automatic open/close actions
+            sched.install_market_triggers()
         sched.start()
     print(f"worker {w.worker_id} started with {w.slots} slot(s)" + (" and the service supervisor" if sup else ""),
           flush=True)

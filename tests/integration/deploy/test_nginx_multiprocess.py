@@ -43,8 +43,11 @@ PG_URL = os.environ.get("TICKDECK_TEST_PG_URL", "postgresql+psycopg://postgres@1
 REDIS_URL = os.environ.get("TICKDECK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 PREFIX = "/td"
 # The servers', workers' and emulator's clock (speed 0: it stands still): the missing days of the
-# backfill do not depend on the day the test runs (a Wednesday after the July 4th holiday).
-DEMO_NOW = "2024-07-10 10:00:00"
+# backfill do not depend on the day the test runs (a Wednesday after the July 4th holiday). The scheduler
+# worker's market triggers run as deployed, on this clock: before the open they start no live collection
+# (on the wall clock they did during the real regular session, and live collection stored the feed's day
+# so far before the explorer chose its default, latest, day).
+DEMO_NOW = "2024-07-10 08:00:00"
 FIRST_DAY, LAST_MISSING = "2024-07-05", "2024-07-09"
 USERS = (("root", "admin", "root-password"), ("alice", "viewer", "alice-password"))
 START_TIMEOUT_S = 120  # four Python processes importing Panel and pandas at once on 2 cores
@@ -169,7 +172,8 @@ def deployment(tmp_path_factory, s3_server, chromium_path):
         env = {**os.environ, "TICKDECK_DATA_DIR": str(data_dir), "TICKDECK_SQL_URL": sql_url,
                "TICKDECK_REDIS_URL": REDIS_URL, "TICKDECK_ARCTIC_URI": arctic_uri,
                "TICKDECK_SECRET": "nginx-test-secret", "TICKDECK_FEED_PORT_HISTORY": str(emu.port_history),
-               "TICKDECK_FEED_PORT_L1": str(emu.port_l1), "TICKDECK_DEMO_NOW": DEMO_NOW, "TICKDECK_DEMO_SPEED": "0"}
+               "TICKDECK_FEED_PORT_L1": str(emu.port_l1), "TICKDECK_DEMO_NOW": DEMO_NOW, "TICKDECK_DEMO_SPEED": "0",
+               "TICKDECK_MARKET_TRIGGERS": "1"}
         # The first day of AAPL from the feed (an IQFeed dataset: its backfill goes to the feed), and the users.
         settings = Settings(data_dir=data_dir, sql_url=sql_url, arctic_uri=arctic_uri,
                             feed_port_history=emu.port_history)

@@ -110,3 +110,30 @@ def test_starting_after_the_close_finalises_without_starting_live_collection(ctx
     q, fired = _simulate(ctx, "2024-07-02 18:00", "2024-07-02 18:10")
     assert [a for a, _, _ in fired] == ["close"]
     assert [j.kind for j in q.list()] == ["finalize"]
+
+
+def test_triggers_follow_the_demo_feeds_clock_not_the_wall_clock(ctx):
+    """A server on the demo feed (TICKDECK_DEMO_NOW) opens the session the feed is in: before its open
+    nothing fires whatever the wall clock says, inside it the open fires for the feed's day."""
+    from tickdeck.core.context import Context
+
+    ctx.catalog.set_config("watchlist", ["AAPL"])
+    q = JobQueue(ctx.catalog.engine, ctx.bus)
+    for at, expected in (("2024-07-10 08:00:00", []), ("2024-07-10 10:00:00", [("open", "2024-07-10")])):
+        demo = Context.open(ctx.settings.with_(demo_now=at, demo_speed=0.0))
+        try:
+            assert [(e.action, e.day) for e in MarketTriggers(demo, q).check()] == expected
+        finally:
+            demo.close()
+
+
+def test_market_triggers_setting_reads_the_environment():
+    import pytest
+
+    from tickdeck.core.config import Settings
+    from tickdeck.core.errors import ConfigError
+
+    assert Settings.from_env({}).market_triggers is True
+    assert Settings.from_env({"TICKDECK_MARKET_TRIGGERS": "0"}).market_triggers is False
+    with pytest.raises(ConfigError, match="TICKDECK_MARKET_TRIGGERS"):
+        Settings.from_env({"TICKDECK_MARKET_TRIGGERS": "sometimes"})
