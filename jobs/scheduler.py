@@ -71,8 +71,9 @@ class Scheduler:
     ctx
         :class:`core.context.Context`; its catalog engine hosts the job store.
     clock
-        What the market triggers take as "now" (default the wall clock, ET); a test passes the
-        emulator's clock to run a trading day in minutes.
+        What the market triggers take as "now" (default :class:`jobs.triggers.MarketTriggers`'s: the
+        demo feed's clock when configured, else the wall clock, ET); a test passes the emulator's clock
+        to run a trading day in minutes.
     """
 
     def __init__(self, ctx, *, clock=None):

@@ -228,7 +228,7 @@ def start_embedded(ctx, *, scheduler: bool = True, triggers: bool | None = None,
         from tickdeck.jobs.scheduler import TRIGGER_CHECK_S, Scheduler
 
         sched = Scheduler(ctx, clock=clock)
-        if triggers if triggers is not None else ctx.settings.market_triggers:
+        if ctx.settings.market_triggers if triggers is None else triggers:
             sched.install_market_triggers(trigger_every_s or TRIGGER_CHECK_S)
         sched.start()
     return EmbeddedHandle(w, t, sched, sup)
